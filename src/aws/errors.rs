@@ -1,0 +1,255 @@
+//! Classifies SDK errors into the few kinds the engine and the resource modules act on, by the
+//! error code AWS returns (never by matching message text), and keeps the rest for the report.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// What an error means for the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The thing asked for does not exist (or no longer does).
+    NotFound,
+    /// A create met an existing resource of that name.
+    AlreadyExists,
+    /// Something still uses the resource; retry the delete later.
+    DependencyViolation,
+    /// AWS asked us to slow down; the request was not applied.
+    Throttled,
+    /// The resource is in a state that does not allow the call yet.
+    NotReadyYet,
+    /// A 5xx, a timeout or a broken connection: the call may or may not have been applied.
+    Transient,
+    /// No credentials, or AWS rejected them.
+    Credentials,
+    /// Anything else: a real failure to report.
+    Other,
+}
+
+impl ErrorKind {
+    /// Kinds worth another attempt after a pause.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            Self::Throttled | Self::Transient | Self::NotReadyYet | Self::DependencyViolation
+        )
+    }
+}
+
+/// An AWS call that failed: which operation, what kind of failure, and AWS's own words.
+#[derive(Clone, Debug, thiserror::Error)]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    pub code: Option<String>,
+    pub detail: String,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.operation, self.detail)
+    }
+}
+
+impl AwsError {
+    pub fn no_region() -> Self {
+        Self {
+            operation: "region",
+            kind: ErrorKind::Credentials,
+            code: None,
+            detail: "no AWS region configured; pass --region, set AWS_REGION or set region in the profile"
+                .into(),
+        }
+    }
+
+    /// An error raised by medtech itself about AWS's answer (e.g. a missing field).
+    pub fn unexpected(operation: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            operation,
+            kind: ErrorKind::Other,
+            code: None,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind == kind
+    }
+
+    fn from_sdk<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match err {
+            SdkError::ServiceError(ctx) => {
+                let code = ctx.err().code().map(str::to_owned);
+                let status = ctx.raw().status().as_u16();
+                let kind = classify(code.as_deref(), status);
+                let message = ctx.err().message().unwrap_or("no message");
+                let detail = match &code {
+                    Some(code) => format!("{code}: {message}"),
+                    None => format!("HTTP {status}: {message}"),
+                };
+                Self {
+                    operation,
+                    kind,
+                    code,
+                    detail,
+                }
+            }
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => Self {
+                operation,
+                kind: ErrorKind::Transient,
+                code: None,
+                detail: DisplayErrorContext(err).to_string(),
+            },
+            SdkError::DispatchFailure(failure) => {
+                let detail = DisplayErrorContext(err).to_string();
+                let kind = if failure.is_io() || failure.is_timeout() {
+                    ErrorKind::Transient
+                } else if detail.contains("credentials") || detail.contains("profile") {
+                    ErrorKind::Credentials
+                } else {
+                    ErrorKind::Other
+                };
+                Self {
+                    operation,
+                    kind,
+                    code: None,
+                    detail,
+                }
+            }
+            _ => Self {
+                operation,
+                kind: ErrorKind::Other,
+                code: None,
+                detail: DisplayErrorContext(err).to_string(),
+            },
+        }
+    }
+}
+
+/// Maps AWS error codes (which differ per service for the same meaning) onto `ErrorKind`.
+pub fn classify(code: Option<&str>, status: u16) -> ErrorKind {
+    let Some(code) = code else {
+        return if status >= 500 {
+            ErrorKind::Transient
+        } else if status == 429 {
+            ErrorKind::Throttled
+        } else {
+            ErrorKind::Other
+        };
+    };
+    match code {
+        "Throttling"
+        | "ThrottlingException"
+        | "ThrottledException"
+        | "RequestLimitExceeded"
+        | "RequestThrottled"
+        | "RequestThrottledException"
+        | "TooManyRequestsException"
+        | "SlowDown"
+        | "PriorRequestNotComplete" => ErrorKind::Throttled,
+        "InternalError"
+        | "InternalFailure"
+        | "InternalServerError"
+        | "InternalServiceError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "Unavailable" => ErrorKind::Transient,
+        "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "AuthFailure"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidAccessKeyId"
+        | "MissingAuthenticationToken" => ErrorKind::Credentials,
+        "DependencyViolation"
+        | "InvalidDBSubnetGroupStateFault"
+        | "InvalidDBParameterGroupState"
+        | "CacheSubnetGroupInUse"
+        | "InvalidIPAddress.InUse"
+        | "DeleteConflict"
+        | "InvalidCacheSecurityGroupState" => ErrorKind::DependencyViolation,
+        "IncorrectState"
+        | "IncorrectInstanceState"
+        | "InvalidDBInstanceState"
+        | "InvalidDBInstanceStateFault"
+        | "InvalidReplicationGroupState"
+        | "InvalidReplicationGroupStateFault"
+        | "ResourceInUseException"
+        | "InvalidStateException"
+        | "ConcurrentModificationException"
+        | "OperationAbortedException" => ErrorKind::NotReadyYet,
+        "InvalidPermission.Duplicate"
+        | "Resource.AlreadyAssociated"
+        | "EntityAlreadyExists"
+        | "ResourceExistsException"
+        | "ResourceAlreadyExistsException"
+        | "AlreadyExistsException"
+        | "InvalidGroup.Duplicate" => ErrorKind::AlreadyExists,
+        c if c.ends_with("AlreadyExists") || c.ends_with("AlreadyExistsFault") => {
+            ErrorKind::AlreadyExists
+        }
+        "InvalidPermission.NotFound" | "NoSuchEntity" | "Gateway.NotAttached" => {
+            ErrorKind::NotFound
+        }
+        c if c.ends_with(".NotFound")
+            || c.ends_with("NotFound")
+            || c.ends_with("NotFoundFault")
+            || c.ends_with("NotFoundException") =>
+        {
+            ErrorKind::NotFound
+        }
+        _ if status >= 500 => ErrorKind::Transient,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// Turns an SDK result into one carrying an `AwsError` that names the operation.
+pub trait AwsResultExt<T> {
+    fn op(self, operation: &'static str) -> Result<T, AwsError>;
+}
+
+impl<T, E> AwsResultExt<T> for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn op(self, operation: &'static str) -> Result<T, AwsError> {
+        self.map_err(|e| AwsError::from_sdk(operation, &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_kinds() {
+        let cases = [
+            ("InvalidVpcID.NotFound", 400, ErrorKind::NotFound),
+            ("DBInstanceNotFound", 404, ErrorKind::NotFound),
+            ("ReplicationGroupNotFoundFault", 404, ErrorKind::NotFound),
+            ("ResourceNotFoundException", 400, ErrorKind::NotFound),
+            ("DBSubnetGroupAlreadyExists", 400, ErrorKind::AlreadyExists),
+            ("InvalidPermission.Duplicate", 400, ErrorKind::AlreadyExists),
+            ("DependencyViolation", 400, ErrorKind::DependencyViolation),
+            ("CacheSubnetGroupInUse", 400, ErrorKind::DependencyViolation),
+            ("RequestLimitExceeded", 503, ErrorKind::Throttled),
+            ("ThrottlingException", 400, ErrorKind::Throttled),
+            ("InvalidDBInstanceState", 400, ErrorKind::NotReadyYet),
+            ("AuthFailure", 401, ErrorKind::Credentials),
+            ("SomethingNew", 503, ErrorKind::Transient),
+            ("InvalidParameterValue", 400, ErrorKind::Other),
+        ];
+        for (code, status, kind) in cases {
+            assert_eq!(classify(Some(code), status), kind, "{code}");
+        }
+        assert_eq!(classify(None, 500), ErrorKind::Transient);
+        assert_eq!(classify(None, 429), ErrorKind::Throttled);
+    }
+}

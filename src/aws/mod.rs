@@ -1,0 +1,74 @@
+//! AWS access: one `SdkConfig` from the standard chain, every service client built from it once,
+//! and the retry and timeout policy they share. Resource modules receive `Clients`; nothing else
+//! builds an SDK client.
+
+mod errors;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+pub use errors::{AwsError, AwsResultExt, ErrorKind};
+
+use crate::config::AwsTarget;
+
+/// Every service client medtech uses, from one shared configuration.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub region: String,
+    pub account_id: String,
+    pub ec2: aws_sdk_ec2::Client,
+}
+
+impl Clients {
+    /// Loads the standard chain (flags win over environment and profile), then asks STS who we
+    /// are: that surfaces missing or rejected credentials once, with a clear message, before
+    /// any resource is touched, and gives the account id for state and policies.
+    pub async fn connect(target: &AwsTarget) -> Result<Self, AwsError> {
+        let config = load_sdk_config(target).await;
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(AwsError::no_region)?;
+        let sts = aws_sdk_sts::Client::new(&config);
+        let identity = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .op("sts:GetCallerIdentity")?;
+        let account_id = identity.account().unwrap_or_default().to_owned();
+        Ok(Self {
+            region,
+            account_id,
+            ec2: aws_sdk_ec2::Client::new(&config),
+        })
+    }
+}
+
+async fn load_sdk_config(target: &AwsTarget) -> SdkConfig {
+    // A 35-resource parallel run meets throttling that the default three attempts cannot
+    // absorb; the adaptive mode also slows the client down when AWS pushes back.
+    let retry = RetryConfig::adaptive()
+        .with_max_attempts(10)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(20));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(60))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(profile) = &target.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &target.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(endpoint) = &target.endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    loader.load().await
+}

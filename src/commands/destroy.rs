@@ -1,0 +1,77 @@
+//! `medtech destroy`: find everything of the environment (state, then tags), delete it in
+//! reverse dependency order, wait until it is gone, then clear the state.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::cli::{GlobalArgs, StackArgs};
+use crate::error::{Error, exit};
+use crate::report;
+
+use super::{Locking, Session};
+
+pub async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let session = Session::open(global, stack, "destroy", Locking::Exclusive, |_| {
+        if global.yes || interactive {
+            Ok(())
+        } else {
+            Err(Error::Confirmation(
+                "--yes: destroy deletes the environment's data and there is no terminal to confirm on; pass --yes".into(),
+            ))
+        }
+    })
+    .await?;
+    let env = session.settings.env().to_string();
+    let ctx = session.context(true);
+    let engine = session.engine()?;
+    let (found_reports, found) = engine.discover(&ctx).await;
+    report::conclude(&found_reports, engine.interrupted())?;
+    let count = found.iter().flatten().count();
+    if count == 0 {
+        session.paths.clear()?;
+        if !global.quiet {
+            eprintln!("nothing to destroy: no resource of environment {env} exists");
+        }
+        return Ok(exit::OK);
+    }
+    if !global.yes {
+        confirm(&env, count, &session.clients.region, &session.clients.account_id)?;
+    }
+    let reports = engine.destroy(&ctx, &found).await;
+    if session.json {
+        println!("{}", report::json("destroy", &env, &reports));
+    } else if !global.quiet {
+        eprint!("\n{}", report::table(&reports));
+    }
+    report::conclude(&reports, engine.interrupted())?;
+    session.paths.clear()?;
+    if !session.json && !global.quiet {
+        eprintln!("\nenvironment {env} is destroyed");
+    }
+    Ok(exit::OK)
+}
+
+fn confirm(env: &str, count: usize, region: &str, account: &str) -> Result<(), Error> {
+    let mut stderr = std::io::stderr();
+    let _ = write!(
+        stderr,
+        "This deletes {count} resources of environment {env} in {region} (account {account}).\nType the environment name to confirm: "
+    );
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            path: "stdin".into(),
+            source,
+        })?;
+    if answer.trim() == env {
+        Ok(())
+    } else {
+        Err(Error::Confirmation(format!(
+            "confirmation: got {:?}, not {env:?}; nothing was deleted",
+            answer.trim()
+        )))
+    }
+}

@@ -1,0 +1,55 @@
+//! `medtech outputs`: prints the outputs — of one environment from its state file with
+//! `--env`, else the last outputs file `up` wrote. No AWS call, so it is instant.
+
+use std::path::PathBuf;
+
+use crate::cli::{GlobalArgs, OutputsFormat};
+use crate::config::ConfigError;
+use crate::error::{Error, exit};
+use crate::naming::EnvName;
+use crate::outputs;
+use crate::state::StatePaths;
+
+pub fn run(global: &GlobalArgs, format: OutputsFormat) -> Result<u8, Error> {
+    let values = match &global.env {
+        Some(raw) => {
+            let env = EnvName::parse(raw)
+                .map_err(|problem| ConfigError { field: format!("--env {raw:?}"), problem })?;
+            let paths = StatePaths::new(&global.state_dir, &env);
+            let state = paths.read()?.ok_or_else(|| {
+                Error::Config(ConfigError {
+                    field: format!("--env {env}"),
+                    problem: format!(
+                        "no state in {}; run `medtech up --env {env}` first, or point --state-dir at it",
+                        paths.file.display()
+                    ),
+                })
+            })?;
+            outputs::build(env.as_str(), &state.region, &state.resources)
+        }
+        None => {
+            let path: &PathBuf = &global.outputs_file;
+            if !path.exists() {
+                return Err(Error::Config(ConfigError {
+                    field: "--outputs-file".into(),
+                    problem: format!(
+                        "{} does not exist; run `medtech up --env NAME` first, or pass --env NAME",
+                        path.display()
+                    ),
+                }));
+            }
+            outputs::read(path)?
+        }
+    };
+    let text = match format {
+        OutputsFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&values).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        OutputsFormat::Env => outputs::to_env(&values, false),
+        OutputsFormat::Shell => outputs::to_env(&values, true),
+    };
+    print!("{text}");
+    Ok(exit::OK)
+}

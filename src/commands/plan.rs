@@ -1,0 +1,56 @@
+//! `medtech plan`: what `up` would create, change or leave — the same reads and diffs as
+//! `up`, stopping before any mutating call, and no state written.
+
+use crate::cli::{GlobalArgs, StackArgs};
+use crate::engine::{Action, Outcome};
+use crate::error::{Error, exit};
+use crate::report;
+
+use super::{Locking, Session};
+
+/// `--detailed-exitcode`: changes pending.
+const CHANGES: u8 = 2;
+
+pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Result<u8, Error> {
+    let session = Session::open(global, stack, "plan", Locking::None, |_| Ok(())).await?;
+    let ctx = session.context(false);
+    let reports = session.engine()?.plan(&ctx).await;
+    let env = session.settings.env().to_string();
+    if session.json {
+        println!("{}", report::json("plan", &env, &reports));
+    } else {
+        let mut text = String::new();
+        for r in &reports {
+            let line = match &r.outcome {
+                Outcome::Done(Action::Unchanged) => continue,
+                Outcome::Done(Action::WouldCreate) => format!("  + {} ({}) will be created", r.resource, r.kind),
+                Outcome::Done(action @ Action::WouldUpdate(_)) => {
+                    let mut line = format!("  ~ {} ({}) will be updated in place", r.resource, r.kind);
+                    for c in action.changes() {
+                        let from = c.observed.as_ref().map_or("(unset)".to_owned(), ToString::to_string);
+                        line.push_str(&format!("\n      {}: {from} -> {}", c.property, c.desired));
+                    }
+                    line
+                }
+                _ => format!("  ! {}: {}", r.resource, report::action_text(r)),
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+        if text.is_empty() {
+            println!("No changes: environment {env} matches the configuration.");
+        } else {
+            println!("medtech will:\n{text}");
+        }
+        for r in &reports {
+            if let Outcome::Failed(e) = &r.outcome {
+                eprintln!("error: {}: {e}", r.resource);
+            }
+        }
+    }
+    report::conclude(&reports, session.interrupt.is_raised())?;
+    let pending = reports
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Done(Action::WouldCreate | Action::WouldUpdate(_))));
+    Ok(if detailed && pending { CHANGES } else { exit::OK })
+}

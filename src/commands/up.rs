@@ -1,0 +1,30 @@
+//! `medtech up`: converge every resource, then write the outputs file.
+
+use crate::cli::{GlobalArgs, StackArgs};
+use crate::error::{Error, exit};
+use crate::{outputs, report};
+
+use super::{Locking, Session};
+
+pub async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
+    let session = Session::open(global, stack, "up", Locking::Exclusive, |_| Ok(())).await?;
+    let ctx = session.context(true);
+    let engine = session.engine()?;
+    let reports = engine.up(&ctx).await;
+    let env = session.settings.env().to_string();
+    if session.json {
+        println!("{}", report::json("up", &env, &reports));
+    } else if !global.quiet {
+        eprint!("\n{}", report::table(&reports));
+    }
+    report::conclude(&reports, engine.interrupted())?;
+    let outputs = outputs::build(&env, &session.clients.region, &ctx.records());
+    outputs::write(&session.settings.outputs_file, &outputs)?;
+    if !session.json && !global.quiet {
+        eprintln!(
+            "\nenvironment {env} is up; outputs in {}",
+            session.settings.outputs_file.display()
+        );
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,516 @@
+//! `Settings`: everything a run needs, merged once from flags > environment variables >
+//! `medtech.toml` > defaults, and validated before the first AWS call. Nothing here talks to
+//! AWS; the region is only checked for shape, the SDK resolves it.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+
+use crate::cli::{GlobalArgs, StackArgs};
+use crate::naming::{EnvName, Names};
+use crate::tags::RESERVED_TAG_KEYS;
+
+pub const DEFAULT_CONFIG_FILE: &str = "medtech.toml";
+pub const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
+pub const DEFAULT_PARALLELISM: usize = 10;
+const MAX_PARALLELISM: usize = 64;
+/// AWS allows 50 tags a resource; medtech's own take six of them.
+const MAX_USER_TAGS: usize = 50 - RESERVED_TAG_KEYS.len();
+
+/// A rejected input: which field, and what to do about it. Displayed on one line.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{field}: {problem}")]
+pub struct ConfigError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The validated settings of one run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub names: Names,
+    pub aws: AwsTarget,
+    pub network: Network,
+    pub user_tags: BTreeMap<String, String>,
+    pub parallelism: usize,
+    pub state_dir: PathBuf,
+    pub outputs_file: PathBuf,
+}
+
+/// Where AWS calls go; `None` leaves the choice to the standard AWS chain.
+#[derive(Clone, Debug, Default)]
+pub struct AwsTarget {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Network {
+    pub vpc_cidr: Ipv4Net,
+    /// Indexed by `Zone::index()`.
+    pub public_subnets: [Ipv4Net; 2],
+    pub private_subnets: [Ipv4Net; 2],
+}
+
+/// `medtech.toml` as written by the user; unknown keys are errors, not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    network: FileNetwork,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    #[serde(default)]
+    engine: FileEngine,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileNetwork {
+    vpc_cidr: Option<String>,
+    public_subnet_cidrs: Option<Vec<String>>,
+    private_subnet_cidrs: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEngine {
+    parallelism: Option<usize>,
+}
+
+impl Settings {
+    /// Merges and validates. `stack` carries the flags of commands that shape the stack.
+    pub fn resolve(global: &GlobalArgs, stack: &StackArgs) -> Result<Self, ConfigError> {
+        let raw_env = global.env.as_deref().ok_or_else(|| {
+            ConfigError::new("--env", "missing; pass --env NAME or set MEDTECH_ENV")
+        })?;
+        let env = EnvName::parse(raw_env)
+            .map_err(|problem| ConfigError::new(format!("--env {raw_env:?}"), problem))?;
+        let file = load_file(global.config.as_deref())?;
+
+        let aws = AwsTarget {
+            region: global.region.clone().map(validate_region).transpose()?,
+            profile: global.profile.clone(),
+            endpoint_url: global.endpoint_url.clone().map(validate_endpoint).transpose()?,
+        };
+
+        let vpc_field = if stack.vpc_cidr.is_some() {
+            "--vpc-cidr"
+        } else {
+            "network.vpc_cidr"
+        };
+        let vpc_raw = stack
+            .vpc_cidr
+            .as_deref()
+            .or(file.network.vpc_cidr.as_deref())
+            .unwrap_or(DEFAULT_VPC_CIDR);
+        let network = Network::new(
+            vpc_field,
+            vpc_raw,
+            file.network.public_subnet_cidrs.as_deref(),
+            file.network.private_subnet_cidrs.as_deref(),
+        )?;
+
+        let parallelism = stack
+            .parallelism
+            .or(file.engine.parallelism)
+            .unwrap_or(DEFAULT_PARALLELISM);
+        if !(1..=MAX_PARALLELISM).contains(&parallelism) {
+            return Err(ConfigError::new(
+                "parallelism",
+                format!("{parallelism} is out of range; use 1 to {MAX_PARALLELISM}"),
+            ));
+        }
+
+        validate_user_tags(&file.tags)?;
+
+        Ok(Self {
+            names: Names::new(env),
+            aws,
+            network,
+            user_tags: file.tags,
+            parallelism,
+            state_dir: global.state_dir.clone(),
+            outputs_file: global.outputs_file.clone(),
+        })
+    }
+
+    pub fn env(&self) -> &EnvName {
+        self.names.env()
+    }
+}
+
+fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None => {
+            let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+            if !default.exists() {
+                return Ok(FileConfig::default());
+            }
+            default
+        }
+    };
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ConfigError::new(
+            format!("--config {shown}"),
+            format!("cannot read it ({e}); check the path"),
+        )
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let place = line.map_or(shown.clone(), |l| format!("{shown} line {l}"));
+        // toml's own message can span lines (it quotes the source); keep the first.
+        let message = e.message().lines().next().unwrap_or("invalid TOML").trim();
+        ConfigError::new(
+            place,
+            format!("{message}; see docs/configuration.md for the keys"),
+        )
+    })
+}
+
+impl Network {
+    fn new(
+        vpc_field: &str,
+        vpc_raw: &str,
+        public: Option<&[String]>,
+        private: Option<&[String]>,
+    ) -> Result<Self, ConfigError> {
+        let vpc_cidr = parse_cidr(vpc_field, vpc_raw)?;
+        if !(16..=24).contains(&vpc_cidr.prefix_len()) {
+            return Err(ConfigError::new(
+                vpc_field,
+                format!(
+                    "{vpc_raw} has prefix /{}; use a prefix from /16 to /24 (AWS allows /16 at most, four subnets need room)",
+                    vpc_cidr.prefix_len()
+                ),
+            ));
+        }
+        // Defaults: the VPC split in sixteen; public a/b take the first two, private a/b the next.
+        let defaults: Vec<Ipv4Net> = vpc_cidr
+            .subnets(vpc_cidr.prefix_len() + 4)
+            .map_err(|e| ConfigError::new(vpc_field, e.to_string()))?
+            .take(4)
+            .collect();
+        let public_subnets = subnet_pair(
+            "network.public_subnet_cidrs",
+            public,
+            [defaults[0], defaults[1]],
+            &vpc_cidr,
+        )?;
+        let private_subnets = subnet_pair(
+            "network.private_subnet_cidrs",
+            private,
+            [defaults[2], defaults[3]],
+            &vpc_cidr,
+        )?;
+        let all = [
+            public_subnets[0],
+            public_subnets[1],
+            private_subnets[0],
+            private_subnets[1],
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                if a.contains(b) || b.contains(a) {
+                    return Err(ConfigError::new(
+                        "network",
+                        format!("subnets {a} and {b} overlap; give each subnet its own block"),
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            vpc_cidr,
+            public_subnets,
+            private_subnets,
+        })
+    }
+}
+
+fn subnet_pair(
+    field: &str,
+    given: Option<&[String]>,
+    default: [Ipv4Net; 2],
+    vpc: &Ipv4Net,
+) -> Result<[Ipv4Net; 2], ConfigError> {
+    let Some(given) = given else {
+        return Ok(default);
+    };
+    let [a, b] = given else {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "has {} entries; give exactly two, one per availability zone",
+                given.len()
+            ),
+        ));
+    };
+    let mut pair = [default[0]; 2];
+    for (slot, raw) in pair.iter_mut().zip([a, b]) {
+        let net = parse_cidr(field, raw)?;
+        if !(16..=28).contains(&net.prefix_len()) {
+            return Err(ConfigError::new(
+                field,
+                format!("{raw}: AWS subnets take a prefix from /16 to /28"),
+            ));
+        }
+        if !vpc.contains(&net) {
+            return Err(ConfigError::new(
+                field,
+                format!("{raw} is outside the VPC block {vpc}; pick a block inside it"),
+            ));
+        }
+        *slot = net;
+    }
+    Ok(pair)
+}
+
+fn parse_cidr(field: &str, raw: &str) -> Result<Ipv4Net, ConfigError> {
+    let net: Ipv4Net = raw.parse().map_err(|_| {
+        ConfigError::new(
+            field,
+            format!("{raw:?} is not an IPv4 CIDR block; write it like 10.0.0.0/16"),
+        )
+    })?;
+    if net.trunc() != net {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "{raw} has host bits set; did you mean {}?",
+                net.trunc()
+            ),
+        ));
+    }
+    if !is_private(net.network()) {
+        return Err(ConfigError::new(
+            field,
+            format!("{raw} is not a private (RFC 1918) range; use 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"),
+        ));
+    }
+    Ok(net)
+}
+
+fn is_private(addr: Ipv4Addr) -> bool {
+    addr.is_private()
+}
+
+fn validate_region(raw: String) -> Result<String, ConfigError> {
+    // Shape only: partition-region-number, e.g. us-east-1, eu-central-2, us-gov-west-1.
+    let parts: Vec<&str> = raw.split('-').collect();
+    let shaped = parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit());
+    if shaped {
+        Ok(raw)
+    } else {
+        Err(ConfigError::new(
+            format!("--region {raw:?}"),
+            "is not an AWS region name; use one like us-east-1",
+        ))
+    }
+}
+
+fn validate_endpoint(raw: String) -> Result<String, ConfigError> {
+    let rest = raw
+        .strip_prefix("http://")
+        .or_else(|| raw.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(raw),
+        _ => Err(ConfigError::new(
+            format!("--endpoint-url {raw:?}"),
+            "is not an http(s) URL; write it like http://127.0.0.1:5000",
+        )),
+    }
+}
+
+fn validate_user_tags(tags: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    if tags.len() > MAX_USER_TAGS {
+        return Err(ConfigError::new(
+            "tags",
+            format!(
+                "{} tags given; AWS allows 50 a resource and medtech uses {}, so give at most {MAX_USER_TAGS}",
+                tags.len(),
+                RESERVED_TAG_KEYS.len()
+            ),
+        ));
+    }
+    for (key, value) in tags {
+        let field = format!("tags.{key}");
+        if RESERVED_TAG_KEYS.contains(&key.as_str()) {
+            return Err(ConfigError::new(
+                field,
+                "is set by medtech itself; remove it from [tags]",
+            ));
+        }
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(ConfigError::new(field, "tag keys take 1 to 128 characters"));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(ConfigError::new(
+                field,
+                "the aws: prefix is reserved by AWS; rename the key",
+            ));
+        }
+        if value.chars().count() > 256 {
+            return Err(ConfigError::new(
+                field,
+                "tag values take at most 256 characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn global(env: Option<&str>, config: Option<PathBuf>) -> GlobalArgs {
+        GlobalArgs {
+            env: env.map(str::to_owned),
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            config,
+            state_dir: "state".into(),
+            outputs_file: "out.json".into(),
+            yes: false,
+            verbose: 0,
+            quiet: false,
+            output: crate::cli::OutputMode::Text,
+        }
+    }
+
+    fn with_file(body: &str) -> (tempfile::NamedTempFile, GlobalArgs) {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(body.as_bytes()).unwrap();
+        let args = global(Some("dev"), Some(file.path().to_path_buf()));
+        (file, args)
+    }
+
+    #[test]
+    fn defaults_split_the_vpc_into_four_subnets() {
+        let settings = Settings::resolve(&global(Some("dev"), None), &StackArgs::default()).unwrap();
+        let n = &settings.network;
+        assert_eq!(n.vpc_cidr.to_string(), "10.0.0.0/16");
+        assert_eq!(n.public_subnets[0].to_string(), "10.0.0.0/20");
+        assert_eq!(n.public_subnets[1].to_string(), "10.0.16.0/20");
+        assert_eq!(n.private_subnets[0].to_string(), "10.0.32.0/20");
+        assert_eq!(n.private_subnets[1].to_string(), "10.0.48.0/20");
+        assert_eq!(settings.parallelism, DEFAULT_PARALLELISM);
+    }
+
+    #[test]
+    fn flag_beats_file_beats_default() {
+        let (_f, args) = with_file("[network]\nvpc_cidr = \"10.1.0.0/16\"\n[engine]\nparallelism = 3\n");
+        let from_file = Settings::resolve(&args, &StackArgs::default()).unwrap();
+        assert_eq!(from_file.network.vpc_cidr.to_string(), "10.1.0.0/16");
+        assert_eq!(from_file.parallelism, 3);
+        let flags = StackArgs {
+            parallelism: Some(5),
+            vpc_cidr: Some("10.2.0.0/16".into()),
+        };
+        let from_flags = Settings::resolve(&args, &flags).unwrap();
+        assert_eq!(from_flags.network.vpc_cidr.to_string(), "10.2.0.0/16");
+        assert_eq!(from_flags.parallelism, 5);
+    }
+
+    fn rejected(args: &GlobalArgs, stack: &StackArgs) -> ConfigError {
+        Settings::resolve(args, stack).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn errors_name_the_field_on_one_line() {
+        let cases: Vec<(GlobalArgs, StackArgs, &str)> = vec![
+            (global(None, None), StackArgs::default(), "--env"),
+            (global(Some("Dev"), None), StackArgs::default(), "--env \"Dev\""),
+            (
+                global(Some("dev"), None),
+                StackArgs { vpc_cidr: Some("10.0.0.0/33".into()), ..Default::default() },
+                "--vpc-cidr",
+            ),
+            (
+                global(Some("dev"), None),
+                StackArgs { vpc_cidr: Some("10.0.0.1/16".into()), ..Default::default() },
+                "--vpc-cidr",
+            ),
+            (
+                global(Some("dev"), None),
+                StackArgs { vpc_cidr: Some("8.8.0.0/16".into()), ..Default::default() },
+                "--vpc-cidr",
+            ),
+            (
+                global(Some("dev"), None),
+                StackArgs { vpc_cidr: Some("10.0.0.0/12".into()), ..Default::default() },
+                "--vpc-cidr",
+            ),
+            (
+                global(Some("dev"), None),
+                StackArgs { parallelism: Some(0), ..Default::default() },
+                "parallelism",
+            ),
+            (
+                global(Some("dev"), None),
+                StackArgs { parallelism: Some(500), ..Default::default() },
+                "parallelism",
+            ),
+        ];
+        for (args, stack, field) in cases {
+            let err = rejected(&args, &stack);
+            assert_eq!(err.field, field, "{err}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_key() {
+        let cases = [
+            ("[network]\nvpc = \"10.0.0.0/16\"\n", "line 2"),
+            ("not toml at all [", "line 1"),
+            ("[network]\npublic_subnet_cidrs = [\"10.0.0.0/24\"]\n", "network.public_subnet_cidrs"),
+            (
+                "[network]\npublic_subnet_cidrs = [\"10.0.0.0/24\", \"10.9.0.0/24\"]\n",
+                "network.public_subnet_cidrs",
+            ),
+            (
+                "[network]\npublic_subnet_cidrs = [\"10.0.0.0/24\", \"10.0.1.0/24\"]\nprivate_subnet_cidrs = [\"10.0.1.0/24\", \"10.0.2.0/24\"]\n",
+                "network",
+            ),
+            ("[tags]\nProject = \"x\"\n", "tags.Project"),
+            ("[tags]\n\"aws:x\" = \"y\"\n", "tags.aws:x"),
+        ];
+        for (body, field) in cases {
+            let (_f, args) = with_file(body);
+            let err = rejected(&args, &StackArgs::default());
+            assert!(err.field.contains(field), "{body:?} gave {err}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error_only_when_named() {
+        let args = global(Some("dev"), Some("/nonexistent/medtech.toml".into()));
+        assert!(rejected(&args, &StackArgs::default()).field.starts_with("--config"));
+    }
+}

@@ -1,0 +1,153 @@
+//! `Ctx`: what every resource step may use — the AWS clients, the validated settings, the
+//! records of the resources resolved so far, and a way to report status while waiting. The
+//! engine passes it through without looking inside.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_sdk_ec2::types::AvailabilityZoneState;
+use tokio::sync::OnceCell;
+
+use crate::aws::{AwsResultExt, Clients};
+use crate::config::Settings;
+use crate::error::Error;
+use crate::naming::{Names, Zone};
+use crate::state::Record;
+use crate::tags;
+
+/// Receives the live status of a step ("pending", "creating") for the progress display.
+pub trait StatusSink: Send + Sync {
+    fn status(&self, resource: &str, status: &str);
+}
+
+/// Writes the records somewhere durable; called with every change, under the records lock, so
+/// writes happen in the order the changes did.
+pub type Persist = Box<dyn Fn(&BTreeMap<String, Record>) -> Result<(), Error> + Send + Sync>;
+
+pub struct Ctx {
+    pub clients: Clients,
+    pub settings: Settings,
+    records: Mutex<BTreeMap<String, Record>>,
+    persist: Option<Persist>,
+    zones: OnceCell<Vec<String>>,
+    sink: Arc<dyn StatusSink>,
+}
+
+impl Ctx {
+    pub fn new(
+        clients: Clients,
+        settings: Settings,
+        records: BTreeMap<String, Record>,
+        sink: Arc<dyn StatusSink>,
+        persist: Option<Persist>,
+    ) -> Self {
+        Self {
+            clients,
+            settings,
+            records: Mutex::new(records),
+            persist,
+            zones: OnceCell::new(),
+            sink,
+        }
+    }
+
+    pub fn names(&self) -> &Names {
+        &self.settings.names
+    }
+
+    /// The full tag set for a resource named `name`.
+    pub fn tags(&self, name: &str) -> BTreeMap<String, String> {
+        tags::standard(self.settings.env(), name, &self.settings.user_tags)
+    }
+
+    pub fn status(&self, resource: &str, status: &str) {
+        self.sink.status(resource, status);
+    }
+
+    pub fn record(&self, resource: &str) -> Option<Record> {
+        self.lock().get(resource).cloned()
+    }
+
+    /// The AWS id of a resolved dependency. Its absence is a bug in a resource's declared
+    /// dependencies, so it is reported as such.
+    pub fn id_of(&self, resource: &str) -> Result<String, Error> {
+        self.record(resource).map(|r| r.id).ok_or_else(|| {
+            Error::resource(
+                resource,
+                "needed by a dependent resource but not resolved yet",
+            )
+        })
+    }
+
+    /// Records a resource's identity and persists it at once: resources call this right after
+    /// the mutating call, before a long wait, so a crash mid-wait still knows the id.
+    pub fn set_record(&self, resource: &str, record: Record) -> Result<(), Error> {
+        let mut records = self.lock();
+        if records.get(resource) == Some(&record) {
+            return Ok(());
+        }
+        records.insert(resource.to_owned(), record);
+        self.persist(&records)
+    }
+
+    pub fn remove_record(&self, resource: &str) -> Result<(), Error> {
+        let mut records = self.lock();
+        if records.remove(resource).is_none() {
+            return Ok(());
+        }
+        self.persist(&records)
+    }
+
+    fn persist(&self, records: &BTreeMap<String, Record>) -> Result<(), Error> {
+        self.persist.as_ref().map_or(Ok(()), |persist| persist(records))
+    }
+
+    pub fn records(&self) -> BTreeMap<String, Record> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Record>> {
+        // A panic while holding this lock cannot leave the map half-written: every mutation is
+        // a single insert or remove.
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The availability zone for `zone`: the first two *available* zones the region reports,
+    /// asked once per run.
+    pub async fn zone(&self, zone: Zone) -> Result<String, Error> {
+        let zones = self
+            .zones
+            .get_or_try_init(|| async {
+                let out = self
+                    .clients
+                    .ec2
+                    .describe_availability_zones()
+                    .send()
+                    .await
+                    .op("ec2:DescribeAvailabilityZones")?;
+                // Filtered here rather than by server-side filters, which not every endpoint
+                // implements: local and wavelength zones are not for a Multi-AZ data tier.
+                let mut names: Vec<String> = out
+                    .availability_zones()
+                    .iter()
+                    .filter(|z| z.state() == Some(&AvailabilityZoneState::Available))
+                    .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+                    .filter_map(|z| z.zone_name().map(str::to_owned))
+                    .collect();
+                names.sort();
+                if names.len() < 2 {
+                    return Err(Error::resource(
+                        "availability-zones",
+                        format!(
+                            "region {} reports {} available zones; the stack needs two",
+                            self.clients.region,
+                            names.len()
+                        ),
+                    ));
+                }
+                Ok(names)
+            })
+            .await?;
+        Ok(zones[zone.index()].clone())
+    }
+}

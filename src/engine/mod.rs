@@ -1,0 +1,306 @@
+//! The engine: walks the stack's dependency graph and runs, for each resource, the step a
+//! command asks for — converge (`up`), predict (`plan`), find (`verify`, `destroy`'s first
+//! pass) or delete (`destroy`). It knows the `Resource` trait and nothing of any AWS service.
+
+pub mod graph;
+pub mod progress;
+mod retry;
+pub mod walk;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use graph::{Direction, Graph, GraphError};
+use progress::Progress;
+use retry::{RetryPolicy, with_retries};
+use walk::{Interrupt, NodeResult, walk};
+
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Resource, diff};
+
+/// What a step did (or, in `plan`, would do).
+#[derive(Clone, Debug)]
+pub enum Action {
+    Created,
+    Updated(Vec<Change>),
+    Unchanged,
+    WouldCreate,
+    WouldUpdate(Vec<Change>),
+    Found,
+    Deleted,
+    Absent,
+}
+
+impl Action {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated(_) => "updated",
+            Self::Unchanged => "unchanged",
+            Self::WouldCreate => "create",
+            Self::WouldUpdate(_) => "update",
+            Self::Found => "found",
+            Self::Deleted => "deleted",
+            Self::Absent => "absent",
+        }
+    }
+
+    pub fn changes(&self) -> &[Change] {
+        match self {
+            Self::Updated(c) | Self::WouldUpdate(c) => c,
+            _ => &[],
+        }
+    }
+}
+
+/// How one resource's step ended, for the summary table and machine output.
+#[derive(Debug)]
+pub struct StepReport {
+    pub resource: String,
+    pub kind: &'static str,
+    pub id: Option<String>,
+    pub outcome: Outcome,
+    pub seconds: f64,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Done(Action),
+    Failed(Error),
+    Skipped { because: String },
+    NotStarted,
+}
+
+impl StepReport {
+    pub fn is_ok(&self) -> bool {
+        matches!(self.outcome, Outcome::Done(_))
+    }
+}
+
+pub struct Engine {
+    resources: Vec<Box<dyn Resource>>,
+    graph: Graph,
+    parallelism: usize,
+    interrupt: Interrupt,
+    progress: Arc<dyn Progress>,
+}
+
+impl Engine {
+    pub fn new(
+        resources: Vec<Box<dyn Resource>>,
+        parallelism: usize,
+        interrupt: Interrupt,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Self, GraphError> {
+        let graph = Graph::new(resources.iter().map(|r| (r.name(), r.depends_on())))?;
+        Ok(Self {
+            resources,
+            graph,
+            parallelism,
+            interrupt,
+            progress,
+        })
+    }
+
+    pub fn resources(&self) -> &[Box<dyn Resource>] {
+        &self.resources
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.is_raised()
+    }
+
+    /// Creates what is missing and repairs what drifted, dependencies first.
+    pub async fn up(&self, ctx: &Ctx) -> Vec<StepReport> {
+        self.run(ctx, Direction::Forward, "reading", |res| async move {
+            with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || converge(res, ctx)).await
+        })
+        .await
+    }
+
+    /// What `up` would do, without a single mutating call.
+    pub async fn plan(&self, ctx: &Ctx) -> Vec<StepReport> {
+        let planned_create: Mutex<BTreeSet<String>> = Mutex::default();
+        let planned_create = &planned_create;
+        self.run(ctx, Direction::Forward, "reading", |res| async move {
+            let parent_missing = {
+                let created = planned_create.lock().unwrap_or_else(PoisonError::into_inner);
+                res.depends_on().iter().any(|d| created.contains(*d))
+            };
+            let action = if parent_missing {
+                Action::WouldCreate
+            } else {
+                predict(res, ctx).await?
+            };
+            if matches!(action, Action::WouldCreate) {
+                planned_create
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(res.name().to_owned());
+            }
+            Ok(action)
+        })
+        .await
+    }
+
+    /// Finds every resource (by recorded id, else by name and tags) and records what it found
+    /// in `ctx`. Returns what each read saw, in stack order.
+    pub async fn discover(&self, ctx: &Ctx) -> (Vec<StepReport>, Vec<Option<Observed>>) {
+        let found: Mutex<Vec<Option<Observed>>> =
+            Mutex::new(vec![None; self.resources.len()]);
+        let found_ref = &found;
+        let reports = self
+            .run(ctx, Direction::Forward, "reading", |res| async move {
+                let index = self.index_of(res.name());
+                let recorded = ctx.record(res.name());
+                let observed = with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || {
+                    res.read(ctx, recorded.as_ref())
+                })
+                .await?;
+                let action = match &observed {
+                    Some(o) => {
+                        ctx.set_record(res.name(), o.record.clone())?;
+                        Action::Found
+                    }
+                    None => Action::Absent,
+                };
+                found_ref.lock().unwrap_or_else(PoisonError::into_inner)[index] = observed;
+                Ok(action)
+            })
+            .await;
+        (reports, found.into_inner().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Deletes what `discover` found, dependents first, and drops each record as it goes.
+    pub async fn destroy(&self, ctx: &Ctx, found: &[Option<Observed>]) -> Vec<StepReport> {
+        self.run(ctx, Direction::Reverse, "deleting", |res| async move {
+            let Some(current) = &found[self.index_of(res.name())] else {
+                ctx.remove_record(res.name())?;
+                return Ok(Action::Absent);
+            };
+            with_retries(ctx, res.name(), RetryPolicy::DESTROY, || {
+                res.destroy(ctx, current)
+            })
+            .await?;
+            ctx.remove_record(res.name())?;
+            Ok(Action::Deleted)
+        })
+        .await
+    }
+
+    fn index_of(&self, name: &str) -> usize {
+        self.resources
+            .iter()
+            .position(|r| r.name() == name)
+            .unwrap_or_default()
+    }
+
+    async fn run<'a, F, Fut>(
+        &'a self,
+        ctx: &Ctx,
+        direction: Direction,
+        activity: &str,
+        step: F,
+    ) -> Vec<StepReport>
+    where
+        F: Fn(&'a dyn Resource) -> Fut,
+        Fut: Future<Output = Result<Action, Error>>,
+    {
+        let timings: Mutex<Vec<f64>> = Mutex::new(vec![0.0; self.resources.len()]);
+        let timings_ref = &timings;
+        let step = &step;
+        let results = walk(
+            &self.graph,
+            direction,
+            self.parallelism,
+            &self.interrupt,
+            |node| async move {
+                let res = self.resources[node].as_ref();
+                let span = tracing::info_span!("step", resource = res.name(), kind = res.kind());
+                let _enter = span.enter();
+                self.progress.started(res.name(), activity);
+                let started = Instant::now();
+                let result = step(res).await;
+                timings_ref.lock().unwrap_or_else(PoisonError::into_inner)[node] =
+                    started.elapsed().as_secs_f64();
+                match &result {
+                    Ok(action) => self.progress.finished(res.name(), action.label(), true),
+                    Err(e) => self.progress.finished(res.name(), &e.to_string(), false),
+                }
+                result
+            },
+        )
+        .await;
+        let timings = timings.into_inner().unwrap_or_else(PoisonError::into_inner);
+        results
+            .into_iter()
+            .enumerate()
+            .map(|(node, result)| {
+                let res = &self.resources[node];
+                StepReport {
+                    resource: res.name().to_owned(),
+                    kind: res.kind(),
+                    id: ctx.record(res.name()).map(|r| r.id),
+                    outcome: match result {
+                        NodeResult::Done(action) => Outcome::Done(action),
+                        NodeResult::Failed(e) => Outcome::Failed(e),
+                        NodeResult::Skipped { because } => Outcome::Skipped { because },
+                        NodeResult::NotStarted => Outcome::NotStarted,
+                    },
+                    seconds: timings[node],
+                }
+            })
+            .collect()
+    }
+}
+
+/// One attempt at bringing a resource to its desired state.
+async fn converge(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
+    let recorded = ctx.record(res.name());
+    let Some(current) = res.read(ctx, recorded.as_ref()).await? else {
+        ctx.status(res.name(), "creating");
+        let created = res.create(ctx).await?;
+        ctx.set_record(res.name(), created.record)?;
+        return Ok(Action::Created);
+    };
+    ctx.set_record(res.name(), current.record.clone())?;
+    let changes = diff(&res.desired(ctx).await?, &current.properties);
+    if changes.is_empty() {
+        return Ok(Action::Unchanged);
+    }
+    ctx.status(res.name(), "updating");
+    res.update(ctx, &current, &changes).await?;
+    let after = res.read(ctx, Some(&current.record)).await?.ok_or_else(|| {
+        Error::resource(res.name(), "disappeared while it was being updated")
+    })?;
+    ctx.set_record(res.name(), after.record.clone())?;
+    let left = diff(&res.desired(ctx).await?, &after.properties);
+    if let Some(change) = left.first() {
+        return Err(Error::resource(
+            res.name(),
+            format!(
+                "{} is still {} after the update, wanted {}",
+                change.property,
+                change.observed.as_ref().map_or("unset".to_owned(), |v| v.to_string()),
+                change.desired
+            ),
+        ));
+    }
+    Ok(Action::Updated(changes))
+}
+
+async fn predict(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
+    let recorded = ctx.record(res.name());
+    let Some(current) = res.read(ctx, recorded.as_ref()).await? else {
+        return Ok(Action::WouldCreate);
+    };
+    ctx.set_record(res.name(), current.record.clone())?;
+    let changes = diff(&res.desired(ctx).await?, &current.properties);
+    Ok(if changes.is_empty() {
+        Action::Unchanged
+    } else {
+        Action::WouldUpdate(changes)
+    })
+}

@@ -1,0 +1,77 @@
+//! The library's error type and the documented exit codes it maps to.
+
+use crate::aws::{AwsError, ErrorKind};
+use crate::config::ConfigError;
+use crate::state::StateError;
+
+/// Exit codes, as documented in `--help` and README.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// An AWS operation or a check failed.
+    pub const FAILED: u8 = 1;
+    /// Invalid input: nothing was changed.
+    pub const INVALID_INPUT: u8 = 2;
+    /// The state file is locked by another run, or unusable.
+    pub const STATE: u8 = 3;
+    /// AWS unreachable, or credentials missing or rejected.
+    pub const AWS_ACCESS: u8 = 4;
+    /// Interrupted (Ctrl-C); state was saved.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid input: {0}")]
+    Config(#[from] ConfigError),
+    #[error("state: {0}")]
+    State(#[from] StateError),
+    #[error("AWS: {0}")]
+    Aws(#[from] AwsError),
+    #[error("{resource}: {message}")]
+    Resource { resource: String, message: String },
+    #[error("{failed} of {total} steps failed; see the errors above, fix them and run the command again")]
+    StepsFailed { failed: usize, total: usize },
+    #[error("{0}")]
+    Confirmation(String),
+    #[error("interrupted; state is saved, run the same command again to resume")]
+    Interrupted,
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn resource(resource: &str, message: impl Into<String>) -> Self {
+        Self::Resource {
+            resource: resource.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) | Self::Confirmation(_) => exit::INVALID_INPUT,
+            Self::State(_) => exit::STATE,
+            Self::Aws(e) if is_access_problem(e) => exit::AWS_ACCESS,
+            Self::Interrupted => exit::INTERRUPTED,
+            Self::Aws(_) | Self::Resource { .. } | Self::StepsFailed { .. } | Self::Io { .. } => {
+                exit::FAILED
+            }
+        }
+    }
+
+    /// The AWS error kind behind this error, if any; the engine retries on some kinds.
+    pub fn aws_kind(&self) -> Option<ErrorKind> {
+        match self {
+            Self::Aws(e) => Some(e.kind),
+            _ => None,
+        }
+    }
+}
+
+fn is_access_problem(e: &AwsError) -> bool {
+    e.kind == ErrorKind::Credentials || (e.kind == ErrorKind::Transient && e.operation == "sts:GetCallerIdentity")
+}

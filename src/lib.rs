@@ -1,0 +1,20 @@
+//! medtech provisions a HIPAA-oriented healthcare data pipeline on AWS through the AWS SDK.
+//! `main.rs` parses and maps errors to exit codes; everything else lives here.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod engine;
+pub mod error;
+mod fsutil;
+pub mod naming;
+pub mod outputs;
+mod report;
+pub mod resource;
+pub mod resources;
+pub mod state;
+pub mod tags;
+pub mod verify;
+pub mod wait;

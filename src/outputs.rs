@@ -1,0 +1,139 @@
+//! `cfn-outputs/flat-outputs.json`: one flat JSON object with exactly the keys of
+//! `shared/STACK.md` (strings; lists as arrays of strings; ports as integers), built from the
+//! records in state, and its renderings for shells. Never a secret value.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::fsutil::write_private_atomic;
+use crate::state::Record;
+
+/// One output key and where its value comes from.
+enum Source {
+    /// A resource's id.
+    Id(&'static str),
+    /// The ids of several resources, as a list.
+    Ids(&'static [&'static str]),
+}
+
+/// The contract: output key → logical resource. Extended as the stack grows.
+const OUTPUTS: &[(&str, Source)] = &[
+    ("vpc_id", Source::Id("vpc")),
+    (
+        "public_subnet_ids",
+        Source::Ids(&["public-subnet-a", "public-subnet-b"]),
+    ),
+    (
+        "private_subnet_ids",
+        Source::Ids(&["private-subnet-a", "private-subnet-b"]),
+    ),
+    ("nat_eip_id", Source::Id("nat-eip")),
+    ("nat_gateway_id", Source::Id("nat")),
+    ("public_route_table_id", Source::Id("public-rt")),
+    ("private_route_table_id", Source::Id("private-rt")),
+    ("rds_security_group_id", Source::Id("rds-sg")),
+    ("redis_security_group_id", Source::Id("redis-sg")),
+];
+
+/// The outputs for the resources present in `records`; keys whose resources are missing are
+/// left out rather than written empty.
+pub fn build(environment: &str, region: &str, records: &BTreeMap<String, Record>) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("environment".into(), environment.into());
+    out.insert("region".into(), region.into());
+    for (key, source) in OUTPUTS {
+        let value = match source {
+            Source::Id(name) => records.get(*name).map(|r| Value::from(r.id.clone())),
+            Source::Ids(names) => names
+                .iter()
+                .map(|n| records.get(*n).map(|r| Value::from(r.id.clone())))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Array),
+        };
+        if let Some(value) = value {
+            out.insert((*key).to_owned(), value);
+        }
+    }
+    out
+}
+
+pub fn write(path: &Path, outputs: &Map<String, Value>) -> Result<(), Error> {
+    let mut body = serde_json::to_vec_pretty(outputs).unwrap_or_default();
+    body.push(b'\n');
+    write_private_atomic(path, &body).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+pub fn read(path: &Path) -> Result<Map<String, Value>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
+}
+
+/// `KEY=value` lines (dotenv), keys upper-cased, lists comma-joined.
+pub fn to_env(outputs: &Map<String, Value>, export: bool) -> String {
+    let mut text = String::new();
+    for (key, value) in outputs {
+        let value = match value {
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        let key = key.to_ascii_uppercase();
+        if export {
+            // Single quotes keep the shell from expanding anything; a quote inside is closed,
+            // escaped and reopened.
+            text.push_str(&format!("export {key}='{}'\n", value.replace('\'', r"'\''")));
+        } else {
+            text.push_str(&format!("{key}={value}\n"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_output_names_a_resource_of_the_stack() {
+        let names: Vec<String> = crate::resources::stack().iter().map(|r| r.name().to_owned()).collect();
+        for (key, source) in OUTPUTS {
+            let needed: Vec<&str> = match source {
+                Source::Id(n) => vec![n],
+                Source::Ids(ns) => ns.to_vec(),
+            };
+            for n in needed {
+                assert!(names.iter().any(|x| x == n), "{key} refers to unknown resource {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn lists_are_arrays_and_shell_form_is_quoted() {
+        let mut records = BTreeMap::new();
+        records.insert("vpc".to_owned(), Record::new("vpc-1"));
+        records.insert("public-subnet-a".to_owned(), Record::new("subnet-a"));
+        records.insert("public-subnet-b".to_owned(), Record::new("subnet-b"));
+        let out = build("dev", "us-east-1", &records);
+        assert_eq!(out["public_subnet_ids"], serde_json::json!(["subnet-a", "subnet-b"]));
+        assert!(!out.contains_key("private_subnet_ids"));
+        let shell = to_env(&out, true);
+        assert!(shell.contains("export PUBLIC_SUBNET_IDS='subnet-a,subnet-b'\n"), "{shell}");
+        assert!(to_env(&out, false).contains("VPC_ID=vpc-1\n"));
+    }
+}

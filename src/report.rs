@@ -1,0 +1,102 @@
+//! The end-of-run summary: a table for people (resource, kind, id, action, seconds) and the
+//! same as JSON for machines, with the root-cause errors listed once.
+
+use serde_json::{Value, json};
+
+use crate::engine::{Outcome, StepReport};
+
+pub fn action_text(report: &StepReport) -> String {
+    match &report.outcome {
+        Outcome::Done(action) => action.label().to_owned(),
+        Outcome::Failed(_) => "FAILED".to_owned(),
+        Outcome::Skipped { because } => format!("skipped ({because} failed)"),
+        Outcome::NotStarted => "not started".to_owned(),
+    }
+}
+
+/// The summary table, for stderr.
+pub fn table(reports: &[StepReport]) -> String {
+    let mut out = format!(
+        "{:<20} {:<24} {:<26} {:<24} {:>8}\n",
+        "RESOURCE", "KIND", "ID", "ACTION", "SECONDS"
+    );
+    for r in reports {
+        out.push_str(&format!(
+            "{:<20} {:<24} {:<26} {:<24} {:>8.1}\n",
+            r.resource,
+            r.kind,
+            r.id.as_deref().unwrap_or("-"),
+            action_text(r),
+            r.seconds
+        ));
+    }
+    let errors: Vec<String> = reports
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Failed(e) => Some(format!("error: {}: {e}", r.resource)),
+            _ => None,
+        })
+        .collect();
+    if !errors.is_empty() {
+        out.push('\n');
+        out.push_str(&errors.join("\n"));
+        out.push('\n');
+    }
+    out
+}
+
+pub fn json(command: &str, environment: &str, reports: &[StepReport]) -> Value {
+    let steps: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let (status, action, error) = match &r.outcome {
+                Outcome::Done(a) => ("ok", Some(a.label()), None),
+                Outcome::Failed(e) => ("failed", None, Some(e.to_string())),
+                Outcome::Skipped { .. } => ("skipped", None, None),
+                Outcome::NotStarted => ("not_started", None, None),
+            };
+            let changes: Vec<Value> = match &r.outcome {
+                Outcome::Done(a) => a
+                    .changes()
+                    .iter()
+                    .map(|c| json!({"property": c.property, "from": c.observed, "to": c.desired}))
+                    .collect(),
+                _ => vec![],
+            };
+            json!({
+                "resource": r.resource,
+                "kind": r.kind,
+                "id": r.id,
+                "status": status,
+                "action": action,
+                "changes": changes,
+                "error": error,
+                "seconds": (r.seconds * 1000.0).round() / 1000.0,
+            })
+        })
+        .collect();
+    json!({
+        "command": command,
+        "environment": environment,
+        "ok": reports.iter().all(StepReport::is_ok),
+        "steps": steps,
+    })
+}
+
+/// Turns the reports of a mutating run into its result: failures and interruptions are errors.
+pub fn conclude(reports: &[StepReport], interrupted: bool) -> Result<(), crate::error::Error> {
+    let failed = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+        .count();
+    if failed > 0 {
+        return Err(crate::error::Error::StepsFailed {
+            failed,
+            total: reports.len(),
+        });
+    }
+    if interrupted || reports.iter().any(|r| !r.is_ok()) {
+        return Err(crate::error::Error::Interrupted);
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! The one trait every AWS resource kind implements, and the property maps through which
+//! `plan`, `verify` and `up` compare what should be with what AWS reports. The engine drives
+//! resources only through this trait.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::state::Record;
+
+/// Named settings of a resource, as JSON values so that one generic diff serves every kind.
+/// Object values compare as "every desired key has the desired value" (tags: extra tags added
+/// by others are not drift); everything else compares exactly.
+pub type Properties = BTreeMap<&'static str, Value>;
+
+/// A resource as AWS reports it.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub record: Record,
+    pub properties: Properties,
+}
+
+/// One property that differs: what AWS has, and what medtech wants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub property: &'static str,
+    pub observed: Option<Value>,
+    pub desired: Value,
+}
+
+/// An AWS resource kind. `read` must find the resource without state (by its deterministic
+/// name or tags) so that a lost state file never leads to a second copy; `create` must tag at
+/// creation time for the same reason.
+#[async_trait]
+pub trait Resource: Send + Sync {
+    /// Logical name, unique in the stack: `vpc`, `public-subnet-a`.
+    fn name(&self) -> &str;
+
+    /// Kind for reports and check ids: `vpc`, `subnet`, `nat_gateway`.
+    fn kind(&self) -> &'static str;
+
+    /// Logical names this resource needs resolved before it can be read or created.
+    fn depends_on(&self) -> Vec<&'static str>;
+
+    /// The properties it must have. Dependencies' records are available in `ctx`.
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error>;
+
+    /// Looks the resource up: by the recorded id when there is one, else by name and tags.
+    /// `None` when it does not exist.
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error>;
+
+    /// Creates it with every desired property and waits until it is usable.
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error>;
+
+    /// Brings the listed properties to their desired values in place. The default refuses:
+    /// a kind that cannot change a property in place says so rather than replacing data.
+    async fn update(&self, _ctx: &Ctx, _current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let names: Vec<&str> = changes.iter().map(|c| c.property).collect();
+        Err(Error::resource(
+            self.name(),
+            format!(
+                "{} cannot be changed in place; change the config back, or destroy and re-create the environment",
+                names.join(", ")
+            ),
+        ))
+    }
+
+    /// Deletes it and waits until it is gone. Must succeed when it is already gone.
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error>;
+}
+
+/// The properties whose observed value differs from the desired one.
+pub fn diff(desired: &Properties, observed: &Properties) -> Vec<Change> {
+    desired
+        .iter()
+        .filter(|(key, want)| !matches(want, observed.get(*key)))
+        .map(|(key, want)| Change {
+            property: key,
+            observed: observed.get(key).cloned(),
+            desired: want.clone(),
+        })
+        .collect()
+}
+
+fn matches(want: &Value, have: Option<&Value>) -> bool {
+    match (want, have) {
+        (Value::Object(want), Some(Value::Object(have))) => want
+            .iter()
+            .all(|(k, v)| have.get(k).is_some_and(|h| matches(v, Some(h)))),
+        (want, Some(have)) => want == have,
+        (_, None) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn props(pairs: &[(&'static str, Value)]) -> Properties {
+        pairs.iter().cloned().collect()
+    }
+
+    #[test]
+    fn equal_properties_give_no_change() {
+        let want = props(&[("cidr", json!("10.0.0.0/16")), ("dns", json!(true))]);
+        assert!(diff(&want, &want.clone()).is_empty());
+    }
+
+    #[test]
+    fn differing_and_missing_properties_are_changes() {
+        let want = props(&[("cidr", json!("10.0.0.0/16")), ("dns", json!(true))]);
+        let have = props(&[("cidr", json!("10.0.0.0/16"))]);
+        let changes = diff(&want, &have);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].property, "dns");
+        assert_eq!(changes[0].observed, None);
+    }
+
+    #[test]
+    fn objects_compare_as_subsets_and_lists_exactly() {
+        let want = props(&[("tags", json!({"Name": "x"})), ("rules", json!(["a"]))]);
+        let have = props(&[
+            ("tags", json!({"Name": "x", "Owner": "someone"})),
+            ("rules", json!(["a"])),
+        ]);
+        assert!(diff(&want, &have).is_empty());
+        let extra_rule = props(&[("tags", json!({"Name": "x"})), ("rules", json!(["a", "b"]))]);
+        assert_eq!(diff(&want, &extra_rule)[0].property, "rules");
+        let wrong_tag = props(&[("tags", json!({"Name": "y"})), ("rules", json!(["a"]))]);
+        assert_eq!(diff(&want, &wrong_tag)[0].property, "tags");
+    }
+}

@@ -1,0 +1,206 @@
+//! The NAT gateway in public subnet a, giving the private subnets outbound access. Creation
+//! carries an idempotency token; deleted gateways stay listed for about an hour, so every
+//! lookup filters by state and checks tags on this side as well.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ConnectivityType, NatGateway as SdkNat, NatGatewayState, ResourceType};
+use serde_json::json;
+
+use super::ec2::{self, Lookup, cannot_change, desired_tags, filter, find, gone, is_ours, tags_value};
+use super::elastic_ip::ElasticIp;
+use super::internet_gateway::InternetGateway;
+use super::subnet::Subnet;
+use crate::aws::{AwsError, AwsResultExt};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+use crate::wait::{self, Poll};
+
+/// Real NAT gateways take 1–5 minutes to become available and about as long to delete.
+const TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+pub struct NatGateway;
+
+impl NatGateway {
+    pub const NAME: &'static str = "nat";
+
+    fn observe(nat: &SdkNat) -> Observed {
+        let allocation = nat.nat_gateway_addresses().first().and_then(|a| a.allocation_id());
+        Observed {
+            record: Record::new(nat.nat_gateway_id().unwrap_or_default()),
+            properties: Properties::from([
+                ("subnet_id", json!(nat.subnet_id())),
+                ("allocation_id", json!(allocation)),
+                ("connectivity_type", json!(nat.connectivity_type().map(ConnectivityType::as_str))),
+                ("state", json!(nat.state().map(NatGatewayState::as_str))),
+                ("tags", tags_value(nat.tags())),
+            ]),
+        }
+    }
+
+    /// Gateways on their way out (or failed, which AWS deletes itself) are not this resource.
+    fn is_live(nat: &SdkNat) -> bool {
+        matches!(
+            nat.state(),
+            Some(NatGatewayState::Pending | NatGatewayState::Available)
+        )
+    }
+
+    async fn describe(ctx: &Ctx, id: &str) -> Result<Option<SdkNat>, Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(id)
+            .send()
+            .await
+            .op("ec2:DescribeNatGateways");
+        match out {
+            Ok(out) => Ok(out.nat_gateways().first().cloned()),
+            Err(e) if e.is(crate::aws::ErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn wait_available(ctx: &Ctx, id: &str) -> Result<(), Error> {
+        wait::until(ctx, Self::NAME, "available", TIMEOUT, || async {
+            let nat = Self::describe(ctx, id).await?;
+            match nat.as_ref().and_then(SdkNat::state) {
+                Some(NatGatewayState::Available) => Ok(Poll::Ready(())),
+                Some(NatGatewayState::Pending) => Ok(Poll::Pending("pending".into())),
+                state => Err(Error::resource(
+                    Self::NAME,
+                    format!(
+                        "became {} while waiting to be available: {}",
+                        state.map_or("missing", NatGatewayState::as_str),
+                        nat.as_ref().and_then(SdkNat::failure_message).unwrap_or("no reason given")
+                    ),
+                )),
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Resource for NatGateway {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn kind(&self) -> &'static str {
+        "nat_gateway"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        // The gateway routes through the IGW; destroy must also remove it (unmapping the EIP)
+        // before the IGW can be detached.
+        vec![Subnet::PUBLIC[0], ElasticIp::NAME, InternetGateway::NAME]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            ("subnet_id", json!(ctx.id_of(Subnet::PUBLIC[0])?)),
+            ("allocation_id", json!(ctx.id_of(ElasticIp::NAME)?)),
+            ("connectivity_type", json!("public")),
+            ("state", json!("available")),
+            ("tags", desired_tags(ctx, &ctx.names().nat())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let name = ctx.names().nat();
+        let found = find(self.name(), "NAT gateway", recorded, &name, |lookup| {
+            let name = name.clone();
+            async move {
+                let call = ctx.clients.ec2.describe_nat_gateways();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.nat_gateway_ids(id),
+                    Lookup::Name(_) => call
+                        .set_filter(Some(lookup.filters(ctx, "nat-gateway-id")))
+                        .filter(filter("state", "pending"))
+                        .filter(filter("state", "available")),
+                };
+                let out = call.send().await.op("ec2:DescribeNatGateways")?;
+                Ok(out
+                    .nat_gateways()
+                    .iter()
+                    .filter(|n| Self::is_live(n))
+                    .filter(|n| matches!(lookup, Lookup::Id(_)) || is_ours(ctx, n.tags(), &name))
+                    .map(|n| (n.nat_gateway_id().unwrap_or_default().to_owned(), n.clone()))
+                    .collect())
+            }
+        })
+        .await?;
+        Ok(found.map(|(_, nat)| Self::observe(&nat)))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let subnet = ctx.id_of(Subnet::PUBLIC[0])?;
+        let allocation = ctx.id_of(ElasticIp::NAME)?;
+        let out = ctx
+            .clients
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&subnet)
+            .allocation_id(&allocation)
+            .connectivity_type(ConnectivityType::Public)
+            .client_token(ec2::client_token(ctx, self.name(), &[&subnet, &allocation]))
+            .tag_specifications(ec2::tag_spec(ctx, ResourceType::Natgateway, &ctx.names().nat()))
+            .send()
+            .await
+            .op("ec2:CreateNatGateway")?;
+        let id = out
+            .nat_gateway()
+            .and_then(SdkNat::nat_gateway_id)
+            .ok_or_else(|| AwsError::unexpected("ec2:CreateNatGateway", "no gateway id in the response"))?
+            .to_owned();
+        let record = Record::new(&id);
+        ctx.set_record(self.name(), record.clone())?;
+        Self::wait_available(ctx, &id).await?;
+        self.read(ctx, Some(&record))
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        for change in changes {
+            match change.property {
+                // Found still pending (a previous run stopped while waiting): wait again.
+                "state" if change.observed == Some(json!("pending")) => {
+                    Self::wait_available(ctx, &current.record.id).await?;
+                }
+                "tags" => ec2::retag(ctx, &current.record.id, &ctx.names().nat()).await?,
+                other => {
+                    return Err(cannot_change(self.name(), other, change.observed.as_ref(), &change.desired));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        let id = &current.record.id;
+        gone(
+            ctx.clients
+                .ec2
+                .delete_nat_gateway()
+                .nat_gateway_id(id)
+                .send()
+                .await
+                .op("ec2:DeleteNatGateway"),
+        )?;
+        // Until it is `deleted`, its address stays mapped and the IGW cannot be detached.
+        wait::until(ctx, self.name(), "deleted", TIMEOUT, || async {
+            let nat = Self::describe(ctx, id).await?;
+            Ok(match nat.as_ref().and_then(SdkNat::state) {
+                None | Some(NatGatewayState::Deleted) => Poll::Ready(()),
+                Some(state) => Poll::Pending(state.as_str().to_owned()),
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,224 @@
+//! medtech's own security groups for the data tier: PostgreSQL (5432) and Redis (6379), each
+//! reachable only over TCP on its port from inside the VPC, with no egress rules (neither
+//! service opens outbound connections; replies to allowed inbound traffic are stateful).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, SecurityGroup as SdkGroup};
+use serde_json::json;
+
+use super::ec2::{self, Lookup, cannot_change, desired_tags, filter, find, gone, no_retry, tags_value};
+use super::sg_rules::{self, Direction, rule_names, tcp_from};
+use super::vpc::Vpc;
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Service {
+    Postgres,
+    Redis,
+}
+
+pub struct SecurityGroup {
+    service: Service,
+}
+
+impl SecurityGroup {
+    pub const RDS: &'static str = "rds-sg";
+    pub const REDIS: &'static str = "redis-sg";
+
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+
+    fn port(&self) -> u16 {
+        match self.service {
+            Service::Postgres => 5432,
+            Service::Redis => 6379,
+        }
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        match self.service {
+            Service::Postgres => ctx.names().rds_security_group(),
+            Service::Redis => ctx.names().redis_security_group(),
+        }
+    }
+
+    fn description(&self) -> &'static str {
+        match self.service {
+            Service::Postgres => "medtech: PostgreSQL from inside the VPC only",
+            Service::Redis => "medtech: Redis from inside the VPC only",
+        }
+    }
+
+    fn ingress(&self, ctx: &Ctx) -> Vec<(u16, String)> {
+        vec![(self.port(), ctx.settings.network.vpc_cidr.to_string())]
+    }
+
+    fn observe(group: &SdkGroup) -> Observed {
+        Observed {
+            record: Record::new(group.group_id().unwrap_or_default()),
+            properties: Properties::from([
+                ("vpc_id", json!(group.vpc_id())),
+                ("ingress", json!(rule_names(group, Direction::Ingress))),
+                ("egress", json!(rule_names(group, Direction::Egress))),
+                ("tags", tags_value(group.tags())),
+            ]),
+        }
+    }
+
+    async fn describe(&self, ctx: &Ctx, id: &str) -> Result<SdkGroup, Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .describe_security_groups()
+            .group_ids(id)
+            .send()
+            .await
+            .op("ec2:DescribeSecurityGroups")?;
+        out.security_groups()
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::resource(self.name(), format!("{id} not found")))
+    }
+
+    async fn converge_rules(&self, ctx: &Ctx, id: &str, direction: Direction) -> Result<(), Error> {
+        let group = self.describe(ctx, id).await?;
+        let desired = match direction {
+            Direction::Ingress => self.ingress(ctx),
+            Direction::Egress => vec![],
+        };
+        sg_rules::converge(ctx, &group, direction, &desired).await
+    }
+}
+
+#[async_trait]
+impl Resource for SecurityGroup {
+    fn name(&self) -> &str {
+        match self.service {
+            Service::Postgres => Self::RDS,
+            Service::Redis => Self::REDIS,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "security_group"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec![Vpc::NAME]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let ingress: Vec<String> = self.ingress(ctx).iter().map(|(p, c)| tcp_from(*p, c)).collect();
+        Ok(Properties::from([
+            ("vpc_id", json!(ctx.id_of(Vpc::NAME)?)),
+            ("ingress", json!(ingress)),
+            ("egress", json!([])),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let found = find(self.name(), "security group", recorded, &self.aws_name(ctx), |lookup| async move {
+            let call = ctx.clients.ec2.describe_security_groups();
+            let call = match &lookup {
+                Lookup::Id(id) => call.group_ids(id),
+                Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "group-id"))),
+            };
+            let out = call.send().await.op("ec2:DescribeSecurityGroups")?;
+            Ok(out
+                .security_groups()
+                .iter()
+                .map(|g| (g.group_id().unwrap_or_default().to_owned(), g.clone()))
+                .collect())
+        })
+        .await?;
+        Ok(found.map(|(_, group)| Self::observe(&group)))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let vpc = ctx.id_of(Vpc::NAME)?;
+        let name = self.aws_name(ctx);
+        let created = ctx
+            .clients
+            .ec2
+            .create_security_group()
+            .group_name(&name)
+            .description(self.description())
+            .vpc_id(&vpc)
+            .tag_specifications(ec2::tag_spec(ctx, ResourceType::SecurityGroup, &name))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .op("ec2:CreateSecurityGroup");
+        let id = match created {
+            Ok(out) => out
+                .group_id()
+                .ok_or_else(|| AwsError::unexpected("ec2:CreateSecurityGroup", "no group id in the response"))?
+                .to_owned(),
+            // Group names are unique per VPC: one without our tags (a tag call lost, a copy
+            // made by hand) is not silently adopted.
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {
+                let out = ctx
+                    .clients
+                    .ec2
+                    .describe_security_groups()
+                    .filters(filter("vpc-id", &vpc))
+                    .filters(filter("group-name", &name))
+                    .send()
+                    .await
+                    .op("ec2:DescribeSecurityGroups")?;
+                let existing = out.security_groups().first().and_then(SdkGroup::group_id).unwrap_or("?");
+                return Err(Error::resource(
+                    self.name(),
+                    format!(
+                        "a security group named {name} ({existing}) already exists in the VPC without medtech's tags; tag it Environment={} and Project=medtech to adopt it, or delete it",
+                        ctx.settings.env()
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let record = Record::new(&id);
+        ctx.set_record(self.name(), record.clone())?;
+        self.converge_rules(ctx, &id, Direction::Ingress).await?;
+        self.converge_rules(ctx, &id, Direction::Egress).await?;
+        self.read(ctx, Some(&record))
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let id = &current.record.id;
+        for change in changes {
+            match change.property {
+                "ingress" => self.converge_rules(ctx, id, Direction::Ingress).await?,
+                "egress" => self.converge_rules(ctx, id, Direction::Egress).await?,
+                "tags" => ec2::retag(ctx, id, &self.aws_name(ctx)).await?,
+                other => {
+                    return Err(cannot_change(self.name(), other, change.observed.as_ref(), &change.desired));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        // DependencyViolation while RDS/ElastiCache network interfaces linger: the engine
+        // retries with backoff.
+        gone(
+            ctx.clients
+                .ec2
+                .delete_security_group()
+                .group_id(&current.record.id)
+                .send()
+                .await
+                .op("ec2:DeleteSecurityGroup"),
+        )
+    }
+}
