@@ -77,7 +77,11 @@ impl Session {
         let interrupt = Interrupt::default();
         watch_ctrl_c(interrupt.clone());
         Ok(Self {
-            progress: progress::choose(interactive, global.quiet),
+            // Read-only commands print a report; in a log, their step lines would only repeat it.
+            progress: progress::choose(
+                interactive,
+                global.quiet || (locking == Locking::None && !interactive),
+            ),
             json: global.output == OutputMode::Json,
             settings,
             paths,

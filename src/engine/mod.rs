@@ -210,6 +210,12 @@ impl Engine {
     {
         let timings: Mutex<Vec<f64>> = Mutex::new(vec![0.0; self.resources.len()]);
         let timings_ref = &timings;
+        // Ids as known before each step: a destroy step drops its record.
+        let ids: Vec<Option<String>> = self
+            .resources
+            .iter()
+            .map(|r| ctx.record(r.name()).map(|rec| rec.id))
+            .collect();
         let step = &step;
         let results = walk(
             &self.graph,
@@ -242,7 +248,7 @@ impl Engine {
                 StepReport {
                     resource: res.name().to_owned(),
                     kind: res.kind(),
-                    id: ctx.record(res.name()).map(|r| r.id),
+                    id: ctx.record(res.name()).map(|r| r.id).or_else(|| ids[node].clone()),
                     outcome: match result {
                         NodeResult::Done(action) => Outcome::Done(action),
                         NodeResult::Failed(e) => Outcome::Failed(e),

@@ -54,9 +54,8 @@ impl StatusSink for Lines {
 }
 
 impl Progress for Lines {
-    fn started(&self, resource: &str, activity: &str) {
-        Self::line(resource, activity);
-    }
+    // Only outcomes and statuses: in a log, a start line per read is noise.
+    fn started(&self, _: &str, _: &str) {}
 
     fn finished(&self, resource: &str, summary: &str, ok: bool) {
         Self::line(resource, if ok { summary } else { "FAILED" });

@@ -197,9 +197,13 @@ class CborFront:
                     "HTTP_TRANSFER_ENCODING"):
             inner.pop(key, None)
         if not inner.get("HTTP_AUTHORIZATION"):
-            # Unsigned: let moto route by host name instead of the SigV4 scope.
+            # moto server routes (and picks the region) by the SigV4 credential
+            # scope; give an unsigned request the scope a signed one would have.
+            # moto does not check signatures.
             region = environ.get("HTTP_X_MEDTECH_REGION", "us-east-1")
-            inner["HTTP_HOST"] = f"{model.endpoint_prefix}.{region}.amazonaws.com"
+            inner["HTTP_AUTHORIZATION"] = (
+                f"AWS4-HMAC-SHA256 Credential=testing/20000101/{region}/"
+                f"{model.signing_name}/aws4_request, SignedHeaders=host, Signature=unsigned")
 
         status, headers, payload = _call(self.app, inner)
         request_id = _header(headers, "x-amzn-requestid") or str(uuid.uuid4())
