@@ -48,7 +48,12 @@ pub struct GlobalArgs {
     pub config: Option<PathBuf>,
 
     /// Directory of the state files.
-    #[arg(long, global = true, env = "MEDTECH_STATE_DIR", default_value = "state")]
+    #[arg(
+        long,
+        global = true,
+        env = "MEDTECH_STATE_DIR",
+        default_value = "state"
+    )]
     pub state_dir: PathBuf,
 
     /// Where `up` writes the flat outputs file.

@@ -104,7 +104,11 @@ impl Settings {
         let aws = AwsTarget {
             region: global.region.clone().map(validate_region).transpose()?,
             profile: global.profile.clone(),
-            endpoint_url: global.endpoint_url.clone().map(validate_endpoint).transpose()?,
+            endpoint_url: global
+                .endpoint_url
+                .clone()
+                .map(validate_endpoint)
+                .transpose()?,
         };
 
         let vpc_field = if stack.vpc_cidr.is_some() {
@@ -292,16 +296,15 @@ fn parse_cidr(field: &str, raw: &str) -> Result<Ipv4Net, ConfigError> {
     if net.trunc() != net {
         return Err(ConfigError::new(
             field,
-            format!(
-                "{raw} has host bits set; did you mean {}?",
-                net.trunc()
-            ),
+            format!("{raw} has host bits set; did you mean {}?", net.trunc()),
         ));
     }
     if !is_private(net.network()) {
         return Err(ConfigError::new(
             field,
-            format!("{raw} is not a private (RFC 1918) range; use 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"),
+            format!(
+                "{raw} is not a private (RFC 1918) range; use 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
+            ),
         ));
     }
     Ok(net)
@@ -411,7 +414,8 @@ mod tests {
 
     #[test]
     fn defaults_split_the_vpc_into_four_subnets() {
-        let settings = Settings::resolve(&global(Some("dev"), None), &StackArgs::default()).unwrap();
+        let settings =
+            Settings::resolve(&global(Some("dev"), None), &StackArgs::default()).unwrap();
         let n = &settings.network;
         assert_eq!(n.vpc_cidr.to_string(), "10.0.0.0/16");
         assert_eq!(n.public_subnets[0].to_string(), "10.0.0.0/20");
@@ -423,7 +427,8 @@ mod tests {
 
     #[test]
     fn flag_beats_file_beats_default() {
-        let (_f, args) = with_file("[network]\nvpc_cidr = \"10.1.0.0/16\"\n[engine]\nparallelism = 3\n");
+        let (_f, args) =
+            with_file("[network]\nvpc_cidr = \"10.1.0.0/16\"\n[engine]\nparallelism = 3\n");
         let from_file = Settings::resolve(&args, &StackArgs::default()).unwrap();
         assert_eq!(from_file.network.vpc_cidr.to_string(), "10.1.0.0/16");
         assert_eq!(from_file.parallelism, 3);
@@ -444,35 +449,57 @@ mod tests {
     fn errors_name_the_field_on_one_line() {
         let cases: Vec<(GlobalArgs, StackArgs, &str)> = vec![
             (global(None, None), StackArgs::default(), "--env"),
-            (global(Some("Dev"), None), StackArgs::default(), "--env \"Dev\""),
+            (
+                global(Some("Dev"), None),
+                StackArgs::default(),
+                "--env \"Dev\"",
+            ),
             (
                 global(Some("dev"), None),
-                StackArgs { vpc_cidr: Some("10.0.0.0/33".into()), ..Default::default() },
+                StackArgs {
+                    vpc_cidr: Some("10.0.0.0/33".into()),
+                    ..Default::default()
+                },
                 "--vpc-cidr",
             ),
             (
                 global(Some("dev"), None),
-                StackArgs { vpc_cidr: Some("10.0.0.1/16".into()), ..Default::default() },
+                StackArgs {
+                    vpc_cidr: Some("10.0.0.1/16".into()),
+                    ..Default::default()
+                },
                 "--vpc-cidr",
             ),
             (
                 global(Some("dev"), None),
-                StackArgs { vpc_cidr: Some("8.8.0.0/16".into()), ..Default::default() },
+                StackArgs {
+                    vpc_cidr: Some("8.8.0.0/16".into()),
+                    ..Default::default()
+                },
                 "--vpc-cidr",
             ),
             (
                 global(Some("dev"), None),
-                StackArgs { vpc_cidr: Some("10.0.0.0/12".into()), ..Default::default() },
+                StackArgs {
+                    vpc_cidr: Some("10.0.0.0/12".into()),
+                    ..Default::default()
+                },
                 "--vpc-cidr",
             ),
             (
                 global(Some("dev"), None),
-                StackArgs { parallelism: Some(0), ..Default::default() },
+                StackArgs {
+                    parallelism: Some(0),
+                    ..Default::default()
+                },
                 "parallelism",
             ),
             (
                 global(Some("dev"), None),
-                StackArgs { parallelism: Some(500), ..Default::default() },
+                StackArgs {
+                    parallelism: Some(500),
+                    ..Default::default()
+                },
                 "parallelism",
             ),
         ];
@@ -488,7 +515,10 @@ mod tests {
         let cases = [
             ("[network]\nvpc = \"10.0.0.0/16\"\n", "line 2"),
             ("not toml at all [", "line 1"),
-            ("[network]\npublic_subnet_cidrs = [\"10.0.0.0/24\"]\n", "network.public_subnet_cidrs"),
+            (
+                "[network]\npublic_subnet_cidrs = [\"10.0.0.0/24\"]\n",
+                "network.public_subnet_cidrs",
+            ),
             (
                 "[network]\npublic_subnet_cidrs = [\"10.0.0.0/24\", \"10.9.0.0/24\"]\n",
                 "network.public_subnet_cidrs",
@@ -511,6 +541,10 @@ mod tests {
     #[test]
     fn missing_config_file_is_an_error_only_when_named() {
         let args = global(Some("dev"), Some("/nonexistent/medtech.toml".into()));
-        assert!(rejected(&args, &StackArgs::default()).field.starts_with("--config"));
+        assert!(
+            rejected(&args, &StackArgs::default())
+                .field
+                .starts_with("--config")
+        );
     }
 }

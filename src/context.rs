@@ -99,7 +99,9 @@ impl Ctx {
     }
 
     fn persist(&self, records: &BTreeMap<String, Record>) -> Result<(), Error> {
-        self.persist.as_ref().map_or(Ok(()), |persist| persist(records))
+        self.persist
+            .as_ref()
+            .map_or(Ok(()), |persist| persist(records))
     }
 
     pub fn records(&self) -> BTreeMap<String, Record> {

@@ -29,7 +29,9 @@ pub enum Error {
     Aws(#[from] AwsError),
     #[error("{resource}: {message}")]
     Resource { resource: String, message: String },
-    #[error("{failed} of {total} steps failed; see the errors above, fix them and run the command again")]
+    #[error(
+        "{failed} of {total} steps failed; see the errors above, fix them and run the command again"
+    )]
     StepsFailed { failed: usize, total: usize },
     #[error("{0}")]
     Confirmation(String),
@@ -73,5 +75,6 @@ impl Error {
 }
 
 fn is_access_problem(e: &AwsError) -> bool {
-    e.kind == ErrorKind::Credentials || (e.kind == ErrorKind::Transient && e.operation == "sts:GetCallerIdentity")
+    e.kind == ErrorKind::Credentials
+        || (e.kind == ErrorKind::Transient && e.operation == "sts:GetCallerIdentity")
 }

@@ -169,6 +169,9 @@ mod tests {
         let names = Names::new(env);
         // ElastiCache replication group ids: at most 40 characters.
         assert!(names.redis_replication_group().len() <= 40);
-        assert_eq!(names.public_subnet(Zone::B), format!("medtech-public-b-{}", "a".repeat(20)));
+        assert_eq!(
+            names.public_subnet(Zone::B),
+            format!("medtech-public-b-{}", "a".repeat(20))
+        );
     }
 }

@@ -40,7 +40,11 @@ const OUTPUTS: &[(&str, Source)] = &[
 
 /// The outputs for the resources present in `records`; keys whose resources are missing are
 /// left out rather than written empty.
-pub fn build(environment: &str, region: &str, records: &BTreeMap<String, Record>) -> Map<String, Value> {
+pub fn build(
+    environment: &str,
+    region: &str,
+    records: &BTreeMap<String, Record>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("environment".into(), environment.into());
     out.insert("region".into(), region.into());
@@ -97,7 +101,10 @@ pub fn to_env(outputs: &Map<String, Value>, export: bool) -> String {
         if export {
             // Single quotes keep the shell from expanding anything; a quote inside is closed,
             // escaped and reopened.
-            text.push_str(&format!("export {key}='{}'\n", value.replace('\'', r"'\''")));
+            text.push_str(&format!(
+                "export {key}='{}'\n",
+                value.replace('\'', r"'\''")
+            ));
         } else {
             text.push_str(&format!("{key}={value}\n"));
         }
@@ -111,14 +118,20 @@ mod tests {
 
     #[test]
     fn every_output_names_a_resource_of_the_stack() {
-        let names: Vec<String> = crate::resources::stack().iter().map(|r| r.name().to_owned()).collect();
+        let names: Vec<String> = crate::resources::stack()
+            .iter()
+            .map(|r| r.name().to_owned())
+            .collect();
         for (key, source) in OUTPUTS {
             let needed: Vec<&str> = match source {
                 Source::Id(n) => vec![n],
                 Source::Ids(ns) => ns.to_vec(),
             };
             for n in needed {
-                assert!(names.iter().any(|x| x == n), "{key} refers to unknown resource {n}");
+                assert!(
+                    names.iter().any(|x| x == n),
+                    "{key} refers to unknown resource {n}"
+                );
             }
         }
     }
@@ -130,10 +143,16 @@ mod tests {
         records.insert("public-subnet-a".to_owned(), Record::new("subnet-a"));
         records.insert("public-subnet-b".to_owned(), Record::new("subnet-b"));
         let out = build("dev", "us-east-1", &records);
-        assert_eq!(out["public_subnet_ids"], serde_json::json!(["subnet-a", "subnet-b"]));
+        assert_eq!(
+            out["public_subnet_ids"],
+            serde_json::json!(["subnet-a", "subnet-b"])
+        );
         assert!(!out.contains_key("private_subnet_ids"));
         let shell = to_env(&out, true);
-        assert!(shell.contains("export PUBLIC_SUBNET_IDS='subnet-a,subnet-b'\n"), "{shell}");
+        assert!(
+            shell.contains("export PUBLIC_SUBNET_IDS='subnet-a,subnet-b'\n"),
+            "{shell}"
+        );
         assert!(to_env(&out, false).contains("VPC_ID=vpc-1\n"));
     }
 }

@@ -57,7 +57,12 @@ pub trait Resource: Send + Sync {
 
     /// Brings the listed properties to their desired values in place. The default refuses:
     /// a kind that cannot change a property in place says so rather than replacing data.
-    async fn update(&self, _ctx: &Ctx, _current: &Observed, changes: &[Change]) -> Result<(), Error> {
+    async fn update(
+        &self,
+        _ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), Error> {
         let names: Vec<&str> = changes.iter().map(|c| c.property).collect();
         Err(Error::resource(
             self.name(),

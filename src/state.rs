@@ -306,9 +306,10 @@ mod tests {
 
     fn sample() -> State {
         let mut state = State::new(&env(), "us-east-1", "123456789012");
-        state
-            .resources
-            .insert("vpc".into(), Record::new("vpc-1").with("cidr", "10.0.0.0/16"));
+        state.resources.insert(
+            "vpc".into(),
+            Record::new("vpc-1").with("cidr", "10.0.0.0/16"),
+        );
         state
     }
 
@@ -316,13 +317,21 @@ mod tests {
     fn round_trips_and_keeps_a_backup() {
         let dir = tempfile::tempdir().unwrap();
         let paths = StatePaths::new(dir.path(), &env());
-        assert!(paths.load(&env(), "us-east-1", "123456789012").unwrap().is_none());
+        assert!(
+            paths
+                .load(&env(), "us-east-1", "123456789012")
+                .unwrap()
+                .is_none()
+        );
         let first = sample();
         paths.save(&first).unwrap();
         let mut second = first.clone();
         second.resources.insert("igw".into(), Record::new("igw-1"));
         paths.save(&second).unwrap();
-        assert_eq!(paths.load(&env(), "us-east-1", "123456789012").unwrap(), Some(second));
+        assert_eq!(
+            paths.load(&env(), "us-east-1", "123456789012").unwrap(),
+            Some(second)
+        );
         let backup: State = serde_json::from_slice(&fs::read(&paths.backup).unwrap()).unwrap();
         assert_eq!(backup, first);
     }
@@ -341,13 +350,34 @@ mod tests {
         newer["schema_version"] = 99.into();
         fs::write(&paths.file, newer.to_string()).unwrap();
         let err = paths.load(&env(), "us-east-1", "123456789012").unwrap_err();
-        assert!(matches!(err, StateError::NewerSchema { found: 99, .. }), "{err}");
+        assert!(
+            matches!(err, StateError::NewerSchema { found: 99, .. }),
+            "{err}"
+        );
 
         paths.save(&sample()).unwrap();
         let err = paths.load(&env(), "eu-west-1", "123456789012").unwrap_err();
-        assert!(matches!(err, StateError::Mismatch { field: "region", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                StateError::Mismatch {
+                    field: "region",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = paths.load(&env(), "us-east-1", "999999999999").unwrap_err();
-        assert!(matches!(err, StateError::Mismatch { field: "account", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                StateError::Mismatch {
+                    field: "account",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -357,7 +387,10 @@ mod tests {
         let held = StateLock::acquire(&paths, "up").unwrap();
         let err = StateLock::acquire(&paths, "destroy").unwrap_err();
         let text = err.to_string();
-        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
         assert!(text.contains("medtech up"), "{text}");
         drop(held);
         StateLock::acquire(&paths, "destroy").unwrap();

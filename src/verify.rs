@@ -74,7 +74,11 @@ async fn checks(global: &GlobalArgs, stack: &StackArgs) -> Result<Vec<Check>, Er
                 resource: name.to_owned(),
                 passed: failure.is_none(),
                 expected: want.clone(),
-                observed: observed.properties.get(property).cloned().unwrap_or(Value::Null),
+                observed: observed
+                    .properties
+                    .get(property)
+                    .cloned()
+                    .unwrap_or(Value::Null),
             });
         }
     }
@@ -98,7 +102,10 @@ fn print(checks: &[Check], global: &GlobalArgs) -> u8 {
             if c.passed {
                 println!("PASS  {}", c.id);
             } else {
-                println!("FAIL  {}  expected {} observed {}", c.id, c.expected, c.observed);
+                println!(
+                    "FAIL  {}  expected {} observed {}",
+                    c.id, c.expected, c.observed
+                );
             }
         }
         println!("\n{} checks, {} failed", checks.len(), failed);

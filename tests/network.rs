@@ -72,11 +72,23 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
 
     // Subnets: one per tier per AZ, in the two first available AZs, no public IPs on launch.
     let zones = ec2.describe_availability_zones().send().await.unwrap();
-    let mut zone_names: Vec<&str> = zones.availability_zones().iter().filter_map(|z| z.zone_name()).collect();
+    let mut zone_names: Vec<&str> = zones
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name())
+        .collect();
     zone_names.sort();
     for (key, tier, cidrs) in [
-        ("public_subnet_ids", "public", ["10.0.0.0/20", "10.0.16.0/20"]),
-        ("private_subnet_ids", "private", ["10.0.32.0/20", "10.0.48.0/20"]),
+        (
+            "public_subnet_ids",
+            "public",
+            ["10.0.0.0/20", "10.0.16.0/20"],
+        ),
+        (
+            "private_subnet_ids",
+            "private",
+            ["10.0.32.0/20", "10.0.48.0/20"],
+        ),
     ] {
         let subnet_ids = ids(&outputs[key]);
         assert_eq!(subnet_ids.len(), 2);
@@ -88,21 +100,39 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
             assert_eq!(subnet.availability_zone(), Some(zone_names[i]));
             assert_eq!(subnet.map_public_ip_on_launch(), Some(false));
             let letter = ['a', 'b'][i];
-            assert_standard_tags(id, &tags(subnet.tags()), env, &format!("medtech-{tier}-{letter}-{env}"));
+            assert_standard_tags(
+                id,
+                &tags(subnet.tags()),
+                env,
+                &format!("medtech-{tier}-{letter}-{env}"),
+            );
         }
     }
 
     // Internet gateway attached to the VPC.
-    let igws = ec2.describe_internet_gateways().filters(by_name(&format!("medtech-igw-{env}"))).send().await.unwrap();
+    let igws = ec2
+        .describe_internet_gateways()
+        .filters(by_name(&format!("medtech-igw-{env}")))
+        .send()
+        .await
+        .unwrap();
     let igw = &igws.internet_gateways()[0];
     assert_eq!(igw.attachments()[0].vpc_id(), Some(vpc_id.as_str()));
     let igw_id = igw.internet_gateway_id().unwrap();
 
     // NAT gateway: in public subnet a, with the EIP, available.
     let nat_id = outputs["nat_gateway_id"].as_str().unwrap();
-    let nats = ec2.describe_nat_gateways().nat_gateway_ids(nat_id).send().await.unwrap();
+    let nats = ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(nat_id)
+        .send()
+        .await
+        .unwrap();
     let nat = &nats.nat_gateways()[0];
-    assert_eq!(nat.subnet_id(), Some(ids(&outputs["public_subnet_ids"])[0].as_str()));
+    assert_eq!(
+        nat.subnet_id(),
+        Some(ids(&outputs["public_subnet_ids"])[0].as_str())
+    );
     assert_eq!(nat.state().map(|s| s.as_str()), Some("available"));
     assert_eq!(
         nat.nat_gateway_addresses()[0].allocation_id(),
@@ -115,14 +145,24 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
         ("public_route_table_id", "public_subnet_ids", igw_id),
         ("private_route_table_id", "private_subnet_ids", nat_id),
     ] {
-        let out = ec2.describe_route_tables().route_table_ids(outputs[key].as_str().unwrap()).send().await.unwrap();
+        let out = ec2
+            .describe_route_tables()
+            .route_table_ids(outputs[key].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
         let table = &out.route_tables()[0];
         let default_route = table
             .routes()
             .iter()
             .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
             .unwrap_or_else(|| panic!("{key}: no default route"));
-        assert_eq!(default_route.gateway_id().or(default_route.nat_gateway_id()), Some(target));
+        assert_eq!(
+            default_route
+                .gateway_id()
+                .or(default_route.nat_gateway_id()),
+            Some(target)
+        );
         let mut associated: Vec<String> = table
             .associations()
             .iter()
@@ -139,30 +179,64 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
     let default = ec2
         .describe_security_groups()
         .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
-        .filters(Filter::builder().name("group-name").values("default").build())
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
         .send()
         .await
         .unwrap();
     let default = &default.security_groups()[0];
-    assert!(default.ip_permissions().is_empty(), "{:?}", default.ip_permissions());
-    assert!(default.ip_permissions_egress().is_empty(), "{:?}", default.ip_permissions_egress());
+    assert!(
+        default.ip_permissions().is_empty(),
+        "{:?}",
+        default.ip_permissions()
+    );
+    assert!(
+        default.ip_permissions_egress().is_empty(),
+        "{:?}",
+        default.ip_permissions_egress()
+    );
 
     // Data-tier groups: only their port, only from the VPC CIDR, no egress.
     for (key, port, name) in [
         ("rds_security_group_id", 5432, "rds-sg"),
         ("redis_security_group_id", 6379, "redis-sg"),
     ] {
-        let out = ec2.describe_security_groups().group_ids(outputs[key].as_str().unwrap()).send().await.unwrap();
+        let out = ec2
+            .describe_security_groups()
+            .group_ids(outputs[key].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
         let group = &out.security_groups()[0];
         assert_eq!(group.vpc_id(), Some(vpc_id.as_str()));
         let ingress = group.ip_permissions();
         assert_eq!(ingress.len(), 1, "{key}: {ingress:?}");
         assert_eq!(ingress[0].ip_protocol(), Some("tcp"));
-        assert_eq!((ingress[0].from_port(), ingress[0].to_port()), (Some(port), Some(port)));
-        let cidrs: Vec<&str> = ingress[0].ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
+        assert_eq!(
+            (ingress[0].from_port(), ingress[0].to_port()),
+            (Some(port), Some(port))
+        );
+        let cidrs: Vec<&str> = ingress[0]
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip())
+            .collect();
         assert_eq!(cidrs, ["10.0.0.0/16"]);
-        assert!(group.ip_permissions_egress().is_empty(), "{key}: {:?}", group.ip_permissions_egress());
-        assert_standard_tags(key, &tags(group.tags()), env, &format!("medtech-{name}-{env}"));
+        assert!(
+            group.ip_permissions_egress().is_empty(),
+            "{key}: {:?}",
+            group.ip_permissions_egress()
+        );
+        assert_standard_tags(
+            key,
+            &tags(group.tags()),
+            env,
+            &format!("medtech-{name}-{env}"),
+        );
     }
 
     // Outputs: the network keys, right types, pointing at what the emulator holds.
@@ -170,11 +244,18 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
     assert_eq!(outputs["region"], Value::from(common::REGION));
     assert_eq!(swept["vpc"], [vpc_id.clone()]);
     assert_eq!(swept["nat_gateway"], [nat_id.to_owned()]);
-    assert_eq!(swept["elastic_ip"], [outputs["nat_eip_id"].as_str().unwrap().to_owned()]);
+    assert_eq!(
+        swept["elastic_ip"],
+        [outputs["nat_eip_id"].as_str().unwrap().to_owned()]
+    );
 
     // State: private, and its ids are the emulator's.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(t.state_file()).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(t.state_file())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     assert_eq!(t.state()["resources"]["vpc"]["id"], Value::from(vpc_id));
 }
@@ -195,13 +276,21 @@ async fn second_up_changes_nothing_and_lost_state_is_adopted() {
         .map(|s| s["action"].as_str().unwrap())
         .collect();
     assert!(actions.iter().all(|a| *a == "unchanged"), "{actions:?}");
-    assert_eq!(t.sweep(&t.env).await, first, "second up changed the emulator");
+    assert_eq!(
+        t.sweep(&t.env).await,
+        first,
+        "second up changed the emulator"
+    );
     assert_eq!(t.state()["resources"], first_state);
 
     // A lost state file: up finds everything by its tags instead of creating copies.
     std::fs::remove_file(t.state_file()).unwrap();
     t.run_ok(&["up"]);
-    assert_eq!(t.sweep(&t.env).await, first, "up without state duplicated resources");
+    assert_eq!(
+        t.sweep(&t.env).await,
+        first,
+        "up without state duplicated resources"
+    );
     assert_eq!(t.state()["resources"], first_state);
 }
 
@@ -221,7 +310,11 @@ async fn destroy_leaves_nothing_and_twice_is_calm() {
     assert!(!t.state_file().exists());
 
     let again = t.run_ok(&["destroy", "--yes"]);
-    assert!(stderr(&again).contains("nothing to destroy"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("nothing to destroy"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[tokio::test]
@@ -240,14 +333,20 @@ async fn plan_predicts_and_verify_catches_drift_that_up_repairs() {
     let plan = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
     assert!(stdout(&plan).contains("+ vpc"), "{}", stdout(&plan));
-    assert!(t.sweep(&t.env).await["vpc"].is_empty(), "plan created something");
+    assert!(
+        t.sweep(&t.env).await["vpc"].is_empty(),
+        "plan created something"
+    );
 
     t.run_ok(&["up"]);
     t.run_ok(&["plan", "--detailed-exitcode"]);
     t.run_ok(&["verify"]);
 
     // Someone opens PostgreSQL to the world behind medtech's back.
-    let sg = t.outputs()["rds_security_group_id"].as_str().unwrap().to_owned();
+    let sg = t.outputs()["rds_security_group_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     t.ec2
         .authorize_security_group_ingress()
         .group_id(&sg)
@@ -274,7 +373,13 @@ async fn plan_predicts_and_verify_catches_drift_that_up_repairs() {
     assert!(stdout(&plan).contains("~ rds-sg"), "{}", stdout(&plan));
 
     t.run_ok(&["up"]);
-    let group = t.ec2.describe_security_groups().group_ids(&sg).send().await.unwrap();
+    let group = t
+        .ec2
+        .describe_security_groups()
+        .group_ids(&sg)
+        .send()
+        .await
+        .unwrap();
     let cidrs: Vec<&str> = group.security_groups()[0]
         .ip_permissions()
         .iter()
@@ -289,7 +394,15 @@ async fn plan_predicts_and_verify_catches_drift_that_up_repairs() {
 async fn two_environments_side_by_side_do_not_touch_each_other() {
     let t = TestContext::new("left").await;
     t.run_ok(&["up"]);
-    let right = t.medtech(&["up", "--env", "right", "--vpc-cidr", "10.1.0.0/16", "--outputs-file", "right.json"]);
+    let right = t.medtech(&[
+        "up",
+        "--env",
+        "right",
+        "--vpc-cidr",
+        "10.1.0.0/16",
+        "--outputs-file",
+        "right.json",
+    ]);
     assert!(right.status.success(), "{}", stderr(&right));
     let left_before = t.sweep("left").await;
     assert_eq!(t.sweep("right").await["vpc"].len(), 1);

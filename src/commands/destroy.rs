@@ -35,7 +35,12 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
         return Ok(exit::OK);
     }
     if !global.yes {
-        confirm(&env, count, &session.clients.region, &session.clients.account_id)?;
+        confirm(
+            &env,
+            count,
+            &session.clients.region,
+            &session.clients.account_id,
+        )?;
     }
     let reports = engine.destroy(&ctx, &found).await;
     if session.json {

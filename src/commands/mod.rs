@@ -15,9 +15,9 @@ use crate::aws::Clients;
 use crate::cli::{Cli, Command, GlobalArgs, OutputMode, StackArgs};
 use crate::config::Settings;
 use crate::context::{Ctx, Persist};
+use crate::engine::Engine;
 use crate::engine::progress::{self, Progress};
 use crate::engine::walk::Interrupt;
-use crate::engine::Engine;
 use crate::error::Error;
 use crate::resources;
 use crate::state::{State, StateLock, StatePaths};
@@ -103,7 +103,11 @@ impl Session {
         let persist: Option<Persist> = persist.then(|| {
             let paths = self.paths.clone();
             let mut template = self.state.clone().unwrap_or_else(|| {
-                State::new(self.settings.env(), &self.clients.region, &self.clients.account_id)
+                State::new(
+                    self.settings.env(),
+                    &self.clients.region,
+                    &self.clients.account_id,
+                )
             });
             template.resources.clear();
             Box::new(move |records: &BTreeMap<_, _>| {
@@ -138,7 +142,9 @@ impl Session {
 fn watch_ctrl_c(interrupt: Interrupt) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupt: finishing the steps under way, then stopping (Ctrl-C again to quit now)");
+            eprintln!(
+                "\ninterrupt: finishing the steps under way, then stopping (Ctrl-C again to quit now)"
+            );
             interrupt.raise();
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(i32::from(crate::error::exit::INTERRUPTED));

@@ -13,8 +13,10 @@ use crate::state::StatePaths;
 pub fn run(global: &GlobalArgs, format: OutputsFormat) -> Result<u8, Error> {
     let values = match &global.env {
         Some(raw) => {
-            let env = EnvName::parse(raw)
-                .map_err(|problem| ConfigError { field: format!("--env {raw:?}"), problem })?;
+            let env = EnvName::parse(raw).map_err(|problem| ConfigError {
+                field: format!("--env {raw:?}"),
+                problem,
+            })?;
             let paths = StatePaths::new(&global.state_dir, &env);
             let state = paths.read()?.ok_or_else(|| {
                 Error::Config(ConfigError {

@@ -23,11 +23,17 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
         for r in &reports {
             let line = match &r.outcome {
                 Outcome::Done(Action::Unchanged) => continue,
-                Outcome::Done(Action::WouldCreate) => format!("  + {} ({}) will be created", r.resource, r.kind),
+                Outcome::Done(Action::WouldCreate) => {
+                    format!("  + {} ({}) will be created", r.resource, r.kind)
+                }
                 Outcome::Done(action @ Action::WouldUpdate(_)) => {
-                    let mut line = format!("  ~ {} ({}) will be updated in place", r.resource, r.kind);
+                    let mut line =
+                        format!("  ~ {} ({}) will be updated in place", r.resource, r.kind);
                     for c in action.changes() {
-                        let from = c.observed.as_ref().map_or("(unset)".to_owned(), ToString::to_string);
+                        let from = c
+                            .observed
+                            .as_ref()
+                            .map_or("(unset)".to_owned(), ToString::to_string);
                         line.push_str(&format!("\n      {}: {from} -> {}", c.property, c.desired));
                     }
                     line
@@ -49,8 +55,15 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
         }
     }
     report::conclude(&reports, session.interrupt.is_raised())?;
-    let pending = reports
-        .iter()
-        .any(|r| matches!(r.outcome, Outcome::Done(Action::WouldCreate | Action::WouldUpdate(_))));
-    Ok(if detailed && pending { CHANGES } else { exit::OK })
+    let pending = reports.iter().any(|r| {
+        matches!(
+            r.outcome,
+            Outcome::Done(Action::WouldCreate | Action::WouldUpdate(_))
+        )
+    });
+    Ok(if detailed && pending {
+        CHANGES
+    } else {
+        exit::OK
+    })
 }

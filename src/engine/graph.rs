@@ -45,10 +45,12 @@ impl Graph {
         let mut dependents = vec![Vec::new(); nodes.len()];
         for (i, (name, needs)) in nodes.iter().enumerate() {
             for need in needs {
-                let &j = index.get(need).ok_or_else(|| GraphError::UnknownDependency {
-                    node: (*name).to_owned(),
-                    missing: (*need).to_owned(),
-                })?;
+                let &j = index
+                    .get(need)
+                    .ok_or_else(|| GraphError::UnknownDependency {
+                        node: (*name).to_owned(),
+                        missing: (*need).to_owned(),
+                    })?;
                 deps[i].push(j);
                 dependents[j].push(i);
             }
@@ -140,7 +142,8 @@ mod tests {
             ("eip", &[]),
         ])
         .unwrap();
-        let pos = |order: &[usize], name: &str| order.iter().position(|&n| g.name(n) == name).unwrap();
+        let pos =
+            |order: &[usize], name: &str| order.iter().position(|&n| g.name(n) == name).unwrap();
         let fwd = g.order(Direction::Forward);
         assert!(pos(&fwd, "vpc") < pos(&fwd, "subnet"));
         assert!(pos(&fwd, "subnet") < pos(&fwd, "nat"));
@@ -158,8 +161,14 @@ mod tests {
         );
         assert_eq!(
             graph(&[("a", &["ghost"])]).unwrap_err(),
-            GraphError::UnknownDependency { node: "a".into(), missing: "ghost".into() }
+            GraphError::UnknownDependency {
+                node: "a".into(),
+                missing: "ghost".into()
+            }
         );
-        assert_eq!(graph(&[("a", &[]), ("a", &[])]).unwrap_err(), GraphError::Duplicate("a".into()));
+        assert_eq!(
+            graph(&[("a", &[]), ("a", &[])]).unwrap_err(),
+            GraphError::Duplicate("a".into())
+        );
     }
 }

@@ -115,7 +115,10 @@ impl Engine {
     /// Creates what is missing and repairs what drifted, dependencies first.
     pub async fn up(&self, ctx: &Ctx) -> Vec<StepReport> {
         self.run(ctx, Direction::Forward, "reading", |res| async move {
-            with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || converge(res, ctx)).await
+            with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || {
+                converge(res, ctx)
+            })
+            .await
         })
         .await
     }
@@ -126,7 +129,9 @@ impl Engine {
         let planned_create = &planned_create;
         self.run(ctx, Direction::Forward, "reading", |res| async move {
             let parent_missing = {
-                let created = planned_create.lock().unwrap_or_else(PoisonError::into_inner);
+                let created = planned_create
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 res.depends_on().iter().any(|d| created.contains(*d))
             };
             let action = if parent_missing {
@@ -148,8 +153,7 @@ impl Engine {
     /// Finds every resource (by recorded id, else by name and tags) and records what it found
     /// in `ctx`. Returns what each read saw, in stack order.
     pub async fn discover(&self, ctx: &Ctx) -> (Vec<StepReport>, Vec<Option<Observed>>) {
-        let found: Mutex<Vec<Option<Observed>>> =
-            Mutex::new(vec![None; self.resources.len()]);
+        let found: Mutex<Vec<Option<Observed>>> = Mutex::new(vec![None; self.resources.len()]);
         let found_ref = &found;
         let reports = self
             .run(ctx, Direction::Forward, "reading", |res| async move {
@@ -170,7 +174,10 @@ impl Engine {
                 Ok(action)
             })
             .await;
-        (reports, found.into_inner().unwrap_or_else(PoisonError::into_inner))
+        (
+            reports,
+            found.into_inner().unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// Deletes what `discover` found, dependents first, and drops each record as it goes.
@@ -248,7 +255,10 @@ impl Engine {
                 StepReport {
                     resource: res.name().to_owned(),
                     kind: res.kind(),
-                    id: ctx.record(res.name()).map(|r| r.id).or_else(|| ids[node].clone()),
+                    id: ctx
+                        .record(res.name())
+                        .map(|r| r.id)
+                        .or_else(|| ids[node].clone()),
                     outcome: match result {
                         NodeResult::Done(action) => Outcome::Done(action),
                         NodeResult::Failed(e) => Outcome::Failed(e),
@@ -278,9 +288,10 @@ async fn converge(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
     }
     ctx.status(res.name(), "updating");
     res.update(ctx, &current, &changes).await?;
-    let after = res.read(ctx, Some(&current.record)).await?.ok_or_else(|| {
-        Error::resource(res.name(), "disappeared while it was being updated")
-    })?;
+    let after = res
+        .read(ctx, Some(&current.record))
+        .await?
+        .ok_or_else(|| Error::resource(res.name(), "disappeared while it was being updated"))?;
     ctx.set_record(res.name(), after.record.clone())?;
     let left = diff(&res.desired(ctx).await?, &after.properties);
     if let Some(change) = left.first() {
@@ -289,7 +300,10 @@ async fn converge(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
             format!(
                 "{} is still {} after the update, wanted {}",
                 change.property,
-                change.observed.as_ref().map_or("unset".to_owned(), |v| v.to_string()),
+                change
+                    .observed
+                    .as_ref()
+                    .map_or("unset".to_owned(), |v| v.to_string()),
                 change.desired
             ),
         ));

@@ -66,7 +66,10 @@ where
             Err(err) if is_retryable(&err) && started.elapsed() < policy.deadline => {
                 let pause = policy.backoff(tries);
                 tracing::warn!(resource, attempt = tries, error = %err, "retrying in {pause:?}");
-                ctx.status(resource, &format!("retrying in {}s: {err}", pause.as_secs()));
+                ctx.status(
+                    resource,
+                    &format!("retrying in {}s: {err}", pause.as_secs()),
+                );
                 tokio::time::sleep(pause).await;
             }
             other => return other,

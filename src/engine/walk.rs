@@ -33,7 +33,9 @@ pub enum NodeResult<T> {
     Done(T),
     Failed(Error),
     /// Not run because a node it needs failed (named: the root cause, not the chain).
-    Skipped { because: String },
+    Skipped {
+        because: String,
+    },
     /// Not run because the walk was interrupted.
     NotStarted,
 }
@@ -242,7 +244,10 @@ mod tests {
             }
         })
         .await;
-        let done = results.iter().filter(|r| matches!(r, NodeResult::Done(_))).count();
+        let done = results
+            .iter()
+            .filter(|r| matches!(r, NodeResult::Done(_)))
+            .count();
         assert_eq!(done, 1);
         assert!(results.iter().any(|r| matches!(r, NodeResult::NotStarted)));
     }

@@ -77,7 +77,12 @@ impl Resource for DefaultSecurityGroup {
         ))
     }
 
-    async fn update(&self, ctx: &Ctx, _current: &Observed, changes: &[Change]) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), Error> {
         let group = Self::describe(ctx)
             .await?
             .ok_or_else(|| Error::resource(self.name(), "disappeared while being locked down"))?;
@@ -86,7 +91,12 @@ impl Resource for DefaultSecurityGroup {
                 "ingress" => Direction::Ingress,
                 "egress" => Direction::Egress,
                 other => {
-                    return Err(cannot_change(self.name(), other, change.observed.as_ref(), &change.desired));
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
                 }
             };
             sg_rules::converge(ctx, &group, direction, &[]).await?;

@@ -41,7 +41,12 @@ pub fn to_sdk(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 pub fn tags_value(tags: &[Tag]) -> Value {
     Value::Object(
         tags.iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), Value::from(t.value().unwrap_or_default()))))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    Value::from(t.value().unwrap_or_default()),
+                ))
+            })
             .collect(),
     )
 }
@@ -58,7 +63,11 @@ pub fn desired_tags(ctx: &Ctx, name: &str) -> Value {
 /// Whether `tags` carry exactly this environment's Name, Environment and Project: the
 /// client-side half of a lookup, for endpoints whose server-side tag filters are unreliable.
 pub fn is_ours(ctx: &Ctx, tags: &[Tag], name: &str) -> bool {
-    let get = |key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(Tag::value);
+    let get = |key: &str| {
+        tags.iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(Tag::value)
+    };
     get("Name") == Some(name)
         && get("Environment") == Some(ctx.settings.env().as_str())
         && get("Project") == Some(crate::tags::PROJECT)
@@ -100,7 +109,11 @@ pub fn client_token(ctx: &Ctx, resource: &str, parts: &[&str]) -> String {
 
 /// Exactly one match, or an error naming the duplicates (a hand-made copy, or a leak from a
 /// tool without lookups) so the user can decide which one to keep.
-pub fn single<T>(resource: &str, kind: &str, mut found: Vec<(String, T)>) -> Result<Option<(String, T)>, Error> {
+pub fn single<T>(
+    resource: &str,
+    kind: &str,
+    mut found: Vec<(String, T)>,
+) -> Result<Option<(String, T)>, Error> {
     match found.len() {
         0 => Ok(None),
         1 => Ok(found.pop()),
@@ -119,7 +132,12 @@ pub fn single<T>(resource: &str, kind: &str, mut found: Vec<(String, T)>) -> Res
 }
 
 /// The error for a property that cannot change without replacing the resource.
-pub fn cannot_change(resource: &str, property: &str, observed: Option<&Value>, desired: &Value) -> Error {
+pub fn cannot_change(
+    resource: &str,
+    property: &str,
+    observed: Option<&Value>,
+    desired: &Value,
+) -> Error {
     Error::resource(
         resource,
         format!(
@@ -169,7 +187,11 @@ where
             Err(e) => return Err(e.into()),
         }
     }
-    single(resource, kind, describe(Lookup::Name(name.to_owned())).await?)
+    single(
+        resource,
+        kind,
+        describe(Lookup::Name(name.to_owned())).await?,
+    )
 }
 
 /// A delete that finds nothing to delete has done its job.

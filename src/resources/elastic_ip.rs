@@ -51,19 +51,25 @@ impl Resource for ElasticIp {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = find(self.name(), "Elastic IP", recorded, &ctx.names().nat_eip(), |lookup| async move {
-            let call = ctx.clients.ec2.describe_addresses();
-            let call = match &lookup {
-                Lookup::Id(id) => call.allocation_ids(id),
-                Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "allocation-id"))),
-            };
-            let out = call.send().await.op("ec2:DescribeAddresses")?;
-            Ok(out
-                .addresses()
-                .iter()
-                .map(|a| (a.allocation_id().unwrap_or_default().to_owned(), a.clone()))
-                .collect())
-        })
+        let found = find(
+            self.name(),
+            "Elastic IP",
+            recorded,
+            &ctx.names().nat_eip(),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_addresses();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.allocation_ids(id),
+                    Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "allocation-id"))),
+                };
+                let out = call.send().await.op("ec2:DescribeAddresses")?;
+                Ok(out
+                    .addresses()
+                    .iter()
+                    .map(|a| (a.allocation_id().unwrap_or_default().to_owned(), a.clone()))
+                    .collect())
+            },
+        )
         .await?;
         Ok(found.map(|(_, address)| Self::observe(&address)))
     }
@@ -74,15 +80,19 @@ impl Resource for ElasticIp {
             .ec2
             .allocate_address()
             .domain(DomainType::Vpc)
-            .tag_specifications(ec2::tag_spec(ctx, ResourceType::ElasticIp, &ctx.names().nat_eip()))
+            .tag_specifications(ec2::tag_spec(
+                ctx,
+                ResourceType::ElasticIp,
+                &ctx.names().nat_eip(),
+            ))
             .customize()
             .config_override(no_retry())
             .send()
             .await
             .op("ec2:AllocateAddress")?;
-        let id = out
-            .allocation_id()
-            .ok_or_else(|| AwsError::unexpected("ec2:AllocateAddress", "no allocation id in the response"))?;
+        let id = out.allocation_id().ok_or_else(|| {
+            AwsError::unexpected("ec2:AllocateAddress", "no allocation id in the response")
+        })?;
         let record = Record::new(id).with("public_ip", out.public_ip().unwrap_or_default());
         ctx.set_record(self.name(), record.clone())?;
         self.read(ctx, Some(&record))
@@ -95,7 +105,12 @@ impl Resource for ElasticIp {
             match change.property {
                 "tags" => ec2::retag(ctx, &current.record.id, &ctx.names().nat_eip()).await?,
                 other => {
-                    return Err(cannot_change(self.name(), other, change.observed.as_ref(), &change.desired));
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
                 }
             }
         }

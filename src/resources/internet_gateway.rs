@@ -75,19 +75,32 @@ impl Resource for InternetGateway {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = find(self.name(), "internet gateway", recorded, &ctx.names().igw(), |lookup| async move {
-            let call = ctx.clients.ec2.describe_internet_gateways();
-            let call = match &lookup {
-                Lookup::Id(id) => call.internet_gateway_ids(id),
-                Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "internet-gateway-id"))),
-            };
-            let out = call.send().await.op("ec2:DescribeInternetGateways")?;
-            Ok(out
-                .internet_gateways()
-                .iter()
-                .map(|g| (g.internet_gateway_id().unwrap_or_default().to_owned(), g.clone()))
-                .collect())
-        })
+        let found = find(
+            self.name(),
+            "internet gateway",
+            recorded,
+            &ctx.names().igw(),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_internet_gateways();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.internet_gateway_ids(id),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(lookup.filters(ctx, "internet-gateway-id")))
+                    }
+                };
+                let out = call.send().await.op("ec2:DescribeInternetGateways")?;
+                Ok(out
+                    .internet_gateways()
+                    .iter()
+                    .map(|g| {
+                        (
+                            g.internet_gateway_id().unwrap_or_default().to_owned(),
+                            g.clone(),
+                        )
+                    })
+                    .collect())
+            },
+        )
         .await?;
         Ok(found.map(|(_, gateway)| Self::observe(&gateway)))
     }
@@ -97,7 +110,11 @@ impl Resource for InternetGateway {
             .clients
             .ec2
             .create_internet_gateway()
-            .tag_specifications(ec2::tag_spec(ctx, ResourceType::InternetGateway, &ctx.names().igw()))
+            .tag_specifications(ec2::tag_spec(
+                ctx,
+                ResourceType::InternetGateway,
+                &ctx.names().igw(),
+            ))
             .customize()
             .config_override(no_retry())
             .send()
@@ -106,7 +123,9 @@ impl Resource for InternetGateway {
         let id = out
             .internet_gateway()
             .and_then(SdkGateway::internet_gateway_id)
-            .ok_or_else(|| AwsError::unexpected("ec2:CreateInternetGateway", "no gateway id in the response"))?
+            .ok_or_else(|| {
+                AwsError::unexpected("ec2:CreateInternetGateway", "no gateway id in the response")
+            })?
             .to_owned();
         let record = Record::new(&id);
         ctx.set_record(self.name(), record.clone())?;
@@ -125,7 +144,12 @@ impl Resource for InternetGateway {
                 }
                 "tags" => ec2::retag(ctx, &current.record.id, &ctx.names().igw()).await?,
                 other => {
-                    return Err(cannot_change(self.name(), other, change.observed.as_ref(), &change.desired));
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
                 }
             }
         }
@@ -133,7 +157,11 @@ impl Resource for InternetGateway {
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        if let Some(vpc) = current.properties.get("attached_vpc").and_then(Value::as_str) {
+        if let Some(vpc) = current
+            .properties
+            .get("attached_vpc")
+            .and_then(Value::as_str)
+        {
             // DependencyViolation here means a NAT gateway's address is still mapped; the
             // engine retries until the NAT gateway's deletion completes.
             gone(

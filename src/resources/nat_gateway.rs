@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGateway as SdkNat, NatGatewayState, ResourceType};
 use serde_json::json;
 
-use super::ec2::{self, Lookup, cannot_change, desired_tags, filter, find, gone, is_ours, tags_value};
+use super::ec2::{
+    self, Lookup, cannot_change, desired_tags, filter, find, gone, is_ours, tags_value,
+};
 use super::elastic_ip::ElasticIp;
 use super::internet_gateway::InternetGateway;
 use super::subnet::Subnet;
@@ -28,13 +30,19 @@ impl NatGateway {
     pub const NAME: &'static str = "nat";
 
     fn observe(nat: &SdkNat) -> Observed {
-        let allocation = nat.nat_gateway_addresses().first().and_then(|a| a.allocation_id());
+        let allocation = nat
+            .nat_gateway_addresses()
+            .first()
+            .and_then(|a| a.allocation_id());
         Observed {
             record: Record::new(nat.nat_gateway_id().unwrap_or_default()),
             properties: Properties::from([
                 ("subnet_id", json!(nat.subnet_id())),
                 ("allocation_id", json!(allocation)),
-                ("connectivity_type", json!(nat.connectivity_type().map(ConnectivityType::as_str))),
+                (
+                    "connectivity_type",
+                    json!(nat.connectivity_type().map(ConnectivityType::as_str)),
+                ),
                 ("state", json!(nat.state().map(NatGatewayState::as_str))),
                 ("tags", tags_value(nat.tags())),
             ]),
@@ -76,7 +84,9 @@ impl NatGateway {
                     format!(
                         "became {} while waiting to be available: {}",
                         state.map_or("missing", NatGatewayState::as_str),
-                        nat.as_ref().and_then(SdkNat::failure_message).unwrap_or("no reason given")
+                        nat.as_ref()
+                            .and_then(SdkNat::failure_message)
+                            .unwrap_or("no reason given")
                     ),
                 )),
             }
@@ -149,14 +159,20 @@ impl Resource for NatGateway {
             .allocation_id(&allocation)
             .connectivity_type(ConnectivityType::Public)
             .client_token(ec2::client_token(ctx, self.name(), &[&subnet, &allocation]))
-            .tag_specifications(ec2::tag_spec(ctx, ResourceType::Natgateway, &ctx.names().nat()))
+            .tag_specifications(ec2::tag_spec(
+                ctx,
+                ResourceType::Natgateway,
+                &ctx.names().nat(),
+            ))
             .send()
             .await
             .op("ec2:CreateNatGateway")?;
         let id = out
             .nat_gateway()
             .and_then(SdkNat::nat_gateway_id)
-            .ok_or_else(|| AwsError::unexpected("ec2:CreateNatGateway", "no gateway id in the response"))?
+            .ok_or_else(|| {
+                AwsError::unexpected("ec2:CreateNatGateway", "no gateway id in the response")
+            })?
             .to_owned();
         let record = Record::new(&id);
         ctx.set_record(self.name(), record.clone())?;
@@ -175,7 +191,12 @@ impl Resource for NatGateway {
                 }
                 "tags" => ec2::retag(ctx, &current.record.id, &ctx.names().nat()).await?,
                 other => {
-                    return Err(cannot_change(self.name(), other, change.observed.as_ref(), &change.desired));
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
                 }
             }
         }

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable as SdkTable};
 use serde_json::{Value, json};
 
-use super::ec2::{self, Lookup, cannot_change, desired_tags, filter, find, gone, no_retry, tags_value};
+use super::ec2::{
+    self, Lookup, cannot_change, desired_tags, filter, find, gone, no_retry, tags_value,
+};
 use super::internet_gateway::InternetGateway;
 use super::nat_gateway::NatGateway;
 use super::subnet::{Subnet, Tier};
@@ -153,9 +155,17 @@ impl RouteTable {
         }
     }
 
-    async fn fix_routes(&self, ctx: &Ctx, table: &str, observed: &[String], desired: &[String]) -> Result<(), Error> {
+    async fn fix_routes(
+        &self,
+        ctx: &Ctx,
+        table: &str,
+        observed: &[String],
+        desired: &[String],
+    ) -> Result<(), Error> {
         // The only desired route is the default one: create it, or re-point it.
-        let has_default = observed.iter().any(|r| r.starts_with(&format!("{DEFAULT_ROUTE} ")));
+        let has_default = observed
+            .iter()
+            .any(|r| r.starts_with(&format!("{DEFAULT_ROUTE} ")));
         if desired.iter().any(|r| !observed.contains(r)) {
             self.set_default_route(ctx, table, has_default).await?;
         }
@@ -220,12 +230,19 @@ impl RouteTable {
         }
     }
 
-    async fn disassociate_all_but(&self, ctx: &Ctx, table: &str, keep: &[String]) -> Result<(), Error> {
+    async fn disassociate_all_but(
+        &self,
+        ctx: &Ctx,
+        table: &str,
+        keep: &[String],
+    ) -> Result<(), Error> {
         let Some(current) = Self::describe(ctx, table).await? else {
             return Ok(());
         };
         for association in current.associations() {
-            let ours = association.subnet_id().is_some_and(|s| keep.iter().any(|k| k == s));
+            let ours = association
+                .subnet_id()
+                .is_some_and(|s| keep.iter().any(|k| k == s));
             if association.main() == Some(true) || ours {
                 continue;
             }
@@ -262,7 +279,12 @@ fn route(destination: &str, target: &str) -> String {
 fn strings(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -287,26 +309,37 @@ impl Resource for RouteTable {
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
             ("vpc_id", json!(ctx.id_of(Vpc::NAME)?)),
-            ("routes", json!([route(DEFAULT_ROUTE, &ctx.id_of(self.gateway())?)])),
+            (
+                "routes",
+                json!([route(DEFAULT_ROUTE, &ctx.id_of(self.gateway())?)]),
+            ),
             ("associated_subnets", json!(self.desired_subnets(ctx)?)),
             ("tags", desired_tags(ctx, &self.aws_name(ctx))),
         ]))
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = find(self.name(), "route table", recorded, &self.aws_name(ctx), |lookup| async move {
-            let call = ctx.clients.ec2.describe_route_tables();
-            let call = match &lookup {
-                Lookup::Id(id) => call.route_table_ids(id),
-                Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "route-table-id"))),
-            };
-            let out = call.send().await.op("ec2:DescribeRouteTables")?;
-            Ok(out
-                .route_tables()
-                .iter()
-                .map(|t| (t.route_table_id().unwrap_or_default().to_owned(), t.clone()))
-                .collect())
-        })
+        let found = find(
+            self.name(),
+            "route table",
+            recorded,
+            &self.aws_name(ctx),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_route_tables();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.route_table_ids(id),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(lookup.filters(ctx, "route-table-id")))
+                    }
+                };
+                let out = call.send().await.op("ec2:DescribeRouteTables")?;
+                Ok(out
+                    .route_tables()
+                    .iter()
+                    .map(|t| (t.route_table_id().unwrap_or_default().to_owned(), t.clone()))
+                    .collect())
+            },
+        )
         .await?;
         Ok(found.map(|(_, table)| Self::observe(&table)))
     }
@@ -317,7 +350,11 @@ impl Resource for RouteTable {
             .ec2
             .create_route_table()
             .vpc_id(ctx.id_of(Vpc::NAME)?)
-            .tag_specifications(ec2::tag_spec(ctx, ResourceType::RouteTable, &self.aws_name(ctx)))
+            .tag_specifications(ec2::tag_spec(
+                ctx,
+                ResourceType::RouteTable,
+                &self.aws_name(ctx),
+            ))
             .customize()
             .config_override(no_retry())
             .send()
@@ -326,7 +363,9 @@ impl Resource for RouteTable {
         let id = out
             .route_table()
             .and_then(SdkTable::route_table_id)
-            .ok_or_else(|| AwsError::unexpected("ec2:CreateRouteTable", "no route table id in the response"))?
+            .ok_or_else(|| {
+                AwsError::unexpected("ec2:CreateRouteTable", "no route table id in the response")
+            })?
             .to_owned();
         let record = Record::new(&id);
         ctx.set_record(self.name(), record.clone())?;
@@ -344,8 +383,13 @@ impl Resource for RouteTable {
         for change in changes {
             match change.property {
                 "routes" => {
-                    self.fix_routes(ctx, id, &strings(change.observed.as_ref()), &strings(Some(&change.desired)))
-                        .await?;
+                    self.fix_routes(
+                        ctx,
+                        id,
+                        &strings(change.observed.as_ref()),
+                        &strings(Some(&change.desired)),
+                    )
+                    .await?;
                 }
                 "associated_subnets" => {
                     let desired = strings(Some(&change.desired));
@@ -357,7 +401,12 @@ impl Resource for RouteTable {
                 }
                 "tags" => ec2::retag(ctx, id, &self.aws_name(ctx)).await?,
                 other => {
-                    return Err(cannot_change(self.name(), other, change.observed.as_ref(), &change.desired));
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
                 }
             }
         }

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, SecurityGroup as SdkGroup};
 use serde_json::json;
 
-use super::ec2::{self, Lookup, cannot_change, desired_tags, filter, find, gone, no_retry, tags_value};
+use super::ec2::{
+    self, Lookup, cannot_change, desired_tags, filter, find, gone, no_retry, tags_value,
+};
 use super::sg_rules::{self, Direction, rule_names, tcp_from};
 use super::vpc::Vpc;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
@@ -113,7 +115,11 @@ impl Resource for SecurityGroup {
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
-        let ingress: Vec<String> = self.ingress(ctx).iter().map(|(p, c)| tcp_from(*p, c)).collect();
+        let ingress: Vec<String> = self
+            .ingress(ctx)
+            .iter()
+            .map(|(p, c)| tcp_from(*p, c))
+            .collect();
         Ok(Properties::from([
             ("vpc_id", json!(ctx.id_of(Vpc::NAME)?)),
             ("ingress", json!(ingress)),
@@ -123,19 +129,25 @@ impl Resource for SecurityGroup {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = find(self.name(), "security group", recorded, &self.aws_name(ctx), |lookup| async move {
-            let call = ctx.clients.ec2.describe_security_groups();
-            let call = match &lookup {
-                Lookup::Id(id) => call.group_ids(id),
-                Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "group-id"))),
-            };
-            let out = call.send().await.op("ec2:DescribeSecurityGroups")?;
-            Ok(out
-                .security_groups()
-                .iter()
-                .map(|g| (g.group_id().unwrap_or_default().to_owned(), g.clone()))
-                .collect())
-        })
+        let found = find(
+            self.name(),
+            "security group",
+            recorded,
+            &self.aws_name(ctx),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_security_groups();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.group_ids(id),
+                    Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "group-id"))),
+                };
+                let out = call.send().await.op("ec2:DescribeSecurityGroups")?;
+                Ok(out
+                    .security_groups()
+                    .iter()
+                    .map(|g| (g.group_id().unwrap_or_default().to_owned(), g.clone()))
+                    .collect())
+            },
+        )
         .await?;
         Ok(found.map(|(_, group)| Self::observe(&group)))
     }
@@ -159,7 +171,9 @@ impl Resource for SecurityGroup {
         let id = match created {
             Ok(out) => out
                 .group_id()
-                .ok_or_else(|| AwsError::unexpected("ec2:CreateSecurityGroup", "no group id in the response"))?
+                .ok_or_else(|| {
+                    AwsError::unexpected("ec2:CreateSecurityGroup", "no group id in the response")
+                })?
                 .to_owned(),
             // Group names are unique per VPC: one without our tags (a tag call lost, a copy
             // made by hand) is not silently adopted.
@@ -173,7 +187,11 @@ impl Resource for SecurityGroup {
                     .send()
                     .await
                     .op("ec2:DescribeSecurityGroups")?;
-                let existing = out.security_groups().first().and_then(SdkGroup::group_id).unwrap_or("?");
+                let existing = out
+                    .security_groups()
+                    .first()
+                    .and_then(SdkGroup::group_id)
+                    .unwrap_or("?");
                 return Err(Error::resource(
                     self.name(),
                     format!(
@@ -201,7 +219,12 @@ impl Resource for SecurityGroup {
                 "egress" => self.converge_rules(ctx, id, Direction::Egress).await?,
                 "tags" => ec2::retag(ctx, id, &self.aws_name(ctx)).await?,
                 other => {
-                    return Err(cannot_change(self.name(), other, change.observed.as_ref(), &change.desired));
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
                 }
             }
         }

@@ -80,7 +80,10 @@ pub fn rules(group: &SecurityGroup, direction: Direction) -> Vec<(String, IpPerm
 }
 
 pub fn rule_names(group: &SecurityGroup, direction: Direction) -> Vec<String> {
-    rules(group, direction).into_iter().map(|(name, _)| name).collect()
+    rules(group, direction)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
 }
 
 /// Makes `direction`'s rules of `group` exactly `desired` (which holds only `tcp_from` rules).

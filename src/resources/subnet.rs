@@ -100,19 +100,25 @@ impl Resource for Subnet {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = find(self.name, "subnet", recorded, &self.aws_name(ctx), |lookup| async move {
-            let call = ctx.clients.ec2.describe_subnets();
-            let call = match &lookup {
-                Lookup::Id(id) => call.subnet_ids(id),
-                Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "subnet-id"))),
-            };
-            let out = call.send().await.op("ec2:DescribeSubnets")?;
-            Ok(out
-                .subnets()
-                .iter()
-                .map(|s| (s.subnet_id().unwrap_or_default().to_owned(), s.clone()))
-                .collect())
-        })
+        let found = find(
+            self.name,
+            "subnet",
+            recorded,
+            &self.aws_name(ctx),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_subnets();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.subnet_ids(id),
+                    Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "subnet-id"))),
+                };
+                let out = call.send().await.op("ec2:DescribeSubnets")?;
+                Ok(out
+                    .subnets()
+                    .iter()
+                    .map(|s| (s.subnet_id().unwrap_or_default().to_owned(), s.clone()))
+                    .collect())
+            },
+        )
         .await?;
         Ok(found.map(|(_, subnet)| Self::observe(&subnet)))
     }
@@ -125,7 +131,11 @@ impl Resource for Subnet {
             .vpc_id(ctx.id_of(Vpc::NAME)?)
             .cidr_block(self.cidr(ctx))
             .availability_zone(ctx.zone(self.zone).await?)
-            .tag_specifications(ec2::tag_spec(ctx, ResourceType::Subnet, &self.aws_name(ctx)))
+            .tag_specifications(ec2::tag_spec(
+                ctx,
+                ResourceType::Subnet,
+                &self.aws_name(ctx),
+            ))
             .customize()
             .config_override(no_retry())
             .send()
@@ -158,14 +168,21 @@ impl Resource for Subnet {
                         .ec2
                         .modify_subnet_attribute()
                         .subnet_id(&current.record.id)
-                        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(false).build())
+                        .map_public_ip_on_launch(
+                            AttributeBooleanValue::builder().value(false).build(),
+                        )
                         .send()
                         .await
                         .op("ec2:ModifySubnetAttribute")?;
                 }
                 "tags" => ec2::retag(ctx, &current.record.id, &self.aws_name(ctx)).await?,
                 other => {
-                    return Err(cannot_change(self.name, other, change.observed.as_ref(), &change.desired));
+                    return Err(cannot_change(
+                        self.name,
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
                 }
             }
         }

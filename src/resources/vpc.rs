@@ -17,7 +17,11 @@ pub struct Vpc;
 impl Vpc {
     pub const NAME: &'static str = "vpc";
 
-    async fn dns_attribute(ctx: &Ctx, id: &str, attribute: VpcAttributeName) -> Result<bool, Error> {
+    async fn dns_attribute(
+        ctx: &Ctx,
+        id: &str,
+        attribute: VpcAttributeName,
+    ) -> Result<bool, Error> {
         let hostnames = attribute == VpcAttributeName::EnableDnsHostnames;
         let out = ctx
             .clients
@@ -33,7 +37,9 @@ impl Vpc {
         } else {
             out.enable_dns_support()
         };
-        Ok(value.and_then(AttributeBooleanValue::value).unwrap_or(false))
+        Ok(value
+            .and_then(AttributeBooleanValue::value)
+            .unwrap_or(false))
     }
 
     async fn enable_dns(ctx: &Ctx, id: &str, property: &str) -> Result<(), Error> {
@@ -81,7 +87,10 @@ impl Resource for Vpc {
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("cidr_block", json!(ctx.settings.network.vpc_cidr.to_string())),
+            (
+                "cidr_block",
+                json!(ctx.settings.network.vpc_cidr.to_string()),
+            ),
             ("enable_dns_support", json!(true)),
             ("enable_dns_hostnames", json!(true)),
             ("tags", desired_tags(ctx, &ctx.names().vpc())),
@@ -89,19 +98,25 @@ impl Resource for Vpc {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = find(self.name(), "VPC", recorded, &ctx.names().vpc(), |lookup| async move {
-            let call = ctx.clients.ec2.describe_vpcs();
-            let call = match &lookup {
-                Lookup::Id(id) => call.vpc_ids(id),
-                Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "vpc-id"))),
-            };
-            let out = call.send().await.op("ec2:DescribeVpcs")?;
-            Ok(out
-                .vpcs()
-                .iter()
-                .map(|v| (v.vpc_id().unwrap_or_default().to_owned(), v.clone()))
-                .collect())
-        })
+        let found = find(
+            self.name(),
+            "VPC",
+            recorded,
+            &ctx.names().vpc(),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_vpcs();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.vpc_ids(id),
+                    Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "vpc-id"))),
+                };
+                let out = call.send().await.op("ec2:DescribeVpcs")?;
+                Ok(out
+                    .vpcs()
+                    .iter()
+                    .map(|v| (v.vpc_id().unwrap_or_default().to_owned(), v.clone()))
+                    .collect())
+            },
+        )
         .await?;
         match found {
             Some((_, vpc)) => Ok(Some(Self::observe(ctx, &vpc).await?)),
@@ -143,7 +158,12 @@ impl Resource for Vpc {
                 }
                 "tags" => ec2::retag(ctx, &current.record.id, &ctx.names().vpc()).await?,
                 other => {
-                    return Err(cannot_change(self.name(), other, change.observed.as_ref(), &change.desired));
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
                 }
             }
         }
@@ -151,6 +171,14 @@ impl Resource for Vpc {
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        gone(ctx.clients.ec2.delete_vpc().vpc_id(&current.record.id).send().await.op("ec2:DeleteVpc"))
+        gone(
+            ctx.clients
+                .ec2
+                .delete_vpc()
+                .vpc_id(&current.record.id)
+                .send()
+                .await
+                .op("ec2:DeleteVpc"),
+        )
     }
 }

@@ -49,10 +49,14 @@ impl Emulator {
                 }
             }
             if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(dir.path().join("emulator.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(dir.path().join("emulator.log")).unwrap_or_default();
                 panic!("emulator exited with {status}:\n{log}");
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "emulator did not start in 60 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "emulator did not start in 60 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         Self {
@@ -166,17 +170,42 @@ impl TestContext {
 
     /// Every EC2 resource the emulator holds that is tagged with `env`, by kind, ids sorted.
     pub async fn sweep(&self, env: &str) -> BTreeMap<&'static str, Vec<String>> {
-        let by_env = || Filter::builder().name("tag:Environment").values(env).build();
+        let by_env = || {
+            Filter::builder()
+                .name("tag:Environment")
+                .values(env)
+                .build()
+        };
         let mut found: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
         let ec2 = &self.ec2;
         let vpcs = ec2.describe_vpcs().filters(by_env()).send().await.unwrap();
-        found.insert("vpc", vpcs.vpcs().iter().filter_map(|v| v.vpc_id().map(Into::into)).collect());
-        let subnets = ec2.describe_subnets().filters(by_env()).send().await.unwrap();
+        found.insert(
+            "vpc",
+            vpcs.vpcs()
+                .iter()
+                .filter_map(|v| v.vpc_id().map(Into::into))
+                .collect(),
+        );
+        let subnets = ec2
+            .describe_subnets()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
         found.insert(
             "subnet",
-            subnets.subnets().iter().filter_map(|s| s.subnet_id().map(Into::into)).collect(),
+            subnets
+                .subnets()
+                .iter()
+                .filter_map(|s| s.subnet_id().map(Into::into))
+                .collect(),
         );
-        let igws = ec2.describe_internet_gateways().filters(by_env()).send().await.unwrap();
+        let igws = ec2
+            .describe_internet_gateways()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
         found.insert(
             "internet_gateway",
             igws.internet_gateways()
@@ -184,10 +213,19 @@ impl TestContext {
                 .filter_map(|g| g.internet_gateway_id().map(Into::into))
                 .collect(),
         );
-        let addresses = ec2.describe_addresses().filters(by_env()).send().await.unwrap();
+        let addresses = ec2
+            .describe_addresses()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
         found.insert(
             "elastic_ip",
-            addresses.addresses().iter().filter_map(|a| a.allocation_id().map(Into::into)).collect(),
+            addresses
+                .addresses()
+                .iter()
+                .filter_map(|a| a.allocation_id().map(Into::into))
+                .collect(),
         );
         // Tags checked here too: an emulator's tag filter on NAT gateways is not trusted.
         let nats = ec2.describe_nat_gateways().send().await.unwrap();
@@ -196,19 +234,41 @@ impl TestContext {
             nats.nat_gateways()
                 .iter()
                 .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
-                .filter(|n| n.tags().iter().any(|t| t.key() == Some("Environment") && t.value() == Some(env)))
+                .filter(|n| {
+                    n.tags()
+                        .iter()
+                        .any(|t| t.key() == Some("Environment") && t.value() == Some(env))
+                })
                 .filter_map(|n| n.nat_gateway_id().map(Into::into))
                 .collect(),
         );
-        let tables = ec2.describe_route_tables().filters(by_env()).send().await.unwrap();
+        let tables = ec2
+            .describe_route_tables()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
         found.insert(
             "route_table",
-            tables.route_tables().iter().filter_map(|t| t.route_table_id().map(Into::into)).collect(),
+            tables
+                .route_tables()
+                .iter()
+                .filter_map(|t| t.route_table_id().map(Into::into))
+                .collect(),
         );
-        let groups = ec2.describe_security_groups().filters(by_env()).send().await.unwrap();
+        let groups = ec2
+            .describe_security_groups()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
         found.insert(
             "security_group",
-            groups.security_groups().iter().filter_map(|g| g.group_id().map(Into::into)).collect(),
+            groups
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(Into::into))
+                .collect(),
         );
         for ids in found.values_mut() {
             ids.sort();
@@ -253,6 +313,10 @@ pub fn assert_standard_tags(what: &str, tags: &BTreeMap<String, String>, env: &s
         ("Name", name),
     ];
     for (key, value) in expected {
-        assert_eq!(tags.get(key).map(String::as_str), Some(value), "{what}: tag {key} in {tags:?}");
+        assert_eq!(
+            tags.get(key).map(String::as_str),
+            Some(value),
+            "{what}: tag {key} in {tags:?}"
+        );
     }
 }
