@@ -242,7 +242,7 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
     // Outputs: the network keys, right types, pointing at what the emulator holds.
     assert_eq!(outputs["environment"], Value::from(env.as_str()));
     assert_eq!(outputs["region"], Value::from(common::REGION));
-    assert_eq!(swept["vpc"], [vpc_id.clone()]);
+    assert_eq!(swept["vpc"], std::slice::from_ref(&vpc_id));
     assert_eq!(swept["nat_gateway"], [nat_id.to_owned()]);
     assert_eq!(
         swept["elastic_ip"],

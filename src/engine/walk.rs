@@ -174,11 +174,15 @@ mod tests {
         walk(&g, Direction::Forward, 1, &Interrupt::default(), |_| {
             let (active, peak) = (&active, &peak);
             async move {
-                *active.lock().unwrap() += 1;
-                let now = *active.lock().unwrap();
-                let mut p = peak.lock().unwrap();
-                *p = (*p).max(now);
-                drop(p);
+                let now = {
+                    let mut a = active.lock().unwrap();
+                    *a += 1;
+                    *a
+                };
+                {
+                    let mut p = peak.lock().unwrap();
+                    *p = (*p).max(now);
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 *active.lock().unwrap() -= 1;
                 Ok::<_, Error>(())

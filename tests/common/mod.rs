@@ -43,10 +43,11 @@ impl Emulator {
             .expect("start the emulator");
         let started = Instant::now();
         let port = loop {
-            if let Ok(text) = std::fs::read_to_string(&port_file) {
-                if let Ok(port) = text.trim().parse::<u16>() {
-                    break port;
-                }
+            if let Some(port) = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|text| text.trim().parse::<u16>().ok())
+            {
+                break port;
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let log =

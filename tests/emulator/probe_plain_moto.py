@@ -98,6 +98,12 @@ def main():
         return [g["NatGatewayId"] for g in got] == [nat], f"{len(got)} gateways for tag filter"
     check("DescribeNatGateways tag filter", nat_filter)
 
+    def nat_repeated_filter():
+        got = ec2.describe_nat_gateways(Filters=[{"Name": "state", "Values": ["pending"]},
+                                                 {"Name": "state", "Values": ["available"]}])["NatGateways"]
+        return got == [], f"{len(got)} gateways for state=pending AND state=available"
+    check("EC2 repeated filter names are ANDed", nat_repeated_filter)
+
     def nat_token():
         again = code_of(lambda: None)
         try:
@@ -111,6 +117,13 @@ def main():
     # --- KMS
     key = kms.create_key()["KeyMetadata"]
     kms.create_alias(AliasName="alias/probe", TargetKeyId=key["KeyId"])
+
+    # --- Kinesis
+    kin = c("kinesis")
+    kin.create_stream(StreamName="probe", ShardCount=1)
+    check("Kinesis encryption with unknown key rejected", lambda: (
+        (lambda code: (code == "KMSNotFoundException", f"code={code}"))(
+            code_of(lambda: kin.start_stream_encryption(StreamName="probe", EncryptionType="KMS", KeyId="alias/nope")))))
 
     # --- Logs
     check("PutRetentionPolicy 91 days rejected", lambda: (

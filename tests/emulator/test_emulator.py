@@ -645,6 +645,18 @@ def test_nat_gateway_filters(aws, uid):
     assert ids([{"Name": "nat-gateway-id", "Values": [b]}]) == [b]
     assert ids([{"Name": "tag:Name", "Values": [f"medtech-nat-{uid}"]},
                 {"Name": "state", "Values": ["pending", "deleted"]}]) == []
+    # Every Filter entry is ANDed, also two entries of the same name.
+    assert ids([{"Name": "vpc-id", "Values": [net["vpc"]]}, {"Name": "state", "Values": ["pending"]},
+                {"Name": "state", "Values": ["available"]}]) == []
+    assert ids([{"Name": "vpc-id", "Values": [net["vpc"]]},
+                {"Name": "state", "Values": ["pending", "available"]}]) == sorted([a, b])
+    assert ids([{"Name": "tag-key", "Values": ["Environment"]}, {"Name": "tag-key", "Values": ["Name"]},
+                {"Name": "vpc-id", "Values": [net["vpc"]]}]) == [a]
+    subnets = aws("ec2").describe_subnets(Filters=[
+        {"Name": "vpc-id", "Values": [net["vpc"]]},
+        {"Name": "availability-zone", "Values": ["us-east-1a", "us-east-1b"]},
+        {"Name": "availability-zone", "Values": ["us-east-1b"]}])["Subnets"]
+    assert [s["SubnetId"] for s in subnets] == [net["subnets"][1]]
     with pytest.raises(ClientError) as err:
         ec2.describe_nat_gateways(Filters=[{"Name": "bogus", "Values": ["x"]}])
     assert code_of(err) == "InvalidParameterValue"
@@ -673,7 +685,10 @@ def test_nat_gateway_client_token_and_delete(aws, uid):
     assert ids_in_vpc(ec2, net["vpc"]) == [first]
 
     address = ec2.describe_addresses(AllocationIds=[eip])["Addresses"][0]
-    assert address.get("AssociationId")
+    assert address.get("AssociationId") and address.get("NetworkInterfaceId")
+    with pytest.raises(ClientError) as err:  # still mapped to the NAT gateway
+        ec2.release_address(AllocationId=eip)
+    assert code_of(err) == "InvalidIPAddress.InUse"
     ec2.delete_nat_gateway(NatGatewayId=first)
     gateway = ec2.describe_nat_gateways(NatGatewayIds=[first])["NatGateways"][0]
     assert gateway["State"] == "deleted" and "DeleteTime" in gateway
@@ -735,3 +750,22 @@ def test_log_group_kms_keys(aws, uid):
     with pytest.raises(ClientError) as err:
         logs.associate_kms_key(logGroupName=flow, kmsKeyId=key["Arn"])
     assert code_of(err) == "InvalidParameterException"
+
+
+# ==================================================================== Kinesis
+def test_kinesis_stream_encryption_needs_an_existing_key(aws, uid):
+    kinesis = aws("kinesis")
+    key = kms_key(aws, uid)
+    stream = f"medtech-kinesis-{uid}"
+    kinesis.create_stream(StreamName=stream, ShardCount=2, StreamModeDetails={"StreamMode": "PROVISIONED"})
+    for bad in ("alias/does-not-exist", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000"):
+        with pytest.raises(ClientError) as err:
+            kinesis.start_stream_encryption(StreamName=stream, EncryptionType="KMS", KeyId=bad)
+        assert code_of(err) == "KMSNotFoundException"
+    kinesis.start_stream_encryption(StreamName=stream, EncryptionType="KMS", KeyId=f"alias/medtech-{uid}")
+    summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    assert summary["EncryptionType"] == "KMS" and summary["KeyId"] == f"alias/medtech-{uid}"
+    aws("kms").disable_key(KeyId=key["KeyId"])
+    with pytest.raises(ClientError) as err:
+        kinesis.start_stream_encryption(StreamName=stream, EncryptionType="KMS", KeyId=key["Arn"])
+    assert code_of(err) == "KMSDisabledException"

@@ -43,6 +43,7 @@ def apply_patches() -> None:
             patches_ec2,
             patches_elasticache,
             patches_iam,
+            patches_kinesis,
             patches_logs,
             patches_rds,
         )
@@ -52,6 +53,7 @@ def apply_patches() -> None:
             patches_ec2,
             patches_elasticache,
             patches_iam,
+            patches_kinesis,
             patches_logs,
             patches_rds,
         ):

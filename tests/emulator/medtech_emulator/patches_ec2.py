@@ -2,6 +2,12 @@
 
 Real-AWS behaviour reproduced (moto 5.2.5 differs):
 
+* EC2 ANDs every ``Filter.N`` entry, also two entries with the same name
+  (``state=pending`` and ``state=available`` match nothing); moto keeps only
+  the last entry of a name.  ``DescribeNatGateways`` does this exactly; the
+  other EC2 Describe calls get the intersection of the value lists of repeated
+  names (exact for single-valued attributes without wildcards; ``tag-key`` /
+  ``tag-value`` repeats keep moto's behaviour).
 * ``DescribeNatGateways`` honours every filter the API documents --
   ``nat-gateway-id``, ``state``, ``subnet-id``, ``vpc-id``, ``tag:<key>``,
   ``tag-key`` (and ``tag-value``), with ``*``/``?`` wildcards -- and rejects an
@@ -19,6 +25,16 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
   network interface (so the EIP can be released and the subnet deleted, as in
   AWS); the gateway stays visible in state ``deleted`` with a ``DeleteTime``.
   An unknown id is ``NatGatewayNotFound`` (moto crashes with an HTML 500).
+
+Elastic IPs (what the NAT gateway's lifecycle touches)
+* ``ReleaseAddress`` of a VPC address that is still associated (e.g. with a
+  NAT gateway) fails with ``InvalidIPAddress.InUse`` -- the API reference:
+  "You must use DisassociateAddress to disassociate the Elastic IP address
+  before you can release it. Otherwise, Amazon EC2 returns an error
+  (InvalidIPAddress.InUse)".  moto releases it.
+* ``DescribeAddresses`` of an unassociated address omits ``InstanceId`` and
+  ``NetworkInterfaceId`` (moto returns empty strings, which look like an
+  association to a client testing for presence).
 """
 from __future__ import annotations
 
@@ -58,7 +74,8 @@ def apply() -> None:
                 if nat_id not in self.nat_gateways:
                     raise not_found(nat_id)
             gateways = [g for g in gateways if g.id in nat_gateway_ids]
-        for name, values in (filters or {}).items():
+        pairs = filters if isinstance(filters, list) else list((filters or {}).items())
+        for name, values in pairs:
             values = list(values or [])
             if is_tag_filter(name):
                 gateways = [g for g in gateways if tag_filter_matches(g, name, values)]
@@ -131,6 +148,54 @@ def apply() -> None:
             result["ClientToken"] = token
         return ActionResult(result)
 
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddress, ElasticAddressBackend
+
+    orig_release = ElasticAddressBackend.release_address
+
+    @functools.wraps(orig_release)
+    def release_address(self, address=None, allocation_id=None):
+        if address:
+            eips = self.address_by_ip([address])
+        else:
+            eips = self.address_by_allocation([allocation_id])
+        eip = eips[0]
+        if eip.domain == "vpc" and (eip.association_id or eip.eni is not None
+                                    or eip.instance is not None):
+            raise EC2ClientError("InvalidIPAddress.InUse", f"Address {eip.public_ip} is in use.")
+        return orig_release(self, address=address, allocation_id=allocation_id)
+
+    ElasticAddressBackend.release_address = release_address
+    ElasticAddress.instance_id = property(lambda self: self.instance.id if self.instance else None)
+    ElasticAddress.network_interface_id = property(lambda self: self.eni.id if self.eni else None)
+
+    def filter_pairs(response):
+        raw = response._get_param("Filters", []) or response._get_param("Filter", []) or []
+        pairs = []
+        for entry in raw:
+            if "Name" not in entry:
+                raise EC2ClientError("InvalidParameterValue", "The filter 'null' is invalid.")
+            pairs.append((entry["Name"], list(entry.get("Values", []) or [])))
+        return pairs
+
+    def _filters_from_querystring(self):
+        merged: dict = {}
+        for name, values in filter_pairs(self):
+            if name in merged and name not in ("tag-key", "tag-value"):
+                merged[name] = [v for v in merged[name] if v in values]
+            else:
+                merged[name] = values
+        return merged
+
+    def r_describe_nat_gateways(self) -> ActionResult:
+        gateways = self.ec2_backend.describe_nat_gateways(
+            filter_pairs(self), self._get_param("NatGatewayIds", []))
+        return ActionResult({"NatGateways": gateways})
+
+    from moto.ec2.responses._base_response import EC2BaseResponse
+
+    EC2BaseResponse._filters_from_querystring = _filters_from_querystring
+    r_describe_nat_gateways.__name__ = "describe_nat_gateways"
+    NatGateways.describe_nat_gateways = r_describe_nat_gateways
     r_create_nat_gateway.__name__ = "create_nat_gateway"
     NatGatewayBackend.describe_nat_gateways = describe_nat_gateways
     NatGatewayBackend.create_nat_gateway = create_nat_gateway

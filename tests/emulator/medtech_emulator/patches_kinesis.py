@@ -1,0 +1,40 @@
+"""Kinesis Data Streams: server-side encryption needs a KMS key that exists.
+
+Real-AWS behaviour reproduced (moto 5.2.5 differs):
+
+* ``StartStreamEncryption`` with ``EncryptionType=KMS`` and a ``KeyId`` (key
+  id, key ARN, alias name, alias ARN, or the AWS managed ``alias/aws/kinesis``)
+  that does not exist fails with ``KMSNotFoundException``; a disabled key with
+  ``KMSDisabledException``; a key in another state (pending deletion, ...)
+  with ``KMSInvalidStateException``.  moto stores any string.  The stream keeps
+  reporting ``KeyId`` exactly as given, as Kinesis does.
+"""
+from __future__ import annotations
+
+import functools
+
+from ._kms import find_key
+
+
+def apply() -> None:
+    from moto.core.exceptions import JsonRESTError
+    from moto.kinesis.models import KinesisBackend
+
+    orig = KinesisBackend.start_stream_encryption
+
+    @functools.wraps(orig)
+    def start_stream_encryption(self, stream_arn, stream_name, encryption_type, key_id):
+        if encryption_type == "KMS":
+            key = find_key(self.account_id, self.region_name, str(key_id or ""), allow_alias=True)
+            if key is None:
+                raise JsonRESTError("KMSNotFoundException",
+                                    f"KMS key {key_id} does not exist or is not accessible.")
+            state = getattr(key, "key_state", "Enabled")
+            if state == "Disabled":
+                raise JsonRESTError("KMSDisabledException", f"KMS key {key_id} is disabled.")
+            if state != "Enabled":
+                raise JsonRESTError("KMSInvalidStateException",
+                                    f"KMS key {key_id} is in state {state}.")
+        return orig(self, stream_arn, stream_name, encryption_type, key_id)
+
+    KinesisBackend.start_stream_encryption = start_stream_encryption
