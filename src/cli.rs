@@ -112,6 +112,30 @@ pub struct StackArgs {
     /// VPC CIDR block (default 10.0.0.0/16).
     #[arg(long, env = "MEDTECH_VPC_CIDR")]
     pub vpc_cidr: Option<String>,
+
+    /// Retention of the audit and flow-log groups, days (default 365, at least 90).
+    #[arg(long)]
+    pub log_retention_days: Option<i32>,
+
+    /// Kinesis shards (default 2).
+    #[arg(long)]
+    pub kinesis_shards: Option<i32>,
+
+    /// Kinesis retention, hours (24 to 8760; default 24).
+    #[arg(long)]
+    pub kinesis_retention_hours: Option<i32>,
+
+    /// RDS instance class (default db.t4g.medium).
+    #[arg(long)]
+    pub rds_instance_class: Option<String>,
+
+    /// RDS storage, GiB (default 100).
+    #[arg(long)]
+    pub rds_storage_gb: Option<i32>,
+
+    /// ElastiCache node type (default cache.t4g.medium).
+    #[arg(long)]
+    pub redis_node_type: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -154,4 +178,13 @@ pub enum OutputsFormat {
 pub struct DestroyArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+
+    /// Delete the RDS instance without the final snapshot `medtech-rds-<env>-final-<timestamp>`.
+    #[arg(long)]
+    pub skip_final_snapshot: bool,
+
+    /// Delete the secrets at once instead of after their recovery window (their names are
+    /// reserved until then, so an immediate re-create of the environment would fail).
+    #[arg(long)]
+    pub force_delete_secrets: bool,
 }

@@ -8,9 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGateway as SdkNat, NatGatewayState, ResourceType};
 use serde_json::json;
 
-use super::ec2::{
-    self, Lookup, cannot_change, desired_tags, filter, find, gone, is_ours, tags_value,
-};
+use super::ec2::{self, Lookup, cannot_change, desired_tags, find, gone, is_ours, tags_value};
 use super::elastic_ip::ElasticIp;
 use super::internet_gateway::InternetGateway;
 use super::subnet::Subnet;
@@ -131,8 +129,14 @@ impl Resource for NatGateway {
                     Lookup::Id(id) => call.nat_gateway_ids(id),
                     Lookup::Name(_) => call
                         .set_filter(Some(lookup.filters(ctx, "nat-gateway-id")))
-                        .filter(filter("state", "pending"))
-                        .filter(filter("state", "available")),
+                        // One filter, two values: separate filters are ANDed.
+                        .filter(
+                            aws_sdk_ec2::types::Filter::builder()
+                                .name("state")
+                                .values("pending")
+                                .values("available")
+                                .build(),
+                        ),
                 };
                 let out = call.send().await.op("ec2:DescribeNatGateways")?;
                 Ok(out

@@ -84,7 +84,20 @@ pub struct TestContext {
     pub emulator: Emulator,
     pub dir: tempfile::TempDir,
     pub env: String,
+    /// The SDK configuration every client below is built from (region, emulator endpoint,
+    /// fake credentials).
+    pub config: aws_config::SdkConfig,
     pub ec2: aws_sdk_ec2::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl TestContext {
@@ -100,6 +113,17 @@ impl TestContext {
             .await;
         Self {
             ec2: aws_sdk_ec2::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            kinesis: aws_sdk_kinesis::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
+            elasticache: aws_sdk_elasticache::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            config,
             emulator,
             dir: tempfile::tempdir().expect("temp dir"),
             env: env.to_owned(),

@@ -264,6 +264,22 @@ def test_cbor_unsigned_request_and_timestamp_input(emulator):
     assert body["MetricDataResults"][0]["Id"] == "q1"
 
 
+def test_cbor_gzip_compressed_request(emulator, uid):
+    """@requestCompression: the SDK may gzip PutMetricData bodies."""
+    import gzip
+
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    body = gzip.compress(RustCbor.encode({"Namespace": f"Medtech/{uid}", "MetricData": [
+        {"MetricName": "Probe", "Value": 1.5, "Unit": "Count", "Timestamp": now}]}))
+    request = urllib.request.Request(
+        f"{emulator}/service/GraniteServiceVersion20100801/operation/PutMetricData", data=body,
+        method="POST", headers={"content-type": "application/cbor", "content-encoding": "gzip",
+                                "smithy-protocol": "rpc-v2-cbor", "accept": "application/cbor"})
+    assert urllib.request.urlopen(request, timeout=10).status == 200
+    status, _, listed, _ = cbor_call(emulator, "ListMetrics", {"Namespace": f"Medtech/{uid}"})
+    assert status == 200 and [m["MetricName"] for m in listed["Metrics"]] == ["Probe"]
+
+
 def test_cbor_translation_is_shape_driven():
     from medtech_emulator.cbor_front import cbor_to_json, json_to_cbor, service_model
 

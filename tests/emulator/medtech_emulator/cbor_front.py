@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gzip
 import io
 import json
 import re
@@ -168,6 +169,13 @@ class CborFront:
                                f"Unknown operation {operation}", None)
 
         body = _read_body(environ)
+        if (environ.get("HTTP_CONTENT_ENCODING") or "").strip().lower() == "gzip":
+            # The SDK gzips large PutMetricData bodies (@requestCompression).
+            try:
+                body = gzip.decompress(body)
+            except OSError as exc:
+                return self._error(start_response, 400, namespace, "SerializationException",
+                                   f"Could not gunzip the request body: {exc}", None)
         content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip()
         if body and content_type != CBOR:
             return self._error(start_response, 415, namespace, "UnsupportedMediaTypeException",

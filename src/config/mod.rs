@@ -3,11 +3,15 @@
 //! AWS; the region is only checked for shape, the SDK resolves it.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
 use serde::Deserialize;
+
+mod network;
+mod services;
+
+pub use network::Network;
+pub use services::{Alarms, Iam, Kinesis, Logs, Rds, Redis, Retirement, Services, Timeouts};
 
 use crate::cli::{GlobalArgs, StackArgs};
 use crate::naming::{EnvName, Names};
@@ -29,7 +33,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             problem: problem.into(),
@@ -45,6 +49,7 @@ pub struct Settings {
     pub network: Network,
     pub user_tags: BTreeMap<String, String>,
     pub parallelism: usize,
+    pub services: Services,
     pub state_dir: PathBuf,
     pub outputs_file: PathBuf,
 }
@@ -57,14 +62,6 @@ pub struct AwsTarget {
     pub endpoint_url: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Network {
-    pub vpc_cidr: Ipv4Net,
-    /// Indexed by `Zone::index()`.
-    pub public_subnets: [Ipv4Net; 2],
-    pub private_subnets: [Ipv4Net; 2],
-}
-
 /// `medtech.toml` as written by the user; unknown keys are errors, not silently ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +72,8 @@ struct FileConfig {
     tags: BTreeMap<String, String>,
     #[serde(default)]
     engine: FileEngine,
+    #[serde(flatten)]
+    services: Services,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +139,7 @@ impl Settings {
         }
 
         validate_user_tags(&file.tags)?;
+        let services = file.services.resolve(stack)?;
 
         Ok(Self {
             names: Names::new(env),
@@ -147,6 +147,7 @@ impl Settings {
             network,
             user_tags: file.tags,
             parallelism,
+            services,
             state_dir: global.state_dir.clone(),
             outputs_file: global.outputs_file.clone(),
         })
@@ -187,131 +188,6 @@ fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
             format!("{message}; see docs/configuration.md for the keys"),
         )
     })
-}
-
-impl Network {
-    fn new(
-        vpc_field: &str,
-        vpc_raw: &str,
-        public: Option<&[String]>,
-        private: Option<&[String]>,
-    ) -> Result<Self, ConfigError> {
-        let vpc_cidr = parse_cidr(vpc_field, vpc_raw)?;
-        if !(16..=24).contains(&vpc_cidr.prefix_len()) {
-            return Err(ConfigError::new(
-                vpc_field,
-                format!(
-                    "{vpc_raw} has prefix /{}; use a prefix from /16 to /24 (AWS allows /16 at most, four subnets need room)",
-                    vpc_cidr.prefix_len()
-                ),
-            ));
-        }
-        // Defaults: the VPC split in sixteen; public a/b take the first two, private a/b the next.
-        let defaults: Vec<Ipv4Net> = vpc_cidr
-            .subnets(vpc_cidr.prefix_len() + 4)
-            .map_err(|e| ConfigError::new(vpc_field, e.to_string()))?
-            .take(4)
-            .collect();
-        let public_subnets = subnet_pair(
-            "network.public_subnet_cidrs",
-            public,
-            [defaults[0], defaults[1]],
-            &vpc_cidr,
-        )?;
-        let private_subnets = subnet_pair(
-            "network.private_subnet_cidrs",
-            private,
-            [defaults[2], defaults[3]],
-            &vpc_cidr,
-        )?;
-        let all = [
-            public_subnets[0],
-            public_subnets[1],
-            private_subnets[0],
-            private_subnets[1],
-        ];
-        for (i, a) in all.iter().enumerate() {
-            for b in &all[i + 1..] {
-                if a.contains(b) || b.contains(a) {
-                    return Err(ConfigError::new(
-                        "network",
-                        format!("subnets {a} and {b} overlap; give each subnet its own block"),
-                    ));
-                }
-            }
-        }
-        Ok(Self {
-            vpc_cidr,
-            public_subnets,
-            private_subnets,
-        })
-    }
-}
-
-fn subnet_pair(
-    field: &str,
-    given: Option<&[String]>,
-    default: [Ipv4Net; 2],
-    vpc: &Ipv4Net,
-) -> Result<[Ipv4Net; 2], ConfigError> {
-    let Some(given) = given else {
-        return Ok(default);
-    };
-    let [a, b] = given else {
-        return Err(ConfigError::new(
-            field,
-            format!(
-                "has {} entries; give exactly two, one per availability zone",
-                given.len()
-            ),
-        ));
-    };
-    let mut pair = [default[0]; 2];
-    for (slot, raw) in pair.iter_mut().zip([a, b]) {
-        let net = parse_cidr(field, raw)?;
-        if !(16..=28).contains(&net.prefix_len()) {
-            return Err(ConfigError::new(
-                field,
-                format!("{raw}: AWS subnets take a prefix from /16 to /28"),
-            ));
-        }
-        if !vpc.contains(&net) {
-            return Err(ConfigError::new(
-                field,
-                format!("{raw} is outside the VPC block {vpc}; pick a block inside it"),
-            ));
-        }
-        *slot = net;
-    }
-    Ok(pair)
-}
-
-fn parse_cidr(field: &str, raw: &str) -> Result<Ipv4Net, ConfigError> {
-    let net: Ipv4Net = raw.parse().map_err(|_| {
-        ConfigError::new(
-            field,
-            format!("{raw:?} is not an IPv4 CIDR block; write it like 10.0.0.0/16"),
-        )
-    })?;
-    if net.trunc() != net {
-        return Err(ConfigError::new(
-            field,
-            format!("{raw} has host bits set; did you mean {}?", net.trunc()),
-        ));
-    }
-    if !is_private(net.network()) {
-        return Err(ConfigError::new(
-            field,
-            format!(
-                "{raw} is not a private (RFC 1918) range; use 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
-            ),
-        ));
-    }
-    Ok(net)
-}
-
-fn is_private(addr: Ipv4Addr) -> bool {
-    addr.is_private()
 }
 
 fn validate_region(raw: String) -> Result<String, ConfigError> {
@@ -435,6 +311,7 @@ mod tests {
         let flags = StackArgs {
             parallelism: Some(5),
             vpc_cidr: Some("10.2.0.0/16".into()),
+            ..Default::default()
         };
         let from_flags = Settings::resolve(&args, &flags).unwrap();
         assert_eq!(from_flags.network.vpc_cidr.to_string(), "10.2.0.0/16");

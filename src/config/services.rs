@@ -1,0 +1,753 @@
+//! Sizes and settings of the data services (logs, Kinesis, RDS, ElastiCache, alarms, IAM
+//! trust, timeouts, what `destroy` keeps), with the defaults documented in
+//! docs/configuration.md and the limits AWS enforces, checked before any call.
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use crate::cli::StackArgs;
+
+/// Retention values CloudWatch Logs accepts; anything else is refused by the API.
+pub const LOG_RETENTION_DAYS: [i32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+/// HIPAA audit controls: at least this much history stays searchable.
+pub const MIN_LOG_RETENTION_DAYS: i32 = 90;
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Services {
+    pub logs: Logs,
+    pub kinesis: Kinesis,
+    pub rds: Rds,
+    pub redis: Redis,
+    pub alarms: Alarms,
+    pub iam: Iam,
+    pub timeouts: Timeouts,
+    pub destroy: Retirement,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logs {
+    /// Audit and flow-log groups.
+    pub retention_days: i32,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Kinesis {
+    pub shard_count: i32,
+    pub retention_hours: i32,
+}
+
+impl Default for Kinesis {
+    fn default() -> Self {
+        Self {
+            shard_count: 2,
+            retention_hours: 24,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rds {
+    pub engine_version: String,
+    pub instance_class: String,
+    pub allocated_storage_gb: i32,
+    pub backup_retention_days: i32,
+    pub database_name: String,
+    pub master_username: String,
+    pub monitoring_interval_seconds: i32,
+    pub performance_insights_retention_days: i32,
+    /// UTC, `hh24:mi-hh24:mi`.
+    pub backup_window: String,
+    /// UTC, `ddd:hh24:mi-ddd:hh24:mi`.
+    pub maintenance_window: String,
+}
+
+impl Default for Rds {
+    fn default() -> Self {
+        Self {
+            engine_version: "16.4".into(),
+            instance_class: "db.t4g.medium".into(),
+            allocated_storage_gb: 100,
+            backup_retention_days: 30,
+            database_name: "medtech".into(),
+            master_username: "medtech_admin".into(),
+            monitoring_interval_seconds: 60,
+            performance_insights_retention_days: 7,
+            backup_window: "03:00-04:00".into(),
+            maintenance_window: "sun:04:30-sun:05:30".into(),
+        }
+    }
+}
+
+impl Rds {
+    /// The parameter-group family of the engine version: `16.4` → `postgres16`.
+    pub fn family(&self) -> String {
+        format!("postgres{}", self.major())
+    }
+
+    fn major(&self) -> u32 {
+        self.engine_version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Redis {
+    pub engine_version: String,
+    pub node_type: String,
+    /// Primary plus replicas; automatic failover and Multi-AZ need at least two.
+    pub num_cache_clusters: i32,
+    pub snapshot_retention_days: i32,
+    pub snapshot_window: String,
+    pub maintenance_window: String,
+}
+
+impl Default for Redis {
+    fn default() -> Self {
+        Self {
+            engine_version: "7.1".into(),
+            node_type: "cache.t4g.medium".into(),
+            num_cache_clusters: 2,
+            snapshot_retention_days: 7,
+            snapshot_window: "05:00-06:00".into(),
+            maintenance_window: "sun:06:30-sun:07:30".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alarms {
+    /// Optional e-mail subscription to the alarm topic.
+    pub email: Option<String>,
+    pub kinesis_iterator_age_ms: f64,
+    pub kinesis_write_throttled_records: f64,
+    pub rds_cpu_percent: f64,
+    pub rds_free_storage_gb: f64,
+    pub redis_cpu_percent: f64,
+    pub redis_replication_lag_seconds: f64,
+}
+
+impl Default for Alarms {
+    fn default() -> Self {
+        Self {
+            email: None,
+            kinesis_iterator_age_ms: 60_000.0,
+            kinesis_write_throttled_records: 1.0,
+            rds_cpu_percent: 80.0,
+            rds_free_storage_gb: 10.0,
+            redis_cpu_percent: 75.0,
+            redis_replication_lag_seconds: 30.0,
+        }
+    }
+}
+
+/// Who may assume the two application roles: IAM principal ARNs or service principals
+/// (`lambda.amazonaws.com`). Empty means this account (its own IAM policies then decide).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Iam {
+    pub kinesis_producer_principals: Vec<String>,
+    pub secrets_reader_principals: Vec<String>,
+}
+
+/// How long to wait for each slow resource; real AWS takes 15–25 min for a Multi-AZ RDS
+/// instance and 10–15 min for a replication group, deletions about as long.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    pub rds_minutes: u64,
+    pub redis_minutes: u64,
+    pub nat_minutes: u64,
+    pub endpoint_minutes: u64,
+    pub kinesis_minutes: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            rds_minutes: 60,
+            redis_minutes: 45,
+            nat_minutes: 15,
+            endpoint_minutes: 15,
+            kinesis_minutes: 15,
+        }
+    }
+}
+
+/// What `destroy` leaves recoverable.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retirement {
+    pub kms_deletion_window_days: i32,
+    pub secret_recovery_window_days: i64,
+}
+
+impl Default for Retirement {
+    fn default() -> Self {
+        Self {
+            kms_deletion_window_days: 30,
+            secret_recovery_window_days: 30,
+        }
+    }
+}
+
+impl Services {
+    /// Applies the flags over the file's values and checks every limit.
+    pub(super) fn resolve(mut self, flags: &StackArgs) -> Result<Self, ConfigError> {
+        let mut from_flag = Vec::new();
+        if let Some(v) = flags.log_retention_days {
+            self.logs.retention_days = v;
+            from_flag.push("logs.retention_days");
+        }
+        if let Some(v) = flags.kinesis_shards {
+            self.kinesis.shard_count = v;
+            from_flag.push("kinesis.shard_count");
+        }
+        if let Some(v) = flags.kinesis_retention_hours {
+            self.kinesis.retention_hours = v;
+            from_flag.push("kinesis.retention_hours");
+        }
+        if let Some(v) = &flags.rds_instance_class {
+            self.rds.instance_class = v.clone();
+            from_flag.push("rds.instance_class");
+        }
+        if let Some(v) = flags.rds_storage_gb {
+            self.rds.allocated_storage_gb = v;
+            from_flag.push("rds.allocated_storage_gb");
+        }
+        if let Some(v) = &flags.redis_node_type {
+            self.redis.node_type = v.clone();
+            from_flag.push("redis.node_type");
+        }
+        // Name the flag when the value came from one, the file key otherwise.
+        let field = |key: &str| -> String {
+            if from_flag.contains(&key) {
+                flag_for(key).to_owned()
+            } else {
+                key.to_owned()
+            }
+        };
+        self.validate(&field)?;
+        Ok(self)
+    }
+
+    fn validate(&self, field: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        let days = self.logs.retention_days;
+        if days < MIN_LOG_RETENTION_DAYS || !LOG_RETENTION_DAYS.contains(&days) {
+            let allowed: Vec<String> = LOG_RETENTION_DAYS
+                .iter()
+                .filter(|d| **d >= MIN_LOG_RETENTION_DAYS)
+                .map(ToString::to_string)
+                .collect();
+            return Err(ConfigError::new(
+                field("logs.retention_days"),
+                format!(
+                    "{days} is not allowed; HIPAA audit logs keep at least {MIN_LOG_RETENTION_DAYS} days and CloudWatch takes one of {}",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        range(
+            field("kinesis.shard_count"),
+            self.kinesis.shard_count,
+            1,
+            500,
+        )?;
+        range(
+            field("kinesis.retention_hours"),
+            self.kinesis.retention_hours,
+            24,
+            8760,
+        )?;
+
+        let rds = &self.rds;
+        if !(11..=17).contains(&rds.major()) || !is_version(&rds.engine_version) {
+            return Err(ConfigError::new(
+                field("rds.engine_version"),
+                format!(
+                    "{:?} is not a PostgreSQL version RDS offers; use one like 16.4",
+                    rds.engine_version
+                ),
+            ));
+        }
+        prefixed(
+            field("rds.instance_class"),
+            &rds.instance_class,
+            "db.",
+            "db.t4g.medium",
+        )?;
+        range(
+            field("rds.allocated_storage_gb"),
+            rds.allocated_storage_gb,
+            20,
+            65536,
+        )?;
+        range(
+            field("rds.backup_retention_days"),
+            rds.backup_retention_days,
+            30,
+            35,
+        )?;
+        identifier(field("rds.database_name"), &rds.database_name, 63)?;
+        identifier(field("rds.master_username"), &rds.master_username, 63)?;
+        if ["postgres", "rdsadmin", "admin", "root"].contains(&rds.master_username.as_str()) {
+            return Err(ConfigError::new(
+                field("rds.master_username"),
+                format!(
+                    "{:?} is reserved by RDS; choose another name",
+                    rds.master_username
+                ),
+            ));
+        }
+        one_of(
+            field("rds.monitoring_interval_seconds"),
+            rds.monitoring_interval_seconds,
+            &[1, 5, 10, 15, 30, 60],
+            "enhanced monitoring must stay on",
+        )?;
+        let pi = rds.performance_insights_retention_days;
+        if !(pi == 7 || (pi % 31 == 0 && (31..=713).contains(&pi)) || pi == 731) {
+            return Err(ConfigError::new(
+                field("rds.performance_insights_retention_days"),
+                format!("{pi} is not allowed; use 7, a multiple of 31 up to 713, or 731"),
+            ));
+        }
+        let backup = daily_window(&field("rds.backup_window"), &rds.backup_window)?;
+        let maintenance = weekly_window(&field("rds.maintenance_window"), &rds.maintenance_window)?;
+        no_overlap(&field("rds.maintenance_window"), backup, maintenance)?;
+
+        let redis = &self.redis;
+        let redis_major: u32 = redis
+            .engine_version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        if redis_major < 6 || !is_version(&redis.engine_version) {
+            return Err(ConfigError::new(
+                field("redis.engine_version"),
+                format!(
+                    "{:?}: in-transit encryption with an AUTH token needs Redis 6 or later; use one like 7.1",
+                    redis.engine_version
+                ),
+            ));
+        }
+        prefixed(
+            field("redis.node_type"),
+            &redis.node_type,
+            "cache.",
+            "cache.t4g.medium",
+        )?;
+        if redis.num_cache_clusters < 2 {
+            return Err(ConfigError::new(
+                field("redis.num_cache_clusters"),
+                format!(
+                    "{} node(s): automatic failover and Multi-AZ need at least 2; set 2 to 6",
+                    redis.num_cache_clusters
+                ),
+            ));
+        }
+        range(
+            field("redis.num_cache_clusters"),
+            redis.num_cache_clusters,
+            2,
+            6,
+        )?;
+        range(
+            field("redis.snapshot_retention_days"),
+            redis.snapshot_retention_days,
+            7,
+            35,
+        )?;
+        let snapshot = daily_window(&field("redis.snapshot_window"), &redis.snapshot_window)?;
+        let maintenance = weekly_window(
+            &field("redis.maintenance_window"),
+            &redis.maintenance_window,
+        )?;
+        no_overlap(&field("redis.maintenance_window"), snapshot, maintenance)?;
+
+        if let Some(email) = &self.alarms.email {
+            let parts: Vec<&str> = email.split('@').collect();
+            if parts.len() != 2 || parts[0].is_empty() || !parts[1].contains('.') {
+                return Err(ConfigError::new(
+                    field("alarms.email"),
+                    format!("{email:?} is not an e-mail address"),
+                ));
+            }
+        }
+        for (key, value) in [
+            (
+                "alarms.kinesis_iterator_age_ms",
+                self.alarms.kinesis_iterator_age_ms,
+            ),
+            (
+                "alarms.kinesis_write_throttled_records",
+                self.alarms.kinesis_write_throttled_records,
+            ),
+            ("alarms.rds_cpu_percent", self.alarms.rds_cpu_percent),
+            (
+                "alarms.rds_free_storage_gb",
+                self.alarms.rds_free_storage_gb,
+            ),
+            ("alarms.redis_cpu_percent", self.alarms.redis_cpu_percent),
+            (
+                "alarms.redis_replication_lag_seconds",
+                self.alarms.redis_replication_lag_seconds,
+            ),
+        ] {
+            let percent = key.ends_with("_percent");
+            if !value.is_finite() || value <= 0.0 || (percent && value > 100.0) {
+                return Err(ConfigError::new(
+                    field(key),
+                    format!(
+                        "{value} is not a usable threshold; give a positive number{}",
+                        if percent { " up to 100" } else { "" }
+                    ),
+                ));
+            }
+        }
+        for (key, principals) in [
+            (
+                "iam.kinesis_producer_principals",
+                &self.iam.kinesis_producer_principals,
+            ),
+            (
+                "iam.secrets_reader_principals",
+                &self.iam.secrets_reader_principals,
+            ),
+        ] {
+            for p in principals {
+                let arn = p.starts_with("arn:aws") && p.contains(":iam::");
+                let service = p.ends_with(".amazonaws.com") && !p.contains(':');
+                if !(arn || service) || p.contains('*') {
+                    return Err(ConfigError::new(
+                        field(key),
+                        format!(
+                            "{p:?} is neither an IAM principal ARN nor a service principal like lambda.amazonaws.com (no wildcards)"
+                        ),
+                    ));
+                }
+            }
+        }
+        for (key, minutes) in [
+            ("timeouts.rds_minutes", self.timeouts.rds_minutes),
+            ("timeouts.redis_minutes", self.timeouts.redis_minutes),
+            ("timeouts.nat_minutes", self.timeouts.nat_minutes),
+            ("timeouts.endpoint_minutes", self.timeouts.endpoint_minutes),
+            ("timeouts.kinesis_minutes", self.timeouts.kinesis_minutes),
+        ] {
+            if !(1..=240).contains(&minutes) {
+                return Err(ConfigError::new(
+                    field(key),
+                    format!("{minutes} is out of range; use 1 to 240"),
+                ));
+            }
+        }
+        range(
+            field("destroy.kms_deletion_window_days"),
+            self.destroy.kms_deletion_window_days,
+            7,
+            30,
+        )?;
+        let recovery = self.destroy.secret_recovery_window_days;
+        if !(7..=30).contains(&recovery) {
+            return Err(ConfigError::new(
+                field("destroy.secret_recovery_window_days"),
+                format!(
+                    "{recovery} is out of range; use 7 to 30 (or destroy --force-delete-secrets)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn flag_for(key: &str) -> &'static str {
+    match key {
+        "logs.retention_days" => "--log-retention-days",
+        "kinesis.shard_count" => "--kinesis-shards",
+        "kinesis.retention_hours" => "--kinesis-retention-hours",
+        "rds.instance_class" => "--rds-instance-class",
+        "rds.allocated_storage_gb" => "--rds-storage-gb",
+        "redis.node_type" => "--redis-node-type",
+        _ => "flag",
+    }
+}
+
+fn range(field: String, value: i32, min: i32, max: i32) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!("{value} is out of range; use {min} to {max}"),
+        ))
+    }
+}
+
+fn one_of(field: String, value: i32, allowed: &[i32], why: &str) -> Result<(), ConfigError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        let list: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+        Err(ConfigError::new(
+            field,
+            format!(
+                "{value} is not allowed ({why}); use one of {}",
+                list.join(", ")
+            ),
+        ))
+    }
+}
+
+fn prefixed(field: String, value: &str, prefix: &str, example: &str) -> Result<(), ConfigError> {
+    let rest = value.strip_prefix(prefix).unwrap_or_default();
+    let shaped = rest.split('.').count() == 2
+        && rest.split('.').all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+    if shaped {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!("{value:?} is not an instance type; use one like {example}"),
+        ))
+    }
+}
+
+fn identifier(field: String, value: &str, max: usize) -> Result<(), ConfigError> {
+    let ok = value.len() <= max
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!(
+                "{value:?}: start with a letter, then letters, digits or _, at most {max} characters"
+            ),
+        ))
+    }
+}
+
+fn is_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const WEEK: u32 = 7 * 24 * 60;
+
+/// `hh:mi` → minutes since midnight.
+fn clock(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && text.len() == 5).then_some(h * 60 + m)
+}
+
+/// A daily window `hh24:mi-hh24:mi` of at least 30 minutes, as (start, length) in minutes.
+fn daily_window(field: &str, text: &str) -> Result<(u32, u32), ConfigError> {
+    let parsed = text
+        .split_once('-')
+        .and_then(|(a, b)| Some((clock(a)?, clock(b)?)));
+    let Some((start, end)) = parsed else {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "{text:?} is not a window; write it as hh24:mi-hh24:mi in UTC, like 03:00-04:00"
+            ),
+        ));
+    };
+    let length = (end + 24 * 60 - start) % (24 * 60);
+    if length < 30 {
+        return Err(ConfigError::new(
+            field,
+            format!("{text} is shorter than the 30 minutes AWS requires"),
+        ));
+    }
+    Ok((start, length))
+}
+
+/// A weekly window `ddd:hh24:mi-ddd:hh24:mi` of at least 30 minutes, as minutes of the week.
+fn weekly_window(field: &str, text: &str) -> Result<(u32, u32), ConfigError> {
+    let point = |p: &str| -> Option<u32> {
+        let (day, time) = p.split_once(':')?;
+        let d = DAYS.iter().position(|x| *x == day.to_ascii_lowercase())? as u32;
+        Some(d * 24 * 60 + clock(time)?)
+    };
+    let parsed = text
+        .split_once('-')
+        .and_then(|(a, b)| Some((point(a)?, point(b)?)));
+    let Some((start, end)) = parsed else {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "{text:?} is not a window; write it as ddd:hh24:mi-ddd:hh24:mi in UTC, like sun:05:00-sun:06:00"
+            ),
+        ));
+    };
+    let length = (end + WEEK - start) % WEEK;
+    if length < 30 {
+        return Err(ConfigError::new(
+            field,
+            format!("{text} is shorter than the 30 minutes AWS requires"),
+        ));
+    }
+    Ok((start, length))
+}
+
+/// AWS refuses a maintenance window that overlaps the daily backup/snapshot window.
+fn no_overlap(field: &str, daily: (u32, u32), weekly: (u32, u32)) -> Result<(), ConfigError> {
+    let (w_start, w_len) = weekly;
+    for day in 0..7 {
+        let d_start = day * 24 * 60 + daily.0;
+        let overlaps = |a: u32, a_len: u32, b: u32, b_len: u32| {
+            let ahead = (b + WEEK - a) % WEEK;
+            ahead < a_len || (a + WEEK - b) % WEEK < b_len
+        };
+        if overlaps(d_start, daily.1, w_start, w_len) {
+            return Err(ConfigError::new(
+                field,
+                "overlaps the daily backup/snapshot window; move one of them",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejects(body: &str, field: &str) {
+        let services: Services = toml::from_str(body).expect("valid toml");
+        let err = services.resolve(&StackArgs::default()).expect_err(body);
+        assert_eq!(err.field, field, "{body}: {err}");
+        assert!(!err.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Services::default().resolve(&StackArgs::default()).unwrap();
+        assert_eq!(s.rds.family(), "postgres16");
+        assert_eq!(s.logs.retention_days, 365);
+    }
+
+    #[test]
+    fn limits_are_enforced_with_the_field_named() {
+        rejects("[logs]\nretention_days = 30\n", "logs.retention_days");
+        rejects("[logs]\nretention_days = 91\n", "logs.retention_days");
+        rejects("[kinesis]\nshard_count = 0\n", "kinesis.shard_count");
+        rejects(
+            "[kinesis]\nretention_hours = 23\n",
+            "kinesis.retention_hours",
+        );
+        rejects(
+            "[kinesis]\nretention_hours = 8761\n",
+            "kinesis.retention_hours",
+        );
+        rejects("[rds]\nengine_version = \"9.6\"\n", "rds.engine_version");
+        rejects(
+            "[rds]\ninstance_class = \"m5.large\"\n",
+            "rds.instance_class",
+        );
+        rejects(
+            "[rds]\nallocated_storage_gb = 10\n",
+            "rds.allocated_storage_gb",
+        );
+        rejects(
+            "[rds]\nbackup_retention_days = 7\n",
+            "rds.backup_retention_days",
+        );
+        rejects(
+            "[rds]\nmaster_username = \"admin\"\n",
+            "rds.master_username",
+        );
+        rejects(
+            "[rds]\nmonitoring_interval_seconds = 0\n",
+            "rds.monitoring_interval_seconds",
+        );
+        rejects(
+            "[rds]\nbackup_window = \"25:00-26:00\"\n",
+            "rds.backup_window",
+        );
+        rejects(
+            "[rds]\nbackup_window = \"04:00-05:00\"\nmaintenance_window = \"sun:04:30-sun:05:30\"\n",
+            "rds.maintenance_window",
+        );
+        rejects(
+            "[redis]\nnum_cache_clusters = 1\n",
+            "redis.num_cache_clusters",
+        );
+        rejects(
+            "[redis]\nengine_version = \"5.0.6\"\n",
+            "redis.engine_version",
+        );
+        rejects(
+            "[redis]\nsnapshot_retention_days = 1\n",
+            "redis.snapshot_retention_days",
+        );
+        rejects(
+            "[alarms]\nrds_cpu_percent = 150\n",
+            "alarms.rds_cpu_percent",
+        );
+        rejects("[alarms]\nemail = \"nobody\"\n", "alarms.email");
+        rejects(
+            "[iam]\nkinesis_producer_principals = [\"*\"]\n",
+            "iam.kinesis_producer_principals",
+        );
+        rejects(
+            "[destroy]\nsecret_recovery_window_days = 3\n",
+            "destroy.secret_recovery_window_days",
+        );
+    }
+
+    #[test]
+    fn flags_override_and_are_named_in_errors() {
+        let flags = StackArgs {
+            kinesis_shards: Some(0),
+            ..Default::default()
+        };
+        let err = Services::default().resolve(&flags).unwrap_err();
+        assert_eq!(err.field, "--kinesis-shards");
+        let flags = StackArgs {
+            kinesis_shards: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(
+            Services::default()
+                .resolve(&flags)
+                .unwrap()
+                .kinesis
+                .shard_count,
+            4
+        );
+    }
+}
