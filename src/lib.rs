@@ -14,6 +14,7 @@ pub mod outputs;
 mod report;
 pub mod resource;
 pub mod resources;
+pub mod secret_value;
 pub mod state;
 pub mod tags;
 pub mod verify;

@@ -108,6 +108,74 @@ impl Names {
     pub fn redis_replication_group(&self) -> String {
         self.resource("redis")
     }
+    pub fn endpoints_security_group(&self) -> String {
+        self.resource("endpoints-sg")
+    }
+    pub fn endpoint(&self, service: &str) -> String {
+        self.resource(&format!("{service}-endpoint"))
+    }
+    pub fn kms_alias(&self) -> String {
+        format!("alias/medtech-{}", self.env)
+    }
+    pub fn kms_key(&self) -> String {
+        self.resource("kms")
+    }
+    pub fn audit_log_group(&self) -> String {
+        format!("/medtech/{}/audit", self.env)
+    }
+    pub fn flow_log_group(&self) -> String {
+        format!("/medtech/{}/vpc-flow", self.env)
+    }
+    pub fn flow_logs_role(&self) -> String {
+        self.resource("flow-logs")
+    }
+    pub fn flow_log(&self) -> String {
+        self.resource("flow-log")
+    }
+    pub fn kinesis_stream(&self) -> String {
+        self.resource("kinesis")
+    }
+    pub fn rds_secret(&self) -> String {
+        self.resource("rds-credentials")
+    }
+    pub fn redis_secret(&self) -> String {
+        self.resource("redis-credentials")
+    }
+    pub fn db_parameter_group(&self) -> String {
+        self.resource("pg")
+    }
+    pub fn db_subnet_group(&self) -> String {
+        self.resource("db-subnets")
+    }
+    pub fn rds_instance(&self) -> String {
+        self.resource("rds")
+    }
+    pub fn rds_monitoring_role(&self) -> String {
+        self.resource("rds-monitoring")
+    }
+    /// `medtech-rds-E-final-20261123T021700`: unique per destroy, sortable.
+    pub fn rds_final_snapshot(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        format!(
+            "{}-final-{}",
+            self.rds_instance(),
+            at.format("%Y%m%dT%H%M%S")
+        )
+    }
+    pub fn cache_subnet_group(&self) -> String {
+        self.resource("redis-subnets")
+    }
+    pub fn kinesis_producer_role(&self) -> String {
+        self.resource("kinesis-producer")
+    }
+    pub fn secrets_reader_role(&self) -> String {
+        self.resource("secrets-reader")
+    }
+    pub fn alarm_topic(&self) -> String {
+        self.resource("alarms")
+    }
+    pub fn alarm(&self, metric: &str) -> String {
+        self.resource(metric)
+    }
 }
 
 /// The two availability zones the stack spans, in the order the region reports them.
@@ -169,6 +237,19 @@ mod tests {
         let names = Names::new(env);
         // ElastiCache replication group ids: at most 40 characters.
         assert!(names.redis_replication_group().len() <= 40);
+        // RDS instance ids: 63; final snapshot ids: 255, letters, digits and hyphens only.
+        assert!(names.rds_instance().len() <= 63);
+        let snapshot = names.rds_final_snapshot(chrono::Utc::now());
+        assert!(
+            snapshot.len() <= 255
+                && snapshot
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        );
+        // IAM role names: 64.
+        assert!(names.kinesis_producer_role().len() <= 64);
+        // ElastiCache subnet group names: 255; KMS aliases: 256.
+        assert!(names.cache_subnet_group().len() <= 255);
         assert_eq!(
             names.public_subnet(Zone::B),
             format!("medtech-public-b-{}", "a".repeat(20))

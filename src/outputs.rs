@@ -17,9 +17,13 @@ enum Source {
     Id(&'static str),
     /// The ids of several resources, as a list.
     Ids(&'static [&'static str]),
+    /// A recorded attribute of a resource.
+    Attr(&'static str, &'static str),
+    /// A recorded attribute that is a port: written as an integer.
+    Port(&'static str, &'static str),
 }
 
-/// The contract: output key → logical resource. Extended as the stack grows.
+/// The contract of `shared/STACK.md`: output key → where its value is recorded.
 const OUTPUTS: &[(&str, Source)] = &[
     ("vpc_id", Source::Id("vpc")),
     (
@@ -34,8 +38,39 @@ const OUTPUTS: &[(&str, Source)] = &[
     ("nat_gateway_id", Source::Id("nat")),
     ("public_route_table_id", Source::Id("public-rt")),
     ("private_route_table_id", Source::Id("private-rt")),
+    ("kms_key_id", Source::Id("kms")),
+    ("kms_key_arn", Source::Attr("kms", "arn")),
+    ("kms_alias", Source::Attr("kms", "alias")),
+    ("audit_log_group_name", Source::Id("audit-logs")),
+    ("kinesis_stream_name", Source::Id("kinesis")),
+    ("kinesis_stream_arn", Source::Attr("kinesis", "arn")),
+    ("rds_instance_identifier", Source::Id("rds")),
+    ("rds_endpoint", Source::Attr("rds", "endpoint")),
+    ("rds_port", Source::Port("rds", "port")),
+    ("rds_secret_arn", Source::Attr("rds-secret", "arn")),
     ("rds_security_group_id", Source::Id("rds-sg")),
+    (
+        "redis_primary_endpoint",
+        Source::Attr("redis", "primary_endpoint"),
+    ),
+    (
+        "redis_reader_endpoint",
+        Source::Attr("redis", "reader_endpoint"),
+    ),
+    ("redis_port", Source::Port("redis", "port")),
+    ("redis_secret_arn", Source::Attr("redis-secret", "arn")),
     ("redis_security_group_id", Source::Id("redis-sg")),
+    ("db_subnet_group_name", Source::Id("db-subnets")),
+    ("elasticache_subnet_group_name", Source::Id("redis-subnets")),
+    (
+        "kinesis_producer_role_arn",
+        Source::Attr("kinesis-producer-role", "arn"),
+    ),
+    (
+        "secrets_reader_role_arn",
+        Source::Attr("secrets-reader-role", "arn"),
+    ),
+    ("alarm_topic_arn", Source::Attr("alarm-topic", "arn")),
 ];
 
 /// The outputs for the resources present in `records`; keys whose resources are missing are
@@ -56,6 +91,15 @@ pub fn build(
                 .map(|n| records.get(*n).map(|r| Value::from(r.id.clone())))
                 .collect::<Option<Vec<_>>>()
                 .map(Value::Array),
+            Source::Attr(name, attr) => records
+                .get(*name)
+                .and_then(|r| r.attr(attr))
+                .map(Value::from),
+            Source::Port(name, attr) => records
+                .get(*name)
+                .and_then(|r| r.attr(attr))
+                .and_then(|p| p.parse::<u16>().ok())
+                .map(Value::from),
         };
         if let Some(value) = value {
             out.insert((*key).to_owned(), value);
@@ -124,7 +168,7 @@ mod tests {
             .collect();
         for (key, source) in OUTPUTS {
             let needed: Vec<&str> = match source {
-                Source::Id(n) => vec![n],
+                Source::Id(n) | Source::Attr(n, _) | Source::Port(n, _) => vec![n],
                 Source::Ids(ns) => ns.to_vec(),
             };
             for n in needed {

@@ -16,24 +16,54 @@ pub fn action_text(report: &StepReport) -> String {
 
 /// The summary table, for stderr.
 pub fn table(reports: &[StepReport]) -> String {
-    let mut out = format!(
-        "{:<20} {:<24} {:<26} {:<24} {:>8}\n",
-        "RESOURCE", "KIND", "ID", "ACTION", "SECONDS"
-    );
-    for r in reports {
-        out.push_str(&format!(
-            "{:<20} {:<24} {:<26} {:<24} {:>8.1}\n",
-            r.resource,
-            r.kind,
-            r.id.as_deref().unwrap_or("-"),
-            action_text(r),
-            r.seconds
-        ));
+    let rows: Vec<[String; 5]> = reports
+        .iter()
+        .map(|r| {
+            [
+                r.resource.clone(),
+                r.kind.to_owned(),
+                r.id.clone().unwrap_or_else(|| "-".into()),
+                action_text(r),
+                format!("{:.1}", r.seconds),
+            ]
+        })
+        .collect();
+    let header = ["RESOURCE", "KIND", "ID", "ACTION", "SECONDS"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i == 4 {
+                    format!("{cell:>w$}")
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
     }
     let errors: Vec<String> = reports
         .iter()
         .filter_map(|r| match &r.outcome {
-            Outcome::Failed(e) => Some(format!("error: {}: {e}", r.resource)),
+            Outcome::Failed(e) => {
+                let text = e.to_string();
+                // Resource errors already start with the resource's name.
+                Some(if text.starts_with(&r.resource) {
+                    format!("error: {text}")
+                } else {
+                    format!("error: {}: {text}", r.resource)
+                })
+            }
             _ => None,
         })
         .collect();

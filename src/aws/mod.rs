@@ -19,7 +19,18 @@ use crate::config::AwsTarget;
 pub struct Clients {
     pub region: String,
     pub account_id: String,
+    /// `aws`, `aws-cn`, `aws-us-gov`: part of every ARN medtech writes into a policy.
+    pub partition: String,
     pub ec2: aws_sdk_ec2::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Clients {
@@ -39,11 +50,41 @@ impl Clients {
             .await
             .op("sts:GetCallerIdentity")?;
         let account_id = identity.account().unwrap_or_default().to_owned();
+        // The caller's ARN names the partition (arn:PARTITION:sts::ACCOUNT:...).
+        let partition = identity
+            .arn()
+            .and_then(|arn| arn.split(':').nth(1))
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+            .to_owned();
         Ok(Self {
             region,
             account_id,
+            partition,
             ec2: aws_sdk_ec2::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            kinesis: aws_sdk_kinesis::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
+            elasticache: aws_sdk_elasticache::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
         })
+    }
+
+    /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` in this account and region.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{}:{resource}",
+            self.partition, self.region, self.account_id
+        )
+    }
+
+    /// The account's root principal, `arn:PARTITION:iam::ACCOUNT:root`.
+    pub fn account_root(&self) -> String {
+        format!("arn:{}:iam::{}:root", self.partition, self.account_id)
     }
 }
 

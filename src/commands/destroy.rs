@@ -3,15 +3,15 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use crate::cli::{GlobalArgs, StackArgs};
+use crate::cli::{DestroyArgs, GlobalArgs};
 use crate::error::{Error, exit};
 use crate::report;
 
 use super::{Locking, Session};
 
-pub async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
+pub async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let session = Session::open(global, stack, "destroy", Locking::Exclusive, |_| {
+    let mut session = Session::open(global, &args.stack, "destroy", Locking::Exclusive, |_| {
         if global.yes || interactive {
             Ok(())
         } else {
@@ -21,6 +21,9 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
         }
     })
     .await?;
+    let retirement = &mut session.settings.services.destroy;
+    retirement.skip_final_snapshot = args.skip_final_snapshot;
+    retirement.force_delete_secrets = args.force_delete_secrets;
     let env = session.settings.env().to_string();
     let ctx = session.context(true);
     let engine = session.engine()?;

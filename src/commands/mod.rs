@@ -29,7 +29,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Plan(args) => plan::run(global, &args.stack, args.detailed_exitcode).await,
         Command::Verify(args) => crate::verify::run(global, &args.stack).await,
         Command::Outputs(args) => outputs::run(global, args.format),
-        Command::Destroy(args) => destroy::run(global, &args.stack).await,
+        Command::Destroy(args) => destroy::run(global, args).await,
     }
 }
 

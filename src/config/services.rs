@@ -199,6 +199,12 @@ impl Default for Timeouts {
 pub struct Retirement {
     pub kms_deletion_window_days: i32,
     pub secret_recovery_window_days: i64,
+    /// `destroy --skip-final-snapshot`: a flag only, never a standing config.
+    #[serde(skip)]
+    pub skip_final_snapshot: bool,
+    /// `destroy --force-delete-secrets`: a flag only.
+    #[serde(skip)]
+    pub force_delete_secrets: bool,
 }
 
 impl Default for Retirement {
@@ -206,6 +212,8 @@ impl Default for Retirement {
         Self {
             kms_deletion_window_days: 30,
             secret_recovery_window_days: 30,
+            skip_final_snapshot: false,
+            force_delete_secrets: false,
         }
     }
 }

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::SecurityGroup;
 use serde_json::json;
 
-use super::ec2::{cannot_change, filter};
+use super::common::cannot_change;
+use super::ec2::filter;
 use super::sg_rules::{self, Direction, rule_names};
 use super::vpc::Vpc;
 use crate::aws::AwsResultExt;

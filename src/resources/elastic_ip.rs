@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 use serde_json::json;
 
-use super::ec2::{self, Lookup, cannot_change, desired_tags, find, gone, no_retry, tags_value};
+use super::common::{Lookup, cannot_change, desired_tags, find, gone};
+use super::ec2::{self, no_retry, tags_value};
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
@@ -60,7 +61,9 @@ impl Resource for ElasticIp {
                 let call = ctx.clients.ec2.describe_addresses();
                 let call = match &lookup {
                     Lookup::Id(id) => call.allocation_ids(id),
-                    Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "allocation-id"))),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(ec2::lookup_filters(&lookup, ctx, "allocation-id")))
+                    }
                 };
                 let out = call.send().await.op("ec2:DescribeAddresses")?;
                 Ok(out

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{InternetGateway as SdkGateway, ResourceType};
 use serde_json::{Value, json};
 
-use super::ec2::{self, Lookup, cannot_change, desired_tags, find, gone, no_retry, tags_value};
+use super::common::{Lookup, cannot_change, desired_tags, find, gone};
+use super::ec2::{self, no_retry, tags_value};
 use super::vpc::Vpc;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
@@ -84,9 +85,11 @@ impl Resource for InternetGateway {
                 let call = ctx.clients.ec2.describe_internet_gateways();
                 let call = match &lookup {
                     Lookup::Id(id) => call.internet_gateway_ids(id),
-                    Lookup::Name(_) => {
-                        call.set_filters(Some(lookup.filters(ctx, "internet-gateway-id")))
-                    }
+                    Lookup::Name(_) => call.set_filters(Some(ec2::lookup_filters(
+                        &lookup,
+                        ctx,
+                        "internet-gateway-id",
+                    ))),
                 };
                 let out = call.send().await.op("ec2:DescribeInternetGateways")?;
                 Ok(out

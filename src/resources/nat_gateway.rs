@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGateway as SdkNat, NatGatewayState, ResourceType};
 use serde_json::json;
 
-use super::ec2::{self, Lookup, cannot_change, desired_tags, find, gone, is_ours, tags_value};
+use super::common::{Lookup, cannot_change, desired_tags, find, gone};
+use super::ec2::{self, is_ours, tags_value};
 use super::elastic_ip::ElasticIp;
 use super::internet_gateway::InternetGateway;
 use super::subnet::Subnet;
@@ -128,7 +129,7 @@ impl Resource for NatGateway {
                 let call = match &lookup {
                     Lookup::Id(id) => call.nat_gateway_ids(id),
                     Lookup::Name(_) => call
-                        .set_filter(Some(lookup.filters(ctx, "nat-gateway-id")))
+                        .set_filter(Some(ec2::lookup_filters(&lookup, ctx, "nat-gateway-id")))
                         // One filter, two values: separate filters are ANDed.
                         .filter(
                             aws_sdk_ec2::types::Filter::builder()

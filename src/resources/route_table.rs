@@ -6,9 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable as SdkTable};
 use serde_json::{Value, json};
 
-use super::ec2::{
-    self, Lookup, cannot_change, desired_tags, filter, find, gone, no_retry, tags_value,
-};
+use super::common::{Lookup, cannot_change, desired_tags, find, gone};
+use super::ec2::{self, filter, no_retry, tags_value};
 use super::internet_gateway::InternetGateway;
 use super::nat_gateway::NatGateway;
 use super::subnet::{Subnet, Tier};
@@ -329,7 +328,7 @@ impl Resource for RouteTable {
                 let call = match &lookup {
                     Lookup::Id(id) => call.route_table_ids(id),
                     Lookup::Name(_) => {
-                        call.set_filters(Some(lookup.filters(ctx, "route-table-id")))
+                        call.set_filters(Some(ec2::lookup_filters(&lookup, ctx, "route-table-id")))
                     }
                 };
                 let out = call.send().await.op("ec2:DescribeRouteTables")?;

@@ -1,14 +1,13 @@
-//! medtech's own security groups for the data tier: PostgreSQL (5432) and Redis (6379), each
-//! reachable only over TCP on its port from inside the VPC, with no egress rules (neither
+//! medtech's own security groups: PostgreSQL (5432), Redis (6379) and the interface endpoints
+//! (443), each reachable only over TCP on its port from inside the VPC, with no egress rules (neither
 //! service opens outbound connections; replies to allowed inbound traffic are stateful).
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, SecurityGroup as SdkGroup};
 use serde_json::json;
 
-use super::ec2::{
-    self, Lookup, cannot_change, desired_tags, filter, find, gone, no_retry, tags_value,
-};
+use super::common::{Lookup, cannot_change, desired_tags, find, gone};
+use super::ec2::{self, filter, no_retry, tags_value};
 use super::sg_rules::{self, Direction, rule_names, tcp_from};
 use super::vpc::Vpc;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
@@ -21,6 +20,8 @@ use crate::state::Record;
 pub enum Service {
     Postgres,
     Redis,
+    /// The interface VPC endpoints: HTTPS from inside the VPC.
+    Endpoints,
 }
 
 pub struct SecurityGroup {
@@ -30,6 +31,7 @@ pub struct SecurityGroup {
 impl SecurityGroup {
     pub const RDS: &'static str = "rds-sg";
     pub const REDIS: &'static str = "redis-sg";
+    pub const ENDPOINTS: &'static str = "endpoints-sg";
 
     pub fn new(service: Service) -> Self {
         Self { service }
@@ -39,6 +41,7 @@ impl SecurityGroup {
         match self.service {
             Service::Postgres => 5432,
             Service::Redis => 6379,
+            Service::Endpoints => 443,
         }
     }
 
@@ -46,6 +49,7 @@ impl SecurityGroup {
         match self.service {
             Service::Postgres => ctx.names().rds_security_group(),
             Service::Redis => ctx.names().redis_security_group(),
+            Service::Endpoints => ctx.names().endpoints_security_group(),
         }
     }
 
@@ -53,6 +57,7 @@ impl SecurityGroup {
         match self.service {
             Service::Postgres => "medtech: PostgreSQL from inside the VPC only",
             Service::Redis => "medtech: Redis from inside the VPC only",
+            Service::Endpoints => "medtech: HTTPS to the VPC endpoints from inside the VPC only",
         }
     }
 
@@ -103,6 +108,7 @@ impl Resource for SecurityGroup {
         match self.service {
             Service::Postgres => Self::RDS,
             Service::Redis => Self::REDIS,
+            Service::Endpoints => Self::ENDPOINTS,
         }
     }
 
@@ -138,7 +144,9 @@ impl Resource for SecurityGroup {
                 let call = ctx.clients.ec2.describe_security_groups();
                 let call = match &lookup {
                     Lookup::Id(id) => call.group_ids(id),
-                    Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "group-id"))),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(ec2::lookup_filters(&lookup, ctx, "group-id")))
+                    }
                 };
                 let out = call.send().await.op("ec2:DescribeSecurityGroups")?;
                 Ok(out

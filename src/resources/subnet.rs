@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet as SdkSubnet};
 use serde_json::json;
 
-use super::ec2::{self, Lookup, cannot_change, desired_tags, find, gone, no_retry, tags_value};
+use super::common::{Lookup, cannot_change, desired_tags, find, gone};
+use super::ec2::{self, no_retry, tags_value};
 use super::vpc::Vpc;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -109,7 +110,9 @@ impl Resource for Subnet {
                 let call = ctx.clients.ec2.describe_subnets();
                 let call = match &lookup {
                     Lookup::Id(id) => call.subnet_ids(id),
-                    Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "subnet-id"))),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(ec2::lookup_filters(&lookup, ctx, "subnet-id")))
+                    }
                 };
                 let out = call.send().await.op("ec2:DescribeSubnets")?;
                 Ok(out

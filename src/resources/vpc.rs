@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc as SdkVpc, VpcAttributeName};
 use serde_json::json;
 
-use super::ec2::{self, Lookup, cannot_change, desired_tags, find, gone, no_retry, tags_value};
+use super::common::{Lookup, cannot_change, desired_tags, find, gone};
+use super::ec2::{self, no_retry, tags_value};
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
@@ -107,7 +108,9 @@ impl Resource for Vpc {
                 let call = ctx.clients.ec2.describe_vpcs();
                 let call = match &lookup {
                     Lookup::Id(id) => call.vpc_ids(id),
-                    Lookup::Name(_) => call.set_filters(Some(lookup.filters(ctx, "vpc-id"))),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(ec2::lookup_filters(&lookup, ctx, "vpc-id")))
+                    }
                 };
                 let out = call.send().await.op("ec2:DescribeVpcs")?;
                 Ok(out

@@ -1,0 +1,353 @@
+//! The six CloudWatch alarms of the stack, each notifying the encrypted topic both when it
+//! fires and when its data goes missing (a silent pipeline is an incident too). Dimensions are
+//! the deterministic resource names, so alarms need only the topic to exist, not the
+//! resources they watch.
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
+use serde_json::{Value, json};
+
+use super::common::{desired_tags, gone, tag_pairs};
+use super::sns_topic::SnsTopic;
+use crate::aws::AwsResultExt;
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Metric {
+    KinesisIteratorAge,
+    KinesisWriteThrottled,
+    RdsCpu,
+    RdsFreeStorage,
+    RedisCpu,
+    RedisReplicationLag,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 6] = [
+        Metric::KinesisIteratorAge,
+        Metric::KinesisWriteThrottled,
+        Metric::RdsCpu,
+        Metric::RdsFreeStorage,
+        Metric::RedisCpu,
+        Metric::RedisReplicationLag,
+    ];
+
+    /// The `<metric>` of `medtech-<metric>-E`, and the logical name's suffix.
+    fn slug(self) -> &'static str {
+        match self {
+            Metric::KinesisIteratorAge => "kinesis-iterator-age",
+            Metric::KinesisWriteThrottled => "kinesis-write-throttled",
+            Metric::RdsCpu => "rds-cpu",
+            Metric::RdsFreeStorage => "rds-free-storage",
+            Metric::RedisCpu => "redis-cpu",
+            Metric::RedisReplicationLag => "redis-replication-lag",
+        }
+    }
+}
+
+/// What one alarm watches and when it fires.
+struct Spec {
+    namespace: &'static str,
+    metric: &'static str,
+    statistic: Statistic,
+    dimension: (&'static str, String),
+    comparison: ComparisonOperator,
+    threshold: f64,
+    period: i32,
+    evaluation_periods: i32,
+    description: &'static str,
+}
+
+pub struct Alarm {
+    metric: Metric,
+    logical: String,
+}
+
+impl Alarm {
+    pub fn new(metric: Metric) -> Self {
+        Self {
+            metric,
+            logical: format!("alarm-{}", metric.slug()),
+        }
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        ctx.names().alarm(self.metric.slug())
+    }
+
+    fn spec(&self, ctx: &Ctx) -> Spec {
+        let names = ctx.names();
+        let limits = &ctx.settings.services.alarms;
+        let stream = ("StreamName", names.kinesis_stream());
+        let db = ("DBInstanceIdentifier", names.rds_instance());
+        // ElastiCache reports per member cluster: `-001` is created primary, `-002` replica.
+        let group = names.redis_replication_group();
+        match self.metric {
+            Metric::KinesisIteratorAge => Spec {
+                namespace: "AWS/Kinesis",
+                metric: "GetRecords.IteratorAgeMilliseconds",
+                statistic: Statistic::Maximum,
+                dimension: stream,
+                comparison: ComparisonOperator::GreaterThanThreshold,
+                threshold: limits.kinesis_iterator_age_ms,
+                period: 300,
+                evaluation_periods: 1,
+                description: "Consumers are falling behind the PHI event stream",
+            },
+            Metric::KinesisWriteThrottled => Spec {
+                namespace: "AWS/Kinesis",
+                metric: "WriteProvisionedThroughputExceeded",
+                statistic: Statistic::Sum,
+                dimension: stream,
+                comparison: ComparisonOperator::GreaterThanOrEqualToThreshold,
+                threshold: limits.kinesis_write_throttled_records,
+                period: 300,
+                evaluation_periods: 1,
+                description: "Writes to the PHI event stream are being throttled",
+            },
+            Metric::RdsCpu => Spec {
+                namespace: "AWS/RDS",
+                metric: "CPUUtilization",
+                statistic: Statistic::Average,
+                dimension: db,
+                comparison: ComparisonOperator::GreaterThanThreshold,
+                threshold: limits.rds_cpu_percent,
+                period: 300,
+                evaluation_periods: 3,
+                description: "Database CPU has been high for 15 minutes",
+            },
+            Metric::RdsFreeStorage => Spec {
+                namespace: "AWS/RDS",
+                metric: "FreeStorageSpace",
+                statistic: Statistic::Minimum,
+                dimension: db,
+                comparison: ComparisonOperator::LessThanThreshold,
+                threshold: limits.rds_free_storage_gb * GIB,
+                period: 300,
+                evaluation_periods: 1,
+                description: "Database free storage is low",
+            },
+            Metric::RedisCpu => Spec {
+                namespace: "AWS/ElastiCache",
+                metric: "EngineCPUUtilization",
+                statistic: Statistic::Average,
+                dimension: ("CacheClusterId", format!("{group}-001")),
+                comparison: ComparisonOperator::GreaterThanThreshold,
+                threshold: limits.redis_cpu_percent,
+                period: 300,
+                evaluation_periods: 3,
+                description: "Redis engine CPU has been high for 15 minutes",
+            },
+            Metric::RedisReplicationLag => Spec {
+                namespace: "AWS/ElastiCache",
+                metric: "ReplicationLag",
+                statistic: Statistic::Maximum,
+                dimension: ("CacheClusterId", format!("{group}-002")),
+                comparison: ComparisonOperator::GreaterThanThreshold,
+                threshold: limits.redis_replication_lag_seconds,
+                period: 60,
+                evaluation_periods: 5,
+                description: "The Redis replica is lagging behind the primary",
+            },
+        }
+    }
+
+    fn topic(ctx: &Ctx) -> Result<String, Error> {
+        ctx.record(SnsTopic::NAME)
+            .and_then(|r| r.attr("arn").map(str::to_owned))
+            .ok_or_else(|| Error::resource(SnsTopic::NAME, "has no ARN recorded"))
+    }
+
+    fn arn(&self, ctx: &Ctx) -> String {
+        ctx.clients
+            .arn("cloudwatch", &format!("alarm:{}", self.aws_name(ctx)))
+    }
+
+    fn tags(&self, ctx: &Ctx) -> Vec<Tag> {
+        ctx.tags(&self.aws_name(ctx))
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect()
+    }
+
+    /// PutMetricAlarm creates or fully replaces the alarm: one call serves create and repair.
+    async fn put(&self, ctx: &Ctx) -> Result<(), Error> {
+        let spec = self.spec(ctx);
+        let topic = Self::topic(ctx)?;
+        ctx.clients
+            .cloudwatch
+            .put_metric_alarm()
+            .alarm_name(self.aws_name(ctx))
+            .alarm_description(format!(
+                "medtech {}: {}",
+                ctx.settings.env(),
+                spec.description
+            ))
+            .namespace(spec.namespace)
+            .metric_name(spec.metric)
+            .statistic(spec.statistic)
+            .dimensions(
+                Dimension::builder()
+                    .name(spec.dimension.0)
+                    .value(spec.dimension.1)
+                    .build(),
+            )
+            .comparison_operator(spec.comparison)
+            .threshold(spec.threshold)
+            .period(spec.period)
+            .evaluation_periods(spec.evaluation_periods)
+            .actions_enabled(true)
+            .alarm_actions(&topic)
+            .insufficient_data_actions(&topic)
+            .set_tags(Some(self.tags(ctx)))
+            .send()
+            .await
+            .op("cloudwatch:PutMetricAlarm")?;
+        Ok(())
+    }
+}
+
+fn observe(alarm: &MetricAlarm) -> Properties {
+    let dimensions: serde_json::Map<String, Value> = alarm
+        .dimensions()
+        .iter()
+        .filter_map(|d| Some((d.name()?.to_owned(), json!(d.value()?))))
+        .collect();
+    Properties::from([
+        ("namespace", json!(alarm.namespace())),
+        ("metric_name", json!(alarm.metric_name())),
+        ("statistic", json!(alarm.statistic().map(Statistic::as_str))),
+        ("dimensions", Value::Object(dimensions)),
+        (
+            "comparison_operator",
+            json!(alarm.comparison_operator().map(ComparisonOperator::as_str)),
+        ),
+        ("threshold", json!(alarm.threshold())),
+        ("period", json!(alarm.period())),
+        ("evaluation_periods", json!(alarm.evaluation_periods())),
+        ("actions_enabled", json!(alarm.actions_enabled())),
+        ("alarm_actions", json!(alarm.alarm_actions())),
+        (
+            "insufficient_data_actions",
+            json!(alarm.insufficient_data_actions()),
+        ),
+    ])
+}
+
+#[async_trait]
+impl Resource for Alarm {
+    fn name(&self) -> &str {
+        &self.logical
+    }
+
+    fn kind(&self) -> &'static str {
+        "cloudwatch_alarm"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec![SnsTopic::NAME]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let spec = self.spec(ctx);
+        let topic = Self::topic(ctx)?;
+        Ok(Properties::from([
+            ("namespace", json!(spec.namespace)),
+            ("metric_name", json!(spec.metric)),
+            ("statistic", json!(spec.statistic.as_str())),
+            ("dimensions", json!({ spec.dimension.0: spec.dimension.1 })),
+            ("comparison_operator", json!(spec.comparison.as_str())),
+            ("threshold", json!(spec.threshold)),
+            ("period", json!(spec.period)),
+            ("evaluation_periods", json!(spec.evaluation_periods)),
+            ("actions_enabled", json!(true)),
+            ("alarm_actions", json!([topic])),
+            ("insufficient_data_actions", json!([topic])),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let name = self.aws_name(ctx);
+        let out = ctx
+            .clients
+            .cloudwatch
+            .describe_alarms()
+            .alarm_names(&name)
+            .send()
+            .await
+            .op("cloudwatch:DescribeAlarms")?;
+        let Some(alarm) = out
+            .metric_alarms()
+            .iter()
+            .find(|a| a.alarm_name() == Some(name.as_str()))
+        else {
+            return Ok(None);
+        };
+        let arn = alarm
+            .alarm_arn()
+            .map_or_else(|| self.arn(ctx), str::to_owned);
+        let tags = ctx
+            .clients
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .op("cloudwatch:ListTagsForResource")?;
+        let mut props = observe(alarm);
+        props.insert(
+            "tags",
+            tag_pairs(
+                tags.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?, t.value()?))),
+            ),
+        );
+        Ok(Some(Observed {
+            record: Record::new(&name).with("arn", &arn),
+            properties: props,
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        self.put(ctx).await?;
+        self.read(ctx, None)
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        if changes.iter().any(|c| c.property == "tags") {
+            ctx.clients
+                .cloudwatch
+                .tag_resource()
+                .resource_arn(current.record.attr("arn").unwrap_or_default())
+                .set_tags(Some(self.tags(ctx)))
+                .send()
+                .await
+                .op("cloudwatch:TagResource")?;
+        }
+        if changes.iter().any(|c| c.property != "tags") {
+            self.put(ctx).await?;
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        gone(
+            ctx.clients
+                .cloudwatch
+                .delete_alarms()
+                .alarm_names(self.aws_name(ctx))
+                .send()
+                .await
+                .op("cloudwatch:DeleteAlarms"),
+        )
+    }
+}

@@ -1,0 +1,189 @@
+//! The ElastiCache subnet group: the two private subnets, where the Redis primary and its
+//! replica live in different availability zones.
+
+use async_trait::async_trait;
+use aws_sdk_elasticache::types::Tag;
+use serde_json::json;
+
+use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use super::subnet::Subnet;
+use crate::aws::{AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+
+pub struct CacheSubnetGroup;
+
+impl CacheSubnetGroup {
+    pub const NAME: &'static str = "redis-subnets";
+
+    fn subnet_ids(ctx: &Ctx) -> Result<Vec<String>, Error> {
+        let mut ids = Subnet::PRIVATE
+            .iter()
+            .map(|s| ctx.id_of(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+/// Tags of any ElastiCache resource, by ARN.
+pub async fn read_tags(ctx: &Ctx, arn: &str) -> Result<serde_json::Value, Error> {
+    let out = ctx
+        .clients
+        .elasticache
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .op("elasticache:ListTagsForResource")?;
+    Ok(tag_pairs(
+        out.tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value()?))),
+    ))
+}
+
+pub fn sdk_tags(ctx: &Ctx, name: &str) -> Vec<Tag> {
+    ctx.tags(name)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub async fn write_tags(ctx: &Ctx, arn: &str, name: &str) -> Result<(), Error> {
+    ctx.clients
+        .elasticache
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .set_tags(Some(sdk_tags(ctx, name)))
+        .send()
+        .await
+        .op("elasticache:AddTagsToResource")?;
+    Ok(())
+}
+
+#[async_trait]
+impl Resource for CacheSubnetGroup {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn kind(&self) -> &'static str {
+        "cache_subnet_group"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        Subnet::PRIVATE.to_vec()
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            ("subnet_ids", json!(Self::subnet_ids(ctx)?)),
+            ("tags", desired_tags(ctx, &ctx.names().cache_subnet_group())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let name = ctx.names().cache_subnet_group();
+        let group = match ctx
+            .clients
+            .elasticache
+            .describe_cache_subnet_groups()
+            .cache_subnet_group_name(&name)
+            .send()
+            .await
+            .op("elasticache:DescribeCacheSubnetGroups")
+        {
+            Ok(out) => out.cache_subnet_groups().first().cloned(),
+            Err(e) if e.is(ErrorKind::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(group) = group else {
+            return Ok(None);
+        };
+        let mut subnets: Vec<&str> = group
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_identifier())
+            .collect();
+        subnets.sort();
+        let arn = group.arn().unwrap_or_default().to_owned();
+        Ok(Some(Observed {
+            record: Record::new(&name).with("arn", &arn),
+            properties: Properties::from([
+                ("subnet_ids", json!(subnets)),
+                ("tags", read_tags(ctx, &arn).await?),
+            ]),
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let name = ctx.names().cache_subnet_group();
+        let created = ctx
+            .clients
+            .elasticache
+            .create_cache_subnet_group()
+            .cache_subnet_group_name(&name)
+            .cache_subnet_group_description(format!(
+                "medtech {}: private subnets",
+                ctx.settings.env()
+            ))
+            .set_subnet_ids(Some(Self::subnet_ids(ctx)?))
+            .set_tags(Some(sdk_tags(ctx, &name)))
+            .send()
+            .await
+            .op("elasticache:CreateCacheSubnetGroup");
+        match created {
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {}
+            other => other.map(drop)?,
+        }
+        self.read(ctx, None)
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let name = ctx.names().cache_subnet_group();
+        for change in changes {
+            match change.property {
+                "subnet_ids" => {
+                    ctx.clients
+                        .elasticache
+                        .modify_cache_subnet_group()
+                        .cache_subnet_group_name(&name)
+                        .set_subnet_ids(Some(Self::subnet_ids(ctx)?))
+                        .send()
+                        .await
+                        .op("elasticache:ModifyCacheSubnetGroup")?;
+                }
+                "tags" => {
+                    write_tags(ctx, current.record.attr("arn").unwrap_or_default(), &name).await?
+                }
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        // CacheSubnetGroupInUse until the replication group is fully gone: the engine retries.
+        gone(
+            ctx.clients
+                .elasticache
+                .delete_cache_subnet_group()
+                .cache_subnet_group_name(ctx.names().cache_subnet_group())
+                .send()
+                .await
+                .op("elasticache:DeleteCacheSubnetGroup"),
+        )
+    }
+}

@@ -1,0 +1,114 @@
+//! Helpers every resource module shares, whatever the service: the desired tag set as a
+//! property, "exactly one" lookups, the refusal for properties that cannot change in place,
+//! and deletes that treat "already gone" as done.
+
+use serde_json::Value;
+
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::state::Record;
+
+pub fn desired_tags(ctx: &Ctx, name: &str) -> Value {
+    Value::Object(
+        ctx.tags(name)
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect(),
+    )
+}
+
+/// Tags as a property value, from `(key, value)` pairs of any service's tag type.
+pub fn tag_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::from(v)))
+            .collect(),
+    )
+}
+
+/// Exactly one match, or an error naming the duplicates (a hand-made copy, or a leak from a
+/// tool without lookups) so the user can decide which one to keep.
+pub fn single<T>(
+    resource: &str,
+    kind: &str,
+    mut found: Vec<(String, T)>,
+) -> Result<Option<(String, T)>, Error> {
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => {
+            let ids: Vec<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
+            Err(Error::resource(
+                resource,
+                format!(
+                    "found {} {kind}s tagged as this one ({}); delete the extra ones so that exactly one remains",
+                    ids.len(),
+                    ids.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The error for a property that cannot change without replacing the resource.
+pub fn cannot_change(
+    resource: &str,
+    property: &str,
+    observed: Option<&Value>,
+    desired: &Value,
+) -> Error {
+    Error::resource(
+        resource,
+        format!(
+            "{property} is {} but config wants {desired}; it cannot change in place: revert the config, or destroy and re-create the environment",
+            observed.map_or("unset".to_owned(), Value::to_string)
+        ),
+    )
+}
+
+/// A delete that finds nothing to delete has done its job.
+pub fn gone<T>(result: Result<T, crate::aws::AwsError>) -> Result<(), Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.is(crate::aws::ErrorKind::NotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How `find` asks for a resource: by the id in state, or by name and environment tags.
+/// (Owned, so that describe closures can move it into the future they return.)
+#[derive(Clone, Debug)]
+pub enum Lookup {
+    Id(String),
+    Name(String),
+}
+
+/// Finds the one resource: by recorded id first (it may have been renamed or re-tagged), then
+/// by name. `describe` returns `(id, item)` pairs; a NotFound for a stale id falls through to
+/// the name lookup.
+pub async fn find<T, F, Fut>(
+    resource: &str,
+    kind: &str,
+    recorded: Option<&Record>,
+    name: &str,
+    describe: F,
+) -> Result<Option<(String, T)>, Error>
+where
+    F: Fn(Lookup) -> Fut,
+    Fut: Future<Output = Result<Vec<(String, T)>, crate::aws::AwsError>>,
+{
+    if let Some(record) = recorded {
+        match describe(Lookup::Id(record.id.clone())).await {
+            Ok(found) if !found.is_empty() => return single(resource, kind, found),
+            Ok(_) => {}
+            Err(e) if e.is(crate::aws::ErrorKind::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    single(
+        resource,
+        kind,
+        describe(Lookup::Name(name.to_owned())).await?,
+    )
+}

@@ -1,0 +1,151 @@
+//! The DB subnet group: the two private subnets, one per availability zone, where the RDS
+//! instance and its Multi-AZ standby live.
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::common::{cannot_change, desired_tags, gone};
+use super::rds_tags;
+use super::subnet::Subnet;
+use crate::aws::{AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+
+pub struct DbSubnetGroup;
+
+impl DbSubnetGroup {
+    pub const NAME: &'static str = "db-subnets";
+
+    fn subnet_ids(ctx: &Ctx) -> Result<Vec<String>, Error> {
+        let mut ids = Subnet::PRIVATE
+            .iter()
+            .map(|s| ctx.id_of(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+#[async_trait]
+impl Resource for DbSubnetGroup {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn kind(&self) -> &'static str {
+        "db_subnet_group"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        Subnet::PRIVATE.to_vec()
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            ("subnet_ids", json!(Self::subnet_ids(ctx)?)),
+            ("tags", desired_tags(ctx, &ctx.names().db_subnet_group())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let name = ctx.names().db_subnet_group();
+        let group = match ctx
+            .clients
+            .rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(&name)
+            .send()
+            .await
+            .op("rds:DescribeDBSubnetGroups")
+        {
+            Ok(out) => out.db_subnet_groups().first().cloned(),
+            Err(e) if e.is(ErrorKind::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some(group) = group else {
+            return Ok(None);
+        };
+        let mut subnets: Vec<&str> = group
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_identifier())
+            .collect();
+        subnets.sort();
+        let arn = group.db_subnet_group_arn().unwrap_or_default().to_owned();
+        Ok(Some(Observed {
+            record: Record::new(&name).with("arn", &arn),
+            properties: Properties::from([
+                ("subnet_ids", json!(subnets)),
+                ("tags", rds_tags::read(ctx, &arn).await?),
+            ]),
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let name = ctx.names().db_subnet_group();
+        let created = ctx
+            .clients
+            .rds
+            .create_db_subnet_group()
+            .db_subnet_group_name(&name)
+            .db_subnet_group_description(format!("medtech {}: private subnets", ctx.settings.env()))
+            .set_subnet_ids(Some(Self::subnet_ids(ctx)?))
+            .set_tags(Some(rds_tags::sdk(ctx, &name)))
+            .send()
+            .await
+            .op("rds:CreateDBSubnetGroup");
+        match created {
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {}
+            other => other.map(drop)?,
+        }
+        self.read(ctx, None)
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let name = ctx.names().db_subnet_group();
+        for change in changes {
+            match change.property {
+                "subnet_ids" => {
+                    ctx.clients
+                        .rds
+                        .modify_db_subnet_group()
+                        .db_subnet_group_name(&name)
+                        .set_subnet_ids(Some(Self::subnet_ids(ctx)?))
+                        .send()
+                        .await
+                        .op("rds:ModifyDBSubnetGroup")?;
+                }
+                "tags" => {
+                    rds_tags::write(ctx, current.record.attr("arn").unwrap_or_default(), &name)
+                        .await?
+                }
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        // InvalidDBSubnetGroupStateFault until the instance is fully gone: the engine retries.
+        gone(
+            ctx.clients
+                .rds
+                .delete_db_subnet_group()
+                .db_subnet_group_name(ctx.names().db_subnet_group())
+                .send()
+                .await
+                .op("rds:DeleteDBSubnetGroup"),
+        )
+    }
+}

@@ -1,0 +1,189 @@
+//! VPC flow logs: ALL traffic of the VPC into the encrypted flow-log group, delivered through
+//! the flow-logs role (HIPAA audit controls, Config rule `VPC_FLOW_LOGS_ENABLED`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    FlowLog as SdkFlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType,
+};
+use serde_json::json;
+
+use super::common::{cannot_change, desired_tags, gone};
+use super::ec2::{self, filter, is_ours, tags_value};
+use super::log_group::LogGroup;
+use super::vpc::Vpc;
+use crate::aws::{AwsError, AwsResultExt};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+
+pub struct FlowLog;
+
+impl FlowLog {
+    pub const NAME: &'static str = "flow-logs";
+    pub const ROLE: &'static str = "flow-logs-role";
+
+    fn observe(log: &SdkFlowLog) -> Observed {
+        Observed {
+            record: Record::new(log.flow_log_id().unwrap_or_default()),
+            properties: Properties::from([
+                ("resource_id", json!(log.resource_id())),
+                (
+                    "traffic_type",
+                    json!(log.traffic_type().map(TrafficType::as_str)),
+                ),
+                (
+                    "log_destination_type",
+                    json!(log.log_destination_type().map(LogDestinationType::as_str)),
+                ),
+                ("log_group_name", json!(log.log_group_name())),
+                (
+                    "deliver_logs_permission_arn",
+                    json!(log.deliver_logs_permission_arn()),
+                ),
+                ("tags", tags_value(log.tags())),
+            ]),
+        }
+    }
+
+    fn role_arn(ctx: &Ctx) -> Result<String, Error> {
+        ctx.record(Self::ROLE)
+            .and_then(|r| r.attr("arn").map(str::to_owned))
+            .ok_or_else(|| Error::resource(Self::ROLE, "has no ARN recorded"))
+    }
+}
+
+/// A role made seconds ago is not yet usable by the flow-logs service; AWS says so with a
+/// generic error, told apart only by its message.
+fn role_not_ready(e: &AwsError) -> bool {
+    let d = e.detail.to_ascii_lowercase();
+    d.contains("unable to assume") || (d.contains("role") && d.contains("does not exist"))
+}
+
+#[async_trait]
+impl Resource for FlowLog {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn kind(&self) -> &'static str {
+        "flow_log"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec![Vpc::NAME, LogGroup::FLOW, Self::ROLE]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            ("resource_id", json!(ctx.id_of(Vpc::NAME)?)),
+            ("traffic_type", json!("ALL")),
+            ("log_destination_type", json!("cloud-watch-logs")),
+            ("log_group_name", json!(ctx.names().flow_log_group())),
+            ("deliver_logs_permission_arn", json!(Self::role_arn(ctx)?)),
+            ("tags", desired_tags(ctx, &ctx.names().flow_log())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let Some(vpc) = ctx.record(Vpc::NAME) else {
+            return Ok(None);
+        };
+        let out = ctx
+            .clients
+            .ec2
+            .describe_flow_logs()
+            .filter(filter("resource-id", vpc.id))
+            .send()
+            .await
+            .op("ec2:DescribeFlowLogs")?;
+        let name = ctx.names().flow_log();
+        let ours: Vec<(String, SdkFlowLog)> = out
+            .flow_logs()
+            .iter()
+            .filter(|l| is_ours(ctx, l.tags(), &name))
+            .map(|l| (l.flow_log_id().unwrap_or_default().to_owned(), l.clone()))
+            .collect();
+        Ok(super::common::single(self.name(), "flow log", ours)?.map(|(_, l)| Self::observe(&l)))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let vpc = ctx.id_of(Vpc::NAME)?;
+        let role = Self::role_arn(ctx)?;
+        let group = ctx.names().flow_log_group();
+        let token = ec2::client_token(ctx, self.name(), &[&vpc, &role, &group]);
+        let started = std::time::Instant::now();
+        let out = loop {
+            let result = ctx
+                .clients
+                .ec2
+                .create_flow_logs()
+                .resource_ids(&vpc)
+                .resource_type(FlowLogsResourceType::Vpc)
+                .traffic_type(TrafficType::All)
+                .log_destination_type(LogDestinationType::CloudWatchLogs)
+                .log_group_name(&group)
+                .deliver_logs_permission_arn(&role)
+                .client_token(&token)
+                .tag_specifications(ec2::tag_spec(
+                    ctx,
+                    ResourceType::VpcFlowLog,
+                    &ctx.names().flow_log(),
+                ))
+                .send()
+                .await
+                .op("ec2:CreateFlowLogs");
+            match result {
+                Err(e) if role_not_ready(&e) && started.elapsed() < Duration::from_secs(120) => {
+                    ctx.status(self.name(), "waiting for the new IAM role to propagate");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                other => break other?,
+            }
+        };
+        if let Some(problem) = out.unsuccessful().first() {
+            let message = problem
+                .error()
+                .and_then(|e| e.message())
+                .unwrap_or("no reason given");
+            return Err(Error::resource(
+                self.name(),
+                format!("AWS refused the flow log: {message}"),
+            ));
+        }
+        self.read(ctx, None)
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        for change in changes {
+            match change.property {
+                "tags" => ec2::retag(ctx, &current.record.id, &ctx.names().flow_log()).await?,
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        gone(
+            ctx.clients
+                .ec2
+                .delete_flow_logs()
+                .flow_log_ids(&current.record.id)
+                .send()
+                .await
+                .op("ec2:DeleteFlowLogs"),
+        )
+    }
+}

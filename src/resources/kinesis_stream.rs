@@ -1,0 +1,309 @@
+//! The Kinesis stream that carries PHI events: provisioned shards, retention from config, and
+//! server-side encryption with the stack's key. Every change waits for ACTIVE first: the API
+//! refuses encryption and retention changes on a stream that is CREATING or UPDATING.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_kinesis::types::{
+    EncryptionType, ScalingType, StreamDescriptionSummary, StreamMode, StreamModeDetails,
+    StreamStatus,
+};
+use serde_json::json;
+
+use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use super::kms_key::KmsKey;
+use crate::aws::{AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+use crate::wait::{self, Poll};
+
+pub struct KinesisStream;
+
+impl KinesisStream {
+    pub const NAME: &'static str = "kinesis";
+
+    fn key_arn(ctx: &Ctx) -> Result<String, Error> {
+        ctx.record(KmsKey::NAME)
+            .and_then(|r| r.attr("arn").map(str::to_owned))
+            .ok_or_else(|| Error::resource(KmsKey::NAME, "has no ARN recorded"))
+    }
+
+    fn timeout(ctx: &Ctx) -> Duration {
+        Duration::from_secs(ctx.settings.services.timeouts.kinesis_minutes * 60)
+    }
+
+    async fn summary(ctx: &Ctx) -> Result<Option<StreamDescriptionSummary>, Error> {
+        let out = ctx
+            .clients
+            .kinesis
+            .describe_stream_summary()
+            .stream_name(ctx.names().kinesis_stream())
+            .send()
+            .await
+            .op("kinesis:DescribeStreamSummary");
+        match out {
+            Ok(out) => Ok(out.stream_description_summary().cloned()),
+            Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn wait_active(&self, ctx: &Ctx) -> Result<(), Error> {
+        wait::until(ctx, self.name(), "ACTIVE", Self::timeout(ctx), || async {
+            let summary = Self::summary(ctx).await?;
+            match summary
+                .as_ref()
+                .map(StreamDescriptionSummary::stream_status)
+            {
+                Some(StreamStatus::Active) => Ok(Poll::Ready(())),
+                Some(status @ (StreamStatus::Creating | StreamStatus::Updating)) => {
+                    Ok(Poll::Pending(status.as_str().to_owned()))
+                }
+                other => Err(Error::resource(
+                    self.name(),
+                    format!(
+                        "became {} while waiting to be ACTIVE",
+                        other.map_or("missing", StreamStatus::as_str)
+                    ),
+                )),
+            }
+        })
+        .await
+    }
+
+    async fn set_retention(&self, ctx: &Ctx, current: Option<i32>) -> Result<(), Error> {
+        let want = ctx.settings.services.kinesis.retention_hours;
+        let kinesis = &ctx.clients.kinesis;
+        let name = ctx.names().kinesis_stream();
+        if current.is_some_and(|c| c > want) {
+            kinesis
+                .decrease_stream_retention_period()
+                .stream_name(name)
+                .retention_period_hours(want)
+                .send()
+                .await
+                .op("kinesis:DecreaseStreamRetentionPeriod")?;
+        } else {
+            kinesis
+                .increase_stream_retention_period()
+                .stream_name(name)
+                .retention_period_hours(want)
+                .send()
+                .await
+                .op("kinesis:IncreaseStreamRetentionPeriod")?;
+        }
+        self.wait_active(ctx).await
+    }
+
+    async fn encrypt(&self, ctx: &Ctx) -> Result<(), Error> {
+        ctx.clients
+            .kinesis
+            .start_stream_encryption()
+            .stream_name(ctx.names().kinesis_stream())
+            .encryption_type(EncryptionType::Kms)
+            .key_id(Self::key_arn(ctx)?)
+            .send()
+            .await
+            .op("kinesis:StartStreamEncryption")?;
+        // Encryption puts the stream back into UPDATING.
+        self.wait_active(ctx).await
+    }
+}
+
+#[async_trait]
+impl Resource for KinesisStream {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn kind(&self) -> &'static str {
+        "kinesis_stream"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec![KmsKey::NAME]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let config = &ctx.settings.services.kinesis;
+        Ok(Properties::from([
+            ("stream_mode", json!("PROVISIONED")),
+            ("shard_count", json!(config.shard_count)),
+            ("retention_period_hours", json!(config.retention_hours)),
+            ("encryption_type", json!("KMS")),
+            ("kms_key_id", json!(Self::key_arn(ctx)?)),
+            ("status", json!("ACTIVE")),
+            ("tags", desired_tags(ctx, &ctx.names().kinesis_stream())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let Some(summary) = Self::summary(ctx).await? else {
+            return Ok(None);
+        };
+        // A stream on its way out is gone for our purposes; create waits out its deletion.
+        if summary.stream_status() == &StreamStatus::Deleting {
+            return Ok(None);
+        }
+        let tags = ctx
+            .clients
+            .kinesis
+            .list_tags_for_stream()
+            .stream_name(ctx.names().kinesis_stream())
+            .send()
+            .await
+            .op("kinesis:ListTagsForStream")?;
+        let mode = summary
+            .stream_mode_details()
+            .map(|m| m.stream_mode().as_str())
+            .unwrap_or("PROVISIONED");
+        Ok(Some(Observed {
+            record: Record::new(summary.stream_name()).with("arn", summary.stream_arn()),
+            properties: Properties::from([
+                ("stream_mode", json!(mode)),
+                ("shard_count", json!(summary.open_shard_count())),
+                (
+                    "retention_period_hours",
+                    json!(summary.retention_period_hours()),
+                ),
+                (
+                    "encryption_type",
+                    json!(summary.encryption_type().map(EncryptionType::as_str)),
+                ),
+                ("kms_key_id", json!(summary.key_id())),
+                ("status", json!(summary.stream_status().as_str())),
+                (
+                    "tags",
+                    tag_pairs(
+                        tags.tags()
+                            .iter()
+                            .map(|t| (t.key(), t.value().unwrap_or_default())),
+                    ),
+                ),
+            ]),
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let name = ctx.names().kinesis_stream();
+        let created = ctx
+            .clients
+            .kinesis
+            .create_stream()
+            .stream_name(&name)
+            .shard_count(ctx.settings.services.kinesis.shard_count)
+            .stream_mode_details(
+                StreamModeDetails::builder()
+                    .stream_mode(StreamMode::Provisioned)
+                    .build()
+                    .map_err(|e| Error::resource(self.name(), e.to_string()))?,
+            )
+            .set_tags(Some(ctx.tags(&name).into_iter().collect()))
+            .send()
+            .await
+            .op("kinesis:CreateStream");
+        match created {
+            // Stream names are unique: a retried create whose first response was lost.
+            Err(e) if e.is(ErrorKind::NotReadyYet) || e.is(ErrorKind::AlreadyExists) => {
+                if Self::summary(ctx)
+                    .await?
+                    .is_none_or(|s| s.stream_status() == &StreamStatus::Deleting)
+                {
+                    return Err(e.into());
+                }
+            }
+            other => other.map(drop)?,
+        }
+        self.wait_active(ctx).await?;
+        let current = self.read(ctx, None).await?;
+        if let Some(current) = &current {
+            ctx.set_record(self.name(), current.record.clone())?;
+        }
+        self.encrypt(ctx).await?;
+        if ctx.settings.services.kinesis.retention_hours != 24 {
+            self.set_retention(ctx, Some(24)).await?;
+        }
+        self.read(ctx, None)
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        const IN_PLACE: [&str; 6] = [
+            "status",
+            "retention_period_hours",
+            "encryption_type",
+            "kms_key_id",
+            "shard_count",
+            "tags",
+        ];
+        if let Some(c) = changes.iter().find(|c| !IN_PLACE.contains(&c.property)) {
+            return Err(cannot_change(
+                self.name(),
+                c.property,
+                c.observed.as_ref(),
+                &c.desired,
+            ));
+        }
+        let changed = |p: &str| changes.iter().any(|c| c.property == p);
+        let kinesis = &ctx.clients.kinesis;
+        let name = ctx.names().kinesis_stream();
+        // A stream found CREATING or UPDATING (a run stopped mid-wait) is waited for here.
+        self.wait_active(ctx).await?;
+        if changed("retention_period_hours") {
+            let now = current
+                .properties
+                .get("retention_period_hours")
+                .and_then(|v| v.as_i64());
+            self.set_retention(ctx, now.and_then(|n| i32::try_from(n).ok()))
+                .await?;
+        }
+        if changed("encryption_type") || changed("kms_key_id") {
+            self.encrypt(ctx).await?;
+        }
+        if changed("shard_count") {
+            kinesis
+                .update_shard_count()
+                .stream_name(&name)
+                .target_shard_count(ctx.settings.services.kinesis.shard_count)
+                .scaling_type(ScalingType::UniformScaling)
+                .send()
+                .await
+                .op("kinesis:UpdateShardCount")?;
+            self.wait_active(ctx).await?;
+        }
+        if changed("tags") {
+            kinesis
+                .add_tags_to_stream()
+                .stream_name(&name)
+                .set_tags(Some(ctx.tags(&name).into_iter().collect()))
+                .send()
+                .await
+                .op("kinesis:AddTagsToStream")?;
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        gone(
+            ctx.clients
+                .kinesis
+                .delete_stream()
+                .stream_name(ctx.names().kinesis_stream())
+                .enforce_consumer_deletion(true)
+                .send()
+                .await
+                .op("kinesis:DeleteStream"),
+        )?;
+        wait::until(ctx, self.name(), "deleted", Self::timeout(ctx), || async {
+            Ok(match Self::summary(ctx).await? {
+                None => Poll::Ready(()),
+                Some(s) => Poll::Pending(s.stream_status().as_str().to_owned()),
+            })
+        })
+        .await
+    }
+}

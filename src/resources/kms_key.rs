@@ -1,0 +1,346 @@
+//! The stack's customer-managed KMS key and its alias: symmetric, rotation on, and a key
+//! policy that lets the account administer it, CloudWatch Logs of this region use it for this
+//! environment's log groups only, and CloudWatch alarms publish to the encrypted SNS topic.
+//! Everything that can be encrypted in the stack uses this key.
+
+use async_trait::async_trait;
+use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
+use serde_json::{Value, json};
+
+use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+
+pub struct KmsKey;
+
+impl KmsKey {
+    pub const NAME: &'static str = "kms";
+
+    fn policy(ctx: &Ctx) -> Value {
+        let c = &ctx.clients;
+        let env = ctx.settings.env();
+        json!({
+            "Version": "2012-10-17",
+            "Id": ctx.names().kms_key(),
+            "Statement": [
+                {
+                    "Sid": "AccountAdministration",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": c.account_root()},
+                    "Action": "kms:*",
+                    "Resource": "*"
+                },
+                {
+                    "Sid": "CloudWatchLogsForThisEnvironment",
+                    "Effect": "Allow",
+                    "Principal": {"Service": format!("logs.{}.amazonaws.com", c.region)},
+                    "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": c.arn("logs", &format!("log-group:/medtech/{env}/*"))
+                        }
+                    }
+                },
+                {
+                    "Sid": "CloudWatchAlarmsToEncryptedTopic",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": c.account_id}}
+                }
+            ]
+        })
+    }
+
+    fn tags(ctx: &Ctx) -> Result<Vec<Tag>, Error> {
+        ctx.tags(&ctx.names().kms_key())
+            .into_iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .tag_key(k)
+                    .tag_value(v)
+                    .build()
+                    .map_err(|e| Error::resource(Self::NAME, e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn describe(ctx: &Ctx, key: &str) -> Result<Option<KeyMetadata>, Error> {
+        match ctx
+            .clients
+            .kms
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .op("kms:DescribeKey")
+        {
+            Ok(out) => Ok(out.key_metadata().cloned().filter(|m| {
+                // A key on its way out is not this resource; `up` makes a new one.
+                !matches!(
+                    m.key_state(),
+                    Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)
+                )
+            })),
+            Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn observe(ctx: &Ctx, meta: &KeyMetadata) -> Result<Observed, Error> {
+        let kms = &ctx.clients.kms;
+        let id = meta.key_id();
+        let rotation = kms
+            .get_key_rotation_status()
+            .key_id(id)
+            .send()
+            .await
+            .op("kms:GetKeyRotationStatus")?
+            .key_rotation_enabled();
+        let policy = kms
+            .get_key_policy()
+            .key_id(id)
+            .policy_name("default")
+            .send()
+            .await
+            .op("kms:GetKeyPolicy")?;
+        let policy: Value = policy
+            .policy()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or(Value::Null);
+        let alias_name = ctx.names().kms_alias();
+        let aliases = kms
+            .list_aliases()
+            .key_id(id)
+            .send()
+            .await
+            .op("kms:ListAliases")?;
+        let alias = aliases
+            .aliases()
+            .iter()
+            .find(|a| a.alias_name() == Some(alias_name.as_str()))
+            .map(|_| alias_name.clone());
+        let tags = kms
+            .list_resource_tags()
+            .key_id(id)
+            .send()
+            .await
+            .op("kms:ListResourceTags")?;
+        Ok(Observed {
+            record: Record::new(id)
+                .with("arn", meta.arn().unwrap_or_default())
+                .with("alias", &alias_name),
+            properties: Properties::from([
+                ("key_spec", json!(meta.key_spec().map(KeySpec::as_str))),
+                (
+                    "key_usage",
+                    json!(meta.key_usage().map(KeyUsageType::as_str)),
+                ),
+                ("enabled", json!(meta.enabled())),
+                ("rotation_enabled", json!(rotation)),
+                ("alias", json!(alias)),
+                ("policy", policy),
+                (
+                    "tags",
+                    tag_pairs(tags.tags().iter().map(|t| (t.tag_key(), t.tag_value()))),
+                ),
+            ]),
+        })
+    }
+
+    async fn point_alias(ctx: &Ctx, key: &str) -> Result<(), Error> {
+        let alias = ctx.names().kms_alias();
+        let created = ctx
+            .clients
+            .kms
+            .create_alias()
+            .alias_name(&alias)
+            .target_key_id(key)
+            .send()
+            .await
+            .op("kms:CreateAlias");
+        match created {
+            // The alias exists but points elsewhere (a key being retired): move it.
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {
+                ctx.clients
+                    .kms
+                    .update_alias()
+                    .alias_name(&alias)
+                    .target_key_id(key)
+                    .send()
+                    .await
+                    .op("kms:UpdateAlias")?;
+                Ok(())
+            }
+            other => other.map(drop).map_err(Error::from),
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for KmsKey {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    fn kind(&self) -> &'static str {
+        "kms_key"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec![]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            ("key_spec", json!("SYMMETRIC_DEFAULT")),
+            ("key_usage", json!("ENCRYPT_DECRYPT")),
+            ("enabled", json!(true)),
+            ("rotation_enabled", json!(true)),
+            ("alias", json!(ctx.names().kms_alias())),
+            ("policy", Self::policy(ctx)),
+            ("tags", desired_tags(ctx, &ctx.names().kms_key())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        // The alias is the key's name; the recorded id still finds a key whose alias was lost.
+        let mut meta = None;
+        if let Some(record) = recorded {
+            meta = Self::describe(ctx, &record.id).await?;
+        }
+        if meta.is_none() {
+            meta = Self::describe(ctx, &ctx.names().kms_alias()).await?;
+        }
+        match meta {
+            Some(meta) => Ok(Some(Self::observe(ctx, &meta).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let out = ctx
+            .clients
+            .kms
+            .create_key()
+            .description(format!(
+                "medtech {}: encrypts the HIPAA data pipeline",
+                ctx.settings.env()
+            ))
+            .key_usage(KeyUsageType::EncryptDecrypt)
+            .key_spec(KeySpec::SymmetricDefault)
+            .policy(Self::policy(ctx).to_string())
+            .set_tags(Some(Self::tags(ctx)?))
+            .customize()
+            .config_override(
+                aws_sdk_kms::config::Builder::default()
+                    .retry_config(aws_smithy_types::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .op("kms:CreateKey")?;
+        let meta = out.key_metadata().ok_or_else(|| {
+            AwsError::unexpected("kms:CreateKey", "no key metadata in the response")
+        })?;
+        let id = meta.key_id().to_owned();
+        ctx.set_record(
+            self.name(),
+            Record::new(&id).with("arn", meta.arn().unwrap_or_default()),
+        )?;
+        ctx.clients
+            .kms
+            .enable_key_rotation()
+            .key_id(&id)
+            .send()
+            .await
+            .op("kms:EnableKeyRotation")?;
+        Self::point_alias(ctx, &id).await?;
+        let meta = Self::describe(ctx, &id)
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))?;
+        Self::observe(ctx, &meta).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let kms = &ctx.clients.kms;
+        let id = current.record.id.as_str();
+        for change in changes {
+            match change.property {
+                "enabled" => {
+                    kms.enable_key()
+                        .key_id(id)
+                        .send()
+                        .await
+                        .op("kms:EnableKey")?;
+                }
+                "rotation_enabled" => {
+                    kms.enable_key_rotation()
+                        .key_id(id)
+                        .send()
+                        .await
+                        .op("kms:EnableKeyRotation")?;
+                }
+                "alias" => Self::point_alias(ctx, id).await?,
+                "policy" => {
+                    kms.put_key_policy()
+                        .key_id(id)
+                        .policy_name("default")
+                        .policy(Self::policy(ctx).to_string())
+                        .send()
+                        .await
+                        .op("kms:PutKeyPolicy")?;
+                }
+                "tags" => {
+                    kms.tag_resource()
+                        .key_id(id)
+                        .set_tags(Some(Self::tags(ctx)?))
+                        .send()
+                        .await
+                        .op("kms:TagResource")?;
+                }
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        gone(
+            ctx.clients
+                .kms
+                .delete_alias()
+                .alias_name(ctx.names().kms_alias())
+                .send()
+                .await
+                .op("kms:DeleteAlias"),
+        )?;
+        // KMS never deletes at once: the key stays recoverable for the configured window, so
+        // data encrypted with it (snapshots, backups) is not lost by a mistaken destroy.
+        let scheduled = ctx
+            .clients
+            .kms
+            .schedule_key_deletion()
+            .key_id(&current.record.id)
+            .pending_window_in_days(ctx.settings.services.destroy.kms_deletion_window_days)
+            .send()
+            .await
+            .op("kms:ScheduleKeyDeletion");
+        match scheduled {
+            // Already pending deletion.
+            Err(e) if e.code.as_deref() == Some("KMSInvalidStateException") => Ok(()),
+            other => gone(other),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The two CloudWatch Logs groups: `/medtech/E/audit` for the application's audit trail and
+//! `/medtech/E/vpc-flow` for VPC flow logs. Both encrypted with the stack's key, both kept for
+//! the configured retention (at least 90 days).
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs::types::LogGroup as SdkGroup;
+use serde_json::json;
+
+use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use super::kms_key::KmsKey;
+use crate::aws::{AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Purpose {
+    Audit,
+    FlowLogs,
+}
+
+pub struct LogGroup {
+    purpose: Purpose,
+}
+
+impl LogGroup {
+    pub const AUDIT: &'static str = "audit-logs";
+    pub const FLOW: &'static str = "flow-logs-group";
+
+    pub fn new(purpose: Purpose) -> Self {
+        Self { purpose }
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        match self.purpose {
+            Purpose::Audit => ctx.names().audit_log_group(),
+            Purpose::FlowLogs => ctx.names().flow_log_group(),
+        }
+    }
+
+    fn arn(&self, ctx: &Ctx) -> String {
+        ctx.clients
+            .arn("logs", &format!("log-group:{}", self.aws_name(ctx)))
+    }
+
+    async fn describe(&self, ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
+        let name = self.aws_name(ctx);
+        let out = ctx
+            .clients
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(&name)
+            .send()
+            .await
+            .op("logs:DescribeLogGroups")?;
+        Ok(out
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(name.as_str()))
+            .cloned())
+    }
+
+    async fn set_retention(&self, ctx: &Ctx) -> Result<(), Error> {
+        ctx.clients
+            .logs
+            .put_retention_policy()
+            .log_group_name(self.aws_name(ctx))
+            .retention_in_days(ctx.settings.services.logs.retention_days)
+            .send()
+            .await
+            .op("logs:PutRetentionPolicy")?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for LogGroup {
+    fn name(&self) -> &str {
+        match self.purpose {
+            Purpose::Audit => Self::AUDIT,
+            Purpose::FlowLogs => Self::FLOW,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "log_group"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec![KmsKey::NAME]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let key = ctx
+            .record(KmsKey::NAME)
+            .and_then(|r| r.attr("arn").map(str::to_owned));
+        Ok(Properties::from([
+            ("kms_key_id", json!(key)),
+            (
+                "retention_in_days",
+                json!(ctx.settings.services.logs.retention_days),
+            ),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let Some(group) = self.describe(ctx).await? else {
+            return Ok(None);
+        };
+        let tags = ctx
+            .clients
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(self.arn(ctx))
+            .send()
+            .await
+            .op("logs:ListTagsForResource")?;
+        let tags = tags
+            .tags()
+            .map(|t| tag_pairs(t.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+        Ok(Some(Observed {
+            record: Record::new(self.aws_name(ctx)).with("arn", self.arn(ctx)),
+            properties: Properties::from([
+                ("kms_key_id", json!(group.kms_key_id())),
+                ("retention_in_days", json!(group.retention_in_days())),
+                ("tags", tags.unwrap_or(json!({}))),
+            ]),
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let key = ctx
+            .record(KmsKey::NAME)
+            .and_then(|r| r.attr("arn").map(str::to_owned))
+            .ok_or_else(|| Error::resource(KmsKey::NAME, "has no ARN recorded"))?;
+        let created = ctx
+            .clients
+            .logs
+            .create_log_group()
+            .log_group_name(self.aws_name(ctx))
+            .kms_key_id(key)
+            .set_tags(Some(ctx.tags(&self.aws_name(ctx)).into_iter().collect()))
+            .send()
+            .await
+            .op("logs:CreateLogGroup");
+        match created {
+            // A retried create whose first response was lost; the read below checks it.
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {}
+            other => other.map(drop)?,
+        }
+        ctx.set_record(
+            self.name(),
+            Record::new(self.aws_name(ctx)).with("arn", self.arn(ctx)),
+        )?;
+        self.set_retention(ctx).await?;
+        self.read(ctx, None)
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), Error> {
+        let logs = &ctx.clients.logs;
+        for change in changes {
+            match change.property {
+                "retention_in_days" => self.set_retention(ctx).await?,
+                "kms_key_id" => {
+                    logs.associate_kms_key()
+                        .log_group_name(self.aws_name(ctx))
+                        .kms_key_id(change.desired.as_str().unwrap_or_default())
+                        .send()
+                        .await
+                        .op("logs:AssociateKmsKey")?;
+                }
+                "tags" => {
+                    logs.tag_resource()
+                        .resource_arn(self.arn(ctx))
+                        .set_tags(Some(ctx.tags(&self.aws_name(ctx)).into_iter().collect()))
+                        .send()
+                        .await
+                        .op("logs:TagResource")?;
+                }
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        gone(
+            ctx.clients
+                .logs
+                .delete_log_group()
+                .log_group_name(self.aws_name(ctx))
+                .send()
+                .await
+                .op("logs:DeleteLogGroup"),
+        )
+    }
+}

@@ -1,0 +1,75 @@
+//! The permission documents of medtech's roles: each names the exact ARNs of this stack
+//! (no `*` resources), and KMS actions name this stack's key only.
+
+use serde_json::{Value, json};
+
+use crate::context::Ctx;
+use crate::error::Error;
+
+fn arn_of(ctx: &Ctx, resource: &str) -> Result<String, Error> {
+    ctx.record(resource)
+        .and_then(|r| r.attr("arn").map(str::to_owned))
+        .ok_or_else(|| Error::resource(resource, "has no ARN recorded"))
+}
+
+/// VPC flow logs delivering into their log group.
+pub fn flow_logs(ctx: &Ctx) -> Result<Value, Error> {
+    let group = ctx.clients.arn(
+        "logs",
+        &format!("log-group:{}", ctx.names().flow_log_group()),
+    );
+    Ok(json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DeliverFlowLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [group.clone(), format!("{group}:*")]
+        }]
+    }))
+}
+
+/// Producers writing records to the stream, which is encrypted with the key.
+pub fn kinesis_producer(ctx: &Ctx) -> Result<Value, Error> {
+    Ok(json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "WriteToTheStream",
+                "Effect": "Allow",
+                "Action": ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"],
+                "Resource": [arn_of(ctx, "kinesis")?]
+            },
+            {
+                "Sid": "EncryptRecords",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey"],
+                "Resource": [arn_of(ctx, "kms")?]
+            }
+        ]
+    }))
+}
+
+/// Applications reading the database and Redis credentials.
+pub fn secrets_reader(ctx: &Ctx) -> Result<Value, Error> {
+    Ok(json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadTheCredentials",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Resource": [arn_of(ctx, "rds-secret")?, arn_of(ctx, "redis-secret")?]
+            },
+            {
+                "Sid": "DecryptThroughSecretsManagerOnly",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": [arn_of(ctx, "kms")?],
+                "Condition": {"StringEquals": {
+                    "kms:ViaService": format!("secretsmanager.{}.amazonaws.com", ctx.clients.region)
+                }}
+            }
+        ]
+    }))
+}

@@ -1,0 +1,333 @@
+//! The two Secrets Manager secrets: RDS credentials (`username,password,engine,host,port,
+//! dbname`) and the Redis AUTH token (`auth_token`). Values are generated once, inside
+//! medtech, encrypted with the stack's key, and never rotated by a re-run. Properties expose
+//! the shape of a secret and whether its value keeps the rules, never the value.
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::types::Tag;
+use serde_json::{Map, Value, json};
+
+use super::common::{cannot_change, desired_tags, tag_pairs};
+use super::kms_key::KmsKey;
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::secret_value::{self, SecretString};
+use crate::state::Record;
+
+pub const RDS_PORT: u16 = 5432;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holds {
+    RdsCredentials,
+    RedisAuthToken,
+}
+
+pub struct Secret {
+    holds: Holds,
+}
+
+impl Secret {
+    pub const RDS: &'static str = "rds-secret";
+    pub const REDIS: &'static str = "redis-secret";
+
+    pub fn new(holds: Holds) -> Self {
+        Self { holds }
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        match self.holds {
+            Holds::RdsCredentials => ctx.names().rds_secret(),
+            Holds::RedisAuthToken => ctx.names().redis_secret(),
+        }
+    }
+
+    fn keys(&self) -> Vec<&'static str> {
+        match self.holds {
+            Holds::RdsCredentials => {
+                vec!["dbname", "engine", "host", "password", "port", "username"]
+            }
+            Holds::RedisAuthToken => vec!["auth_token"],
+        }
+    }
+
+    /// A freshly generated value. The RDS host is filled in once the instance exists.
+    fn generate(&self, ctx: &Ctx) -> Result<SecretString, Error> {
+        let random = |e: getrandom::Error| {
+            Error::resource(self.name(), format!("no randomness from the OS: {e}"))
+        };
+        let value = match self.holds {
+            Holds::RdsCredentials => {
+                let rds = &ctx.settings.services.rds;
+                let password = secret_value::rds_password().map_err(random)?;
+                json!({
+                    "username": rds.master_username,
+                    "password": password.expose(),
+                    "engine": "postgres",
+                    "host": "",
+                    "port": RDS_PORT,
+                    "dbname": rds.database_name,
+                })
+            }
+            Holds::RedisAuthToken => {
+                let token = secret_value::redis_auth_token().map_err(random)?;
+                json!({"auth_token": token.expose()})
+            }
+        };
+        Ok(SecretString::new(value.to_string()))
+    }
+
+    /// Whether the stored value has the promised shape and strength; says which rule fails,
+    /// never what the value is.
+    fn assess(&self, value: &Map<String, Value>) -> String {
+        let mut keys: Vec<&str> = value.keys().map(String::as_str).collect();
+        keys.sort();
+        if keys != self.keys() {
+            return format!("keys are {keys:?}");
+        }
+        let field = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default();
+        let ok = match self.holds {
+            Holds::RdsCredentials => secret_value::is_valid_rds_password(field("password")),
+            Holds::RedisAuthToken => secret_value::is_valid_redis_token(field("auth_token")),
+        };
+        if ok {
+            "ok".into()
+        } else {
+            "weak or malformed".into()
+        }
+    }
+
+    fn tags(&self, ctx: &Ctx) -> Vec<Tag> {
+        ctx.tags(&self.aws_name(ctx))
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect()
+    }
+
+    fn key_arn(ctx: &Ctx) -> Result<String, Error> {
+        ctx.record(KmsKey::NAME)
+            .and_then(|r| r.attr("arn").map(str::to_owned))
+            .ok_or_else(|| Error::resource(KmsKey::NAME, "has no ARN recorded"))
+    }
+}
+
+/// Reads a secret's JSON value. The value stays inside this process.
+pub async fn read_value(ctx: &Ctx, secret: &str) -> Result<Map<String, Value>, Error> {
+    let out = ctx
+        .clients
+        .secrets
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .op("secretsmanager:GetSecretValue")?;
+    let text = SecretString::new(out.secret_string().unwrap_or_default().to_owned());
+    match serde_json::from_str(text.expose()) {
+        Ok(Value::Object(map)) => Ok(map),
+        // The parse error could quote the value: say only that it is not a JSON object.
+        _ => Err(Error::resource(secret, "its value is not a JSON object")),
+    }
+}
+
+#[async_trait]
+impl Resource for Secret {
+    fn name(&self) -> &str {
+        match self.holds {
+            Holds::RdsCredentials => Self::RDS,
+            Holds::RedisAuthToken => Self::REDIS,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "secret"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        vec![KmsKey::NAME]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            ("kms_key_id", json!(Self::key_arn(ctx)?)),
+            ("value", json!("ok")),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let name = self.aws_name(ctx);
+        let described = ctx
+            .clients
+            .secrets
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await
+            .op("secretsmanager:DescribeSecret");
+        let secret = match described {
+            Ok(out) => out,
+            Err(e) if e.is(ErrorKind::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        // Scheduled for deletion: not live, though its name is still taken (create restores it).
+        if secret.deleted_date().is_some() {
+            return Ok(None);
+        }
+        let arn = secret.arn().unwrap_or_default().to_owned();
+        let value = self.assess(&read_value(ctx, &arn).await?);
+        Ok(Some(Observed {
+            record: Record::new(&name).with("arn", &arn),
+            properties: Properties::from([
+                ("kms_key_id", json!(secret.kms_key_id())),
+                ("value", json!(value)),
+                (
+                    "tags",
+                    tag_pairs(
+                        secret
+                            .tags()
+                            .iter()
+                            .filter_map(|t| Some((t.key()?, t.value()?))),
+                    ),
+                ),
+            ]),
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let name = self.aws_name(ctx);
+        let value = self.generate(ctx)?;
+        let created = ctx
+            .clients
+            .secrets
+            .create_secret()
+            .name(&name)
+            .description(format!(
+                "medtech {}: {}",
+                ctx.settings.env(),
+                match self.holds {
+                    Holds::RdsCredentials => "PostgreSQL master credentials",
+                    Holds::RedisAuthToken => "Redis AUTH token",
+                }
+            ))
+            .kms_key_id(Self::key_arn(ctx)?)
+            .secret_string(value.expose())
+            .set_tags(Some(self.tags(ctx)))
+            .send()
+            .await
+            .op("secretsmanager:CreateSecret");
+        drop(value);
+        match created {
+            Ok(_) => {}
+            // The name is taken: by a live secret (a create whose response was lost: adopted
+            // by the read below), or by one scheduled for deletion by an earlier destroy,
+            // which is restored rather than leaving the name blocked for its recovery window.
+            Err(e)
+                if e.is(ErrorKind::AlreadyExists)
+                    || e.code.as_deref() == Some("InvalidRequestException") =>
+            {
+                let described = ctx
+                    .clients
+                    .secrets
+                    .describe_secret()
+                    .secret_id(&name)
+                    .send()
+                    .await
+                    .op("secretsmanager:DescribeSecret")?;
+                if described.deleted_date().is_none()
+                    && e.code.as_deref() == Some("InvalidRequestException")
+                {
+                    return Err(e.into());
+                }
+                if described.deleted_date().is_some() {
+                    ctx.status(
+                        self.name(),
+                        "restoring the secret a previous destroy scheduled for deletion",
+                    );
+                    ctx.clients
+                        .secrets
+                        .restore_secret()
+                        .secret_id(&name)
+                        .send()
+                        .await
+                        .op("secretsmanager:RestoreSecret")?;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let observed = self.read(ctx, None).await?.ok_or_else(|| {
+            Error::Aws(AwsError::unexpected(
+                "secretsmanager:DescribeSecret",
+                format!("{name} created but not found"),
+            ))
+        })?;
+        ctx.set_record(self.name(), observed.record.clone())?;
+        Ok(observed)
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let secrets = &ctx.clients.secrets;
+        let arn = current.record.attr("arn").unwrap_or_default();
+        for change in changes {
+            match change.property {
+                "kms_key_id" => {
+                    secrets
+                        .update_secret()
+                        .secret_id(arn)
+                        .kms_key_id(Self::key_arn(ctx)?)
+                        .send()
+                        .await
+                        .op("secretsmanager:UpdateSecret")?;
+                }
+                "tags" => {
+                    secrets
+                        .tag_resource()
+                        .secret_id(arn)
+                        .set_tags(Some(self.tags(ctx)))
+                        .send()
+                        .await
+                        .op("secretsmanager:TagResource")?;
+                }
+                // Rewriting the value would break the database or cache it belongs to.
+                "value" => {
+                    return Err(Error::resource(
+                        self.name(),
+                        format!(
+                            "the stored value {}; medtech does not rotate credentials in place: rotate them with the service and update the secret, or restore the expected JSON keys {:?}",
+                            change
+                                .observed
+                                .as_ref()
+                                .and_then(Value::as_str)
+                                .unwrap_or("is unreadable"),
+                            self.keys()
+                        ),
+                    ));
+                }
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        let retirement = &ctx.settings.services.destroy;
+        let call = ctx
+            .clients
+            .secrets
+            .delete_secret()
+            .secret_id(current.record.attr("arn").unwrap_or(&current.record.id));
+        let call = if retirement.force_delete_secrets {
+            call.force_delete_without_recovery(true)
+        } else {
+            call.recovery_window_in_days(retirement.secret_recovery_window_days)
+        };
+        super::common::gone(call.send().await.op("secretsmanager:DeleteSecret"))
+    }
+}

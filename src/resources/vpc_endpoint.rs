@@ -1,0 +1,377 @@
+//! VPC endpoints keep the pipeline's AWS traffic off the internet: interface endpoints for
+//! Secrets Manager and Kinesis in the private subnets (private DNS, so the standard SDK
+//! hostnames resolve to them), and a gateway endpoint for S3 on the private route table.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
+use serde_json::{Value, json};
+
+use super::common::{cannot_change, desired_tags, gone, single};
+use super::ec2::{self, filter, is_ours, tags_value};
+use super::route_table::RouteTable;
+use super::security_group::SecurityGroup;
+use super::subnet::Subnet;
+use super::vpc::Vpc;
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::state::Record;
+use crate::wait::{self, Poll};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Service {
+    SecretsManager,
+    Kinesis,
+    S3,
+}
+
+pub struct VpcEndpoint {
+    service: Service,
+}
+
+impl VpcEndpoint {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+
+    /// The short name in resource names, and the AWS service suffix.
+    fn parts(&self) -> (&'static str, &'static str) {
+        match self.service {
+            Service::SecretsManager => ("secretsmanager", "secretsmanager"),
+            Service::Kinesis => ("kinesis", "kinesis-streams"),
+            Service::S3 => ("s3", "s3"),
+        }
+    }
+
+    fn is_gateway(&self) -> bool {
+        matches!(self.service, Service::S3)
+    }
+
+    fn service_name(&self, ctx: &Ctx) -> String {
+        format!("com.amazonaws.{}.{}", ctx.clients.region, self.parts().1)
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        ctx.names().endpoint(self.parts().0)
+    }
+
+    fn timeout(ctx: &Ctx) -> Duration {
+        Duration::from_secs(ctx.settings.services.timeouts.endpoint_minutes * 60)
+    }
+
+    fn ids(ctx: &Ctx, names: &[&str]) -> Result<Vec<String>, Error> {
+        let mut ids = names
+            .iter()
+            .map(|n| ctx.id_of(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    fn observe(&self, endpoint: &SdkEndpoint) -> Observed {
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        let mut props = Properties::from([
+            ("service_name", json!(endpoint.service_name())),
+            (
+                "vpc_endpoint_type",
+                json!(endpoint.vpc_endpoint_type().map(VpcEndpointType::as_str)),
+            ),
+            ("state", json!(state_of(endpoint))),
+            ("tags", tags_value(endpoint.tags())),
+        ]);
+        if self.is_gateway() {
+            props.insert(
+                "route_table_ids",
+                json!(sorted(endpoint.route_table_ids().to_vec())),
+            );
+        } else {
+            props.insert("subnet_ids", json!(sorted(endpoint.subnet_ids().to_vec())));
+            let groups = endpoint
+                .groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_owned))
+                .collect();
+            props.insert("security_group_ids", json!(sorted(groups)));
+            props.insert("private_dns_enabled", json!(endpoint.private_dns_enabled()));
+        }
+        Observed {
+            record: Record::new(endpoint.vpc_endpoint_id().unwrap_or_default()),
+            properties: props,
+        }
+    }
+
+    async fn describe(ctx: &Ctx, id: &str) -> Result<Option<SdkEndpoint>, Error> {
+        match ctx
+            .clients
+            .ec2
+            .describe_vpc_endpoints()
+            .vpc_endpoint_ids(id)
+            .send()
+            .await
+            .op("ec2:DescribeVpcEndpoints")
+        {
+            Ok(out) => Ok(out.vpc_endpoints().first().cloned()),
+            Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
+        wait::until(
+            ctx,
+            self.name(),
+            "available",
+            Self::timeout(ctx),
+            || async {
+                let endpoint = Self::describe(ctx, id).await?;
+                let state = endpoint
+                    .as_ref()
+                    .map_or_else(|| "missing".to_owned(), state_of);
+                match state.as_str() {
+                    "available" => Ok(Poll::Ready(())),
+                    "pending" | "pendingacceptance" => Ok(Poll::Pending(state)),
+                    _ => Err(Error::resource(
+                        self.name(),
+                        format!("became {state} while waiting to be available"),
+                    )),
+                }
+            },
+        )
+        .await
+    }
+
+    fn strings(value: Option<&Value>) -> Vec<String> {
+        value
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The endpoint's state in lower case: the API answers `available` where the SDK's enum
+/// spells `Available`, so the enum cannot be matched directly.
+fn state_of(endpoint: &SdkEndpoint) -> String {
+    endpoint
+        .state()
+        .map(State::as_str)
+        .unwrap_or("unknown")
+        .to_ascii_lowercase()
+}
+
+#[async_trait]
+impl Resource for VpcEndpoint {
+    fn name(&self) -> &str {
+        match self.service {
+            Service::SecretsManager => "secretsmanager-endpoint",
+            Service::Kinesis => "kinesis-endpoint",
+            Service::S3 => "s3-endpoint",
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "vpc_endpoint"
+    }
+
+    fn depends_on(&self) -> Vec<&'static str> {
+        if self.is_gateway() {
+            vec![Vpc::NAME, RouteTable::PRIVATE]
+        } else {
+            vec![
+                Vpc::NAME,
+                Subnet::PRIVATE[0],
+                Subnet::PRIVATE[1],
+                SecurityGroup::ENDPOINTS,
+            ]
+        }
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let mut props = Properties::from([
+            ("service_name", json!(self.service_name(ctx))),
+            (
+                "vpc_endpoint_type",
+                json!(if self.is_gateway() {
+                    "Gateway"
+                } else {
+                    "Interface"
+                }),
+            ),
+            ("state", json!("available")),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]);
+        if self.is_gateway() {
+            props.insert(
+                "route_table_ids",
+                json!(Self::ids(ctx, &[RouteTable::PRIVATE])?),
+            );
+        } else {
+            props.insert("subnet_ids", json!(Self::ids(ctx, &Subnet::PRIVATE)?));
+            props.insert(
+                "security_group_ids",
+                json!(Self::ids(ctx, &[SecurityGroup::ENDPOINTS])?),
+            );
+            props.insert("private_dns_enabled", json!(true));
+        }
+        Ok(props)
+    }
+
+    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let Some(vpc) = ctx.record(Vpc::NAME) else {
+            return Ok(None);
+        };
+        let out = ctx
+            .clients
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(filter("vpc-id", vpc.id))
+            .filters(filter("service-name", self.service_name(ctx)))
+            .send()
+            .await
+            .op("ec2:DescribeVpcEndpoints")?;
+        let name = self.aws_name(ctx);
+        let live: Vec<(String, SdkEndpoint)> = out
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| {
+                !["deleted", "deleting", "failed", "rejected", "expired"]
+                    .contains(&state_of(e).as_str())
+            })
+            .filter(|e| is_ours(ctx, e.tags(), &name))
+            .map(|e| {
+                (
+                    e.vpc_endpoint_id().unwrap_or_default().to_owned(),
+                    e.clone(),
+                )
+            })
+            .collect();
+        Ok(single(self.name(), "VPC endpoint", live)?.map(|(_, e)| self.observe(&e)))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let vpc = ctx.id_of(Vpc::NAME)?;
+        let call = ctx
+            .clients
+            .ec2
+            .create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .service_name(self.service_name(ctx))
+            .tag_specifications(ec2::tag_spec(
+                ctx,
+                ResourceType::VpcEndpoint,
+                &self.aws_name(ctx),
+            ));
+        let call = if self.is_gateway() {
+            let tables = Self::ids(ctx, &[RouteTable::PRIVATE])?;
+            call.vpc_endpoint_type(VpcEndpointType::Gateway)
+                .set_route_table_ids(Some(tables.clone()))
+                .client_token(ec2::client_token(
+                    ctx,
+                    self.name(),
+                    &[&vpc, &tables.join(",")],
+                ))
+        } else {
+            let subnets = Self::ids(ctx, &Subnet::PRIVATE)?;
+            let groups = Self::ids(ctx, &[SecurityGroup::ENDPOINTS])?;
+            call.vpc_endpoint_type(VpcEndpointType::Interface)
+                .set_subnet_ids(Some(subnets.clone()))
+                .set_security_group_ids(Some(groups.clone()))
+                .private_dns_enabled(true)
+                .client_token(ec2::client_token(
+                    ctx,
+                    self.name(),
+                    &[&vpc, &subnets.join(","), &groups.join(",")],
+                ))
+        };
+        let out = call.send().await.op("ec2:CreateVpcEndpoint")?;
+        let id = out
+            .vpc_endpoint()
+            .and_then(SdkEndpoint::vpc_endpoint_id)
+            .ok_or_else(|| {
+                AwsError::unexpected("ec2:CreateVpcEndpoint", "no endpoint id in the response")
+            })?
+            .to_owned();
+        ctx.set_record(self.name(), Record::new(&id))?;
+        self.wait_available(ctx, &id).await?;
+        self.read(ctx, None)
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let id = &current.record.id;
+        for change in changes {
+            let (want, have) = (
+                Self::strings(Some(&change.desired)),
+                Self::strings(change.observed.as_ref()),
+            );
+            let add: Vec<String> = want.iter().filter(|x| !have.contains(x)).cloned().collect();
+            let remove: Vec<String> = have.iter().filter(|x| !want.contains(x)).cloned().collect();
+            let modify = ctx.clients.ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
+            let modify = match change.property {
+                "state" if change.observed == Some(json!("pending")) => {
+                    self.wait_available(ctx, id).await?;
+                    continue;
+                }
+                "tags" => {
+                    ec2::retag(ctx, id, &self.aws_name(ctx)).await?;
+                    continue;
+                }
+                "subnet_ids" => modify
+                    .set_add_subnet_ids(Some(add))
+                    .set_remove_subnet_ids(Some(remove)),
+                "security_group_ids" => modify
+                    .set_add_security_group_ids(Some(add))
+                    .set_remove_security_group_ids(Some(remove)),
+                "route_table_ids" => modify
+                    .set_add_route_table_ids(Some(add))
+                    .set_remove_route_table_ids(Some(remove)),
+                "private_dns_enabled" => modify.private_dns_enabled(true),
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            };
+            modify.send().await.op("ec2:ModifyVpcEndpoint")?;
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        let id = &current.record.id;
+        gone(
+            ctx.clients
+                .ec2
+                .delete_vpc_endpoints()
+                .vpc_endpoint_ids(id)
+                .send()
+                .await
+                .op("ec2:DeleteVpcEndpoints"),
+        )?;
+        // Interface endpoints hold network interfaces in the subnets until fully deleted.
+        wait::until(ctx, self.name(), "deleted", Self::timeout(ctx), || async {
+            Ok(
+                match Self::describe(ctx, id).await?.as_ref().map(state_of) {
+                    None => Poll::Ready(()),
+                    Some(state) if state == "deleted" => Poll::Ready(()),
+                    Some(state) => Poll::Pending(state),
+                },
+            )
+        })
+        .await
+    }
+}
