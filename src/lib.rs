@@ -9,6 +9,7 @@ pub mod context;
 pub mod engine;
 pub mod error;
 mod fsutil;
+pub mod logging;
 pub mod naming;
 pub mod outputs;
 mod report;

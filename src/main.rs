@@ -1,18 +1,16 @@
 //! The `medtech` binary: parse the command line, set up logging, run, map the outcome to a
 //! documented exit code. All work happens in the library.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use medtech::cli::Cli;
 use medtech::error::exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.verbose, cli.global.quiet);
+    medtech::logging::init(cli.global.verbose, cli.global.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,23 +31,4 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
-}
-
-fn init_logging(verbose: u8, quiet: bool) {
-    let ours = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
-    };
-    let sdk = if verbose >= 2 { "info" } else { "warn" };
-    let default = format!("medtech={ours},aws={sdk},aws_config={sdk},aws_smithy_runtime={sdk}");
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(verbose >= 2)
-        .init();
 }

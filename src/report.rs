@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::aws::CallTotals;
 use crate::engine::{Outcome, StepReport};
 
 pub fn action_text(report: &StepReport) -> String {
@@ -15,7 +16,7 @@ pub fn action_text(report: &StepReport) -> String {
 }
 
 /// The summary table, for stderr.
-pub fn table(reports: &[StepReport]) -> String {
+pub fn table(reports: &[StepReport], calls: &CallTotals) -> String {
     let rows: Vec<[String; 5]> = reports
         .iter()
         .map(|r| {
@@ -52,6 +53,13 @@ pub fn table(reports: &[StepReport]) -> String {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
+    out.push_str(&format!(
+        "{} resources, {} AWS calls ({} reads, {} changes)\n",
+        reports.len(),
+        calls.total,
+        calls.reads,
+        calls.mutating
+    ));
     let errors: Vec<String> = reports
         .iter()
         .filter_map(|r| match &r.outcome {
@@ -75,7 +83,7 @@ pub fn table(reports: &[StepReport]) -> String {
     out
 }
 
-pub fn json(command: &str, environment: &str, reports: &[StepReport]) -> Value {
+pub fn json(command: &str, environment: &str, reports: &[StepReport], calls: &CallTotals) -> Value {
     let steps: Vec<Value> = reports
         .iter()
         .map(|r| {
@@ -110,6 +118,7 @@ pub fn json(command: &str, environment: &str, reports: &[StepReport]) -> Value {
         "environment": environment,
         "ok": reports.iter().all(StepReport::is_ok),
         "steps": steps,
+        "api_calls": calls,
     })
 }
 

@@ -2,6 +2,7 @@
 //! and the retry and timeout policy they share. Resource modules receive `Clients`; nothing else
 //! builds an SDK client.
 
+mod calls;
 mod errors;
 
 use std::time::Duration;
@@ -10,6 +11,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+pub use calls::{CallCounter, CallTotals};
 pub use errors::{AwsError, AwsResultExt, ErrorKind};
 
 use crate::config::AwsTarget;
@@ -21,6 +23,8 @@ pub struct Clients {
     pub account_id: String,
     /// `aws`, `aws-cn`, `aws-us-gov`: part of every ARN medtech writes into a policy.
     pub partition: String,
+    /// Every call any client below sends.
+    pub calls: CallCounter,
     pub ec2: aws_sdk_ec2::Client,
     pub kms: aws_sdk_kms::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -39,11 +43,16 @@ impl Clients {
     /// any resource is touched, and gives the account id for state and policies.
     pub async fn connect(target: &AwsTarget) -> Result<Self, AwsError> {
         let config = load_sdk_config(target).await;
+        let calls = CallCounter::default();
         let region = config
             .region()
             .map(|r| r.to_string())
             .ok_or_else(AwsError::no_region)?;
-        let sts = aws_sdk_sts::Client::new(&config);
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&config)
+                .interceptor(calls.clone())
+                .build(),
+        );
         let identity = sts
             .get_caller_identity()
             .send()
@@ -61,16 +70,37 @@ impl Clients {
             region,
             account_id,
             partition,
-            ec2: aws_sdk_ec2::Client::new(&config),
-            kms: aws_sdk_kms::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-            kinesis: aws_sdk_kinesis::Client::new(&config),
-            secrets: aws_sdk_secretsmanager::Client::new(&config),
-            rds: aws_sdk_rds::Client::new(&config),
-            elasticache: aws_sdk_elasticache::Client::new(&config),
-            iam: aws_sdk_iam::Client::new(&config),
-            sns: aws_sdk_sns::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            calls: calls.clone(),
+            ec2: aws_sdk_ec2::Client::from_conf(with_counter!(aws_sdk_ec2, &config, &calls)),
+            kms: aws_sdk_kms::Client::from_conf(with_counter!(aws_sdk_kms, &config, &calls)),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(with_counter!(
+                aws_sdk_cloudwatchlogs,
+                &config,
+                &calls
+            )),
+            kinesis: aws_sdk_kinesis::Client::from_conf(with_counter!(
+                aws_sdk_kinesis,
+                &config,
+                &calls
+            )),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(with_counter!(
+                aws_sdk_secretsmanager,
+                &config,
+                &calls
+            )),
+            rds: aws_sdk_rds::Client::from_conf(with_counter!(aws_sdk_rds, &config, &calls)),
+            elasticache: aws_sdk_elasticache::Client::from_conf(with_counter!(
+                aws_sdk_elasticache,
+                &config,
+                &calls
+            )),
+            iam: aws_sdk_iam::Client::from_conf(with_counter!(aws_sdk_iam, &config, &calls)),
+            sns: aws_sdk_sns::Client::from_conf(with_counter!(aws_sdk_sns, &config, &calls)),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(with_counter!(
+                aws_sdk_cloudwatch,
+                &config,
+                &calls
+            )),
         })
     }
 
@@ -87,6 +117,16 @@ impl Clients {
         format!("arn:{}:iam::{}:root", self.partition, self.account_id)
     }
 }
+
+/// A service's config from the shared one, with the call counter attached.
+macro_rules! with_counter {
+    ($krate:ident, $config:expr, $calls:expr) => {
+        $krate::config::Builder::from($config)
+            .interceptor($calls.clone())
+            .build()
+    };
+}
+use with_counter;
 
 async fn load_sdk_config(target: &AwsTarget) -> SdkConfig {
     // A 35-resource parallel run meets throttling that the default three attempts cannot

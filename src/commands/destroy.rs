@@ -47,9 +47,15 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
     }
     let reports = engine.destroy(&ctx, &found).await;
     if session.json {
-        println!("{}", report::json("destroy", &env, &reports));
+        println!(
+            "{}",
+            report::json("destroy", &env, &reports, &session.clients.calls.totals())
+        );
     } else if !global.quiet {
-        eprint!("\n{}", report::table(&reports));
+        eprint!(
+            "\n{}",
+            report::table(&reports, &session.clients.calls.totals())
+        );
     }
     report::conclude(&reports, engine.interrupted())?;
     session.paths.clear()?;

@@ -17,7 +17,10 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
     let reports = session.engine()?.plan(&ctx).await;
     let env = session.settings.env().to_string();
     if session.json {
-        println!("{}", report::json("plan", &env, &reports));
+        println!(
+            "{}",
+            report::json("plan", &env, &reports, &session.clients.calls.totals())
+        );
     } else {
         let mut text = String::new();
         for r in &reports {

@@ -13,9 +13,15 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
     let reports = engine.up(&ctx).await;
     let env = session.settings.env().to_string();
     if session.json {
-        println!("{}", report::json("up", &env, &reports));
+        println!(
+            "{}",
+            report::json("up", &env, &reports, &session.clients.calls.totals())
+        );
     } else if !global.quiet {
-        eprint!("\n{}", report::table(&reports));
+        eprint!(
+            "\n{}",
+            report::table(&reports, &session.clients.calls.totals())
+        );
     }
     report::conclude(&reports, engine.interrupted())?;
     let outputs = outputs::build(&env, &session.clients.region, &ctx.records());

@@ -1,0 +1,93 @@
+//! Counts the AWS calls a run makes, per operation, as sent on the wire (retries included):
+//! the summary reports them, and the benchmark reads them to check that a converged `up`
+//! changes nothing and reads little.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+/// Totals for a report.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CallTotals {
+    pub total: u64,
+    pub reads: u64,
+    pub mutating: u64,
+    pub by_operation: BTreeMap<String, u64>,
+}
+
+impl CallCounter {
+    pub fn totals(&self) -> CallTotals {
+        let counts = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut totals = CallTotals::default();
+        for (operation, n) in &counts {
+            totals.total += n;
+            if is_read(operation) {
+                totals.reads += n;
+            } else {
+                totals.mutating += n;
+            }
+        }
+        totals.by_operation = counts;
+        totals
+    }
+}
+
+/// Reads by the AWS naming convention; everything else may change something.
+fn is_read(operation: &str) -> bool {
+    let name = operation.rsplit(':').next().unwrap_or(operation);
+    ["Describe", "Get", "List"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "medtech::CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<Metadata>() {
+            let key = format!("{}:{}", meta.service(), meta.name());
+            *self
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(key)
+                .or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_told_from_writes_by_name() {
+        assert!(is_read("ec2:DescribeVpcs"));
+        assert!(is_read("secretsmanager:GetSecretValue"));
+        assert!(is_read("iam:ListRoleTags"));
+        assert!(!is_read("ec2:CreateVpc"));
+        assert!(!is_read("kms:PutKeyPolicy"));
+    }
+}
