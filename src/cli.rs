@@ -100,6 +100,23 @@ pub enum Command {
     Outputs(OutputsArgs),
     /// Delete everything in reverse dependency order and clear the state.
     Destroy(DestroyArgs),
+    /// Inspect the state file, or rebuild it from what AWS reports.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print the state file (ids and ARNs only; no AWS call).
+    Show,
+    /// Find every resource in AWS (by recorded id, else by name and tags) and rewrite the state.
+    Refresh(RefreshArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// Settings that `up` and `plan` both take, since `plan` must predict `up` exactly.
@@ -158,6 +175,18 @@ pub struct PlanArgs {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub stack: StackArgs,
+
+    /// Report format (default: table, or json with --output json).
+    #[arg(long, value_enum)]
+    pub format: Option<VerifyFormat>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    Table,
+    Json,
+    Junit,
+    Markdown,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,16 @@ pub enum Error {
     #[error("{resource}: {message}")]
     Resource { resource: String, message: String },
     #[error(
+        "{resource}: found {} {kind}s tagged as this one ({}); delete the extra ones so that exactly one remains",
+        ids.len(),
+        ids.join(", ")
+    )]
+    Duplicates {
+        resource: String,
+        kind: String,
+        ids: Vec<String>,
+    },
+    #[error(
         "{failed} of {total} steps failed; see the errors above, fix them and run the command again"
     )]
     StepsFailed { failed: usize, total: usize },
@@ -59,9 +69,11 @@ impl Error {
             Self::State(_) => exit::STATE,
             Self::Aws(e) if is_access_problem(e) => exit::AWS_ACCESS,
             Self::Interrupted => exit::INTERRUPTED,
-            Self::Aws(_) | Self::Resource { .. } | Self::StepsFailed { .. } | Self::Io { .. } => {
-                exit::FAILED
-            }
+            Self::Aws(_)
+            | Self::Resource { .. }
+            | Self::Duplicates { .. }
+            | Self::StepsFailed { .. }
+            | Self::Io { .. } => exit::FAILED,
         }
     }
 

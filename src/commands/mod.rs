@@ -5,6 +5,7 @@
 mod destroy;
 mod outputs;
 mod plan;
+mod state;
 mod up;
 
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use crate::aws::Clients;
-use crate::cli::{Cli, Command, GlobalArgs, OutputMode, StackArgs};
+use crate::cli::{Cli, Command, GlobalArgs, OutputMode, StackArgs, StateCommand};
 use crate::config::Settings;
 use crate::context::{Ctx, Persist};
 use crate::engine::Engine;
@@ -27,9 +28,11 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::Up(args) => up::run(global, &args.stack).await,
         Command::Plan(args) => plan::run(global, &args.stack, args.detailed_exitcode).await,
-        Command::Verify(args) => crate::verify::run(global, &args.stack).await,
+        Command::Verify(args) => crate::verify::run(global, args).await,
         Command::Outputs(args) => outputs::run(global, args.format),
         Command::Destroy(args) => destroy::run(global, args).await,
+        Command::State(StateCommand::Show) => state::show(global),
+        Command::State(StateCommand::Refresh(args)) => state::refresh(global, &args.stack).await,
     }
 }
 

@@ -14,13 +14,24 @@ const CHANGES: u8 = 2;
 pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Result<u8, Error> {
     let session = Session::open(global, stack, "plan", Locking::None, |_| Ok(())).await?;
     let ctx = session.context(false);
-    let reports = session.engine()?.plan(&ctx).await;
+    let engine = session.engine()?;
+    let reports = engine.plan(&ctx).await;
     let env = session.settings.env().to_string();
+    // In state but no longer part of the stack (made by another medtech version).
+    let orphans: Vec<(String, String)> = session
+        .state
+        .iter()
+        .flat_map(|s| &s.resources)
+        .filter(|(name, _)| !engine.resources().iter().any(|r| r.name() == name.as_str()))
+        .map(|(name, record)| (name.clone(), record.id.clone()))
+        .collect();
     if session.json {
-        println!(
-            "{}",
-            report::json("plan", &env, &reports, &session.clients.calls.totals())
-        );
+        let mut json = report::json("plan", &env, &reports, &session.clients.calls.totals());
+        json["orphans"] = orphans
+            .iter()
+            .map(|(name, id)| serde_json::json!({"resource": name, "id": id, "action": "delete"}))
+            .collect();
+        println!("{json}");
     } else {
         let mut text = String::new();
         for r in &reports {
@@ -45,6 +56,11 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
             };
             text.push_str(&line);
             text.push('\n');
+        }
+        for (name, id) in &orphans {
+            text.push_str(&format!(
+                "  - {name} ({id}) is in state but not in this stack: delete it by hand, then `medtech state refresh`\n"
+            ));
         }
         if text.is_empty() {
             println!("No changes: environment {env} matches the configuration.");

@@ -168,7 +168,10 @@ impl Engine {
                         ctx.set_record(res.name(), o.record.clone())?;
                         Action::Found
                     }
-                    None => Action::Absent,
+                    None => {
+                        ctx.remove_record(res.name())?;
+                        Action::Absent
+                    }
                 };
                 found_ref.lock().unwrap_or_else(PoisonError::into_inner)[index] = observed;
                 Ok(action)

@@ -37,17 +37,11 @@ pub fn single<T>(
     match found.len() {
         0 => Ok(None),
         1 => Ok(found.pop()),
-        _ => {
-            let ids: Vec<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
-            Err(Error::resource(
-                resource,
-                format!(
-                    "found {} {kind}s tagged as this one ({}); delete the extra ones so that exactly one remains",
-                    ids.len(),
-                    ids.join(", ")
-                ),
-            ))
-        }
+        _ => Err(Error::Duplicates {
+            resource: resource.to_owned(),
+            kind: kind.to_owned(),
+            ids: found.into_iter().map(|(id, _)| id).collect(),
+        }),
     }
 }
 

@@ -235,6 +235,7 @@ impl Resource for RdsInstance {
             record: Self::record(&db),
             properties: Properties::from([
                 ("engine", json!(db.engine())),
+                ("master_username", json!(db.master_username())),
                 (
                     "engine_major_version",
                     json!(db.engine_version().and_then(|v| v.split('.').next())),

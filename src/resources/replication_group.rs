@@ -174,6 +174,7 @@ impl Resource for ReplicationGroup {
             ("at_rest_encryption_enabled", json!(true)),
             ("kms_key_id", json!(Self::key_arn(ctx)?)),
             ("auth_token_enabled", json!(true)),
+            ("auto_minor_version_upgrade", json!(true)),
             ("port", json!(REDIS_PORT)),
             (
                 "snapshot_retention_limit",
@@ -268,6 +269,10 @@ impl Resource for ReplicationGroup {
                 ),
                 ("kms_key_id", json!(group.kms_key_id())),
                 ("auth_token_enabled", json!(group.auth_token_enabled())),
+                (
+                    "auto_minor_version_upgrade",
+                    json!(member.as_ref().and_then(|m| m.auto_minor_version_upgrade())),
+                ),
                 ("port", json!(port)),
                 (
                     "snapshot_retention_limit",
@@ -425,6 +430,7 @@ impl Resource for ReplicationGroup {
                     modify.preferred_maintenance_window(&redis.maintenance_window)
                 }
                 "security_group_ids" => modify.security_group_ids(ctx.id_of(SecurityGroup::REDIS)?),
+                "auto_minor_version_upgrade" => modify.auto_minor_version_upgrade(true),
                 _ => continue,
             };
             modified = true;

@@ -1,0 +1,158 @@
+//! `medtech verify`: reads every resource back from AWS and checks each required property
+//! against its desired value, plus that each resource exists, is unique and is the one in
+//! state. Every check carries its control (severity, HIPAA safeguard, fix, Prowler and Config
+//! equivalents). Exit 0 when all pass, 1 when any fails, 2 when verification could not run.
+
+pub mod controls;
+mod report;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cli::{GlobalArgs, OutputMode, VerifyArgs, VerifyFormat};
+use crate::commands::{Locking, Session};
+use crate::engine::Outcome;
+use crate::error::{Error, exit};
+use crate::resource::diff;
+use controls::{Control, Severity};
+
+/// Verification could not run (no access, bad input, unreadable state).
+pub const COULD_NOT_RUN: u8 = 2;
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub id: String,
+    pub resource: String,
+    pub kind: &'static str,
+    pub passed: bool,
+    pub expected: Value,
+    pub observed: Value,
+    #[serde(flatten)]
+    pub control: Control,
+}
+
+impl Check {
+    fn new(
+        resource: &str,
+        kind: &'static str,
+        property: &str,
+        expected: Value,
+        observed: Value,
+    ) -> Self {
+        Self {
+            id: format!("{resource}.{property}"),
+            resource: resource.to_owned(),
+            kind,
+            passed: expected == observed,
+            expected,
+            observed,
+            control: controls::for_property(kind, property),
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.control.severity
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<u8, Error> {
+    let format = match (args.format, global.output) {
+        (Some(format), _) => format,
+        (None, OutputMode::Json) => VerifyFormat::Json,
+        (None, OutputMode::Text) => VerifyFormat::Table,
+    };
+    match checks(global, args).await {
+        Ok((env, checks)) => {
+            report::emit(&env, &checks, format)?;
+            Ok(if checks.iter().all(|c| c.passed) {
+                exit::OK
+            } else {
+                exit::FAILED
+            })
+        }
+        Err(e) => {
+            eprintln!("error: verification could not run: {e}");
+            Ok(COULD_NOT_RUN)
+        }
+    }
+}
+
+async fn checks(global: &GlobalArgs, args: &VerifyArgs) -> Result<(String, Vec<Check>), Error> {
+    let session = Session::open(global, &args.stack, "verify", Locking::None, |_| Ok(())).await?;
+    let recorded = session
+        .state
+        .as_ref()
+        .map(|s| s.resources.clone())
+        .unwrap_or_default();
+    let ctx = session.context(false);
+    let engine = session.engine()?;
+    let (reports, found) = engine.discover(&ctx).await;
+    let mut checks = Vec::new();
+    for ((resource, report), observed) in engine.resources().iter().zip(&reports).zip(&found) {
+        let (name, kind) = (resource.name(), resource.kind());
+        match (&report.outcome, observed) {
+            (Outcome::Failed(Error::Duplicates { ids, .. }), _) => {
+                checks.push(Check::new(
+                    name,
+                    kind,
+                    "unique",
+                    Value::from(1),
+                    Value::from(ids.len()),
+                ));
+            }
+            (Outcome::Failed(e), _) => return Err(Error::resource(name, e.to_string())),
+            (Outcome::Skipped { because }, _) => {
+                // Only a duplicated dependency gets here: other failures ended the run above.
+                checks.push(Check::new(
+                    name,
+                    kind,
+                    "exists",
+                    Value::Bool(true),
+                    Value::String(format!("not checked: {because} is duplicated")),
+                ));
+            }
+            (Outcome::NotStarted, _) => return Err(Error::Interrupted),
+            (Outcome::Done(_), None) => {
+                checks.push(Check::new(
+                    name,
+                    kind,
+                    "exists",
+                    Value::Bool(true),
+                    Value::Bool(false),
+                ));
+            }
+            (Outcome::Done(_), Some(observed)) => {
+                checks.push(Check::new(
+                    name,
+                    kind,
+                    "exists",
+                    Value::Bool(true),
+                    Value::Bool(true),
+                ));
+                if let Some(record) = recorded.get(name) {
+                    checks.push(Check::new(
+                        name,
+                        kind,
+                        "recorded",
+                        Value::from(record.id.as_str()),
+                        Value::from(observed.record.id.as_str()),
+                    ));
+                }
+                let desired = resource.desired(&ctx).await?;
+                let failed = diff(&desired, &observed.properties);
+                for (property, want) in &desired {
+                    let have = observed
+                        .properties
+                        .get(property)
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    let mut check = Check::new(name, kind, property, want.clone(), have);
+                    // Object properties (tags) pass when every desired key matches.
+                    check.passed = !failed.iter().any(|c| c.property == *property);
+                    checks.push(check);
+                }
+            }
+        }
+    }
+    Ok((session.settings.env().to_string(), checks))
+}
