@@ -133,8 +133,11 @@ impl Resource for KinesisStream {
             ("stream_mode", json!("PROVISIONED")),
             ("shard_count", json!(config.shard_count)),
             ("retention_period_hours", json!(config.retention_hours)),
-            ("encryption_type", json!("KMS")),
-            ("kms_key_id", json!(Self::key_arn(ctx)?)),
+            // One property: stopping encryption clears both, and is one drift, not two.
+            (
+                "encryption",
+                json!({"type": "KMS", "key_id": Self::key_arn(ctx)?}),
+            ),
             ("status", json!("ACTIVE")),
             ("tags", desired_tags(ctx, &ctx.names().kinesis_stream())),
         ]))
@@ -170,10 +173,12 @@ impl Resource for KinesisStream {
                     json!(summary.retention_period_hours()),
                 ),
                 (
-                    "encryption_type",
-                    json!(summary.encryption_type().map(EncryptionType::as_str)),
+                    "encryption",
+                    json!({
+                        "type": summary.encryption_type().map(EncryptionType::as_str),
+                        "key_id": summary.key_id(),
+                    }),
                 ),
-                ("kms_key_id", json!(summary.key_id())),
                 ("status", json!(summary.stream_status().as_str())),
                 (
                     "tags",
@@ -232,11 +237,10 @@ impl Resource for KinesisStream {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        const IN_PLACE: [&str; 6] = [
+        const IN_PLACE: [&str; 5] = [
             "status",
             "retention_period_hours",
-            "encryption_type",
-            "kms_key_id",
+            "encryption",
             "shard_count",
             "tags",
         ];
@@ -261,7 +265,7 @@ impl Resource for KinesisStream {
             self.set_retention(ctx, now.and_then(|n| i32::try_from(n).ok()))
                 .await?;
         }
-        if changed("encryption_type") || changed("kms_key_id") {
+        if changed("encryption") {
             self.encrypt(ctx).await?;
         }
         if changed("shard_count") {

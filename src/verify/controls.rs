@@ -315,7 +315,7 @@ pub fn for_property(kind: &str, property: &str) -> Control {
             "IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS",
         ),
         // Streaming.
-        ("kinesis_stream", "encryption_type" | "kms_key_id") => c(
+        ("kinesis_stream", "encryption") => c(
             "Stream encrypted at rest with the stack's key",
             Critical,
             ENCRYPTION,

@@ -785,3 +785,11 @@ def test_kinesis_stream_encryption_needs_an_existing_key(aws, uid):
     with pytest.raises(ClientError) as err:
         kinesis.start_stream_encryption(StreamName=stream, EncryptionType="KMS", KeyId=key["Arn"])
     assert code_of(err) == "KMSDisabledException"
+
+
+def test_kinesis_create_stream_applies_tags(aws, uid):
+    kinesis = aws("kinesis")
+    stream = f"medtech-tagged-{uid}"
+    kinesis.create_stream(StreamName=stream, ShardCount=1,
+                          StreamModeDetails={"StreamMode": "PROVISIONED"}, Tags={"Project": "medtech"})
+    assert kinesis.list_tags_for_stream(StreamName=stream)["Tags"] == [{"Key": "Project", "Value": "medtech"}]

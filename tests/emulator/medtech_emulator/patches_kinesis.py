@@ -8,6 +8,9 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
   ``KMSDisabledException``; a key in another state (pending deletion, ...)
   with ``KMSInvalidStateException``.  moto stores any string.  The stream keeps
   reporting ``KeyId`` exactly as given, as Kinesis does.
+* ``CreateStream`` applies its ``Tags`` parameter (Kinesis has taken tags at
+  creation since 2023, so a stream is never untagged, even briefly); moto
+  ignores it.
 """
 from __future__ import annotations
 
@@ -38,3 +41,17 @@ def apply() -> None:
         return orig(self, stream_arn, stream_name, encryption_type, key_id)
 
     KinesisBackend.start_stream_encryption = start_stream_encryption
+
+    from moto.kinesis.responses import KinesisResponse
+
+    orig_create = KinesisResponse.create_stream
+
+    @functools.wraps(orig_create)
+    def create_stream(self):
+        result = orig_create(self)
+        tags = self._get_param("Tags")
+        if tags:
+            self.kinesis_backend.add_tags_to_stream(None, self._get_param("StreamName"), tags)
+        return result
+
+    KinesisResponse.create_stream = create_stream

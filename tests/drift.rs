@@ -1,0 +1,416 @@
+//! Drift: changes made behind medtech's back, through the SDK. For each, `verify` fails
+//! naming exactly that check, `plan` reports exactly that change (exit 2), `up` repairs it and
+//! `verify` passes again. Also: reports in every format, verification without state, and the
+//! refusal to replace stateful resources.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::Filter;
+use common::{TestContext, stderr, stdout};
+use serde_json::Value;
+
+/// The ids of the checks `verify --output json` reports as failed (exit code asserted).
+fn failed_checks(t: &TestContext, expect_code: i32) -> BTreeSet<String> {
+    let out = t.medtech(&["verify", "--env", &t.env, "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(expect_code),
+        "verify: {}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == Value::Bool(false))
+        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// The `resource.property` pairs `plan --output json` would change (exit code 2 asserted).
+fn planned_changes(t: &TestContext) -> BTreeSet<String> {
+    let out = t.medtech(&[
+        "plan",
+        "--env",
+        &t.env,
+        "--detailed-exitcode",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "plan: {}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    let mut changes = BTreeSet::new();
+    for step in report["steps"].as_array().expect("steps") {
+        let resource = step["resource"].as_str().unwrap_or_default();
+        match step["action"].as_str() {
+            Some("create") => {
+                changes.insert(format!("{resource}.exists"));
+            }
+            Some("update") => {
+                for change in step["changes"].as_array().expect("changes") {
+                    changes.insert(format!(
+                        "{resource}.{}",
+                        change["property"].as_str().unwrap_or_default()
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    changes
+}
+
+async fn kms_key_id(t: &TestContext) -> String {
+    t.outputs()["kms_key_id"]
+        .as_str()
+        .expect("kms_key_id")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn every_drift_is_named_planned_and_repaired() {
+    let t = TestContext::new("drift").await;
+    t.run_ok(&["up"]);
+    assert!(failed_checks(&t, 0).is_empty());
+    let out = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    let env = t.env.clone();
+    let outputs = t.outputs();
+    let text = |key: &str| outputs[key].as_str().expect(key).to_owned();
+
+    // (what is done behind medtech's back, the one check it must break)
+    let mut drifts: Vec<(&str, &str)> = Vec::new();
+
+    // 1. Key rotation turned off.
+    t.kms
+        .disable_key_rotation()
+        .key_id(kms_key_id(&t).await)
+        .send()
+        .await
+        .unwrap();
+    drifts.push(("key rotation off", "kms.rotation_enabled"));
+    // 2. An extra ingress rule on the database's security group.
+    t.ec2
+        .authorize_security_group_ingress()
+        .group_id(text("rds_security_group_id"))
+        .ip_protocol("tcp")
+        .from_port(5432)
+        .to_port(5432)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    drifts.push(("database open to the world", "rds-sg.ingress"));
+    // 3. Flow-log retention shortened.
+    t.logs
+        .put_retention_policy()
+        .log_group_name(format!("/medtech/{env}/vpc-flow"))
+        .retention_in_days(90)
+        .send()
+        .await
+        .unwrap();
+    drifts.push((
+        "flow-log retention shortened",
+        "flow-logs-group.retention_in_days",
+    ));
+    // 4. Stream encryption stopped.
+    t.kinesis
+        .stop_stream_encryption()
+        .stream_name(text("kinesis_stream_name"))
+        .encryption_type(aws_sdk_kinesis::types::EncryptionType::Kms)
+        .key_id(text("kms_key_arn"))
+        .send()
+        .await
+        .unwrap();
+    drifts.push(("stream encryption stopped", "kinesis.encryption"));
+    // 5. An alarm deleted.
+    t.cloudwatch
+        .delete_alarms()
+        .alarm_names(format!("medtech-rds-cpu-{env}"))
+        .send()
+        .await
+        .unwrap();
+    drifts.push(("alarm deleted", "alarm-rds-cpu.exists"));
+    // 6. A required tag removed.
+    t.ec2
+        .delete_tags()
+        .resources(text("vpc_id"))
+        .tags(aws_sdk_ec2::types::Tag::builder().key("Compliance").build())
+        .send()
+        .await
+        .unwrap();
+    drifts.push(("tag removed", "vpc.tags"));
+    // 7. A resource deleted outright: the audit log group, with its history.
+    t.logs
+        .delete_log_group()
+        .log_group_name(text("audit_log_group_name"))
+        .send()
+        .await
+        .unwrap();
+    drifts.push(("audit log group deleted", "audit-logs.exists"));
+    // 8. The default security group opened.
+    let default_sg = t
+        .ec2
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("vpc-id")
+                .values(text("vpc_id"))
+                .build(),
+        )
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    t.ec2
+        .authorize_security_group_ingress()
+        .group_id(default_sg.security_groups()[0].group_id().unwrap())
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    drifts.push(("default group opened", "default-sg.ingress"));
+    // 9. An inline policy slipped onto a role.
+    t.iam
+        .put_role_policy()
+        .role_name(format!("medtech-kinesis-producer-{env}"))
+        .policy_name("shortcut")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kinesis:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    drifts.push((
+        "inline policy added",
+        "kinesis-producer-role.inline_policies",
+    ));
+    // 10. Database backups cut to a week.
+    t.rds
+        .modify_db_instance()
+        .db_instance_identifier(text("rds_instance_identifier"))
+        .backup_retention_period(7)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    drifts.push(("backups shortened", "rds.backup_retention_period"));
+
+    let expected: BTreeSet<String> = drifts
+        .iter()
+        .map(|(_, check)| (*check).to_owned())
+        .collect();
+    assert_eq!(
+        failed_checks(&t, 1),
+        expected,
+        "verify must name exactly the drifted checks"
+    );
+    assert_eq!(
+        planned_changes(&t),
+        expected,
+        "plan must name exactly the drifted properties"
+    );
+
+    t.run_ok(&["up"]);
+    assert!(
+        failed_checks(&t, 0).is_empty(),
+        "up did not repair everything"
+    );
+    let out = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // Read back through the SDK, not through medtech: the repairs are real.
+    let rotation = t
+        .kms
+        .get_key_rotation_status()
+        .key_id(kms_key_id(&t).await)
+        .send()
+        .await
+        .unwrap();
+    assert!(rotation.key_rotation_enabled());
+    for group in [
+        text("audit_log_group_name"),
+        format!("/medtech/{env}/vpc-flow"),
+    ] {
+        let found = t
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(&group)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            found.log_groups()[0].retention_in_days(),
+            Some(365),
+            "{group}"
+        );
+        assert_eq!(
+            found.log_groups()[0].kms_key_id(),
+            Some(text("kms_key_arn").as_str()),
+            "{group}"
+        );
+    }
+    let stream = t
+        .kinesis
+        .describe_stream_summary()
+        .stream_name(text("kinesis_stream_name"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stream
+            .stream_description_summary()
+            .unwrap()
+            .encryption_type(),
+        Some(&aws_sdk_kinesis::types::EncryptionType::Kms)
+    );
+    let inline = t
+        .iam
+        .list_role_policies()
+        .role_name(format!("medtech-kinesis-producer-{env}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(inline.policy_names().is_empty());
+    let alarms = t
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names(format!("medtech-rds-cpu-{env}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alarms.metric_alarms().len(), 1);
+}
+
+#[tokio::test]
+async fn reports_parse_and_state_is_not_needed() {
+    let t = TestContext::new("reports").await;
+    t.run_ok(&["up"]);
+
+    // JSON: documented fields on every check.
+    let json: Value =
+        serde_json::from_slice(&t.run_ok(&["verify", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json["passed"], Value::Bool(true));
+    let checks = json["checks"].as_array().unwrap();
+    assert!(checks.len() > 200, "only {} checks", checks.len());
+    for field in [
+        "id",
+        "resource",
+        "kind",
+        "passed",
+        "expected",
+        "observed",
+        "title",
+        "severity",
+        "safeguard",
+        "fix",
+        "prowler",
+        "config_rule",
+    ] {
+        assert!(
+            checks.iter().all(|c| c.get(field).is_some()),
+            "a check lacks {field}"
+        );
+    }
+    for id in [
+        "rds.storage_encrypted",
+        "db-subnets.subnet_ids",
+        "flow-logs.traffic_type",
+        "default-sg.ingress",
+        "secrets-reader-role.inline_policies",
+    ] {
+        assert!(checks.iter().any(|c| c["id"] == id), "no check {id}");
+    }
+
+    // JUnit: testsuites > testsuite > testcase, counts consistent, one case per check.
+    let junit = stdout(&t.run_ok(&["verify", "--format", "junit"]));
+    assert!(junit.starts_with("<?xml"));
+    let cases = junit.matches("<testcase ").count();
+    assert_eq!(cases, checks.len());
+    assert!(junit.contains(&format!(
+        "<testsuite name=\"medtech.{}\" tests=\"{cases}\" failures=\"0\"",
+        t.env
+    )));
+    assert_eq!(junit.matches("<testsuite ").count(), 1);
+    assert!(junit.trim_end().ends_with("</testsuites>"));
+
+    // Markdown, also appended to a GitHub job summary.
+    let summary = t.path("summary.md");
+    let out = t.medtech_with(
+        &["verify", "--env", &t.env, "--format", "markdown"],
+        &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    );
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("all controls pass"));
+    assert!(
+        std::fs::read_to_string(&summary)
+            .unwrap()
+            .contains("all controls pass")
+    );
+
+    // A failing control in JUnit: a <failure> element for exactly it.
+    t.kms
+        .disable_key_rotation()
+        .key_id(kms_key_id(&t).await)
+        .send()
+        .await
+        .unwrap();
+    let out = t.medtech(&["verify", "--env", &t.env, "--format", "junit"]);
+    assert_eq!(out.status.code(), Some(1));
+    let junit = stdout(&out);
+    assert_eq!(junit.matches("<failure ").count(), 1);
+    assert!(junit.contains("name=\"kms.rotation_enabled\""));
+    t.run_ok(&["up"]);
+
+    // Without the state file, verify and plan still find everything and see no change.
+    std::fs::remove_file(t.state_file()).unwrap();
+    t.run_ok(&["verify"]);
+    let plan = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+    assert!(!t.state_file().exists(), "plan or verify wrote state");
+
+    // state refresh rebuilds it from AWS with the same ids.
+    t.run_ok(&["state", "refresh"]);
+    let state = t.state();
+    assert_eq!(state["resources"]["vpc"]["id"], t.outputs()["vpc_id"]);
+    assert_eq!(
+        state["resources"]["rds"]["id"],
+        t.outputs()["rds_instance_identifier"]
+    );
+    let shown: Value = serde_json::from_slice(&t.run_ok(&["state", "show"]).stdout).unwrap();
+    assert_eq!(shown, state);
+}
+
+#[tokio::test]
+async fn replacing_stateful_resources_is_refused() {
+    let t = TestContext::new("keep").await;
+    t.run_ok(&["up"]);
+    let vpc = t.outputs()["vpc_id"].clone();
+    let out = t.medtech(&["up", "--env", &t.env, "--vpc-cidr", "10.9.0.0/16"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cidr_block") && err.contains("cannot change in place"),
+        "{err}"
+    );
+    // Nothing was replaced.
+    let vpcs = t
+        .ec2
+        .describe_vpcs()
+        .vpc_ids(vpc.as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
+    assert_eq!(t.sweep(&t.env).await["vpc"].len(), 1);
+}
