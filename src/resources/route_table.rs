@@ -216,15 +216,20 @@ impl RouteTable {
                 Ok(())
             }
             None => {
-                ctx.clients
+                let associated = ctx
+                    .clients
                     .ec2
                     .associate_route_table()
                     .route_table_id(table)
                     .subnet_id(subnet)
                     .send()
                     .await
-                    .op("ec2:AssociateRouteTable")?;
-                Ok(())
+                    .op("ec2:AssociateRouteTable");
+                match associated {
+                    // A retry whose first response was lost; the step's read-back checks it.
+                    Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(()),
+                    other => other.map(drop).map_err(Error::from),
+                }
             }
         }
     }

@@ -328,6 +328,24 @@ impl Resource for Secret {
         } else {
             call.recovery_window_in_days(retirement.secret_recovery_window_days)
         };
-        super::common::gone(call.send().await.op("secretsmanager:DeleteSecret"))
+        match call.send().await.op("secretsmanager:DeleteSecret") {
+            // Already scheduled for deletion (a retry whose first response was lost).
+            Err(e) if e.code.as_deref() == Some("InvalidRequestException") => {
+                let described = ctx
+                    .clients
+                    .secrets
+                    .describe_secret()
+                    .secret_id(&current.record.id)
+                    .send()
+                    .await
+                    .op("secretsmanager:DescribeSecret");
+                match described {
+                    Ok(d) if d.deleted_date().is_some() => Ok(()),
+                    Err(d) if d.is(ErrorKind::NotFound) => Ok(()),
+                    _ => Err(e.into()),
+                }
+            }
+            other => super::common::gone(other),
+        }
     }
 }

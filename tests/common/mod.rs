@@ -345,3 +345,542 @@ pub fn assert_standard_tags(what: &str, tags: &BTreeMap<String, String>, env: &s
         );
     }
 }
+
+/// Whether an AWS name belongs to `env` by the naming rule of STACK.md: it ends in `-<env>`
+/// or has `/<env>/` as a path segment.
+pub fn named_for(name: &str, env: &str) -> bool {
+    name.ends_with(&format!("-{env}")) || name.contains(&format!("/{env}/"))
+}
+
+fn env_tag<'a>(mut pairs: impl Iterator<Item = (&'a str, &'a str)>, env: &str) -> bool {
+    pairs.any(|(k, v)| k == "Environment" && v == env)
+}
+
+impl TestContext {
+    /// Everything the emulator holds, in every service the stack uses, that carries the tag
+    /// `Environment=<env>` or a name ending in `-<env>` / containing `/<env>/`: the EC2 kinds of
+    /// [`TestContext::sweep`] plus KMS, CloudWatch Logs, Kinesis, Secrets Manager, RDS,
+    /// ElastiCache, IAM, SNS, CloudWatch alarms, VPC endpoints and flow logs. Ids (or ARNs
+    /// where there is no id) by kind, sorted; every kind is present, empty when nothing is
+    /// found, so two sweeps compare as a whole. Things already on their way out and no
+    /// longer billable or usable are left out: KMS keys pending deletion, secrets scheduled
+    /// for deletion, deleted VPC endpoints and NAT gateways.
+    pub async fn sweep_all(&self, env: &str) -> BTreeMap<&'static str, Vec<String>> {
+        let mut found = self.sweep(env).await;
+        let mut put = |kind: &'static str, ids: Vec<String>| {
+            found.insert(kind, ids);
+        };
+
+        // KMS: aliases by name; customer keys by tag (ListResourceTags), not pending deletion.
+        let aliases: Vec<_> = self
+            .kms
+            .list_aliases()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("kms ListAliases");
+        put(
+            "kms_alias",
+            aliases
+                .iter()
+                .flat_map(|p| p.aliases())
+                .filter_map(|a| a.alias_name())
+                .filter(|n| n == &format!("alias/medtech-{env}") || named_for(n, env))
+                .map(str::to_owned)
+                .collect(),
+        );
+        let keys: Vec<_> = self
+            .kms
+            .list_keys()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("kms ListKeys");
+        let mut kms_keys = Vec::new();
+        for key_id in keys
+            .iter()
+            .flat_map(|p| p.keys())
+            .filter_map(|k| k.key_id())
+        {
+            let described = self.kms.describe_key().key_id(key_id).send().await;
+            let meta = described.expect("kms DescribeKey");
+            let meta = meta.key_metadata().expect("key metadata");
+            if meta.key_state().map(|s| s.as_str()) == Some("PendingDeletion")
+                || meta.key_manager().map(|m| m.as_str()) == Some("AWS")
+            {
+                continue;
+            }
+            let tags = self
+                .kms
+                .list_resource_tags()
+                .key_id(key_id)
+                .send()
+                .await
+                .expect("kms ListResourceTags");
+            if env_tag(
+                tags.tags().iter().map(|t| (t.tag_key(), t.tag_value())),
+                env,
+            ) {
+                kms_keys.push(key_id.to_owned());
+            }
+        }
+        put("kms_key", kms_keys);
+
+        // CloudWatch Logs: log groups by name or tag.
+        let groups: Vec<_> = self
+            .logs
+            .describe_log_groups()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("logs DescribeLogGroups");
+        let mut log_groups = Vec::new();
+        for group in groups.iter().flat_map(|p| p.log_groups()) {
+            let name = group.log_group_name().unwrap_or_default();
+            let mut hit = named_for(name, env);
+            if !hit {
+                let arn = group
+                    .log_group_arn()
+                    .map(str::to_owned)
+                    .or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_owned()))
+                    .expect("log group arn");
+                let tags = self
+                    .logs
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .expect("logs ListTagsForResource");
+                hit = tags
+                    .tags()
+                    .is_some_and(|t| t.get("Environment").map(String::as_str) == Some(env));
+            }
+            if hit {
+                log_groups.push(name.to_owned());
+            }
+        }
+        put("log_group", log_groups);
+
+        // Kinesis streams.
+        let streams: Vec<_> = self
+            .kinesis
+            .list_streams()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("kinesis ListStreams");
+        let mut kinesis = Vec::new();
+        for name in streams.iter().flat_map(|p| p.stream_names()) {
+            let mut hit = named_for(name, env);
+            if !hit {
+                let tags = self
+                    .kinesis
+                    .list_tags_for_stream()
+                    .stream_name(name)
+                    .send()
+                    .await
+                    .expect("kinesis ListTagsForStream");
+                hit = env_tag(
+                    tags.tags()
+                        .iter()
+                        .map(|t| (t.key(), t.value().unwrap_or_default())),
+                    env,
+                );
+            }
+            if hit {
+                kinesis.push(name.clone());
+            }
+        }
+        put("kinesis_stream", kinesis);
+
+        // Secrets Manager: skip secrets scheduled for deletion.
+        let secrets: Vec<_> = self
+            .secrets
+            .list_secrets()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("secretsmanager ListSecrets");
+        put(
+            "secret",
+            secrets
+                .iter()
+                .flat_map(|p| p.secret_list())
+                .filter(|s| s.deleted_date().is_none())
+                .filter(|s| {
+                    s.name().is_some_and(|n| named_for(n, env))
+                        || env_tag(
+                            s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))),
+                            env,
+                        )
+                })
+                .filter_map(|s| s.arn().map(str::to_owned))
+                .collect(),
+        );
+
+        // RDS: instances, parameter groups, subnet groups.
+        let instances: Vec<_> = self
+            .rds
+            .describe_db_instances()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("rds DescribeDBInstances");
+        put(
+            "db_instance",
+            instances
+                .iter()
+                .flat_map(|p| p.db_instances())
+                .filter(|i| {
+                    i.db_instance_identifier()
+                        .is_some_and(|n| named_for(n, env))
+                        || env_tag(
+                            i.tag_list()
+                                .iter()
+                                .filter_map(|t| Some((t.key()?, t.value()?))),
+                            env,
+                        )
+                })
+                .filter_map(|i| i.db_instance_identifier().map(str::to_owned))
+                .collect(),
+        );
+        let param_groups: Vec<_> = self
+            .rds
+            .describe_db_parameter_groups()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("rds DescribeDBParameterGroups");
+        let mut pgs = Vec::new();
+        for group in param_groups.iter().flat_map(|p| p.db_parameter_groups()) {
+            let name = group.db_parameter_group_name().unwrap_or_default();
+            if named_for(name, env) || self.rds_tagged(group.db_parameter_group_arn(), env).await {
+                pgs.push(name.to_owned());
+            }
+        }
+        put("db_parameter_group", pgs);
+        let subnet_groups: Vec<_> = self
+            .rds
+            .describe_db_subnet_groups()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("rds DescribeDBSubnetGroups");
+        let mut sgs = Vec::new();
+        for group in subnet_groups.iter().flat_map(|p| p.db_subnet_groups()) {
+            let name = group.db_subnet_group_name().unwrap_or_default();
+            if named_for(name, env) || self.rds_tagged(group.db_subnet_group_arn(), env).await {
+                sgs.push(name.to_owned());
+            }
+        }
+        put("db_subnet_group", sgs);
+
+        // ElastiCache: replication groups, their member clusters, subnet groups.
+        let groups: Vec<_> = self
+            .elasticache
+            .describe_replication_groups()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("elasticache DescribeReplicationGroups");
+        let mut rgs = Vec::new();
+        for group in groups.iter().flat_map(|p| p.replication_groups()) {
+            let id = group.replication_group_id().unwrap_or_default();
+            if named_for(id, env) || self.elasticache_tagged(group.arn(), env).await {
+                rgs.push(id.to_owned());
+            }
+        }
+        let clusters: Vec<_> = self
+            .elasticache
+            .describe_cache_clusters()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("elasticache DescribeCacheClusters");
+        let mut ccs = Vec::new();
+        for cluster in clusters.iter().flat_map(|p| p.cache_clusters()) {
+            let id = cluster.cache_cluster_id().unwrap_or_default();
+            let in_group = cluster
+                .replication_group_id()
+                .is_some_and(|g| named_for(g, env) || rgs.iter().any(|r| r == g));
+            if named_for(id, env) || in_group || self.elasticache_tagged(cluster.arn(), env).await {
+                ccs.push(id.to_owned());
+            }
+        }
+        put("replication_group", rgs);
+        put("cache_cluster", ccs);
+        let cache_subnets: Vec<_> = self
+            .elasticache
+            .describe_cache_subnet_groups()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("elasticache DescribeCacheSubnetGroups");
+        let mut csgs = Vec::new();
+        for group in cache_subnets.iter().flat_map(|p| p.cache_subnet_groups()) {
+            let name = group.cache_subnet_group_name().unwrap_or_default();
+            if named_for(name, env) || self.elasticache_tagged(group.arn(), env).await {
+                csgs.push(name.to_owned());
+            }
+        }
+        put("cache_subnet_group", csgs);
+
+        // IAM: roles and customer-managed policies.
+        let roles: Vec<_> = self
+            .iam
+            .list_roles()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("iam ListRoles");
+        let mut iam_roles = Vec::new();
+        for role in roles.iter().flat_map(|p| p.roles()) {
+            let name = role.role_name();
+            let mut hit = named_for(name, env);
+            if !hit {
+                let tags = self
+                    .iam
+                    .list_role_tags()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .expect("iam ListRoleTags");
+                hit = env_tag(tags.tags().iter().map(|t| (t.key(), t.value())), env);
+            }
+            if hit {
+                iam_roles.push(role.arn().to_owned());
+            }
+        }
+        put("iam_role", iam_roles);
+        let policies: Vec<_> = self
+            .iam
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("iam ListPolicies");
+        let mut iam_policies = Vec::new();
+        for policy in policies.iter().flat_map(|p| p.policies()) {
+            let name = policy.policy_name().unwrap_or_default();
+            let arn = policy.arn().expect("policy arn");
+            let mut hit = named_for(name, env);
+            if !hit {
+                let tags = self
+                    .iam
+                    .list_policy_tags()
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .expect("iam ListPolicyTags");
+                hit = env_tag(tags.tags().iter().map(|t| (t.key(), t.value())), env);
+            }
+            if hit {
+                iam_policies.push(arn.to_owned());
+            }
+        }
+        put("iam_policy", iam_policies);
+
+        // SNS topics.
+        let topics: Vec<_> = self
+            .sns
+            .list_topics()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("sns ListTopics");
+        let mut sns_topics = Vec::new();
+        for arn in topics
+            .iter()
+            .flat_map(|p| p.topics())
+            .filter_map(|t| t.topic_arn())
+        {
+            let name = arn.rsplit(':').next().unwrap_or_default();
+            let mut hit = named_for(name, env);
+            if !hit {
+                let tags = self
+                    .sns
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .expect("sns ListTagsForResource");
+                hit = env_tag(tags.tags().iter().map(|t| (t.key(), t.value())), env);
+            }
+            if hit {
+                sns_topics.push(arn.to_owned());
+            }
+        }
+        put("sns_topic", sns_topics);
+
+        // CloudWatch alarms (metric and composite).
+        let alarms: Vec<_> = self
+            .cloudwatch
+            .describe_alarms()
+            .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
+            .alarm_types(aws_sdk_cloudwatch::types::AlarmType::CompositeAlarm)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("cloudwatch DescribeAlarms");
+        let mut cw_alarms = Vec::new();
+        let all: Vec<(Option<&str>, Option<&str>)> = alarms
+            .iter()
+            .flat_map(|p| {
+                p.metric_alarms()
+                    .iter()
+                    .map(|a| (a.alarm_name(), a.alarm_arn()))
+                    .chain(
+                        p.composite_alarms()
+                            .iter()
+                            .map(|a| (a.alarm_name(), a.alarm_arn())),
+                    )
+            })
+            .collect();
+        for (name, arn) in all {
+            let name = name.unwrap_or_default();
+            let mut hit = named_for(name, env);
+            if !hit && let Some(arn) = arn {
+                let tags = self
+                    .cloudwatch
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .expect("cloudwatch ListTagsForResource");
+                hit = env_tag(
+                    tags.tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?, t.value()?))),
+                    env,
+                );
+            }
+            if hit {
+                cw_alarms.push(name.to_owned());
+            }
+        }
+        put("alarm", cw_alarms);
+
+        // EC2 VPC endpoints: by tag or Name, or in one of this environment's VPCs.
+        let env_vpcs = found.get("vpc").cloned().unwrap_or_default();
+        let endpoints: Vec<_> = self
+            .ec2
+            .describe_vpc_endpoints()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("ec2 DescribeVpcEndpoints");
+        let vpc_endpoints: Vec<String> = endpoints
+            .iter()
+            .flat_map(|p| p.vpc_endpoints())
+            .filter(|e| {
+                !matches!(
+                    e.state()
+                        .map(|s| s.as_str().to_ascii_lowercase())
+                        .as_deref(),
+                    Some("deleted") | Some("deleting")
+                )
+            })
+            .filter(|e| {
+                let t = tags(e.tags());
+                t.get("Environment").map(String::as_str) == Some(env)
+                    || t.get("Name").is_some_and(|n| named_for(n, env))
+                    || e.vpc_id().is_some_and(|v| env_vpcs.iter().any(|x| x == v))
+            })
+            .filter_map(|e| e.vpc_endpoint_id().map(str::to_owned))
+            .collect();
+        let flows: Vec<_> = self
+            .ec2
+            .describe_flow_logs()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .expect("ec2 DescribeFlowLogs");
+        let flow_logs: Vec<String> = flows
+            .iter()
+            .flat_map(|p| p.flow_logs())
+            .filter(|f| {
+                let t = tags(f.tags());
+                t.get("Environment").map(String::as_str) == Some(env)
+                    || t.get("Name").is_some_and(|n| named_for(n, env))
+                    || f.log_group_name().is_some_and(|n| named_for(n, env))
+                    || f.resource_id()
+                        .is_some_and(|v| env_vpcs.iter().any(|x| x == v))
+                    || f.deliver_logs_permission_arn()
+                        .is_some_and(|a| named_for(a, env))
+            })
+            .filter_map(|f| f.flow_log_id().map(str::to_owned))
+            .collect();
+        found.insert("vpc_endpoint", vpc_endpoints);
+        found.insert("flow_log", flow_logs);
+
+        for ids in found.values_mut() {
+            ids.sort();
+            ids.dedup();
+        }
+        found
+    }
+
+    async fn rds_tagged(&self, arn: Option<&str>, env: &str) -> bool {
+        let Some(arn) = arn else { return false };
+        let tags = self
+            .rds
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("rds ListTagsForResource {arn}: {e:?}"));
+        env_tag(
+            tags.tag_list()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value()?))),
+            env,
+        )
+    }
+
+    async fn elasticache_tagged(&self, arn: Option<&str>, env: &str) -> bool {
+        let Some(arn) = arn else { return false };
+        let tags = self
+            .elasticache
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("elasticache ListTagsForResource {arn}: {e:?}"));
+        env_tag(
+            tags.tag_list()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value()?))),
+            env,
+        )
+    }
+
+    /// The account the emulator answers for.
+    pub async fn account_id(&self) -> String {
+        self.sts
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("sts GetCallerIdentity")
+            .account()
+            .expect("account")
+            .to_owned()
+    }
+}

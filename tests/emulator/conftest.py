@@ -18,17 +18,20 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_PROFILE", None)
 
 
-def start_server(tmp_dir: str, timeout: float = 15.0):
+def start_server(tmp_dir: str, timeout: float = 15.0, args: list[str] | None = None,
+                 env: dict[str, str] | None = None):
     """Spawn server.py on a free port; return (process, port, seconds to ready).
 
     Readiness protocol (what the Rust tests do too): poll --port-file until it
     holds a port number; the server writes it atomically once it accepts
-    connections.
+    connections.  ``args`` are extra server.py options (e.g. ``--behaviour``),
+    ``env`` replaces the environment.
     """
     port_file = os.path.join(tmp_dir, f"emulator-{uuid.uuid4().hex[:8]}.port")
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, SERVER, "--port", "0", "--port-file", port_file],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, SERVER, "--port", "0", "--port-file", port_file,
+                             *(args or [])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     while time.monotonic() - started < timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"emulator exited early: {proc.stderr.read()}")

@@ -3,6 +3,7 @@
 
 Usage:
     server.py [--host 127.0.0.1] [--port N] [--port-file PATH] [--log-requests]
+              [--behaviour '<json>' | --behaviour @file.json]
 
 --port 0 (the default) picks a free port.  Once the socket accepts
 connections the bound port is written atomically to --port-file (if given)
@@ -12,6 +13,13 @@ and one line is printed to stdout:
 
 SIGTERM / SIGINT stop the server cleanly (exit status 0; the port file is
 removed).  State lives in memory only; POST /moto-api/reset wipes it.
+
+--behaviour (else the environment variable MEDTECH_EMULATOR_BEHAVIOUR, same
+forms) switches on the latency and fault layer, e.g.
+    --behaviour '{"time_scale": 0.01, "fault_rate": 0.05, "seed": 7}'
+GET/POST /_medtech/behaviour read/replace it at run time; GET /_medtech/stats
+reports what it did.  Without it the emulator is instant and fault-free.
+See tests/emulator/README.md.
 """
 from __future__ import annotations
 
@@ -36,7 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
     parser.add_argument("--port-file", help="write the bound port here once accepting connections")
     parser.add_argument("--log-requests", action="store_true", help="log every request to stderr")
+    parser.add_argument("--behaviour", metavar="JSON|@FILE",
+                        help="latency/fault behaviour as JSON or @path to a JSON file "
+                             "(default: $MEDTECH_EMULATOR_BEHAVIOUR, else everything off)")
     args = parser.parse_args(argv)
+
+    from medtech_emulator.behaviour import BehaviourError, resolve
+
+    try:
+        behaviour = resolve(args.behaviour, os.environ)
+    except BehaviourError as exc:
+        print(f"medtech-emulator: invalid behaviour: {exc}", file=sys.stderr)
+        return 2
 
     # Fake credentials for moto's own internal calls; never real ones.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -51,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    server = EmulatorServer(args.host, args.port, log_requests=args.log_requests)
+    server = EmulatorServer(args.host, args.port, log_requests=args.log_requests,
+                            behaviour=behaviour)
     try:
         if args.port_file:
             write_port_file(args.port_file, server.port)

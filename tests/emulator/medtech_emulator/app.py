@@ -3,8 +3,13 @@
 The application is a stack of WSGI middlewares around moto's own
 ``DomainDispatcherApplication``::
 
-    request ─▶ [extra middlewares, outermost first] ─▶ CborFront ─▶ ErrorFront ─▶ moto
+    request ─▶ [extra middlewares, outermost first] ─▶ BehaviourFront ─▶ CborFront
+            ─▶ ErrorFront ─▶ moto
 
+* ``BehaviourFront`` (behaviour_front.py + lifecycle.py) is the latency and
+  fault layer: AWS's intermediate states and lingering dependencies, seeded
+  throttling / 5xx / lost responses, stats, and the ``/_medtech/*`` control
+  endpoints.  With the default behaviour it passes every request through.
 * ``CborFront`` (cbor_front.py) speaks Smithy RPCv2 CBOR for CloudWatch and
   hands moto the equivalent awsJson1.0 request.
 * ``ErrorFront`` turns a Python exception inside moto (``NotImplementedError``
@@ -12,10 +17,9 @@ The application is a stack of WSGI middlewares around moto's own
   the client speaks, instead of werkzeug's HTML 500 page that SDKs cannot parse
   and keep retrying.
 
-A later fault/latency layer (delays, throttling, 5xx, lost responses) is just
-another middleware: pass it in ``build_app(extra=[...])`` as a callable
-``wrap(app) -> app``; it then sees every request before the CBOR front does,
-i.e. exactly what the SDK sent.
+More middlewares can be passed in ``build_app(extra=[...])`` as callables
+``wrap(app) -> app``; they see every request first, i.e. exactly what the SDK
+sent.
 """
 from __future__ import annotations
 
@@ -86,21 +90,28 @@ class ErrorFront:
         return [data]
 
 
-def build_app(extra: list[Middleware] | None = None) -> WSGIApp:
+def build_app(extra: list[Middleware] | None = None, behaviour: Any = None) -> WSGIApp:
     """Build the emulator WSGI app (applies the moto patches first).
 
     ``extra`` middlewares wrap the stack, the first one outermost.
+    ``behaviour`` (a ``behaviour.Behaviour``; default: everything off) sets the
+    latency and fault layer; it can be changed at run time through
+    ``POST /_medtech/behaviour``.
     """
     from . import apply_patches
 
     apply_patches()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    from . import lifecycle
+    from .behaviour_front import BehaviourFront
     from .cbor_front import CborFront
 
+    lifecycle.install()
     app: WSGIApp = DomainDispatcherApplication(create_backend_app)
     app = ErrorFront(app)
     app = CborFront(app)
+    app = BehaviourFront(app, behaviour)
     for middleware in reversed(extra or []):
         app = middleware(app)
     return app
@@ -125,10 +136,10 @@ class EmulatorServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, log_requests: bool = False,
-                 extra: list[Middleware] | None = None):
+                 extra: list[Middleware] | None = None, behaviour: Any = None):
         from werkzeug.serving import make_server
 
-        self.app = build_app(extra)
+        self.app = build_app(extra, behaviour)
         self._server = make_server(host, port, self.app, threaded=True,
                                    request_handler=_request_handler(log_requests))
         self.host = host

@@ -56,6 +56,7 @@ import random
 import re
 import string
 import threading
+import time
 
 _lock = threading.RLock()
 _AUTH_TOKEN = re.compile(r"^[A-Za-z0-9!&#$^<>\-]{16,128}$")
@@ -90,9 +91,16 @@ def apply() -> None:
 
     # ------------------------------------------------------------ helpers
     def purge(backend) -> None:
-        """Forget groups whose ``deleting`` state a describe has already shown."""
+        """Forget groups whose ``deleting`` state a describe has already shown.
+
+        The latency model (lifecycle.py) sets ``_medtech_hold_until`` to keep a
+        deleting group for its modeled duration; without it (the default) the
+        attribute is absent and nothing changes.
+        """
+        now = time.time()
         for rg_id, rg in list(backend.replication_groups.items()):
-            if rg.status == "deleting" and getattr(rg, "_medtech_delete_reported", False):
+            if (rg.status == "deleting" and getattr(rg, "_medtech_delete_reported", False)
+                    and getattr(rg, "_medtech_hold_until", 0.0) <= now):
                 retained = getattr(rg, "_medtech_retained_primary", None)
                 for member in rg.member_clusters:
                     if member != retained:
