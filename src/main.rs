@@ -9,7 +9,25 @@ use medtech::cli::Cli;
 use medtech::error::exit;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // clap's usage errors span several lines; a pipeline log wants one.
+            let rendered = e.render().to_string();
+            let line: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("Usage:")
+                        && !l.starts_with("For more information")
+                })
+                .collect();
+            eprintln!("{}; see --help", line.join(" "));
+            return ExitCode::from(exit::INVALID_INPUT);
+        }
+    };
     medtech::logging::init(cli.global.verbose, cli.global.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -25,8 +43,9 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let code = err.exit_code();
-            // `{:#}` joins the error chain on one line: what failed, then why.
-            let text = format!("{:#}", anyhow::Error::from(err));
+            // Our errors' own text already says what failed and why; the sources would only
+            // repeat it.
+            let text = anyhow::Error::from(err).to_string();
             eprintln!("error: {}", text.replace('\n', " "));
             ExitCode::from(code)
         }

@@ -5,7 +5,6 @@ use std::fmt;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// What an error means for the caller.
@@ -55,16 +54,6 @@ impl fmt::Display for AwsError {
 }
 
 impl AwsError {
-    pub fn no_region() -> Self {
-        Self {
-            operation: "region",
-            kind: ErrorKind::Credentials,
-            code: None,
-            detail: "no AWS region configured; pass --region, set AWS_REGION or set region in the profile"
-                .into(),
-        }
-    }
-
     /// An error raised by medtech itself about AWS's answer (e.g. a missing field).
     pub fn unexpected(operation: &'static str, detail: impl Into<String>) -> Self {
         Self {
@@ -79,7 +68,7 @@ impl AwsError {
         self.kind == kind
     }
 
-    fn from_sdk<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> Self
+    pub(super) fn from_sdk<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -104,10 +93,10 @@ impl AwsError {
                 operation,
                 kind: ErrorKind::Transient,
                 code: None,
-                detail: DisplayErrorContext(err).to_string(),
+                detail: chain(err),
             },
             SdkError::DispatchFailure(failure) => {
-                let detail = DisplayErrorContext(err).to_string();
+                let detail = chain(err);
                 let kind = if failure.is_io() || failure.is_timeout() {
                     ErrorKind::Transient
                 } else if detail.contains("credentials") || detail.contains("profile") {
@@ -126,10 +115,25 @@ impl AwsError {
                 operation,
                 kind: ErrorKind::Other,
                 code: None,
-                detail: DisplayErrorContext(err).to_string(),
+                detail: chain(err),
             },
         }
     }
+}
+
+/// An error and its sources, each once, on one line: the SDK nests the same message at
+/// several levels, and a Debug dump is no message for a person.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ").replace('\n', " ")
 }
 
 /// Maps AWS error codes (which differ per service for the same meaning) onto `ErrorKind`.

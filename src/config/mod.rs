@@ -190,21 +190,40 @@ fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
     })
 }
 
-fn validate_region(raw: String) -> Result<String, ConfigError> {
-    // Shape only: partition-region-number, e.g. us-east-1, eu-central-2, us-gov-west-1.
+pub fn validate_region(raw: String) -> Result<String, ConfigError> {
+    // AWS region names: AREA-DIRECTION-N (us-east-1, ap-southeast-7), with a partition infix
+    // in some (us-gov-west-1, us-iso-east-1, eusc-de-east-1). Checked by shape, not against a
+    // list, so regions AWS opens later need no new medtech.
+    const AREAS: [&str; 14] = [
+        "af", "ap", "ca", "cn", "eu", "eusc", "il", "me", "mx", "sa", "us", "gov", "iso", "isob",
+    ];
+    const DIRECTIONS: [&str; 9] = [
+        "north",
+        "south",
+        "east",
+        "west",
+        "central",
+        "northeast",
+        "northwest",
+        "southeast",
+        "southwest",
+    ];
     let parts: Vec<&str> = raw.split('-').collect();
     let shaped = parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty())
-        && parts[..parts.len() - 1]
+        && AREAS.contains(&parts[0])
+        && parts[parts.len() - 2..parts.len() - 1]
             .iter()
-            .all(|p| p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit());
+            .all(|d| DIRECTIONS.contains(d))
+        && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n >= 1)
+        && parts[1..parts.len() - 2]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()));
     if shaped {
         Ok(raw)
     } else {
         Err(ConfigError::new(
             format!("--region {raw:?}"),
-            "is not an AWS region name; use one like us-east-1",
+            "is not an AWS region name; use one like us-east-1 or eu-central-1",
         ))
     }
 }

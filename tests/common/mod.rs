@@ -137,10 +137,15 @@ impl TestContext {
     }
 
     pub fn medtech_with(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        self.medtech_in(self.dir.path(), args, extra_env)
+    }
+
+    /// Runs the binary in another working directory (own state and config files).
+    pub fn medtech_in(&self, cwd: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
         let home = self.dir.path().join("home");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_medtech"));
         cmd.args(args)
-            .current_dir(self.dir.path())
+            .current_dir(cwd)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &home)
