@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::aws::{AwsResultExt, Clients};
 use crate::config::Settings;
+use crate::engine::walk::Interrupt;
 use crate::error::Error;
 use crate::naming::{Names, Zone};
 use crate::state::Record;
@@ -31,6 +32,7 @@ pub struct Ctx {
     persist: Option<Persist>,
     zones: OnceCell<Vec<String>>,
     sink: Arc<dyn StatusSink>,
+    interrupt: Interrupt,
 }
 
 impl Ctx {
@@ -40,6 +42,7 @@ impl Ctx {
         records: BTreeMap<String, Record>,
         sink: Arc<dyn StatusSink>,
         persist: Option<Persist>,
+        interrupt: Interrupt,
     ) -> Self {
         Self {
             clients,
@@ -48,6 +51,7 @@ impl Ctx {
             persist,
             zones: OnceCell::new(),
             sink,
+            interrupt,
         }
     }
 
@@ -58,6 +62,23 @@ impl Ctx {
     /// The full tag set for a resource named `name`.
     pub fn tags(&self, name: &str) -> BTreeMap<String, String> {
         tags::standard(self.settings.env(), name, &self.settings.user_tags)
+    }
+
+    /// Sleeps for `duration`, or less when Ctrl-C arrives: a wait of twenty minutes for RDS
+    /// must not outlive the user's wish to stop. The id is in state already; the next run
+    /// picks the wait up again.
+    pub async fn pause(&self, duration: std::time::Duration) -> Result<(), Error> {
+        let until = tokio::time::Instant::now() + duration;
+        loop {
+            if self.interrupt.is_raised() {
+                return Err(Error::Interrupted);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            tokio::time::sleep((until - now).min(std::time::Duration::from_millis(200))).await;
+        }
     }
 
     pub fn status(&self, resource: &str, status: &str) {

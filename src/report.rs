@@ -124,9 +124,10 @@ pub fn json(command: &str, environment: &str, reports: &[StepReport], calls: &Ca
 
 /// Turns the reports of a mutating run into its result: failures and interruptions are errors.
 pub fn conclude(reports: &[StepReport], interrupted: bool) -> Result<(), crate::error::Error> {
+    // Steps that stopped waiting because of Ctrl-C were interrupted, not failed.
     let failed = reports
         .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+        .filter(|r| matches!(&r.outcome, Outcome::Failed(e) if !matches!(e, crate::error::Error::Interrupted)))
         .count();
     if failed > 0 {
         return Err(crate::error::Error::StepsFailed {

@@ -45,7 +45,7 @@ where
                     ));
                 }
                 ctx.status(resource, &format!("{status} ({}s)", waited.as_secs()));
-                tokio::time::sleep(interval).await;
+                ctx.pause(interval).await?;
                 interval = (interval * 3 / 2).min(MAX_INTERVAL);
             }
         }

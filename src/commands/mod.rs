@@ -126,6 +126,7 @@ impl Session {
             records,
             self.progress.clone(),
             persist,
+            self.interrupt.clone(),
         )
     }
 

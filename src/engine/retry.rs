@@ -70,7 +70,7 @@ where
                     resource,
                     &format!("retrying in {}s: {err}", pause.as_secs()),
                 );
-                tokio::time::sleep(pause).await;
+                ctx.pause(pause).await?;
             }
             other => return other,
         }

@@ -138,7 +138,7 @@ impl Resource for FlowLog {
             match result {
                 Err(e) if role_not_ready(&e) && started.elapsed() < Duration::from_secs(120) => {
                     ctx.status(self.name(), "waiting for the new IAM role to propagate");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    ctx.pause(Duration::from_secs(5)).await?;
                 }
                 other => break other?,
             }

@@ -364,7 +364,7 @@ impl Resource for RdsInstance {
                         self.name(),
                         "waiting for the new monitoring role to propagate",
                     );
-                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    ctx.pause(Duration::from_secs(5)).await?;
                 }
                 // Identifiers are unique: a create whose response was lost; the wait adopts it.
                 Err(e) if e.is(ErrorKind::AlreadyExists) => break,
