@@ -54,10 +54,11 @@ pub fn table(reports: &[StepReport], calls: &CallTotals) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "{} resources, {} AWS calls ({} reads, {} changes)\n",
+        "{} resources, {} AWS calls ({} reads of which {} polls, {} changes)\n",
         reports.len(),
         calls.total,
         calls.reads,
+        calls.polls,
         calls.mutating
     ));
     let errors: Vec<String> = reports

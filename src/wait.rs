@@ -31,7 +31,7 @@ where
     let started = Instant::now();
     let mut interval = FIRST_INTERVAL;
     loop {
-        match check().await? {
+        match crate::aws::polling(check()).await? {
             Poll::Ready(value) => return Ok(value),
             Poll::Pending(status) => {
                 let waited = started.elapsed();

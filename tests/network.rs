@@ -40,7 +40,7 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
             ("internet_gateway", 1),
             ("nat_gateway", 1),
             ("route_table", 2),
-            ("security_group", 2),
+            ("security_group", 3),
             ("subnet", 4),
             ("vpc", 1),
         ])

@@ -14,7 +14,23 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Default)]
-pub struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+pub struct CallCounter(Arc<Mutex<Counts>>);
+
+#[derive(Debug, Default)]
+struct Counts {
+    by_operation: BTreeMap<String, u64>,
+    polls: u64,
+}
+
+tokio::task_local! {
+    /// Set while a step polls for a state change, so those calls are told apart.
+    static POLLING: bool;
+}
+
+/// Runs `fut` with its AWS calls counted as polls.
+pub async fn polling<F: Future>(fut: F) -> F::Output {
+    POLLING.scope(true, fut).await
+}
 
 /// Totals for a report.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -22,17 +38,20 @@ pub struct CallTotals {
     pub total: u64,
     pub reads: u64,
     pub mutating: u64,
+    /// Reads made while waiting for a state change (part of `reads`).
+    pub polls: u64,
     pub by_operation: BTreeMap<String, u64>,
 }
 
 impl CallCounter {
     pub fn totals(&self) -> CallTotals {
-        let counts = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let mut totals = CallTotals::default();
+        let guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let counts = guard.by_operation.clone();
+        let mut totals = CallTotals {
+            polls: guard.polls,
+            ..CallTotals::default()
+        };
+        drop(guard);
         for (operation, n) in &counts {
             totals.total += n;
             if is_read(operation) {
@@ -67,12 +86,11 @@ impl Intercept for CallCounter {
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {
             let key = format!("{}:{}", meta.service(), meta.name());
-            *self
-                .0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(key)
-                .or_default() += 1;
+            let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            *counts.by_operation.entry(key).or_default() += 1;
+            if POLLING.try_with(|p| *p).unwrap_or(false) {
+                counts.polls += 1;
+            }
         }
         Ok(())
     }

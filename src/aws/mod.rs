@@ -11,7 +11,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-pub use calls::{CallCounter, CallTotals};
+pub use calls::{CallCounter, CallTotals, polling};
 pub use errors::{AwsError, AwsResultExt, ErrorKind};
 
 use crate::config::AwsTarget;

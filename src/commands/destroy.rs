@@ -59,6 +59,29 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
     }
     report::conclude(&reports, engine.interrupted())?;
     session.paths.clear()?;
+    let retirement = &session.settings.services.destroy;
+    let snapshot_kept = !retirement.skip_final_snapshot
+        && reports.iter().any(|r| {
+            r.resource == "rds"
+                && matches!(
+                    r.outcome,
+                    crate::engine::Outcome::Done(crate::engine::Action::Deleted)
+                )
+        });
+    let key = reports
+        .iter()
+        .find(|r| r.resource == "kms")
+        .and_then(|r| r.id.clone());
+    if let (true, Some(key)) = (snapshot_kept, key) {
+        // The snapshot outlives the key it is encrypted with unless someone acts.
+        eprintln!(
+            "warning: the final snapshot {}-final-* is encrypted with KMS key {key}, scheduled for deletion in {} days; \
+             to keep the snapshot restorable, cancel the key deletion (aws kms cancel-key-deletion --key-id {key}) \
+             or copy the snapshot with another key before then",
+            session.settings.names.rds_instance(),
+            retirement.kms_deletion_window_days
+        );
+    }
     if !session.json && !global.quiet {
         eprintln!("\nenvironment {env} is destroyed");
     }
