@@ -142,6 +142,13 @@ impl TestContext {
 
     /// Runs the binary in another working directory (own state and config files).
     pub fn medtech_in(&self, cwd: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        self.command(cwd, args, extra_env)
+            .output()
+            .expect("run medtech")
+    }
+
+    /// The command line of a run, for tests that start it and act on it while it runs.
+    pub fn command(&self, cwd: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Command {
         let home = self.dir.path().join("home");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_medtech"));
         cmd.args(args)
@@ -160,7 +167,7 @@ impl TestContext {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        cmd.output().expect("run medtech")
+        cmd
     }
 
     /// Runs `medtech <args> --env <env>` and insists on success.

@@ -793,3 +793,21 @@ def test_kinesis_create_stream_applies_tags(aws, uid):
     kinesis.create_stream(StreamName=stream, ShardCount=1,
                           StreamModeDetails={"StreamMode": "PROVISIONED"}, Tags={"Project": "medtech"})
     assert kinesis.list_tags_for_stream(StreamName=stream)["Tags"] == [{"Key": "Project", "Value": "medtech"}]
+
+
+def test_kinesis_list_streams_pages_with_next_token(aws, uid):
+    kinesis = aws("kinesis")
+    names = {f"medtech-page-{uid}-{i:02d}" for i in range(12)}
+    for name in names:
+        kinesis.create_stream(StreamName=name, ShardCount=1)
+    seen, token, pages = set(), None, 0
+    while True:
+        page = kinesis.list_streams(Limit=5, **({"NextToken": token} if token else {}))
+        seen.update(page["StreamNames"])
+        pages += 1
+        token = page.get("NextToken")
+        if not token:
+            assert page["HasMoreStreams"] is False
+            break
+    assert names <= seen
+    assert pages >= 3

@@ -11,6 +11,10 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
 * ``CreateStream`` applies its ``Tags`` parameter (Kinesis has taken tags at
   creation since 2023, so a stream is never untagged, even briefly); moto
   ignores it.
+* ``ListStreams`` pages with ``NextToken`` (and ``Limit``, default 100) as
+  Kinesis does; moto only knows the old ``ExclusiveStartStreamName`` and
+  returns ``HasMoreStreams`` with no token, so paginating SDKs stop after the
+  first ten streams.
 """
 from __future__ import annotations
 
@@ -55,3 +59,33 @@ def apply() -> None:
         return result
 
     KinesisResponse.create_stream = create_stream
+
+    def list_streams(self):
+        import base64
+        import json
+
+        from moto.core.responses import ActionResult
+
+        names = [stream.stream_name for stream in self.kinesis_backend.list_streams()]
+        limit = int(self._get_param("Limit") or 100)
+        token = self._get_param("NextToken")
+        after = self._get_param("ExclusiveStartStreamName")
+        if token:
+            after = base64.b64decode(token).decode()
+        start = names.index(after) + 1 if after in names else 0
+        page = names[start:start + limit]
+        more = start + limit < len(names)
+        result = {
+            "HasMoreStreams": more,
+            "StreamNames": page,
+            "StreamSummaries": [
+                s.to_json_summary()["StreamDescriptionSummary"]
+                for s in self.kinesis_backend.list_streams()
+                if s.stream_name in page
+            ],
+        }
+        if more:
+            result["NextToken"] = base64.b64encode(page[-1].encode()).decode()
+        return ActionResult(result)
+
+    KinesisResponse.list_streams = list_streams
