@@ -1,0 +1,462 @@
+"""WSGI front for the latency and fault layer, plus its control endpoints.
+
+Stack position (app.py)::
+
+    request -> [extra] -> BehaviourFront -> CborFront -> ErrorFront -> moto
+
+It sees exactly what the SDK sent, so it can answer in the client's own wire
+format: EC2 query XML, query XML (RDS, ElastiCache, IAM, SNS, STS, CloudWatch
+query), JSON 1.0/1.1 (KMS, Logs, Kinesis, Secrets Manager) and Smithy RPCv2
+CBOR (CloudWatch through the CBOR front).
+
+Per request
+-----------
+1. ``/_medtech/*`` is answered here (behaviour, stats); ``/moto-api/*`` passes
+   through untouched (never a fault); after ``/moto-api/reset`` the model
+   forgets its resources.
+2. The service comes from the SigV4 credential scope (else the JSON target
+   prefix, else the CBOR path), the operation from ``Action=`` (query),
+   ``X-Amz-Target`` (JSON) or the CBOR path.  The body is read once and handed
+   on unchanged.
+3. With the default behaviour the request goes straight to the next layer
+   (only counted).  Otherwise: the latency model's due transitions run
+   (lifecycle.Model.tick), a fault may be drawn, and the response of a
+   Describe/List request is committed to the timeline once it is known to
+   reach the client.
+
+Faults (independent of ``time_scale``), drawn with ``random.Random(seed)``:
+
+* ``throttle`` -- not applied; EC2 ``RequestLimitExceeded`` (503), query
+  services ``Throttling`` (400), JSON/CBOR services ``ThrottlingException``
+  (400; CloudWatch's ``x-amzn-query-error: Throttling;Sender``).
+* ``server_error`` -- not applied; HTTP 500, EC2 ``InternalError``, others
+  ``InternalFailure``.
+* ``lost_response`` -- moto applies the request, then the client gets the
+  same 500 as ``server_error``: the response was "lost".
+
+Each injected fault carries the header ``x-medtech-fault: <kind>``.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+from .behaviour import FAULT_KINDS, Behaviour, BehaviourError
+from .lifecycle import MODEL, Model
+
+CONTROL_PREFIX = "/_medtech/"
+MOTO_API_PREFIX = "/moto-api/"
+
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_CBOR_PATH = re.compile(r"^/service/(?P<service>[^/]+)/operation/(?P<operation>[^/]+)/?$")
+# JSON target prefixes -> SigV4 signing names (for unsigned requests only).
+_TARGET_SERVICES = {"Kinesis_20131202": "kinesis", "TrentService": "kms", "Logs_20140328": "logs",
+                    "secretsmanager": "secretsmanager", "GraniteServiceVersion20100801": "monitoring"}
+_CBOR_SERVICES = {"GraniteServiceVersion20100801": "monitoring"}
+
+# The request parameter naming the resource an operation acts on, in order of
+# preference: faults in a row are counted per operation + this target.
+TARGET_PARAMS = (
+    "DBInstanceIdentifier", "ReplicationGroupId", "CacheClusterId", "CacheSubnetGroupName",
+    "DBSubnetGroupName", "DBParameterGroupName", "StreamName", "StreamARN", "NatGatewayId",
+    "VpcEndpointId", "VpcEndpointIds", "FlowLogId", "FlowLogIds", "SubnetId", "GroupId",
+    "GroupName", "AllocationId", "PublicIp", "InternetGatewayId", "RouteTableId", "VpcId",
+    "RoleName", "PolicyArn", "PolicyName", "KeyId", "TargetKeyId", "AliasName", "logGroupName",
+    "logGroupNamePrefix", "SecretId", "Name", "TopicArn", "AlarmName", "AlarmNames",
+    "ResourceARN", "ResourceName", "ResourceArn", "ResourceId", "ResourceIds",
+)
+
+
+@dataclass
+class Request:
+    protocol: str | None  # "ec2", "query", "json", "cbor" or None (not an AWS API call we know)
+    service: str | None
+    operation: str | None
+    region: str
+    access_key: str | None
+    params: dict = field(default_factory=dict)
+    target: str = ""
+    content_type: str = ""
+
+    @property
+    def name(self) -> str | None:
+        if not self.operation:
+            return None
+        return f"{self.service or '?'}:{self.operation}"
+
+
+# =============================================================== identification
+def _read_body(environ: dict) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        return stream.read(length)
+    if environ.get("wsgi.input_terminated"):
+        return stream.read()
+    return b""
+
+
+def _rewind(environ: dict, body: bytes) -> None:
+    environ["wsgi.input"] = io.BytesIO(body)
+    if body or environ.get("CONTENT_LENGTH"):
+        environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def identify(environ: dict) -> Request:
+    """Service, operation, region and parameters of an AWS API request."""
+    path = environ.get("PATH_INFO") or "/"
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    scope = _SCOPE.search(auth)
+    access_key, region, service = scope.groups() if scope else (None, None, None)
+    region = region or "us-east-1"
+    target = (environ.get("HTTP_X_AMZ_TARGET") or "").strip()
+    content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+    cbor = _CBOR_PATH.match(path)
+    method = environ.get("REQUEST_METHOD", "GET")
+
+    if cbor and method == "POST" and (environ.get("HTTP_SMITHY_PROTOCOL") or "").strip() == "rpc-v2-cbor":
+        body = _read_body(environ)
+        _rewind(environ, body)
+        params: dict = {}
+        try:
+            import cbor2
+
+            raw = body
+            if (environ.get("HTTP_CONTENT_ENCODING") or "").strip().lower() == "gzip":
+                raw = gzip.decompress(raw)
+            decoded = cbor2.loads(raw) if raw else {}
+            params = decoded if isinstance(decoded, dict) else {}
+        except Exception:  # noqa: BLE001 - the CBOR front reports bad bodies
+            params = {}
+        return _finish(Request("cbor", service or _CBOR_SERVICES.get(cbor["service"], cbor["service"]),
+                               cbor["operation"], region, access_key, params))
+    if target:
+        body = _read_body(environ)
+        _rewind(environ, body)
+        prefix, _, operation = target.rpartition(".")
+        try:
+            decoded = json.loads(body) if body.strip() else {}
+        except ValueError:
+            decoded = {}
+        return _finish(Request("json", service or _TARGET_SERVICES.get(prefix, prefix.lower() or None),
+                               operation or None, region, access_key,
+                               decoded if isinstance(decoded, dict) else {},
+                               content_type=content_type))
+    query = environ.get("QUERY_STRING") or ""
+    if content_type == "application/x-www-form-urlencoded" or "Action=" in query:
+        body = b""
+        if content_type == "application/x-www-form-urlencoded":
+            body = _read_body(environ)
+            _rewind(environ, body)
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        try:
+            params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            pass
+        operation = params.get("Action")
+        return _finish(Request("ec2" if service == "ec2" else "query", service, operation, region,
+                               access_key, params))
+    return Request(None, service, None, region, access_key)
+
+
+def _finish(request: Request) -> Request:
+    for name in TARGET_PARAMS:
+        for key, value in request.params.items():
+            if key == name or key.startswith(name + "."):
+                request.target = f"{name}={value if isinstance(value, str) else json.dumps(value, default=str)}"
+                return request
+    return request
+
+
+def account_of(environ: dict, access_key: str | None) -> str:
+    """The moto account a request acts in (the same resolution moto uses)."""
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return environ["HTTP_X_MOTO_ACCOUNT_ID"]
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key or "AKIAEXAMPLE")
+
+
+# =================================================================== errors
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+            500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def render_error(start_response: Callable, request: Request, status: int, code: str,
+                 message: str, fault: str | None = None) -> Iterable[bytes]:
+    """An AWS error in the request's own protocol."""
+    request_id = str(uuid.uuid4())
+    sender = "Receiver" if status >= 500 else "Sender"
+    headers: list[tuple[str, str]] = []
+    if request.protocol == "ec2":
+        body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
+                f"<Code>{code}</Code><Message>{escape(message)}</Message></Error></Errors>"
+                f"<RequestID>{request_id}</RequestID></Response>").encode("utf-8")
+        headers.append(("Content-Type", "text/xml;charset=UTF-8"))
+    elif request.protocol == "query":
+        body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error>"
+                f"<Type>{sender}</Type><Code>{code}</Code><Message>{escape(message)}</Message>"
+                f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>").encode("utf-8")
+        headers.append(("Content-Type", "text/xml"))
+    elif request.protocol == "cbor":
+        import cbor2
+
+        from .cbor_front import SERVICES, service_model, smithy_namespace
+
+        namespace = smithy_namespace(service_model(SERVICES["GraniteServiceVersion20100801"]))
+        json_code = "ThrottlingException" if code == "Throttling" else code
+        body = cbor2.dumps({"__type": f"{namespace}#{json_code}", "message": message})
+        headers += [("smithy-protocol", "rpc-v2-cbor"), ("Content-Type", "application/cbor"),
+                    ("x-amzn-query-error", f"{code};{sender}")]
+    else:
+        body = json.dumps({"__type": code, "message": message}).encode("utf-8")
+        content_type = (request.content_type if request.content_type.startswith("application/x-amz-json")
+                        else "application/x-amz-json-1.1")
+        headers += [("Content-Type", content_type), ("x-amzn-ErrorType", code)]
+    headers += [("x-amzn-RequestId", request_id), ("Content-Length", str(len(body)))]
+    if fault:
+        headers.append(("x-medtech-fault", fault))
+    start_response(f"{status} {_REASONS.get(status, 'Error')}", headers)
+    return [body]
+
+
+def fault_error(kind: str, request: Request) -> tuple[int, str, str]:
+    """(status, code, message) of an injected fault for this protocol."""
+    if kind == "throttle":
+        if request.protocol == "ec2":
+            return 503, "RequestLimitExceeded", "Request limit exceeded."
+        if request.protocol == "query":
+            return 400, "Throttling", "Rate exceeded"
+        if request.protocol == "cbor":
+            return 400, "Throttling", "Rate exceeded"
+        return 400, "ThrottlingException", "Rate exceeded"
+    code = "InternalError" if request.protocol == "ec2" else "InternalFailure"
+    return 500, code, "We encountered an internal error. Please try again."
+
+
+# =================================================================== faults
+class Faults:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rng = random.Random(0)
+        self.streaks: dict[tuple, int] = {}
+
+    def reset(self, behaviour: Behaviour) -> None:
+        with self.lock:
+            self.rng = random.Random(behaviour.seed)
+            self.streaks.clear()
+
+    def decide(self, behaviour: Behaviour, request: Request) -> str | None:
+        if not behaviour.faulty or not request.operation:
+            return None
+        ops = behaviour.fault_operations
+        if ops is not None and request.operation not in ops and request.name not in ops:
+            return None
+        with self.lock:
+            # Always two draws, so the sequence depends only on the seed and the request order.
+            roll = self.rng.random()
+            kind = behaviour.faults[self.rng.randrange(len(behaviour.faults))]
+            key = (request.service, request.operation, request.target)
+            if roll >= behaviour.fault_rate:
+                self.streaks.pop(key, None)
+                return None
+            streak = self.streaks.get(key, 0)
+            if streak >= behaviour.max_consecutive_faults:
+                self.streaks.pop(key, None)  # this one goes through
+                return None
+            self.streaks[key] = streak + 1
+            return kind
+
+
+# ==================================================================== stats
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.since = time.time()
+        self.operations: dict[str, dict] = {}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.since = time.time()
+            self.operations = {}
+
+    def _entry(self, name: str) -> dict:
+        entry = self.operations.get(name)
+        if entry is None:
+            entry = {"requests": 0, "faults": {k: 0 for k in FAULT_KINDS}, "rewritten": 0,
+                     "refused": 0}
+            self.operations[name] = entry
+        return entry
+
+    def count(self, name: str | None, fault: str | None = None, rewritten: bool = False,
+              refused: bool = False, request: bool = True) -> None:
+        if not name:
+            return
+        with self.lock:
+            entry = self._entry(name)
+            if request:
+                entry["requests"] += 1
+            if fault:
+                entry["faults"][fault] += 1
+            if rewritten:
+                entry["rewritten"] += 1
+            if refused:
+                entry["refused"] += 1
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            operations = json.loads(json.dumps(self.operations))
+            since = self.since
+        totals = {"requests": 0, "faults": {k: 0 for k in FAULT_KINDS}, "rewritten": 0, "refused": 0}
+        for entry in operations.values():
+            totals["requests"] += entry["requests"]
+            totals["rewritten"] += entry["rewritten"]
+            totals["refused"] += entry["refused"]
+            for kind, n in entry["faults"].items():
+                totals["faults"][kind] += n
+        return {"since": since, "operations": operations, "totals": totals}
+
+
+# ==================================================================== front
+def _call(app: Callable, environ: dict) -> tuple[str, list, Any, bytes]:
+    captured: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list, exc_info: Any = None):
+        captured["status"] = status
+        captured["headers"] = headers
+        captured["exc_info"] = exc_info
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        for chunk in result:
+            chunks.append(chunk)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return captured["status"], captured["headers"], captured.get("exc_info"), b"".join(chunks)
+
+
+def _json_reply(start_response: Callable, status: int, payload: Any) -> Iterable[bytes]:
+    body = json.dumps(payload, indent=1, sort_keys=True).encode("utf-8")
+    start_response(f"{status} {_REASONS.get(status, 'Error')}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class BehaviourFront:
+    """WSGI middleware: latency model driver, fault injector, stats and control endpoints."""
+
+    def __init__(self, app: Callable, behaviour: Behaviour | None = None, model: Model = MODEL):
+        self.app = app
+        self.model = model
+        self.faults = Faults()
+        self.stats = Stats()
+        self.set_behaviour(behaviour or Behaviour())
+
+    @property
+    def behaviour(self) -> Behaviour:
+        return self.model.behaviour
+
+    def set_behaviour(self, behaviour: Behaviour) -> None:
+        self.faults.reset(behaviour)
+        self.model.set_behaviour(behaviour)
+
+    # ------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(environ, start_response, path)
+        if path.startswith(MOTO_API_PREFIX):
+            result = self.app(environ, start_response)
+            if path.rstrip("/") == "/moto-api/reset":
+                self.model.forget_resources()
+            return result
+
+        request = identify(environ)
+        behaviour = self.behaviour
+        if behaviour.is_default and not self.model.jobs:
+            self.stats.count(request.name)
+            return self.app(environ, start_response)
+
+        self.model.tick()
+        fault = self.faults.decide(behaviour, request)
+        self.stats.count(request.name, fault=fault)
+        if fault in ("throttle", "server_error"):
+            status, code, message = fault_error(fault, request)
+            return render_error(start_response, request, status, code, message, fault)
+
+        self.model.begin()
+        try:
+            status_line, headers, _, body = _call(self.app, environ)
+        finally:
+            ctx = self.model.end()
+        if fault == "lost_response":
+            status, code, message = fault_error(fault, request)
+            return render_error(start_response, request, status, code, message, fault)
+
+        status = int(status_line.split()[0])
+        if ctx is not None:
+            # Only a Describe/List response counts as the client *seeing* a state.
+            if (self.model.active and request.operation
+                    and request.operation.startswith(("Describe", "List"))):
+                self.model.commit(request.operation, request.params,
+                                  account_of(environ, request.access_key), request.region, ctx,
+                                  status)
+            self.stats.count(request.name, request=False, rewritten=ctx.rewritten,
+                             refused=bool(ctx.refused) and status >= 400)
+        start_response(status_line, headers)
+        return [body]
+
+    # ------------------------------------------------------------------
+    def _control(self, environ: dict, start_response: Callable, path: str) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        route = path[len(CONTROL_PREFIX):].strip("/")
+        if route == "behaviour":
+            if method == "GET":
+                return _json_reply(start_response, 200, self.behaviour.to_json())
+            if method in ("POST", "PUT"):
+                body = _read_body(environ)
+                try:
+                    behaviour = Behaviour.from_text(body.decode("utf-8") if body.strip() else "{}")
+                except (BehaviourError, UnicodeDecodeError) as exc:
+                    return _json_reply(start_response, 400, {"error": str(exc)})
+                self.set_behaviour(behaviour)
+                return _json_reply(start_response, 200, behaviour.to_json())
+        elif route == "stats" and method == "GET":
+            self.model.tick()
+            stats = self.stats.snapshot()
+            with self.model.lock:
+                stats["timeline"] = [dict(e) for e in self.model.timeline]
+            stats["behaviour"] = self.behaviour.to_json()
+            return _json_reply(start_response, 200, stats)
+        elif route == "stats/reset" and method == "POST":
+            self.stats.reset()
+            self.model.reset_timeline()
+            return _json_reply(start_response, 200, {"reset": True})
+        else:
+            return _json_reply(start_response, 404, {"error": f"no such endpoint: {path}",
+                                                     "endpoints": ["GET/POST /_medtech/behaviour",
+                                                                   "GET /_medtech/stats",
+                                                                   "POST /_medtech/stats/reset"]})
+        return _json_reply(start_response, 405, {"error": f"{method} not allowed on {path}"})
