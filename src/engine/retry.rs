@@ -65,7 +65,7 @@ where
         match attempt().await {
             Err(err) if is_retryable(&err) && started.elapsed() < policy.deadline => {
                 let pause = policy.backoff(tries);
-                tracing::warn!(resource, attempt = tries, error = %err, "retrying in {pause:?}");
+                tracing::info!(resource, attempt = tries, error = %err, "retrying in {pause:?}");
                 ctx.status(
                     resource,
                     &format!("retrying in {}s: {err}", pause.as_secs()),

@@ -225,9 +225,13 @@ impl Resource for ReplicationGroup {
             .first()
             .and_then(|n| n.primary_endpoint())
             .and_then(|e| e.port());
+        // ElastiCache refuses tag calls on a group that is not available; its tags are
+        // then unknown (null), and `up` re-applies them once it is.
         let tags = match group.arn() {
-            Some(arn) => cache_subnet_group::read_tags(ctx, arn).await?,
-            None => json!({}),
+            Some(arn) if group.status() == Some("available") => {
+                cache_subnet_group::read_tags(ctx, arn).await?
+            }
+            _ => Value::Null,
         };
         Ok(Some(Observed {
             record: Self::record(&group),
@@ -454,6 +458,13 @@ impl Resource for ReplicationGroup {
     }
 
     async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        // AWS deletes only an available group: one still creating or modifying is waited for.
+        let status = Self::describe(ctx)
+            .await?
+            .and_then(|g| g.status().map(str::to_owned));
+        if status.as_deref().is_some_and(|s| SETTLING.contains(&s)) {
+            self.wait_available(ctx).await?;
+        }
         let deleted = ctx
             .clients
             .elasticache

@@ -23,6 +23,11 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// With a latency/fault behaviour (see tests/emulator/README.md).
+    pub fn start_with(behaviour: Option<&serde_json::Value>) -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let python = root.join(".venv/bin/python");
         assert!(
@@ -37,6 +42,11 @@ impl Emulator {
             .arg(root.join("tests/emulator/server.py"))
             .args(["--port", "0", "--port-file"])
             .arg(&port_file)
+            .args(
+                behaviour
+                    .map(|b| vec!["--behaviour".to_owned(), b.to_string()])
+                    .unwrap_or_default(),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -102,7 +112,31 @@ pub struct TestContext {
 
 impl TestContext {
     pub async fn new(env: &str) -> Self {
-        let emulator = Emulator::start();
+        Self::with_emulator(env, Emulator::start()).await
+    }
+
+    /// A context whose emulator behaves like real AWS in time and under faults.
+    pub async fn with_behaviour(env: &str, behaviour: serde_json::Value) -> Self {
+        Self::with_emulator(env, Emulator::start_with(Some(&behaviour))).await
+    }
+
+    /// The emulator's request counts, faults and resource timelines.
+    pub fn emulator_stats(&self) -> Value {
+        use std::io::{Read, Write};
+        let address = self.emulator.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect to the emulator");
+        write!(
+            stream,
+            "GET /_medtech/stats HTTP/1.0\r\nHost: {address}\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).unwrap_or(Value::Null)
+    }
+
+    async fn with_emulator(env: &str, emulator: Emulator) -> Self {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&emulator.endpoint)
