@@ -102,6 +102,13 @@ impl Ctx {
 
     /// Records a resource's identity and persists it at once: resources call this right after
     /// the mutating call, before a long wait, so a crash mid-wait still knows the id.
+    /// The ARN recorded for a resolved dependency.
+    pub fn arn_of(&self, resource: &str) -> Result<String, Error> {
+        self.record(resource)
+            .and_then(|r| r.attr("arn").map(str::to_owned))
+            .ok_or_else(|| Error::resource(resource, "has no ARN recorded"))
+    }
+
     pub fn set_record(&self, resource: &str, record: Record) -> Result<(), Error> {
         let mut records = self.lock();
         if records.get(resource) == Some(&record) {

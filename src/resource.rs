@@ -52,6 +52,13 @@ pub trait Resource: Send + Sync {
     /// `None` when it does not exist.
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error>;
 
+    /// `read` right after a create: the resource must be there.
+    async fn read_back(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Observed, Error> {
+        self.read(ctx, recorded)
+            .await?
+            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+    }
+
     /// Creates it with every desired property and waits until it is usable.
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error>;
 

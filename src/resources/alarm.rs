@@ -158,9 +158,7 @@ impl Alarm {
     }
 
     fn topic(ctx: &Ctx) -> Result<String, Error> {
-        ctx.record(SnsTopic::NAME)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-            .ok_or_else(|| Error::resource(SnsTopic::NAME, "has no ARN recorded"))
+        ctx.arn_of(SnsTopic::NAME)
     }
 
     fn arn(&self, ctx: &Ctx) -> String {
@@ -317,9 +315,7 @@ impl Resource for Alarm {
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
         self.put(ctx).await?;
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

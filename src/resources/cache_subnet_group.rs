@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_elasticache::types::Tag;
 use serde_json::json;
 
-use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use super::common::{cannot_change, desired_tags, gone, sorted_ids, tag_pairs};
 use super::subnet::Subnet;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
@@ -17,15 +17,6 @@ pub struct CacheSubnetGroup;
 
 impl CacheSubnetGroup {
     pub const NAME: &'static str = "redis-subnets";
-
-    fn subnet_ids(ctx: &Ctx) -> Result<Vec<String>, Error> {
-        let mut ids = Subnet::PRIVATE
-            .iter()
-            .map(|s| ctx.id_of(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        ids.sort();
-        Ok(ids)
-    }
 }
 
 /// Tags of any ElastiCache resource, by ARN.
@@ -80,7 +71,7 @@ impl Resource for CacheSubnetGroup {
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("subnet_ids", json!(Self::subnet_ids(ctx)?)),
+            ("subnet_ids", json!(sorted_ids(ctx, &Subnet::PRIVATE)?)),
             ("tags", desired_tags(ctx, &ctx.names().cache_subnet_group())),
         ]))
     }
@@ -130,7 +121,7 @@ impl Resource for CacheSubnetGroup {
                 "medtech {}: private subnets",
                 ctx.settings.env()
             ))
-            .set_subnet_ids(Some(Self::subnet_ids(ctx)?))
+            .set_subnet_ids(Some(sorted_ids(ctx, &Subnet::PRIVATE)?))
             .set_tags(Some(sdk_tags(ctx, &name)))
             .send()
             .await
@@ -139,9 +130,7 @@ impl Resource for CacheSubnetGroup {
             Err(e) if e.is(ErrorKind::AlreadyExists) => {}
             other => other.map(drop)?,
         }
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
@@ -153,7 +142,7 @@ impl Resource for CacheSubnetGroup {
                         .elasticache
                         .modify_cache_subnet_group()
                         .cache_subnet_group_name(&name)
-                        .set_subnet_ids(Some(Self::subnet_ids(ctx)?))
+                        .set_subnet_ids(Some(sorted_ids(ctx, &Subnet::PRIVATE)?))
                         .send()
                         .await
                         .op("elasticache:ModifyCacheSubnetGroup")?;

@@ -17,6 +17,16 @@ pub fn desired_tags(ctx: &Ctx, name: &str) -> Value {
     )
 }
 
+/// The ids of resolved dependencies, sorted: how list-valued properties compare.
+pub fn sorted_ids(ctx: &Ctx, resources: &[&str]) -> Result<Vec<String>, Error> {
+    let mut ids = resources
+        .iter()
+        .map(|r| ctx.id_of(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort();
+    Ok(ids)
+}
+
 /// Tags as a property value, from `(key, value)` pairs of any service's tag type.
 pub fn tag_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
     Value::Object(

@@ -143,9 +143,7 @@ impl Resource for DbParameterGroup {
         }
         ctx.set_record(self.name(), Record::new(&name))?;
         Self::set_parameters(ctx).await?;
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

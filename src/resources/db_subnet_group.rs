@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::common::{cannot_change, desired_tags, gone};
+use super::common::{cannot_change, desired_tags, gone, sorted_ids};
 use super::rds_tags;
 use super::subnet::Subnet;
 use crate::aws::{AwsResultExt, ErrorKind};
@@ -17,15 +17,6 @@ pub struct DbSubnetGroup;
 
 impl DbSubnetGroup {
     pub const NAME: &'static str = "db-subnets";
-
-    fn subnet_ids(ctx: &Ctx) -> Result<Vec<String>, Error> {
-        let mut ids = Subnet::PRIVATE
-            .iter()
-            .map(|s| ctx.id_of(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        ids.sort();
-        Ok(ids)
-    }
 }
 
 #[async_trait]
@@ -44,7 +35,7 @@ impl Resource for DbSubnetGroup {
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("subnet_ids", json!(Self::subnet_ids(ctx)?)),
+            ("subnet_ids", json!(sorted_ids(ctx, &Subnet::PRIVATE)?)),
             ("tags", desired_tags(ctx, &ctx.names().db_subnet_group())),
         ]))
     }
@@ -91,7 +82,7 @@ impl Resource for DbSubnetGroup {
             .create_db_subnet_group()
             .db_subnet_group_name(&name)
             .db_subnet_group_description(format!("medtech {}: private subnets", ctx.settings.env()))
-            .set_subnet_ids(Some(Self::subnet_ids(ctx)?))
+            .set_subnet_ids(Some(sorted_ids(ctx, &Subnet::PRIVATE)?))
             .set_tags(Some(rds_tags::sdk(ctx, &name)))
             .send()
             .await
@@ -100,9 +91,7 @@ impl Resource for DbSubnetGroup {
             Err(e) if e.is(ErrorKind::AlreadyExists) => {}
             other => other.map(drop)?,
         }
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
@@ -114,7 +103,7 @@ impl Resource for DbSubnetGroup {
                         .rds
                         .modify_db_subnet_group()
                         .db_subnet_group_name(&name)
-                        .set_subnet_ids(Some(Self::subnet_ids(ctx)?))
+                        .set_subnet_ids(Some(sorted_ids(ctx, &Subnet::PRIVATE)?))
                         .send()
                         .await
                         .op("rds:ModifyDBSubnetGroup")?;

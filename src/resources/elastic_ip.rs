@@ -98,9 +98,7 @@ impl Resource for ElasticIp {
         })?;
         let record = Record::new(id).with("public_ip", out.public_ip().unwrap_or_default());
         ctx.set_record(self.name(), record.clone())?;
-        self.read(ctx, Some(&record))
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "allocated but not found on read-back"))
+        self.read_back(ctx, Some(&record)).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

@@ -49,9 +49,7 @@ impl FlowLog {
     }
 
     fn role_arn(ctx: &Ctx) -> Result<String, Error> {
-        ctx.record(Self::ROLE)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-            .ok_or_else(|| Error::resource(Self::ROLE, "has no ARN recorded"))
+        ctx.arn_of(Self::ROLE)
     }
 }
 
@@ -153,9 +151,7 @@ impl Resource for FlowLog {
                 format!("AWS refused the flow log: {message}"),
             ));
         }
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

@@ -133,9 +133,7 @@ impl Resource for InternetGateway {
         let record = Record::new(&id);
         ctx.set_record(self.name(), record.clone())?;
         Self::attach(ctx, &id).await?;
-        self.read(ctx, Some(&record))
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, Some(&record)).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

@@ -25,12 +25,6 @@ pub struct KinesisStream;
 impl KinesisStream {
     pub const NAME: &'static str = "kinesis";
 
-    fn key_arn(ctx: &Ctx) -> Result<String, Error> {
-        ctx.record(KmsKey::NAME)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-            .ok_or_else(|| Error::resource(KmsKey::NAME, "has no ARN recorded"))
-    }
-
     fn timeout(ctx: &Ctx) -> Duration {
         Duration::from_secs(ctx.settings.services.timeouts.kinesis_minutes * 60)
     }
@@ -104,7 +98,7 @@ impl KinesisStream {
             .start_stream_encryption()
             .stream_name(ctx.names().kinesis_stream())
             .encryption_type(EncryptionType::Kms)
-            .key_id(Self::key_arn(ctx)?)
+            .key_id(ctx.arn_of(KmsKey::NAME)?)
             .send()
             .await
             .op("kinesis:StartStreamEncryption")?;
@@ -136,7 +130,7 @@ impl Resource for KinesisStream {
             // One property: stopping encryption clears both, and is one drift, not two.
             (
                 "encryption",
-                json!({"type": "KMS", "key_id": Self::key_arn(ctx)?}),
+                json!({"type": "KMS", "key_id": ctx.arn_of(KmsKey::NAME)?}),
             ),
             ("status", json!("ACTIVE")),
             ("tags", desired_tags(ctx, &ctx.names().kinesis_stream())),
@@ -231,9 +225,7 @@ impl Resource for KinesisStream {
         if ctx.settings.services.kinesis.retention_hours != 24 {
             self.set_retention(ctx, Some(24)).await?;
         }
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

@@ -260,10 +260,7 @@ impl Resource for KmsKey {
             .await
             .op("kms:EnableKeyRotation")?;
         Self::point_alias(ctx, &id).await?;
-        let meta = Self::describe(ctx, &id)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))?;
-        Self::observe(ctx, &meta).await
+        self.read_back(ctx, Some(&Record::new(&id))).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

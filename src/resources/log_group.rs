@@ -131,10 +131,7 @@ impl Resource for LogGroup {
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
-        let key = ctx
-            .record(KmsKey::NAME)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-            .ok_or_else(|| Error::resource(KmsKey::NAME, "has no ARN recorded"))?;
+        let key = ctx.arn_of(KmsKey::NAME)?;
         let created = ctx
             .clients
             .logs
@@ -155,9 +152,7 @@ impl Resource for LogGroup {
             Record::new(self.aws_name(ctx)).with("arn", self.arn(ctx)),
         )?;
         self.set_retention(ctx).await?;
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(

@@ -6,12 +6,6 @@ use serde_json::{Value, json};
 use crate::context::Ctx;
 use crate::error::Error;
 
-fn arn_of(ctx: &Ctx, resource: &str) -> Result<String, Error> {
-    ctx.record(resource)
-        .and_then(|r| r.attr("arn").map(str::to_owned))
-        .ok_or_else(|| Error::resource(resource, "has no ARN recorded"))
-}
-
 /// VPC flow logs delivering into their log group.
 pub fn flow_logs(ctx: &Ctx) -> Result<Value, Error> {
     let group = ctx.clients.arn(
@@ -38,13 +32,13 @@ pub fn kinesis_producer(ctx: &Ctx) -> Result<Value, Error> {
                 "Sid": "WriteToTheStream",
                 "Effect": "Allow",
                 "Action": ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"],
-                "Resource": [arn_of(ctx, "kinesis")?]
+                "Resource": [ctx.arn_of("kinesis")?]
             },
             {
                 "Sid": "EncryptRecords",
                 "Effect": "Allow",
                 "Action": ["kms:GenerateDataKey"],
-                "Resource": [arn_of(ctx, "kms")?]
+                "Resource": [ctx.arn_of("kms")?]
             }
         ]
     }))
@@ -59,13 +53,13 @@ pub fn secrets_reader(ctx: &Ctx) -> Result<Value, Error> {
                 "Sid": "ReadTheCredentials",
                 "Effect": "Allow",
                 "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                "Resource": [arn_of(ctx, "rds-secret")?, arn_of(ctx, "redis-secret")?]
+                "Resource": [ctx.arn_of("rds-secret")?, ctx.arn_of("redis-secret")?]
             },
             {
                 "Sid": "DecryptThroughSecretsManagerOnly",
                 "Effect": "Allow",
                 "Action": ["kms:Decrypt"],
-                "Resource": [arn_of(ctx, "kms")?],
+                "Resource": [ctx.arn_of("kms")?],
                 "Condition": {"StringEquals": {
                     "kms:ViaService": format!("secretsmanager.{}.amazonaws.com", ctx.clients.region)
                 }}

@@ -52,12 +52,6 @@ impl RdsInstance {
         Duration::from_secs(ctx.settings.services.timeouts.rds_minutes * 60)
     }
 
-    fn arn_of(ctx: &Ctx, resource: &str) -> Result<String, Error> {
-        ctx.record(resource)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-            .ok_or_else(|| Error::resource(resource, "has no ARN recorded"))
-    }
-
     async fn describe(ctx: &Ctx) -> Result<Option<DbInstance>, Error> {
         match ctx
             .clients
@@ -121,7 +115,7 @@ impl RdsInstance {
     }
 
     async fn password(ctx: &Ctx) -> Result<SecretString, Error> {
-        let value = secret::read_value(ctx, &Self::arn_of(ctx, Secret::RDS)?).await?;
+        let value = secret::read_value(ctx, &ctx.arn_of(Secret::RDS)?).await?;
         let password = value
             .get("password")
             .and_then(Value::as_str)
@@ -161,7 +155,7 @@ impl Resource for RdsInstance {
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let rds = &ctx.settings.services.rds;
-        let key = Self::arn_of(ctx, KmsKey::NAME)?;
+        let key = ctx.arn_of(KmsKey::NAME)?;
         Ok(Properties::from([
             ("engine", json!("postgres")),
             (
@@ -190,10 +184,7 @@ impl Resource for RdsInstance {
                 "monitoring_interval",
                 json!(rds.monitoring_interval_seconds),
             ),
-            (
-                "monitoring_role_arn",
-                json!(Self::arn_of(ctx, MONITORING_ROLE)?),
-            ),
+            ("monitoring_role_arn", json!(ctx.arn_of(MONITORING_ROLE)?)),
             ("performance_insights_enabled", json!(true)),
             ("performance_insights_kms_key_id", json!(key)),
             (
@@ -310,7 +301,7 @@ impl Resource for RdsInstance {
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
         let rds = &ctx.settings.services.rds;
         let name = ctx.names().rds_instance();
-        let key = Self::arn_of(ctx, KmsKey::NAME)?;
+        let key = ctx.arn_of(KmsKey::NAME)?;
         let password = Self::password(ctx).await?;
         let started = Instant::now();
         loop {
@@ -344,7 +335,7 @@ impl Resource for RdsInstance {
                 .auto_minor_version_upgrade(true)
                 .enable_iam_database_authentication(true)
                 .monitoring_interval(rds.monitoring_interval_seconds)
-                .monitoring_role_arn(Self::arn_of(ctx, MONITORING_ROLE)?)
+                .monitoring_role_arn(ctx.arn_of(MONITORING_ROLE)?)
                 .enable_performance_insights(true)
                 .performance_insights_kms_key_id(&key)
                 .performance_insights_retention_period(rds.performance_insights_retention_days)
@@ -374,9 +365,7 @@ impl Resource for RdsInstance {
         drop(password);
         let db = self.wait_available(ctx).await?;
         ctx.set_record(self.name(), Self::record(&db))?;
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
@@ -421,7 +410,7 @@ impl Resource for RdsInstance {
             .filter(|c| !matches!(c.property, "status" | "tags"))
             .collect();
         if !settings.is_empty() {
-            let key = Self::arn_of(ctx, KmsKey::NAME)?;
+            let key = ctx.arn_of(KmsKey::NAME)?;
             let mut modify = ctx
                 .clients
                 .rds
@@ -481,7 +470,7 @@ impl Resource for RdsInstance {
                     }
                     "monitoring_interval" | "monitoring_role_arn" => modify
                         .monitoring_interval(rds.monitoring_interval_seconds)
-                        .monitoring_role_arn(Self::arn_of(ctx, MONITORING_ROLE)?),
+                        .monitoring_role_arn(ctx.arn_of(MONITORING_ROLE)?),
                     "performance_insights_enabled" => modify
                         .enable_performance_insights(true)
                         .performance_insights_kms_key_id(&key)

@@ -37,12 +37,6 @@ impl ReplicationGroup {
         Duration::from_secs(ctx.settings.services.timeouts.redis_minutes * 60)
     }
 
-    fn key_arn(ctx: &Ctx) -> Result<String, Error> {
-        ctx.record(KmsKey::NAME)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-            .ok_or_else(|| Error::resource(KmsKey::NAME, "has no ARN recorded"))
-    }
-
     async fn describe(ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
         match ctx
             .clients
@@ -124,10 +118,7 @@ impl ReplicationGroup {
     }
 
     async fn auth_token(ctx: &Ctx) -> Result<SecretString, Error> {
-        let arn = ctx
-            .record(Secret::REDIS)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-            .ok_or_else(|| Error::resource(Secret::REDIS, "has no ARN recorded"))?;
+        let arn = ctx.arn_of(Secret::REDIS)?;
         let value = secret::read_value(ctx, &arn).await?;
         Ok(SecretString::new(
             value
@@ -172,7 +163,7 @@ impl Resource for ReplicationGroup {
             ("multi_az", json!("enabled")),
             ("transit_encryption_enabled", json!(true)),
             ("at_rest_encryption_enabled", json!(true)),
-            ("kms_key_id", json!(Self::key_arn(ctx)?)),
+            ("kms_key_id", json!(ctx.arn_of(KmsKey::NAME)?)),
             ("auth_token_enabled", json!(true)),
             ("auto_minor_version_upgrade", json!(true)),
             ("port", json!(REDIS_PORT)),
@@ -320,7 +311,7 @@ impl Resource for ReplicationGroup {
             .multi_az_enabled(true)
             .transit_encryption_enabled(true)
             .at_rest_encryption_enabled(true)
-            .kms_key_id(Self::key_arn(ctx)?)
+            .kms_key_id(ctx.arn_of(KmsKey::NAME)?)
             .auth_token(token.expose())
             .port(i32::from(REDIS_PORT))
             .cache_subnet_group_name(ctx.names().cache_subnet_group())
@@ -357,9 +348,7 @@ impl Resource for ReplicationGroup {
         }
         let group = self.wait_available(ctx).await?;
         ctx.set_record(self.name(), Self::record(&group))?;
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

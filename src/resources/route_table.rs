@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable as SdkTable};
 use serde_json::{Value, json};
 
-use super::common::{Lookup, cannot_change, desired_tags, find, gone};
+use super::common::{Lookup, cannot_change, desired_tags, find, gone, sorted_ids};
 use super::ec2::{self, filter, no_retry, tags_value};
 use super::internet_gateway::InternetGateway;
 use super::nat_gateway::NatGateway;
@@ -264,16 +264,6 @@ impl RouteTable {
         }
         Ok(())
     }
-
-    fn desired_subnets(&self, ctx: &Ctx) -> Result<Vec<String>, Error> {
-        let mut ids = self
-            .subnets()
-            .iter()
-            .map(|s| ctx.id_of(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        ids.sort();
-        Ok(ids)
-    }
 }
 
 fn route(destination: &str, target: &str) -> String {
@@ -317,7 +307,10 @@ impl Resource for RouteTable {
                 "routes",
                 json!([route(DEFAULT_ROUTE, &ctx.id_of(self.gateway())?)]),
             ),
-            ("associated_subnets", json!(self.desired_subnets(ctx)?)),
+            (
+                "associated_subnets",
+                json!(sorted_ids(ctx, &self.subnets())?),
+            ),
             ("tags", desired_tags(ctx, &self.aws_name(ctx))),
         ]))
     }
@@ -374,12 +367,10 @@ impl Resource for RouteTable {
         let record = Record::new(&id);
         ctx.set_record(self.name(), record.clone())?;
         self.set_default_route(ctx, &id, false).await?;
-        for subnet in self.desired_subnets(ctx)? {
+        for subnet in sorted_ids(ctx, &self.subnets())? {
             self.associate(ctx, &id, &subnet).await?;
         }
-        self.read(ctx, Some(&record))
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, Some(&record)).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

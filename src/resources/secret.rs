@@ -104,12 +104,6 @@ impl Secret {
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect()
     }
-
-    fn key_arn(ctx: &Ctx) -> Result<String, Error> {
-        ctx.record(KmsKey::NAME)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-            .ok_or_else(|| Error::resource(KmsKey::NAME, "has no ARN recorded"))
-    }
 }
 
 /// Reads a secret's JSON value. The value stays inside this process.
@@ -149,7 +143,7 @@ impl Resource for Secret {
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("kms_key_id", json!(Self::key_arn(ctx)?)),
+            ("kms_key_id", json!(ctx.arn_of(KmsKey::NAME)?)),
             ("value", json!("ok")),
             ("tags", desired_tags(ctx, &self.aws_name(ctx))),
         ]))
@@ -210,7 +204,7 @@ impl Resource for Secret {
                     Holds::RedisAuthToken => "Redis AUTH token",
                 }
             ))
-            .kms_key_id(Self::key_arn(ctx)?)
+            .kms_key_id(ctx.arn_of(KmsKey::NAME)?)
             .secret_string(value.expose())
             .set_tags(Some(self.tags(ctx)))
             .send()
@@ -274,7 +268,7 @@ impl Resource for Secret {
                     secrets
                         .update_secret()
                         .secret_id(arn)
-                        .kms_key_id(Self::key_arn(ctx)?)
+                        .kms_key_id(ctx.arn_of(KmsKey::NAME)?)
                         .send()
                         .await
                         .op("secretsmanager:UpdateSecret")?;

@@ -19,11 +19,6 @@ pub struct SecretEndpoint;
 impl SecretEndpoint {
     pub const NAME: &'static str = "rds-secret-endpoint";
 
-    fn secret_arn(ctx: &Ctx) -> Option<String> {
-        ctx.record(Secret::RDS)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-    }
-
     fn endpoint(ctx: &Ctx) -> Result<(String, u16), Error> {
         let record = ctx
             .record(RdsInstance::NAME)
@@ -60,7 +55,7 @@ impl Resource for SecretEndpoint {
     }
 
     async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let Some(arn) = Self::secret_arn(ctx) else {
+        let Ok(arn) = ctx.arn_of(Secret::RDS) else {
             return Ok(None);
         };
         let value = secret::read_value(ctx, &arn).await?;
@@ -86,8 +81,7 @@ impl Resource for SecretEndpoint {
         _current: &Observed,
         _changes: &[Change],
     ) -> Result<(), Error> {
-        let arn = Self::secret_arn(ctx)
-            .ok_or_else(|| Error::resource(Secret::RDS, "has no ARN recorded"))?;
+        let arn = ctx.arn_of(Secret::RDS)?;
         let (host, port) = Self::endpoint(ctx)?;
         let mut value = secret::read_value(ctx, &arn).await?;
         value.insert("host".into(), json!(host));

@@ -214,9 +214,7 @@ impl Resource for SecurityGroup {
         ctx.set_record(self.name(), record.clone())?;
         self.converge_rules(ctx, &id, Direction::Ingress).await?;
         self.converge_rules(ctx, &id, Direction::Egress).await?;
-        self.read(ctx, Some(&record))
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, Some(&record)).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

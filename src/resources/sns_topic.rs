@@ -22,12 +22,6 @@ impl SnsTopic {
         ctx.clients.arn("sns", &ctx.names().alarm_topic())
     }
 
-    fn key_arn(ctx: &Ctx) -> Result<String, Error> {
-        ctx.record(KmsKey::NAME)
-            .and_then(|r| r.attr("arn").map(str::to_owned))
-            .ok_or_else(|| Error::resource(KmsKey::NAME, "has no ARN recorded"))
-    }
-
     fn tags(ctx: &Ctx) -> Vec<Tag> {
         ctx.tags(&ctx.names().alarm_topic())
             .into_iter()
@@ -65,7 +59,7 @@ impl Resource for SnsTopic {
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let mut props = Properties::from([
-            ("kms_master_key_id", json!(Self::key_arn(ctx)?)),
+            ("kms_master_key_id", json!(ctx.arn_of(KmsKey::NAME)?)),
             ("tags", desired_tags(ctx, &ctx.names().alarm_topic())),
         ]);
         // An object, so that subscriptions others added are not drift.
@@ -128,7 +122,7 @@ impl Resource for SnsTopic {
             .sns
             .create_topic()
             .name(ctx.names().alarm_topic())
-            .attributes("KmsMasterKeyId", Self::key_arn(ctx)?)
+            .attributes("KmsMasterKeyId", ctx.arn_of(KmsKey::NAME)?)
             .set_tags(Some(Self::tags(ctx)))
             .send()
             .await
@@ -140,9 +134,7 @@ impl Resource for SnsTopic {
         if let Some(email) = &ctx.settings.services.alarms.email {
             Self::subscribe(ctx, email).await?;
         }
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(
@@ -159,7 +151,7 @@ impl Resource for SnsTopic {
                     sns.set_topic_attributes()
                         .topic_arn(&arn)
                         .attribute_name("KmsMasterKeyId")
-                        .attribute_value(Self::key_arn(ctx)?)
+                        .attribute_value(ctx.arn_of(KmsKey::NAME)?)
                         .send()
                         .await
                         .op("sns:SetTopicAttributes")?;

@@ -148,9 +148,7 @@ impl Resource for Vpc {
         ctx.set_record(self.name(), record.clone())?;
         Self::enable_dns(ctx, &id, "enable_dns_support").await?;
         Self::enable_dns(ctx, &id, "enable_dns_hostnames").await?;
-        self.read(ctx, Some(&record))
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, Some(&record)).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
 use serde_json::{Value, json};
 
-use super::common::{cannot_change, desired_tags, gone, single};
+use super::common::{cannot_change, desired_tags, gone, single, sorted_ids};
 use super::ec2::{self, filter, is_ours, tags_value};
 use super::route_table::RouteTable;
 use super::security_group::SecurityGroup;
@@ -60,15 +60,6 @@ impl VpcEndpoint {
 
     fn timeout(ctx: &Ctx) -> Duration {
         Duration::from_secs(ctx.settings.services.timeouts.endpoint_minutes * 60)
-    }
-
-    fn ids(ctx: &Ctx, names: &[&str]) -> Result<Vec<String>, Error> {
-        let mut ids = names
-            .iter()
-            .map(|n| ctx.id_of(n))
-            .collect::<Result<Vec<_>, _>>()?;
-        ids.sort();
-        Ok(ids)
     }
 
     fn observe(&self, endpoint: &SdkEndpoint) -> Observed {
@@ -213,13 +204,13 @@ impl Resource for VpcEndpoint {
         if self.is_gateway() {
             props.insert(
                 "route_table_ids",
-                json!(Self::ids(ctx, &[RouteTable::PRIVATE])?),
+                json!(sorted_ids(ctx, &[RouteTable::PRIVATE])?),
             );
         } else {
-            props.insert("subnet_ids", json!(Self::ids(ctx, &Subnet::PRIVATE)?));
+            props.insert("subnet_ids", json!(sorted_ids(ctx, &Subnet::PRIVATE)?));
             props.insert(
                 "security_group_ids",
-                json!(Self::ids(ctx, &[SecurityGroup::ENDPOINTS])?),
+                json!(sorted_ids(ctx, &[SecurityGroup::ENDPOINTS])?),
             );
             props.insert("private_dns_enabled", json!(true));
         }
@@ -272,7 +263,7 @@ impl Resource for VpcEndpoint {
                 &self.aws_name(ctx),
             ));
         let call = if self.is_gateway() {
-            let tables = Self::ids(ctx, &[RouteTable::PRIVATE])?;
+            let tables = sorted_ids(ctx, &[RouteTable::PRIVATE])?;
             call.vpc_endpoint_type(VpcEndpointType::Gateway)
                 .set_route_table_ids(Some(tables.clone()))
                 .client_token(ec2::client_token(
@@ -281,8 +272,8 @@ impl Resource for VpcEndpoint {
                     &[&vpc, &tables.join(",")],
                 ))
         } else {
-            let subnets = Self::ids(ctx, &Subnet::PRIVATE)?;
-            let groups = Self::ids(ctx, &[SecurityGroup::ENDPOINTS])?;
+            let subnets = sorted_ids(ctx, &Subnet::PRIVATE)?;
+            let groups = sorted_ids(ctx, &[SecurityGroup::ENDPOINTS])?;
             call.vpc_endpoint_type(VpcEndpointType::Interface)
                 .set_subnet_ids(Some(subnets.clone()))
                 .set_security_group_ids(Some(groups.clone()))
@@ -303,9 +294,7 @@ impl Resource for VpcEndpoint {
             .to_owned();
         ctx.set_record(self.name(), Record::new(&id))?;
         self.wait_available(ctx, &id).await?;
-        self.read(ctx, None)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
+        self.read_back(ctx, None).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
