@@ -11,6 +11,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use tracing::Instrument;
+
 use graph::{Direction, Graph, GraphError};
 use progress::Progress;
 use retry::{RetryPolicy, with_retries};
@@ -234,11 +236,12 @@ impl Engine {
             &self.interrupt,
             |node| async move {
                 let res = self.resources[node].as_ref();
+                // Instrumented, not entered: a guard held across awaits would leak the span
+                // into whichever step the executor polls next.
                 let span = tracing::info_span!("step", resource = res.name(), kind = res.kind());
-                let _enter = span.enter();
                 self.progress.started(res.name(), activity);
                 let started = Instant::now();
-                let result = step(res).await;
+                let result = step(res).instrument(span).await;
                 timings_ref.lock().unwrap_or_else(PoisonError::into_inner)[node] =
                     started.elapsed().as_secs_f64();
                 match &result {
