@@ -77,6 +77,17 @@ pub struct GlobalArgs {
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
 
+    /// Scale every wait, poll interval and backoff by this factor (for benchmarks against an
+    /// emulator whose latencies are scaled the same way). 1 means real time.
+    #[arg(
+        long,
+        global = true,
+        env = "MEDTECH_TIME_SCALE",
+        default_value_t = 1.0,
+        hide = true
+    )]
+    pub time_scale: f64,
+
     /// `json` prints a machine-readable result on stdout; progress stays on stderr.
     #[arg(long, global = true, value_enum, default_value_t = OutputMode::Text, env = "MEDTECH_OUTPUT")]
     pub output: OutputMode,
@@ -100,6 +111,8 @@ pub enum Command {
     Outputs(OutputsArgs),
     /// Delete everything in reverse dependency order and clear the state.
     Destroy(DestroyArgs),
+    /// Print the dependency graph the engine walks (DOT, or JSON with --output json).
+    Graph,
     /// Inspect the state file, or rebuild it from what AWS reports.
     #[command(subcommand)]
     State(StateCommand),

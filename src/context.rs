@@ -68,7 +68,7 @@ impl Ctx {
     /// must not outlive the user's wish to stop. The id is in state already; the next run
     /// picks the wait up again.
     pub async fn pause(&self, duration: std::time::Duration) -> Result<(), Error> {
-        let until = tokio::time::Instant::now() + duration;
+        let until = tokio::time::Instant::now() + self.scaled(duration);
         loop {
             if self.interrupt.is_raised() {
                 return Err(Error::Interrupted);
@@ -79,6 +79,11 @@ impl Ctx {
             }
             tokio::time::sleep((until - now).min(std::time::Duration::from_millis(200))).await;
         }
+    }
+
+    /// A real-AWS duration in this run's time (see `--time-scale`).
+    pub fn scaled(&self, duration: std::time::Duration) -> std::time::Duration {
+        duration.mul_f64(self.settings.time_scale)
     }
 
     pub fn status(&self, resource: &str, status: &str) {

@@ -17,6 +17,7 @@ pub mod resource;
 pub mod resources;
 pub mod secret_value;
 pub mod state;
+pub mod stdout;
 pub mod tags;
 pub mod verify;
 pub mod wait;

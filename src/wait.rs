@@ -13,8 +13,19 @@ pub enum Poll<T> {
     Pending(String),
 }
 
-const FIRST_INTERVAL: Duration = Duration::from_secs(1);
+/// Polls come at least this often, however short the wait so far.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// And at most this often once a wait has gone on for minutes.
 const MAX_INTERVAL: Duration = Duration::from_secs(15);
+/// Between the two, the interval is this share of the time waited so far, so that completion
+/// is noticed within about 5% of the wait: dense while a NAT gateway may be seconds away, one
+/// poll per 15 s through the bulk of a 20-minute RDS creation.
+const LAG_SHARE: f64 = 0.05;
+
+/// The pause before the next poll, in real-AWS time, after waiting `waited`.
+fn next_interval(waited: Duration) -> Duration {
+    waited.mul_f64(LAG_SHARE).clamp(MIN_INTERVAL, MAX_INTERVAL)
+}
 
 /// Polls `check` until it reports `Ready`, an error, or `timeout` passes.
 pub async fn until<T, F, Fut>(
@@ -29,12 +40,13 @@ where
     Fut: Future<Output = Result<Poll<T>, Error>>,
 {
     let started = Instant::now();
-    let mut interval = FIRST_INTERVAL;
+    let scale = ctx.settings.time_scale;
     loop {
         match crate::aws::polling(check()).await? {
             Poll::Ready(value) => return Ok(value),
             Poll::Pending(status) => {
-                let waited = started.elapsed();
+                // In real-AWS terms, whatever the time scale of this run.
+                let waited = started.elapsed().div_f64(scale);
                 if waited >= timeout {
                     return Err(Error::resource(
                         resource,
@@ -45,9 +57,28 @@ where
                     ));
                 }
                 ctx.status(resource, &format!("{status} ({}s)", waited.as_secs()));
-                ctx.pause(interval).await?;
-                interval = (interval * 3 / 2).min(MAX_INTERVAL);
+                ctx.pause(next_interval(waited)).await?;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_are_dense_early_and_sparse_late() {
+        assert_eq!(next_interval(Duration::ZERO), MIN_INTERVAL);
+        assert_eq!(
+            next_interval(Duration::from_secs(90)),
+            Duration::from_millis(4500)
+        );
+        assert_eq!(next_interval(Duration::from_secs(20 * 60)), MAX_INTERVAL);
+        // Never more than 5% (or a second) late to notice completion.
+        for secs in [10, 60, 90, 300, 900] {
+            let w = Duration::from_secs(secs);
+            assert!(next_interval(w) <= w.mul_f64(LAG_SHARE).max(MIN_INTERVAL));
         }
     }
 }

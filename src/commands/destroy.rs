@@ -47,7 +47,7 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
     }
     let reports = engine.destroy(&ctx, &found).await;
     if session.json {
-        println!(
+        crate::outln!(
             "{}",
             report::json("destroy", &env, &reports, &session.clients.calls.totals())
         );

@@ -3,6 +3,7 @@
 //! (`plan --detailed-exitcode`, a failed `verify` check).
 
 mod destroy;
+mod graph;
 mod outputs;
 mod plan;
 mod state;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Verify(args) => crate::verify::run(global, args).await,
         Command::Outputs(args) => outputs::run(global, args.format),
         Command::Destroy(args) => destroy::run(global, args).await,
+        Command::Graph => graph::run(global),
         Command::State(StateCommand::Show) => state::show(global),
         Command::State(StateCommand::Refresh(args)) => state::refresh(global, &args.stack).await,
     }

@@ -52,6 +52,6 @@ pub fn run(global: &GlobalArgs, format: OutputsFormat) -> Result<u8, Error> {
         OutputsFormat::Env => outputs::to_env(&values, false),
         OutputsFormat::Shell => outputs::to_env(&values, true),
     };
-    print!("{text}");
+    crate::stdout::write(&text);
     Ok(exit::OK)
 }

@@ -31,7 +31,7 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
             .iter()
             .map(|(name, id)| serde_json::json!({"resource": name, "id": id, "action": "delete"}))
             .collect();
-        println!("{json}");
+        crate::outln!("{json}");
     } else {
         let mut text = String::new();
         for r in &reports {
@@ -63,9 +63,9 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
             ));
         }
         if text.is_empty() {
-            println!("No changes: environment {env} matches the configuration.");
+            crate::outln!("No changes: environment {env} matches the configuration.");
         } else {
-            println!("medtech will:\n{text}");
+            crate::outln!("medtech will:\n{text}");
         }
         for r in &reports {
             if let Outcome::Failed(e) = &r.outcome {

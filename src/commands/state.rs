@@ -27,7 +27,7 @@ pub fn show(global: &GlobalArgs) -> Result<u8, Error> {
             ),
         )
     })?;
-    println!(
+    crate::outln!(
         "{}",
         serde_json::to_string_pretty(&state).unwrap_or_default()
     );

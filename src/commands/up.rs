@@ -13,7 +13,7 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
     let reports = engine.up(&ctx).await;
     let env = session.settings.env().to_string();
     if session.json {
-        println!(
+        crate::outln!(
             "{}",
             report::json("up", &env, &reports, &session.clients.calls.totals())
         );

@@ -49,6 +49,8 @@ pub struct Settings {
     pub network: Network,
     pub user_tags: BTreeMap<String, String>,
     pub parallelism: usize,
+    /// 1 in real use; smaller to run against a time-scaled emulator.
+    pub time_scale: f64,
     pub services: Services,
     pub state_dir: PathBuf,
     pub outputs_file: PathBuf,
@@ -140,6 +142,15 @@ impl Settings {
 
         validate_user_tags(&file.tags)?;
         let services = file.services.resolve(stack)?;
+        if !(global.time_scale > 0.0 && global.time_scale <= 1.0) {
+            return Err(ConfigError::new(
+                "MEDTECH_TIME_SCALE",
+                format!(
+                    "{} is out of range; use a factor above 0 and at most 1",
+                    global.time_scale
+                ),
+            ));
+        }
 
         Ok(Self {
             names: Names::new(env),
@@ -147,6 +158,7 @@ impl Settings {
             network,
             user_tags: file.tags,
             parallelism,
+            time_scale: global.time_scale,
             services,
             state_dir: global.state_dir.clone(),
             outputs_file: global.outputs_file.clone(),
@@ -297,6 +309,7 @@ mod tests {
             verbose: 0,
             quiet: false,
             output: crate::cli::OutputMode::Text,
+            time_scale: 1.0,
         }
     }
 

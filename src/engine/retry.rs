@@ -63,7 +63,7 @@ where
     loop {
         tries += 1;
         match attempt().await {
-            Err(err) if is_retryable(&err) && started.elapsed() < policy.deadline => {
+            Err(err) if is_retryable(&err) && started.elapsed() < ctx.scaled(policy.deadline) => {
                 let pause = policy.backoff(tries);
                 tracing::info!(resource, attempt = tries, error = %err, "retrying in {pause:?}");
                 ctx.status(

@@ -134,7 +134,10 @@ impl Resource for FlowLog {
                 .await
                 .op("ec2:CreateFlowLogs");
             match result {
-                Err(e) if role_not_ready(&e) && started.elapsed() < Duration::from_secs(120) => {
+                Err(e)
+                    if role_not_ready(&e)
+                        && started.elapsed() < ctx.scaled(Duration::from_secs(120)) =>
+                {
                     ctx.status(self.name(), "waiting for the new IAM role to propagate");
                     ctx.pause(Duration::from_secs(5)).await?;
                 }

@@ -350,7 +350,10 @@ impl Resource for RdsInstance {
                     }
                     break;
                 }
-                Err(e) if role_not_ready(&e) && started.elapsed() < Duration::from_secs(120) => {
+                Err(e)
+                    if role_not_ready(&e)
+                        && started.elapsed() < ctx.scaled(Duration::from_secs(120)) =>
+                {
                     ctx.status(
                         self.name(),
                         "waiting for the new monitoring role to propagate",

@@ -18,7 +18,7 @@ pub fn emit(env: &str, checks: &[Check], format: VerifyFormat) -> Result<(), Err
         VerifyFormat::Junit => junit(env, checks),
         VerifyFormat::Markdown => markdown(env, checks),
     };
-    print!("{text}");
+    crate::stdout::write(&text);
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         let append = std::fs::OpenOptions::new()
             .create(true)
