@@ -282,12 +282,6 @@ impl Resource for IamRole {
             .filter_map(|p| p.policy_arn())
             .collect();
         attached.sort();
-        let tags = iam
-            .list_role_tags()
-            .role_name(&name)
-            .send()
-            .await
-            .op("iam:ListRoleTags")?;
         let mut props = Properties::from([
             (
                 "assume_role_policy",
@@ -298,7 +292,7 @@ impl Resource for IamRole {
             ("attached_policies", json!(attached)),
             (
                 "tags",
-                tag_pairs(tags.tags().iter().map(|t| (t.key(), t.value()))),
+                tag_pairs(role.tags().iter().map(|t| (t.key(), t.value()))),
             ),
         ]);
         if matches!(self.permissions, Permissions::Custom(_)) {

@@ -92,7 +92,8 @@ impl KmsKey {
         }
     }
 
-    async fn observe(ctx: &Ctx, meta: &KeyMetadata) -> Result<Observed, Error> {
+    /// `aliased`: whether the stack's alias resolves to this key (known from the lookup).
+    async fn observe(ctx: &Ctx, meta: &KeyMetadata, aliased: bool) -> Result<Observed, Error> {
         let kms = &ctx.clients.kms;
         let id = meta.key_id();
         let rotation = kms
@@ -114,17 +115,7 @@ impl KmsKey {
             .and_then(|p| serde_json::from_str(p).ok())
             .unwrap_or(Value::Null);
         let alias_name = ctx.names().kms_alias();
-        let aliases = kms
-            .list_aliases()
-            .key_id(id)
-            .send()
-            .await
-            .op("kms:ListAliases")?;
-        let alias = aliases
-            .aliases()
-            .iter()
-            .find(|a| a.alias_name() == Some(alias_name.as_str()))
-            .map(|_| alias_name.clone());
+        let alias = aliased.then(|| alias_name.clone());
         let tags = kms
             .list_resource_tags()
             .key_id(id)
@@ -209,17 +200,24 @@ impl Resource for KmsKey {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        // The alias is the key's name; the recorded id still finds a key whose alias was lost.
-        let mut meta = None;
-        if let Some(record) = recorded {
-            meta = Self::describe(ctx, &record.id).await?;
-        }
-        if meta.is_none() {
-            meta = Self::describe(ctx, &ctx.names().kms_alias()).await?;
-        }
-        match meta {
-            Some(meta) => Ok(Some(Self::observe(ctx, &meta).await?)),
-            None => Ok(None),
+        // The alias is the key's name; the recorded id still finds a key whose alias was
+        // lost or moved. Looking up by alias first also tells where the alias points.
+        let by_alias = Self::describe(ctx, &ctx.names().kms_alias()).await?;
+        let recorded_id = recorded.map(|r| r.id.as_str());
+        match (by_alias, recorded_id) {
+            (Some(meta), None) => Ok(Some(Self::observe(ctx, &meta, true).await?)),
+            (Some(meta), Some(id)) if meta.key_id() == id => {
+                Ok(Some(Self::observe(ctx, &meta, true).await?))
+            }
+            (by_alias, Some(id)) => match Self::describe(ctx, id).await? {
+                Some(meta) => Ok(Some(Self::observe(ctx, &meta, false).await?)),
+                // The recorded key is gone; the alias's key, if any, is adopted.
+                None => match by_alias {
+                    Some(meta) => Ok(Some(Self::observe(ctx, &meta, true).await?)),
+                    None => Ok(None),
+                },
+            },
+            (None, None) => Ok(None),
         }
     }
 

@@ -218,10 +218,12 @@ impl Resource for RdsInstance {
             .filter_map(|g| g.vpc_security_group_id())
             .collect();
         groups.sort();
-        let tags = match db.db_instance_arn() {
-            Some(arn) => rds_tags::read(ctx, arn).await?,
-            None => json!({}),
-        };
+        // DescribeDBInstances carries the tags: no ListTagsForResource call.
+        let tags = super::common::tag_pairs(
+            db.tag_list()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value()?))),
+        );
         Ok(Some(Observed {
             record: Self::record(&db),
             properties: Properties::from([
