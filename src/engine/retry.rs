@@ -27,10 +27,12 @@ impl RetryPolicy {
 
     /// Deletes: network interfaces of deleted RDS/ElastiCache resources can hold subnets and
     /// security groups for many minutes after their owner is gone.
+    /// The backoff is capped at 15 s like a poll: a delete blocked by lingering network
+    /// interfaces is a wait, and it sits on destroy's critical path.
     pub const DESTROY: Self = Self {
         deadline: Duration::from_secs(30 * 60),
         first_backoff: Duration::from_secs(2),
-        max_backoff: Duration::from_secs(30),
+        max_backoff: Duration::from_secs(15),
     };
 
     fn backoff(&self, attempt: u32) -> Duration {
