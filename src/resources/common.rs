@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::Error;
+use crate::resource::Change;
 use crate::state::Record;
 
 pub fn desired_tags(ctx: &Ctx, name: &str) -> Value {
@@ -69,6 +70,24 @@ pub fn cannot_change(
             observed.map_or("unset".to_owned(), Value::to_string)
         ),
     )
+}
+
+/// Refuses the whole update when any change touches a property that only a replacement
+/// could change: better no change than half of one.
+pub fn refuse_replacements(
+    resource: &str,
+    changes: &[Change],
+    replace_only: &[&str],
+) -> Result<(), Error> {
+    match changes.iter().find(|c| replace_only.contains(&c.property)) {
+        Some(c) => Err(cannot_change(
+            resource,
+            c.property,
+            c.observed.as_ref(),
+            &c.desired,
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A delete that finds nothing to delete has done its job.

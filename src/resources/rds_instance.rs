@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance;
 use serde_json::{Value, json};
 
-use super::common::{cannot_change, desired_tags, gone};
+use super::common::{cannot_change, desired_tags, gone, refuse_replacements};
 use super::db_parameter_group::DbParameterGroup;
 use super::db_subnet_group::DbSubnetGroup;
 use super::kms_key::KmsKey;
@@ -374,22 +374,16 @@ impl Resource for RdsInstance {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        const REPLACE_ONLY: [&str; 6] = [
+        const REPLACE_ONLY: [&str; 7] = [
             "engine",
+            "master_username",
             "storage_encrypted",
             "kms_key_id",
             "performance_insights_kms_key_id",
             "db_subnet_group",
             "port",
         ];
-        if let Some(c) = changes.iter().find(|c| REPLACE_ONLY.contains(&c.property)) {
-            return Err(cannot_change(
-                self.name(),
-                c.property,
-                c.observed.as_ref(),
-                &c.desired,
-            ));
-        }
+        refuse_replacements(self.name(), changes, &REPLACE_ONLY)?;
         let rds = &ctx.settings.services.rds;
         let changed = |p: &str| changes.iter().any(|c| c.property == p);
         if changed("allocated_storage") {

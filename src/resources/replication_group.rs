@@ -12,7 +12,7 @@ use aws_sdk_elasticache::types::{
 use serde_json::{Value, json};
 
 use super::cache_subnet_group::{self, CacheSubnetGroup};
-use super::common::{cannot_change, desired_tags, gone};
+use super::common::{desired_tags, gone, refuse_replacements};
 use super::kms_key::KmsKey;
 use super::secret::{self, Secret};
 use super::security_group::SecurityGroup;
@@ -362,14 +362,7 @@ impl Resource for ReplicationGroup {
             "cache_subnet_group",
             "engine_major_version",
         ];
-        if let Some(c) = changes.iter().find(|c| REPLACE_ONLY.contains(&c.property)) {
-            return Err(cannot_change(
-                self.name(),
-                c.property,
-                c.observed.as_ref(),
-                &c.desired,
-            ));
-        }
+        refuse_replacements(self.name(), changes, &REPLACE_ONLY)?;
         let redis = &ctx.settings.services.redis;
         let elasticache = &ctx.clients.elasticache;
         let id = ctx.names().redis_replication_group();
