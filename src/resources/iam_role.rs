@@ -339,7 +339,12 @@ impl Resource for IamRole {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), Error> {
         let iam = &ctx.clients.iam;
         let name = self.role_name(ctx);
         for change in changes {
@@ -422,7 +427,6 @@ impl Resource for IamRole {
                 }
             }
         }
-        let _ = current;
         Ok(())
     }
 

@@ -506,7 +506,7 @@ impl Resource for RdsInstance {
         Ok(())
     }
 
-    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
         let rds = &ctx.clients.rds;
         let name = ctx.names().rds_instance();
         let Some(db) = Self::describe(ctx).await? else {
@@ -545,7 +545,6 @@ impl Resource for RdsInstance {
                 other => gone(other)?,
             }
         }
-        let _ = current;
         wait::until(ctx, self.name(), "deleted", Self::timeout(ctx), || async {
             Ok(match Self::describe(ctx).await? {
                 None => Poll::Ready(()),
