@@ -32,8 +32,12 @@ pub fn init(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
+    // Without -v the SDK stays quiet: its warnings (a missing config file, an instance
+    // metadata probe refused off EC2) come as multi-line dumps, and whatever they lead to is
+    // reported by medtech in one line anyway.
     let sdk = match verbose {
-        0 | 1 => "warn",
+        0 => "error",
+        1 => "warn",
         2 => "info",
         _ => "debug",
     };
