@@ -162,6 +162,7 @@ impl Resource for RdsInstance {
                 "engine_major_version",
                 json!(rds.engine_version.split('.').next()),
             ),
+            ("master_username", json!(rds.master_username)),
             ("instance_class", json!(rds.instance_class)),
             ("allocated_storage", json!(rds.allocated_storage_gb)),
             ("storage_type", json!("gp3")),
