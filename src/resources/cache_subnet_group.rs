@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_elasticache::types::Tag;
 use serde_json::json;
 
-use super::common::{cannot_change, desired_tags, gone, sorted_ids, tag_pairs};
+use super::common::{cannot_change, desired_tags, found, gone, sorted_ids, tag_pairs};
 use super::subnet::Subnet;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
@@ -78,19 +78,16 @@ impl Resource for CacheSubnetGroup {
 
     async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = ctx.names().cache_subnet_group();
-        let group = match ctx
-            .clients
-            .elasticache
-            .describe_cache_subnet_groups()
-            .cache_subnet_group_name(&name)
-            .send()
-            .await
-            .op("elasticache:DescribeCacheSubnetGroups")
-        {
-            Ok(out) => out.cache_subnet_groups().first().cloned(),
-            Err(e) if e.is(ErrorKind::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let group = found(
+            ctx.clients
+                .elasticache
+                .describe_cache_subnet_groups()
+                .cache_subnet_group_name(&name)
+                .send()
+                .await
+                .op("elasticache:DescribeCacheSubnetGroups"),
+        )?
+        .and_then(|out| out.cache_subnet_groups().first().cloned());
         let Some(group) = group else {
             return Ok(None);
         };

@@ -90,6 +90,15 @@ pub fn refuse_replacements(
     }
 }
 
+/// A lookup's answer, with "not found" as `None` rather than an error.
+pub fn found<T>(result: Result<T, crate::aws::AwsError>) -> Result<Option<T>, Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.is(crate::aws::ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A delete that finds nothing to delete has done its job.
 pub fn gone<T>(result: Result<T, crate::aws::AwsError>) -> Result<(), Error> {
     match result {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use serde_json::{Map, Value, json};
 
-use super::common::{cannot_change, desired_tags, gone};
+use super::common::{cannot_change, desired_tags, found, gone};
 use super::rds_tags;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
@@ -77,17 +77,14 @@ impl Resource for DbParameterGroup {
     async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let rds = &ctx.clients.rds;
         let name = ctx.names().db_parameter_group();
-        let group = match rds
-            .describe_db_parameter_groups()
-            .db_parameter_group_name(&name)
-            .send()
-            .await
-            .op("rds:DescribeDBParameterGroups")
-        {
-            Ok(out) => out.db_parameter_groups().first().cloned(),
-            Err(e) if e.is(ErrorKind::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let group = found(
+            rds.describe_db_parameter_groups()
+                .db_parameter_group_name(&name)
+                .send()
+                .await
+                .op("rds:DescribeDBParameterGroups"),
+        )?
+        .and_then(|out| out.db_parameter_groups().first().cloned());
         let Some(group) = group else {
             return Ok(None);
         };

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::common::{cannot_change, desired_tags, gone, sorted_ids};
+use super::common::{cannot_change, desired_tags, found, gone, sorted_ids};
 use super::rds_tags;
 use super::subnet::Subnet;
 use crate::aws::{AwsResultExt, ErrorKind};
@@ -42,19 +42,16 @@ impl Resource for DbSubnetGroup {
 
     async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = ctx.names().db_subnet_group();
-        let group = match ctx
-            .clients
-            .rds
-            .describe_db_subnet_groups()
-            .db_subnet_group_name(&name)
-            .send()
-            .await
-            .op("rds:DescribeDBSubnetGroups")
-        {
-            Ok(out) => out.db_subnet_groups().first().cloned(),
-            Err(e) if e.is(ErrorKind::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let group = found(
+            ctx.clients
+                .rds
+                .describe_db_subnet_groups()
+                .db_subnet_group_name(&name)
+                .send()
+                .await
+                .op("rds:DescribeDBSubnetGroups"),
+        )?
+        .and_then(|out| out.db_subnet_groups().first().cloned());
         let Some(group) = group else {
             return Ok(None);
         };

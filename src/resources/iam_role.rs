@@ -8,7 +8,7 @@ use aws_sdk_iam::types::Tag;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use super::common::{cannot_change, desired_tags, found, gone, tag_pairs};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
@@ -250,17 +250,14 @@ impl Resource for IamRole {
     async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let iam = &ctx.clients.iam;
         let name = self.role_name(ctx);
-        let role = match iam
-            .get_role()
-            .role_name(&name)
-            .send()
-            .await
-            .op("iam:GetRole")
-        {
-            Ok(out) => out.role().cloned(),
-            Err(e) if e.is(ErrorKind::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let role = found(
+            iam.get_role()
+                .role_name(&name)
+                .send()
+                .await
+                .op("iam:GetRole"),
+        )?
+        .and_then(|out| out.role().cloned());
         let Some(role) = role else {
             return Ok(None);
         };

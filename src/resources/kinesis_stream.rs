@@ -11,7 +11,7 @@ use aws_sdk_kinesis::types::{
 };
 use serde_json::json;
 
-use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use super::common::{cannot_change, desired_tags, found, gone, tag_pairs};
 use super::kms_key::KmsKey;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
@@ -38,11 +38,7 @@ impl KinesisStream {
             .send()
             .await
             .op("kinesis:DescribeStreamSummary");
-        match out {
-            Ok(out) => Ok(out.stream_description_summary().cloned()),
-            Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(found(out)?.and_then(|out| out.stream_description_summary().cloned()))
     }
 
     async fn wait_active(&self, ctx: &Ctx) -> Result<(), Error> {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance;
 use serde_json::{Value, json};
 
-use super::common::{cannot_change, desired_tags, gone, refuse_replacements};
+use super::common::{cannot_change, desired_tags, found, gone, refuse_replacements};
 use super::db_parameter_group::DbParameterGroup;
 use super::db_subnet_group::DbSubnetGroup;
 use super::kms_key::KmsKey;
@@ -53,19 +53,16 @@ impl RdsInstance {
     }
 
     async fn describe(ctx: &Ctx) -> Result<Option<DbInstance>, Error> {
-        match ctx
-            .clients
-            .rds
-            .describe_db_instances()
-            .db_instance_identifier(ctx.names().rds_instance())
-            .send()
-            .await
-            .op("rds:DescribeDBInstances")
-        {
-            Ok(out) => Ok(out.db_instances().first().cloned()),
-            Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(found(
+            ctx.clients
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(ctx.names().rds_instance())
+                .send()
+                .await
+                .op("rds:DescribeDBInstances"),
+        )?
+        .and_then(|out| out.db_instances().first().cloned()))
     }
 
     fn record(db: &DbInstance) -> Record {

@@ -12,7 +12,7 @@ use aws_sdk_elasticache::types::{
 use serde_json::{Value, json};
 
 use super::cache_subnet_group::{self, CacheSubnetGroup};
-use super::common::{desired_tags, gone, refuse_replacements};
+use super::common::{desired_tags, found, gone, refuse_replacements};
 use super::kms_key::KmsKey;
 use super::secret::{self, Secret};
 use super::security_group::SecurityGroup;
@@ -38,19 +38,16 @@ impl ReplicationGroup {
     }
 
     async fn describe(ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
-        match ctx
-            .clients
-            .elasticache
-            .describe_replication_groups()
-            .replication_group_id(ctx.names().redis_replication_group())
-            .send()
-            .await
-            .op("elasticache:DescribeReplicationGroups")
-        {
-            Ok(out) => Ok(out.replication_groups().first().cloned()),
-            Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(found(
+            ctx.clients
+                .elasticache
+                .describe_replication_groups()
+                .replication_group_id(ctx.names().redis_replication_group())
+                .send()
+                .await
+                .op("elasticache:DescribeReplicationGroups"),
+        )?
+        .and_then(|out| out.replication_groups().first().cloned()))
     }
 
     async fn member(ctx: &Ctx, group: &SdkGroup) -> Result<Option<CacheCluster>, Error> {

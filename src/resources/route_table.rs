@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable as SdkTable};
 use serde_json::{Value, json};
 
-use super::common::{Lookup, cannot_change, desired_tags, find, gone, sorted_ids};
+use super::common::{Lookup, cannot_change, desired_tags, find, found, gone, sorted_ids};
 use super::ec2::{self, filter, no_retry, tags_value};
 use super::internet_gateway::InternetGateway;
 use super::nat_gateway::NatGateway;
@@ -99,11 +99,7 @@ impl RouteTable {
             .send()
             .await
             .op("ec2:DescribeRouteTables");
-        match out {
-            Ok(out) => Ok(out.route_tables().first().cloned()),
-            Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(found(out)?.and_then(|out| out.route_tables().first().cloned()))
     }
 
     async fn set_default_route(&self, ctx: &Ctx, table: &str, replace: bool) -> Result<(), Error> {

@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
 use serde_json::{Value, json};
 
-use super::common::{cannot_change, desired_tags, gone, single, sorted_ids};
+use super::common::{cannot_change, desired_tags, found, gone, single, sorted_ids};
 use super::ec2::{self, filter, is_ours, tags_value};
 use super::route_table::RouteTable;
 use super::security_group::SecurityGroup;
 use super::subnet::Subnet;
 use super::vpc::Vpc;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::resource::{Change, Observed, Properties, Resource};
@@ -98,19 +98,16 @@ impl VpcEndpoint {
     }
 
     async fn describe(ctx: &Ctx, id: &str) -> Result<Option<SdkEndpoint>, Error> {
-        match ctx
-            .clients
-            .ec2
-            .describe_vpc_endpoints()
-            .vpc_endpoint_ids(id)
-            .send()
-            .await
-            .op("ec2:DescribeVpcEndpoints")
-        {
-            Ok(out) => Ok(out.vpc_endpoints().first().cloned()),
-            Err(e) if e.is(ErrorKind::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(found(
+            ctx.clients
+                .ec2
+                .describe_vpc_endpoints()
+                .vpc_endpoint_ids(id)
+                .send()
+                .await
+                .op("ec2:DescribeVpcEndpoints"),
+        )?
+        .and_then(|out| out.vpc_endpoints().first().cloned()))
     }
 
     async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
