@@ -112,17 +112,17 @@ impl IamRole {
     async fn policy_document(&self, ctx: &Ctx) -> Result<Option<Value>, Error> {
         let iam = &ctx.clients.iam;
         let arn = self.policy_arn(ctx);
-        let policy = match iam
-            .get_policy()
-            .policy_arn(&arn)
-            .send()
-            .await
-            .op("iam:GetPolicy")
-        {
-            Ok(out) => out.policy().cloned(),
-            Err(e) if e.is(ErrorKind::NotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(out) = found(
+            iam.get_policy()
+                .policy_arn(&arn)
+                .send()
+                .await
+                .op("iam:GetPolicy"),
+        )?
+        else {
+            return Ok(None);
         };
+        let policy = out.policy().cloned();
         let Some(version) = policy.as_ref().and_then(|p| p.default_version_id()) else {
             return Ok(None);
         };

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
 use serde_json::{Map, Value, json};
 
-use super::common::{cannot_change, desired_tags, tag_pairs};
+use super::common::{cannot_change, desired_tags, found, tag_pairs};
 use super::kms_key::KmsKey;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
@@ -159,10 +159,8 @@ impl Resource for Secret {
             .send()
             .await
             .op("secretsmanager:DescribeSecret");
-        let secret = match described {
-            Ok(out) => out,
-            Err(e) if e.is(ErrorKind::NotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(secret) = found(described)? else {
+            return Ok(None);
         };
         // Scheduled for deletion: not live, though its name is still taken (create restores it).
         if secret.deleted_date().is_some() {

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 use serde_json::{Value, json};
 
-use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use super::common::{cannot_change, desired_tags, found, gone, tag_pairs};
 use super::kms_key::KmsKey;
-use crate::aws::{AwsResultExt, ErrorKind};
+use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::resource::{Change, Observed, Properties, Resource};
@@ -72,17 +72,17 @@ impl Resource for SnsTopic {
     async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let sns = &ctx.clients.sns;
         let arn = Self::arn(ctx);
-        let attributes = match sns
-            .get_topic_attributes()
-            .topic_arn(&arn)
-            .send()
-            .await
-            .op("sns:GetTopicAttributes")
-        {
-            Ok(out) => out.attributes().cloned().unwrap_or_default(),
-            Err(e) if e.is(ErrorKind::NotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(out) = found(
+            sns.get_topic_attributes()
+                .topic_arn(&arn)
+                .send()
+                .await
+                .op("sns:GetTopicAttributes"),
+        )?
+        else {
+            return Ok(None);
         };
+        let attributes = out.attributes().cloned().unwrap_or_default();
         let tags = sns
             .list_tags_for_resource()
             .resource_arn(&arn)
