@@ -12,6 +12,7 @@ use crate::aws::{AwsResultExt, Clients};
 use crate::config::Settings;
 use crate::engine::walk::Interrupt;
 use crate::error::Error;
+use crate::listing::Listings;
 use crate::naming::{Names, Zone};
 use crate::state::Record;
 use crate::tags;
@@ -31,6 +32,7 @@ pub struct Ctx {
     records: Mutex<BTreeMap<String, Record>>,
     persist: Option<Persist>,
     zones: OnceCell<Vec<String>>,
+    listings: Listings,
     sink: Arc<dyn StatusSink>,
     interrupt: Interrupt,
 }
@@ -50,6 +52,7 @@ impl Ctx {
             records: Mutex::new(records),
             persist,
             zones: OnceCell::new(),
+            listings: Listings::default(),
             sink,
             interrupt,
         }
@@ -86,6 +89,21 @@ impl Ctx {
         duration.mul_f64(self.settings.time_scale)
     }
 
+    /// A batched list shared by every read of its kind in this run (see `listing`); `None`
+    /// once something may have changed since it was fetched.
+    pub async fn listed<T, F, Fut>(
+        &self,
+        key: &'static str,
+        fetch: F,
+    ) -> Result<Option<Arc<T>>, Error>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        self.listings.get(&self.clients.calls, key, fetch).await
+    }
+
     pub fn status(&self, resource: &str, status: &str) {
         self.sink.status(resource, status);
     }
@@ -105,8 +123,6 @@ impl Ctx {
         })
     }
 
-    /// Records a resource's identity and persists it at once: resources call this right after
-    /// the mutating call, before a long wait, so a crash mid-wait still knows the id.
     /// The ARN recorded for a resolved dependency.
     pub fn arn_of(&self, resource: &str) -> Result<String, Error> {
         self.record(resource)
@@ -114,6 +130,8 @@ impl Ctx {
             .ok_or_else(|| Error::resource(resource, "has no ARN recorded"))
     }
 
+    /// Records a resource's identity and persists it at once: resources call this right after
+    /// the mutating call, before a long wait, so a crash mid-wait still knows the id.
     pub fn set_record(&self, resource: &str, record: Record) -> Result<(), Error> {
         let mut records = self.lock();
         if records.get(resource) == Some(&record) {

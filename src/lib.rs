@@ -8,6 +8,7 @@ pub mod config;
 pub mod context;
 pub mod engine;
 pub mod error;
+mod listing;
 mod fsutil;
 pub mod logging;
 pub mod naming;

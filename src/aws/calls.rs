@@ -20,6 +20,9 @@ pub struct CallCounter(Arc<Mutex<Counts>>);
 struct Counts {
     by_operation: BTreeMap<String, u64>,
     polls: u64,
+    /// Calls that may have changed something, so far: a batched listing fetched before the
+    /// latest of them may be stale.
+    mutations: u64,
 }
 
 tokio::task_local! {
@@ -44,6 +47,23 @@ pub struct CallTotals {
 }
 
 impl CallCounter {
+    /// How many calls so far may have changed something (sent, whatever their outcome).
+    pub fn mutations(&self) -> u64 {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).mutations
+    }
+
+    /// Notes one call of `operation` (`Service:Operation`) as sent.
+    pub(crate) fn count(&self, operation: String, polling: bool) {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !is_read(&operation) {
+            counts.mutations += 1;
+        }
+        *counts.by_operation.entry(operation).or_default() += 1;
+        if polling {
+            counts.polls += 1;
+        }
+    }
+
     pub fn totals(&self) -> CallTotals {
         let guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let counts = guard.by_operation.clone();
@@ -85,12 +105,10 @@ impl Intercept for CallCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {
-            let key = format!("{}:{}", meta.service(), meta.name());
-            let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            *counts.by_operation.entry(key).or_default() += 1;
-            if POLLING.try_with(|p| *p).unwrap_or(false) {
-                counts.polls += 1;
-            }
+            self.count(
+                format!("{}:{}", meta.service(), meta.name()),
+                POLLING.try_with(|p| *p).unwrap_or(false),
+            );
         }
         Ok(())
     }

@@ -36,6 +36,9 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub sns: aws_sdk_sns::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The Resource Groups Tagging API: the tags of every resource of the environment in one
+    /// paged call, for batched reads.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl Clients {
@@ -116,6 +119,11 @@ impl Clients {
             sns: aws_sdk_sns::Client::from_conf(with_counter!(aws_sdk_sns, &config, &calls)),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(with_counter!(
                 aws_sdk_cloudwatch,
+                &config,
+                &calls
+            )),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(with_counter!(
+                aws_sdk_resourcegroupstagging,
                 &config,
                 &calls
             )),

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 use serde_json::{Value, json};
 
-use super::common::{desired_tags, gone, tag_pairs};
+use super::common::{desired_tags, gone, listed, tag_pairs};
+use super::tagging;
 use super::sns_topic::SnsTopic;
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
@@ -25,6 +26,23 @@ pub enum Metric {
     RdsFreeStorage,
     RedisCpu,
     RedisReplicationLag,
+}
+
+/// The alarms named `names` (one call takes up to 100), keyed by name.
+async fn describe(ctx: &Ctx, names: Vec<String>) -> Result<Vec<(String, MetricAlarm)>, Error> {
+    let out = ctx
+        .clients
+        .cloudwatch
+        .describe_alarms()
+        .set_alarm_names(Some(names))
+        .send()
+        .await
+        .op("cloudwatch:DescribeAlarms")?;
+    Ok(out
+        .metric_alarms()
+        .iter()
+        .filter_map(|a| Some((a.alarm_name()?.to_owned(), a.clone())))
+        .collect())
 }
 
 impl Metric {
@@ -270,43 +288,46 @@ impl Resource for Alarm {
         ]))
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = self.aws_name(ctx);
-        let out = ctx
-            .clients
-            .cloudwatch
-            .describe_alarms()
-            .alarm_names(&name)
-            .send()
-            .await
-            .op("cloudwatch:DescribeAlarms")?;
-        let Some(alarm) = out
-            .metric_alarms()
-            .iter()
-            .find(|a| a.alarm_name() == Some(name.as_str()))
-        else {
+        let alarm = match listed(ctx, recorded, "cloudwatch:DescribeAlarms", || {
+            describe(ctx, Metric::ALL.map(|m| ctx.names().alarm(m.slug())).to_vec())
+        })
+        .await?
+        {
+            Some(alarm) => Some(alarm),
+            None => describe(ctx, vec![name.clone()])
+                .await?
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, alarm)| alarm),
+        };
+        let Some(alarm) = alarm else {
             return Ok(None);
         };
         let arn = alarm
             .alarm_arn()
             .map_or_else(|| self.arn(ctx), str::to_owned);
-        let tags = ctx
-            .clients
-            .cloudwatch
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .op("cloudwatch:ListTagsForResource")?;
-        let mut props = observe(alarm);
-        props.insert(
-            "tags",
-            tag_pairs(
-                tags.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value()?))),
-            ),
-        );
+        let tags = match tagging::tags(ctx, recorded, &arn).await? {
+            Some(tags) => tags,
+            None => {
+                let out = ctx
+                    .clients
+                    .cloudwatch
+                    .list_tags_for_resource()
+                    .resource_arn(&arn)
+                    .send()
+                    .await
+                    .op("cloudwatch:ListTagsForResource")?;
+                tag_pairs(
+                    out.tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?, t.value()?))),
+                )
+            }
+        };
+        let mut props = observe(&alarm);
+        props.insert("tags", tags);
         Ok(Some(Observed {
             record: Record::new(&name).with("arn", &arn),
             properties: props,

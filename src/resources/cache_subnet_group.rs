@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::common::{cannot_change, desired_tags, found, gone, sorted_ids, tag_pairs};
 use super::subnet::Subnet;
+use super::tagging;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
@@ -19,8 +20,15 @@ impl CacheSubnetGroup {
     pub const NAME: &'static str = "redis-subnets";
 }
 
-/// Tags of any ElastiCache resource, by ARN.
-pub async fn read_tags(ctx: &Ctx, arn: &str) -> Result<serde_json::Value, Error> {
+/// Tags of any ElastiCache resource, by ARN: from the environment's tag list when it holds them.
+pub async fn read_tags(
+    ctx: &Ctx,
+    recorded: Option<&Record>,
+    arn: &str,
+) -> Result<serde_json::Value, Error> {
+    if let Some(tags) = tagging::tags(ctx, recorded, arn).await? {
+        return Ok(tags);
+    }
     let out = ctx
         .clients
         .elasticache
@@ -76,7 +84,7 @@ impl Resource for CacheSubnetGroup {
         ]))
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = ctx.names().cache_subnet_group();
         let group = found(
             ctx.clients
@@ -102,7 +110,7 @@ impl Resource for CacheSubnetGroup {
             record: Record::new(&name).with("arn", &arn),
             properties: Properties::from([
                 ("subnet_ids", json!(subnets)),
-                ("tags", read_tags(ctx, &arn).await?),
+                ("tags", read_tags(ctx, recorded, &arn).await?),
             ]),
         }))
     }

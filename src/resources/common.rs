@@ -108,6 +108,32 @@ pub fn gone<T>(result: Result<T, crate::aws::AwsError>) -> Result<(), Error> {
     }
 }
 
+/// The recorded resource's item from the environment's batched list of its kind (see
+/// `listing`), when the list is current and holds it. `None` sends the caller to its own
+/// describe: no record yet, a stale list, or an item that left the list (deleted, re-tagged).
+pub async fn listed<T, F, Fut>(
+    ctx: &Ctx,
+    recorded: Option<&Record>,
+    key: &'static str,
+    fetch: F,
+) -> Result<Option<T>, Error>
+where
+    T: Clone + Send + Sync + 'static,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Vec<(String, T)>, Error>>,
+{
+    let Some(record) = recorded else {
+        return Ok(None);
+    };
+    let Some(list) = ctx.listed(key, fetch).await? else {
+        return Ok(None);
+    };
+    Ok(list
+        .iter()
+        .find(|(id, _)| *id == record.id)
+        .map(|(_, item)| item.clone()))
+}
+
 /// How `find` asks for a resource: by the id in state, or by name and environment tags.
 /// (Owned, so that describe closures can move it into the future they return.)
 #[derive(Clone, Debug)]

@@ -74,7 +74,7 @@ impl Resource for DbParameterGroup {
         ]))
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let rds = &ctx.clients.rds;
         let name = ctx.names().db_parameter_group();
         let group = found(
@@ -113,7 +113,7 @@ impl Resource for DbParameterGroup {
             properties: Properties::from([
                 ("family", json!(group.db_parameter_group_family())),
                 ("parameters", Value::Object(parameters)),
-                ("tags", rds_tags::read(ctx, &arn).await?),
+                ("tags", rds_tags::read(ctx, recorded, &arn).await?),
             ]),
         }))
     }

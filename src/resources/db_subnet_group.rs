@@ -40,7 +40,7 @@ impl Resource for DbSubnetGroup {
         ]))
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = ctx.names().db_subnet_group();
         let group = found(
             ctx.clients
@@ -66,7 +66,7 @@ impl Resource for DbSubnetGroup {
             record: Record::new(&name).with("arn", &arn),
             properties: Properties::from([
                 ("subnet_ids", json!(subnets)),
-                ("tags", rds_tags::read(ctx, &arn).await?),
+                ("tags", rds_tags::read(ctx, recorded, &arn).await?),
             ]),
         }))
     }

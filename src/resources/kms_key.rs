@@ -8,6 +8,7 @@ use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
 use serde_json::{Value, json};
 
 use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use super::tagging;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
@@ -93,7 +94,12 @@ impl KmsKey {
     }
 
     /// `aliased`: whether the stack's alias resolves to this key (known from the lookup).
-    async fn observe(ctx: &Ctx, meta: &KeyMetadata, aliased: bool) -> Result<Observed, Error> {
+    async fn observe(
+        ctx: &Ctx,
+        recorded: Option<&Record>,
+        meta: &KeyMetadata,
+        aliased: bool,
+    ) -> Result<Observed, Error> {
         let kms = &ctx.clients.kms;
         let id = meta.key_id();
         let rotation = kms
@@ -116,12 +122,18 @@ impl KmsKey {
             .unwrap_or(Value::Null);
         let alias_name = ctx.names().kms_alias();
         let alias = aliased.then(|| alias_name.clone());
-        let tags = kms
-            .list_resource_tags()
-            .key_id(id)
-            .send()
-            .await
-            .op("kms:ListResourceTags")?;
+        let tags = match tagging::tags(ctx, recorded, meta.arn().unwrap_or_default()).await? {
+            Some(tags) => tags,
+            None => {
+                let out = kms
+                    .list_resource_tags()
+                    .key_id(id)
+                    .send()
+                    .await
+                    .op("kms:ListResourceTags")?;
+                tag_pairs(out.tags().iter().map(|t| (t.tag_key(), t.tag_value())))
+            }
+        };
         Ok(Observed {
             record: Record::new(id)
                 .with("arn", meta.arn().unwrap_or_default())
@@ -136,10 +148,7 @@ impl KmsKey {
                 ("rotation_enabled", json!(rotation)),
                 ("alias", json!(alias)),
                 ("policy", policy),
-                (
-                    "tags",
-                    tag_pairs(tags.tags().iter().map(|t| (t.tag_key(), t.tag_value()))),
-                ),
+                ("tags", tags),
             ]),
         })
     }
@@ -205,15 +214,15 @@ impl Resource for KmsKey {
         let by_alias = Self::describe(ctx, &ctx.names().kms_alias()).await?;
         let recorded_id = recorded.map(|r| r.id.as_str());
         match (by_alias, recorded_id) {
-            (Some(meta), None) => Ok(Some(Self::observe(ctx, &meta, true).await?)),
+            (Some(meta), None) => Ok(Some(Self::observe(ctx, recorded, &meta, true).await?)),
             (Some(meta), Some(id)) if meta.key_id() == id => {
-                Ok(Some(Self::observe(ctx, &meta, true).await?))
+                Ok(Some(Self::observe(ctx, recorded, &meta, true).await?))
             }
             (by_alias, Some(id)) => match Self::describe(ctx, id).await? {
-                Some(meta) => Ok(Some(Self::observe(ctx, &meta, false).await?)),
+                Some(meta) => Ok(Some(Self::observe(ctx, recorded, &meta, false).await?)),
                 // The recorded key is gone; the alias's key, if any, is adopted.
                 None => match by_alias {
-                    Some(meta) => Ok(Some(Self::observe(ctx, &meta, true).await?)),
+                    Some(meta) => Ok(Some(Self::observe(ctx, recorded, &meta, true).await?)),
                     None => Ok(None),
                 },
             },

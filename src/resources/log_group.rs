@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as SdkGroup;
 use serde_json::json;
 
-use super::common::{cannot_change, desired_tags, gone, tag_pairs};
+use super::common::{cannot_change, desired_tags, gone, listed, tag_pairs};
+use super::tagging;
 use super::kms_key::KmsKey;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
@@ -46,19 +47,11 @@ impl LogGroup {
 
     async fn describe(&self, ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
         let name = self.aws_name(ctx);
-        let out = ctx
-            .clients
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(&name)
-            .send()
-            .await
-            .op("logs:DescribeLogGroups")?;
-        Ok(out
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(name.as_str()))
-            .cloned())
+        Ok(describe_prefixed(ctx, name.clone())
+            .await?
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, group)| group))
     }
 
     async fn set_retention(&self, ctx: &Ctx) -> Result<(), Error> {
@@ -105,21 +98,33 @@ impl Resource for LogGroup {
         ]))
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let Some(group) = self.describe(ctx).await? else {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        // Both of the environment's groups live under `/medtech/E/`: one call lists them.
+        let prefix = format!("/medtech/{}/", ctx.settings.env());
+        let group = match listed(ctx, recorded, "logs:DescribeLogGroups", || {
+            describe_prefixed(ctx, prefix)
+        })
+        .await?
+        {
+            Some(group) => Some(group),
+            None => self.describe(ctx).await?,
+        };
+        let Some(group) = group else {
             return Ok(None);
         };
-        let tags = ctx
-            .clients
-            .logs
-            .list_tags_for_resource()
-            .resource_arn(self.arn(ctx))
-            .send()
-            .await
-            .op("logs:ListTagsForResource")?;
-        let tags = tags
-            .tags()
-            .map(|t| tag_pairs(t.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+        let tags = match tagging::tags(ctx, recorded, &self.arn(ctx)).await? {
+            Some(tags) => Some(tags),
+            None => ctx
+                .clients
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(self.arn(ctx))
+                .send()
+                .await
+                .op("logs:ListTagsForResource")?
+                .tags()
+                .map(|t| tag_pairs(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+        };
         Ok(Some(Observed {
             record: Record::new(self.aws_name(ctx)).with("arn", self.arn(ctx)),
             properties: Properties::from([
@@ -205,4 +210,22 @@ impl Resource for LogGroup {
                 .op("logs:DeleteLogGroup"),
         )
     }
+}
+
+/// The log groups whose names start with `prefix`, keyed by name (one page: a prefix this
+/// narrow never fills 50).
+async fn describe_prefixed(ctx: &Ctx, prefix: String) -> Result<Vec<(String, SdkGroup)>, Error> {
+    let out = ctx
+        .clients
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(prefix)
+        .send()
+        .await
+        .op("logs:DescribeLogGroups")?;
+    Ok(out
+        .log_groups()
+        .iter()
+        .filter_map(|g| Some((g.log_group_name()?.to_owned(), g.clone())))
+        .collect())
 }

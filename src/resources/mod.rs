@@ -28,6 +28,7 @@ mod security_group;
 mod sg_rules;
 mod sns_topic;
 mod subnet;
+mod tagging;
 mod vpc;
 mod vpc_endpoint;
 

@@ -4,9 +4,11 @@ use aws_sdk_rds::types::Tag;
 use serde_json::Value;
 
 use super::common::tag_pairs;
+use super::tagging;
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
+use crate::state::Record;
 
 pub fn sdk(ctx: &Ctx, name: &str) -> Vec<Tag> {
     ctx.tags(name)
@@ -15,7 +17,11 @@ pub fn sdk(ctx: &Ctx, name: &str) -> Vec<Tag> {
         .collect()
 }
 
-pub async fn read(ctx: &Ctx, arn: &str) -> Result<Value, Error> {
+/// The tags of the RDS resource at `arn`: from the environment's tag list when it holds them.
+pub async fn read(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Value, Error> {
+    if let Some(tags) = tagging::tags(ctx, recorded, arn).await? {
+        return Ok(tags);
+    }
     let out = ctx
         .clients
         .rds

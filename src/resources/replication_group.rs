@@ -189,7 +189,7 @@ impl Resource for ReplicationGroup {
         ]))
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let Some(group) = Self::describe(ctx).await? else {
             return Ok(None);
         };
@@ -217,7 +217,7 @@ impl Resource for ReplicationGroup {
         // then unknown (null), and `up` re-applies them once it is.
         let tags = match group.arn() {
             Some(arn) if group.status() == Some("available") => {
-                cache_subnet_group::read_tags(ctx, arn).await?
+                cache_subnet_group::read_tags(ctx, recorded, arn).await?
             }
             _ => Value::Null,
         };

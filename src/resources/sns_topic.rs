@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::common::{cannot_change, desired_tags, found, gone, tag_pairs};
 use super::kms_key::KmsKey;
+use super::tagging;
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
@@ -69,7 +70,7 @@ impl Resource for SnsTopic {
         Ok(props)
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let sns = &ctx.clients.sns;
         let arn = Self::arn(ctx);
         let Some(out) = found(
@@ -83,12 +84,22 @@ impl Resource for SnsTopic {
             return Ok(None);
         };
         let attributes = out.attributes().cloned().unwrap_or_default();
-        let tags = sns
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .op("sns:ListTagsForResource")?;
+        let tags = match tagging::tags(ctx, recorded, &arn).await? {
+            Some(tags) => tags,
+            None => {
+                let out = sns
+                    .list_tags_for_resource()
+                    .resource_arn(&arn)
+                    .send()
+                    .await
+                    .op("sns:ListTagsForResource")?;
+                tag_pairs(
+                    out.tags()
+                        .iter()
+                        .map(|t| (t.key(), t.value())),
+                )
+            }
+        };
         let subscriptions = sns
             .list_subscriptions_by_topic()
             .topic_arn(&arn)
@@ -107,10 +118,7 @@ impl Resource for SnsTopic {
             properties: Properties::from([
                 ("kms_master_key_id", json!(attributes.get("KmsMasterKeyId"))),
                 ("email_subscriptions", Value::Object(emails)),
-                (
-                    "tags",
-                    tag_pairs(tags.tags().iter().map(|t| (t.key(), t.value()))),
-                ),
+                ("tags", tags),
             ]),
         }))
     }

@@ -601,6 +601,20 @@ def test_rds_subnet_and_parameter_groups(aws, uid):
     assert rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"][0][
         "DBSubnetGroupDescription"] == "new"
 
+    # The tagging API lists both kinds of group with their tags, as real AWS does.
+    rds.add_tags_to_resource(
+        ResourceName=rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"][0][
+            "DBSubnetGroupArn"], Tags=[{"Key": "Environment", "Value": uid}])
+    pg = rds.create_db_parameter_group(DBParameterGroupName=f"pg-tagged-{uid}",
+                                       DBParameterGroupFamily="postgres16", Description="d",
+                                       Tags=[{"Key": "Environment", "Value": uid}])
+    listed = aws("resourcegroupstaggingapi").get_resources(
+        TagFilters=[{"Key": "Environment", "Values": [uid]}], ResourceTypeFilters=["rds"])
+    arns = {m["ResourceARN"]: m["Tags"] for m in listed["ResourceTagMappingList"]}
+    assert set(arns) == {pg["DBParameterGroup"]["DBParameterGroupArn"],
+                         f"arn:aws:rds:{REGION}:{ACCOUNT}:subgrp:{name}"}
+    assert all(tags == [{"Key": "Environment", "Value": uid}] for tags in arns.values())
+
     for family in ("postgres11", "postgres16", "postgres17", "mysql8.0"):
         rds.create_db_parameter_group(DBParameterGroupName=f"pg-{family.replace('.', '-')}-{uid}",
                                       DBParameterGroupFamily=family, Description="d")

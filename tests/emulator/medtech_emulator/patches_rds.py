@@ -11,6 +11,11 @@ DB subnet groups
 * ``DeleteDBSubnetGroup`` of a group a DB instance still uses fails with
   ``InvalidDBSubnetGroupStateFault``.
 
+Resource Groups Tagging API
+* ``GetResources`` lists DB parameter groups (``rds:pg``) and DB subnet groups
+  (``rds:subgrp``) with their tags, as real AWS does (moto lists only
+  instances, clusters, snapshots and proxies).
+
 DB parameter groups
 * ``CreateDBParameterGroup`` with a family RDS does not know (``postgres99``)
   fails with ``InvalidParameterValue``; known: ``postgres9.3``..``postgres18``,
@@ -78,6 +83,7 @@ def _password_problem(password: str, engine: str | None) -> str | None:
 
 
 def apply() -> None:
+    from moto.core.resource_tagging import TaggedResource
     from moto.rds.exceptions import (
         DBParameterGroupNotFoundError,
         DBSubnetGroupNotFoundError,
@@ -288,3 +294,18 @@ def apply() -> None:
 
     RDSBackend.create_db_parameter_group = create_db_parameter_group
     RDSBackend.delete_db_parameter_group = delete_db_parameter_group
+
+    orig_iter_tagged = RDSBackend.iter_tagged_resources
+
+    def iter_tagged_resources(self):
+        yield from orig_iter_tagged(self)
+        for resource_type, resources in (("rds:pg", self.db_parameter_groups.values()),
+                                         ("rds:subgrp", self.subnet_groups.values())):
+            for resource in resources:
+                yield TaggedResource(
+                    arn=resource.arn,
+                    tags={tag["Key"]: tag["Value"] for tag in resource.get_tags()},
+                    resource_type=resource_type,
+                )
+
+    RDSBackend.iter_tagged_resources = iter_tagged_resources

@@ -1,0 +1,112 @@
+//! Batched reads. One describe call lists every resource of a kind in the environment (all
+//! subnets, all alarms, every tag of every resource), and the reads of single resources take
+//! their item from that list instead of one call each: a converged `up`, `verify` and
+//! `destroy`'s first pass read the stack in a few dozen calls.
+//!
+//! A list is fetched once per run, on first demand, and trusted only while no call that may
+//! change something has been sent since it was fetched (by anyone in this run); after that,
+//! reads go back to their own describe. A repair, a create or a retry after a lost response
+//! therefore never sees a stale item.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::OnceCell;
+
+use crate::aws::CallCounter;
+use crate::error::Error;
+
+#[derive(Default)]
+pub struct Listings {
+    cells: Mutex<HashMap<&'static str, Arc<OnceCell<Listed>>>>,
+}
+
+struct Listed {
+    /// `CallCounter::mutations` when the fetch began.
+    mutations: u64,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+impl Listings {
+    /// The list under `key`, fetched by `fetch` on first demand (concurrent callers share one
+    /// fetch); `None` once something may have changed since.
+    pub async fn get<T, F, Fut>(
+        &self,
+        calls: &CallCounter,
+        key: &'static str,
+        fetch: F,
+    ) -> Result<Option<Arc<T>>, Error>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let cell = Arc::clone(
+            self.cells
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(key)
+                .or_default(),
+        );
+        let listed = cell
+            .get_or_try_init(|| async {
+                let mutations = calls.mutations();
+                let value: Arc<dyn Any + Send + Sync> = Arc::new(fetch().await?);
+                Ok::<_, Error>(Listed { mutations, value })
+            })
+            .await?;
+        if listed.mutations != calls.mutations() {
+            return Ok(None);
+        }
+        Ok(Arc::clone(&listed.value).downcast::<T>().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn one_fetch_serves_every_reader() {
+        let listings = Listings::default();
+        let calls = CallCounter::default();
+        let fetches = AtomicUsize::new(0);
+        for _ in 0..3 {
+            let got = listings
+                .get(&calls, "subnets", || async {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    Ok(vec!["subnet-1".to_owned()])
+                })
+                .await
+                .unwrap();
+            assert_eq!(got.unwrap().as_slice(), ["subnet-1".to_owned()]);
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_change_after_the_fetch_retires_the_list() {
+        let listings = Listings::default();
+        let calls = CallCounter::default();
+        let fetch = || async { Ok(1u8) };
+        assert!(listings.get(&calls, "k", fetch).await.unwrap().is_some());
+        calls.count("EC2:DescribeVpcs".to_owned(), false);
+        assert!(listings.get(&calls, "k", fetch).await.unwrap().is_some());
+        calls.count("EC2:CreateTags".to_owned(), false);
+        assert!(listings.get(&calls, "k", fetch).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_is_tried_again() {
+        let listings = Listings::default();
+        let calls = CallCounter::default();
+        let first: Result<Option<Arc<u8>>, Error> = listings
+            .get(&calls, "k", || async { Err(Error::resource("k", "throttled")) })
+            .await;
+        assert!(first.is_err());
+        let second = listings.get(&calls, "k", || async { Ok(7u8) }).await;
+        assert_eq!(*second.unwrap().unwrap(), 7);
+    }
+}

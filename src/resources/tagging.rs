@@ -1,0 +1,72 @@
+//! Tags through the Resource Groups Tagging API: one paged GetResources, filtered by the
+//! environment tag, gives the tags of every taggable resource of the environment outside EC2
+//! and IAM (whose describes carry their tags). Reads take a resource's tags from it instead
+//! of one ListTagsForResource each.
+
+use aws_sdk_resourcegroupstagging::types::TagFilter;
+use serde_json::Value;
+
+use super::common::tag_pairs;
+use crate::aws::AwsResultExt;
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::state::Record;
+
+/// The services whose tags are read from here: the ones with more than one resource in the
+/// stack or no describe that carries tags. (The one Kinesis stream keeps its own tag call: one
+/// call either way.)
+const SERVICES: [&str; 6] = ["kms", "logs", "rds", "elasticache", "sns", "cloudwatch"];
+
+/// The tags of the resource at `arn`, when it is recorded and the environment's tag list
+/// holds it; `None` sends the caller to the service's own tag call (a resource that lost its
+/// environment tag is not in the list, which is how that drift is still seen).
+pub async fn tags(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Option<Value>, Error> {
+    if recorded.is_none() {
+        return Ok(None);
+    }
+    let Some(list) = ctx
+        .listed("tagging:GetResources", || environment_tags(ctx))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let arn = canonical(arn);
+    Ok(list
+        .iter()
+        .find(|(a, _)| canonical(a) == arn)
+        .map(|(_, tags)| tags.clone()))
+}
+
+async fn environment_tags(ctx: &Ctx) -> Result<Vec<(String, Value)>, Error> {
+    let mut pages = ctx
+        .clients
+        .tagging
+        .get_resources()
+        .tag_filters(
+            TagFilter::builder()
+                .key("Environment")
+                .values(ctx.settings.env().as_str())
+                .build(),
+        )
+        .set_resource_type_filters(Some(SERVICES.iter().map(|s| (*s).to_owned()).collect()))
+        .resources_per_page(100)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.op("tagging:GetResources")?;
+        for mapping in page.resource_tag_mapping_list() {
+            let Some(arn) = mapping.resource_arn() else {
+                continue;
+            };
+            let tags = tag_pairs(mapping.tags().iter().map(|t| (t.key(), t.value())));
+            found.push((arn.to_owned(), tags));
+        }
+    }
+    Ok(found)
+}
+
+/// Log group ARNs come with and without the trailing `:*`.
+fn canonical(arn: &str) -> &str {
+    arn.strip_suffix(":*").unwrap_or(arn)
+}
