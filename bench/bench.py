@@ -320,7 +320,7 @@ def timed_repeats(argv: list[str], cwd: Path, env: dict, n: int) -> dict:
 # ----------------------------------------------------------------------------- analysis
 def is_read(op: str | None) -> bool:
     name = (op or "").rsplit(":", 1)[-1]
-    return name.startswith(("Describe", "Get", "List"))
+    return name.startswith(("Describe", "Get", "List", "BatchGet"))
 
 
 def names_resource(ids: list[str], rid: str) -> bool:

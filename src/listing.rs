@@ -103,7 +103,9 @@ mod tests {
         let listings = Listings::default();
         let calls = CallCounter::default();
         let first: Result<Option<Arc<u8>>, Error> = listings
-            .get(&calls, "k", || async { Err(Error::resource("k", "throttled")) })
+            .get(&calls, "k", || async {
+                Err(Error::resource("k", "throttled"))
+            })
             .await;
         assert!(first.is_err());
         let second = listings.get(&calls, "k", || async { Ok(7u8) }).await;

@@ -49,7 +49,10 @@ pub struct CallTotals {
 impl CallCounter {
     /// How many calls so far may have changed something (sent, whatever their outcome).
     pub fn mutations(&self) -> u64 {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).mutations
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .mutations
     }
 
     /// Notes one call of `operation` (`Service:Operation`) as sent.
@@ -88,7 +91,7 @@ impl CallCounter {
 /// Reads by the AWS naming convention; everything else may change something.
 fn is_read(operation: &str) -> bool {
     let name = operation.rsplit(':').next().unwrap_or(operation);
-    ["Describe", "Get", "List"]
+    ["Describe", "Get", "List", "BatchGet"]
         .iter()
         .any(|p| name.starts_with(p))
 }
@@ -123,6 +126,7 @@ mod tests {
         assert!(is_read("ec2:DescribeVpcs"));
         assert!(is_read("secretsmanager:GetSecretValue"));
         assert!(is_read("iam:ListRoleTags"));
+        assert!(is_read("secretsmanager:BatchGetSecretValue"));
         assert!(!is_read("ec2:CreateVpc"));
         assert!(!is_read("kms:PutKeyPolicy"));
     }

@@ -8,8 +8,8 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Stat
 use serde_json::{Value, json};
 
 use super::common::{desired_tags, gone, listed, tag_pairs};
-use super::tagging;
 use super::sns_topic::SnsTopic;
+use super::tagging;
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
@@ -291,7 +291,10 @@ impl Resource for Alarm {
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = self.aws_name(ctx);
         let alarm = match listed(ctx, recorded, "cloudwatch:DescribeAlarms", || {
-            describe(ctx, Metric::ALL.map(|m| ctx.names().alarm(m.slug())).to_vec())
+            describe(
+                ctx,
+                Metric::ALL.map(|m| ctx.names().alarm(m.slug())).to_vec(),
+            )
         })
         .await?
         {

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::SecurityGroup;
 use serde_json::json;
 
 use super::common::cannot_change;
-use super::ec2::filter;
+use super::ec2::{self, filter};
 use super::sg_rules::{self, Direction, rule_names};
 use super::vpc::Vpc;
 use crate::aws::AwsResultExt;
@@ -61,8 +61,12 @@ impl Resource for DefaultSecurityGroup {
         ]))
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        Ok(Self::describe(ctx).await?.map(|group| Observed {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let group = match ec2::listed_security_group(ctx, recorded).await? {
+            Some(group) => Some(group),
+            None => Self::describe(ctx).await?,
+        };
+        Ok(group.map(|group| Observed {
             record: Record::new(group.group_id().unwrap_or_default()),
             properties: Properties::from([
                 ("ingress", json!(rule_names(&group, Direction::Ingress))),

@@ -4,14 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    Filter, ResourceType, RouteTable, SecurityGroup, Subnet, Tag, TagSpecification, VpcEndpoint,
+};
 use aws_smithy_types::retry::RetryConfig;
 use serde_json::Value;
 
-use super::common::Lookup;
+use super::common::{Lookup, listed};
+use super::vpc::Vpc;
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
+use crate::state::Record;
 
 pub fn filter(name: &str, value: impl Into<String>) -> Filter {
     Filter::builder().name(name).values(value).build()
@@ -105,4 +109,121 @@ pub fn lookup_filters(lookup: &Lookup, ctx: &Ctx, id_filter: &str) -> Vec<Filter
         Lookup::Id(id) => vec![filter(id_filter, id)],
         Lookup::Name(name) => name_filters(ctx, name),
     }
+}
+
+/// The recorded subnet, from one DescribeSubnets for the whole VPC (see `common::listed`).
+pub async fn listed_subnet(ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Subnet>, Error> {
+    in_vpc(ctx, recorded, "ec2:DescribeSubnets", |vpc| async move {
+        let out = ctx
+            .clients
+            .ec2
+            .describe_subnets()
+            .filters(vpc)
+            .send()
+            .await
+            .op("ec2:DescribeSubnets")?;
+        Ok(out
+            .subnets()
+            .iter()
+            .filter_map(|s| Some((s.subnet_id()?.to_owned(), s.clone())))
+            .collect())
+    })
+    .await
+}
+
+/// The recorded security group (the default one too), from one call for the whole VPC.
+pub async fn listed_security_group(
+    ctx: &Ctx,
+    recorded: Option<&Record>,
+) -> Result<Option<SecurityGroup>, Error> {
+    in_vpc(
+        ctx,
+        recorded,
+        "ec2:DescribeSecurityGroups",
+        |vpc| async move {
+            let out = ctx
+                .clients
+                .ec2
+                .describe_security_groups()
+                .filters(vpc)
+                .send()
+                .await
+                .op("ec2:DescribeSecurityGroups")?;
+            Ok(out
+                .security_groups()
+                .iter()
+                .filter_map(|g| Some((g.group_id()?.to_owned(), g.clone())))
+                .collect())
+        },
+    )
+    .await
+}
+
+/// The recorded route table, from one call for the whole VPC.
+pub async fn listed_route_table(
+    ctx: &Ctx,
+    recorded: Option<&Record>,
+) -> Result<Option<RouteTable>, Error> {
+    in_vpc(ctx, recorded, "ec2:DescribeRouteTables", |vpc| async move {
+        let out = ctx
+            .clients
+            .ec2
+            .describe_route_tables()
+            .filters(vpc)
+            .send()
+            .await
+            .op("ec2:DescribeRouteTables")?;
+        Ok(out
+            .route_tables()
+            .iter()
+            .filter_map(|t| Some((t.route_table_id()?.to_owned(), t.clone())))
+            .collect())
+    })
+    .await
+}
+
+/// The recorded VPC endpoint, from one call for the whole VPC.
+pub async fn listed_endpoint(
+    ctx: &Ctx,
+    recorded: Option<&Record>,
+) -> Result<Option<VpcEndpoint>, Error> {
+    in_vpc(
+        ctx,
+        recorded,
+        "ec2:DescribeVpcEndpoints",
+        |vpc| async move {
+            let out = ctx
+                .clients
+                .ec2
+                .describe_vpc_endpoints()
+                .filters(vpc)
+                .send()
+                .await
+                .op("ec2:DescribeVpcEndpoints")?;
+            Ok(out
+                .vpc_endpoints()
+                .iter()
+                .filter_map(|e| Some((e.vpc_endpoint_id()?.to_owned(), e.clone())))
+                .collect())
+        },
+    )
+    .await
+}
+
+/// `listed` over the stack's VPC (the filter given to `describe`); `None` without a VPC.
+async fn in_vpc<T, F, Fut>(
+    ctx: &Ctx,
+    recorded: Option<&Record>,
+    key: &'static str,
+    describe: F,
+) -> Result<Option<T>, Error>
+where
+    T: Clone + Send + Sync + 'static,
+    F: FnOnce(Filter) -> Fut,
+    Fut: Future<Output = Result<Vec<(String, T)>, Error>>,
+{
+    let Some(vpc) = ctx.record(Vpc::NAME) else {
+        return Ok(None);
+    };
+    listed(ctx, recorded, key, || describe(filter("vpc-id", vpc.id))).await
 }

@@ -4,11 +4,14 @@
 //! Custom policies name this stack's ARNs, never `*`.
 
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use super::common::{cannot_change, desired_tags, found, gone, tag_pairs};
+use super::common::{cannot_change, desired_tags, found, gone, listed, tag_pairs};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
@@ -43,6 +46,53 @@ pub struct IamRole {
 impl IamRole {
     fn role_name(&self, ctx: &Ctx) -> String {
         (self.aws_name)(ctx.names())
+    }
+
+    /// What `read` observes, from the account's authorization details.
+    fn observe_detail(
+        &self,
+        ctx: &Ctx,
+        role: &RoleDetail,
+        documents: &PolicyDocuments,
+    ) -> Observed {
+        let mut inline: Vec<&str> = role
+            .role_policy_list()
+            .iter()
+            .filter_map(|p| p.policy_name())
+            .collect();
+        inline.sort();
+        let mut attached: Vec<&str> = role
+            .attached_managed_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+            .collect();
+        attached.sort();
+        let mut props = Properties::from([
+            (
+                "assume_role_policy",
+                role.assume_role_policy_document()
+                    .map_or(Value::Null, decode_document),
+            ),
+            ("inline_policies", json!(inline)),
+            ("attached_policies", json!(attached)),
+            (
+                "tags",
+                tag_pairs(role.tags().iter().map(|t| (t.key(), t.value()))),
+            ),
+        ]);
+        if matches!(self.permissions, Permissions::Custom(_)) {
+            props.insert(
+                "policy_document",
+                documents
+                    .get(&self.policy_arn(ctx))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
+        }
+        Observed {
+            record: Record::new(self.role_name(ctx)).with("arn", role.arn().unwrap_or_default()),
+            properties: props,
+        }
     }
 
     fn policy_arn(&self, ctx: &Ctx) -> String {
@@ -215,6 +265,46 @@ impl IamRole {
 }
 
 /// IAM returns policy documents URL-encoded.
+/// Default policy documents of the account's customer-managed policies, by ARN.
+type PolicyDocuments = Arc<HashMap<String, Value>>;
+
+/// Every role of the account with its inline policy names, attached policies and tags, and
+/// every customer-managed policy's default document: one paged call instead of four or five
+/// per role. Keyed by role name.
+async fn authorization_details(
+    ctx: &Ctx,
+) -> Result<Vec<(String, (RoleDetail, PolicyDocuments))>, Error> {
+    let mut pages = ctx
+        .clients
+        .iam
+        .get_account_authorization_details()
+        .filter(EntityType::Role)
+        .filter(EntityType::LocalManagedPolicy)
+        .into_paginator()
+        .send();
+    let mut roles = Vec::new();
+    let mut documents = HashMap::new();
+    while let Some(page) = pages.next().await {
+        let page = page.op("iam:GetAccountAuthorizationDetails")?;
+        roles.extend(page.role_detail_list().iter().cloned());
+        for policy in page.policies() {
+            let default = policy
+                .policy_version_list()
+                .iter()
+                .find(|v| v.is_default_version())
+                .and_then(|v| v.document());
+            if let (Some(arn), Some(document)) = (policy.arn(), default) {
+                documents.insert(arn.to_owned(), decode_document(document));
+            }
+        }
+    }
+    let documents = Arc::new(documents);
+    Ok(roles
+        .into_iter()
+        .filter_map(|role| Some((role.role_name()?.to_owned(), (role, Arc::clone(&documents)))))
+        .collect())
+}
+
 fn decode_document(raw: &str) -> Value {
     let text = percent_decode_str(raw).decode_utf8_lossy();
     serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned()))
@@ -247,9 +337,17 @@ impl Resource for IamRole {
         Ok(props)
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let iam = &ctx.clients.iam;
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = self.role_name(ctx);
+        if let Some((role, policies)) =
+            listed(ctx, recorded, "iam:GetAccountAuthorizationDetails", || {
+                authorization_details(ctx)
+            })
+            .await?
+        {
+            return Ok(Some(self.observe_detail(ctx, &role, &policies)));
+        }
+        let iam = &ctx.clients.iam;
         let role = found(
             iam.get_role()
                 .role_name(&name)

@@ -7,8 +7,8 @@ use aws_sdk_cloudwatchlogs::types::LogGroup as SdkGroup;
 use serde_json::json;
 
 use super::common::{cannot_change, desired_tags, gone, listed, tag_pairs};
-use super::tagging;
 use super::kms_key::KmsKey;
+use super::tagging;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;

@@ -112,7 +112,7 @@ impl RdsInstance {
     }
 
     async fn password(ctx: &Ctx) -> Result<SecretString, Error> {
-        let value = secret::read_value(ctx, &ctx.arn_of(Secret::RDS)?).await?;
+        let value = secret::read_value(ctx, false, &ctx.arn_of(Secret::RDS)?).await?;
         let password = value
             .get("password")
             .and_then(Value::as_str)

@@ -116,7 +116,7 @@ impl ReplicationGroup {
 
     async fn auth_token(ctx: &Ctx) -> Result<SecretString, Error> {
         let arn = ctx.arn_of(Secret::REDIS)?;
-        let value = secret::read_value(ctx, &arn).await?;
+        let value = secret::read_value(ctx, false, &arn).await?;
         Ok(SecretString::new(
             value
                 .get("auth_token")

@@ -312,6 +312,9 @@ impl Resource for RouteTable {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        if let Some(table) = ec2::listed_route_table(ctx, recorded).await? {
+            return Ok(Some(Self::observe(&table)));
+        }
         let found = find(
             self.name(),
             "route table",

@@ -4,10 +4,12 @@
 //! the shape of a secret and whether its value keeps the rules, never the value.
 
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::types::Tag;
+use std::sync::Arc;
+
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
 use serde_json::{Map, Value, json};
 
-use super::common::{cannot_change, desired_tags, found, tag_pairs};
+use super::common::{cannot_change, desired_tags, found, listed, tag_pairs};
 use super::kms_key::KmsKey;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
@@ -106,22 +108,93 @@ impl Secret {
     }
 }
 
-/// Reads a secret's JSON value. The value stays inside this process.
-pub async fn read_value(ctx: &Ctx, secret: &str) -> Result<Map<String, Value>, Error> {
-    let out = ctx
-        .clients
-        .secrets
-        .get_secret_value()
-        .secret_id(secret)
-        .send()
-        .await
-        .op("secretsmanager:GetSecretValue")?;
-    let text = SecretString::new(out.secret_string().unwrap_or_default().to_owned());
+/// Reads the JSON value of the secret at `arn`; `batched`: from one BatchGetSecretValue for
+/// both of the stack's secrets while nothing has changed in this run (a plain read of a
+/// recorded secret; never before a write). The value stays inside this process.
+pub async fn read_value(ctx: &Ctx, batched: bool, arn: &str) -> Result<Map<String, Value>, Error> {
+    let from_batch = match batched {
+        true => ctx
+            .listed("secretsmanager:BatchGetSecretValue", || batch_values(ctx))
+            .await?
+            .and_then(|all| {
+                all.iter()
+                    .find(|(a, _)| a == arn)
+                    .map(|(_, value)| Arc::clone(value))
+            }),
+        false => None,
+    };
+    let text = match from_batch {
+        Some(text) => text,
+        None => {
+            let out = ctx
+                .clients
+                .secrets
+                .get_secret_value()
+                .secret_id(arn)
+                .send()
+                .await
+                .op("secretsmanager:GetSecretValue")?;
+            Arc::new(SecretString::new(
+                out.secret_string().unwrap_or_default().to_owned(),
+            ))
+        }
+    };
     match serde_json::from_str(text.expose()) {
         Ok(Value::Object(map)) => Ok(map),
         // The parse error could quote the value: say only that it is not a JSON object.
-        _ => Err(Error::resource(secret, "its value is not a JSON object")),
+        _ => Err(Error::resource(arn, "its value is not a JSON object")),
     }
+}
+
+/// The values of the stack's recorded secrets, keyed by ARN.
+async fn batch_values(ctx: &Ctx) -> Result<Vec<(String, Arc<SecretString>)>, Error> {
+    let arns: Vec<String> = [Secret::RDS, Secret::REDIS]
+        .iter()
+        .filter_map(|s| ctx.arn_of(s).ok())
+        .collect();
+    let out = ctx
+        .clients
+        .secrets
+        .batch_get_secret_value()
+        .set_secret_id_list(Some(arns))
+        .send()
+        .await
+        .op("secretsmanager:BatchGetSecretValue")?;
+    Ok(out
+        .secret_values()
+        .iter()
+        .filter_map(|v| {
+            Some((
+                v.arn()?.to_owned(),
+                Arc::new(SecretString::new(v.secret_string()?.to_owned())),
+            ))
+        })
+        .collect())
+}
+
+/// The stack's live secrets (not scheduled for deletion) from one ListSecrets, by name.
+async fn list_secrets(ctx: &Ctx) -> Result<Vec<(String, SecretListEntry)>, Error> {
+    let names = [ctx.names().rds_secret(), ctx.names().redis_secret()];
+    let out = ctx
+        .clients
+        .secrets
+        .list_secrets()
+        .filters(
+            Filter::builder()
+                .key(FilterNameStringType::Name)
+                .set_values(Some(names.to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .op("secretsmanager:ListSecrets")?;
+    // The name filter matches prefixes: keep exact names only.
+    Ok(out
+        .secret_list()
+        .iter()
+        .filter_map(|s| Some((s.name()?.to_owned(), s.clone())))
+        .filter(|(name, _)| names.contains(name))
+        .collect())
 }
 
 #[async_trait]
@@ -149,36 +222,48 @@ impl Resource for Secret {
         ]))
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = self.aws_name(ctx);
-        let described = ctx
-            .clients
-            .secrets
-            .describe_secret()
-            .secret_id(&name)
-            .send()
-            .await
-            .op("secretsmanager:DescribeSecret");
-        let Some(secret) = found(described)? else {
-            return Ok(None);
-        };
-        // Scheduled for deletion: not live, though its name is still taken (create restores it).
-        if secret.deleted_date().is_some() {
-            return Ok(None);
-        }
-        let arn = secret.arn().unwrap_or_default().to_owned();
-        let value = self.assess(&read_value(ctx, &arn).await?);
+        // (ListSecrets leaves out secrets scheduled for deletion, as the check below does.)
+        let (arn, kms_key_id, tags) =
+            match listed(ctx, recorded, "secretsmanager:ListSecrets", || {
+                list_secrets(ctx)
+            })
+            .await?
+            {
+                Some(s) => (s.arn, s.kms_key_id, s.tags),
+                None => {
+                    let described = ctx
+                        .clients
+                        .secrets
+                        .describe_secret()
+                        .secret_id(&name)
+                        .send()
+                        .await
+                        .op("secretsmanager:DescribeSecret");
+                    let Some(secret) = found(described)? else {
+                        return Ok(None);
+                    };
+                    // Scheduled for deletion: not live, though its name is still taken (create
+                    // restores it).
+                    if secret.deleted_date().is_some() {
+                        return Ok(None);
+                    }
+                    (secret.arn, secret.kms_key_id, secret.tags)
+                }
+            };
+        let arn = arn.unwrap_or_default();
+        let value = self.assess(&read_value(ctx, recorded.is_some(), &arn).await?);
         Ok(Some(Observed {
             record: Record::new(&name).with("arn", &arn),
             properties: Properties::from([
-                ("kms_key_id", json!(secret.kms_key_id())),
+                ("kms_key_id", json!(kms_key_id)),
                 ("value", json!(value)),
                 (
                     "tags",
                     tag_pairs(
-                        secret
-                            .tags()
-                            .iter()
+                        tags.iter()
+                            .flatten()
                             .filter_map(|t| Some((t.key()?, t.value()?))),
                     ),
                 ),

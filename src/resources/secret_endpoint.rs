@@ -54,11 +54,11 @@ impl Resource for SecretEndpoint {
         ]))
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let Ok(arn) = ctx.arn_of(Secret::RDS) else {
             return Ok(None);
         };
-        let value = secret::read_value(ctx, &arn).await?;
+        let value = secret::read_value(ctx, recorded.is_some(), &arn).await?;
         Ok(Some(Observed {
             record: Record::new(ctx.names().rds_secret()),
             properties: Properties::from([
@@ -83,7 +83,7 @@ impl Resource for SecretEndpoint {
     ) -> Result<(), Error> {
         let arn = ctx.arn_of(Secret::RDS)?;
         let (host, port) = Self::endpoint(ctx)?;
-        let mut value = secret::read_value(ctx, &arn).await?;
+        let mut value = secret::read_value(ctx, false, &arn).await?;
         value.insert("host".into(), json!(host));
         value.insert("port".into(), json!(port));
         let text = SecretString::new(Value::Object(value).to_string());

@@ -135,6 +135,9 @@ impl Resource for SecurityGroup {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        if let Some(group) = ec2::listed_security_group(ctx, recorded).await? {
+            return Ok(Some(Self::observe(&group)));
+        }
         let found = find(
             self.name(),
             "security group",

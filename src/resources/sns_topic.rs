@@ -93,11 +93,7 @@ impl Resource for SnsTopic {
                     .send()
                     .await
                     .op("sns:ListTagsForResource")?;
-                tag_pairs(
-                    out.tags()
-                        .iter()
-                        .map(|t| (t.key(), t.value())),
-                )
+                tag_pairs(out.tags().iter().map(|t| (t.key(), t.value())))
             }
         };
         let subscriptions = sns

@@ -101,6 +101,9 @@ impl Resource for Subnet {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        if let Some(subnet) = ec2::listed_subnet(ctx, recorded).await? {
+            return Ok(Some(Self::observe(&subnet)));
+        }
         let found = find(
             self.name,
             "subnet",

@@ -157,6 +157,11 @@ fn state_of(endpoint: &SdkEndpoint) -> String {
         .to_ascii_lowercase()
 }
 
+/// Whether the endpoint still stands or is on its way up (not gone, going or refused).
+fn is_live(endpoint: &SdkEndpoint) -> bool {
+    !["deleted", "deleting", "failed", "rejected", "expired"].contains(&state_of(endpoint).as_str())
+}
+
 #[async_trait]
 impl Resource for VpcEndpoint {
     fn name(&self) -> &str {
@@ -214,7 +219,12 @@ impl Resource for VpcEndpoint {
         Ok(props)
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        if let Some(endpoint) = ec2::listed_endpoint(ctx, recorded).await?
+            && is_live(&endpoint)
+        {
+            return Ok(Some(self.observe(&endpoint)));
+        }
         let Some(vpc) = ctx.record(Vpc::NAME) else {
             return Ok(None);
         };
@@ -231,10 +241,7 @@ impl Resource for VpcEndpoint {
         let live: Vec<(String, SdkEndpoint)> = out
             .vpc_endpoints()
             .iter()
-            .filter(|e| {
-                !["deleted", "deleting", "failed", "rejected", "expired"]
-                    .contains(&state_of(e).as_str())
-            })
+            .filter(|e| is_live(e))
             .filter(|e| is_ours(ctx, e.tags(), &name))
             .map(|e| {
                 (
