@@ -301,12 +301,16 @@ def test_rds_states_refusals_and_lingering_dependencies(emu, uid):
     assert db["Endpoint"]["Address"].startswith(name)
 
     with within("rds_modify"):
-        modified = rds.modify_db_instance(DBInstanceIdentifier=name, DeletionProtection=True,
+        modified = rds.modify_db_instance(DBInstanceIdentifier=name, BackupRetentionPeriod=14,
                                           ApplyImmediately=True)["DBInstance"]
         assert modified["DBInstanceStatus"] == "modifying"
     settles(status, "modifying", "available")
-    rds.modify_db_instance(DBInstanceIdentifier=name, DeletionProtection=False, ApplyImmediately=True)
-    settles(status, "modifying", "available")
+    # Deletion protection alone is a flag: no modification cycle, the instance stays available.
+    for flag in (True, False):
+        flipped = rds.modify_db_instance(DBInstanceIdentifier=name, DeletionProtection=flag,
+                                         ApplyImmediately=True)["DBInstance"]
+        assert flipped["DBInstanceStatus"] == "available" and flipped["DeletionProtection"] is flag
+        assert status() == "available"
 
     deleted_at = time.monotonic()
     with within("rds_delete"):
@@ -340,7 +344,7 @@ def test_rds_states_refusals_and_lingering_dependencies(emu, uid):
     ec2.delete_security_group(GroupId=sg)
 
     events = emu.events("rds", name)
-    assert [e["event"] for e in events] == ["create", "modify", "modify", "delete"]
+    assert [e["event"] for e in events] == ["create", "modify", "delete"]
     create, delete = events[0], events[-1]
     assert create["modeled_seconds"] == pytest.approx(seconds("rds_create"))
     assert create["started_at"] < create["ready_at"] <= create["first_seen_ready_at"]

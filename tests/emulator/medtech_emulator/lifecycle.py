@@ -64,6 +64,9 @@ GONE_VISIBLE = {"nat"}
 FINAL = {"rds": "available", "redis": "available", "nat": "available", "vpce": "available",
          "kinesis": "ACTIVE"}
 GONE_STATE = {"nat": "deleted"}
+# A ModifyDBInstance that only sets these applies without a `modifying` cycle: deletion
+# protection is a flag on the instance, not a change to its storage, class or engine.
+FLAG_ONLY_MODIFY = {"db_instance_identifier", "apply_immediately", "deletion_protection"}
 
 
 @dataclass
@@ -399,6 +402,9 @@ def _install_rds(m: Model) -> None:
                 m.refuse("iam_propagation")
                 raise InvalidParameterValue(monitoring_refused)
             db = orig(self, db_instance_identifier, db_kwargs)
+            given = {k for k, v in db_kwargs.items() if v is not None}
+            if given <= FLAG_ONLY_MODIFY:
+                return db  # a flag RDS flips without a modification cycle: still available
             db.status = "modifying"
             m.start("rds", self, db.db_instance_identifier, "modify", "rds_modify", settle(db))
             return db
