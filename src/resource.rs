@@ -45,6 +45,12 @@ pub trait Resource: Send + Sync {
     /// Logical names this resource needs resolved before it can be read or created.
     fn depends_on(&self) -> Vec<&'static str>;
 
+    /// About how long AWS takes to create (or delete) it, in seconds: the engine starts the
+    /// steps with the longest chains behind them first. Most resources take about a second.
+    fn typical_seconds(&self) -> u64 {
+        1
+    }
+
     /// The properties it must have. Dependencies' records are available in `ctx`.
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error>;
 

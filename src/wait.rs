@@ -22,9 +22,13 @@ const MAX_INTERVAL: Duration = Duration::from_secs(15);
 /// poll per 15 s through the bulk of a 20-minute RDS creation.
 const LAG_SHARE: f64 = 0.05;
 
-/// The pause before the next poll, in real-AWS time, after waiting `waited`.
-fn next_interval(waited: Duration) -> Duration {
-    waited.mul_f64(LAG_SHARE).clamp(MIN_INTERVAL, MAX_INTERVAL)
+/// The pause before the next poll, in real-AWS time, after waiting `waited` for something
+/// that is never done in under `settles_after`.
+fn next_interval(waited: Duration, settles_after: Duration) -> Duration {
+    waited
+        .max(settles_after)
+        .mul_f64(LAG_SHARE)
+        .clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
 
 /// Polls `check` until it reports `Ready`, an error, or `timeout` passes.
@@ -33,6 +37,25 @@ pub async fn until<T, F, Fut>(
     resource: &str,
     goal: &str,
     timeout: Duration,
+    check: F,
+) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, Error>>,
+{
+    until_after(ctx, resource, goal, timeout, Duration::ZERO, check).await
+}
+
+/// `until`, for a change AWS never completes in under `settles_after` (a Multi-AZ database
+/// takes 10-20 minutes to create): from the start, polls are spaced as if that long had been
+/// waited already (one per 15 s for five minutes or more), instead of densely through a first
+/// minute in which it cannot finish. Only an early failure is noticed later for it.
+pub async fn until_after<T, F, Fut>(
+    ctx: &Ctx,
+    resource: &str,
+    goal: &str,
+    timeout: Duration,
+    settles_after: Duration,
     mut check: F,
 ) -> Result<T, Error>
 where
@@ -57,7 +80,7 @@ where
                     ));
                 }
                 ctx.status(resource, &format!("{status} ({}s)", waited.as_secs()));
-                ctx.pause(next_interval(waited)).await?;
+                ctx.pause(next_interval(waited, settles_after)).await?;
             }
         }
     }
@@ -69,16 +92,35 @@ mod tests {
 
     #[test]
     fn polls_are_dense_early_and_sparse_late() {
-        assert_eq!(next_interval(Duration::ZERO), MIN_INTERVAL);
+        let none = Duration::ZERO;
+        assert_eq!(next_interval(Duration::ZERO, none), MIN_INTERVAL);
         assert_eq!(
-            next_interval(Duration::from_secs(90)),
+            next_interval(Duration::from_secs(90), none),
             Duration::from_millis(4500)
         );
-        assert_eq!(next_interval(Duration::from_secs(20 * 60)), MAX_INTERVAL);
+        assert_eq!(
+            next_interval(Duration::from_secs(20 * 60), none),
+            MAX_INTERVAL
+        );
         // Never more than 5% (or a second) late to notice completion.
         for secs in [10, 60, 90, 300, 900] {
             let w = Duration::from_secs(secs);
-            assert!(next_interval(w) <= w.mul_f64(LAG_SHARE).max(MIN_INTERVAL));
+            assert!(next_interval(w, none) <= w.mul_f64(LAG_SHARE).max(MIN_INTERVAL));
         }
+    }
+
+    #[test]
+    fn slow_changes_poll_at_the_steady_interval_from_the_start() {
+        let five_minutes = Duration::from_secs(300);
+        assert_eq!(next_interval(Duration::ZERO, five_minutes), MAX_INTERVAL);
+        assert_eq!(
+            next_interval(Duration::from_secs(60), five_minutes),
+            MAX_INTERVAL
+        );
+        let three_minutes = Duration::from_secs(180);
+        assert_eq!(
+            next_interval(Duration::ZERO, three_minutes),
+            Duration::from_secs(9)
+        );
     }
 }

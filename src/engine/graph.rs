@@ -111,6 +111,23 @@ impl Graph {
         order
     }
 
+    /// For each node, the heaviest chain that starts at it and runs to the end of the walk:
+    /// its own weight plus the heaviest of the nodes after it. A node on the critical path
+    /// has the largest value among the nodes ready with it.
+    pub fn chain_weights(&self, direction: Direction, weight: &[u64]) -> Vec<u64> {
+        let mut chain = vec![0; self.len()];
+        for &n in self.order(direction).iter().rev() {
+            let after = self
+                .after(n, direction)
+                .iter()
+                .map(|&m| chain[m])
+                .max()
+                .unwrap_or(0);
+            chain[n] = weight[n] + after;
+        }
+        chain
+    }
+
     fn check_acyclic(&self) -> Result<(), GraphError> {
         let order = self.order(Direction::Forward);
         if order.len() == self.len() {
@@ -151,6 +168,27 @@ mod tests {
         let rev = g.order(Direction::Reverse);
         assert!(pos(&rev, "nat") < pos(&rev, "subnet"));
         assert!(pos(&rev, "subnet") < pos(&rev, "vpc"));
+    }
+
+    #[test]
+    fn chain_weights_follow_the_heaviest_path_each_way() {
+        let g = graph(&[
+            ("vpc", &[]),
+            ("subnet", &["vpc"]),
+            ("rds", &["subnet"]),
+            ("igw", &["vpc"]),
+            ("kms", &[]),
+        ])
+        .unwrap();
+        let weights = [1, 1, 900, 1, 1];
+        assert_eq!(
+            g.chain_weights(Direction::Forward, &weights),
+            [902, 901, 900, 1, 1]
+        );
+        assert_eq!(
+            g.chain_weights(Direction::Reverse, &weights),
+            [1, 2, 902, 2, 1]
+        );
     }
 
     #[test]

@@ -229,10 +229,13 @@ impl Engine {
             .map(|r| ctx.record(r.name()).map(|rec| rec.id))
             .collect();
         let step = &step;
+        let weights: Vec<u64> = self.resources.iter().map(|r| r.typical_seconds()).collect();
+        let priority = self.graph.chain_weights(direction, &weights);
         let results = walk(
             &self.graph,
             direction,
             self.parallelism,
+            &priority,
             &self.interrupt,
             |node| async move {
                 let res = self.resources[node].as_ref();

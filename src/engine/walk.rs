@@ -1,5 +1,6 @@
 //! The parallel walk: a node starts the moment every node before it (in the walk's direction)
-//! has succeeded, up to `parallelism` at once. A failure marks everything after it as skipped
+//! has succeeded, up to `parallelism` at once; when more are ready than may run, the one with
+//! the heaviest chain still behind it goes first (the critical path never queues). A failure marks everything after it as skipped
 //! while unrelated branches carry on; an interruption stops new starts and lets running steps
 //! finish. Knows nothing of what a step does.
 
@@ -40,10 +41,12 @@ pub enum NodeResult<T> {
     NotStarted,
 }
 
+/// `priority[n]`: how much waits on node `n` (see `Graph::chain_weights`); higher starts first.
 pub async fn walk<T, F, Fut>(
     graph: &Graph,
     direction: Direction,
     parallelism: usize,
+    priority: &[u64],
     interrupt: &Interrupt,
     step: F,
 ) -> Vec<NodeResult<T>>
@@ -55,7 +58,7 @@ where
     let mut waiting: Vec<usize> = (0..graph.len())
         .map(|n| graph.before(n, direction).len())
         .collect();
-    // Declaration order among ready nodes keeps runs reproducible.
+    // Declaration order among equally urgent ready nodes keeps runs reproducible.
     let mut ready: Vec<usize> = graph
         .order(direction)
         .into_iter()
@@ -65,7 +68,10 @@ where
 
     loop {
         while running.len() < parallelism.max(1) && !ready.is_empty() && !interrupt.is_raised() {
-            let node = ready.remove(0);
+            let next = (0..ready.len())
+                .max_by_key(|&i| (priority[ready[i]], std::cmp::Reverse(i)))
+                .unwrap_or(0);
+            let node = ready.remove(next);
             let fut = step(node);
             running.push(async move { (node, fut.await) });
         }
@@ -138,23 +144,30 @@ mod tests {
         let log = Mutex::new(Vec::new());
         let active = Mutex::new(0usize);
         let peak = Mutex::new(0usize);
-        let results = walk(&g, Direction::Forward, 10, &Interrupt::default(), |n| {
-            let (log, active, peak) = (&log, &active, &peak);
-            let name = g.name(n).to_owned();
-            async move {
-                {
-                    let mut a = active.lock().unwrap();
-                    *a += 1;
-                    let mut p = peak.lock().unwrap();
-                    *p = (*p).max(*a);
+        let results = walk(
+            &g,
+            Direction::Forward,
+            10,
+            &[0; 5],
+            &Interrupt::default(),
+            |n| {
+                let (log, active, peak) = (&log, &active, &peak);
+                let name = g.name(n).to_owned();
+                async move {
+                    {
+                        let mut a = active.lock().unwrap();
+                        *a += 1;
+                        let mut p = peak.lock().unwrap();
+                        *p = (*p).max(*a);
+                    }
+                    log.lock().unwrap().push(format!("start {name}"));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    log.lock().unwrap().push(format!("end {name}"));
+                    *active.lock().unwrap() -= 1;
+                    Ok::<_, Error>(name)
                 }
-                log.lock().unwrap().push(format!("start {name}"));
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                log.lock().unwrap().push(format!("end {name}"));
-                *active.lock().unwrap() -= 1;
-                Ok::<_, Error>(name)
-            }
-        })
+            },
+        )
         .await;
         assert!(results.iter().all(|r| matches!(r, NodeResult::Done(_))));
         let log = log.into_inner().unwrap();
@@ -171,23 +184,30 @@ mod tests {
         let g = graph();
         let active = Mutex::new(0usize);
         let peak = Mutex::new(0usize);
-        walk(&g, Direction::Forward, 1, &Interrupt::default(), |_| {
-            let (active, peak) = (&active, &peak);
-            async move {
-                let now = {
-                    let mut a = active.lock().unwrap();
-                    *a += 1;
-                    *a
-                };
-                {
-                    let mut p = peak.lock().unwrap();
-                    *p = (*p).max(now);
+        walk(
+            &g,
+            Direction::Forward,
+            1,
+            &[0; 5],
+            &Interrupt::default(),
+            |_| {
+                let (active, peak) = (&active, &peak);
+                async move {
+                    let now = {
+                        let mut a = active.lock().unwrap();
+                        *a += 1;
+                        *a
+                    };
+                    {
+                        let mut p = peak.lock().unwrap();
+                        *p = (*p).max(now);
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    *active.lock().unwrap() -= 1;
+                    Ok::<_, Error>(())
                 }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                *active.lock().unwrap() -= 1;
-                Ok::<_, Error>(())
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(*peak.lock().unwrap(), 1);
     }
@@ -195,16 +215,23 @@ mod tests {
     #[tokio::test]
     async fn failure_skips_dependents_but_not_other_branches() {
         let g = graph();
-        let results = walk(&g, Direction::Forward, 10, &Interrupt::default(), |n| {
-            let name = g.name(n).to_owned();
-            async move {
-                if name == "subnet-a" {
-                    Err(Error::resource(&name, "boom"))
-                } else {
-                    Ok(())
+        let results = walk(
+            &g,
+            Direction::Forward,
+            10,
+            &[0; 5],
+            &Interrupt::default(),
+            |n| {
+                let name = g.name(n).to_owned();
+                async move {
+                    if name == "subnet-a" {
+                        Err(Error::resource(&name, "boom"))
+                    } else {
+                        Ok(())
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         let by_name = |name: &str| &results[(0..g.len()).find(|&n| g.name(n) == name).unwrap()];
         assert!(matches!(by_name("subnet-a"), NodeResult::Failed(_)));
@@ -217,14 +244,21 @@ mod tests {
     async fn reverse_walk_runs_dependents_first() {
         let g = graph();
         let log = Mutex::new(Vec::new());
-        walk(&g, Direction::Reverse, 10, &Interrupt::default(), |n| {
-            let log = &log;
-            let name = g.name(n).to_owned();
-            async move {
-                log.lock().unwrap().push(name);
-                Ok::<_, Error>(())
-            }
-        })
+        walk(
+            &g,
+            Direction::Reverse,
+            10,
+            &[0; 5],
+            &Interrupt::default(),
+            |n| {
+                let log = &log;
+                let name = g.name(n).to_owned();
+                async move {
+                    log.lock().unwrap().push(name);
+                    Ok::<_, Error>(())
+                }
+            },
+        )
         .await;
         let log = log.into_inner().unwrap();
         let at = |s: &str| log.iter().position(|l| l == s).unwrap();
@@ -234,10 +268,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_heaviest_chain_starts_first_when_slots_are_short() {
+        let g = graph();
+        let log = Mutex::new(Vec::new());
+        // vpc -> subnet-a -> nat is the heavy chain; eip and subnet-b are light.
+        let priority = g.chain_weights(Direction::Forward, &[1, 1, 1, 100, 1]);
+        walk(
+            &g,
+            Direction::Forward,
+            1,
+            &priority,
+            &Interrupt::default(),
+            |n| {
+                let log = &log;
+                let name = g.name(n).to_owned();
+                async move {
+                    log.lock().unwrap().push(name);
+                    Ok::<_, Error>(())
+                }
+            },
+        )
+        .await;
+        assert_eq!(
+            log.into_inner().unwrap(),
+            ["vpc", "subnet-a", "nat", "eip", "subnet-b"]
+        );
+    }
+
+    #[tokio::test]
     async fn interruption_stops_new_steps() {
         let g = graph();
         let interrupt = Interrupt::default();
-        let results = walk(&g, Direction::Forward, 1, &interrupt, |n| {
+        let results = walk(&g, Direction::Forward, 1, &[0; 5], &interrupt, |n| {
             let interrupt = interrupt.clone();
             let name = g.name(n).to_owned();
             async move {

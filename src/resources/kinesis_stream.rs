@@ -117,6 +117,11 @@ impl Resource for KinesisStream {
         vec![KmsKey::NAME]
     }
 
+    /// Under a minute either way.
+    fn typical_seconds(&self) -> u64 {
+        30
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let config = &ctx.settings.services.kinesis;
         Ok(Properties::from([

@@ -110,6 +110,11 @@ impl Resource for NatGateway {
         vec![Subnet::PUBLIC[0], ElasticIp::NAME, InternetGateway::NAME]
     }
 
+    /// One to three minutes either way.
+    fn typical_seconds(&self) -> u64 {
+        90
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
             ("subnet_id", json!(ctx.id_of(Subnet::PUBLIC[0])?)),

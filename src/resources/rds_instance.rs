@@ -43,6 +43,10 @@ const SETTLING: [&str; 12] = [
     "starting",
 ];
 
+/// A Multi-AZ, encrypted instance is not created in under about ten minutes (15 on average):
+/// polling more than every 15 s before five minutes have passed would find it `creating`.
+const CREATE_SETTLES_AFTER: Duration = Duration::from_secs(5 * 60);
+
 pub struct RdsInstance;
 
 impl RdsInstance {
@@ -78,12 +82,18 @@ impl RdsInstance {
         record
     }
 
-    async fn wait_available(&self, ctx: &Ctx) -> Result<DbInstance, Error> {
-        wait::until(
+    /// Waits for `available`; `settles_after`: see `wait::until_after`.
+    async fn wait_available(
+        &self,
+        ctx: &Ctx,
+        settles_after: Duration,
+    ) -> Result<DbInstance, Error> {
+        wait::until_after(
             ctx,
             self.name(),
             "available",
             Self::timeout(ctx),
+            settles_after,
             || async {
                 let db = Self::describe(ctx).await?;
                 let status = db
@@ -148,6 +158,11 @@ impl Resource for RdsInstance {
             SecurityGroup::RDS,
             MONITORING_ROLE,
         ]
+    }
+
+    /// Multi-AZ, encrypted: 10-20 minutes to create, 5-10 to delete.
+    fn typical_seconds(&self) -> u64 {
+        900
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -366,7 +381,7 @@ impl Resource for RdsInstance {
             }
         }
         drop(password);
-        let db = self.wait_available(ctx).await?;
+        let db = self.wait_available(ctx, CREATE_SETTLES_AFTER).await?;
         ctx.set_record(self.name(), Self::record(&db))?;
         self.read_back(ctx, None).await
     }
@@ -401,7 +416,7 @@ impl Resource for RdsInstance {
             }
         }
         // A run stopped mid-wait, or AWS busy (backing-up, modifying): wait first.
-        self.wait_available(ctx).await?;
+        self.wait_available(ctx, Duration::ZERO).await?;
         let settings: Vec<&Change> = changes
             .iter()
             .filter(|c| !matches!(c.property, "status" | "tags"))
@@ -491,7 +506,7 @@ impl Resource for RdsInstance {
                 };
             }
             modify.send().await.op("rds:ModifyDBInstance")?;
-            self.wait_available(ctx).await?;
+            self.wait_available(ctx, Duration::ZERO).await?;
         }
         if changed("tags") {
             rds_tags::write(
@@ -513,7 +528,7 @@ impl Resource for RdsInstance {
         if db.db_instance_status() != Some("deleting") {
             if db.deletion_protection() == Some(true) {
                 // Lifted only here, after the user confirmed the destroy.
-                self.wait_available(ctx).await?;
+                self.wait_available(ctx, Duration::ZERO).await?;
                 rds.modify_db_instance()
                     .db_instance_identifier(&name)
                     .deletion_protection(false)
@@ -521,7 +536,7 @@ impl Resource for RdsInstance {
                     .send()
                     .await
                     .op("rds:ModifyDBInstance")?;
-                self.wait_available(ctx).await?;
+                self.wait_available(ctx, Duration::ZERO).await?;
             }
             let retirement = &ctx.settings.services.destroy;
             let delete = rds

@@ -28,6 +28,10 @@ pub const REDIS_PORT: u16 = 6379;
 /// Statuses from which a group becomes available without help.
 const SETTLING: [&str; 3] = ["creating", "modifying", "snapshotting"];
 
+/// A Multi-AZ replication group with encryption is not created in under about five minutes
+/// (10 on average): until then one poll per 15 s finds it `creating` as well as any denser.
+const CREATE_SETTLES_AFTER: Duration = Duration::from_secs(5 * 60);
+
 pub struct ReplicationGroup;
 
 impl ReplicationGroup {
@@ -86,12 +90,14 @@ impl ReplicationGroup {
         record
     }
 
-    async fn wait_available(&self, ctx: &Ctx) -> Result<SdkGroup, Error> {
-        wait::until(
+    /// Waits for `available`; `settles_after`: see `wait::until_after`.
+    async fn wait_available(&self, ctx: &Ctx, settles_after: Duration) -> Result<SdkGroup, Error> {
+        wait::until_after(
             ctx,
             self.name(),
             "available",
             Self::timeout(ctx),
+            settles_after,
             || async {
                 match Self::describe(ctx).await? {
                     Some(group) if group.status() == Some("available") => Ok(Poll::Ready(group)),
@@ -144,6 +150,11 @@ impl Resource for ReplicationGroup {
             CacheSubnetGroup::NAME,
             SecurityGroup::REDIS,
         ]
+    }
+
+    /// Two nodes with encryption: about 10 minutes to create, 5 to delete.
+    fn typical_seconds(&self) -> u64 {
+        600
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -343,7 +354,7 @@ impl Resource for ReplicationGroup {
             }
             Err(e) => return Err(e.into()),
         }
-        let group = self.wait_available(ctx).await?;
+        let group = self.wait_available(ctx, CREATE_SETTLES_AFTER).await?;
         ctx.set_record(self.name(), Self::record(&group))?;
         self.read_back(ctx, None).await
     }
@@ -364,7 +375,7 @@ impl Resource for ReplicationGroup {
         let elasticache = &ctx.clients.elasticache;
         let id = ctx.names().redis_replication_group();
         let changed = |p: &str| changes.iter().any(|c| c.property == p);
-        self.wait_available(ctx).await?;
+        self.wait_available(ctx, Duration::ZERO).await?;
         if changed("num_cache_clusters") {
             let have = current
                 .properties
@@ -391,7 +402,7 @@ impl Resource for ReplicationGroup {
                     .await
                     .op("elasticache:DecreaseReplicaCount")?;
             }
-            self.wait_available(ctx).await?;
+            self.wait_available(ctx, Duration::ZERO).await?;
         }
         let mut modify = elasticache
             .modify_replication_group()
@@ -423,7 +434,7 @@ impl Resource for ReplicationGroup {
                 .send()
                 .await
                 .op("elasticache:ModifyReplicationGroup")?;
-            self.wait_available(ctx).await?;
+            self.wait_available(ctx, Duration::ZERO).await?;
         }
         if changed("tags") {
             cache_subnet_group::write_tags(
@@ -442,7 +453,7 @@ impl Resource for ReplicationGroup {
             .await?
             .and_then(|g| g.status().map(str::to_owned));
         if status.as_deref().is_some_and(|s| SETTLING.contains(&s)) {
-            self.wait_available(ctx).await?;
+            self.wait_available(ctx, Duration::ZERO).await?;
         }
         let deleted = ctx
             .clients

@@ -189,6 +189,11 @@ impl Resource for VpcEndpoint {
         }
     }
 
+    /// Interface endpoints: one to two minutes either way.
+    fn typical_seconds(&self) -> u64 {
+        90
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let mut props = Properties::from([
             ("service_name", json!(self.service_name(ctx))),
