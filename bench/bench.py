@@ -499,7 +499,8 @@ def machine_info(medtech: Path) -> dict:
         "medtech_uncommitted_changes": bool(dirty),
         "medtech_version": sh(str(medtech), "--version"),
         "medtech_binary": str(medtech.relative_to(ROOT)) if medtech.is_relative_to(ROOT) else str(medtech),
-        "build": "debug (cargo build)" if "debug" in medtech.parts else "as given",
+        "build": ("debug (cargo build)" if "debug" in medtech.parts
+                  else "release (cargo build --release)" if "release" in medtech.parts else "as given"),
     }
 
 

@@ -3,10 +3,11 @@
 //! their item from that list instead of one call each: a converged `up`, `verify` and
 //! `destroy`'s first pass read the stack in a few dozen calls.
 //!
-//! A list is fetched once per run, on first demand, and trusted only while no call that may
-//! change something has been sent since it was fetched (by anyone in this run); after that,
-//! reads go back to their own describe. A repair, a create or a retry after a lost response
-//! therefore never sees a stale item.
+//! Lists serve a run's reading phase: one is fetched on first demand only while the run has
+//! changed nothing yet, and trusted only until it does (any mutating call, by any step); after
+//! that, reads go back to their own describe. A repair, a create or a retry after a lost
+//! response therefore never sees a stale item, and a run that is busy creating does not pay for
+//! lists it would use once.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -30,7 +31,7 @@ struct Listed {
 
 impl Listings {
     /// The list under `key`, fetched by `fetch` on first demand (concurrent callers share one
-    /// fetch); `None` once something may have changed since.
+    /// fetch); `None` once the run has changed something (before the fetch or since).
     pub async fn get<T, F, Fut>(
         &self,
         calls: &CallCounter,
@@ -49,6 +50,9 @@ impl Listings {
                 .entry(key)
                 .or_default(),
         );
+        if !cell.initialized() && calls.mutations() > 0 {
+            return Ok(None);
+        }
         let listed = cell
             .get_or_try_init(|| async {
                 let mutations = calls.mutations();
@@ -96,6 +100,19 @@ mod tests {
         assert!(listings.get(&calls, "k", fetch).await.unwrap().is_some());
         calls.count("EC2:CreateTags".to_owned(), false);
         assert!(listings.get(&calls, "k", fetch).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn nothing_is_listed_once_the_run_has_changed_something() {
+        let listings = Listings::default();
+        let calls = CallCounter::default();
+        calls.count("EC2:CreateVpc".to_owned(), false);
+        let got = listings
+            .get(&calls, "k", || async {
+                panic!("a list fetched after a change")
+            })
+            .await;
+        assert!(matches!(got, Ok(None::<Arc<u8>>)));
     }
 
     #[tokio::test]

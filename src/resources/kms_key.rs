@@ -102,38 +102,50 @@ impl KmsKey {
     ) -> Result<Observed, Error> {
         let kms = &ctx.clients.kms;
         let id = meta.key_id();
-        let rotation = kms
-            .get_key_rotation_status()
-            .key_id(id)
-            .send()
-            .await
-            .op("kms:GetKeyRotationStatus")?
-            .key_rotation_enabled();
-        let policy = kms
-            .get_key_policy()
-            .key_id(id)
-            .policy_name("default")
-            .send()
-            .await
-            .op("kms:GetKeyPolicy")?;
-        let policy: Value = policy
-            .policy()
-            .and_then(|p| serde_json::from_str(p).ok())
-            .unwrap_or(Value::Null);
-        let alias_name = ctx.names().kms_alias();
-        let alias = aliased.then(|| alias_name.clone());
-        let tags = match tagging::tags(ctx, recorded, meta.arn().unwrap_or_default()).await? {
-            Some(tags) => tags,
-            None => {
-                let out = kms
-                    .list_resource_tags()
+        let rotation = async {
+            Ok::<_, Error>(
+                kms.get_key_rotation_status()
                     .key_id(id)
                     .send()
                     .await
-                    .op("kms:ListResourceTags")?;
-                tag_pairs(out.tags().iter().map(|t| (t.tag_key(), t.tag_value())))
-            }
+                    .op("kms:GetKeyRotationStatus")?
+                    .key_rotation_enabled(),
+            )
         };
+        let policy = async {
+            let out = kms
+                .get_key_policy()
+                .key_id(id)
+                .policy_name("default")
+                .send()
+                .await
+                .op("kms:GetKeyPolicy")?;
+            Ok::<_, Error>(
+                out.policy()
+                    .and_then(|p| serde_json::from_str(p).ok())
+                    .unwrap_or(Value::Null),
+            )
+        };
+        let tags = async {
+            if let Some(tags) = tagging::tags(ctx, recorded, meta.arn().unwrap_or_default()).await?
+            {
+                return Ok(tags);
+            }
+            let out = kms
+                .list_resource_tags()
+                .key_id(id)
+                .send()
+                .await
+                .op("kms:ListResourceTags")?;
+            Ok::<_, Error>(tag_pairs(
+                out.tags().iter().map(|t| (t.tag_key(), t.tag_value())),
+            ))
+        };
+        // Independent reads: side by side, since the secrets and every encrypted resource wait
+        // for the key.
+        let (rotation, policy, tags) = tokio::try_join!(rotation, policy, tags)?;
+        let alias_name = ctx.names().kms_alias();
+        let alias = aliased.then(|| alias_name.clone());
         Ok(Observed {
             record: Record::new(id)
                 .with("arn", meta.arn().unwrap_or_default())

@@ -528,15 +528,24 @@ impl Resource for RdsInstance {
         if db.db_instance_status() != Some("deleting") {
             if db.deletion_protection() == Some(true) {
                 // Lifted only here, after the user confirmed the destroy.
-                self.wait_available(ctx, Duration::ZERO).await?;
-                rds.modify_db_instance()
+                if db.db_instance_status() != Some("available") {
+                    self.wait_available(ctx, Duration::ZERO).await?;
+                }
+                let modified = rds
+                    .modify_db_instance()
                     .db_instance_identifier(&name)
                     .deletion_protection(false)
                     .apply_immediately(true)
                     .send()
                     .await
                     .op("rds:ModifyDBInstance")?;
-                self.wait_available(ctx, Duration::ZERO).await?;
+                // The flag alone usually applies at once; wait only if RDS says otherwise.
+                let status = modified
+                    .db_instance()
+                    .and_then(DbInstance::db_instance_status);
+                if status != Some("available") {
+                    self.wait_available(ctx, Duration::ZERO).await?;
+                }
             }
             let retirement = &ctx.settings.services.destroy;
             let delete = rds

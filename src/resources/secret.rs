@@ -82,6 +82,76 @@ impl Secret {
 
     /// Whether the stored value has the promised shape and strength; says which rule fails,
     /// never what the value is.
+    /// `read`; `expected`: the secret should exist (recorded, or just created), so its value is
+    /// read alongside its description rather than after it.
+    async fn look(
+        &self,
+        ctx: &Ctx,
+        recorded: Option<&Record>,
+        expected: bool,
+    ) -> Result<Option<Observed>, Error> {
+        let name = self.aws_name(ctx);
+        // (ListSecrets leaves out secrets scheduled for deletion, as the check below does.)
+        let listed = listed(ctx, recorded, "secretsmanager:ListSecrets", || {
+            list_secrets(ctx)
+        })
+        .await?;
+        let (arn, kms_key_id, tags, value) = match listed {
+            Some(s) => {
+                let arn = s.arn.unwrap_or_default();
+                let value = read_value(ctx, true, &arn).await?;
+                (arn, s.kms_key_id, s.tags, value)
+            }
+            None => {
+                let describe = async {
+                    ctx.clients
+                        .secrets
+                        .describe_secret()
+                        .secret_id(&name)
+                        .send()
+                        .await
+                        .op("secretsmanager:DescribeSecret")
+                };
+                let (described, value) = if expected {
+                    let (d, v) = tokio::join!(describe, read_value(ctx, false, &name));
+                    (d, Some(v))
+                } else {
+                    (describe.await, None)
+                };
+                let Some(secret) = found(described)? else {
+                    return Ok(None);
+                };
+                // Scheduled for deletion: not live, though its name is still taken (create
+                // restores it).
+                if secret.deleted_date().is_some() {
+                    return Ok(None);
+                }
+                let arn = secret.arn.unwrap_or_default();
+                let value = match value {
+                    Some(value) => value?,
+                    None => read_value(ctx, false, &arn).await?,
+                };
+                (arn, secret.kms_key_id, secret.tags, value)
+            }
+        };
+        let value = self.assess(&value);
+        Ok(Some(Observed {
+            record: Record::new(&name).with("arn", &arn),
+            properties: Properties::from([
+                ("kms_key_id", json!(kms_key_id)),
+                ("value", json!(value)),
+                (
+                    "tags",
+                    tag_pairs(
+                        tags.iter()
+                            .flatten()
+                            .filter_map(|t| Some((t.key()?, t.value()?))),
+                    ),
+                ),
+            ]),
+        }))
+    }
+
     fn assess(&self, value: &Map<String, Value>) -> String {
         let mut keys: Vec<&str> = value.keys().map(String::as_str).collect();
         keys.sort();
@@ -223,52 +293,7 @@ impl Resource for Secret {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let name = self.aws_name(ctx);
-        // (ListSecrets leaves out secrets scheduled for deletion, as the check below does.)
-        let (arn, kms_key_id, tags) =
-            match listed(ctx, recorded, "secretsmanager:ListSecrets", || {
-                list_secrets(ctx)
-            })
-            .await?
-            {
-                Some(s) => (s.arn, s.kms_key_id, s.tags),
-                None => {
-                    let described = ctx
-                        .clients
-                        .secrets
-                        .describe_secret()
-                        .secret_id(&name)
-                        .send()
-                        .await
-                        .op("secretsmanager:DescribeSecret");
-                    let Some(secret) = found(described)? else {
-                        return Ok(None);
-                    };
-                    // Scheduled for deletion: not live, though its name is still taken (create
-                    // restores it).
-                    if secret.deleted_date().is_some() {
-                        return Ok(None);
-                    }
-                    (secret.arn, secret.kms_key_id, secret.tags)
-                }
-            };
-        let arn = arn.unwrap_or_default();
-        let value = self.assess(&read_value(ctx, recorded.is_some(), &arn).await?);
-        Ok(Some(Observed {
-            record: Record::new(&name).with("arn", &arn),
-            properties: Properties::from([
-                ("kms_key_id", json!(kms_key_id)),
-                ("value", json!(value)),
-                (
-                    "tags",
-                    tag_pairs(
-                        tags.iter()
-                            .flatten()
-                            .filter_map(|t| Some((t.key()?, t.value()?))),
-                    ),
-                ),
-            ]),
-        }))
+        self.look(ctx, recorded, recorded.is_some()).await
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -332,7 +357,7 @@ impl Resource for Secret {
             }
             Err(e) => return Err(e.into()),
         }
-        let observed = self.read(ctx, None).await?.ok_or_else(|| {
+        let observed = self.look(ctx, None, true).await?.ok_or_else(|| {
             Error::Aws(AwsError::unexpected(
                 "secretsmanager:DescribeSecret",
                 format!("{name} created but not found"),

@@ -58,8 +58,11 @@ impl Vpc {
 
     async fn observe(ctx: &Ctx, vpc: &SdkVpc) -> Result<Observed, Error> {
         let id = vpc.vpc_id().unwrap_or_default();
-        let support = Self::dns_attribute(ctx, id, VpcAttributeName::EnableDnsSupport).await?;
-        let hostnames = Self::dns_attribute(ctx, id, VpcAttributeName::EnableDnsHostnames).await?;
+        // Independent reads: side by side, since every dependent of the VPC waits for them.
+        let (support, hostnames) = tokio::try_join!(
+            Self::dns_attribute(ctx, id, VpcAttributeName::EnableDnsSupport),
+            Self::dns_attribute(ctx, id, VpcAttributeName::EnableDnsHostnames),
+        )?;
         Ok(Observed {
             record: Record::new(id),
             properties: Properties::from([
