@@ -735,6 +735,18 @@ def ids_in_vpc(ec2, vpc):
         Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NatGateways"]]
 
 
+# ======================================================================== KMS
+def test_symmetric_keys_have_no_key_pair(aws):
+    kms = aws("kms")
+    started = time.monotonic()
+    keys = [kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(5)]
+    # Five RSA-2048 key generations took 0.1-3.5 s; without them five creates are quick.
+    assert time.monotonic() - started < 2.0
+    signing = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048")["KeyMetadata"]["KeyId"]
+    assert kms.get_public_key(KeyId=signing)["PublicKey"]
+    assert kms.encrypt(KeyId=keys[0], Plaintext=b"phi")["KeyId"].endswith(keys[0])
+
+
 # ======================================================================= Logs
 def test_log_retention_values(aws, uid):
     logs = aws("logs")

@@ -44,6 +44,7 @@ def apply_patches() -> None:
             patches_elasticache,
             patches_iam,
             patches_kinesis,
+            patches_kms,
             patches_logs,
             patches_rds,
         )
@@ -54,6 +55,7 @@ def apply_patches() -> None:
             patches_elasticache,
             patches_iam,
             patches_kinesis,
+            patches_kms,
             patches_logs,
             patches_rds,
         ):
