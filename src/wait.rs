@@ -18,17 +18,29 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// And at most this often once a wait has gone on for minutes.
 const MAX_INTERVAL: Duration = Duration::from_secs(15);
 /// Between the two, the interval is this share of the time waited so far, so that completion
-/// is noticed within about 5% of the wait: dense while a NAT gateway may be seconds away, one
-/// poll per 15 s through the bulk of a 20-minute RDS creation.
-const LAG_SHARE: f64 = 0.05;
+/// is noticed within 5% of the wait, the call's own round trip included: dense while a NAT
+/// gateway may be seconds away, one poll per 15 s through the bulk of a 20-minute RDS creation.
+const LAG_SHARE: f64 = 0.04;
 
-/// The pause before the next poll, in real-AWS time, after waiting `waited` for something
-/// that is never done in under `settles_after`.
-fn next_interval(waited: Duration, settles_after: Duration) -> Duration {
-    waited
-        .max(settles_after)
-        .mul_f64(LAG_SHARE)
-        .clamp(MIN_INTERVAL, MAX_INTERVAL)
+/// How a wait spaces its polls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    /// 4% of the time waited so far, between `MIN_INTERVAL` and `MAX_INTERVAL`: for changes
+    /// that may finish in seconds or take minutes (NAT gateways, endpoints, streams).
+    Adaptive,
+    /// Every `MAX_INTERVAL` from the start: for changes that take five minutes or more (RDS and
+    /// ElastiCache creates and deletes), where 15 s is under 5% of the wait and denser polls
+    /// in the first minutes would only find the same status. An early failure is seen within
+    /// 15 s all the same.
+    Steady,
+}
+
+/// The pause before the next poll, in real-AWS time, after waiting `waited`.
+fn next_interval(waited: Duration, pace: Pace) -> Duration {
+    match pace {
+        Pace::Adaptive => waited.mul_f64(LAG_SHARE).clamp(MIN_INTERVAL, MAX_INTERVAL),
+        Pace::Steady => MAX_INTERVAL,
+    }
 }
 
 /// Polls `check` until it reports `Ready`, an error, or `timeout` passes.
@@ -43,19 +55,16 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, Error>>,
 {
-    until_after(ctx, resource, goal, timeout, Duration::ZERO, check).await
+    paced(ctx, resource, goal, timeout, Pace::Adaptive, check).await
 }
 
-/// `until`, for a change AWS never completes in under `settles_after` (a Multi-AZ database
-/// takes 10-20 minutes to create): from the start, polls are spaced as if that long had been
-/// waited already (one per 15 s for five minutes or more), instead of densely through a first
-/// minute in which it cannot finish. Only an early failure is noticed later for it.
-pub async fn until_after<T, F, Fut>(
+/// `until`, with the polls spaced as `pace` says.
+pub async fn paced<T, F, Fut>(
     ctx: &Ctx,
     resource: &str,
     goal: &str,
     timeout: Duration,
-    settles_after: Duration,
+    pace: Pace,
     mut check: F,
 ) -> Result<T, Error>
 where
@@ -80,7 +89,7 @@ where
                     ));
                 }
                 ctx.status(resource, &format!("{status} ({}s)", waited.as_secs()));
-                ctx.pause(next_interval(waited, settles_after)).await?;
+                ctx.pause(next_interval(waited, pace)).await?;
             }
         }
     }
@@ -92,35 +101,32 @@ mod tests {
 
     #[test]
     fn polls_are_dense_early_and_sparse_late() {
-        let none = Duration::ZERO;
-        assert_eq!(next_interval(Duration::ZERO, none), MIN_INTERVAL);
+        let adaptive = Pace::Adaptive;
+        assert_eq!(next_interval(Duration::ZERO, adaptive), MIN_INTERVAL);
         assert_eq!(
-            next_interval(Duration::from_secs(90), none),
-            Duration::from_millis(4500)
+            next_interval(Duration::from_secs(90), adaptive),
+            Duration::from_millis(3600)
         );
         assert_eq!(
-            next_interval(Duration::from_secs(20 * 60), none),
+            next_interval(Duration::from_secs(20 * 60), adaptive),
             MAX_INTERVAL
         );
-        // Never more than 5% (or a second) late to notice completion.
+        // Never more than 4% (or a second) late to notice completion, before the round trip.
         for secs in [10, 60, 90, 300, 900] {
             let w = Duration::from_secs(secs);
-            assert!(next_interval(w, none) <= w.mul_f64(LAG_SHARE).max(MIN_INTERVAL));
+            assert!(next_interval(w, adaptive) <= w.mul_f64(LAG_SHARE).max(MIN_INTERVAL));
         }
     }
 
     #[test]
-    fn slow_changes_poll_at_the_steady_interval_from_the_start() {
-        let five_minutes = Duration::from_secs(300);
-        assert_eq!(next_interval(Duration::ZERO, five_minutes), MAX_INTERVAL);
-        assert_eq!(
-            next_interval(Duration::from_secs(60), five_minutes),
-            MAX_INTERVAL
-        );
-        let three_minutes = Duration::from_secs(180);
-        assert_eq!(
-            next_interval(Duration::ZERO, three_minutes),
-            Duration::from_secs(9)
-        );
+    fn changes_of_many_minutes_poll_steadily_from_the_start() {
+        for secs in [0, 60, 900] {
+            assert_eq!(
+                next_interval(Duration::from_secs(secs), Pace::Steady),
+                MAX_INTERVAL
+            );
+        }
+        // Within 5% of any wait of five minutes or more.
+        assert!(MAX_INTERVAL.as_secs_f64() <= 0.05 * 300.0);
     }
 }

@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::secret_value::SecretString;
 use crate::state::Record;
-use crate::wait::{self, Poll};
+use crate::wait::{self, Pace, Poll};
 
 pub const MONITORING_ROLE: &str = "rds-monitoring-role";
 const LOG_EXPORTS: [&str; 2] = ["postgresql", "upgrade"];
@@ -42,10 +42,6 @@ const SETTLING: [&str; 12] = [
     "maintenance",
     "starting",
 ];
-
-/// A Multi-AZ, encrypted instance is not created in under about ten minutes (15 on average):
-/// polling more than every 15 s before five minutes have passed would find it `creating`.
-const CREATE_SETTLES_AFTER: Duration = Duration::from_secs(5 * 60);
 
 pub struct RdsInstance;
 
@@ -82,18 +78,14 @@ impl RdsInstance {
         record
     }
 
-    /// Waits for `available`; `settles_after`: see `wait::until_after`.
-    async fn wait_available(
-        &self,
-        ctx: &Ctx,
-        settles_after: Duration,
-    ) -> Result<DbInstance, Error> {
-        wait::until_after(
+    /// Waits for `available`, polling as `pace` says.
+    async fn wait_available(&self, ctx: &Ctx, pace: Pace) -> Result<DbInstance, Error> {
+        wait::paced(
             ctx,
             self.name(),
             "available",
             Self::timeout(ctx),
-            settles_after,
+            pace,
             || async {
                 let db = Self::describe(ctx).await?;
                 let status = db
@@ -381,7 +373,7 @@ impl Resource for RdsInstance {
             }
         }
         drop(password);
-        let db = self.wait_available(ctx, CREATE_SETTLES_AFTER).await?;
+        let db = self.wait_available(ctx, Pace::Steady).await?;
         ctx.set_record(self.name(), Self::record(&db))?;
         self.read_back(ctx, None).await
     }
@@ -416,7 +408,7 @@ impl Resource for RdsInstance {
             }
         }
         // A run stopped mid-wait, or AWS busy (backing-up, modifying): wait first.
-        self.wait_available(ctx, Duration::ZERO).await?;
+        self.wait_available(ctx, Pace::Adaptive).await?;
         let settings: Vec<&Change> = changes
             .iter()
             .filter(|c| !matches!(c.property, "status" | "tags"))
@@ -506,7 +498,7 @@ impl Resource for RdsInstance {
                 };
             }
             modify.send().await.op("rds:ModifyDBInstance")?;
-            self.wait_available(ctx, Duration::ZERO).await?;
+            self.wait_available(ctx, Pace::Adaptive).await?;
         }
         if changed("tags") {
             rds_tags::write(
@@ -529,7 +521,7 @@ impl Resource for RdsInstance {
             if db.deletion_protection() == Some(true) {
                 // Lifted only here, after the user confirmed the destroy.
                 if db.db_instance_status() != Some("available") {
-                    self.wait_available(ctx, Duration::ZERO).await?;
+                    self.wait_available(ctx, Pace::Adaptive).await?;
                 }
                 let modified = rds
                     .modify_db_instance()
@@ -544,7 +536,7 @@ impl Resource for RdsInstance {
                     .db_instance()
                     .and_then(DbInstance::db_instance_status);
                 if status != Some("available") {
-                    self.wait_available(ctx, Duration::ZERO).await?;
+                    self.wait_available(ctx, Pace::Adaptive).await?;
                 }
             }
             let retirement = &ctx.settings.services.destroy;
@@ -567,12 +559,21 @@ impl Resource for RdsInstance {
                 other => gone(other)?,
             }
         }
-        wait::until(ctx, self.name(), "deleted", Self::timeout(ctx), || async {
-            Ok(match Self::describe(ctx).await? {
-                None => Poll::Ready(()),
-                Some(db) => Poll::Pending(db.db_instance_status().unwrap_or("deleting").to_owned()),
-            })
-        })
+        wait::paced(
+            ctx,
+            self.name(),
+            "deleted",
+            Self::timeout(ctx),
+            Pace::Steady,
+            || async {
+                Ok(match Self::describe(ctx).await? {
+                    None => Poll::Ready(()),
+                    Some(db) => {
+                        Poll::Pending(db.db_instance_status().unwrap_or("deleting").to_owned())
+                    }
+                })
+            },
+        )
         .await
     }
 }

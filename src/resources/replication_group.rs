@@ -22,15 +22,11 @@ use crate::error::Error;
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::secret_value::SecretString;
 use crate::state::Record;
-use crate::wait::{self, Poll};
+use crate::wait::{self, Pace, Poll};
 
 pub const REDIS_PORT: u16 = 6379;
 /// Statuses from which a group becomes available without help.
 const SETTLING: [&str; 3] = ["creating", "modifying", "snapshotting"];
-
-/// A Multi-AZ replication group with encryption is not created in under about five minutes
-/// (10 on average): until then one poll per 15 s finds it `creating` as well as any denser.
-const CREATE_SETTLES_AFTER: Duration = Duration::from_secs(5 * 60);
 
 pub struct ReplicationGroup;
 
@@ -90,14 +86,14 @@ impl ReplicationGroup {
         record
     }
 
-    /// Waits for `available`; `settles_after`: see `wait::until_after`.
-    async fn wait_available(&self, ctx: &Ctx, settles_after: Duration) -> Result<SdkGroup, Error> {
-        wait::until_after(
+    /// Waits for `available`, polling as `pace` says.
+    async fn wait_available(&self, ctx: &Ctx, pace: Pace) -> Result<SdkGroup, Error> {
+        wait::paced(
             ctx,
             self.name(),
             "available",
             Self::timeout(ctx),
-            settles_after,
+            pace,
             || async {
                 match Self::describe(ctx).await? {
                     Some(group) if group.status() == Some("available") => Ok(Poll::Ready(group)),
@@ -354,7 +350,7 @@ impl Resource for ReplicationGroup {
             }
             Err(e) => return Err(e.into()),
         }
-        let group = self.wait_available(ctx, CREATE_SETTLES_AFTER).await?;
+        let group = self.wait_available(ctx, Pace::Steady).await?;
         ctx.set_record(self.name(), Self::record(&group))?;
         self.read_back(ctx, None).await
     }
@@ -375,7 +371,7 @@ impl Resource for ReplicationGroup {
         let elasticache = &ctx.clients.elasticache;
         let id = ctx.names().redis_replication_group();
         let changed = |p: &str| changes.iter().any(|c| c.property == p);
-        self.wait_available(ctx, Duration::ZERO).await?;
+        self.wait_available(ctx, Pace::Adaptive).await?;
         if changed("num_cache_clusters") {
             let have = current
                 .properties
@@ -402,7 +398,7 @@ impl Resource for ReplicationGroup {
                     .await
                     .op("elasticache:DecreaseReplicaCount")?;
             }
-            self.wait_available(ctx, Duration::ZERO).await?;
+            self.wait_available(ctx, Pace::Adaptive).await?;
         }
         let mut modify = elasticache
             .modify_replication_group()
@@ -434,7 +430,7 @@ impl Resource for ReplicationGroup {
                 .send()
                 .await
                 .op("elasticache:ModifyReplicationGroup")?;
-            self.wait_available(ctx, Duration::ZERO).await?;
+            self.wait_available(ctx, Pace::Adaptive).await?;
         }
         if changed("tags") {
             cache_subnet_group::write_tags(
@@ -453,7 +449,7 @@ impl Resource for ReplicationGroup {
             .await?
             .and_then(|g| g.status().map(str::to_owned));
         if status.as_deref().is_some_and(|s| SETTLING.contains(&s)) {
-            self.wait_available(ctx, Duration::ZERO).await?;
+            self.wait_available(ctx, Pace::Adaptive).await?;
         }
         let deleted = ctx
             .clients
@@ -469,12 +465,19 @@ impl Resource for ReplicationGroup {
             Err(e) if e.is(ErrorKind::NotReadyYet) => {}
             other => gone(other)?,
         }
-        wait::until(ctx, self.name(), "deleted", Self::timeout(ctx), || async {
-            Ok(match Self::describe(ctx).await? {
-                None => Poll::Ready(()),
-                Some(g) => Poll::Pending(g.status().unwrap_or("deleting").to_owned()),
-            })
-        })
+        wait::paced(
+            ctx,
+            self.name(),
+            "deleted",
+            Self::timeout(ctx),
+            Pace::Steady,
+            || async {
+                Ok(match Self::describe(ctx).await? {
+                    None => Poll::Ready(()),
+                    Some(g) => Poll::Pending(g.status().unwrap_or("deleting").to_owned()),
+                })
+            },
+        )
         .await
     }
 }
