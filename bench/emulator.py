@@ -37,6 +37,11 @@ ID_PARAMS = ("DBInstanceIdentifier", "ReplicationGroupId", "CacheClusterId", "Na
              "VpcEndpointId", "StreamName", "StreamARN", "SubnetId", "GroupId")
 
 
+# EC2 filters that name resources by id (``Filter.1.Name=vpc-endpoint-id``,
+# ``Filter.1.Value.1=vpce-...``): a describe filtered so names them too.
+ID_FILTERS = ("vpc-endpoint-id", "nat-gateway-id", "subnet-id", "group-id")
+
+
 def _ids(params: dict) -> list[str]:
     found = []
     for key, value in params.items():
@@ -45,6 +50,10 @@ def _ids(params: dict) -> list[str]:
             found.append(value)
         elif base in ID_PARAMS and isinstance(value, list):
             found.extend(v for v in value if isinstance(v, str))
+        elif base == "Filter" and ".Value." in key and isinstance(value, str):
+            number = key.split(".")[1]
+            if params.get(f"Filter.{number}.Name") in ID_FILTERS:
+                found.append(value)
     return found
 
 

@@ -9,6 +9,7 @@ use aws_sdk_ec2::types::AvailabilityZoneState;
 use tokio::sync::OnceCell;
 
 use crate::aws::{AwsResultExt, Clients};
+use crate::coalesce::Coalescer;
 use crate::config::Settings;
 use crate::engine::walk::Interrupt;
 use crate::error::Error;
@@ -33,6 +34,7 @@ pub struct Ctx {
     persist: Option<Persist>,
     zones: OnceCell<Vec<String>>,
     listings: Listings,
+    polls: Coalescer,
     sink: Arc<dyn StatusSink>,
     interrupt: Interrupt,
 }
@@ -53,6 +55,7 @@ impl Ctx {
             persist,
             zones: OnceCell::new(),
             listings: Listings::default(),
+            polls: Coalescer::default(),
             sink,
             interrupt,
         }
@@ -102,6 +105,22 @@ impl Ctx {
         Fut: Future<Output = Result<T, Error>>,
     {
         self.listings.get(&self.clients.calls, key, fetch).await
+    }
+
+    /// A poll's answer shared with every waiter that polls under `key` within a second (in
+    /// real-AWS time) of it: one describe call serving several waiters (see `coalesce`).
+    pub async fn shared_poll<T, F, Fut>(
+        &self,
+        key: &'static str,
+        fetch: F,
+    ) -> Result<Arc<T>, crate::aws::AwsError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, crate::aws::AwsError>> + Send + 'static,
+    {
+        let window = self.scaled(std::time::Duration::from_secs(1));
+        self.polls.get(key, window, fetch).await
     }
 
     pub fn status(&self, resource: &str, status: &str) {

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod cli;
+mod coalesce;
 pub mod commands;
 pub mod config;
 pub mod context;

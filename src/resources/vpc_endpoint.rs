@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
 use serde_json::{Value, json};
 
-use super::common::{cannot_change, desired_tags, found, gone, single, sorted_ids};
+use super::common::{cannot_change, desired_tags, gone, single, sorted_ids};
 use super::ec2::{self, filter, is_ours, tags_value};
 use super::route_table::RouteTable;
 use super::security_group::SecurityGroup;
@@ -26,6 +26,10 @@ pub enum Service {
     SecretsManager,
     Kinesis,
     S3,
+}
+
+impl Service {
+    const ALL: [Service; 3] = [Service::SecretsManager, Service::Kinesis, Service::S3];
 }
 
 pub struct VpcEndpoint {
@@ -97,17 +101,38 @@ impl VpcEndpoint {
         }
     }
 
-    async fn describe(ctx: &Ctx, id: &str) -> Result<Option<SdkEndpoint>, Error> {
-        Ok(found(
-            ctx.clients
-                .ec2
-                .describe_vpc_endpoints()
-                .vpc_endpoint_ids(id)
-                .send()
-                .await
-                .op("ec2:DescribeVpcEndpoints"),
-        )?
-        .and_then(|out| out.vpc_endpoints().first().cloned()))
+    /// The endpoint `id` as one shared poll sees it: a DescribeVpcEndpoints for all of the
+    /// stack's recorded endpoints serves every endpoint waiting at that moment.
+    async fn poll(ctx: &Ctx, id: &str) -> Result<Option<SdkEndpoint>, Error> {
+        let mut ids: Vec<String> = Service::ALL
+            .iter()
+            .filter_map(|s| ctx.record(VpcEndpoint::new(*s).name()).map(|r| r.id))
+            .collect();
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_owned());
+        }
+        let ec2 = ctx.clients.ec2.clone();
+        let all = ctx
+            .shared_poll("ec2:DescribeVpcEndpoints", move || async move {
+                // A filter, not VpcEndpointIds: an id already gone must not fail the others.
+                let out = ec2
+                    .describe_vpc_endpoints()
+                    .filters(
+                        aws_sdk_ec2::types::Filter::builder()
+                            .name("vpc-endpoint-id")
+                            .set_values(Some(ids))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .op("ec2:DescribeVpcEndpoints")?;
+                Ok(out.vpc_endpoints().to_vec())
+            })
+            .await?;
+        Ok(all
+            .iter()
+            .find(|e| e.vpc_endpoint_id() == Some(id))
+            .cloned())
     }
 
     async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
@@ -117,7 +142,7 @@ impl VpcEndpoint {
             "available",
             Self::timeout(ctx),
             || async {
-                let endpoint = Self::describe(ctx, id).await?;
+                let endpoint = Self::poll(ctx, id).await?;
                 let state = endpoint
                     .as_ref()
                     .map_or_else(|| "missing".to_owned(), state_of);
@@ -362,13 +387,11 @@ impl Resource for VpcEndpoint {
         )?;
         // Interface endpoints hold network interfaces in the subnets until fully deleted.
         wait::until(ctx, self.name(), "deleted", Self::timeout(ctx), || async {
-            Ok(
-                match Self::describe(ctx, id).await?.as_ref().map(state_of) {
-                    None => Poll::Ready(()),
-                    Some(state) if state == "deleted" => Poll::Ready(()),
-                    Some(state) => Poll::Pending(state),
-                },
-            )
+            Ok(match Self::poll(ctx, id).await?.as_ref().map(state_of) {
+                None => Poll::Ready(()),
+                Some(state) if state == "deleted" => Poll::Ready(()),
+                Some(state) => Poll::Pending(state),
+            })
         })
         .await
     }

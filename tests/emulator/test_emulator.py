@@ -651,6 +651,17 @@ def test_rds_enhanced_monitoring_managed_policy(aws, uid):
 
 
 # ======================================================================== EC2
+def test_vpc_endpoints_filtered_by_id(aws, uid):
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    ids = [ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3",
+                                   VpcEndpointType="Gateway")["VpcEndpoint"]["VpcEndpointId"]
+           for _ in range(3)]
+    listed = ec2.describe_vpc_endpoints(
+        Filters=[{"Name": "vpc-endpoint-id", "Values": ids[:2] + ["vpce-0000000000000000f"]}])
+    assert sorted(e["VpcEndpointId"] for e in listed["VpcEndpoints"]) == sorted(ids[:2])
+
+
 def test_nat_gateway_filters(aws, uid):
     ec2 = aws("ec2")
     net = network(aws, uid)

@@ -26,6 +26,12 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
   AWS); the gateway stays visible in state ``deleted`` with a ``DeleteTime``.
   An unknown id is ``NatGatewayNotFound`` (moto crashes with an HTML 500).
 
+VPC endpoints
+* ``DescribeVpcEndpoints`` honours the ``vpc-endpoint-id`` filter the API documents (moto
+  answers 501 "not implemented"): one call filtered by several ids, of which some may be
+  gone already, is how a client polls several endpoints at once without a NotFound for the
+  whole call.
+
 Elastic IPs (what the NAT gateway's lifecycle touches)
 * ``ReleaseAddress`` of a VPC address that is still associated (e.g. with a
   NAT gateway) fails with ``InvalidIPAddress.InUse`` -- the API reference:
@@ -201,3 +207,14 @@ def apply() -> None:
     NatGatewayBackend.create_nat_gateway = create_nat_gateway
     NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
     NatGateways.create_nat_gateway = r_create_nat_gateway
+
+    from moto.ec2.models.vpcs import VPCEndPoint
+
+    orig_endpoint_filter = VPCEndPoint.get_filter_value
+
+    def endpoint_filter_value(self, filter_name, method_name=None):
+        if filter_name == "vpc-endpoint-id":
+            return self.id
+        return orig_endpoint_filter(self, filter_name, method_name)
+
+    VPCEndPoint.get_filter_value = endpoint_filter_value
