@@ -40,12 +40,13 @@ impl RetryPolicy {
             .first_backoff
             .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
         let capped = exp.min(self.max_backoff);
-        // Up to a quarter of jitter, so parallel steps that failed together do not retry together.
+        // Up to a tenth less, so parallel steps that failed together do not retry together; never
+        // more, so a blocked delete (a wait) still notices its release within `max_backoff`.
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let jitter = capped / 4 * (nanos % 1000) / 1000;
-        capped + jitter
+        let jitter = capped / 10 * (nanos % 1000) / 1000;
+        capped - jitter
     }
 }
 
@@ -81,4 +82,27 @@ where
 
 fn is_retryable(err: &Error) -> bool {
     err.aws_kind().is_some_and(|k| k.is_retryable())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_never_past_it() {
+        let policy = RetryPolicy::DESTROY;
+        for attempt in 1..=12 {
+            let pause = policy.backoff(attempt);
+            let nominal = (policy.first_backoff * 2u32.pow(attempt - 1)).min(policy.max_backoff);
+            assert!(
+                pause <= nominal,
+                "attempt {attempt}: {pause:?} > {nominal:?}"
+            );
+            assert!(
+                pause >= nominal.mul_f64(0.9),
+                "attempt {attempt}: {pause:?}"
+            );
+        }
+        assert!(policy.backoff(12) <= Duration::from_secs(15));
+    }
 }
