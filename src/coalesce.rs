@@ -17,37 +17,59 @@ type Answer = Result<Arc<dyn Any + Send + Sync>, AwsError>;
 
 #[derive(Default)]
 pub struct Coalescer {
-    calls: Mutex<HashMap<&'static str, (Instant, Shared<BoxFuture<'static, Answer>>)>>,
+    calls: Mutex<HashMap<&'static str, Call>>,
+}
+
+struct Call {
+    started: Instant,
+    /// The ids the call asked for: it serves only waiters for one of them (a resource created
+    /// after the call was sent is not in its answer).
+    ids: Vec<String>,
+    answer: Shared<BoxFuture<'static, Answer>>,
 }
 
 impl Coalescer {
-    /// The answer of a call under `key` started at most `window` ago (or still in flight), else
-    /// of a new call made by `fetch`.
+    /// For the waiter of `id`: the answer of a call under `key` that asked for `id` and started
+    /// at most `window` ago (or is still in flight), else of a new call `fetch(ids)` asking
+    /// for `ids` (which must include `id`).
     pub async fn get<T, F, Fut>(
         &self,
         key: &'static str,
         window: Duration,
+        id: &str,
+        ids: Vec<String>,
         fetch: F,
     ) -> Result<Arc<T>, AwsError>
     where
         T: Send + Sync + 'static,
-        F: FnOnce() -> Fut,
+        F: FnOnce(Vec<String>) -> Fut,
         Fut: Future<Output = Result<T, AwsError>> + Send + 'static,
     {
         let call = {
             let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
             match calls.get(key) {
-                Some((started, call)) if started.elapsed() <= window => call.clone(),
+                Some(call)
+                    if call.started.elapsed() <= window && call.ids.iter().any(|i| i == id) =>
+                {
+                    call.answer.clone()
+                }
                 _ => {
-                    let fut = fetch();
-                    let call = async move {
+                    let fut = fetch(ids.clone());
+                    let answer = async move {
                         fut.await
                             .map(|value| Arc::new(value) as Arc<dyn Any + Send + Sync>)
                     }
                     .boxed()
                     .shared();
-                    calls.insert(key, (Instant::now(), call.clone()));
-                    call
+                    calls.insert(
+                        key,
+                        Call {
+                            started: Instant::now(),
+                            ids,
+                            answer: answer.clone(),
+                        },
+                    );
+                    answer
                 }
             }
         };
@@ -67,36 +89,55 @@ mod tests {
     async fn waiters_polling_together_share_one_call() {
         let coalescer = Coalescer::default();
         let calls = Arc::new(AtomicUsize::new(0));
-        let fetch = || {
+        let fetch = |ids: Vec<String>| {
             let calls = Arc::clone(&calls);
             async move {
                 calls.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                Ok::<_, AwsError>(vec!["vpce-1", "vpce-2"])
+                Ok::<_, AwsError>(ids)
             }
         };
+        let ids = || vec!["vpce-1".to_owned(), "vpce-2".to_owned()];
         let window = Duration::from_millis(500);
-        let (a, b, c) = tokio::join!(
-            coalescer.get("endpoints", window, fetch),
-            coalescer.get("endpoints", window, fetch),
-            coalescer.get("endpoints", window, fetch),
+        let (a, b) = tokio::join!(
+            coalescer.get("endpoints", window, "vpce-1", ids(), fetch),
+            coalescer.get("endpoints", window, "vpce-2", ids(), fetch),
         );
         assert_eq!(a.unwrap().len(), 2);
-        assert!(b.is_ok() && c.is_ok());
+        assert!(b.is_ok());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // A resource the shared call did not ask for (created since) gets a call of its own.
+        let c = coalescer
+            .get(
+                "endpoints",
+                window,
+                "vpce-3",
+                vec!["vpce-3".to_owned()],
+                fetch,
+            )
+            .await;
+        assert_eq!(c.unwrap().as_slice(), ["vpce-3".to_owned()]);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
     async fn a_poll_after_the_window_makes_a_new_call() {
         let coalescer = Coalescer::default();
         let calls = Arc::new(AtomicUsize::new(0));
-        let fetch = || {
+        let fetch = |_: Vec<String>| {
             let calls = Arc::clone(&calls);
             async move { Ok::<_, AwsError>(calls.fetch_add(1, Ordering::SeqCst)) }
         };
         let window = Duration::from_millis(10);
-        assert_eq!(*coalescer.get("k", window, fetch).await.unwrap(), 0);
+        let ids = || vec!["a".to_owned()];
+        assert_eq!(
+            *coalescer.get("k", window, "a", ids(), fetch).await.unwrap(),
+            0
+        );
         tokio::time::sleep(Duration::from_millis(30)).await;
-        assert_eq!(*coalescer.get("k", window, fetch).await.unwrap(), 1);
+        assert_eq!(
+            *coalescer.get("k", window, "a", ids(), fetch).await.unwrap(),
+            1
+        );
     }
 }

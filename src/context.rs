@@ -107,20 +107,23 @@ impl Ctx {
         self.listings.get(&self.clients.calls, key, fetch).await
     }
 
-    /// A poll's answer shared with every waiter that polls under `key` within a second (in
-    /// real-AWS time) of it: one describe call serving several waiters (see `coalesce`).
+    /// For the waiter of `id`: a poll's answer shared with every waiter of the `ids` it asked
+    /// for that polls under `key` within a second (in real-AWS time) of it: one describe call
+    /// serving several waiters (see `coalesce`).
     pub async fn shared_poll<T, F, Fut>(
         &self,
         key: &'static str,
+        id: &str,
+        ids: Vec<String>,
         fetch: F,
     ) -> Result<Arc<T>, crate::aws::AwsError>
     where
         T: Send + Sync + 'static,
-        F: FnOnce() -> Fut,
+        F: FnOnce(Vec<String>) -> Fut,
         Fut: Future<Output = Result<T, crate::aws::AwsError>> + Send + 'static,
     {
         let window = self.scaled(std::time::Duration::from_secs(1));
-        self.polls.get(key, window, fetch).await
+        self.polls.get(key, window, id, ids, fetch).await
     }
 
     pub fn status(&self, resource: &str, status: &str) {

@@ -113,7 +113,7 @@ impl VpcEndpoint {
         }
         let ec2 = ctx.clients.ec2.clone();
         let all = ctx
-            .shared_poll("ec2:DescribeVpcEndpoints", move || async move {
+            .shared_poll("ec2:DescribeVpcEndpoints", id, ids, move |ids| async move {
                 // A filter, not VpcEndpointIds: an id already gone must not fail the others.
                 let out = ec2
                     .describe_vpc_endpoints()
