@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OnceCell;
 
-use crate::aws::CallCounter;
+use crate::aws::{CallCounter, ErrorKind};
 use crate::error::Error;
 
 #[derive(Default)]
@@ -26,7 +26,9 @@ pub struct Listings {
 struct Listed {
     /// `CallCounter::mutations` when the fetch began.
     mutations: u64,
-    value: Arc<dyn Any + Send + Sync>,
+    /// `None`: the batched call is not available here (denied by the caller's IAM policy, or not
+    /// offered by the endpoint); reads go one by one.
+    value: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Listings {
@@ -56,14 +58,24 @@ impl Listings {
         let listed = cell
             .get_or_try_init(|| async {
                 let mutations = calls.mutations();
-                let value: Arc<dyn Any + Send + Sync> = Arc::new(fetch().await?);
+                let value = match fetch().await {
+                    Ok(value) => Some(Arc::new(value) as Arc<dyn Any + Send + Sync>),
+                    Err(e) if !e.aws_kind().is_some_and(ErrorKind::is_retryable) => {
+                        tracing::debug!(key, error = %e, "batched read unavailable; reading one by one");
+                        None
+                    }
+                    Err(e) => return Err(e),
+                };
                 Ok::<_, Error>(Listed { mutations, value })
             })
             .await?;
         if listed.mutations != calls.mutations() {
             return Ok(None);
         }
-        Ok(Arc::clone(&listed.value).downcast::<T>().ok())
+        Ok(listed
+            .value
+            .as_ref()
+            .and_then(|value| Arc::clone(value).downcast::<T>().ok()))
     }
 }
 
@@ -115,17 +127,39 @@ mod tests {
         assert!(matches!(got, Ok(None::<Arc<u8>>)));
     }
 
+    fn aws(kind: ErrorKind) -> Error {
+        let mut e = crate::aws::AwsError::unexpected("tag:GetResources", "no");
+        e.kind = kind;
+        Error::Aws(e)
+    }
+
     #[tokio::test]
-    async fn a_failed_fetch_is_tried_again() {
+    async fn a_fetch_failed_for_now_is_tried_again() {
         let listings = Listings::default();
         let calls = CallCounter::default();
         let first: Result<Option<Arc<u8>>, Error> = listings
-            .get(&calls, "k", || async {
-                Err(Error::resource("k", "throttled"))
-            })
+            .get(&calls, "k", || async { Err(aws(ErrorKind::Throttled)) })
             .await;
         assert!(first.is_err());
         let second = listings.get(&calls, "k", || async { Ok(7u8) }).await;
         assert_eq!(*second.unwrap().unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_denied_list_sends_reads_one_by_one_without_asking_again() {
+        let listings = Listings::default();
+        let calls = CallCounter::default();
+        let denied = listings
+            .get(&calls, "k", || async {
+                Err::<u8, _>(aws(ErrorKind::Other))
+            })
+            .await;
+        assert!(matches!(denied, Ok(None)));
+        let again = listings
+            .get(&calls, "k", || async {
+                panic!("asked again after a denial")
+            })
+            .await;
+        assert!(matches!(again, Ok(None::<Arc<u8>>)));
     }
 }
