@@ -42,16 +42,26 @@ impl Resource for DbSubnetGroup {
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = ctx.names().db_subnet_group();
-        let group = found(
+        let describe = async {
             ctx.clients
                 .rds
                 .describe_db_subnet_groups()
                 .db_subnet_group_name(&name)
                 .send()
                 .await
-                .op("rds:DescribeDBSubnetGroups"),
-        )?
-        .and_then(|out| out.db_subnet_groups().first().cloned());
+                .op("rds:DescribeDBSubnetGroups")
+        };
+        // A group that should exist (recorded, or just created) has its tags read alongside,
+        // by the ARN RDS gives every subnet group; RDS waits for this read.
+        let (described, tags) = match recorded {
+            Some(_) => {
+                let arn = ctx.clients.arn("rds", &format!("subgrp:{name}"));
+                let (d, t) = tokio::join!(describe, rds_tags::read(ctx, recorded, &arn));
+                (d, Some(t))
+            }
+            None => (describe.await, None),
+        };
+        let group = found(described)?.and_then(|out| out.db_subnet_groups().first().cloned());
         let Some(group) = group else {
             return Ok(None);
         };
@@ -62,12 +72,13 @@ impl Resource for DbSubnetGroup {
             .collect();
         subnets.sort();
         let arn = group.db_subnet_group_arn().unwrap_or_default().to_owned();
+        let tags = match tags {
+            Some(tags) => tags?,
+            None => rds_tags::read(ctx, recorded, &arn).await?,
+        };
         Ok(Some(Observed {
             record: Record::new(&name).with("arn", &arn),
-            properties: Properties::from([
-                ("subnet_ids", json!(subnets)),
-                ("tags", rds_tags::read(ctx, recorded, &arn).await?),
-            ]),
+            properties: Properties::from([("subnet_ids", json!(subnets)), ("tags", tags)]),
         }))
     }
 
@@ -88,7 +99,7 @@ impl Resource for DbSubnetGroup {
             Err(e) if e.is(ErrorKind::AlreadyExists) => {}
             other => other.map(drop)?,
         }
-        self.read_back(ctx, None).await
+        self.read_back(ctx, Some(&Record::new(&name))).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {

@@ -271,14 +271,18 @@ impl Resource for KmsKey {
             self.name(),
             Record::new(&id).with("arn", meta.arn().unwrap_or_default()),
         )?;
-        ctx.clients
-            .kms
-            .enable_key_rotation()
-            .key_id(&id)
-            .send()
-            .await
-            .op("kms:EnableKeyRotation")?;
-        Self::point_alias(ctx, &id).await?;
+        // Independent of each other: side by side, since everything encrypted waits for the key.
+        let rotation = async {
+            ctx.clients
+                .kms
+                .enable_key_rotation()
+                .key_id(&id)
+                .send()
+                .await
+                .op("kms:EnableKeyRotation")
+                .map_err(Error::from)
+        };
+        tokio::try_join!(rotation, Self::point_alias(ctx, &id))?;
         self.read_back(ctx, Some(&Record::new(&id))).await
     }
 
