@@ -215,8 +215,14 @@ impl Resource for SecurityGroup {
         };
         let record = Record::new(&id);
         ctx.set_record(self.name(), record.clone())?;
-        self.converge_rules(ctx, &id, Direction::Ingress).await?;
-        self.converge_rules(ctx, &id, Direction::Egress).await?;
+        // One look at the new group, then its ingress and its (default allow-all) egress side by
+        // side: RDS and ElastiCache wait for their groups.
+        let group = self.describe(ctx, &id).await?;
+        let ingress = self.ingress(ctx);
+        tokio::try_join!(
+            sg_rules::converge(ctx, &group, Direction::Ingress, &ingress),
+            sg_rules::converge(ctx, &group, Direction::Egress, &[]),
+        )?;
         self.read_back(ctx, Some(&record)).await
     }
 
