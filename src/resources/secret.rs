@@ -3,9 +3,9 @@
 //! medtech, encrypted with the stack's key, and never rotated by a re-run. Properties expose
 //! the shape of a secret and whether its value keeps the rules, never the value.
 
-use async_trait::async_trait;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
 use serde_json::{Map, Value, json};
 
@@ -80,8 +80,6 @@ impl Secret {
         Ok(SecretString::new(value.to_string()))
     }
 
-    /// Whether the stored value has the promised shape and strength; says which rule fails,
-    /// never what the value is.
     /// `read`; `expected`: the secret should exist (recorded, or just created), so its value is
     /// read alongside its description rather than after it.
     async fn look(
@@ -152,6 +150,8 @@ impl Secret {
         }))
     }
 
+    /// Whether the stored value has the promised shape and strength; says which rule fails,
+    /// never what the value is.
     fn assess(&self, value: &Map<String, Value>) -> String {
         let mut keys: Vec<&str> = value.keys().map(String::as_str).collect();
         keys.sort();
@@ -182,16 +182,16 @@ impl Secret {
 /// both of the stack's secrets while nothing has changed in this run (a plain read of a
 /// recorded secret; never before a write). The value stays inside this process.
 pub async fn read_value(ctx: &Ctx, batched: bool, arn: &str) -> Result<Map<String, Value>, Error> {
-    let from_batch = match batched {
-        true => ctx
-            .listed("secretsmanager:BatchGetSecretValue", || batch_values(ctx))
+    let from_batch = if batched {
+        ctx.listed("secretsmanager:BatchGetSecretValue", || batch_values(ctx))
             .await?
             .and_then(|all| {
                 all.iter()
                     .find(|(a, _)| a == arn)
                     .map(|(_, value)| Arc::clone(value))
-            }),
-        false => None,
+            })
+    } else {
+        None
     };
     let text = match from_batch {
         Some(text) => text,
