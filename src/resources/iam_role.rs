@@ -55,42 +55,49 @@ impl IamRole {
         role: &RoleDetail,
         documents: &PolicyDocuments,
     ) -> Observed {
-        let mut inline: Vec<&str> = role
-            .role_policy_list()
-            .iter()
-            .filter_map(|p| p.policy_name())
-            .collect();
+        let policy_document = matches!(self.permissions, Permissions::Custom(_))
+            .then(|| documents.get(&self.policy_arn(ctx)).cloned());
+        self.observe(
+            ctx,
+            Seen {
+                arn: role.arn().unwrap_or_default(),
+                assume_role_policy: role.assume_role_policy_document(),
+                inline: role
+                    .role_policy_list()
+                    .iter()
+                    .filter_map(|p| p.policy_name())
+                    .collect(),
+                attached: role
+                    .attached_managed_policies()
+                    .iter()
+                    .filter_map(|p| p.policy_arn())
+                    .collect(),
+                tags: tag_pairs(role.tags().iter().map(|t| (t.key(), t.value()))),
+                policy_document,
+            },
+        )
+    }
+
+    /// The properties `read` reports, whichever calls `seen` came from.
+    fn observe(&self, ctx: &Ctx, seen: Seen<'_>) -> Observed {
+        let (mut inline, mut attached) = (seen.inline, seen.attached);
         inline.sort();
-        let mut attached: Vec<&str> = role
-            .attached_managed_policies()
-            .iter()
-            .filter_map(|p| p.policy_arn())
-            .collect();
         attached.sort();
         let mut props = Properties::from([
             (
                 "assume_role_policy",
-                role.assume_role_policy_document()
-                    .map_or(Value::Null, decode_document),
+                seen.assume_role_policy.map_or(Value::Null, decode_document),
             ),
             ("inline_policies", json!(inline)),
             ("attached_policies", json!(attached)),
-            (
-                "tags",
-                tag_pairs(role.tags().iter().map(|t| (t.key(), t.value()))),
-            ),
+            ("tags", seen.tags),
         ]);
-        if matches!(self.permissions, Permissions::Custom(_)) {
-            props.insert(
-                "policy_document",
-                documents
-                    .get(&self.policy_arn(ctx))
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            );
+        // Only roles with a customer-managed policy report its document.
+        if let Some(document) = seen.policy_document {
+            props.insert("policy_document", document.unwrap_or(Value::Null));
         }
         Observed {
-            record: Record::new(self.role_name(ctx)).with("arn", role.arn().unwrap_or_default()),
+            record: Record::new(self.role_name(ctx)).with("arn", seen.arn),
             properties: props,
         }
     }
@@ -265,6 +272,17 @@ impl IamRole {
 }
 
 /// IAM returns policy documents URL-encoded.
+/// A role as read, before it becomes properties. `policy_document`: `None` for a role without
+/// a customer-managed policy; `Some(None)` when that policy is missing.
+struct Seen<'a> {
+    arn: &'a str,
+    assume_role_policy: Option<&'a str>,
+    inline: Vec<&'a str>,
+    attached: Vec<&'a str>,
+    tags: Value,
+    policy_document: Option<Option<Value>>,
+}
+
 /// Default policy documents of the account's customer-managed policies, by ARN.
 type PolicyDocuments = Arc<HashMap<String, Value>>;
 
@@ -371,35 +389,27 @@ impl Resource for IamRole {
             .send()
             .await
             .op("iam:ListAttachedRolePolicies")?;
-        let mut attached: Vec<&str> = attached
-            .attached_policies()
-            .iter()
-            .filter_map(|p| p.policy_arn())
-            .collect();
-        attached.sort();
-        let mut props = Properties::from([
-            (
-                "assume_role_policy",
-                role.assume_role_policy_document()
-                    .map_or(Value::Null, decode_document),
+        let policy_document = match self.permissions {
+            Permissions::Custom(_) => Some(self.policy_document(ctx).await?),
+            Permissions::AwsManaged(_) => None,
+        };
+        Ok(Some(
+            self.observe(
+                ctx,
+                Seen {
+                    arn: role.arn(),
+                    assume_role_policy: role.assume_role_policy_document(),
+                    inline: inline.policy_names().iter().map(String::as_str).collect(),
+                    attached: attached
+                        .attached_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn())
+                        .collect(),
+                    tags: tag_pairs(role.tags().iter().map(|t| (t.key(), t.value()))),
+                    policy_document,
+                },
             ),
-            ("inline_policies", json!(inline.policy_names())),
-            ("attached_policies", json!(attached)),
-            (
-                "tags",
-                tag_pairs(role.tags().iter().map(|t| (t.key(), t.value()))),
-            ),
-        ]);
-        if matches!(self.permissions, Permissions::Custom(_)) {
-            props.insert(
-                "policy_document",
-                self.policy_document(ctx).await?.unwrap_or(Value::Null),
-            );
-        }
-        Ok(Some(Observed {
-            record: Record::new(&name).with("arn", role.arn()),
-            properties: props,
-        }))
+        ))
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
