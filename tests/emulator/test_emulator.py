@@ -758,6 +758,27 @@ def test_symmetric_keys_have_no_key_pair(aws):
     assert kms.encrypt(KeyId=keys[0], Plaintext=b"phi")["KeyId"].endswith(keys[0])
 
 
+def test_server_work_that_never_changes_is_done_once():
+    # In this process: the server's patches are plain functions of moto's modules.
+    import gc
+
+    from moto import backends
+    from moto.core import responses
+    from moto.ec2.responses import EC2Response
+
+    from medtech_emulator import apply_patches
+
+    apply_patches()
+    modules = backends.list_of_moto_modules()
+    assert {"ec2", "rds", "kms"} <= set(modules)
+    assert backends.list_of_moto_modules() is modules
+    methods = responses.method_names_from_class(EC2Response)
+    assert "describe_vpcs" in methods
+    assert responses.method_names_from_class(EC2Response) is methods
+    gc.collect()
+    assert gc.get_freeze_count() > 0
+
+
 # ======================================================================= Logs
 def test_log_retention_values(aws, uid):
     logs = aws("logs")

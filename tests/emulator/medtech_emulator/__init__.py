@@ -47,6 +47,7 @@ def apply_patches() -> None:
             patches_kms,
             patches_logs,
             patches_rds,
+            patches_server,
         )
 
         for module in (
@@ -58,6 +59,7 @@ def apply_patches() -> None:
             patches_kms,
             patches_logs,
             patches_rds,
+            patches_server,
         ):
             module.apply()
         _applied = True
