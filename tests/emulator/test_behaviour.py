@@ -536,6 +536,23 @@ def test_vpc_endpoint_states_and_lingering_interfaces(emu, uid):
     assert delete["first_seen_gone_at"] >= delete["gone_at"]
 
 
+def test_lingering_interfaces_count_from_when_the_owner_went(emu, uid):
+    # The model applies a finished deletion at the next request, however late that comes;
+    # the interfaces still linger from when the deletion finished, not from that request.
+    ec2 = emu("ec2")
+    vpc, subnets, sg = network(ec2, uid)
+    vid = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.kinesis-streams",
+                                  VpcEndpointType="Interface", SubnetIds=subnets,
+                                  SecurityGroupIds=[sg])["VpcEndpoint"]["VpcEndpointId"]
+    settles(lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[vid])["VpcEndpoints"][0]["State"].lower(),
+            "pending", "available")
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[vid])
+    # Nobody asks anything until the deletion and the linger after it are over.
+    time.sleep(seconds("vpce_delete", "eni_linger") + 0.2)
+    ec2.delete_subnet(SubnetId=subnets[0])
+    ec2.delete_security_group(GroupId=sg)
+
+
 # ==================================================================== Kinesis
 def test_kinesis_stream_states(emu, uid):
     kinesis, kms = emu("kinesis"), emu("kms")

@@ -107,6 +107,7 @@ class Model:
         self.role_created: dict[str, float] = {}  # role ARN -> epoch seconds
         self.tokens: dict[tuple, tuple] = {}  # (account, region, op, token) -> (fingerprint, ids)
         self._local = threading.local()
+        self._applying_due: float | None = None  # set while tick() applies a due job
 
     # ----------------------------------------------------------- switches
     @property
@@ -180,10 +181,15 @@ class Model:
                 if self.jobs.get(job.key) is not job:
                     continue
                 del self.jobs[job.key]
+                # Applied on the first request after it was due; what it starts (an ENI
+                # linger) runs from when it was due, as on AWS.
+                self._applying_due = min(job.due, now)
                 try:
                     job.apply()
                 except Exception:  # noqa: BLE001 - a model bug must not kill the server
                     traceback.print_exc(file=sys.stderr)
+                finally:
+                    self._applying_due = None
                 job.event["ready_at" if job.final == "ready" else "gone_at"] = min(job.due, now)
 
     # ------------------------------------------------------------- linger
@@ -192,9 +198,10 @@ class Model:
         if seconds <= 0 or not (subnets or groups):
             return
         with self.lock:
+            since = self._applying_due if self._applying_due is not None else time.time()
             self.lingering.append(Linger(backend.account_id, backend.region_name, owner,
                                          frozenset(subnets or ()), frozenset(groups or ()),
-                                         time.time() + seconds))
+                                         since + seconds))
 
     def lingering_users(self, account: str, region: str) -> list[Linger]:
         now = time.time()

@@ -12,6 +12,10 @@ moto 5.2.5 server did not depend on the request at all:
   Together a fifth of the emulator's CPU during a benchmark ``up``. Both answers are now
   computed once per process (per response class), after the other patches added their
   methods.
+* Each botocore model moto loads (a service's shapes on its first parsed request or first
+  answer, its paginators on its first paginated list) came from a new ``Loader``, which first
+  stats the ~400 service directories of botocore's data path: 50-100 ms per model, often in
+  the middle of a run. One loader now serves them all and keeps what it found.
 * Python's full garbage collections. The heap holds every AWS managed IAM policy and each
   service's botocore model, so each full collection paused every request for 150-300 ms
   (15-30 s of modeled time). After each full collection the survivors are frozen
@@ -43,6 +47,16 @@ def apply() -> None:
         return frozenset(members(clazz))
 
     responses.method_names_from_class = method_names_from_class
+
+    from botocore.loaders import create_loader
+    from moto.core import utils
+
+    loader = create_loader()
+
+    def _load_service_model(service_name: str, model_name: str) -> dict:
+        return loader.load_service_model(service_name, model_name)
+
+    utils._load_service_model = _load_service_model
 
     # What the imports made lives as long as the process.
     gc.freeze()
