@@ -18,29 +18,57 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// And at most this often once a wait has gone on for minutes.
 const MAX_INTERVAL: Duration = Duration::from_secs(15);
 /// Between the two, the interval is this share of the time waited so far, so that completion
-/// is noticed within 5% of the wait, the call's own round trip included: dense while a NAT
-/// gateway may be seconds away, one poll per 15 s through the bulk of a 20-minute RDS creation.
+/// is noticed within 5% of the wait, the call's own round trip included: dense while a
+/// stream may be seconds away, sparse through the bulk of a long wait.
 const LAG_SHARE: f64 = 0.04;
+/// Once a wait has lasted this long, polls come at most every `MAX_INTERVAL`.
+const SPARSE_AFTER: Duration = Duration::from_secs(60);
+/// How long after a change's usual duration the poll meant to see it comes: a little late
+/// rather than early, since an early one costs a whole interval.
+const AFTER_USUAL: Duration = Duration::from_secs(1);
 
 /// How a wait spaces its polls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pace {
     /// 4% of the time waited so far, between `MIN_INTERVAL` and `MAX_INTERVAL`: for changes
-    /// that may finish in seconds or take minutes (NAT gateways, endpoints, streams).
+    /// with no usual length (modifications, a wait resumed from an earlier run).
     Adaptive,
-    /// Every `MAX_INTERVAL` from the start: for changes that take five minutes or more (RDS and
-    /// ElastiCache creates and deletes), where 15 s is under 5% of the wait and denser polls
-    /// in the first minutes would only find the same status. An early failure is seen within
-    /// 15 s all the same.
-    Steady,
+    /// For a change that usually takes this long but may be done in seconds (NAT gateways,
+    /// interface endpoints): `Adaptive` through the first minute, then every `MAX_INTERVAL`
+    /// on a grid through the usual length, so that one poll comes just after it. A change
+    /// that takes its usual time is seen at once; a slower one within `MAX_INTERVAL`.
+    Usually(Duration),
+    /// For a change of five minutes or more (RDS and ElastiCache creates and deletes): every
+    /// `MAX_INTERVAL` from the start, on the same grid. 15 s is under 5% of such a wait, and
+    /// denser polls in the first minutes would only find the same status. An early failure is
+    /// seen within 15 s all the same.
+    Steady(Duration),
 }
 
 /// The pause before the next poll, in real-AWS time, after waiting `waited`.
 fn next_interval(waited: Duration, pace: Pace) -> Duration {
+    let adaptive = waited.mul_f64(LAG_SHARE).clamp(MIN_INTERVAL, MAX_INTERVAL);
     match pace {
-        Pace::Adaptive => waited.mul_f64(LAG_SHARE).clamp(MIN_INTERVAL, MAX_INTERVAL),
-        Pace::Steady => MAX_INTERVAL,
+        Pace::Adaptive => adaptive,
+        Pace::Usually(_) if waited + adaptive < SPARSE_AFTER => adaptive,
+        Pace::Usually(usual) => on_grid(waited, (waited + MIN_INTERVAL).max(SPARSE_AFTER), usual),
+        Pace::Steady(usual) => on_grid(waited, waited + MIN_INTERVAL, usual),
     }
+}
+
+/// The pause from `waited` to the first point at or after `earliest` of the grid
+/// `usual + AFTER_USUAL + k × MAX_INTERVAL` (k any whole number).
+fn on_grid(waited: Duration, earliest: Duration, usual: Duration) -> Duration {
+    let anchor = usual + AFTER_USUAL;
+    let step = MAX_INTERVAL.as_nanos();
+    let at = if earliest <= anchor {
+        let back = (anchor - earliest).as_nanos() / step;
+        anchor - MAX_INTERVAL * u32::try_from(back).unwrap_or(u32::MAX)
+    } else {
+        let ahead = (earliest - anchor).as_nanos().div_ceil(step);
+        anchor + MAX_INTERVAL * u32::try_from(ahead).unwrap_or(u32::MAX)
+    };
+    at.saturating_sub(waited)
 }
 
 /// Polls `check` until it reports `Ready`, an error, or `timeout` passes.
@@ -99,6 +127,27 @@ where
 mod tests {
     use super::*;
 
+    /// When each poll of a wait of `length` is sent, answers taking no time.
+    fn polls(pace: Pace, length: Duration) -> Vec<Duration> {
+        let mut at = vec![Duration::ZERO];
+        while let Some(&last) = at.last().filter(|&&t| t < length) {
+            at.push(last + next_interval(last, pace));
+        }
+        at
+    }
+
+    fn after_a_minute(polls: &[Duration]) -> Vec<Duration> {
+        polls
+            .iter()
+            .copied()
+            .filter(|&t| t > SPARSE_AFTER)
+            .collect()
+    }
+
+    fn gaps(polls: &[Duration]) -> Vec<Duration> {
+        polls.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
     #[test]
     fn polls_are_dense_early_and_sparse_late() {
         let adaptive = Pace::Adaptive;
@@ -119,12 +168,43 @@ mod tests {
     }
 
     #[test]
-    fn changes_of_many_minutes_poll_steadily_from_the_start() {
-        for secs in [0, 60, 900] {
-            assert_eq!(
-                next_interval(Duration::from_secs(secs), Pace::Steady),
-                MAX_INTERVAL
-            );
+    fn a_change_of_its_usual_length_is_seen_at_once_and_polled_sparsely_after_a_minute() {
+        let usual = Duration::from_secs(90);
+        let polls = polls(Pace::Usually(usual), usual + AFTER_USUAL);
+        assert!(polls.contains(&(usual + AFTER_USUAL)), "{polls:?}");
+        // Dense in the first minute: a NAT gateway may be ready in seconds.
+        assert!(gaps(&polls[..5]).iter().all(|&g| g == MIN_INTERVAL));
+        // Then no more than one per 15 s.
+        let late = after_a_minute(&polls);
+        assert!(late.len() <= 3, "{late:?}");
+        assert!(gaps(&late).iter().all(|&g| g >= MAX_INTERVAL), "{late:?}");
+    }
+
+    #[test]
+    fn a_slower_change_is_seen_within_the_longest_interval() {
+        let polls = polls(
+            Pace::Usually(Duration::from_secs(90)),
+            Duration::from_secs(400),
+        );
+        // Crossing the first minute, onto the grid, may take up to a second more.
+        assert!(
+            gaps(&polls)
+                .iter()
+                .all(|&g| g <= MAX_INTERVAL + MIN_INTERVAL)
+        );
+        let late = after_a_minute(&polls);
+        assert!(gaps(&late).iter().all(|&g| g == MAX_INTERVAL), "{late:?}");
+    }
+
+    #[test]
+    fn changes_of_many_minutes_poll_steadily_from_the_start_and_just_after_their_usual_length() {
+        for secs in [300, 420, 600, 900] {
+            let usual = Duration::from_secs(secs);
+            let polls = polls(Pace::Steady(usual), usual + AFTER_USUAL);
+            assert!(polls.contains(&(usual + AFTER_USUAL)), "{polls:?}");
+            let gaps = gaps(&polls);
+            assert!(gaps[0] >= MIN_INTERVAL && gaps[0] <= MAX_INTERVAL);
+            assert!(gaps[1..].iter().all(|&g| g == MAX_INTERVAL), "{gaps:?}");
         }
         // Within 5% of any wait of five minutes or more.
         assert!(MAX_INTERVAL.as_secs_f64() <= 0.05 * 300.0);

@@ -18,10 +18,12 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::state::Record;
-use crate::wait::{self, Poll};
+use crate::wait::{self, Pace, Poll};
 
 /// Real NAT gateways take 1–5 minutes to become available and about as long to delete.
 const TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// One to two minutes to create.
+const USUAL_CREATE: Duration = Duration::from_secs(90);
 
 pub struct NatGateway;
 
@@ -73,7 +75,8 @@ impl NatGateway {
     }
 
     async fn wait_available(ctx: &Ctx, id: &str) -> Result<(), Error> {
-        wait::until(ctx, Self::NAME, "available", TIMEOUT, || async {
+        let pace = Pace::Usually(USUAL_CREATE);
+        wait::paced(ctx, Self::NAME, "available", TIMEOUT, pace, || async {
             let nat = Self::describe(ctx, id).await?;
             match nat.as_ref().and_then(SdkNat::state) {
                 Some(NatGatewayState::Available) => Ok(Poll::Ready(())),
@@ -110,9 +113,8 @@ impl Resource for NatGateway {
         vec![Subnet::PUBLIC[0], ElasticIp::NAME, InternetGateway::NAME]
     }
 
-    /// One to three minutes either way.
     fn typical_seconds(&self) -> u64 {
-        90
+        USUAL_CREATE.as_secs()
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {

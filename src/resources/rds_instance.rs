@@ -25,6 +25,11 @@ use crate::state::Record;
 use crate::wait::{self, Pace, Poll};
 
 pub const MONITORING_ROLE: &str = "rds-monitoring-role";
+/// Multi-AZ and encrypted: commonly 10-20 minutes to create, 5-10 to delete with its final
+/// snapshot (the sources are those of the emulator's modeled durations).
+const USUAL_CREATE: Duration = Duration::from_secs(15 * 60);
+const USUAL_DELETE: Duration = Duration::from_secs(7 * 60);
+
 const LOG_EXPORTS: [&str; 2] = ["postgresql", "upgrade"];
 
 /// Statuses from which an instance becomes available without help.
@@ -152,9 +157,8 @@ impl Resource for RdsInstance {
         ]
     }
 
-    /// Multi-AZ, encrypted: 10-20 minutes to create, 5-10 to delete.
     fn typical_seconds(&self) -> u64 {
-        900
+        USUAL_CREATE.as_secs()
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -373,7 +377,7 @@ impl Resource for RdsInstance {
             }
         }
         drop(password);
-        let db = self.wait_available(ctx, Pace::Steady).await?;
+        let db = self.wait_available(ctx, Pace::Steady(USUAL_CREATE)).await?;
         ctx.set_record(self.name(), Self::record(&db))?;
         self.read_back(ctx, None).await
     }
@@ -564,7 +568,7 @@ impl Resource for RdsInstance {
             self.name(),
             "deleted",
             Self::timeout(ctx),
-            Pace::Steady,
+            Pace::Steady(USUAL_DELETE),
             || async {
                 Ok(match Self::describe(ctx).await? {
                     None => Poll::Ready(()),

@@ -26,6 +26,10 @@ use crate::wait::{self, Pace, Poll};
 
 pub const REDIS_PORT: u16 = 6379;
 /// Statuses from which a group becomes available without help.
+/// Two nodes with encryption: about 10 minutes to create, 5 to delete.
+const USUAL_CREATE: Duration = Duration::from_secs(10 * 60);
+const USUAL_DELETE: Duration = Duration::from_secs(5 * 60);
+
 const SETTLING: [&str; 3] = ["creating", "modifying", "snapshotting"];
 
 pub struct ReplicationGroup;
@@ -148,9 +152,8 @@ impl Resource for ReplicationGroup {
         ]
     }
 
-    /// Two nodes with encryption: about 10 minutes to create, 5 to delete.
     fn typical_seconds(&self) -> u64 {
-        600
+        USUAL_CREATE.as_secs()
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -350,7 +353,7 @@ impl Resource for ReplicationGroup {
             }
             Err(e) => return Err(e.into()),
         }
-        let group = self.wait_available(ctx, Pace::Steady).await?;
+        let group = self.wait_available(ctx, Pace::Steady(USUAL_CREATE)).await?;
         ctx.set_record(self.name(), Self::record(&group))?;
         self.read_back(ctx, None).await
     }
@@ -470,7 +473,7 @@ impl Resource for ReplicationGroup {
             self.name(),
             "deleted",
             Self::timeout(ctx),
-            Pace::Steady,
+            Pace::Steady(USUAL_DELETE),
             || async {
                 Ok(match Self::describe(ctx).await? {
                     None => Poll::Ready(()),

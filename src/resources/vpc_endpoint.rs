@@ -19,7 +19,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::state::Record;
-use crate::wait::{self, Poll};
+use crate::wait::{self, Pace, Poll};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Service {
@@ -52,6 +52,12 @@ impl VpcEndpoint {
 
     fn is_gateway(&self) -> bool {
         matches!(self.service, Service::S3)
+    }
+
+    /// A gateway endpoint only adds routes: seconds. An interface endpoint provisions a
+    /// network interface per subnet and private DNS: one to two minutes.
+    fn usual_create(&self) -> Duration {
+        Duration::from_secs(if self.is_gateway() { 5 } else { 90 })
     }
 
     fn service_name(&self, ctx: &Ctx) -> String {
@@ -136,11 +142,12 @@ impl VpcEndpoint {
     }
 
     async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
-        wait::until(
+        wait::paced(
             ctx,
             self.name(),
             "available",
             Self::timeout(ctx),
+            Pace::Usually(self.usual_create()),
             || async {
                 let endpoint = Self::poll(ctx, id).await?;
                 let state = endpoint
@@ -214,9 +221,8 @@ impl Resource for VpcEndpoint {
         }
     }
 
-    /// Interface endpoints: one to two minutes either way.
     fn typical_seconds(&self) -> u64 {
-        90
+        self.usual_create().as_secs()
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
