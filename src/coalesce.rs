@@ -1,6 +1,8 @@
 //! One describe call serving several waiters. Waiters of one kind that poll within a moment
 //! of each other (the three VPC endpoints, created or deleted together) share a single call's
-//! answer instead of sending one call each.
+//! answer instead of sending one call each. A call asks for the waiters that are about to
+//! poll, not for every resource of the kind: a look at a resource whose own poll is far off
+//! would only be an extra look.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -18,6 +20,8 @@ type Answer = Result<Arc<dyn Any + Send + Sync>, AwsError>;
 #[derive(Default)]
 pub struct Coalescer {
     calls: Mutex<HashMap<&'static str, Call>>,
+    /// When each waiting resource polls next, by name.
+    next_polls: Mutex<HashMap<String, Instant>>,
 }
 
 struct Call {
@@ -29,6 +33,28 @@ struct Call {
 }
 
 impl Coalescer {
+    /// `resource`'s waiter polls next at `at`; `None` once it is done waiting.
+    pub fn next_poll(&self, resource: &str, at: Option<Instant>) {
+        let mut next = self
+            .next_polls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match at {
+            Some(at) => next.insert(resource.to_owned(), at),
+            None => next.remove(resource),
+        };
+    }
+
+    /// Whether `resource`'s waiter polls within `window` from now.
+    pub fn polls_within(&self, resource: &str, window: Duration) -> bool {
+        let next = self
+            .next_polls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        next.get(resource)
+            .is_some_and(|&at| at <= Instant::now() + window)
+    }
+
     /// For the waiter of `id`: the answer of a call under `key` that asked for `id` and started
     /// at most `window` ago (or is still in flight), else of a new call `fetch(ids)` asking
     /// for `ids` (which must include `id`).
@@ -118,6 +144,20 @@ mod tests {
             .await;
         assert_eq!(c.unwrap().as_slice(), ["vpce-3".to_owned()]);
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn only_waiters_about_to_poll_are_due_within_the_window() {
+        let coalescer = Coalescer::default();
+        let window = Duration::from_millis(100);
+        let now = Instant::now();
+        coalescer.next_poll("soon", Some(now + Duration::from_millis(50)));
+        coalescer.next_poll("later", Some(now + Duration::from_secs(10)));
+        assert!(coalescer.polls_within("soon", window));
+        assert!(!coalescer.polls_within("later", window));
+        assert!(!coalescer.polls_within("not waiting", window));
+        coalescer.next_poll("soon", None);
+        assert!(!coalescer.polls_within("soon", window));
     }
 
     #[tokio::test]

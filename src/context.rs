@@ -18,6 +18,9 @@ use crate::naming::{Names, Zone};
 use crate::state::Record;
 use crate::tags;
 
+/// Waiters polling within this long of a shared poll (in real-AWS time) take its answer.
+const SHARED_POLL_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Receives the live status of a step ("pending", "creating") for the progress display.
 pub trait StatusSink: Send + Sync {
     fn status(&self, resource: &str, status: &str);
@@ -108,8 +111,8 @@ impl Ctx {
     }
 
     /// For the waiter of `id`: a poll's answer shared with every waiter of the `ids` it asked
-    /// for that polls under `key` within a second (in real-AWS time) of it: one describe call
-    /// serving several waiters (see `coalesce`).
+    /// for that polls under `key` within `SHARED_POLL_WINDOW` of it: one describe call serving
+    /// several waiters (see `coalesce`).
     pub async fn shared_poll<T, F, Fut>(
         &self,
         key: &'static str,
@@ -122,8 +125,21 @@ impl Ctx {
         F: FnOnce(Vec<String>) -> Fut,
         Fut: Future<Output = Result<T, crate::aws::AwsError>> + Send + 'static,
     {
-        let window = self.scaled(std::time::Duration::from_secs(1));
+        let window = self.scaled(SHARED_POLL_WINDOW);
         self.polls.get(key, window, id, ids, fetch).await
+    }
+
+    /// A wait of `resource` polls next after `pause` (in real-AWS time), or, with `None`, is
+    /// over: shared polls ask for the waiters about to poll.
+    pub fn next_poll(&self, resource: &str, pause: Option<std::time::Duration>) {
+        let at = pause.map(|p| tokio::time::Instant::now() + self.scaled(p));
+        self.polls.next_poll(resource, at);
+    }
+
+    /// Whether a wait of `resource` polls within a shared poll's window.
+    pub fn polls_soon(&self, resource: &str) -> bool {
+        self.polls
+            .polls_within(resource, self.scaled(SHARED_POLL_WINDOW))
     }
 
     pub fn status(&self, resource: &str, status: &str) {

@@ -33,10 +33,11 @@ pub enum Pace {
     /// 4% of the time waited so far, between `MIN_INTERVAL` and `MAX_INTERVAL`: for changes
     /// with no usual length (modifications, a wait resumed from an earlier run).
     Adaptive,
-    /// For a change that usually takes this long but may be done in seconds (NAT gateways,
-    /// interface endpoints): `Adaptive` through the first minute, then every `MAX_INTERVAL`
-    /// on a grid through the usual length, so that one poll comes just after it. A change
-    /// that takes its usual time is seen at once; a slower one within `MAX_INTERVAL`.
+    /// For a change that usually takes this long but may be done sooner (NAT gateways,
+    /// interface endpoints): through the first minute, 4% of the time waited or of half the
+    /// usual length, whichever is more; then every `MAX_INTERVAL` on a grid through the
+    /// usual length, so that one poll comes just after it. A change that takes its usual time
+    /// is seen at once, a slower one within `MAX_INTERVAL`.
     Usually(Duration),
     /// For a change of five minutes or more (RDS and ElastiCache creates and deletes): every
     /// `MAX_INTERVAL` from the start, on the same grid. 15 s is under 5% of such a wait, and
@@ -47,10 +48,14 @@ pub enum Pace {
 
 /// The pause before the next poll, in real-AWS time, after waiting `waited`.
 fn next_interval(waited: Duration, pace: Pace) -> Duration {
-    let adaptive = waited.mul_f64(LAG_SHARE).clamp(MIN_INTERVAL, MAX_INTERVAL);
+    let share_of = |d: Duration| d.mul_f64(LAG_SHARE).clamp(MIN_INTERVAL, MAX_INTERVAL);
     match pace {
-        Pace::Adaptive => adaptive,
-        Pace::Usually(_) if waited + adaptive < SPARSE_AFTER => adaptive,
+        Pace::Adaptive => share_of(waited),
+        // Such a change seldom finishes in under half its usual time: until then, as if it
+        // had waited that long.
+        Pace::Usually(usual) if waited + share_of(waited.max(usual / 2)) < SPARSE_AFTER => {
+            share_of(waited.max(usual / 2))
+        }
         Pace::Usually(usual) => on_grid(waited, (waited + MIN_INTERVAL).max(SPARSE_AFTER), usual),
         Pace::Steady(usual) => on_grid(waited, waited + MIN_INTERVAL, usual),
     }
@@ -101,6 +106,7 @@ where
 {
     let started = Instant::now();
     let scale = ctx.settings.time_scale;
+    let _announced = Announced { ctx, resource };
     loop {
         match crate::aws::polling(check()).await? {
             Poll::Ready(value) => return Ok(value),
@@ -117,9 +123,24 @@ where
                     ));
                 }
                 ctx.status(resource, &format!("{status} ({}s)", waited.as_secs()));
-                ctx.pause(next_interval(waited, pace)).await?;
+                let pause = next_interval(waited, pace);
+                ctx.next_poll(resource, Some(pause));
+                ctx.pause(pause).await?;
             }
         }
+    }
+}
+
+/// While a wait lasts, shared polls know when it polls next; when it ends, however it ends,
+/// they stop asking for it.
+struct Announced<'a> {
+    ctx: &'a Ctx,
+    resource: &'a str,
+}
+
+impl Drop for Announced<'_> {
+    fn drop(&mut self) {
+        self.ctx.next_poll(self.resource, None);
     }
 }
 
@@ -172,8 +193,12 @@ mod tests {
         let usual = Duration::from_secs(90);
         let polls = polls(Pace::Usually(usual), usual + AFTER_USUAL);
         assert!(polls.contains(&(usual + AFTER_USUAL)), "{polls:?}");
-        // Dense in the first minute: a NAT gateway may be ready in seconds.
-        assert!(gaps(&polls[..5]).iter().all(|&g| g == MIN_INTERVAL));
+        // Dense in the first minute, in case it is early: within 2 s, the lag allowed.
+        assert!(
+            gaps(&polls[..5])
+                .iter()
+                .all(|&g| g == usual.mul_f64(LAG_SHARE / 2.0))
+        );
         // Then no more than one per 15 s.
         let late = after_a_minute(&polls);
         assert!(late.len() <= 3, "{late:?}");

@@ -22,8 +22,9 @@ use crate::wait::{self, Pace, Poll};
 
 /// Real NAT gateways take 1–5 minutes to become available and about as long to delete.
 const TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// One to two minutes to create.
+/// One to two minutes to create, about one to delete.
 const USUAL_CREATE: Duration = Duration::from_secs(90);
+const USUAL_DELETE: Duration = Duration::from_secs(60);
 
 pub struct NatGateway;
 
@@ -225,7 +226,8 @@ impl Resource for NatGateway {
                 .op("ec2:DeleteNatGateway"),
         )?;
         // Until it is `deleted`, its address stays mapped and the IGW cannot be detached.
-        wait::until(ctx, self.name(), "deleted", TIMEOUT, || async {
+        let pace = Pace::Usually(USUAL_DELETE);
+        wait::paced(ctx, self.name(), "deleted", TIMEOUT, pace, || async {
             let nat = Self::describe(ctx, id).await?;
             Ok(match nat.as_ref().and_then(SdkNat::state) {
                 None | Some(NatGatewayState::Deleted) => Poll::Ready(()),

@@ -32,6 +32,9 @@ impl Service {
     const ALL: [Service; 3] = [Service::SecretsManager, Service::Kinesis, Service::S3];
 }
 
+/// About a minute to delete, with the network interfaces of an interface endpoint.
+const USUAL_DELETE: Duration = Duration::from_secs(60);
+
 pub struct VpcEndpoint {
     service: Service,
 }
@@ -54,8 +57,8 @@ impl VpcEndpoint {
         matches!(self.service, Service::S3)
     }
 
-    /// A gateway endpoint only adds routes: seconds. An interface endpoint provisions a
-    /// network interface per subnet and private DNS: one to two minutes.
+    /// To create, a gateway endpoint only adds routes: seconds. An interface endpoint
+    /// provisions a network interface per subnet and private DNS: one to two minutes.
     fn usual_create(&self) -> Duration {
         Duration::from_secs(if self.is_gateway() { 5 } else { 90 })
     }
@@ -107,16 +110,16 @@ impl VpcEndpoint {
         }
     }
 
-    /// The endpoint `id` as one shared poll sees it: a DescribeVpcEndpoints for all of the
-    /// stack's recorded endpoints serves every endpoint waiting at that moment.
+    /// The endpoint `id` as one shared poll sees it: a DescribeVpcEndpoints for `id` and the
+    /// stack's other endpoints whose waits poll within a moment serves them all.
     async fn poll(ctx: &Ctx, id: &str) -> Result<Option<SdkEndpoint>, Error> {
-        let mut ids: Vec<String> = Service::ALL
-            .iter()
-            .filter_map(|s| ctx.record(VpcEndpoint::new(*s).name()).map(|r| r.id))
-            .collect();
-        if !ids.iter().any(|i| i == id) {
-            ids.push(id.to_owned());
-        }
+        let mut ids = vec![id.to_owned()];
+        ids.extend(Service::ALL.iter().filter_map(|s| {
+            let name = VpcEndpoint::new(*s).name().to_owned();
+            ctx.record(&name)
+                .filter(|r| r.id != id && ctx.polls_soon(&name))
+                .map(|r| r.id)
+        }));
         let ec2 = ctx.clients.ec2.clone();
         let all = ctx
             .shared_poll("ec2:DescribeVpcEndpoints", id, ids, move |ids| async move {
@@ -392,13 +395,21 @@ impl Resource for VpcEndpoint {
                 .op("ec2:DeleteVpcEndpoints"),
         )?;
         // Interface endpoints hold network interfaces in the subnets until fully deleted.
-        wait::until(ctx, self.name(), "deleted", Self::timeout(ctx), || async {
-            Ok(match Self::poll(ctx, id).await?.as_ref().map(state_of) {
-                None => Poll::Ready(()),
-                Some(state) if state == "deleted" => Poll::Ready(()),
-                Some(state) => Poll::Pending(state),
-            })
-        })
+        let pace = Pace::Usually(USUAL_DELETE);
+        wait::paced(
+            ctx,
+            self.name(),
+            "deleted",
+            Self::timeout(ctx),
+            pace,
+            || async {
+                Ok(match Self::poll(ctx, id).await?.as_ref().map(state_of) {
+                    None => Poll::Ready(()),
+                    Some(state) if state == "deleted" => Poll::Ready(()),
+                    Some(state) => Poll::Pending(state),
+                })
+            },
+        )
         .await
     }
 }
