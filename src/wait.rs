@@ -51,12 +51,16 @@ fn next_interval(waited: Duration, pace: Pace) -> Duration {
     let share_of = |d: Duration| d.mul_f64(LAG_SHARE).clamp(MIN_INTERVAL, MAX_INTERVAL);
     match pace {
         Pace::Adaptive => share_of(waited),
-        // Such a change seldom finishes in under half its usual time: until then, as if it
-        // had waited that long.
-        Pace::Usually(usual) if waited + share_of(waited.max(usual / 2)) < SPARSE_AFTER => {
-            share_of(waited.max(usual / 2))
+        Pace::Usually(usual) => {
+            // Such a change seldom finishes in under half its usual time: until then, as if
+            // it had waited that long.
+            let early = share_of(waited.max(usual / 2));
+            if waited + early < SPARSE_AFTER {
+                early
+            } else {
+                on_grid(waited, (waited + MIN_INTERVAL).max(SPARSE_AFTER), usual)
+            }
         }
-        Pace::Usually(usual) => on_grid(waited, (waited + MIN_INTERVAL).max(SPARSE_AFTER), usual),
         Pace::Steady(usual) => on_grid(waited, waited + MIN_INTERVAL, usual),
     }
 }

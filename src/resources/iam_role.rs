@@ -271,7 +271,6 @@ impl IamRole {
     }
 }
 
-/// IAM returns policy documents URL-encoded.
 /// A role as read, before it becomes properties. `policy_document`: `None` for a role without
 /// a customer-managed policy; `Some(None)` when that policy is missing.
 struct Seen<'a> {
@@ -323,6 +322,7 @@ async fn authorization_details(
         .collect())
 }
 
+/// IAM returns policy documents URL-encoded.
 fn decode_document(raw: &str) -> Value {
     let text = percent_decode_str(raw).decode_utf8_lossy();
     serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned()))

@@ -25,11 +25,11 @@ use crate::state::Record;
 use crate::wait::{self, Pace, Poll};
 
 pub const REDIS_PORT: u16 = 6379;
-/// Statuses from which a group becomes available without help.
 /// Two nodes with encryption: about 10 minutes to create, 5 to delete.
 const USUAL_CREATE: Duration = Duration::from_secs(10 * 60);
 const USUAL_DELETE: Duration = Duration::from_secs(5 * 60);
 
+/// Statuses from which a group becomes available without help.
 const SETTLING: [&str; 3] = ["creating", "modifying", "snapshotting"];
 
 pub struct ReplicationGroup;

@@ -92,13 +92,18 @@ impl SecurityGroup {
             .ok_or_else(|| Error::resource(self.name(), format!("{id} not found")))
     }
 
-    async fn converge_rules(&self, ctx: &Ctx, id: &str, direction: Direction) -> Result<(), Error> {
-        let group = self.describe(ctx, id).await?;
-        let desired = match direction {
+    /// The rules the group must have in `direction`: its service's port from the VPC in, and
+    /// nothing out.
+    fn rules(&self, ctx: &Ctx, direction: Direction) -> Vec<(u16, String)> {
+        match direction {
             Direction::Ingress => self.ingress(ctx),
             Direction::Egress => vec![],
-        };
-        sg_rules::converge(ctx, &group, direction, &desired).await
+        }
+    }
+
+    async fn converge_rules(&self, ctx: &Ctx, id: &str, direction: Direction) -> Result<(), Error> {
+        let group = self.describe(ctx, id).await?;
+        sg_rules::converge(ctx, &group, direction, &self.rules(ctx, direction)).await
     }
 }
 
@@ -218,10 +223,13 @@ impl Resource for SecurityGroup {
         // One look at the new group, then its ingress and its (default allow-all) egress side by
         // side: RDS and ElastiCache wait for their groups.
         let group = self.describe(ctx, &id).await?;
-        let ingress = self.ingress(ctx);
+        let (ingress, egress) = (
+            self.rules(ctx, Direction::Ingress),
+            self.rules(ctx, Direction::Egress),
+        );
         tokio::try_join!(
             sg_rules::converge(ctx, &group, Direction::Ingress, &ingress),
-            sg_rules::converge(ctx, &group, Direction::Egress, &[]),
+            sg_rules::converge(ctx, &group, Direction::Egress, &egress),
         )?;
         self.read_back(ctx, Some(&record)).await
     }
