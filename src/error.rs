@@ -13,7 +13,7 @@ pub mod exit {
     pub const INVALID_INPUT: u8 = 2;
     /// The state file is locked by another run, or unusable.
     pub const STATE: u8 = 3;
-    /// AWS unreachable, or credentials missing or rejected.
+    /// AWS unreachable, credentials missing or rejected, or a call their IAM policy denies.
     pub const AWS_ACCESS: u8 = 4;
     /// Interrupted (Ctrl-C); state was saved.
     pub const INTERRUPTED: u8 = 130;
@@ -43,6 +43,15 @@ pub enum Error {
         "{failed} of {total} steps failed; see the errors above, fix them and run the command again"
     )]
     StepsFailed { failed: usize, total: usize },
+    /// Steps failed because the identity's IAM policy denies calls they need; each step's own
+    /// error was reported above.
+    #[error(
+        "access denied: the identity running medtech may not call {}; allow {} in its IAM policy ({} lists every action medtech needs)",
+        actions.join(", "),
+        if actions.len() == 1 { "it" } else { "them" },
+        crate::aws::POLICY_DOC
+    )]
+    AccessDenied { actions: Vec<&'static str> },
     #[error("{0}")]
     Confirmation(String),
     #[error("interrupted; state is saved, run the same command again to resume")]
@@ -68,6 +77,7 @@ impl Error {
             Self::Config(_) | Self::Confirmation(_) => exit::INVALID_INPUT,
             Self::State(_) => exit::STATE,
             Self::Aws(e) if is_access_problem(e) => exit::AWS_ACCESS,
+            Self::AccessDenied { .. } => exit::AWS_ACCESS,
             Self::Interrupted => exit::INTERRUPTED,
             Self::Aws(_)
             | Self::Resource { .. }
@@ -75,6 +85,23 @@ impl Error {
             | Self::StepsFailed { .. }
             | Self::Io { .. } => exit::FAILED,
         }
+    }
+
+    /// The IAM action behind a refusal, if this error is one.
+    pub fn denied_action(&self) -> Option<&'static str> {
+        match self {
+            Self::Aws(e) if e.kind == ErrorKind::AccessDenied => Some(e.operation),
+            _ => None,
+        }
+    }
+
+    /// Failed steps that a missing permission explains become one error naming every denied
+    /// action, so that a run stops with the access exit code rather than a generic failure.
+    pub fn from_denied_steps<'a>(failures: impl Iterator<Item = &'a Error>) -> Option<Self> {
+        let mut actions: Vec<&'static str> = failures.filter_map(Self::denied_action).collect();
+        actions.sort_unstable();
+        actions.dedup();
+        (!actions.is_empty()).then_some(Self::AccessDenied { actions })
     }
 
     /// The AWS error kind behind this error, if any; the engine retries on some kinds.
@@ -87,6 +114,6 @@ impl Error {
 }
 
 fn is_access_problem(e: &AwsError) -> bool {
-    e.kind == ErrorKind::Credentials
+    matches!(e.kind, ErrorKind::Credentials | ErrorKind::AccessDenied)
         || (e.kind == ErrorKind::Transient && e.operation == "sts:GetCallerIdentity")
 }

@@ -126,6 +126,13 @@ impl Names {
     pub fn flow_log_group(&self) -> String {
         format!("/medtech/{}/vpc-flow", self.env)
     }
+    /// Where RDS puts the log `kind` it exports: the name is RDS's, not ours.
+    pub fn rds_log_group(&self, kind: &str) -> String {
+        format!("{}{kind}", self.rds_log_prefix())
+    }
+    pub fn rds_log_prefix(&self) -> String {
+        format!("/aws/rds/instance/{}/", self.rds_instance())
+    }
     pub fn flow_logs_role(&self) -> String {
         self.resource("flow-logs")
     }

@@ -102,7 +102,7 @@ pub fn json(command: &str, environment: &str, reports: &[StepReport], calls: &Ca
                     .collect(),
                 _ => vec![],
             };
-            json!({
+            let mut step = json!({
                 "resource": r.resource,
                 "kind": r.kind,
                 "id": r.id,
@@ -111,7 +111,11 @@ pub fn json(command: &str, environment: &str, reports: &[StepReport], calls: &Ca
                 "changes": changes,
                 "error": error,
                 "seconds": (r.seconds * 1000.0).round() / 1000.0,
-            })
+            });
+            if let Outcome::Done(crate::engine::Action::WouldSettle(aws_status)) = &r.outcome {
+                step["aws_status"] = json!(aws_status);
+            }
+            step
         })
         .collect();
     json!({
@@ -130,6 +134,14 @@ pub fn conclude(reports: &[StepReport], interrupted: bool) -> Result<(), crate::
         .iter()
         .filter(|r| matches!(&r.outcome, Outcome::Failed(e) if !matches!(e, crate::error::Error::Interrupted)))
         .count();
+    // A missing permission is the user's to fix first, whatever else failed beside it.
+    let failures = reports.iter().filter_map(|r| match &r.outcome {
+        Outcome::Failed(e) => Some(e),
+        _ => None,
+    });
+    if let Some(denied) = crate::error::Error::from_denied_steps(failures) {
+        return Err(denied);
+    }
     if failed > 0 {
         return Err(crate::error::Error::StepsFailed {
             failed,

@@ -11,6 +11,10 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::state::Record;
 
+/// What destroying an environment deletes, said before any advice to do so.
+pub const DESTROY_LOSES: &str = "destroying it deletes the database (a final snapshot is kept), \
+the cache and the stream with their data, and the audit logs";
+
 /// Named settings of a resource, as JSON values so that one generic diff serves every kind.
 /// Object values compare as "every desired key has the desired value" (tags: extra tags added
 /// by others are not drift); everything else compares exactly.
@@ -21,6 +25,38 @@ pub type Properties = BTreeMap<&'static str, Value>;
 pub struct Observed {
     pub record: Record,
     pub properties: Properties,
+}
+
+/// A change AWS is still carrying out on a resource (`creating`, `pending`, `UPDATING`):
+/// meanwhile AWS describes it only in part (no endpoint, no port), so its properties are
+/// compared only once it has settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// The property that holds AWS's status word.
+    pub property: &'static str,
+    pub status: String,
+}
+
+impl Transition {
+    /// The transition `observed` is in, when its `property` holds one of `settling`.
+    pub fn of(observed: &Observed, property: &'static str, settling: &[&str]) -> Option<Self> {
+        let status = observed.properties.get(property)?.as_str()?;
+        settling.contains(&status).then(|| Self {
+            property,
+            status: status.to_owned(),
+        })
+    }
+
+    /// The changes that are known while in transition: values AWS does not report yet are
+    /// unknown, not different, and the status itself is what is being waited for.
+    pub fn known_changes(&self, changes: Vec<Change>) -> Vec<Change> {
+        changes
+            .into_iter()
+            .filter(|c| {
+                c.property != self.property && c.observed.as_ref().is_some_and(|v| !v.is_null())
+            })
+            .collect()
+    }
 }
 
 /// One property that differs: what AWS has, and what medtech wants.
@@ -65,6 +101,18 @@ pub trait Resource: Send + Sync {
             .ok_or_else(|| Error::resource(self.name(), "created but not found on read-back"))
     }
 
+    /// The change AWS is still carrying out on it, if any. Kinds that AWS creates or
+    /// modifies asynchronously say which statuses settle by themselves.
+    fn in_transition(&self, _observed: &Observed) -> Option<Transition> {
+        None
+    }
+
+    /// Waits until a resource found in transition has settled (a run stopped mid-wait, or a
+    /// change someone else started). Only called when `in_transition` said so.
+    async fn settle(&self, _ctx: &Ctx, _observed: &Observed) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Creates it with every desired property and waits until it is usable.
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error>;
 
@@ -80,7 +128,7 @@ pub trait Resource: Send + Sync {
         Err(Error::resource(
             self.name(),
             format!(
-                "{} cannot be changed in place; change the config back, or destroy and re-create the environment",
+                "{} cannot be changed in place; change the config back, or re-create the environment ({DESTROY_LOSES})",
                 names.join(", ")
             ),
         ))

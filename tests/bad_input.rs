@@ -1,11 +1,15 @@
 //! The bad-input catalogue: each case is a one-line error naming the field and the fix, a
-//! documented non-zero exit code, within seconds, with no AWS resource created and no state
-//! written.
+//! documented non-zero exit code, before any AWS call (counted at the emulator), with no AWS
+//! resource created and no state written.
 
 mod common;
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{TestContext, stderr};
@@ -175,9 +179,24 @@ fn catalogue(env: &str) -> Vec<Case> {
             &["redis.num_cache_clusters", "at least 2"],
         ),
         named(
-            config("[rds]\nmaster_username = \"postgres\"\n"),
+            config("[redis]\nmaintenance_window = \"sun:06:30-sun:07:00\"\n"),
+            "short cache maintenance window",
+            &["redis.maintenance_window", "60 minutes"],
+        ),
+        named(
+            config("[rds]\nmaster_username = \"rdsadmin\"\n"),
             "reserved master user",
             &["rds.master_username", "reserved"],
+        ),
+        named(
+            config("[rds]\nmaster_username = \"user\"\n"),
+            "SQL key word as master user",
+            &["rds.master_username", "reserved", "medtech_admin"],
+        ),
+        named(
+            config("[rds]\nengine_version = \"16.4.1\"\n"),
+            "engine version with a patch level",
+            &["rds.engine_version", "\"16\"", "\"16.8\""],
         ),
         named(
             config("[tags]\nEnvironment = \"prod\"\n"),
@@ -307,7 +326,6 @@ fn catalogue(env: &str) -> Vec<Case> {
 async fn bad_input_catalogue() {
     let t = TestContext::new("other").await;
     let cases = catalogue("other");
-    assert!(cases.len() >= 25, "only {} cases", cases.len());
     let mut failures = Vec::new();
     for c in &cases {
         let dir = tempfile::tempdir().unwrap();
@@ -322,9 +340,13 @@ async fn bad_input_catalogue() {
         let before: Vec<_> = walk(dir.path());
         let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = c.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        t.reset_emulator_stats();
         let started = Instant::now();
         let out = t.medtech_in(dir.path(), &args, &env);
         let took = started.elapsed();
+        let calls = t.emulator_stats()["totals"]["requests"]
+            .as_u64()
+            .expect("the emulator's request count");
         let err = stderr(&out);
         let lines: Vec<&str> = err.lines().filter(|l| !l.contains(" WARN ")).collect();
         let problems: Vec<String> = [
@@ -335,7 +357,12 @@ async fn bad_input_catalogue() {
                 .iter()
                 .find(|m| !err.contains(*m))
                 .map(|m| format!("error does not mention {m:?}")),
-            (took > Duration::from_secs(5)).then(|| format!("took {took:?}")),
+            // Bad input is refused before any AWS call; a state check may first ask who
+            // the caller is (the state names its account).
+            (calls > u64::from(c.code != 2)).then(|| format!("{calls} calls reached AWS")),
+            // Only a guard against a hang: what the cases cost is counted in calls (and the
+            // first call's attempts, below), which a loaded machine does not change.
+            (took > Duration::from_secs(60)).then(|| format!("took {took:?}")),
             (walk(dir.path()) != before)
                 .then(|| "files changed in the working directory".to_owned()),
         ]
@@ -363,6 +390,58 @@ async fn bad_input_catalogue() {
     assert!(left.is_empty(), "bad input created {left:?}");
 }
 
+/// An unreachable endpoint is reported within seconds because medtech's first call makes two
+/// attempts, not the ten of every other call (a minute of backoff). Counted at an endpoint that
+/// answers every request with a 500, which the SDK retries as it retries a refused connection.
+#[tokio::test]
+async fn the_first_call_gives_up_after_two_attempts() {
+    let t = TestContext::new("tries").await;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&attempts);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            counted.fetch_add(1, Ordering::SeqCst);
+            answer_500(stream);
+        }
+    });
+    let out = t.medtech(&["plan", "--env", "tries", "--endpoint-url", &endpoint]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "{}", stderr(&out));
+}
+
+/// Reads one HTTP request (headers and a Content-Length body) and answers 500.
+fn answer_500(mut stream: std::net::TcpStream) {
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let Ok(n) = stream.read(&mut chunk) else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        request.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let body = text[..end]
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if request.len() >= end + 4 + body {
+                break;
+            }
+        }
+    }
+    stream
+        .write_all(
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .ok();
+}
+
 #[tokio::test]
 async fn a_locked_environment_names_the_holder() {
     let t = TestContext::new("locked").await;
@@ -385,6 +464,42 @@ async fn a_locked_environment_names_the_holder() {
     drop(lock);
     // Released (as when the holder exits or dies): the next run goes ahead.
     t.run_ok(&["plan"]);
+}
+
+#[tokio::test]
+async fn a_second_up_while_one_runs_names_the_real_holder() {
+    // RDS takes 9 s here, so the first run holds the lock for that long at least.
+    let scale = [("MEDTECH_TIME_SCALE", "0.01")];
+    let t = TestContext::with_behaviour("busy", serde_json::json!({"time_scale": 0.01})).await;
+    let mut first = t
+        .command(t.dir.path(), &["up", "--env", "busy"], &scale)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its first progress line comes once it holds the lock and has written its name there.
+    let mut progress = BufReader::new(first.stderr.take().unwrap()).lines();
+    progress
+        .next()
+        .expect("the first run ended without a word")
+        .unwrap();
+
+    let second = t.medtech_with(&["up", "--env", "busy"], &scale);
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run ended before the second was answered"
+    );
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(3), "{err}");
+    let host = hostname::get().unwrap().to_string_lossy().into_owned();
+    let holder = format!("pid {} on {host} (medtech up, started ", first.id());
+    assert!(err.contains(&holder), "{holder:?} not in {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // The refused run changed nothing: the first finishes and the stack is whole.
+    let rest: Vec<String> = progress.map_while(Result::ok).collect();
+    assert!(first.wait().unwrap().success(), "{}", rest.join("\n"));
+    t.run_ok(&["verify"]);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {

@@ -112,3 +112,177 @@ async fn killed_in_the_first_half_resumes_with_one_of_everything() {
 async fn killed_in_the_second_half_resumes_with_one_of_everything() {
     kill_at(21..=45, "kb").await;
 }
+
+/// Modeled durations for the kills inside waits: every wait lasts seconds at this scale, so a
+/// kill lands well inside it (RDS and Redis 9 s, NAT, endpoints and the stream 3 s).
+const WAIT_SCALE: &str = "0.005";
+
+fn slow_waits() -> Value {
+    serde_json::json!({
+        "time_scale": 0.005,
+        "durations": {
+            "rds_create": 1800, "redis_create": 1800, "nat_create": 600,
+            "vpce_create": 600, "kinesis_create": 600, "iam_propagation": 200
+        }
+    })
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// When a modeled transition started, and when it is due to end (epoch seconds).
+fn ready_window(entry: &Value) -> (f64, f64) {
+    let from = entry["started_at"].as_f64().unwrap();
+    (from, from + entry["modeled_seconds"].as_f64().unwrap())
+}
+
+/// The emulator's first modeled create of `kind` that started after `since`.
+fn create_of(t: &TestContext, kind: &str, since: f64) -> Option<Value> {
+    t.emulator_stats()["timeline"]
+        .as_array()?
+        .iter()
+        .find(|e| {
+            e["kind"] == kind
+                && e["event"] == "create"
+                && e["started_at"].as_f64().is_some_and(|s| s >= since)
+                && e["modeled_seconds"].as_f64().is_some_and(|m| m >= 2.0)
+        })
+        .cloned()
+}
+
+/// Kills `up` a third of the way through AWS's create of `kind`, while medtech waits for it;
+/// `plan` and `verify` then say it is still being created rather than drifted, and `up` again
+/// converges with exactly one of everything.
+async fn kill_inside_wait(kind: &str) {
+    let reference = {
+        let r = TestContext::new("wref").await;
+        r.run_ok(&["up"]);
+        counts(&r.sweep_all("wref").await)
+    };
+    let env = format!("w{kind}");
+    let t = TestContext::with_behaviour(&env, slow_waits()).await;
+    let scale = [("MEDTECH_TIME_SCALE", WAIT_SCALE)];
+    let since = now();
+    let mut child = t
+        .command(t.dir.path(), &["up", "--env", &env], &scale)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let entry = loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "up ended before the {kind} create was a third done"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no {kind} create was modeled"
+        );
+        if let Some(e) = create_of(&t, kind, since) {
+            let (from, to) = ready_window(&e);
+            if now() >= from + (to - from) / 3.0 {
+                // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+                unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+                break e;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let killed_at = now();
+    child.wait().unwrap();
+    let (_, ready_at) = ready_window(&entry);
+    assert!(
+        killed_at < ready_at,
+        "the kill came after the {kind} create was done"
+    );
+
+    // While it is still being created, plan and verify say so, and call nothing drift.
+    if matches!(kind, "rds" | "redis") {
+        let name = if kind == "rds" { "rds" } else { "redis" };
+        let plan = t.medtech_with(
+            &[
+                "plan",
+                "--env",
+                &env,
+                "--detailed-exitcode",
+                "--output",
+                "json",
+            ],
+            &scale,
+        );
+        let verify = t.medtech_with(&["verify", "--env", &env, "--format", "json"], &scale);
+        assert!(
+            now() < ready_at,
+            "plan and verify ran after the create was done"
+        );
+        assert_eq!(plan.status.code(), Some(2), "plan: {}", stderr(&plan));
+        let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+        let step = plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["resource"] == name)
+            .unwrap();
+        assert_eq!(step["action"], "settling", "{step}");
+        assert_eq!(step["aws_status"], "creating", "{step}");
+        assert_eq!(verify.status.code(), Some(1), "verify: {}", stderr(&verify));
+        let verify: Value = serde_json::from_slice(&verify.stdout).unwrap();
+        let failed: Vec<&Value> = verify["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["resource"] == name && c["passed"] == false)
+            .collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0]["id"], format!("{name}.settled"));
+        assert_eq!(failed[0]["observed"], "still creating");
+    }
+
+    let again = t.medtech_with(&["up", "--env", &env], &scale);
+    assert!(
+        again.status.success(),
+        "killed inside the {kind} wait: resume failed: {}",
+        stderr(&again)
+    );
+    assert_eq!(
+        counts(&t.sweep_all(&env).await),
+        reference,
+        "killed inside the {kind} wait: not exactly one of everything"
+    );
+    let verify = t.medtech_with(&["verify", "--env", &env], &scale);
+    assert!(
+        verify.status.success(),
+        "verify after resuming the {kind} wait: {}",
+        stderr(&verify)
+    );
+}
+
+#[tokio::test]
+async fn killed_while_redis_is_creating_resumes() {
+    kill_inside_wait("redis").await;
+}
+
+#[tokio::test]
+async fn killed_while_rds_is_creating_resumes() {
+    kill_inside_wait("rds").await;
+}
+
+#[tokio::test]
+async fn killed_while_the_nat_gateway_is_pending_resumes() {
+    kill_inside_wait("nat").await;
+}
+
+#[tokio::test]
+async fn killed_while_an_endpoint_is_pending_resumes() {
+    kill_inside_wait("vpce").await;
+}
+
+#[tokio::test]
+async fn killed_while_the_stream_is_creating_resumes() {
+    kill_inside_wait("kinesis").await;
+}

@@ -82,6 +82,24 @@ async fn every_drift_is_named_planned_and_repaired() {
     let outputs = t.outputs();
     let text = |key: &str| outputs[key].as_str().expect(key).to_owned();
 
+    // What the repairs must bring back, read through the SDK before anything drifts.
+    let vpc = text("vpc_id");
+    let rds_sg = text("rds_security_group_id");
+    let default_sg = default_group(&t, &vpc).await;
+    let db = text("rds_instance_identifier");
+    let rds_sg_before = ingress(&t, &rds_sg).await;
+    assert!(
+        !rds_sg_before.is_empty(),
+        "the database group admits nothing"
+    );
+    assert_eq!(ingress(&t, &default_sg).await, Vec::<String>::new());
+    let vpc_tags_before = vpc_tags(&t, &vpc).await;
+    assert_eq!(
+        vpc_tags_before.get("Compliance").map(String::as_str),
+        Some("HIPAA")
+    );
+    assert_eq!(backup_retention(&t, &db).await, 30);
+
     // (what is done behind medtech's back, the one check it must break)
     let mut drifts: Vec<(&str, &str)> = Vec::new();
 
@@ -153,27 +171,9 @@ async fn every_drift_is_named_planned_and_repaired() {
         .unwrap();
     drifts.push(("audit log group deleted", "audit-logs.exists"));
     // 8. The default security group opened.
-    let default_sg = t
-        .ec2
-        .describe_security_groups()
-        .filters(
-            Filter::builder()
-                .name("vpc-id")
-                .values(text("vpc_id"))
-                .build(),
-        )
-        .filters(
-            Filter::builder()
-                .name("group-name")
-                .values("default")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
     t.ec2
         .authorize_security_group_ingress()
-        .group_id(default_sg.security_groups()[0].group_id().unwrap())
+        .group_id(&default_sg)
         .ip_protocol("tcp")
         .from_port(22)
         .to_port(22)
@@ -198,7 +198,7 @@ async fn every_drift_is_named_planned_and_repaired() {
     // 10. Database backups cut to a week.
     t.rds
         .modify_db_instance()
-        .db_instance_identifier(text("rds_instance_identifier"))
+        .db_instance_identifier(&db)
         .backup_retention_period(7)
         .apply_immediately(true)
         .send()
@@ -290,6 +290,92 @@ async fn every_drift_is_named_planned_and_repaired() {
         .await
         .unwrap();
     assert_eq!(alarms.metric_alarms().len(), 1);
+    assert_eq!(
+        ingress(&t, &rds_sg).await,
+        rds_sg_before,
+        "database group ingress"
+    );
+    assert_eq!(
+        ingress(&t, &default_sg).await,
+        Vec::<String>::new(),
+        "default group ingress"
+    );
+    assert_eq!(vpc_tags(&t, &vpc).await, vpc_tags_before, "VPC tags");
+    assert_eq!(backup_retention(&t, &db).await, 30, "backup retention");
+}
+
+/// The VPC's default security group.
+async fn default_group(t: &TestContext, vpc: &str) -> String {
+    let groups = t
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    groups.security_groups()[0]
+        .group_id()
+        .expect("group id")
+        .to_owned()
+}
+
+/// A security group's ingress rules as the emulator reports them: one line per protocol,
+/// port range and source, sorted.
+async fn ingress(t: &TestContext, group: &str) -> Vec<String> {
+    let groups = t
+        .ec2
+        .describe_security_groups()
+        .group_ids(group)
+        .send()
+        .await
+        .unwrap();
+    let mut rules = Vec::new();
+    for p in groups.security_groups()[0].ip_permissions() {
+        let ports = format!(
+            "{:?} {:?}-{:?}",
+            p.ip_protocol(),
+            p.from_port(),
+            p.to_port()
+        );
+        let sources = p
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip())
+            .chain(p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6()))
+            .chain(p.user_id_group_pairs().iter().filter_map(|g| g.group_id()))
+            .chain(
+                p.prefix_list_ids()
+                    .iter()
+                    .filter_map(|l| l.prefix_list_id()),
+            );
+        rules.extend(sources.map(|source| format!("{ports} from {source}")));
+    }
+    rules.sort();
+    rules
+}
+
+async fn vpc_tags(t: &TestContext, vpc: &str) -> std::collections::BTreeMap<String, String> {
+    let vpcs = t.ec2.describe_vpcs().vpc_ids(vpc).send().await.unwrap();
+    common::tags(vpcs.vpcs()[0].tags())
+}
+
+async fn backup_retention(t: &TestContext, db: &str) -> i32 {
+    let out = t
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(db)
+        .send()
+        .await
+        .unwrap();
+    out.db_instances()[0]
+        .backup_retention_period()
+        .expect("backup retention")
 }
 
 #[tokio::test]
@@ -373,20 +459,37 @@ async fn reports_parse_and_state_is_not_needed() {
     t.run_ok(&["up"]);
 
     // Without the state file, verify and plan still find everything and see no change.
+    let recorded = t.state();
+    assert!(
+        recorded["resources"]
+            .as_object()
+            .is_some_and(|r| r.len() > 40),
+        "{recorded}"
+    );
     std::fs::remove_file(t.state_file()).unwrap();
     t.run_ok(&["verify"]);
     let plan = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
     assert!(!t.state_file().exists(), "plan or verify wrote state");
 
-    // state refresh rebuilds it from AWS with the same ids.
+    // state refresh rebuilds it from AWS: every resource, with the id and every identifier
+    // (ARNs, association ids, endpoints) that `up` had recorded.
     t.run_ok(&["state", "refresh"]);
     let state = t.state();
-    assert_eq!(state["resources"]["vpc"]["id"], t.outputs()["vpc_id"]);
-    assert_eq!(
-        state["resources"]["rds"]["id"],
-        t.outputs()["rds_instance_identifier"]
+    let (rebuilt, recorded_map) = (
+        state["resources"].as_object().expect("resources"),
+        recorded["resources"].as_object().expect("resources"),
     );
+    assert_eq!(
+        rebuilt.keys().collect::<Vec<_>>(),
+        recorded_map.keys().collect::<Vec<_>>()
+    );
+    for (name, record) in recorded_map {
+        assert_eq!(&rebuilt[name], record, "{name}");
+    }
+    for key in ["environment", "region", "account_id"] {
+        assert_eq!(state[key], recorded[key], "{key}");
+    }
     let shown: Value = serde_json::from_slice(&t.run_ok(&["state", "show"]).stdout).unwrap();
     assert_eq!(shown, state);
 }

@@ -6,10 +6,12 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{TestContext, stderr};
+use common::TestContext;
 use serde_json::{Value, json};
 
 fn counts(sweep: &BTreeMap<&'static str, Vec<String>>) -> BTreeMap<&'static str, usize> {
@@ -24,9 +26,11 @@ async fn reference() -> BTreeMap<&'static str, usize> {
 }
 
 /// Real AWS durations scaled by 1/200: RDS 4.5 s, Redis 3 s, NAT 0.45 s; network interfaces
-/// linger 1.5 s after RDS and ElastiCache deletes; a new IAM role is refused for 2 s.
+/// linger 10 s after RDS, ElastiCache and endpoint deletes (AWS: up to about 45 min; long
+/// enough here that medtech's subnet and group deletes meet them); a new IAM role is refused
+/// for 2 s.
 fn latency() -> Value {
-    json!({"time_scale": 0.005, "durations": {"iam_propagation": 400}})
+    json!({"time_scale": 0.005, "durations": {"iam_propagation": 400, "eni_linger": 2000}})
 }
 
 #[tokio::test]
@@ -57,6 +61,8 @@ async fn up_and_destroy_wait_through_real_intermediate_states() {
     // RDS was seen available only after its modeled 4.5 s: medtech waited, it did not guess.
     assert!(up_took >= Duration::from_secs(4), "up took {up_took:?}");
 
+    // Counted from here: the refusals `up` met (IAM propagation) must not count for destroy.
+    t.reset_emulator_stats();
     t.run_ok(&[
         "destroy",
         "--yes",
@@ -66,10 +72,15 @@ async fn up_and_destroy_wait_through_real_intermediate_states() {
     let left: Vec<String> = t.sweep_all("slow").await.into_values().flatten().collect();
     assert!(left.is_empty(), "destroy left {left:?}");
     let stats = t.emulator_stats();
-    // Deletes met lingering dependencies (subnets, groups, subnet groups) and retried.
+    // Deletes met the network interfaces that linger after RDS, ElastiCache and the endpoints,
+    // were refused, and retried until they went through (the sweep above). The subnets go
+    // after the groups, whose retries outlast the linger, so the groups are the ones refused.
     assert!(
-        stats["totals"]["refused"].as_u64().unwrap_or(0) > 0,
-        "{stats}"
+        stats["operations"]["ec2:DeleteSecurityGroup"]["refused"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "DeleteSecurityGroup never refused: {stats}"
     );
 }
 
@@ -111,41 +122,71 @@ async fn a_tenth_of_all_calls_failing_still_converges_to_one_of_everything() {
 async fn ctrl_c_stops_waiting_saves_state_and_the_next_run_resumes() {
     let t = TestContext::with_behaviour("intr", json!({"time_scale": 0.02})).await;
     let state = t.state_file();
-    let child = t
+    let mut child = t
         .command(t.dir.path(), &["up", "--env", "intr"], &[])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // RDS takes 18 s here: interrupt once its creation has begun (its id is in state).
-    let started = Instant::now();
-    while !std::fs::read_to_string(&state)
-        .unwrap_or_default()
-        .contains("\"rds\"")
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "RDS creation never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    // medtech's progress lines as they come; the whole text once it has exited.
+    let (send, lines) = mpsc::channel();
+    let pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            // The test stops listening once medtech has stopped; the text is still kept.
+            send.send(line).ok();
+        }
+        all
+    });
+    // RDS takes 18 s here: interrupt while medtech waits for it, as it reports.
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(120))
+            .expect("medtech never reported waiting for RDS");
+        if line.split_whitespace().nth(1) == Some("rds") && line.contains("creating (") {
+            break;
+        }
     }
     // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let signalled = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    // Stopped means its stderr closed; a minute is only there so a hang fails, not hangs.
+    loop {
+        match lines.recv_timeout(Duration::from_secs(60)) {
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                child.kill().ok();
+                panic!("medtech did not stop within a minute of SIGINT");
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
     assert!(
-        signalled.elapsed() < Duration::from_secs(5),
-        "took {:?} to stop",
-        signalled.elapsed()
-    );
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("run the same command again to resume"),
-        "{}",
-        stderr(&out)
+        err.contains("run the same command again to resume"),
+        "{err}"
     );
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
-    assert!(saved["resources"]["rds"]["id"].is_string());
+    let rds = saved["resources"]["rds"]["id"]
+        .as_str()
+        .expect("the RDS id in state");
+    // It stopped waiting rather than waiting the creation out: AWS is still creating.
+    let db = t
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(rds)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        db.db_instances()[0].db_instance_status(),
+        Some("creating"),
+        "medtech stopped only after RDS was created"
+    );
 
     t.run_ok(&["up"]);
     let all = t.sweep_all("intr").await;

@@ -305,7 +305,7 @@ async fn destroy_leaves_nothing_and_twice_is_calm() {
     assert_eq!(t.sweep(&t.env).await["vpc"].len(), 1);
 
     t.run_ok(&["destroy", "--yes"]);
-    let left: Vec<String> = t.sweep(&t.env).await.into_values().flatten().collect();
+    let left: Vec<String> = t.sweep_all(&t.env).await.into_values().flatten().collect();
     assert!(left.is_empty(), "destroy left {left:?}");
     assert!(!t.state_file().exists());
 
@@ -321,9 +321,17 @@ async fn destroy_leaves_nothing_and_twice_is_calm() {
 async fn destroy_without_state_finds_resources_by_tag() {
     let t = TestContext::new("lost").await;
     t.run_ok(&["up"]);
+    // Every service, not only EC2: the sweep finds each kind before, and none after.
+    let before = t.sweep_all(&t.env).await;
+    let empty: Vec<&str> = before
+        .iter()
+        .filter(|(_, ids)| ids.is_empty())
+        .map(|(kind, _)| *kind)
+        .collect();
+    assert!(empty.is_empty(), "up made no {empty:?}");
     std::fs::remove_file(t.state_file()).unwrap();
     t.run_ok(&["destroy", "--yes"]);
-    let left: Vec<String> = t.sweep(&t.env).await.into_values().flatten().collect();
+    let left: Vec<String> = t.sweep_all(&t.env).await.into_values().flatten().collect();
     assert!(left.is_empty(), "destroy left {left:?}");
 }
 
@@ -423,4 +431,226 @@ async fn outputs_command_prints_json_and_shell_forms() {
     let shell = stdout(&t.run_ok(&["outputs", "--format", "shell"]));
     let vpc = t.outputs()["vpc_id"].as_str().unwrap().to_owned();
     assert!(shell.contains(&format!("export VPC_ID='{vpc}'")), "{shell}");
+}
+
+/// A NAT gateway deleted by hand is replaced by a new one. EC2 answers a reused client token
+/// with the original gateway even once it is deleted, so the replacement's token must differ
+/// from the first create's.
+#[tokio::test]
+async fn a_nat_gateway_deleted_by_hand_is_replaced_with_a_new_token() {
+    let t = TestContext::new("natre").await;
+    t.run_ok(&["up"]);
+    let first = t.state()["resources"]["nat"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ec2
+        .delete_nat_gateway()
+        .nat_gateway_id(&first)
+        .send()
+        .await
+        .unwrap();
+
+    t.run_ok(&["up"]);
+    let live: Vec<_> = t
+        .ec2
+        .describe_nat_gateways()
+        .filter(Filter::builder().name("state").values("available").build())
+        .send()
+        .await
+        .unwrap()
+        .nat_gateways()
+        .iter()
+        .filter(|n| tags(n.tags()).get("Environment").map(String::as_str) == Some("natre"))
+        .filter_map(|n| n.nat_gateway_id().map(str::to_owned))
+        .collect();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_ne!(live[0], first, "the deleted gateway came back");
+    let private = t.state()["resources"]["private-rt"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tables = t
+        .ec2
+        .describe_route_tables()
+        .route_table_ids(&private)
+        .send()
+        .await
+        .unwrap();
+    let default_route = tables.route_tables()[0]
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+        .and_then(|r| r.nat_gateway_id().map(str::to_owned));
+    assert_eq!(default_route.as_deref(), Some(live[0].as_str()));
+}
+
+/// Likewise an interface endpoint, where the emulator honours client tokens as EC2 does (with
+/// its latency model on): the replacement gets a token of its own.
+#[tokio::test]
+async fn an_endpoint_deleted_by_hand_is_replaced_with_a_new_token() {
+    let t = TestContext::with_behaviour("vpcere", serde_json::json!({"time_scale": 0.001})).await;
+    t.run_ok(&["up"]);
+    let first = t.state()["resources"]["secretsmanager-endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ec2
+        .delete_vpc_endpoints()
+        .vpc_endpoint_ids(&first)
+        .send()
+        .await
+        .unwrap();
+    // Gone once its modeled deletion is over.
+    let started = std::time::Instant::now();
+    while t
+        .ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(&first)
+        .send()
+        .await
+        .is_ok()
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    t.run_ok(&["up"]);
+    let now = t.state()["resources"]["secretsmanager-endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(now, first, "the deleted endpoint came back");
+    let described = t
+        .ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(&now)
+        .send()
+        .await
+        .unwrap();
+    let state = described.vpc_endpoints()[0]
+        .state()
+        .map(|s| s.as_str().to_lowercase());
+    assert_eq!(state.as_deref(), Some("available"));
+}
+
+/// EC2 answers `AuthFailure` to `ReleaseAddress` for a while after the NAT gateway that mapped
+/// the address is `deleted`. That is not a credentials problem: `destroy` retries it and
+/// releases the address.
+#[tokio::test]
+async fn destroy_releases_the_address_through_auth_failure_after_the_nat_gateway() {
+    // Modeled: NAT create and delete 0.9 s and 0.6 s, then 3 s of AuthFailure on the address;
+    // the slow databases shortened to 1 s.
+    let behaviour = serde_json::json!({
+        "time_scale": 0.01,
+        "durations": {
+            "eip_release_after_nat": 300, "iam_propagation": 0, "eni_linger": 100,
+            "rds_create": 100, "rds_delete": 100, "redis_create": 100, "redis_delete": 100
+        }
+    });
+    let t = TestContext::with_behaviour("eipauth", behaviour).await;
+    let scale = [("MEDTECH_TIME_SCALE", "0.01")];
+    let up = t.medtech_with(&["up", "--env", &t.env], &scale);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let destroy = t.medtech_with(
+        &[
+            "destroy",
+            "--env",
+            &t.env,
+            "--yes",
+            "--skip-final-snapshot",
+            "--force-delete-secrets",
+        ],
+        &scale,
+    );
+    assert!(
+        destroy.status.success(),
+        "destroy exited {:?}: {}",
+        destroy.status.code(),
+        stderr(&destroy)
+    );
+    assert!(
+        t.sweep(&t.env).await["elastic_ip"].is_empty(),
+        "the address was not released"
+    );
+    let stats = t.emulator_stats();
+    assert!(
+        stats["operations"]["ec2:ReleaseAddress"]["refused"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "the emulator never refused the release: {}",
+        stats["operations"]
+    );
+}
+
+/// Tags the recorded endpoint so that the emulator reports its deletion `Unsuccessful` with
+/// `refusal` (`<Code>` or `<Code>:<times>`; see tests/emulator/README.md).
+async fn refuse_endpoint_delete(t: &TestContext, refusal: &str) -> String {
+    let id = t.state()["resources"]["secretsmanager-endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ec2
+        .create_tags()
+        .resources(&id)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("medtech-emulator:refuse-delete")
+                .value(refusal)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    id
+}
+
+/// `DeleteVpcEndpoints` lists the endpoints it did not delete in `Unsuccessful` instead of
+/// failing: a refusal that may pass is asked again, and the endpoint is gone after destroy.
+#[tokio::test]
+async fn destroy_asks_again_when_an_endpoint_delete_is_unsuccessful_for_now() {
+    let t = TestContext::new("vpceagain").await;
+    t.run_ok(&["up"]);
+    let id = refuse_endpoint_delete(&t, "IncorrectState:2").await;
+    let scale = [("MEDTECH_TIME_SCALE", "0.01")];
+    let destroy = t.medtech_with(&["destroy", "--env", &t.env, "--yes"], &scale);
+    assert!(destroy.status.success(), "{}", stderr(&destroy));
+    let left = t
+        .ec2
+        .describe_vpc_endpoints()
+        .filters(
+            Filter::builder()
+                .name("vpc-endpoint-id")
+                .values(&id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.vpc_endpoints()
+            .iter()
+            .all(|e| e.state().map(|s| s.as_str().to_lowercase()) == Some("deleted".into())),
+        "{left:?}"
+    );
+}
+
+/// A refusal that will not pass is reported at once, in AWS's words, not as a timeout.
+#[tokio::test]
+async fn destroy_reports_an_endpoint_delete_aws_refuses_in_its_words() {
+    let t = TestContext::new("vpcerefuse").await;
+    t.run_ok(&["up"]);
+    let id = refuse_endpoint_delete(&t, "OperationNotPermitted").await;
+    let scale = [("MEDTECH_TIME_SCALE", "0.01")];
+    let destroy = t.medtech_with(&["destroy", "--env", &t.env, "--yes"], &scale);
+    assert!(!destroy.status.success());
+    let err = stderr(&destroy);
+    assert!(
+        err.contains("OperationNotPermitted")
+            && err.contains("managed by another service")
+            && err.contains(&id)
+            && !err.contains("timed out"),
+        "{err}"
+    );
 }

@@ -558,8 +558,7 @@ async fn fingerprint(t: &TestContext, env: &str) -> BTreeMap<String, String> {
         .await;
     f.insert(
         "kinesis".into(),
-        stream
-            .ok()
+        or_missing("kinesis DescribeStreamSummary", stream)
             .and_then(|s| s.stream_description_summary().cloned())
             .map_or_else(missing, |s| {
                 format!(
@@ -578,7 +577,7 @@ async fn fingerprint(t: &TestContext, env: &str) -> BTreeMap<String, String> {
         let d = t.secrets.describe_secret().secret_id(&name).send().await;
         f.insert(
             format!("secret.{name}"),
-            d.ok().map_or_else(missing, |d| {
+            or_missing("secretsmanager DescribeSecret", d).map_or_else(missing, |d| {
                 let versions: BTreeMap<String, Vec<String>> = d
                     .version_ids_to_stages()
                     .map(|m| {
@@ -605,7 +604,7 @@ async fn fingerprint(t: &TestContext, env: &str) -> BTreeMap<String, String> {
         .await;
     f.insert(
         "rds".into(),
-        db.ok()
+        or_missing("rds DescribeDBInstances", db)
             .and_then(|d| d.db_instances().first().cloned())
             .map_or_else(missing, |i| {
                 format!(
@@ -625,7 +624,7 @@ async fn fingerprint(t: &TestContext, env: &str) -> BTreeMap<String, String> {
         .await;
     f.insert(
         "redis".into(),
-        rg.ok()
+        or_missing("elasticache DescribeReplicationGroups", rg)
             .and_then(|d| d.replication_groups().first().cloned())
             .map_or_else(missing, |g| {
                 format!(
@@ -642,17 +641,18 @@ async fn fingerprint(t: &TestContext, env: &str) -> BTreeMap<String, String> {
         let r = t.iam.get_role().role_name(&name).send().await;
         f.insert(
             format!("iam.role.{name}"),
-            r.ok()
+            or_missing("iam GetRole", r)
                 .and_then(|r| r.role().cloned())
                 .map_or_else(missing, |r| format!("{} {}", r.role_id(), r.arn())),
         );
-        if let Ok(attached) = t
-            .iam
-            .list_attached_role_policies()
-            .role_name(&name)
-            .send()
-            .await
-        {
+        if let Some(attached) = or_missing(
+            "iam ListAttachedRolePolicies",
+            t.iam
+                .list_attached_role_policies()
+                .role_name(&name)
+                .send()
+                .await,
+        ) {
             for p in attached.attached_policies() {
                 let arn = p.policy_arn().unwrap_or_default();
                 let policy = t.iam.get_policy().policy_arn(arn).send().await.unwrap();
@@ -709,9 +709,29 @@ async fn fingerprint(t: &TestContext, env: &str) -> BTreeMap<String, String> {
     f
 }
 
+/// The answer to a describe call, `None` when AWS says the resource does not exist; any other
+/// error fails the test, so a broken call never reads as a missing resource.
+fn or_missing<T, E>(call: &str, result: Result<T, E>) -> Option<T>
+where
+    E: aws_sdk_kinesis::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    const NOT_FOUND: [&str; 5] = [
+        "ResourceNotFoundException",
+        "DBInstanceNotFound",
+        "DBInstanceNotFoundFault",
+        "ReplicationGroupNotFoundFault",
+        "NoSuchEntity",
+    ];
+    match result {
+        Ok(value) => Some(value),
+        Err(err) if err.code().is_some_and(|c| NOT_FOUND.contains(&c)) => None,
+        Err(err) => panic!("{call}: {err:?}"),
+    }
+}
+
 async fn topic_arn_opt(t: &TestContext, env: &str) -> Option<String> {
     let name = format!("medtech-alarms-{env}");
-    let out = t.sns.list_topics().send().await.ok()?;
+    let out = t.sns.list_topics().send().await.expect("sns ListTopics");
     out.topics()
         .iter()
         .filter_map(|x| x.topic_arn())
@@ -886,6 +906,40 @@ async fn check_log_groups_and_flow_logs(t: &TestContext, env: &str) {
         &log_group_tags(t, &flow_group).await,
         env,
         Some(&flow_group_name),
+    );
+
+    // RDS exports into groups made before it, encrypted and kept like the others.
+    for kind in ["postgresql", "upgrade"] {
+        let name = format!("/aws/rds/instance/medtech-rds-{env}/{kind}");
+        let group = log_group(t, &name).await;
+        assert_eq!(group.kms_key_id(), Some(key_arn), "{name} key");
+        assert_eq!(
+            group.retention_in_days(),
+            audit.retention_in_days(),
+            "{name}"
+        );
+        assert_tags(&name, &log_group_tags(t, &group).await, env, Some(&name));
+    }
+    let policy = t
+        .kms
+        .get_key_policy()
+        .key_id(key.key_id())
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let logs_statement = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "CloudWatchLogsForThisEnvironment")
+        .unwrap();
+    let arns =
+        logs_statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].to_string();
+    assert!(
+        arns.contains(&format!("log-group:/aws/rds/instance/medtech-rds-{env}/*")),
+        "the key policy does not let CloudWatch Logs encrypt the RDS exports: {arns}"
     );
 
     let vpc = vpc_id(t, env).await;
@@ -1397,10 +1451,8 @@ async fn check_redis(t: &TestContext, env: &str) {
         "snapshot retention {:?}",
         rg.snapshot_retention_limit()
     );
-    assert!(
-        rg.snapshot_window().is_some_and(|w| !w.is_empty()),
-        "snapshot window"
-    );
+    // medtech's default; the emulator picks another hour when none is sent, as AWS does.
+    assert_eq!(rg.snapshot_window(), Some("05:00-06:00"), "snapshot window");
     let node_group = &rg.node_groups()[0];
     let primary = node_group.primary_endpoint().expect("primary endpoint");
     assert_eq!(primary.port(), Some(6379));
@@ -1561,8 +1613,13 @@ fn expect_grants(pairs: &[(&[&str], &[&str])]) -> BTreeMap<String, BTreeSet<Stri
 }
 
 fn trusted_services(role: &aws_sdk_iam::types::Role) -> Vec<String> {
+    trusted(role, "Service")
+}
+
+/// The principals of one kind (`Service`, `AWS`) the role's trust policy lets assume it.
+fn trusted(role: &aws_sdk_iam::types::Role, kind: &str) -> Vec<String> {
     let doc = policy_json(role.assume_role_policy_document().expect("trust policy"));
-    let mut services = Vec::new();
+    let mut principals = Vec::new();
     for s in as_list(doc.get("Statement")) {
         let principal = s.get("Principal").cloned().unwrap_or(Value::Null);
         assert!(
@@ -1570,9 +1627,9 @@ fn trusted_services(role: &aws_sdk_iam::types::Role) -> Vec<String> {
             "{}: anyone may assume it: {s}",
             role.role_name()
         );
-        services.extend(as_strings(principal.get("Service")));
+        principals.extend(as_strings(principal.get(kind)));
     }
-    services
+    principals
 }
 
 async fn check_iam(t: &TestContext, env: &str) {
@@ -1603,7 +1660,16 @@ async fn check_iam(t: &TestContext, env: &str) {
             env,
             Some(&name),
         );
-        let _ = trusted_services(&r);
+        // Without configured principals the application roles trust this account only.
+        let root = format!("arn:aws:iam::{account}:root");
+        let (services, accounts): (&[&str], &[&str]) = match name.strip_suffix(&format!("-{env}")) {
+            Some("medtech-kinesis-producer" | "medtech-secrets-reader") => (&[], &[root.as_str()]),
+            Some("medtech-flow-logs") => (&["vpc-flow-logs.amazonaws.com"], &[]),
+            Some("medtech-rds-monitoring") => (&["monitoring.rds.amazonaws.com"], &[]),
+            _ => panic!("{name}: which principals may assume it?"),
+        };
+        assert_eq!(trusted_services(&r), services, "{name}: trusted services");
+        assert_eq!(trusted(&r, "AWS"), accounts, "{name}: trusted accounts");
     }
 
     // The producer: PutRecord(s)/DescribeStreamSummary on this stream, GenerateDataKey on
@@ -2301,6 +2367,18 @@ async fn destroy_leaves_nothing_in_any_service() {
         .collect();
     assert!(left.is_empty(), "destroy left {left:#?}");
     assert!(!t.state_file().exists(), "state file still there");
+    let rds_logs = t
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(format!("/aws/rds/instance/medtech-rds-{env}/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        rds_logs.log_groups().is_empty(),
+        "destroy left the RDS log groups: {:?}",
+        rds_logs.log_groups()
+    );
 
     // KMS cannot delete at once: the key must be pending deletion.
     let key = t.kms.describe_key().key_id(&key_id).send().await.unwrap();
@@ -2519,4 +2597,611 @@ async fn up_without_state_adopts_every_service_and_rotates_nothing() {
     );
     assert_eq!(t.state()["resources"], state, "adopted state differs");
     assert_eq!(t.outputs(), outputs, "outputs differ after adoption");
+}
+
+/// Kinesis pages `ListTagsForStream` (10 tags by default): a stream with more tags than one
+/// page must still read as fully tagged, so `plan` sees nothing to do and `verify` passes.
+#[tokio::test]
+async fn kinesis_stream_with_more_tags_than_one_page_is_not_drift() {
+    let t = TestContext::new("ktags").await;
+    let user: String = (0..11)
+        .map(|i| format!("Team{i:02} = \"t{i}\"\n"))
+        .collect();
+    std::fs::write(
+        t.path("medtech.toml"),
+        format!("[tags]\n{} = \"{}\"\n{user}", USER_TAG.0, USER_TAG.1),
+    )
+    .unwrap();
+    t.run_ok(&["up"]);
+    let name = format!("medtech-kinesis-{}", t.env);
+    let mut tags = BTreeMap::new();
+    let mut start: Option<String> = None;
+    loop {
+        let page = t
+            .kinesis
+            .list_tags_for_stream()
+            .stream_name(&name)
+            .set_exclusive_start_tag_key(start.clone())
+            .send()
+            .await
+            .unwrap();
+        for tag in page.tags() {
+            tags.insert(
+                tag.key().to_owned(),
+                tag.value().unwrap_or_default().to_owned(),
+            );
+        }
+        if !page.has_more_tags() {
+            break;
+        }
+        start = page.tags().last().map(|t| t.key().to_owned());
+    }
+    assert_eq!(
+        tags.len(),
+        18,
+        "6 of medtech's tags and 12 of the user's: {tags:?}"
+    );
+    assert_tags("kinesis", &tags, &t.env, Some(&name));
+    let plan = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "plan after up wants changes:\n{}",
+        stdout(&plan)
+    );
+    check_verify(&t, &t.env).await;
+}
+
+/// Kinesis publishes its throughput metrics only while records flow: the alarms on them treat
+/// missing data as healthy, so an idle stream never pages. Metrics RDS and ElastiCache always
+/// report keep `missing`, whose INSUFFICIENT_DATA notifies the topic. `verify` checks both.
+#[tokio::test]
+async fn alarms_treat_missing_data_as_their_metric_requires() {
+    let t = TestContext::new("idle").await;
+    t.run_ok(&["up"]);
+    let env = t.env.clone();
+    let found: BTreeMap<String, Option<String>> = stack_alarms(&t, &env)
+        .await
+        .iter()
+        .map(|a| {
+            (
+                a.alarm_name().unwrap_or_default().to_owned(),
+                a.treat_missing_data().map(str::to_owned),
+            )
+        })
+        .collect();
+    let want: BTreeMap<String, Option<String>> = [
+        ("kinesis-iterator-age", "notBreaching"),
+        ("kinesis-write-throttled", "notBreaching"),
+        ("rds-cpu", "missing"),
+        ("rds-free-storage", "missing"),
+        ("redis-cpu", "missing"),
+        ("redis-replication-lag", "missing"),
+    ]
+    .into_iter()
+    .map(|(slug, how)| (format!("medtech-{slug}-{env}"), Some(how.to_owned())))
+    .collect();
+    assert_eq!(found, want, "TreatMissingData as DescribeAlarms reports it");
+
+    let out = t.run_ok(&["verify", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
+    let checks: Vec<&Value> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| {
+            c["id"]
+                .as_str()
+                .is_some_and(|id| id.ends_with(".treat_missing_data"))
+        })
+        .collect();
+    assert_eq!(checks.len(), 6, "one check per alarm: {checks:?}");
+    assert!(
+        checks.iter().all(|c| c["passed"] == Value::Bool(true)),
+        "{checks:?}"
+    );
+}
+
+/// The flow-logs role must let the service find its log group (`logs:DescribeLogGroups`), or
+/// the flow log exists and delivers nothing (`DeliverLogsStatus` FAILED). `verify` reads that
+/// status, and `up` repairs the role.
+#[tokio::test]
+async fn flow_log_delivery_is_verified_and_repaired() {
+    let t = TestContext::new("deliver").await;
+    t.run_ok(&["up"]);
+    let env = t.env.clone();
+    let vpc = vpc_id(&t, &env).await;
+    let delivery = || async {
+        let out = t
+            .ec2
+            .describe_flow_logs()
+            .filter(Filter::builder().name("resource-id").values(&vpc).build())
+            .send()
+            .await
+            .unwrap();
+        let log = &out.flow_logs()[0];
+        (
+            log.deliver_logs_status().map(str::to_owned),
+            log.deliver_logs_error_message().map(str::to_owned),
+        )
+    };
+    assert_eq!(delivery().await, (Some("SUCCESS".to_owned()), None));
+
+    // Someone trims the role's policy to the three stream actions.
+    let account = t
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap()
+        .account()
+        .unwrap()
+        .to_owned();
+    let group = format!("arn:aws:logs:{REGION}:{account}:log-group:/medtech/{env}/vpc-flow");
+    let trimmed = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        "Resource": [group.clone(), format!("{group}:*")]
+    }]});
+    t.iam
+        .create_policy_version()
+        .policy_arn(format!(
+            "arn:aws:iam::{account}:policy/medtech-flow-logs-{env}"
+        ))
+        .policy_document(trimmed.to_string())
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        delivery().await,
+        (Some("FAILED".to_owned()), Some("Access error".to_owned()))
+    );
+    let out = t.medtech(&["verify", "--env", &env, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
+    let failed: BTreeSet<&str> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == Value::Bool(false))
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(failed.contains("flow-logs.delivery"), "{failed:?}");
+
+    t.run_ok(&["up"]);
+    assert_eq!(delivery().await, (Some("SUCCESS".to_owned()), None));
+    check_verify(&t, &env).await;
+}
+
+/// docs/iam-policy.json as the emulator can check it. moto evaluates the Resource element only
+/// for IAM (role and policy ARNs, which stay as shipped) and checks every other service's call
+/// against `*`, so the resources of the EC2, KMS, Logs, Kinesis, Secrets Manager, RDS,
+/// ElastiCache, SNS, CloudWatch and tagging statements are widened to `*`. Conditions stay:
+/// moto evaluates none of them for an identity policy (they pass), so the tag, CreateAction,
+/// PassedToService, AWSServiceName and GrantIsForAWSResource conditions are not proven here,
+/// nor are iam:PassRole, iam:CreateServiceLinkedRole and kms:CreateGrant, which AWS checks on
+/// the caller's behalf and moto never does.
+fn shipped_policy_for_the_emulator(without: Option<&str>) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/iam-policy.json");
+    let mut policy: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("policy JSON");
+    let mut found = without.is_none();
+    for statement in policy["Statement"].as_array_mut().unwrap() {
+        let resources: Vec<String> = match &statement["Resource"] {
+            Value::String(one) => vec![one.clone()],
+            many => as_strings(Some(many)),
+        };
+        if !resources.iter().all(|r| r.starts_with("arn:aws:iam::")) {
+            statement["Resource"] = Value::from("*");
+        }
+        let actions = statement["Action"].as_array_mut().unwrap();
+        for action in actions.iter() {
+            assert!(
+                !action.as_str().unwrap().ends_with(":*"),
+                "service wildcard {action}"
+            );
+        }
+        if let Some(without) = without {
+            let before = actions.len();
+            actions.retain(|a| a != without);
+            found |= actions.len() != before;
+        }
+    }
+    assert!(found, "{without:?} is not in docs/iam-policy.json");
+    policy
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shipped_iam_policy_runs_the_lifecycle_and_each_sampled_action_is_needed() {
+    let t = TestContext::new("iampol").await;
+    let user = "medtech-runner";
+    let (key_id, secret) = t
+        .create_user_with_policy(user, &shipped_policy_for_the_emulator(None))
+        .await;
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+    ];
+    t.set_iam_enforcement(true);
+    let run = |env: &str, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--env", env]);
+        (t.medtech_with(&all, &keys), all.join(" "))
+    };
+    let refused = [
+        "access denied",
+        "AccessDenied",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+    ];
+    let lifecycle: [&[&str]; 5] = [
+        &["up"],
+        &["plan"],
+        &["verify"],
+        &["outputs"],
+        &["state", "refresh"],
+    ];
+    for args in lifecycle {
+        let (out, line) = run(&t.env, args);
+        let err = stderr(&out);
+        assert!(
+            out.status.success(),
+            "medtech {line} as the policy's user: {}\n{err}",
+            out.status
+        );
+        assert!(!refused.iter().any(|r| err.contains(r)), "{line}:\n{err}");
+    }
+
+    // Each sample: the one action taken out, and the command that needs it. A create needs a
+    // fresh environment; the reads and the delete run against the environment made above.
+    let samples: [(&str, &str, &[&str]); 6] = [
+        ("ec2:CreateNatGateway", "iampol-nat", &["up"]),
+        ("iam:CreateRole", "iampol-role", &["up"]),
+        ("kinesis:DescribeStreamSummary", "iampol", &["plan"]),
+        // No read is verify's alone (up reads the same properties); this one is a property
+        // verify checks (DNS support and hostnames).
+        ("ec2:DescribeVpcAttribute", "iampol", &["verify"]),
+        ("rds:DescribeDBInstances", "iampol", &["state", "refresh"]),
+        ("kms:ScheduleKeyDeletion", "iampol", &["destroy", "--yes"]),
+    ];
+    for (action, env, args) in samples {
+        t.put_user_policy(user, &shipped_policy_for_the_emulator(Some(action)))
+            .await;
+        let (out, line) = run(env, args);
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "medtech {line} without {action}:\n{err}"
+        );
+        let last = err.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("error: ")
+                && last.contains(&format!("may not call {action}"))
+                && last.contains("docs/iam-policy.json"),
+            "medtech {line} without {action}: last line {last:?}\n{err}"
+        );
+    }
+
+    // With the action back, the interrupted destroy finishes.
+    t.put_user_policy(user, &shipped_policy_for_the_emulator(None))
+        .await;
+    let (out, line) = run(&t.env, &["destroy", "--yes"]);
+    let err = stderr(&out);
+    assert!(
+        out.status.success(),
+        "medtech {line}: {}\n{err}",
+        out.status
+    );
+    assert!(!refused.iter().any(|r| err.contains(r)), "{line}:\n{err}");
+    t.set_iam_enforcement(false);
+    let left = t.sweep(&t.env).await;
+    assert!(
+        left.values().all(Vec::is_empty),
+        "left after destroy: {left:?}"
+    );
+}
+
+/// Issue 11 (item 2) and issue 18: a non-forced `destroy` keeps the secrets recoverable and the
+/// key pending deletion for the configured windows; the next `up` takes the key back, so the
+/// restored secrets (encrypted with it) are readable, with the same ARN and value.
+#[tokio::test]
+async fn up_after_destroy_takes_the_key_back_and_restores_readable_secrets() {
+    const KEY_DAYS: i64 = 8;
+    const SECRET_DAYS: i64 = 9;
+    let t = TestContext::new("reborn").await;
+    std::fs::write(
+        t.path("medtech.toml"),
+        format!(
+            "[destroy]\nkms_deletion_window_days = {KEY_DAYS}\nsecret_recovery_window_days = {SECRET_DAYS}\n"
+        ),
+    )
+    .unwrap();
+    t.run_ok(&["up"]);
+    let env = t.env.clone();
+    let key_before = stack_key(&t, &env).await;
+    let names = [
+        format!("medtech-rds-credentials-{env}"),
+        format!("medtech-redis-credentials-{env}"),
+    ];
+    let mut before = Vec::new();
+    for name in &names {
+        let (text, _) = secret_json(&t, name).await;
+        before.push((secret(&t, name).await.arn().unwrap().to_owned(), text));
+    }
+
+    let destroyed = t.run_ok(&["destroy", "--yes"]);
+    let now = chrono::Utc::now().timestamp();
+    let near = |date: Option<&aws_smithy_types::DateTime>, days: i64, what: &str| {
+        let at = date.unwrap_or_else(|| panic!("{what}: no date")).secs();
+        let want = now + days * 86_400;
+        assert!(
+            (at - want).abs() < 600,
+            "{what}: {at}, not {days} days from now ({want})"
+        );
+    };
+    for name in &names {
+        near(secret(&t, name).await.deleted_date(), SECRET_DAYS, name);
+    }
+    let pending = t
+        .kms
+        .describe_key()
+        .key_id(key_before.key_id())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        pending.key_state().map(|s| s.as_str()),
+        Some("PendingDeletion")
+    );
+    near(pending.deletion_date(), KEY_DAYS, "KMS key deletion date");
+    let warned = stderr(&destroyed);
+    assert!(
+        warned.contains("warning:")
+            && warned.contains(key_before.key_id())
+            && warned.contains(&format!("scheduled for deletion in {KEY_DAYS} days")),
+        "no KMS warning from destroy:\n{}",
+        tail(&warned)
+    );
+
+    t.run_ok(&["up"]);
+    let key_after = stack_key(&t, &env).await;
+    assert_eq!(
+        key_after.key_id(),
+        key_before.key_id(),
+        "a new key was made"
+    );
+    assert_eq!(key_after.key_state().map(|s| s.as_str()), Some("Enabled"));
+    assert_eq!(key_after.deletion_date(), None);
+    for (name, (arn, text)) in names.iter().zip(&before) {
+        let described = secret(&t, name).await;
+        assert_eq!(
+            described.arn(),
+            Some(arn.as_str()),
+            "{name}: another secret"
+        );
+        assert_eq!(described.deleted_date(), None, "{name}: still scheduled");
+        assert!(
+            is_key(described.kms_key_id(), &key_after, &env),
+            "{name}: encrypted with {:?}",
+            described.kms_key_id()
+        );
+        // Read through the SDK: the value must decrypt, and be the one from before destroy.
+        let (now_text, _) = secret_json(&t, name).await;
+        assert!(now_text == *text, "{name}: the value changed");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine version: resolved through RDS, never a pinned minor that RDS has retired
+// ---------------------------------------------------------------------------------------------
+
+/// The version RDS answers as the default of `major`, read through the SDK.
+async fn default_engine_version(
+    t: &TestContext,
+    major: &str,
+) -> aws_sdk_rds::types::DbEngineVersion {
+    let out = t
+        .rds
+        .describe_db_engine_versions()
+        .engine("postgres")
+        .engine_version(major)
+        .default_only(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.db_engine_versions().len(), 1, "default of {major}");
+    out.db_engine_versions()[0].clone()
+}
+
+async fn parameter_group_family(t: &TestContext, env: &str) -> String {
+    let out = t
+        .rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name(format!("medtech-pg-{env}"))
+        .send()
+        .await
+        .unwrap();
+    out.db_parameter_groups()[0]
+        .db_parameter_group_family()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn up_runs_rds_default_minor_of_the_configured_major_and_refuses_a_major_upgrade() {
+    let t = TestContext::new("engine").await;
+    let env = t.env.clone();
+    let default = default_engine_version(&t, "16").await;
+    let version = default.engine_version().unwrap();
+
+    let planned = stdout(&t.run_ok(&["plan"]));
+    assert!(
+        planned.contains(&format!("engine postgres 16 → {version}")),
+        "plan does not show the chosen version:\n{planned}"
+    );
+    t.run_ok(&["up"]);
+    let db = rds_instance(&t, &env).await;
+    assert_eq!(db.engine_version(), Some(version), "engine version");
+    assert_eq!(
+        Some(parameter_group_family(&t, &env).await.as_str()),
+        default.db_parameter_group_family(),
+        "parameter group family"
+    );
+    assert_eq!(
+        t.state()["resources"]["rds"]["attrs"]["engine_version"],
+        Value::from(version),
+        "version recorded in state"
+    );
+
+    // RDS upgrading the minor by itself is not drift.
+    t.rds
+        .modify_db_instance()
+        .db_instance_identifier(format!("medtech-rds-{env}"))
+        .engine_version("16.10")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    t.run_ok(&["verify"]);
+    assert!(
+        stdout(&t.run_ok(&["plan"])).contains("No changes"),
+        "a minor upgrade shows as a change"
+    );
+
+    // A new major is refused in one line that says what to do, and nothing is touched.
+    std::fs::write(t.path("medtech.toml"), "[rds]\nengine_version = \"17\"\n").unwrap();
+    let out = t.medtech(&["up", "--env", &env]);
+    assert!(!out.status.success(), "a major upgrade was attempted");
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("major upgrade"))
+        .unwrap_or_else(|| panic!("no refusal:\n{err}"));
+    assert!(
+        line.contains("rds.engine_version = \"16\"") && line.contains("PostgreSQL 16"),
+        "{line}"
+    );
+    let db = rds_instance(&t, &env).await;
+    assert_eq!(
+        db.engine_version(),
+        Some("16.10"),
+        "the instance was changed"
+    );
+    assert_eq!(parameter_group_family(&t, &env).await, "postgres16");
+}
+
+#[tokio::test]
+async fn a_pinned_full_version_and_the_postgres_master_user_are_honoured() {
+    let t = TestContext::new("pinned").await;
+    let env = t.env.clone();
+    std::fs::write(
+        t.path("medtech.toml"),
+        "[rds]\nengine_version = \"16.10\"\nmaster_username = \"postgres\"\n",
+    )
+    .unwrap();
+    let planned = stdout(&t.run_ok(&["plan"]));
+    assert!(
+        planned.contains("engine postgres 16.10 → 16.10"),
+        "{planned}"
+    );
+    t.run_ok(&["up"]);
+    let db = rds_instance(&t, &env).await;
+    assert_eq!(db.engine_version(), Some("16.10"));
+    assert_eq!(db.master_username(), Some("postgres"));
+    assert_eq!(parameter_group_family(&t, &env).await, "postgres16");
+}
+
+#[tokio::test]
+async fn a_retired_pinned_version_fails_plan_naming_the_field_and_the_choices() {
+    let t = TestContext::new("retired").await;
+    std::fs::write(t.path("medtech.toml"), "[rds]\nengine_version = \"16.4\"\n").unwrap();
+    let out = t.medtech(&["plan", "--env", &t.env]);
+    assert!(!out.status.success(), "plan accepted a retired version");
+    let err = stderr(&out);
+    assert!(
+        err.contains("rds.engine_version \"16.4\" is not offered")
+            && err.contains("16.8")
+            && err.contains("set \"16\""),
+        "{err}"
+    );
+}
+
+/// Kinesis changes a shard count by at most double or half per call, and ten times per stream
+/// in a rolling day: `up` scales in steps, and names the rule when the day's changes run out.
+#[tokio::test]
+async fn kinesis_shard_changes_go_in_steps_within_the_daily_limit() {
+    let t = TestContext::new("shards").await;
+    let env = t.env.clone();
+    let open = || async { stream_summary(&t, &env).await.open_shard_count() };
+    t.run_ok(&["up", "--kinesis-shards", "1"]);
+    assert_eq!(open().await, 1);
+    t.run_ok(&["up", "--kinesis-shards", "5"]); // 2, 4, 5
+    assert_eq!(open().await, 5);
+    t.run_ok(&["up", "--kinesis-shards", "1"]); // 3, 2, 1
+    assert_eq!(open().await, 1);
+    t.run_ok(&["up", "--kinesis-shards", "16"]); // 2, 4, 8, 16: ten changes today
+    assert_eq!(open().await, 16);
+    let refused = t.medtech(&["up", "--env", &env, "--kinesis-shards", "8"]);
+    assert!(!refused.status.success());
+    let err = stderr(&refused);
+    assert!(
+        err.contains("LimitExceededException") && err.contains("10 times per stream"),
+        "{err}"
+    );
+    assert_eq!(open().await, 16, "a refused change changes nothing");
+}
+
+/// Issue 11 (item 5): KMS is eventually consistent. With the latency model on, a new key is
+/// NotFound to EnableKeyRotation/CreateAlias/PutKeyPolicy/TagResource for a few seconds; `up`
+/// waits for it (bounded) instead of failing, and the key ends rotated and aliased.
+#[tokio::test]
+async fn up_waits_for_a_new_key_to_propagate() {
+    // The other waits short, so the run is about the key.
+    let quick: serde_json::Map<String, Value> = [
+        "rds_create",
+        "redis_create",
+        "nat_create",
+        "kinesis_create",
+        "vpce_create",
+        "iam_propagation",
+    ]
+    .iter()
+    .map(|d| ((*d).to_owned(), Value::from(100)))
+    .collect();
+    let mut durations = quick;
+    durations.insert("kms_propagation".into(), Value::from(60));
+    let t = TestContext::with_behaviour(
+        "kmsprop",
+        serde_json::json!({"time_scale": 0.01, "durations": durations}),
+    )
+    .await;
+    let out = t.medtech_with(
+        &["up", "--env", "kmsprop"],
+        &[("MEDTECH_TIME_SCALE", "0.01")],
+    );
+    assert!(out.status.success(), "up: {}", tail(&stderr(&out)));
+    let env = t.env.clone();
+    let key = stack_key(&t, &env).await;
+    let rotation = t
+        .kms
+        .get_key_rotation_status()
+        .key_id(key.key_id())
+        .send()
+        .await
+        .unwrap();
+    assert!(rotation.key_rotation_enabled());
+    // The model did refuse: the run met the propagation delay and waited it out.
+    let stats = t.emulator_stats();
+    let refused = stats["operations"]["kms:EnableKeyRotation"]["refused"]
+        .as_u64()
+        .unwrap_or(0)
+        + stats["operations"]["kms:CreateAlias"]["refused"]
+            .as_u64()
+            .unwrap_or(0);
+    assert!(refused >= 1, "no propagation refusal met: {stats}");
 }

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Transient,
     /// No credentials, or AWS rejected them.
     Credentials,
+    /// The credentials are valid but their IAM policy does not allow the call.
+    AccessDenied,
     /// Anything else: a real failure to report.
     Other,
 }
@@ -47,9 +49,24 @@ pub struct AwsError {
     pub detail: String,
 }
 
+/// Where a person who meets a denied call finds every permission medtech needs.
+pub const POLICY_DOC: &str = "docs/iam-policy.json";
+
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.operation, self.detail)
+        if self.kind == ErrorKind::AccessDenied {
+            // The operation is the IAM action: say it plainly, so that the fix is one line in
+            // a policy, whatever protocol or message the service used.
+            write!(
+                f,
+                "{op}: access denied: the identity running medtech may not call {op}; allow it in \
+                 its IAM policy ({POLICY_DOC} lists every action medtech needs) [AWS: {}]",
+                self.detail,
+                op = self.operation,
+            )
+        } else {
+            write!(f, "{}: {}", self.operation, self.detail)
+        }
     }
 }
 
@@ -78,6 +95,12 @@ impl AwsError {
                 let status = ctx.raw().status().as_u16();
                 let kind = classify(code.as_deref(), status);
                 let message = ctx.err().message().unwrap_or("no message");
+                // EC2 appends a kilobyte of encoded policy-evaluation detail, which only
+                // `sts decode-authorization-message` can read: keep the words before it.
+                let message = message
+                    .split(" Encoded authorization failure message")
+                    .next()
+                    .unwrap_or(message);
                 let detail = match &code {
                     Some(code) => format!("{code}: {message}"),
                     None => format!("HTTP {status}: {message}"),
@@ -89,6 +112,14 @@ impl AwsError {
                     detail,
                 }
             }
+            // A refusal the SDK could not parse (a JSON-protocol service answering with an XML
+            // body, as some proxies and emulators do) is still a refusal: its status says so.
+            SdkError::ResponseError(response) if response.raw().status().as_u16() == 403 => Self {
+                operation,
+                kind: ErrorKind::AccessDenied,
+                code: None,
+                detail: "HTTP 403 with an unreadable body".into(),
+            },
             SdkError::TimeoutError(_) | SdkError::ResponseError(_) => Self {
                 operation,
                 kind: ErrorKind::Transient,
@@ -139,7 +170,9 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// Maps AWS error codes (which differ per service for the same meaning) onto `ErrorKind`.
 pub fn classify(code: Option<&str>, status: u16) -> ErrorKind {
     let Some(code) = code else {
-        return if status >= 500 {
+        return if status == 403 {
+            ErrorKind::AccessDenied
+        } else if status >= 500 {
             ErrorKind::Transient
         } else if status == 429 {
             ErrorKind::Throttled
@@ -172,6 +205,12 @@ pub fn classify(code: Option<&str>, status: u16) -> ErrorKind {
         | "ExpiredTokenException"
         | "InvalidAccessKeyId"
         | "MissingAuthenticationToken" => ErrorKind::Credentials,
+        // One meaning, a code per protocol: query services, JSON services, EC2, SNS.
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError"
+        | "AccessDeniedFault" => ErrorKind::AccessDenied,
         "DependencyViolation"
         | "InvalidDBSubnetGroupStateFault"
         | "InvalidDBParameterGroupState"
@@ -249,11 +288,32 @@ mod tests {
             ("AuthFailure", 401, ErrorKind::Credentials),
             ("SomethingNew", 503, ErrorKind::Transient),
             ("InvalidParameterValue", 400, ErrorKind::Other),
+            ("AccessDenied", 403, ErrorKind::AccessDenied),
+            ("AccessDeniedException", 400, ErrorKind::AccessDenied),
+            ("UnauthorizedOperation", 403, ErrorKind::AccessDenied),
+            ("AuthorizationError", 403, ErrorKind::AccessDenied),
+            ("SignatureDoesNotMatch", 403, ErrorKind::Credentials),
+            ("InvalidClientTokenId", 403, ErrorKind::Credentials),
         ];
         for (code, status, kind) in cases {
             assert_eq!(classify(Some(code), status), kind, "{code}");
         }
         assert_eq!(classify(None, 500), ErrorKind::Transient);
         assert_eq!(classify(None, 429), ErrorKind::Throttled);
+        assert_eq!(classify(None, 403), ErrorKind::AccessDenied);
+    }
+
+    #[test]
+    fn a_denied_call_names_its_action_and_the_policy_file() {
+        let denied = AwsError {
+            operation: "kms:CreateKey",
+            kind: ErrorKind::AccessDenied,
+            code: Some("AccessDeniedException".into()),
+            detail: "AccessDeniedException: User: arn:aws:iam::1:user/ci is not authorized".into(),
+        };
+        let text = denied.to_string();
+        assert!(text.contains("may not call kms:CreateKey"), "{text}");
+        assert!(text.contains("docs/iam-policy.json"), "{text}");
+        assert!(!text.contains('\n'), "{text}");
     }
 }

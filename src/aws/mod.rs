@@ -12,7 +12,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub use calls::{CallCounter, CallTotals, polling};
-pub use errors::{AwsError, AwsResultExt, ErrorKind};
+pub use errors::{AwsError, AwsResultExt, ErrorKind, POLICY_DOC, classify};
 
 use crate::config::AwsTarget;
 use crate::error::Error;

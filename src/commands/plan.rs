@@ -25,8 +25,24 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
         .filter(|(name, _)| !engine.resources().iter().any(|r| r.name() == name.as_str()))
         .map(|(name, record)| (name.clone(), record.id.clone()))
         .collect();
+    // What a create would pick that the config leaves open (the engine's minor version); a
+    // choice that cannot be made (a retired pinned version) fails the plan as it would `up`.
+    let mut notes = serde_json::Map::new();
+    let mut unresolved = None;
+    for r in &reports {
+        if matches!(r.outcome, Outcome::Done(Action::WouldCreate)) {
+            match crate::resources::rds_engine::create_note(&ctx, &r.resource).await {
+                Some(Ok(note)) => {
+                    notes.insert(r.resource.clone(), note.into());
+                }
+                Some(Err(e)) => unresolved = Some(e),
+                None => {}
+            }
+        }
+    }
     if session.json {
         let mut json = report::json("plan", &env, &reports, &session.clients.calls.totals());
+        json["notes"] = notes.clone().into();
         json["orphans"] = orphans
             .iter()
             .map(|(name, id)| serde_json::json!({"resource": name, "id": id, "action": "delete"}))
@@ -38,7 +54,11 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
             let line = match &r.outcome {
                 Outcome::Done(Action::Unchanged) => continue,
                 Outcome::Done(Action::WouldCreate) => {
-                    format!("  + {} ({}) will be created", r.resource, r.kind)
+                    let note = notes
+                        .get(&r.resource)
+                        .and_then(|n| n.as_str())
+                        .map_or(String::new(), |n| format!(": {n}"));
+                    format!("  + {} ({}) will be created{note}", r.resource, r.kind)
                 }
                 Outcome::Done(action @ Action::WouldUpdate(_)) => {
                     let mut line =
@@ -52,6 +72,10 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
                     }
                     line
                 }
+                Outcome::Done(Action::WouldSettle(status)) => format!(
+                    "  … {} ({}) is still {status}: up will wait for it to settle, then compare",
+                    r.resource, r.kind
+                ),
                 _ => format!("  ! {}: {}", r.resource, report::action_text(r)),
             };
             text.push_str(&line);
@@ -74,10 +98,13 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
         }
     }
     report::conclude(&reports, session.interrupt.is_raised())?;
+    if let Some(e) = unresolved {
+        return Err(e);
+    }
     let pending = reports.iter().any(|r| {
         matches!(
             r.outcome,
-            Outcome::Done(Action::WouldCreate | Action::WouldUpdate(_))
+            Outcome::Done(Action::WouldCreate | Action::WouldUpdate(_) | Action::WouldSettle(_))
         )
     });
     Ok(if detailed && pending {

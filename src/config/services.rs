@@ -62,6 +62,7 @@ impl Default for Kinesis {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Rds {
+    /// A major version (`16`: RDS's default minor of it when created) or a full one (`16.8`).
     pub engine_version: String,
     pub instance_class: String,
     pub allocated_storage_gb: i32,
@@ -79,7 +80,7 @@ pub struct Rds {
 impl Default for Rds {
     fn default() -> Self {
         Self {
-            engine_version: "16.4".into(),
+            engine_version: "16".into(),
             instance_class: "db.t4g.medium".into(),
             allocated_storage_gb: 100,
             backup_retention_days: 30,
@@ -93,12 +94,96 @@ impl Default for Rds {
     }
 }
 
-impl Rds {
-    /// The parameter-group family of the engine version: `16.4` → `postgres16`.
-    pub fn family(&self) -> String {
-        format!("postgres{}", self.major())
-    }
+/// PostgreSQL majors RDS has offered; the minors come from RDS itself.
+const POSTGRES_MAJORS: std::ops::RangeInclusive<u32> = 11..=18;
 
+/// Master user names RDS refuses for PostgreSQL: its own and the SQL key words PostgreSQL
+/// reserves (`user` among them). `postgres`, the console's default, is allowed.
+const RESERVED_MASTER_USERS: [&str; 80] = [
+    "admin",
+    "rdsadmin",
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "column",
+    "constraint",
+    "create",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "from",
+    "grant",
+    "group",
+    "having",
+    "in",
+    "initially",
+    "intersect",
+    "into",
+    "lateral",
+    "leading",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "not",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "select",
+    "session_user",
+    "some",
+    "symmetric",
+    "system_user",
+    "table",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+impl Rds {
+    /// `16` for both `16` and `16.8`; 0 when it is not a number.
     fn major(&self) -> u32 {
         self.engine_version
             .split('.')
@@ -288,12 +373,23 @@ impl Services {
         )?;
 
         let rds = &self.rds;
-        if !(11..=17).contains(&rds.major()) || !is_version(&rds.engine_version) {
+        if !is_version(&rds.engine_version) || rds.engine_version.split('.').count() > 2 {
             return Err(ConfigError::new(
                 field("rds.engine_version"),
                 format!(
-                    "{:?} is not a PostgreSQL version RDS offers; use one like 16.4",
+                    "{:?} is not a PostgreSQL version; write a major version like \"16\" (RDS picks its default minor) or a full one like \"16.8\"",
                     rds.engine_version
+                ),
+            ));
+        }
+        if !POSTGRES_MAJORS.contains(&rds.major()) {
+            return Err(ConfigError::new(
+                field("rds.engine_version"),
+                format!(
+                    "{:?}: RDS offers PostgreSQL {} to {}; use a major version like \"16\"",
+                    rds.engine_version,
+                    POSTGRES_MAJORS.start(),
+                    POSTGRES_MAJORS.end()
                 ),
             ));
         }
@@ -317,11 +413,12 @@ impl Services {
         )?;
         identifier(field("rds.database_name"), &rds.database_name, 63)?;
         identifier(field("rds.master_username"), &rds.master_username, 63)?;
-        if ["postgres", "rdsadmin", "admin", "root"].contains(&rds.master_username.as_str()) {
+        let user = rds.master_username.to_ascii_lowercase();
+        if RESERVED_MASTER_USERS.contains(&user.as_str()) || user.starts_with("pg_") {
             return Err(ConfigError::new(
                 field("rds.master_username"),
                 format!(
-                    "{:?} is reserved by RDS; choose another name",
+                    "{:?} is reserved by RDS for PostgreSQL (as are SQL key words and names starting with pg_); choose another, like medtech_admin",
                     rds.master_username
                 ),
             ));
@@ -391,6 +488,16 @@ impl Services {
             &field("redis.maintenance_window"),
             &redis.maintenance_window,
         )?;
+        // ElastiCache's minimum, twice RDS's: a shorter window fails CreateReplicationGroup.
+        if maintenance.1 < 60 {
+            return Err(ConfigError::new(
+                field("redis.maintenance_window"),
+                format!(
+                    "{} is shorter than the 60 minutes ElastiCache requires; make it at least an hour, like sun:06:30-sun:07:30",
+                    redis.maintenance_window
+                ),
+            ));
+        }
         no_overlap(&field("redis.maintenance_window"), snapshot, maintenance)?;
 
         if let Some(email) = &self.alarms.email {
@@ -664,7 +771,7 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         let s = Services::default().resolve(&StackArgs::default()).unwrap();
-        assert_eq!(s.rds.family(), "postgres16");
+        assert_eq!(s.rds.engine_version, "16");
         assert_eq!(s.logs.retention_days, 365);
     }
 
@@ -681,7 +788,12 @@ mod tests {
             "[kinesis]\nretention_hours = 8761\n",
             "kinesis.retention_hours",
         );
-        rejects("[rds]\nengine_version = \"9.6\"\n", "rds.engine_version");
+        for version in ["9.6", "16.4.1", "16.", "latest", "99", ""] {
+            rejects(
+                &format!("[rds]\nengine_version = {version:?}\n"),
+                "rds.engine_version",
+            );
+        }
         rejects(
             "[rds]\ninstance_class = \"m5.large\"\n",
             "rds.instance_class",
@@ -694,10 +806,12 @@ mod tests {
             "[rds]\nbackup_retention_days = 7\n",
             "rds.backup_retention_days",
         );
-        rejects(
-            "[rds]\nmaster_username = \"admin\"\n",
-            "rds.master_username",
-        );
+        for user in ["admin", "rdsadmin", "user", "User", "select", "pg_dba"] {
+            rejects(
+                &format!("[rds]\nmaster_username = {user:?}\n"),
+                "rds.master_username",
+            );
+        }
         rejects(
             "[rds]\nmonitoring_interval_seconds = 0\n",
             "rds.monitoring_interval_seconds",
@@ -735,6 +849,19 @@ mod tests {
             "[destroy]\nsecret_recovery_window_days = 3\n",
             "destroy.secret_recovery_window_days",
         );
+    }
+
+    #[test]
+    fn a_major_or_a_full_version_and_the_postgres_user_are_accepted() {
+        for body in [
+            "[rds]\nengine_version = \"16\"\n",
+            "[rds]\nengine_version = \"16.8\"\n",
+            "[rds]\nengine_version = \"17\"\n",
+            "[rds]\nmaster_username = \"postgres\"\n",
+        ] {
+            let services: Services = toml::from_str(body).expect("valid toml");
+            services.resolve(&StackArgs::default()).expect(body);
+        }
     }
 
     #[test]

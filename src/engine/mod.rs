@@ -30,6 +30,8 @@ pub enum Action {
     Unchanged,
     WouldCreate,
     WouldUpdate(Vec<Change>),
+    /// `plan`: AWS is still carrying out a change (its status word); `up` would wait for it.
+    WouldSettle(String),
     Found,
     Deleted,
     Absent,
@@ -43,6 +45,7 @@ impl Action {
             Self::Unchanged => "unchanged",
             Self::WouldCreate => "create",
             Self::WouldUpdate(_) => "update",
+            Self::WouldSettle(_) => "settling",
             Self::Found => "found",
             Self::Deleted => "deleted",
             Self::Absent => "absent",
@@ -291,6 +294,7 @@ async fn converge(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
         return Ok(Action::Created);
     };
     ctx.set_record(res.name(), current.record.clone())?;
+    let current = settled(res, ctx, current).await?;
     let changes = diff(&res.desired(ctx).await?, &current.properties);
     if changes.is_empty() {
         return Ok(Action::Unchanged);
@@ -327,9 +331,32 @@ async fn predict(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
     };
     ctx.set_record(res.name(), current.record.clone())?;
     let changes = diff(&res.desired(ctx).await?, &current.properties);
-    Ok(if changes.is_empty() {
-        Action::Unchanged
-    } else {
-        Action::WouldUpdate(changes)
+    let transition = res.in_transition(&current);
+    let changes = match &transition {
+        Some(t) => t.known_changes(changes),
+        None => changes,
+    };
+    Ok(match transition {
+        _ if !changes.is_empty() => Action::WouldUpdate(changes),
+        Some(t) => Action::WouldSettle(t.status),
+        None => Action::Unchanged,
     })
+}
+
+/// `current`, or, when AWS is still carrying out a change on it, what it is once that change
+/// is done: a partial description (no endpoint yet) is never compared.
+async fn settled(res: &dyn Resource, ctx: &Ctx, current: Observed) -> Result<Observed, Error> {
+    let Some(transition) = res.in_transition(&current) else {
+        return Ok(current);
+    };
+    ctx.status(res.name(), &format!("still {}", transition.status));
+    res.settle(ctx, &current).await?;
+    let after = res.read(ctx, Some(&current.record)).await?.ok_or_else(|| {
+        Error::resource(
+            res.name(),
+            format!("disappeared while {}", transition.status),
+        )
+    })?;
+    ctx.set_record(res.name(), after.record.clone())?;
+    Ok(after)
 }

@@ -1,7 +1,7 @@
 //! The six CloudWatch alarms of the stack, each notifying the encrypted topic both when it
-//! fires and when its data goes missing (a silent pipeline is an incident too). Dimensions are
-//! the deterministic resource names, so alarms need only the topic to exist, not the
-//! resources they watch.
+//! fires and when its data goes missing where that is an incident (a silent database is one;
+//! an idle stream is not). Dimensions are the deterministic resource names, so alarms need
+//! only the topic to exist, not the resources they watch.
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
@@ -78,8 +78,19 @@ struct Spec {
     threshold: f64,
     period: i32,
     evaluation_periods: i32,
+    /// What a period without data counts as (`TreatMissingData`): `notBreaching` where the
+    /// metric exists only with traffic, `missing` (INSUFFICIENT_DATA, which notifies) where
+    /// AWS always reports it and its absence is itself a fault.
+    missing_data: &'static str,
     description: &'static str,
 }
+
+/// Kinesis publishes these only while records flow: an idle stream has no data, and that is
+/// healthy.
+const IDLE_IS_HEALTHY: &str = "notBreaching";
+/// RDS and ElastiCache report these every minute while the resource runs: no data means the
+/// resource, or its metrics, are gone, which the on-call must hear about.
+const SILENCE_IS_A_FAULT: &str = "missing";
 
 pub struct Alarm {
     metric: Metric,
@@ -115,6 +126,8 @@ impl Alarm {
                 threshold: limits.kinesis_iterator_age_ms,
                 period: 300,
                 evaluation_periods: 1,
+                // GetRecords.* exists only while a consumer reads.
+                missing_data: IDLE_IS_HEALTHY,
                 description: "Consumers are falling behind the PHI event stream",
             },
             Metric::KinesisWriteThrottled => Spec {
@@ -126,6 +139,8 @@ impl Alarm {
                 threshold: limits.kinesis_write_throttled_records,
                 period: 300,
                 evaluation_periods: 1,
+                // Reported only for periods with writes.
+                missing_data: IDLE_IS_HEALTHY,
                 description: "Writes to the PHI event stream are being throttled",
             },
             Metric::RdsCpu => Spec {
@@ -137,6 +152,7 @@ impl Alarm {
                 threshold: limits.rds_cpu_percent,
                 period: 300,
                 evaluation_periods: 3,
+                missing_data: SILENCE_IS_A_FAULT,
                 description: "Database CPU has been high for 15 minutes",
             },
             Metric::RdsFreeStorage => Spec {
@@ -148,6 +164,7 @@ impl Alarm {
                 threshold: limits.rds_free_storage_gb * GIB,
                 period: 300,
                 evaluation_periods: 1,
+                missing_data: SILENCE_IS_A_FAULT,
                 description: "Database free storage is low",
             },
             Metric::RedisCpu => Spec {
@@ -159,6 +176,7 @@ impl Alarm {
                 threshold: limits.redis_cpu_percent,
                 period: 300,
                 evaluation_periods: 3,
+                missing_data: SILENCE_IS_A_FAULT,
                 description: "Redis engine CPU has been high for 15 minutes",
             },
             Metric::RedisReplicationLag => Spec {
@@ -170,6 +188,9 @@ impl Alarm {
                 threshold: limits.redis_replication_lag_seconds,
                 period: 60,
                 evaluation_periods: 5,
+                // Only a replica reports it: silence means the replica is gone or was
+                // promoted by a failover, both worth a notification.
+                missing_data: SILENCE_IS_A_FAULT,
                 description: "The Redis replica is lagging behind the primary",
             },
         }
@@ -217,6 +238,7 @@ impl Alarm {
             .threshold(spec.threshold)
             .period(spec.period)
             .evaluation_periods(spec.evaluation_periods)
+            .treat_missing_data(spec.missing_data)
             .actions_enabled(true)
             .alarm_actions(&topic)
             .insufficient_data_actions(&topic)
@@ -246,6 +268,7 @@ fn observe(alarm: &MetricAlarm) -> Properties {
         ("threshold", json!(alarm.threshold())),
         ("period", json!(alarm.period())),
         ("evaluation_periods", json!(alarm.evaluation_periods())),
+        ("treat_missing_data", json!(alarm.treat_missing_data())),
         ("actions_enabled", json!(alarm.actions_enabled())),
         ("alarm_actions", json!(alarm.alarm_actions())),
         (
@@ -281,6 +304,7 @@ impl Resource for Alarm {
             ("threshold", json!(spec.threshold)),
             ("period", json!(spec.period)),
             ("evaluation_periods", json!(spec.evaluation_periods)),
+            ("treat_missing_data", json!(spec.missing_data)),
             ("actions_enabled", json!(true)),
             ("alarm_actions", json!([topic])),
             ("insufficient_data_actions", json!([topic])),

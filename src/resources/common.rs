@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resource::Change;
+use crate::resource::{Change, DESTROY_LOSES};
 use crate::state::Record;
 
 pub fn desired_tags(ctx: &Ctx, name: &str) -> Value {
@@ -56,20 +56,23 @@ pub fn single<T>(
     }
 }
 
-/// The error for a property that cannot change without replacing the resource.
+/// The error for a property that cannot change without replacing the resource. A value AWS
+/// does not report is unknown, not different: no advice to destroy anything for it.
 pub fn cannot_change(
     resource: &str,
     property: &str,
     observed: Option<&Value>,
     desired: &Value,
 ) -> Error {
-    Error::resource(
-        resource,
-        format!(
-            "{property} is {} but config wants {desired}; it cannot change in place: revert the config, or destroy and re-create the environment",
-            observed.map_or("unset".to_owned(), Value::to_string)
+    let message = match observed.filter(|v| !v.is_null()) {
+        Some(have) => format!(
+            "{property} is {have} but config wants {desired}; it cannot change in place: revert the config, or re-create the environment ({DESTROY_LOSES})"
         ),
-    )
+        None => format!(
+            "AWS does not report {property} (config wants {desired}); medtech cannot tell whether it differs and changes nothing: run the command again once AWS reports it"
+        ),
+    };
+    Error::resource(resource, message)
 }
 
 /// Refuses the whole update when any change touches a property that only a replacement

@@ -1,12 +1,14 @@
 //! The PostgreSQL parameter group: TLS required for every connection (`rds.force_ssl=1`) and
-//! every connection and disconnection logged, in the family of the configured engine version.
+//! every connection and disconnection logged, in the family RDS names for the configured
+//! major version (see `rds_engine`). A family cannot change, so a new major is refused here,
+//! before anything is touched.
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use serde_json::{Map, Value, json};
 
 use super::common::{cannot_change, desired_tags, found, gone};
-use super::rds_tags;
+use super::{rds_engine, rds_tags};
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
@@ -68,7 +70,10 @@ impl Resource for DbParameterGroup {
             .map(|(k, v)| ((*k).to_owned(), json!(v)))
             .collect();
         Ok(Properties::from([
-            ("family", json!(ctx.settings.services.rds.family())),
+            (
+                "family",
+                json!(rds_engine::for_major(ctx, self.name()).await?.family),
+            ),
             ("parameters", Value::Object(parameters)),
             ("tags", desired_tags(ctx, &ctx.names().db_parameter_group())),
         ]))
@@ -120,12 +125,13 @@ impl Resource for DbParameterGroup {
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
         let name = ctx.names().db_parameter_group();
+        let family = rds_engine::for_major(ctx, self.name()).await?.family;
         let created = ctx
             .clients
             .rds
             .create_db_parameter_group()
             .db_parameter_group_name(&name)
-            .db_parameter_group_family(ctx.settings.services.rds.family())
+            .db_parameter_group_family(family)
             .description(format!(
                 "medtech {}: TLS only, connections logged",
                 ctx.settings.env()
@@ -144,6 +150,19 @@ impl Resource for DbParameterGroup {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        // Only a new major version changes the family: refused before the other changes.
+        if let Some(change) = changes.iter().find(|c| c.property == "family") {
+            let have = change
+                .observed
+                .as_ref()
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Err(rds_engine::major_change_refusal(
+                self.name(),
+                have,
+                change.desired.as_str().unwrap_or_default(),
+            ));
+        }
         for change in changes {
             match change.property {
                 "parameters" => Self::set_parameters(ctx).await?,

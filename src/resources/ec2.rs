@@ -88,15 +88,19 @@ pub fn no_retry() -> aws_sdk_ec2::config::Builder {
     aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
-/// A deterministic idempotency token (at most 64 ASCII characters) for `parts`; it changes
-/// whenever a parent is re-created, so a token is never reused for a different resource.
+/// A deterministic idempotency token (at most 64 ASCII characters) for `parts` and for the id
+/// recorded for `resource`, if any. It changes whenever a parent is re-created, and whenever
+/// the resource itself is: a create runs when the recorded one is gone (deleted by hand, or
+/// failed), and EC2 answers a reused token with the original resource even after it was
+/// deleted.
 pub fn client_token(ctx: &Ctx, resource: &str, parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     hash.update(ctx.settings.env().as_str());
     hash.update([0]);
     hash.update(resource);
-    for part in parts {
+    let replaced = ctx.record(resource).map(|r| r.id);
+    for part in parts.iter().copied().chain(replaced.as_deref()) {
         hash.update([0]);
         hash.update(part);
     }

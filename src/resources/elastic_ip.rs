@@ -1,11 +1,14 @@
 //! The NAT gateway's Elastic IP. Released only after the NAT gateway is gone: AWS refuses to
-//! release an address that is still mapped.
+//! release an address that is still mapped, and for a while after the gateway is `deleted` it
+//! answers `AuthFailure` for the address it held.
+
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 use serde_json::json;
 
-use super::common::{Lookup, cannot_change, desired_tags, find, gone};
+use super::common::{Lookup, cannot_change, desired_tags, find, found, gone};
 use super::ec2::{self, no_retry, tags_value};
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -14,6 +17,11 @@ use crate::resource::{Change, Observed, Properties, Resource};
 use crate::state::Record;
 
 pub struct ElasticIp;
+
+/// How long EC2 may keep answering `AuthFailure` for the address of a NAT gateway that is
+/// already `deleted`. Not documented; terraform-provider-aws retries for minutes.
+const RELEASE_AFTER_NAT: Duration = Duration::from_secs(600);
+const RELEASE_PAUSE: Duration = Duration::from_secs(5);
 
 impl ElasticIp {
     pub const NAME: &'static str = "nat-eip";
@@ -27,6 +35,27 @@ impl ElasticIp {
                 ("tags", tags_value(address.tags())),
             ]),
         }
+    }
+}
+
+impl ElasticIp {
+    /// Whether the account holds the address and it is mapped to something: `None` when it is
+    /// gone.
+    async fn mapping(ctx: &Ctx, id: &str) -> Result<Option<bool>, Error> {
+        let out = found(
+            ctx.clients
+                .ec2
+                .describe_addresses()
+                .allocation_ids(id)
+                .send()
+                .await
+                .op("ec2:DescribeAddresses"),
+        )?;
+        Ok(out.and_then(|out| {
+            out.addresses()
+                .first()
+                .map(|a| a.association_id().is_some() || a.network_interface_id().is_some())
+        }))
     }
 }
 
@@ -119,14 +148,37 @@ impl Resource for ElasticIp {
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        gone(
-            ctx.clients
+        let id = &current.record.id;
+        let started = Instant::now();
+        loop {
+            let released = ctx
+                .clients
                 .ec2
                 .release_address()
-                .allocation_id(&current.record.id)
+                .allocation_id(id)
                 .send()
                 .await
-                .op("ec2:ReleaseAddress"),
-        )
+                .op("ec2:ReleaseAddress");
+            let Err(e) = released else {
+                return Ok(());
+            };
+            if e.code.as_deref() != Some("AuthFailure") {
+                return gone::<()>(Err(e));
+            }
+            // AuthFailure also means bad credentials. The same credentials describing the
+            // address, unmapped, prove they are fine: EC2 is still freeing it from the NAT
+            // gateway. Anything else is the credentials error it says it is.
+            match Self::mapping(ctx, id).await? {
+                None => return Ok(()),
+                Some(false) if started.elapsed() < ctx.scaled(RELEASE_AFTER_NAT) => {
+                    ctx.status(
+                        self.name(),
+                        "EC2 is still freeing the address from the deleted NAT gateway",
+                    );
+                    ctx.pause(RELEASE_PAUSE).await?;
+                }
+                Some(_) => return Err(e.into()),
+            }
+        }
     }
 }

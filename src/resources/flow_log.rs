@@ -43,6 +43,15 @@ impl FlowLog {
                     "deliver_logs_permission_arn",
                     json!(log.deliver_logs_permission_arn()),
                 ),
+                // Whether AWS can deliver through the role: a flow log that exists but
+                // delivers nothing is no audit trail.
+                (
+                    "delivery",
+                    json!({
+                        "status": log.deliver_logs_status(),
+                        "error": log.deliver_logs_error_message(),
+                    }),
+                ),
                 ("tags", tags_value(log.tags())),
             ]),
         }
@@ -81,6 +90,8 @@ impl Resource for FlowLog {
             ("log_destination_type", json!("cloud-watch-logs")),
             ("log_group_name", json!(ctx.names().flow_log_group())),
             ("deliver_logs_permission_arn", json!(Self::role_arn(ctx)?)),
+            // AWS's error message, when there is one, is for the report, not compared.
+            ("delivery", json!({"status": "SUCCESS"})),
             ("tags", desired_tags(ctx, &ctx.names().flow_log())),
         ]))
     }
@@ -161,6 +172,26 @@ impl Resource for FlowLog {
         for change in changes {
             match change.property {
                 "tags" => ec2::retag(ctx, &current.record.id, &ctx.names().flow_log()).await?,
+                // Nothing on the flow log sets it: the role's permissions do, and the role
+                // was brought in line before this step.
+                "delivery" => {
+                    let observed = change.observed.as_ref();
+                    let field = |key: &str| {
+                        observed
+                            .and_then(|v| v.get(key))
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned)
+                    };
+                    return Err(Error::resource(
+                        self.name(),
+                        format!(
+                            "AWS reports flow-log delivery {} ({}): the role {} must allow logs:CreateLogStream, logs:PutLogEvents, logs:DescribeLogStreams and logs:DescribeLogGroups; if this run just repaired the role, AWS updates the status at its next delivery: run `medtech verify` in a few minutes",
+                            field("status").unwrap_or_else(|| "unknown".to_owned()),
+                            field("error").unwrap_or_else(|| "no reason given".to_owned()),
+                            Self::role_arn(ctx)?,
+                        ),
+                    ));
+                }
                 other => {
                     return Err(cannot_change(
                         self.name(),

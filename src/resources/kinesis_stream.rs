@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_kinesis::types::{
     EncryptionType, ScalingType, StreamDescriptionSummary, StreamMode, StreamModeDetails,
-    StreamStatus,
+    StreamStatus, Tag,
 };
 use serde_json::json;
 
@@ -16,11 +16,14 @@ use super::kms_key::KmsKey;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resource::{Change, Observed, Properties, Resource, Transition};
 use crate::state::Record;
 use crate::wait::{self, Poll};
 
 pub struct KinesisStream;
+
+/// The most tags one ListTagsForStream call returns.
+const TAG_PAGE: i32 = 50;
 
 impl KinesisStream {
     pub const NAME: &'static str = "kinesis";
@@ -39,6 +42,30 @@ impl KinesisStream {
             .await
             .op("kinesis:DescribeStreamSummary");
         Ok(found(out)?.and_then(|out| out.stream_description_summary().cloned()))
+    }
+
+    /// Every tag of the stream. Kinesis pages them (10 by default, 50 at most), so a stream
+    /// with more user tags than one page would otherwise look untagged, and be re-tagged on
+    /// every run.
+    async fn tags(ctx: &Ctx) -> Result<Vec<Tag>, Error> {
+        let mut tags: Vec<Tag> = Vec::new();
+        loop {
+            let page = ctx
+                .clients
+                .kinesis
+                .list_tags_for_stream()
+                .stream_name(ctx.names().kinesis_stream())
+                .limit(TAG_PAGE)
+                .set_exclusive_start_tag_key(tags.last().map(|t| t.key().to_owned()))
+                .send()
+                .await
+                .op("kinesis:ListTagsForStream")?;
+            let more = page.has_more_tags() && !page.tags().is_empty();
+            tags.extend(page.tags().iter().cloned());
+            if !more {
+                return Ok(tags);
+            }
+        }
     }
 
     async fn wait_active(&self, ctx: &Ctx) -> Result<(), Error> {
@@ -103,6 +130,22 @@ impl KinesisStream {
     }
 }
 
+/// The shard counts to pass through from `from` to `to`: UpdateShardCount accepts at most
+/// double, and at least half, the current open shard count.
+fn shard_steps(from: i32, to: i32) -> Vec<i32> {
+    let mut steps = Vec::new();
+    let mut now = from.max(1);
+    while now != to {
+        now = if to > now {
+            to.min(now.saturating_mul(2))
+        } else {
+            to.max((now + 1) / 2)
+        };
+        steps.push(now);
+    }
+    steps
+}
+
 #[async_trait]
 impl Resource for KinesisStream {
     fn name(&self) -> &str {
@@ -120,6 +163,14 @@ impl Resource for KinesisStream {
     /// Under a minute either way.
     fn typical_seconds(&self) -> u64 {
         30
+    }
+
+    fn in_transition(&self, observed: &Observed) -> Option<Transition> {
+        Transition::of(observed, "status", &["CREATING", "UPDATING"])
+    }
+
+    async fn settle(&self, ctx: &Ctx, _observed: &Observed) -> Result<(), Error> {
+        self.wait_active(ctx).await
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -146,14 +197,7 @@ impl Resource for KinesisStream {
         if summary.stream_status() == &StreamStatus::Deleting {
             return Ok(None);
         }
-        let tags = ctx
-            .clients
-            .kinesis
-            .list_tags_for_stream()
-            .stream_name(ctx.names().kinesis_stream())
-            .send()
-            .await
-            .op("kinesis:ListTagsForStream")?;
+        let tags = Self::tags(ctx).await?;
         let mode = summary
             .stream_mode_details()
             .map(|m| m.stream_mode().as_str())
@@ -178,8 +222,7 @@ impl Resource for KinesisStream {
                 (
                     "tags",
                     tag_pairs(
-                        tags.tags()
-                            .iter()
+                        tags.iter()
                             .map(|t| (t.key(), t.value().unwrap_or_default())),
                     ),
                 ),
@@ -262,15 +305,38 @@ impl Resource for KinesisStream {
             self.encrypt(ctx).await?;
         }
         if changed("shard_count") {
-            kinesis
-                .update_shard_count()
-                .stream_name(&name)
-                .target_shard_count(ctx.settings.services.kinesis.shard_count)
-                .scaling_type(ScalingType::UniformScaling)
-                .send()
-                .await
-                .op("kinesis:UpdateShardCount")?;
-            self.wait_active(ctx).await?;
+            let want = ctx.settings.services.kinesis.shard_count;
+            let from = current
+                .properties
+                .get("shard_count")
+                .and_then(|v| v.as_i64())
+                .and_then(|n| i32::try_from(n).ok())
+                .unwrap_or(want);
+            let steps = shard_steps(from, want);
+            for (done, step) in steps.iter().enumerate() {
+                let scaled = kinesis
+                    .update_shard_count()
+                    .stream_name(&name)
+                    .target_shard_count(*step)
+                    .scaling_type(ScalingType::UniformScaling)
+                    .send()
+                    .await
+                    .op("kinesis:UpdateShardCount");
+                match scaled {
+                    Err(e) if e.code.as_deref() == Some("LimitExceededException") => {
+                        let now = if done == 0 { from } else { steps[done - 1] };
+                        return Err(Error::resource(
+                            self.name(),
+                            format!(
+                                "{e}. Kinesis changes a stream's shard count by at most double or half per call and at most 10 times per stream in a rolling 24 hours; {done} of the {} steps from {from} to {want} shards are done and the stream has {now}: run `medtech up` again once the earlier changes are a day old",
+                                steps.len()
+                            ),
+                        ));
+                    }
+                    other => other.map(drop)?,
+                }
+                self.wait_active(ctx).await?;
+            }
         }
         if changed("tags") {
             kinesis
@@ -302,5 +368,20 @@ impl Resource for KinesisStream {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_steps;
+
+    #[test]
+    fn shard_changes_go_by_at_most_double_or_half() {
+        assert_eq!(shard_steps(2, 2), Vec::<i32>::new());
+        assert_eq!(shard_steps(1, 5), [2, 4, 5]);
+        assert_eq!(shard_steps(5, 1), [3, 2, 1]);
+        assert_eq!(shard_steps(2, 3), [3]);
+        assert_eq!(shard_steps(500, 1).len(), 9);
+        assert_eq!(shard_steps(1, 500).len(), 9);
     }
 }

@@ -2,9 +2,18 @@
 //! policy that lets the account administer it, CloudWatch Logs of this region use it for this
 //! environment's log groups only, and CloudWatch alarms publish to the encrypted SNS topic.
 //! Everything that can be encrypted in the stack uses this key.
+//!
+//! `destroy` only schedules the key for deletion. The next `up` of the environment takes its
+//! own key back (cancels the deletion, enables it, points the alias at it) rather than making a
+//! new one: the secrets a non-forced destroy keeps, the final snapshot and the log data are
+//! encrypted with it, and stay readable only through it.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
+use aws_sdk_resourcegroupstagging::types::TagFilter;
 use serde_json::{Value, json};
 
 use super::common::{cannot_change, desired_tags, gone, tag_pairs};
@@ -16,6 +25,42 @@ use crate::resource::{Change, Observed, Properties, Resource};
 use crate::state::Record;
 
 pub struct KmsKey;
+
+/// How long calls about a key made (or re-enabled) seconds ago may still be refused. KMS is
+/// eventually consistent: "the new KMS key might not be immediately available" to every part of
+/// KMS ("Eventual consistency" in the KMS developer guide); terraform-provider-aws waits up to 3
+/// minutes for it. Real cases settle within seconds.
+const PROPAGATION: Duration = Duration::from_secs(120);
+
+/// Whether `e` is KMS not yet knowing, or not yet knowing the state of, a key it just made:
+/// `NotFoundException`, or `KMSInvalidStateException`/`DisabledException` while an
+/// `EnableKey` or `CancelKeyDeletion` propagates.
+fn not_propagated(e: &AwsError) -> bool {
+    e.is(ErrorKind::NotFound)
+        || matches!(
+            e.code.as_deref(),
+            Some("KMSInvalidStateException" | "DisabledException")
+        )
+}
+
+/// Runs a call about a key this run just created or re-enabled, again while KMS has not
+/// propagated the key yet, for at most `PROPAGATION`.
+async fn once_propagated<T, F, Fut>(ctx: &Ctx, mut call: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let started = Instant::now();
+    loop {
+        match call().await {
+            Err(e) if not_propagated(&e) && started.elapsed() < ctx.scaled(PROPAGATION) => {
+                ctx.status(KmsKey::NAME, "waiting for KMS to propagate the key");
+                ctx.pause(Duration::from_secs(2)).await?;
+            }
+            other => return other.map_err(Error::from),
+        }
+    }
+}
 
 impl KmsKey {
     pub const NAME: &'static str = "kms";
@@ -42,7 +87,10 @@ impl KmsKey {
                     "Resource": "*",
                     "Condition": {
                         "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": c.arn("logs", &format!("log-group:/medtech/{env}/*"))
+                            "kms:EncryptionContext:aws:logs:arn": [
+                                c.arn("logs", &format!("log-group:/medtech/{env}/*")),
+                                c.arn("logs", &format!("log-group:{}*", ctx.names().rds_log_prefix()))
+                            ]
                         }
                     }
                 },
@@ -165,7 +213,7 @@ impl KmsKey {
         })
     }
 
-    async fn point_alias(ctx: &Ctx, key: &str) -> Result<(), Error> {
+    async fn point_alias(ctx: &Ctx, key: &str) -> Result<(), AwsError> {
         let alias = ctx.names().kms_alias();
         let created = ctx
             .clients
@@ -189,8 +237,141 @@ impl KmsKey {
                     .op("kms:UpdateAlias")?;
                 Ok(())
             }
-            other => other.map(drop).map_err(Error::from),
+            other => other.map(drop),
         }
+    }
+
+    /// This environment's own key that an earlier `destroy` scheduled for deletion, while KMS
+    /// still has it (the newest, should there be several).
+    async fn retired(ctx: &Ctx) -> Result<Option<KeyMetadata>, Error> {
+        let filter = |key: &str, value: &str| TagFilter::builder().key(key).values(value).build();
+        let mut pages = ctx
+            .clients
+            .tagging
+            .get_resources()
+            .tag_filters(filter("Environment", ctx.settings.env().as_str()))
+            .tag_filters(filter("Name", &ctx.names().kms_key()))
+            .resource_type_filters("kms")
+            .into_paginator()
+            .send();
+        let mut newest: Option<KeyMetadata> = None;
+        while let Some(page) = pages.next().await {
+            let page = page.op("tag:GetResources")?;
+            for mapping in page.resource_tag_mapping_list() {
+                let belongs = crate::tags::belongs_to(
+                    ctx.settings.env(),
+                    mapping.tags().iter().map(|t| (t.key(), t.value())),
+                );
+                let Some(arn) = mapping
+                    .resource_arn()
+                    .filter(|a| belongs && a.contains(":key/"))
+                else {
+                    continue;
+                };
+                let described = ctx
+                    .clients
+                    .kms
+                    .describe_key()
+                    .key_id(arn)
+                    .send()
+                    .await
+                    .op("kms:DescribeKey");
+                let meta = match described {
+                    Ok(out) => out.key_metadata().cloned(),
+                    // The tag index can still list a key whose deletion has completed.
+                    Err(e) if e.is(ErrorKind::NotFound) => None,
+                    Err(e) => return Err(e.into()),
+                };
+                let Some(meta) = meta.filter(|m| m.key_state() == Some(&KeyState::PendingDeletion))
+                else {
+                    continue;
+                };
+                if newest
+                    .as_ref()
+                    .is_none_or(|n| n.creation_date() < meta.creation_date())
+                {
+                    newest = Some(meta);
+                }
+            }
+        }
+        Ok(newest)
+    }
+
+    /// Takes the environment's retired key back: cancels its deletion and enables it. The
+    /// record comes first, so that a run stopped in between finds the key again (pending, or
+    /// disabled: `update` enables it).
+    async fn adopt(ctx: &Ctx, meta: &KeyMetadata) -> Result<String, Error> {
+        let kms = &ctx.clients.kms;
+        let id = meta.key_id().to_owned();
+        ctx.set_record(
+            Self::NAME,
+            Record::new(&id).with("arn", meta.arn().unwrap_or_default()),
+        )?;
+        ctx.status(
+            Self::NAME,
+            "taking back this environment's key, which a previous destroy scheduled for deletion",
+        );
+        let cancelled = kms
+            .cancel_key_deletion()
+            .key_id(&id)
+            .send()
+            .await
+            .op("kms:CancelKeyDeletion");
+        match cancelled {
+            // Not pending any more: a retry whose first response was lost.
+            Err(e) if e.code.as_deref() == Some("KMSInvalidStateException") => {}
+            other => drop(other?),
+        }
+        once_propagated(ctx, || async {
+            kms.enable_key()
+                .key_id(&id)
+                .send()
+                .await
+                .op("kms:EnableKey")
+        })
+        .await?;
+        Ok(id)
+    }
+
+    /// Rotation and alias of a key this run made or took back (and, for one taken back, the
+    /// policy and tags of this run's config), side by side: everything encrypted waits for the
+    /// key.
+    async fn configure(ctx: &Ctx, id: &str, taken_back: bool) -> Result<(), Error> {
+        let kms = &ctx.clients.kms;
+        let rotation = once_propagated(ctx, || async move {
+            kms.enable_key_rotation()
+                .key_id(id)
+                .send()
+                .await
+                .op("kms:EnableKeyRotation")
+        });
+        let alias = once_propagated(ctx, || Self::point_alias(ctx, id));
+        let policy = &Self::policy(ctx).to_string();
+        let tags = &Self::tags(ctx)?;
+        let refresh = async {
+            if !taken_back {
+                return Ok(());
+            }
+            let put_policy = once_propagated(ctx, || async move {
+                kms.put_key_policy()
+                    .key_id(id)
+                    .policy_name("default")
+                    .policy(policy)
+                    .send()
+                    .await
+                    .op("kms:PutKeyPolicy")
+            });
+            let tag = once_propagated(ctx, || async move {
+                kms.tag_resource()
+                    .key_id(id)
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .op("kms:TagResource")
+            });
+            tokio::try_join!(put_policy, tag).map(drop)
+        };
+        tokio::try_join!(rotation, alias, refresh).map(drop)
     }
 }
 
@@ -243,6 +424,11 @@ impl Resource for KmsKey {
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        if let Some(retired) = Self::retired(ctx).await? {
+            let id = Self::adopt(ctx, &retired).await?;
+            Self::configure(ctx, &id, true).await?;
+            return self.read_back(ctx, Some(&Record::new(&id))).await;
+        }
         let out = ctx
             .clients
             .kms
@@ -271,18 +457,7 @@ impl Resource for KmsKey {
             self.name(),
             Record::new(&id).with("arn", meta.arn().unwrap_or_default()),
         )?;
-        // Independent of each other: side by side, since everything encrypted waits for the key.
-        let rotation = async {
-            ctx.clients
-                .kms
-                .enable_key_rotation()
-                .key_id(&id)
-                .send()
-                .await
-                .op("kms:EnableKeyRotation")
-                .map_err(Error::from)
-        };
-        tokio::try_join!(rotation, Self::point_alias(ctx, &id))?;
+        Self::configure(ctx, &id, false).await?;
         self.read_back(ctx, Some(&Record::new(&id))).await
     }
 

@@ -1,6 +1,8 @@
-//! The two CloudWatch Logs groups: `/medtech/E/audit` for the application's audit trail and
-//! `/medtech/E/vpc-flow` for VPC flow logs. Both encrypted with the stack's key, both kept for
-//! the configured retention (at least 90 days).
+//! The CloudWatch Logs groups: `/medtech/E/audit` for the application's audit trail,
+//! `/medtech/E/vpc-flow` for VPC flow logs, and the two RDS exports its logs to. RDS would make
+//! those itself, unencrypted and kept forever, and `destroy` would leave them behind: made
+//! here first, they are encrypted with the stack's key and kept for the configured retention
+//! (at least 90 days), like the others.
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as SdkGroup;
@@ -19,6 +21,8 @@ use crate::state::Record;
 pub enum Purpose {
     Audit,
     FlowLogs,
+    RdsPostgresql,
+    RdsUpgrade,
 }
 
 pub struct LogGroup {
@@ -28,6 +32,8 @@ pub struct LogGroup {
 impl LogGroup {
     pub const AUDIT: &'static str = "audit-logs";
     pub const FLOW: &'static str = "flow-logs-group";
+    pub const RDS_POSTGRESQL: &'static str = "rds-postgresql-logs";
+    pub const RDS_UPGRADE: &'static str = "rds-upgrade-logs";
 
     pub fn new(purpose: Purpose) -> Self {
         Self { purpose }
@@ -37,6 +43,21 @@ impl LogGroup {
         match self.purpose {
             Purpose::Audit => ctx.names().audit_log_group(),
             Purpose::FlowLogs => ctx.names().flow_log_group(),
+            Purpose::RdsPostgresql => ctx.names().rds_log_group("postgresql"),
+            Purpose::RdsUpgrade => ctx.names().rds_log_group("upgrade"),
+        }
+    }
+
+    /// The prefix the group shares with its siblings, and the key of their batched list.
+    fn listing(&self, ctx: &Ctx) -> (String, &'static str) {
+        match self.purpose {
+            Purpose::Audit | Purpose::FlowLogs => (
+                format!("/medtech/{}/", ctx.settings.env()),
+                "logs:DescribeLogGroups",
+            ),
+            Purpose::RdsPostgresql | Purpose::RdsUpgrade => {
+                (ctx.names().rds_log_prefix(), "logs:DescribeLogGroups:rds")
+            }
         }
     }
 
@@ -73,6 +94,8 @@ impl Resource for LogGroup {
         match self.purpose {
             Purpose::Audit => Self::AUDIT,
             Purpose::FlowLogs => Self::FLOW,
+            Purpose::RdsPostgresql => Self::RDS_POSTGRESQL,
+            Purpose::RdsUpgrade => Self::RDS_UPGRADE,
         }
     }
 
@@ -99,13 +122,10 @@ impl Resource for LogGroup {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        // Both of the environment's groups live under `/medtech/E/`: one call lists them.
-        let prefix = format!("/medtech/{}/", ctx.settings.env());
-        let group = match listed(ctx, recorded, "logs:DescribeLogGroups", || {
-            describe_prefixed(ctx, prefix)
-        })
-        .await?
-        {
+        // Siblings share a prefix (`/medtech/E/`, or the instance's under `/aws/rds/`): one
+        // call lists them.
+        let (prefix, key) = self.listing(ctx);
+        let group = match listed(ctx, recorded, key, || describe_prefixed(ctx, prefix)).await? {
             Some(group) => Some(group),
             None => self.describe(ctx).await?,
         };

@@ -18,6 +18,7 @@ mod kms_key;
 mod log_group;
 mod nat_gateway;
 mod policies;
+pub mod rds_engine;
 mod rds_instance;
 mod rds_tags;
 mod replication_group;
@@ -82,6 +83,8 @@ pub fn stack() -> Vec<Box<dyn Resource>> {
         Box::new(KmsKey),
         Box::new(LogGroup::new(Purpose::Audit)),
         Box::new(LogGroup::new(Purpose::FlowLogs)),
+        Box::new(LogGroup::new(Purpose::RdsPostgresql)),
+        Box::new(LogGroup::new(Purpose::RdsUpgrade)),
         Box::new(IamRole {
             logical: FlowLog::ROLE,
             aws_name: Names::flow_logs_role,

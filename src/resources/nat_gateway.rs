@@ -16,7 +16,7 @@ use super::subnet::Subnet;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resource::{Change, Observed, Properties, Resource, Transition};
 use crate::state::Record;
 use crate::wait::{self, Pace, Poll};
 
@@ -118,6 +118,14 @@ impl Resource for NatGateway {
         USUAL_CREATE.as_secs()
     }
 
+    fn in_transition(&self, observed: &Observed) -> Option<Transition> {
+        Transition::of(observed, "state", &["pending"])
+    }
+
+    async fn settle(&self, ctx: &Ctx, observed: &Observed) -> Result<(), Error> {
+        Self::wait_available(ctx, &observed.record.id).await
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
             ("subnet_id", json!(ctx.id_of(Subnet::PUBLIC[0])?)),
@@ -196,10 +204,6 @@ impl Resource for NatGateway {
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
         for change in changes {
             match change.property {
-                // Found still pending (a previous run stopped while waiting): wait again.
-                "state" if change.observed == Some(json!("pending")) => {
-                    Self::wait_available(ctx, &current.record.id).await?;
-                }
                 "tags" => ec2::retag(ctx, &current.record.id, &ctx.names().nat()).await?,
                 other => {
                     return Err(cannot_change(

@@ -1,12 +1,15 @@
 //! The permission documents of medtech's roles: each names the exact ARNs of this stack
-//! (no `*` resources), and KMS actions name this stack's key only.
+//! (no `*` resources, save the one list action AWS authorises on the account's log-group
+//! namespace), and KMS actions name this stack's key only.
 
 use serde_json::{Value, json};
 
 use crate::context::Ctx;
 use crate::error::Error;
 
-/// VPC flow logs delivering into their log group.
+/// VPC flow logs delivering into their log group. The service also lists log groups before it
+/// delivers: without `logs:DescribeLogGroups` the flow log reports `DeliverLogsStatus`
+/// FAILED ("Access error") and nothing reaches the audit group.
 pub fn flow_logs(ctx: &Ctx) -> Result<Value, Error> {
     let group = ctx.clients.arn(
         "logs",
@@ -14,12 +17,22 @@ pub fn flow_logs(ctx: &Ctx) -> Result<Value, Error> {
     );
     Ok(json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DeliverFlowLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            "Resource": [group.clone(), format!("{group}:*")]
-        }]
+        "Statement": [
+            {
+                "Sid": "DeliverFlowLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [group.clone(), format!("{group}:*")]
+            },
+            {
+                // A list action: AWS authorises it on the account's log groups of the region,
+                // not on one group, and it reads names only.
+                "Sid": "FindTheLogGroup",
+                "Effect": "Allow",
+                "Action": ["logs:DescribeLogGroups"],
+                "Resource": [ctx.clients.arn("logs", "log-group:*")]
+            }
+        ]
     }))
 }
 

@@ -13,13 +13,14 @@ use super::common::{cannot_change, desired_tags, found, gone, refuse_replacement
 use super::db_parameter_group::DbParameterGroup;
 use super::db_subnet_group::DbSubnetGroup;
 use super::kms_key::KmsKey;
-use super::rds_tags;
+use super::log_group::LogGroup;
 use super::secret::{self, RDS_PORT, Secret};
 use super::security_group::SecurityGroup;
+use super::{rds_engine, rds_tags};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resource::{Change, Observed, Properties, Resource, Transition};
 use crate::secret_value::SecretString;
 use crate::state::Record;
 use crate::wait::{self, Pace, Poll};
@@ -79,6 +80,10 @@ impl RdsInstance {
         }
         if let Some(port) = endpoint.and_then(|e| e.port()) {
             record = record.with("port", port.to_string());
+        }
+        // The version chosen at create, kept current across RDS's minor upgrades.
+        if let Some(version) = db.engine_version() {
+            record = record.with("engine_version", version);
         }
         record
     }
@@ -154,11 +159,22 @@ impl Resource for RdsInstance {
             DbSubnetGroup::NAME,
             SecurityGroup::RDS,
             MONITORING_ROLE,
+            // Made first, so that RDS exports into encrypted groups with a retention.
+            LogGroup::RDS_POSTGRESQL,
+            LogGroup::RDS_UPGRADE,
         ]
     }
 
     fn typical_seconds(&self) -> u64 {
         USUAL_CREATE.as_secs()
+    }
+
+    fn in_transition(&self, observed: &Observed) -> Option<Transition> {
+        Transition::of(observed, "status", &SETTLING)
+    }
+
+    async fn settle(&self, ctx: &Ctx, _observed: &Observed) -> Result<(), Error> {
+        self.wait_available(ctx, Pace::Adaptive).await.map(drop)
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -313,6 +329,7 @@ impl Resource for RdsInstance {
         let rds = &ctx.settings.services.rds;
         let name = ctx.names().rds_instance();
         let key = ctx.arn_of(KmsKey::NAME)?;
+        let engine = rds_engine::for_create(ctx, self.name()).await?;
         let password = Self::password(ctx).await?;
         let started = Instant::now();
         loop {
@@ -322,7 +339,7 @@ impl Resource for RdsInstance {
                 .create_db_instance()
                 .db_instance_identifier(&name)
                 .engine("postgres")
-                .engine_version(&rds.engine_version)
+                .engine_version(&engine.version)
                 .db_instance_class(&rds.instance_class)
                 .allocated_storage(rds.allocated_storage_gb)
                 .storage_type("gp3")
@@ -393,6 +410,21 @@ impl Resource for RdsInstance {
             "port",
         ];
         refuse_replacements(self.name(), changes, &REPLACE_ONLY)?;
+        if let Some(change) = changes
+            .iter()
+            .find(|c| c.property == "engine_major_version")
+        {
+            let have = change
+                .observed
+                .as_ref()
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Err(rds_engine::major_change_refusal(
+                self.name(),
+                have,
+                change.desired.as_str().unwrap_or_default(),
+            ));
+        }
         let rds = &ctx.settings.services.rds;
         let changed = |p: &str| changes.iter().any(|c| c.property == p);
         if changed("allocated_storage") {
@@ -427,9 +459,6 @@ impl Resource for RdsInstance {
                 .apply_immediately(true);
             for change in settings {
                 modify = match change.property {
-                    "engine_major_version" => modify
-                        .engine_version(&rds.engine_version)
-                        .allow_major_version_upgrade(true),
                     "instance_class" => modify.db_instance_class(&rds.instance_class),
                     "allocated_storage" => modify.allocated_storage(rds.allocated_storage_gb),
                     "storage_type" => modify.storage_type("gp3"),
@@ -522,11 +551,15 @@ impl Resource for RdsInstance {
             return Ok(());
         };
         if db.db_instance_status() != Some("deleting") {
+            // RDS deletes only an instance at rest: one busy (backing-up, modifying) is waited for.
+            if db
+                .db_instance_status()
+                .is_some_and(|s| SETTLING.contains(&s))
+            {
+                self.wait_available(ctx, Pace::Adaptive).await?;
+            }
             if db.deletion_protection() == Some(true) {
                 // Lifted only here, after the user confirmed the destroy.
-                if db.db_instance_status() != Some("available") {
-                    self.wait_available(ctx, Pace::Adaptive).await?;
-                }
                 let modified = rds
                     .modify_db_instance()
                     .db_instance_identifier(&name)
@@ -558,8 +591,18 @@ impl Resource for RdsInstance {
                     .final_db_snapshot_identifier(snapshot)
             };
             match delete.send().await.op("rds:DeleteDBInstance") {
-                // Already being deleted (a retry whose first response was lost).
-                Err(e) if e.is(ErrorKind::NotReadyYet) => {}
+                // Refused while busy, or already being deleted (a retry whose first response
+                // was lost): only the second may be waited out; the first is tried again.
+                Err(e) if e.is(ErrorKind::NotReadyYet) => {
+                    let now = Self::describe(ctx).await?;
+                    if now
+                        .as_ref()
+                        .and_then(DbInstance::db_instance_status)
+                        .is_some_and(|s| s != "deleting")
+                    {
+                        return Err(e.into());
+                    }
+                }
                 other => gone(other)?,
             }
         }

@@ -19,7 +19,7 @@ use super::security_group::SecurityGroup;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resource::{Change, Observed, Properties, Resource, Transition};
 use crate::secret_value::SecretString;
 use crate::state::Record;
 use crate::wait::{self, Pace, Poll};
@@ -154,6 +154,14 @@ impl Resource for ReplicationGroup {
 
     fn typical_seconds(&self) -> u64 {
         USUAL_CREATE.as_secs()
+    }
+
+    fn in_transition(&self, observed: &Observed) -> Option<Transition> {
+        Transition::of(observed, "status", &SETTLING)
+    }
+
+    async fn settle(&self, ctx: &Ctx, _observed: &Observed) -> Result<(), Error> {
+        self.wait_available(ctx, Pace::Adaptive).await.map(drop)
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -464,8 +472,18 @@ impl Resource for ReplicationGroup {
             .await
             .op("elasticache:DeleteReplicationGroup");
         match deleted {
-            // Already deleting: the wait below sees it through.
-            Err(e) if e.is(ErrorKind::NotReadyYet) => {}
+            // Refused while busy, or already deleting: only the second may be waited out;
+            // the first is tried again.
+            Err(e) if e.is(ErrorKind::NotReadyYet) => {
+                let now = Self::describe(ctx).await?;
+                if now
+                    .as_ref()
+                    .and_then(SdkGroup::status)
+                    .is_some_and(|s| s != "deleting")
+                {
+                    return Err(e.into());
+                }
+            }
             other => gone(other)?,
         }
         wait::paced(

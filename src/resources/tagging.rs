@@ -54,7 +54,7 @@ async fn environment_tags(ctx: &Ctx) -> Result<Vec<(String, Value)>, Error> {
         .send();
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.op("tagging:GetResources")?;
+        let page = page.op("tag:GetResources")?;
         for mapping in page.resource_tag_mapping_list() {
             let Some(arn) = mapping.resource_arn() else {
                 continue;

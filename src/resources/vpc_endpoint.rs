@@ -2,7 +2,7 @@
 //! Secrets Manager and Kinesis in the private subnets (private DNS, so the standard SDK
 //! hostnames resolve to them), and a gateway endpoint for S3 on the private route table.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
@@ -14,10 +14,10 @@ use super::route_table::RouteTable;
 use super::security_group::SecurityGroup;
 use super::subnet::Subnet;
 use super::vpc::Vpc;
-use crate::aws::{AwsError, AwsResultExt};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, classify};
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resource::{Change, Observed, Properties, Resource, Transition};
 use crate::state::Record;
 use crate::wait::{self, Pace, Poll};
 
@@ -34,6 +34,10 @@ impl Service {
 
 /// About a minute to delete, with the network interfaces of an interface endpoint.
 const USUAL_DELETE: Duration = Duration::from_secs(60);
+/// Between deletes AWS refused for a reason that may pass.
+const DELETE_RETRY: Duration = Duration::from_secs(10);
+/// States from which an endpoint becomes available without help.
+const SETTLING: [&str; 2] = ["pending", "pendingacceptance"];
 
 pub struct VpcEndpoint {
     service: Service,
@@ -158,7 +162,7 @@ impl VpcEndpoint {
                     .map_or_else(|| "missing".to_owned(), state_of);
                 match state.as_str() {
                     "available" => Ok(Poll::Ready(())),
-                    "pending" | "pendingacceptance" => Ok(Poll::Pending(state)),
+                    s if SETTLING.contains(&s) => Ok(Poll::Pending(state)),
                     _ => Err(Error::resource(
                         self.name(),
                         format!("became {state} while waiting to be available"),
@@ -197,6 +201,64 @@ fn is_live(endpoint: &SdkEndpoint) -> bool {
     !["deleted", "deleting", "failed", "rejected", "expired"].contains(&state_of(endpoint).as_str())
 }
 
+impl VpcEndpoint {
+    /// Asks for the deletion until AWS accepts it. DeleteVpcEndpoints answers success for the
+    /// call and lists the endpoints it did not delete in `Unsuccessful`: one left there would
+    /// otherwise be waited for until the timeout. A refusal that may pass (a state, a
+    /// dependency, throttling) is asked again; any other is reported in AWS's words.
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
+        let started = Instant::now();
+        loop {
+            let out = match ctx
+                .clients
+                .ec2
+                .delete_vpc_endpoints()
+                .vpc_endpoint_ids(id)
+                .send()
+                .await
+                .op("ec2:DeleteVpcEndpoints")
+            {
+                Ok(out) => out,
+                Err(e) => return gone::<()>(Err(e)),
+            };
+            let Some(refused) = out
+                .unsuccessful()
+                .iter()
+                .find(|u| u.resource_id().is_none_or(|r| r == id))
+            else {
+                return Ok(());
+            };
+            let code = refused.error().and_then(|e| e.code());
+            let message = refused
+                .error()
+                .and_then(|e| e.message())
+                .unwrap_or("no reason given");
+            match classify(code, 400) {
+                ErrorKind::NotFound => return Ok(()),
+                kind if kind.is_retryable() && started.elapsed() < Self::timeout(ctx) => {
+                    ctx.status(
+                        self.name(),
+                        &format!(
+                            "AWS did not delete it yet ({}: {message}); asking again",
+                            code.unwrap_or("no code")
+                        ),
+                    );
+                    ctx.pause(DELETE_RETRY).await?;
+                }
+                _ => {
+                    return Err(Error::resource(
+                        self.name(),
+                        format!(
+                            "AWS did not delete {id}: {}: {message}",
+                            code.unwrap_or("no code")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Resource for VpcEndpoint {
     fn name(&self) -> &str {
@@ -226,6 +288,14 @@ impl Resource for VpcEndpoint {
 
     fn typical_seconds(&self) -> u64 {
         self.usual_create().as_secs()
+    }
+
+    fn in_transition(&self, observed: &Observed) -> Option<Transition> {
+        Transition::of(observed, "state", &SETTLING)
+    }
+
+    async fn settle(&self, ctx: &Ctx, observed: &Observed) -> Result<(), Error> {
+        self.wait_available(ctx, &observed.record.id).await
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -351,10 +421,6 @@ impl Resource for VpcEndpoint {
             let remove: Vec<String> = have.iter().filter(|x| !want.contains(x)).cloned().collect();
             let modify = ctx.clients.ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
             let modify = match change.property {
-                "state" if change.observed == Some(json!("pending")) => {
-                    self.wait_available(ctx, id).await?;
-                    continue;
-                }
                 "tags" => {
                     ec2::retag(ctx, id, &self.aws_name(ctx)).await?;
                     continue;
@@ -385,15 +451,7 @@ impl Resource for VpcEndpoint {
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
         let id = &current.record.id;
-        gone(
-            ctx.clients
-                .ec2
-                .delete_vpc_endpoints()
-                .vpc_endpoint_ids(id)
-                .send()
-                .await
-                .op("ec2:DeleteVpcEndpoints"),
-        )?;
+        self.delete(ctx, id).await?;
         // Interface endpoints hold network interfaces in the subnets until fully deleted.
         let pace = Pace::Usually(USUAL_DELETE);
         wait::paced(

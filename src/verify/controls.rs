@@ -85,6 +85,14 @@ pub fn common(property: &str) -> Option<Control> {
             "-",
             "-",
         ),
+        "settled" => c(
+            "AWS has finished creating or changing the resource (its settings are checked once it has)",
+            High,
+            INTEGRITY,
+            "wait for AWS to finish, or run `medtech up`, which waits, then verify again",
+            "-",
+            "-",
+        ),
         "recorded" => c(
             "The resource is the one recorded in state",
             Medium,
@@ -223,6 +231,14 @@ pub fn for_property(kind: &str, property: &str) -> Control {
             "run `medtech up`",
             "vpc_endpoint_services_allowed_principals_trust_boundaries",
             "-",
+        ),
+        ("flow_log", "delivery") => c(
+            "AWS delivers the flow logs (DeliverLogsStatus SUCCESS): the role may write to the group",
+            High,
+            AUDIT,
+            "run `medtech up` to repair the flow-logs role's policy, then `medtech verify` once AWS has delivered again",
+            "vpc_flow_logs_enabled",
+            "VPC_FLOW_LOGS_ENABLED",
         ),
         ("flow_log", _) => c(
             "VPC flow logs capture ALL traffic into the encrypted group",
@@ -609,6 +625,14 @@ pub fn for_property(kind: &str, property: &str) -> Control {
                 "CLOUDWATCH_ALARM_ACTION_CHECK",
             )
         }
+        ("cloudwatch_alarm", "treat_missing_data") => c(
+            "Missing data is treated as the metric requires: healthy for Kinesis traffic metrics, a notification for metrics AWS always reports",
+            Medium,
+            ACTIVITY,
+            "run `medtech up` (PutMetricAlarm TreatMissingData)",
+            "-",
+            "-",
+        ),
         ("cloudwatch_alarm", _) => c(
             "Alarm watches the intended metric with the configured threshold",
             Medium,

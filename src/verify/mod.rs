@@ -72,7 +72,12 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<u8, Error> {
         }
         Err(e) => {
             eprintln!("error: verification could not run: {e}");
-            Ok(COULD_NOT_RUN)
+            // A missing permission has the same exit code in every command.
+            Ok(if matches!(e, Error::AccessDenied { .. }) {
+                exit::AWS_ACCESS
+            } else {
+                COULD_NOT_RUN
+            })
         }
     }
 }
@@ -87,6 +92,13 @@ async fn checks(global: &GlobalArgs, args: &VerifyArgs) -> Result<(String, Vec<C
     let ctx = session.context(false);
     let engine = session.engine()?;
     let (reports, found) = engine.discover(&ctx).await;
+    let failures = reports.iter().filter_map(|r| match &r.outcome {
+        Outcome::Failed(e) => Some(e),
+        _ => None,
+    });
+    if let Some(denied) = Error::from_denied_steps(failures) {
+        return Err(denied);
+    }
     let mut checks = Vec::new();
     for ((resource, report), observed) in engine.resources().iter().zip(&reports).zip(&found) {
         let (name, kind) = (resource.name(), resource.kind());
@@ -140,12 +152,29 @@ async fn checks(global: &GlobalArgs, args: &VerifyArgs) -> Result<(String, Vec<C
                 }
                 let desired = resource.desired(&ctx).await?;
                 let failed = diff(&desired, &observed.properties);
+                let transition = resource.in_transition(observed);
+                if let Some(t) = &transition {
+                    checks.push(Check::new(
+                        name,
+                        kind,
+                        "settled",
+                        Value::Bool(true),
+                        Value::String(format!("still {}", t.status)),
+                    ));
+                }
                 for (property, want) in &desired {
                     let have = observed
                         .properties
                         .get(property)
                         .cloned()
                         .unwrap_or(Value::Null);
+                    // In transition, what AWS does not report yet is unknown, not failed;
+                    // the `settled` check above stands for it, and for the status itself.
+                    if let Some(t) = &transition
+                        && (have.is_null() || *property == t.property)
+                    {
+                        continue;
+                    }
                     let mut check = Check::new(name, kind, property, want.clone(), have);
                     // Object properties (tags) pass when every desired key matches.
                     check.passed = !failed.iter().any(|c| c.property == *property);

@@ -136,6 +136,22 @@ impl TestContext {
         serde_json::from_str(body).unwrap_or(Value::Null)
     }
 
+    /// Zeroes the emulator's request counts and timeline, so the next stats are one run's.
+    pub fn reset_emulator_stats(&self) {
+        use std::io::{Read, Write};
+        let address = self.emulator.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect to the emulator");
+        write!(
+            stream,
+            "POST /_medtech/stats/reset HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.lines().next().unwrap_or_default();
+        assert!(status.contains(" 200 "), "stats reset: {response}");
+    }
+
     async fn with_emulator(env: &str, emulator: Emulator) -> Self {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
@@ -928,5 +944,61 @@ impl TestContext {
             .account()
             .expect("account")
             .to_owned()
+    }
+}
+
+/// IAM enforcement (tests/emulator/medtech_emulator/patches_iam_auth.py): users are held to
+/// their policies, while the context's own `testing` keys act as the account's root user.
+impl TestContext {
+    /// Switches the emulator's policy evaluation on or off (moto's `/moto-api/reset-auth`,
+    /// whose body is the number of requests still let through unchecked).
+    pub fn set_iam_enforcement(&self, on: bool) {
+        use std::io::{Read, Write};
+        let body = if on { "0" } else { "inf" };
+        let address = self.emulator.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect to the emulator");
+        write!(
+            stream,
+            "POST /moto-api/reset-auth HTTP/1.0\r\nHost: {address}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+            "reset-auth: {response}"
+        );
+    }
+
+    /// Creates an IAM user whose only permissions are `policy`; returns its access key id and
+    /// secret, for `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+    pub async fn create_user_with_policy(&self, user: &str, policy: &Value) -> (String, String) {
+        self.iam.create_user().user_name(user).send().await.unwrap();
+        self.put_user_policy(user, policy).await;
+        let key = self
+            .iam
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+        let key = key.access_key().expect("access key");
+        (
+            key.access_key_id().to_owned(),
+            key.secret_access_key().to_owned(),
+        )
+    }
+
+    /// Replaces the user's permissions with `policy`.
+    pub async fn put_user_policy(&self, user: &str, policy: &Value) {
+        self.iam
+            .put_user_policy()
+            .user_name(user)
+            .policy_name("medtech-runner")
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .unwrap();
     }
 }

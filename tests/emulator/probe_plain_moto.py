@@ -153,7 +153,7 @@ def main():
     role = iam.create_role(RoleName="mon", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     rds.create_db_parameter_group(DBParameterGroupName="probe-pg16", DBParameterGroupFamily="postgres16", Description="d")
     db = rds.create_db_instance(
-        DBInstanceIdentifier="probe-db", DBInstanceClass="db.t3.medium", Engine="postgres", EngineVersion="16.3",
+        DBInstanceIdentifier="probe-db", DBInstanceClass="db.t3.medium", Engine="postgres", EngineVersion="16.8",
         MasterUsername="medtech", MasterUserPassword="averylongpassword123", AllocatedStorage=20, StorageType="gp3",
         MultiAZ=True, StorageEncrypted=True, KmsKeyId="alias/probe", BackupRetentionPeriod=30,
         EnableCloudwatchLogsExports=["postgresql", "upgrade"], PubliclyAccessible=False, DeletionProtection=True,

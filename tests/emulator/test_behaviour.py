@@ -2,7 +2,7 @@
 
 One emulator subprocess for the module, started with ``--behaviour @file``;
 each test then sets the behaviour it needs through ``POST /_medtech/behaviour``.
-Durations are scaled to 0.05-1.5 s so the whole file runs in about half a minute.  Names
+Durations are scaled to 0.05-2.1 s so the whole file runs in about a minute.  Names
 carry a per-test suffix, so tests share the server without resetting it.
 """
 from __future__ import annotations
@@ -24,15 +24,34 @@ from conftest import REGION, SERVER, start_server
 
 ACCOUNT = "123456789012"
 SCALE = 0.01
-# Unscaled seconds; x SCALE = what the tests wait.
-# Windows in which several calls must land are >= 1 s, so the tests hold on a loaded machine.
+# A window is a modeled state in which a `within` block must make its calls.  It is sized in
+# calls, not guessed in seconds: PER_CALL is what one call may take on a loaded machine
+# (measured on 2 cores: 8 ms median, 19 ms max; 42 ms median, 85 ms max with both cores busy
+# elsewhere), so a window holds its calls with 3x room even then.  `within` counts the calls a
+# block really makes and fails if they outgrow WINDOW_CALLS.
+PER_CALL = 0.3
+MIN_WINDOW = 1.0
+WINDOW_CALLS = {
+    "rds_create": 4, "rds_delete": 7,
+    "redis_create": 5, "redis_delete": 4,
+    "nat_create": 3, "nat_delete": 4,
+    "kinesis_create": 5, "kinesis_update": 3, "kinesis_delete": 2,
+    "vpce_create": 2, "vpce_delete": 3,
+    # After the owner is seen gone: the group deletes before the block, and the block's call.
+    "eni_linger": 3,
+    "iam_propagation": 4,
+    "kms_propagation": 5,
+}
+# Unscaled seconds; x SCALE = what the tests wait.  Every window is at least
+# max(MIN_WINDOW, WINDOW_CALLS x PER_CALL) (test_windows_hold_their_calls).
 DURATIONS = {
-    "rds_create": 100, "rds_modify": 50, "rds_delete": 150,
-    "redis_create": 100, "redis_modify": 50, "redis_delete": 150,
+    "rds_create": 120, "rds_modify": 50, "rds_delete": 210,
+    "redis_create": 150, "redis_modify": 50, "redis_delete": 150,
     "nat_create": 100, "nat_delete": 150,
-    "kinesis_create": 100, "kinesis_update": 60, "kinesis_delete": 40,
+    "kinesis_create": 150, "kinesis_update": 100, "kinesis_delete": 100,
     "vpce_create": 100, "vpce_gateway_create": 5, "vpce_delete": 150,
-    "eni_linger": 150, "iam_propagation": 50,
+    "eni_linger": 150, "iam_propagation": 120, "eip_release_after_nat": 150,
+    "kms_propagation": 150,
 }
 LATENCY = {"time_scale": SCALE, "durations": DURATIONS}
 
@@ -131,21 +150,32 @@ def seconds(*names) -> float:
 
 
 @contextlib.contextmanager
-def within(*names, since=None):
+def within(emu, *names, since=None):
     """Assertions about a state that lasts ``seconds(*names)`` from ``since`` (default: now).
 
-    A failure after that window may have closed only means the machine was too slow to
-    look in time, so the test is skipped as inconclusive; a failure inside it is a failure.
+    A failure is a failure, also once the window has closed: skipping it would pass a
+    regression on a slow machine.  The note then says how late it was, so a machine slower
+    than PER_CALL is told from a regression.  The calls the block makes are counted at the
+    emulator and must fit the window's WINDOW_CALLS.
     """
+    label = "+".join(names)
+    before = emu.stats()["totals"]["requests"]
     start = time.monotonic() if since is None else since
     window = seconds(*names)
     try:
         yield
-    except (AssertionError, pytest.fail.Exception):
-        if time.monotonic() - start >= window:
-            pytest.skip(f"inconclusive: the machine took longer than the {window:.2f} s window "
-                        f"({'+'.join(names)}) to look")
+    except (AssertionError, pytest.fail.Exception) as exc:
+        took = time.monotonic() - start
+        calls = emu.stats()["totals"]["requests"] - before
+        late = (f"; the window had closed: calls took longer than the {PER_CALL} s it allows "
+                "each" if took >= window else "")
+        exc.add_note(f"within {label}: failed after {calls} call(s), {took:.2f} s into its "
+                     f"{window:.2f} s window{late}")
         raise
+    calls = emu.stats()["totals"]["requests"] - before
+    assert calls <= WINDOW_CALLS[names[-1]], (
+        f"{calls} calls in the {label} window, sized for {WINDOW_CALLS[names[-1]]}: "
+        f"raise WINDOW_CALLS[{names[-1]!r}]")
 
 
 def settles(fetch, intermediate, goal):
@@ -182,6 +212,11 @@ def trust(service):
 
 
 # ============================================================ default behaviour
+def test_windows_hold_their_calls():
+    for name, calls in WINDOW_CALLS.items():
+        assert seconds(name) >= max(MIN_WINDOW, calls * PER_CALL), name
+
+
 def test_default_behaviour_is_unchanged(emulator):
     """No behaviour: nothing on, and the front hands requests and responses through untouched."""
     from werkzeug.test import EnvironBuilder
@@ -246,7 +281,7 @@ def test_behaviour_from_cli_file_and_runtime_endpoint(server):
     status, current = control(server, "GET", "/_medtech/behaviour")
     assert status == 200
     assert current["time_scale"] == SCALE
-    assert current["durations"]["rds_create"] == 100 and current["durations"]["eni_linger"] == 150
+    assert current["durations"]["rds_create"] == DURATIONS["rds_create"] and current["durations"]["eni_linger"] == 150
     assert current["fault_rate"] == 0
 
     status, body = control(server, "POST", "/_medtech/behaviour", {"fault_rate": 1.5})
@@ -265,7 +300,8 @@ def test_behaviour_from_cli_file_and_runtime_endpoint(server):
 
 # ======================================================================= RDS
 def rds_args(uid, name, sg, **extra):
-    return {"DBInstanceIdentifier": name, "Engine": "postgres", "DBInstanceClass": "db.t3.micro",
+    return {"DBInstanceIdentifier": name, "Engine": "postgres", "EngineVersion": "16",
+            "DBInstanceClass": "db.t3.micro",
             "AllocatedStorage": 20, "MasterUsername": "medtech", "MasterUserPassword": "Sup3rSecret!",
             "DBSubnetGroupName": f"medtech-db-subnets-{uid}", "VpcSecurityGroupIds": [sg],
             "DBParameterGroupName": f"medtech-pg-{uid}", **extra}
@@ -283,7 +319,7 @@ def test_rds_states_refusals_and_lingering_dependencies(emu, uid):
     def status():
         return rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]["DBInstanceStatus"]
 
-    with within("rds_create"):
+    with within(emu, "rds_create"):
         created = rds.create_db_instance(**rds_args(uid, name, sg))["DBInstance"]
         assert created["DBInstanceStatus"] == "creating" and "Endpoint" not in created
         described = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
@@ -300,10 +336,10 @@ def test_rds_states_refusals_and_lingering_dependencies(emu, uid):
     db = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
     assert db["Endpoint"]["Address"].startswith(name)
 
-    with within("rds_modify"):
-        modified = rds.modify_db_instance(DBInstanceIdentifier=name, BackupRetentionPeriod=14,
-                                          ApplyImmediately=True)["DBInstance"]
-        assert modified["DBInstanceStatus"] == "modifying"
+    # The modify's own response shows the state: no window to look within.
+    modified = rds.modify_db_instance(DBInstanceIdentifier=name, BackupRetentionPeriod=14,
+                                      ApplyImmediately=True)["DBInstance"]
+    assert modified["DBInstanceStatus"] == "modifying"
     settles(status, "modifying", "available")
     # Deletion protection alone is a flag: no modification cycle, the instance stays available.
     for flag in (True, False):
@@ -313,7 +349,7 @@ def test_rds_states_refusals_and_lingering_dependencies(emu, uid):
         assert status() == "available"
 
     deleted_at = time.monotonic()
-    with within("rds_delete"):
+    with within(emu, "rds_delete"):
         deleting = rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)["DBInstance"]
         assert deleting["DBInstanceStatus"] == "deleting"
         err = refused(rds.delete_db_instance, DBInstanceIdentifier=name, SkipFinalSnapshot=True)
@@ -335,7 +371,7 @@ def test_rds_states_refusals_and_lingering_dependencies(emu, uid):
     # Gone: the groups can go, but its network interfaces still hold the subnets and the SG.
     rds.delete_db_subnet_group(DBSubnetGroupName=f"medtech-db-subnets-{uid}")
     rds.delete_db_parameter_group(DBParameterGroupName=f"medtech-pg-{uid}")
-    with within("rds_delete", "eni_linger", since=deleted_at):
+    with within(emu, "rds_delete", "eni_linger", since=deleted_at):
         err = refused(ec2.delete_subnet, SubnetId=subnets[1])
         assert err.response["Error"]["Code"] == "DependencyViolation"
         assert f"deleted RDS DB instance {name}" in err.response["Error"]["Message"]
@@ -367,7 +403,7 @@ def test_iam_propagation(emu, uid):
     flow_args = dict(ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL",
                      LogDestinationType="cloud-watch-logs", LogGroupName=f"/medtech/{uid}/vpc-flow")
     started = time.monotonic()
-    with within("iam_propagation"):
+    with within(emu, "iam_propagation"):
         monitoring = iam.create_role(RoleName=f"medtech-rds-monitoring-{uid}",
                                      AssumeRolePolicyDocument=trust("monitoring.rds.amazonaws.com"))[
             "Role"]["Arn"]
@@ -391,6 +427,27 @@ def test_iam_propagation(emu, uid):
     assert time.monotonic() - started >= seconds("iam_propagation") - 0.05
 
 
+def test_kms_propagation(emu, uid):
+    """A new key is NotFound to EnableKeyRotation/CreateAlias/PutKeyPolicy/TagResource for a while."""
+    kms = emu("kms")
+    started = time.monotonic()
+    with within(emu, "kms_propagation"):
+        key = kms.create_key(Description=f"fresh-{uid}")["KeyMetadata"]["KeyId"]
+        for call, kwargs in (
+                (kms.enable_key_rotation, {"KeyId": key}),
+                (kms.create_alias, {"AliasName": f"alias/fresh-{uid}", "TargetKeyId": key}),
+                (kms.put_key_policy, {"KeyId": key, "PolicyName": "default", "Policy": "{}"}),
+                (kms.tag_resource, {"KeyId": key, "Tags": [{"TagKey": "k", "TagValue": "v"}]})):
+            assert refused(call, **kwargs).response["Error"]["Code"] == "NotFoundException"
+    # Described at once (the response of CreateKey names it), and usable once propagated.
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    _, codes = eventually(kms.enable_key_rotation, KeyId=key)
+    kms.create_alias(AliasName=f"alias/fresh-{uid}", TargetKeyId=key)
+    assert set(codes) <= {"NotFoundException"}
+    assert time.monotonic() - started >= seconds("kms_propagation") - 0.05
+    assert emu.stats()["operations"]["kms:EnableKeyRotation"]["refused"] >= 1
+
+
 # ================================================================ ElastiCache
 def test_replication_group_states_and_lingering_dependencies(emu, uid):
     ec2, cache = emu("ec2"), emu("elasticache")
@@ -403,12 +460,16 @@ def test_replication_group_states_and_lingering_dependencies(emu, uid):
     def status():
         return cache.describe_replication_groups(ReplicationGroupId=rid)["ReplicationGroups"][0]["Status"]
 
-    with within("redis_create"):
+    with within(emu, "redis_create"):
         rg = cache.create_replication_group(
             ReplicationGroupId=rid, ReplicationGroupDescription="d", Engine="redis",
             CacheNodeType="cache.t3.micro", NumCacheClusters=2, AutomaticFailoverEnabled=True,
             MultiAZEnabled=True, CacheSubnetGroupName=group, SecurityGroupIds=[sg])["ReplicationGroup"]
         assert rg["Status"] == "creating"
+        # No endpoint, hence no port, until the group is available (as AWS describes it).
+        described = cache.describe_replication_groups(ReplicationGroupId=rid)["ReplicationGroups"][0]
+        assert all("PrimaryEndpoint" not in g and "ReaderEndpoint" not in g
+                   for g in rg["NodeGroups"] + described["NodeGroups"])
         member = cache.describe_cache_clusters(CacheClusterId=f"{rid}-001")["CacheClusters"][0]
         assert member["CacheClusterStatus"] == "creating"
         err = refused(cache.modify_replication_group, ReplicationGroupId=rid, SnapshotRetentionLimit=7,
@@ -417,18 +478,19 @@ def test_replication_group_states_and_lingering_dependencies(emu, uid):
         err = refused(cache.list_tags_for_resource, ResourceName=rg["ARN"])
         assert err.response["Error"]["Code"] == "InvalidReplicationGroupState"
     settles(status, "creating", "available")
+    described = cache.describe_replication_groups(ReplicationGroupId=rid)["ReplicationGroups"][0]
+    assert described["NodeGroups"][0]["PrimaryEndpoint"]["Port"] == 6379
     member = cache.describe_cache_clusters(CacheClusterId=f"{rid}-002")["CacheClusters"][0]
     assert member["CacheClusterStatus"] == "available"
     cache.list_tags_for_resource(ResourceName=rg["ARN"])
 
-    with within("redis_modify"):
-        modified = cache.modify_replication_group(ReplicationGroupId=rid, SnapshotRetentionLimit=7,
-                                                  ApplyImmediately=True)["ReplicationGroup"]
-        assert modified["Status"] == "modifying"
+    modified = cache.modify_replication_group(ReplicationGroupId=rid, SnapshotRetentionLimit=7,
+                                              ApplyImmediately=True)["ReplicationGroup"]
+    assert modified["Status"] == "modifying"
     settles(status, "modifying", "available")
 
     deleted_at = time.monotonic()
-    with within("redis_delete"):
+    with within(emu, "redis_delete"):
         assert cache.delete_replication_group(ReplicationGroupId=rid)["ReplicationGroup"][
             "Status"] == "deleting"
         err = refused(cache.delete_replication_group, ReplicationGroupId=rid)
@@ -440,7 +502,7 @@ def test_replication_group_states_and_lingering_dependencies(emu, uid):
         assert f"ElastiCache replication group {rid} (deleting)" in err.response["Error"]["Message"]
     settles(status, "deleting", "ReplicationGroupNotFoundFault")
     cache.delete_cache_subnet_group(CacheSubnetGroupName=group)
-    with within("redis_delete", "eni_linger", since=deleted_at):
+    with within(emu, "redis_delete", "eni_linger", since=deleted_at):
         err = refused(ec2.delete_subnet, SubnetId=subnets[0])
         assert f"deleted ElastiCache replication group {rid}" in err.response["Error"]["Message"]
     eventually(ec2.delete_subnet, SubnetId=subnets[0])
@@ -462,7 +524,7 @@ def test_nat_gateway_states_and_mapped_address(emu, uid):
         return [g["NatGatewayId"] for g in ec2.describe_nat_gateways(Filters=[
             {"Name": "vpc-id", "Values": [vpc]}, {"Name": "state", "Values": [state]}])["NatGateways"]]
 
-    with within("nat_create"):
+    with within(emu, "nat_create"):
         nat = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=eip)["NatGateway"]
         nid = nat["NatGatewayId"]
         assert nat["State"] == "pending"
@@ -475,7 +537,7 @@ def test_nat_gateway_states_and_mapped_address(emu, uid):
     err = refused(ec2.delete_subnet, SubnetId=subnets[0])  # its network interface
     assert f"NAT gateway {nid} (available)" in err.response["Error"]["Message"]
 
-    with within("nat_delete"):
+    with within(emu, "nat_delete"):
         ec2.delete_nat_gateway(NatGatewayId=nid)
         assert state() == "deleting"  # and while deleting, its address is still mapped:
         err = refused(ec2.detach_internet_gateway, InternetGatewayId=igw, VpcId=vpc)
@@ -488,7 +550,14 @@ def test_nat_gateway_states_and_mapped_address(emu, uid):
     settles(state, "deleting", "deleted")
     assert in_state("deleted") == [nid]  # still listed, as on AWS
     ec2.detach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    ec2.release_address(AllocationId=eip)
+    # For a while after `deleted`, EC2 answers AuthFailure (401) for the address it mapped.
+    err = refused(ec2.release_address, AllocationId=eip)
+    assert err.response["Error"]["Code"] == "AuthFailure"
+    assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 401
+    started = time.monotonic()
+    _, codes = eventually(ec2.release_address, AllocationId=eip)
+    assert set(codes) == {"AuthFailure"}, codes
+    assert time.monotonic() - started <= seconds("eip_release_after_nat")
     ec2.delete_subnet(SubnetId=subnets[0])
     create, delete = emu.events("nat", nid)
     assert create["first_seen_ready_at"] >= create["ready_at"]
@@ -506,7 +575,7 @@ def test_vpc_endpoint_states_and_lingering_interfaces(emu, uid):
     def state(endpoint_id):
         return ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"][0]["State"].lower()
 
-    with within("vpce_create"):
+    with within(emu, "vpce_create"):
         endpoint = ec2.create_vpc_endpoint(**args)["VpcEndpoint"]
         vid = endpoint["VpcEndpointId"]
         assert endpoint["State"].lower() == "pending"
@@ -521,19 +590,22 @@ def test_vpc_endpoint_states_and_lingering_interfaces(emu, uid):
     settles(lambda: state(vid), "pending", "available")
 
     deleted_at = time.monotonic()
-    with within("vpce_delete"):
+    with within(emu, "vpce_delete"):
         ec2.delete_vpc_endpoints(VpcEndpointIds=[vid])
         assert state(vid) == "deleting"
         err = refused(ec2.delete_security_group, GroupId=sg)
         assert f"VPC endpoint {vid} (deleting)" in err.response["Error"]["Message"]
     settles(lambda: state(vid), "deleting", "InvalidVpcEndpointId.NotFound")
-    with within("vpce_delete", "eni_linger", since=deleted_at):
+    with within(emu, "vpce_delete", "eni_linger", since=deleted_at):
         err = refused(ec2.delete_subnet, SubnetId=subnets[1])
         assert f"deleted VPC endpoint {vid}" in err.response["Error"]["Message"]
     eventually(ec2.delete_security_group, GroupId=sg)
     ec2.delete_subnet(SubnetId=subnets[1])
     (delete,) = [e for e in emu.events("vpce", vid) if e["event"] == "delete"]
     assert delete["first_seen_gone_at"] >= delete["gone_at"]
+    # The token outlives its endpoint: EC2 answers it with the deleted one, not a new one.
+    again = ec2.create_vpc_endpoint(**args)["VpcEndpoint"]
+    assert (again["VpcEndpointId"], again["State"].lower()) == (vid, "deleted")
 
 
 def test_lingering_interfaces_count_from_when_the_owner_went(emu, uid):
@@ -562,7 +634,7 @@ def test_kinesis_stream_states(emu, uid):
     def status():
         return kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
 
-    with within("kinesis_create"):
+    with within(emu, "kinesis_create"):
         kinesis.create_stream(StreamName=name, ShardCount=2, StreamModeDetails={"StreamMode": "PROVISIONED"})
         assert status() == "CREATING"
         for call, kwargs in ((kinesis.start_stream_encryption, {"EncryptionType": "KMS", "KeyId": key}),
@@ -573,19 +645,19 @@ def test_kinesis_stream_states(emu, uid):
             assert "not ACTIVE, instead in state CREATING" in err.response["Error"]["Message"]
     settles(status, "CREATING", "ACTIVE")
 
-    with within("kinesis_update"):
+    with within(emu, "kinesis_update"):
         kinesis.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=key)
         assert kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamStatus"] == "UPDATING"
         err = refused(kinesis.update_shard_count, StreamName=name, TargetShardCount=4,
                       ScalingType="UNIFORM_SCALING")
         assert err.response["Error"]["Code"] == "ResourceInUseException"
     settles(status, "UPDATING", "ACTIVE")
-    with within("kinesis_update"):
+    with within(emu, "kinesis_update"):
         kinesis.decrease_stream_retention_period(StreamName=name, RetentionPeriodHours=24)
         assert status() == "UPDATING"
     settles(status, "UPDATING", "ACTIVE")
 
-    with within("kinesis_delete"):
+    with within(emu, "kinesis_delete"):
         kinesis.delete_stream(StreamName=name)
         assert status() == "DELETING"
     settles(status, "DELETING", "ResourceNotFoundException")

@@ -43,10 +43,12 @@ def apply_patches() -> None:
             patches_ec2,
             patches_elasticache,
             patches_iam,
+            patches_iam_auth,
             patches_kinesis,
             patches_kms,
             patches_logs,
             patches_rds,
+            patches_secretsmanager,
             patches_server,
         )
 
@@ -55,10 +57,12 @@ def apply_patches() -> None:
             patches_ec2,
             patches_elasticache,
             patches_iam,
+            patches_iam_auth,
             patches_kinesis,
             patches_kms,
             patches_logs,
             patches_rds,
+            patches_secretsmanager,
             patches_server,
         ):
             module.apply()

@@ -45,6 +45,8 @@ DEFAULT_DURATIONS: dict[str, float] = {
     "vpce_delete": 60.0,
     "eni_linger": 300.0,
     "iam_propagation": 10.0,
+    "kms_propagation": 3.0,
+    "eip_release_after_nat": 60.0,
 }
 
 FAULT_KINDS: tuple[str, ...] = ("throttle", "server_error", "lost_response")

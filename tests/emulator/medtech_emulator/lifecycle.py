@@ -105,7 +105,9 @@ class Model:
         self.timeline: list[dict] = []
         self.latest: dict[tuple, dict] = {}  # (account, region, kind, id) -> last timeline event
         self.role_created: dict[str, float] = {}  # role ARN -> epoch seconds
+        self.key_created: dict[str, float] = {}  # KMS key id -> epoch seconds
         self.tokens: dict[tuple, tuple] = {}  # (account, region, op, token) -> (fingerprint, ids)
+        self.gone_endpoints: dict[str, object] = {}  # deleted VPC endpoints, which tokens still name
         self._local = threading.local()
         self._applying_due: float | None = None  # set while tick() applies a due job
 
@@ -134,7 +136,9 @@ class Model:
             self.lingering.clear()
             self.latest.clear()
             self.role_created.clear()
+            self.key_created.clear()
             self.tokens.clear()
+            self.gone_endpoints.clear()
 
     def reset_timeline(self) -> None:
         """Start a new timeline (transitions under way keep running, unlisted)."""
@@ -219,6 +223,17 @@ class Model:
             return False
         created = self.role_created.get(arn)
         return created is not None and time.time() - created < self.behaviour.seconds("iam_propagation")
+
+    # ---------------------------------------------------------------- KMS
+    def key_created_now(self, key_id: str) -> None:
+        with self.lock:
+            self.key_created[key_id] = time.time()
+
+    def key_too_young(self, key_id: str | None) -> bool:
+        if not key_id or not self.active:
+            return False
+        created = self.key_created.get(key_id)
+        return created is not None and time.time() - created < self.behaviour.seconds("kms_propagation")
 
     # ------------------------------------------------- per-request context
     def begin(self) -> RequestContext:
@@ -336,6 +351,7 @@ def install(model: Model = MODEL) -> None:
         _install_ec2(model)
         _install_kinesis(model)
         _install_iam(model)
+        _install_kms(model)
         _installed = True
 
 
@@ -484,10 +500,22 @@ def _install_elasticache(m: Model) -> None:
         for cluster in members(backend, rg):
             cluster.cache_cluster_status = status
 
+    # Real ElastiCache describes a group it is still creating without endpoints (so no port):
+    # they appear when it becomes available.
+    ENDPOINTS = ("primary_endpoint", "reader_endpoint", "primary_endpoint_address",
+                 "reader_endpoint_address")
+
+    def hide_endpoints(rg):
+        rg._medtech_endpoints = [{k: group.pop(k) for k in ENDPOINTS if k in group}
+                                 for group in rg.node_groups]
+
     def settle(backend, rg):
         def apply():
             if rg.status in ("creating", "modifying"):
                 set_status(backend, rg, "available")
+            for group, hidden in zip(rg.node_groups, getattr(rg, "_medtech_endpoints", [])):
+                group.update(hidden)
+            rg._medtech_endpoints = []
         return apply
 
     def users_of(backend, rg) -> tuple[set, set]:
@@ -500,6 +528,7 @@ def _install_elasticache(m: Model) -> None:
             rg = orig(self, *args, **kwargs)
             if m.active:
                 set_status(self, rg, "creating")
+                hide_endpoints(rg)
                 m.start("redis", self, rg.replication_group_id, "create", "redis_create",
                         settle(self, rg))
             return rg
@@ -591,6 +620,25 @@ def _install_elasticache(m: Model) -> None:
 
 
 # ------------------------------------------------------------------------ EC2
+def _auth_failure():
+    """EC2's `AuthFailure` (HTTP 401, EC2 XML), as ReleaseAddress answers it for a while after
+    the address's NAT gateway is `deleted`: the credentials are fine, the address is not yet
+    free (an EC2 quirk that terraform-provider-aws retries)."""
+    from werkzeug.exceptions import HTTPException
+
+    class AuthFailure(HTTPException):
+        code = 401
+
+        def get_headers(self, environ=None, scope=None):
+            return [("Content-Type", "text/xml;charset=UTF-8")]
+
+    body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
+            "<Code>AuthFailure</Code><Message>You do not have permission to access the specified "
+            "resource.</Message></Error></Errors><RequestID>medtech-eip-after-nat</RequestID>"
+            "</Response>")
+    return AuthFailure(description=body)
+
+
 def _install_ec2(m: Model) -> None:
     from moto.core.responses import ActionResult
     from moto.ec2.exceptions import EC2ClientError
@@ -629,7 +677,12 @@ def _install_ec2(m: Model) -> None:
                 gateway.state = "deleting"
 
                 def apply():
+                    allocations = [a.get("allocationId") for a in gateway.address_set]
                     orig(self, nat_gateway_id)  # deleted; EIP unmapped; ENI removed
+                    # EC2 keeps the address's NAT mapping for a while after `deleted`.
+                    gone_at = m._applying_due if m._applying_due is not None else time.time()
+                    for eip in self.address_by_allocation([a for a in allocations if a]):
+                        eip.medtech_nat_gone_at = gone_at
                 m.start("nat", self, nat_gateway_id, "delete", "nat_delete", apply, final="gone")
             return gateway
         return delete_nat_gateway
@@ -683,6 +736,11 @@ def _install_ec2(m: Model) -> None:
                         "InvalidIPAddress.InUse",
                         f"Address {eips[0].public_ip} is in use by NAT gateway {blocking[0].id} "
                         f"({blocking[0].state}).")
+                gone_at = getattr(eips[0], "medtech_nat_gone_at", None) if eips else None
+                if (gone_at is not None
+                        and time.time() - gone_at < m.behaviour.seconds("eip_release_after_nat")):
+                    m.refuse("eip_after_nat")
+                    raise _auth_failure()
             return orig(self, address=address, allocation_id=allocation_id)
         return release_address
 
@@ -704,6 +762,11 @@ def _install_ec2(m: Model) -> None:
                                          "different parameters.")
                 if vpce_id in self.vpc_end_points:
                     return self.vpc_end_points[vpce_id]
+                # EC2 answers a token with its endpoint even once that is deleted.
+                gone = m.gone_endpoints.get(vpce_id)
+                if gone is not None:
+                    gone.state = "deleted"
+                    return gone
             endpoint = orig(self, vpc_id, service_name, endpoint_type, policy_document,
                             route_table_ids, subnet_ids, network_interface_ids, dns_entries,
                             client_token, security_group_ids, tags, private_dns_enabled)
@@ -743,6 +806,7 @@ def _install_ec2(m: Model) -> None:
                     orig(self, [vpce_id])  # ENIs / routes removed
                     if self.vpc_end_points.get(vpce_id) is endpoint:
                         del self.vpc_end_points[vpce_id]
+                    m.gone_endpoints[vpce_id] = endpoint
                     m.linger(self, f"VPC endpoint {vpce_id}", subnets, groups)
                 m.start("vpce", self, vpce_id, "delete", "vpce_delete", apply, final="gone")
             if passthrough:
@@ -981,3 +1045,34 @@ def _install_iam(m: Model) -> None:
         return create_role
 
     _wrap(IAMBackend, "create_role", make_create_role)
+
+
+# ------------------------------------------------------------------------ KMS
+def _install_kms(m: Model) -> None:
+    """A new key is unknown to the calls that configure it for ``kms_propagation``."""
+    from moto.kms.exceptions import NotFoundException
+    from moto.kms.models import KmsBackend
+
+    def make_create_key(orig):
+        def create_key(self, *args, **kwargs):
+            key = orig(self, *args, **kwargs)
+            m.key_created_now(key.id)
+            return key
+        return create_key
+
+    def make_refusing(position: int):
+        def make(orig):
+            def call(self, *args, **kwargs):
+                if args and len(args) > position:
+                    key_id = self.get_key_id(args[position])
+                    if m.key_too_young(key_id):
+                        m.refuse("kms_propagation")
+                        raise NotFoundException(f"Key '{args[position]}' does not exist")
+                return orig(self, *args, **kwargs)
+            return call
+        return make
+
+    _wrap(KmsBackend, "create_key", make_create_key)
+    # The key named by the first argument (create_alias: target_key_id, then alias_name).
+    for name in ("enable_key_rotation", "put_key_policy", "tag_resource", "create_alias"):
+        _wrap(KmsBackend, name, make_refusing(0))

@@ -41,6 +41,27 @@ Elastic IPs (what the NAT gateway's lifecycle touches)
 * ``DescribeAddresses`` of an unassociated address omits ``InstanceId`` and
   ``NetworkInterfaceId`` (moto returns empty strings, which look like an
   association to a client testing for presence).
+
+* ``DeleteVpcEndpoints`` reports per endpoint, in its ``Unsuccessful`` list, as
+  the API reference says ("Information about the VPC endpoints that were not
+  successfully deleted"); moto always answers an empty list.  An unknown id is
+  ``InvalidVpcEndpoint.NotFound`` there (terraform-provider-aws treats that
+  item as "already gone").  Which other refusals AWS reports per item, and
+  when, is not documented; a test makes one happen by tagging the endpoint
+  ``medtech-emulator:refuse-delete`` = ``<Code>`` or ``<Code>:<times>``: the
+  delete is then reported Unsuccessful with that code (``times`` times, then
+  accepted).
+
+Flow logs
+* A flow log to CloudWatch Logs reports ``DeliverLogsStatus: FAILED`` with
+  ``DeliverLogsErrorMessage: Access error`` while its delivery role (by its
+  policies now, inline and attached) does not allow ``logs:CreateLogStream``,
+  ``logs:PutLogEvents`` and ``logs:DescribeLogStreams`` on the group's streams
+  and ``logs:DescribeLogGroups`` on the account's log groups -- the
+  permissions the VPC flow-logs guide lists for the role -- or when the role
+  is gone.  Otherwise ``SUCCESS``.  moto fixes the status at creation from the
+  group's existence only.  The status is read at every describe, as AWS
+  reports delivery as it happens.
 """
 from __future__ import annotations
 
@@ -208,6 +229,9 @@ def apply() -> None:
     NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
     NatGateways.create_nat_gateway = r_create_nat_gateway
 
+    _patch_flow_log_delivery()
+    _patch_delete_vpc_endpoints()
+
     from moto.ec2.models.vpcs import VPCEndPoint
 
     orig_endpoint_filter = VPCEndPoint.get_filter_value
@@ -218,3 +242,113 @@ def apply() -> None:
         return orig_endpoint_filter(self, filter_name, method_name)
 
     VPCEndPoint.get_filter_value = endpoint_filter_value
+
+
+# What the flow-logs service does with the role, and on which resource: streams of the
+# group, and a listing of the account's log groups.
+FLOW_LOG_DELIVERY = (
+    ("logs:CreateLogStream", "{group}:log-stream:{stream}"),
+    ("logs:PutLogEvents", "{group}:log-stream:{stream}"),
+    ("logs:DescribeLogStreams", "{group}:log-stream:{stream}"),
+    ("logs:DescribeLogGroups", "{groups}:*"),
+)
+
+
+def _delivery_allowed(flow_log) -> bool:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.iam.models import iam_backends
+
+    backend = flow_log.ec2_backend
+    arn = flow_log.deliver_logs_permission_arn or ""
+    try:
+        role = iam_backends[backend.account_id]["aws"].get_role_by_arn(arn)
+    except Exception:  # noqa: BLE001 - any lookup failure is "no such role"
+        return False
+    documents = [*role.policies.values(), *role.managed_policies.values()]
+    prefix = f"arn:aws:logs:{backend.region_name}:{backend.account_id}:log-group"
+    names = {"group": f"{prefix}:{flow_log.log_group_name}", "groups": prefix,
+             "stream": f"{flow_log.resource_id}-all"}
+    for action, pattern in FLOW_LOG_DELIVERY:
+        resource = pattern.format(**names)
+        results = [IAMPolicy(doc).is_action_permitted(action, resource) for doc in documents]
+        if PermissionResult.DENIED in results or PermissionResult.PERMITTED not in results:
+            return False
+    return True
+
+
+def _patch_flow_log_delivery() -> None:
+    from moto.ec2.models.flow_logs import FlowLogs
+
+    def status(self):
+        created = self.__dict__.get("_medtech_created_status", "SUCCESS")
+        if created != "SUCCESS" or (self.log_destination_type or "cloud-watch-logs") != "cloud-watch-logs":
+            return created
+        return "SUCCESS" if _delivery_allowed(self) else "FAILED"
+
+    def set_status(self, value):
+        self.__dict__["_medtech_created_status"] = value
+
+    def message(self):
+        if self.deliver_logs_status == "FAILED":
+            return self.__dict__.get("_medtech_created_message") or "Access error"
+        return None
+
+    def set_message(self, value):
+        self.__dict__["_medtech_created_message"] = value
+
+    FlowLogs.deliver_logs_status = property(status, set_status)
+    FlowLogs.deliver_logs_error_message = property(message, set_message)
+
+
+REFUSE_DELETE_TAG = "medtech-emulator:refuse-delete"
+_REFUSAL_MESSAGES = {
+    "IncorrectState": "The VPC endpoint {id} is not in a state that allows it to be deleted.",
+    "OperationNotPermitted": "The VPC endpoint {id} is managed by another service and cannot "
+                             "be deleted by you.",
+}
+
+
+def _patch_delete_vpc_endpoints() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.vpcs import VPCs
+
+    def item(vpce_id, code, message):
+        return {"ResourceId": vpce_id, "Error": {"Code": code, "Message": message}}
+
+    def refusal(endpoint):
+        """The (code, message) a test asked this endpoint's delete to be refused with."""
+        for tag in endpoint.get_tags():
+            if tag.get("key") != REFUSE_DELETE_TAG:
+                continue
+            code, _, times = str(tag.get("value", "")).partition(":")
+            with _lock:
+                left = endpoint.__dict__.get("_medtech_refusals_left")
+                if left is None:
+                    left = int(times) if times else -1
+                if left == 0:
+                    return None
+                endpoint.__dict__["_medtech_refusals_left"] = left - 1 if left > 0 else left
+            message = _REFUSAL_MESSAGES.get(code, "The VPC endpoint {id} cannot be deleted.")
+            return code, message.format(id=endpoint.id)
+        return None
+
+    def delete_vpc_endpoints(self) -> ActionResult:
+        backend = self.ec2_backend
+        unsuccessful, accepted = [], []
+        for vpce_id in self._get_param("VpcEndpointIds", []) or []:
+            endpoint = backend.vpc_end_points.get(vpce_id)
+            if endpoint is None:
+                unsuccessful.append(item(vpce_id, "InvalidVpcEndpoint.NotFound",
+                                         f"The Vpc Endpoint Id '{vpce_id}' does not exist"))
+                continue
+            refused = refusal(endpoint)
+            if refused is not None:
+                unsuccessful.append(item(vpce_id, *refused))
+                continue
+            accepted.append(vpce_id)
+        self.error_on_dryrun()
+        if accepted:
+            backend.delete_vpc_endpoints(vpce_ids=accepted)
+        return ActionResult({"Unsuccessful": unsuccessful})
+
+    VPCs.delete_vpc_endpoints = delete_vpc_endpoints

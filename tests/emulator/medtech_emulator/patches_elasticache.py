@@ -32,12 +32,15 @@ CreateReplicationGroup
   ``MultiAZEnabled`` needs automatic failover and 2 nodes
   (``InvalidParameterCombination``); ``AuthToken`` needs
   ``TransitEncryptionEnabled=true`` and must be 16-128 printable characters
-  from letters, digits and ``! & # $ ^ < > -`` (``InvalidParameterValue``).
+  from letters, digits and ``! & # $ ^ < > -`` (``InvalidParameterValue``);
+  ``PreferredMaintenanceWindow`` must be ``ddd:hh24:mi-ddd:hh24:mi`` and at
+  least 60 minutes long (the ElastiCache API reference: "The minimum
+  maintenance window is a 60 minute period", ``InvalidParameterValue``).
 
 ModifyReplicationGroup
 * Also applies ``SnapshotWindow``, ``PreferredMaintenanceWindow`` and
   ``SecurityGroupIds`` (moto ignores them), with the same failover/Multi-AZ
-  validation.
+  and maintenance-window validation.
 
 DeleteReplicationGroup
 * The group (and its member clusters) reports ``deleting`` on the first
@@ -59,7 +62,13 @@ import threading
 import time
 
 _lock = threading.RLock()
+# What a group created without SnapshotWindow reports: AWS picks an hour from an 8-hour block
+# of the region (us-east-1: 03:00-11:00 UTC); any hour but medtech's default does here.
+DEFAULT_SNAPSHOT_WINDOW = "08:30-09:30"
 _AUTH_TOKEN = re.compile(r"^[A-Za-z0-9!&#$^<>\-]{16,128}$")
+_MAINTENANCE_WINDOW = re.compile(
+    r"^(sun|mon|tue|wed|thu|fri|sat):([01]\d|2[0-3]):([0-5]\d)-"
+    r"(sun|mon|tue|wed|thu|fri|sat):([01]\d|2[0-3]):([0-5]\d)$")
 _DIRECTIONS = {"east": "e", "west": "w", "north": "n", "south": "s", "central": "c",
                "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw"}
 
@@ -160,6 +169,21 @@ def apply() -> None:
                 "Invalid AUTH token: it must be 16 to 128 printable characters; the only "
                 "special characters allowed are !, &, #, $, ^, <, > and -.")
 
+    def check_maintenance_window(window) -> None:
+        if window is None:
+            return
+        days = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+        match = _MAINTENANCE_WINDOW.match(str(window).lower())
+        if not match:
+            raise InvalidParameterValueException(
+                f"Invalid maintenance window format: {window}. Use ddd:hh24:mi-ddd:hh24:mi.")
+        d1, h1, m1, d2, h2, m2 = match.groups()
+        start = days.index(d1) * 1440 + int(h1) * 60 + int(m1)
+        end = days.index(d2) * 1440 + int(h2) * 60 + int(m2)
+        if (end - start) % (7 * 1440) < 60:
+            raise InvalidParameterValueException(
+                f"The maintenance window {window} is shorter than the minimum of 60 minutes.")
+
     # ------------------------------------------------------ cache clusters
     def security_groups(self):
         return [{"SecurityGroupId": sg, "Status": "active"} for sg in (self.security_group_ids or [])]
@@ -195,6 +219,7 @@ def apply() -> None:
                     "cluster mode disabled.")
             check_failover(a.get("automatic_failover_enabled"), a.get("multi_az_enabled"), nodes)
             check_auth_token(a.get("auth_token"), a.get("transit_encryption_enabled"))
+            check_maintenance_window(a.get("preferred_maintenance_window"))
             subnet_group = a.get("cache_subnet_group_name")
             if subnet_group and subnet_group not in self.cache_subnet_groups:
                 raise CacheSubnetGroupNotFound(subnet_group)
@@ -229,7 +254,10 @@ def apply() -> None:
         group["primary_endpoint_address"] = primary
         group["reader_endpoint_address"] = reader
         if not a.get("snapshot_window"):
-            rg.snapshot_window = "05:00-06:00"  # moto's default "05:00-6:00" is malformed
+            # AWS picks a window itself when none is sent; moto's "05:00-6:00" is malformed,
+            # and medtech's own default ("05:00-06:00") must not come out of here either, or a
+            # request without the window would look configured.
+            rg.snapshot_window = DEFAULT_SNAPSHOT_WINDOW
         engine_version = a.get("engine_version") or "7.1.0"
         rg.engine_version = engine_version
         maintenance = (a.get("preferred_maintenance_window") or "sun:05:00-sun:06:00").lower()
@@ -330,6 +358,7 @@ def apply() -> None:
             if replication_group_id not in self.replication_groups:
                 raise ReplicationGroupNotFound(replication_group_id)
             rg = self.replication_groups[replication_group_id]
+            check_maintenance_window(preferred_maintenance_window)
             failover = (automatic_failover_enabled if automatic_failover_enabled is not None
                         else rg.automatic_failover == "enabled")
             multi_az = multi_az_enabled if multi_az_enabled is not None else rg.multi_az == "enabled"

@@ -17,6 +17,12 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
   accepts any string.
 * ``AssociateKmsKey`` / ``DisassociateKmsKey`` exist (moto 5.2.5 has no
   handler for them at all).
+* An RDS instance that exports logs (``EnableCloudwatchLogsExports``) makes
+  ``/aws/rds/instance/<id>/<type>`` for each exported type itself, when the
+  group does not exist yet: unencrypted and kept forever, as RDS does ("RDS
+  creates the log group ... if it doesn't exist", RDS User Guide, *Publishing
+  database logs to Amazon CloudWatch Logs*).  A group made beforehand is used
+  as it is.  moto makes none.
 """
 from __future__ import annotations
 
@@ -126,3 +132,24 @@ def apply() -> None:
     r_disassociate_kms_key.__name__ = "disassociate_kms_key"
     LogsResponse.associate_kms_key = r_associate_kms_key
     LogsResponse.disassociate_kms_key = r_disassociate_kms_key
+
+    _install_rds_log_exports()
+
+
+def _install_rds_log_exports() -> None:
+    from moto.logs.models import LogsBackend, logs_backends
+    from moto.rds.models import RDSBackend
+
+    orig_create_db = RDSBackend.create_db_instance
+
+    @functools.wraps(orig_create_db)
+    def create_db_instance(self, db_kwargs):
+        db = orig_create_db(self, db_kwargs)
+        logs = logs_backends[self.account_id][self.region_name]
+        for kind in db_kwargs.get("enable_cloudwatch_logs_exports") or []:
+            name = f"/aws/rds/instance/{db.db_instance_identifier}/{kind}"
+            if name not in logs.groups:
+                LogsBackend.create_log_group(logs, name, tags={})
+        return db
+
+    RDSBackend.create_db_instance = create_db_instance

@@ -43,6 +43,31 @@ DB instances
   ``AvailabilityZone`` is ``InvalidParameterCombination``.
 * ``DeleteDBInstance`` of a standalone instance needs ``FinalDBSnapshotIdentifier``
   or ``SkipFinalSnapshot=true`` (``InvalidParameterCombination`` otherwise).
+
+Engine versions
+* ``DescribeDBEngineVersions`` exists (moto: HTML 500) and serves a PostgreSQL
+  version list shaped like a region's: majors 13 to 17, several minors each,
+  one default per major (not always the newest), a few retired minors with
+  ``Status`` ``deprecated`` (``16.4`` among them), ``DBParameterGroupFamily``,
+  ``MajorEngineVersion`` and ``ValidUpgradeTarget``.  Filters as AWS applies
+  them: ``Engine``; ``EngineVersion`` exact or by leading components (``16``
+  matches every 16.x); ``DBParameterGroupFamily``; ``DefaultOnly`` (the
+  default of the engine, or of the major when ``EngineVersion`` names one);
+  ``IncludeAll`` (also versions that are not available).  Other engines
+  answer an empty list.
+* ``CreateDBInstance`` and ``ModifyDBInstance`` with a PostgreSQL
+  ``EngineVersion`` that is not available fail with
+  ``InvalidParameterCombination`` "Cannot find version X for postgres"; a
+  major version given alone (``16``) takes that major's default, as RDS does;
+  without ``EngineVersion`` the engine's default is used.
+* The DB parameter group of a PostgreSQL instance must be of its version's
+  family (``InvalidParameterCombination`` "The parameter group X with
+  DBParameterGroupFamily postgres15 can't be used for this instance...") on
+  create, and on a modify that changes the major version, which also needs
+  ``AllowMajorVersionUpgrade``; a downgrade is refused.
+* ``MasterUsername`` of a PostgreSQL instance may not be a reserved word
+  (``admin``, ``rdsadmin``, the SQL words PostgreSQL reserves such as ``user``)
+  or start with ``pg_`` (``InvalidParameterValue``); ``postgres`` is allowed.
 """
 from __future__ import annotations
 
@@ -64,6 +89,128 @@ _FAMILY = re.compile(
     r"|neptune1(\.[0-9]+)?|docdb[0-9.]+)$"
 )
 PI_RETENTION = {7, 731} | {31 * n for n in range(1, 24)}
+
+# PostgreSQL on RDS as a region lists it: (major, available minors, default minor,
+# retired minors).  The default is not always the newest, as on AWS.
+_POSTGRES = [
+    ("13", ["13.18", "13.20", "13.21", "13.22"], "13.20", ["13.16"]),
+    ("14", ["14.15", "14.17", "14.18", "14.19"], "14.17", ["14.13"]),
+    ("15", ["15.10", "15.12", "15.13", "15.14"], "15.12", ["15.8"]),
+    ("16", ["16.6", "16.8", "16.9", "16.10"], "16.8", ["16.3", "16.4"]),
+    ("17", ["17.2", "17.4", "17.5", "17.6"], "17.4", []),
+]
+# What DefaultOnly answers for the engine as a whole.
+_POSTGRES_DEFAULT = "17.4"
+# Words RDS refuses as a PostgreSQL master user name: its own, and the SQL key words
+# PostgreSQL reserves.  ``postgres`` itself is allowed (the console's default).
+_PG_RESERVED_USERS = {"admin", "rdsadmin"} | set("""
+    all analyse analyze and any array as asc asymmetric both case cast check collate
+    column constraint create current_catalog current_date current_role current_time
+    current_timestamp current_user default deferrable desc distinct do else end except
+    false fetch for foreign from grant group having in initially intersect into lateral
+    leading limit localtime localtimestamp not null offset on only or order placing
+    primary references returning select session_user some symmetric system_user table
+    then to trailing true union unique user using variadic when where window with
+    """.split())
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def _postgres_versions() -> list[dict]:
+    """Every PostgreSQL version, oldest first, as DescribeDBEngineVersions reports it."""
+    rows = []
+    for major, available, default, retired in _POSTGRES:
+        for version, status in sorted([(v, "available") for v in available]
+                                      + [(v, "deprecated") for v in retired],
+                                      key=lambda r: _version_key(r[0])):
+            rows.append({"major": major, "version": version, "status": status,
+                         "default": version == default})
+    entries = []
+    for row in rows:
+        targets = [
+            {"Engine": "postgres", "EngineVersion": other["version"],
+             "Description": f"PostgreSQL {other['version']}-R1", "AutoUpgrade": False,
+             "IsMajorVersionUpgrade": other["major"] != row["major"]}
+            for other in rows
+            if other["status"] == "available"
+            and _version_key(other["version"]) > _version_key(row["version"])
+            # Major upgrades go to the next two majors only, as on AWS.
+            and int(other["major"]) - int(row["major"]) <= 2
+        ]
+        entries.append({
+            "_default": row["default"],
+            "Engine": "postgres",
+            "EngineVersion": row["version"],
+            "MajorEngineVersion": row["major"],
+            "DBParameterGroupFamily": f"postgres{row['major']}",
+            "DBEngineDescription": "PostgreSQL",
+            "DBEngineVersionDescription": f"PostgreSQL {row['version']}-R1",
+            "ExportableLogTypes": ["postgresql", "upgrade"],
+            "SupportsLogExportsToCloudwatchLogs": True,
+            "SupportsReadReplica": True,
+            "SupportedEngineModes": ["provisioned"],
+            "SupportedFeatureNames": ["Lambda", "s3Export", "s3Import"],
+            "Status": row["status"],
+            "SupportsParallelQuery": False,
+            "SupportsGlobalDatabases": False,
+            "SupportsBabelfish": False,
+            "SupportsCertificateRotationWithoutRestart": True,
+            "SupportsLocalWriteForwarding": False,
+            "SupportsIntegrations": False,
+            "ValidUpgradeTarget": targets,
+        })
+    return entries
+
+
+_ENGINE_VERSIONS = _postgres_versions()
+
+
+def _matches_version(requested: str, version: str) -> bool:
+    """``16`` matches 16.x; ``16.8`` matches 16.8 only."""
+    wanted = requested.split(".")
+    return version.split(".")[:len(wanted)] == wanted
+
+
+def describe_engine_versions(engine=None, engine_version=None, family=None,
+                             default_only=False, include_all=False) -> list[dict]:
+    """The versions DescribeDBEngineVersions lists for these filters (internal keys kept)."""
+    rows = [r for r in _ENGINE_VERSIONS
+            if (engine is None or r["Engine"] == engine)
+            and (include_all or r["Status"] == "available")
+            and (family is None or r["DBParameterGroupFamily"] == family)
+            and (engine_version is None or _matches_version(engine_version, r["EngineVersion"]))]
+    if default_only:
+        if engine_version is None and family is None:
+            rows = [r for r in rows if r["EngineVersion"] == _POSTGRES_DEFAULT]
+        else:
+            rows = [r for r in rows if r["_default"]]
+    return rows
+
+
+def available_postgres(engine_version: str | None) -> dict | None:
+    """The version CreateDBInstance would run for ``engine_version``, or None if RDS has none."""
+    if engine_version is None:
+        return describe_engine_versions("postgres", default_only=True)[0]
+    exact = [r for r in describe_engine_versions("postgres", engine_version)
+             if r["EngineVersion"] == engine_version]
+    if exact:
+        return exact[0]
+    if "." not in engine_version:
+        defaults = describe_engine_versions("postgres", engine_version, default_only=True)
+        return defaults[0] if defaults else None
+    return None
+
+
+def _reserved_user_problem(username: str) -> str | None:
+    lowered = username.lower()
+    if lowered.startswith("pg_"):
+        return (f"MasterUsername {username} cannot be used because role names starting with "
+                '"pg_" are reserved by the PostgreSQL engine')
+    if lowered in _PG_RESERVED_USERS:
+        return f"MasterUsername {username} cannot be used as it is a reserved word used by the engine"
+    return None
 _PASSWORD_FORBIDDEN = set('/@" ')
 
 
@@ -93,6 +240,7 @@ def apply() -> None:
         RDSClientError,
     )
     from moto.rds.models import DBInstance, RDSBackend
+    from moto.core.responses import ActionResult
     from moto.rds.responses import RDSResponse
 
     # ------------------------------------------------------------ helpers
@@ -169,9 +317,35 @@ def apply() -> None:
     orig_create_db = RDSBackend.create_db_instance
     orig_modify_db = RDSBackend.modify_db_instance
 
+    def postgres_version(requested):
+        version = available_postgres(str(requested) if requested is not None else None)
+        if version is None:
+            raise InvalidParameterCombination(f"Cannot find version {requested} for postgres")
+        return version
+
+    def check_family(backend, group_name, version):
+        group = backend.db_parameter_groups.get(group_name) if group_name else None
+        family = version["DBParameterGroupFamily"]
+        if group is not None and group.family != family:
+            raise InvalidParameterCombination(
+                f"The parameter group {group_name} with DBParameterGroupFamily {group.family} "
+                f"can't be used for this instance. Use a parameter group with "
+                f"DBParameterGroupFamily {family}.")
+
+    def check_username(db_kwargs):
+        username = db_kwargs.get("master_username")
+        problem = _reserved_user_problem(str(username)) if username else None
+        if problem:
+            raise InvalidParameterValue(problem)
+
     @functools.wraps(orig_create_db)
     def create_db_instance(self, db_kwargs):
         standalone = db_kwargs.get("db_cluster_identifier") is None
+        if standalone and str(db_kwargs.get("engine") or "").lower() == "postgres":
+            check_username(db_kwargs)
+            version = postgres_version(db_kwargs.get("engine_version"))
+            check_family(self, db_kwargs.get("db_parameter_group_name"), version)
+            db_kwargs["engine_version"] = version["EngineVersion"]
         if standalone:
             check_password(db_kwargs, db_kwargs.get("engine"))
             if db_kwargs.get("multi_az") and db_kwargs.get("availability_zone"):
@@ -193,9 +367,29 @@ def apply() -> None:
                 database.availability_zone = azs[0]
         return database
 
+    def check_version_change(backend, database, db_kwargs):
+        current = available_postgres(database.engine_version) or {
+            "MajorEngineVersion": str(database.engine_version).split(".")[0]}
+        version = postgres_version(db_kwargs["engine_version"])
+        if _version_key(version["EngineVersion"]) < _version_key(str(database.engine_version)):
+            raise InvalidParameterCombination(
+                f"Cannot upgrade postgres from {database.engine_version} to "
+                f"{version['EngineVersion']}")
+        if version["MajorEngineVersion"] != current["MajorEngineVersion"]:
+            if not db_kwargs.get("allow_major_version_upgrade"):
+                raise InvalidParameterCombination(
+                    "The AllowMajorVersionUpgrade flag must be present when upgrading to a new "
+                    "major version.")
+            group = db_kwargs.get("db_parameter_group_name") or getattr(
+                database, "db_parameter_group_name", None)
+            check_family(backend, group, version)
+        db_kwargs["engine_version"] = version["EngineVersion"]
+
     @functools.wraps(orig_modify_db)
     def modify_db_instance(self, db_instance_identifier, db_kwargs):
         database = self.describe_db_instances(db_instance_identifier)[0]
+        if str(database.engine).lower() == "postgres" and db_kwargs.get("engine_version"):
+            check_version_change(self, database, db_kwargs)
         check_password(db_kwargs, database.engine)
         current = (database.performance_insights_enabled, database.performance_insights_kms_key_id,
                    database.performance_insights_retention_period)
@@ -229,6 +423,24 @@ def apply() -> None:
         return orig_r_delete(self)
 
     RDSResponse.delete_db_instance = r_delete_db_instance
+
+    def r_describe_db_engine_versions(self):
+        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
+        engine = self.params.get("Engine") or (filters.get("engine") or [None])[0]
+        rows = describe_engine_versions(
+            engine=engine,
+            engine_version=self.params.get("EngineVersion"),
+            family=self.params.get("DBParameterGroupFamily")
+            or (filters.get("db-parameter-group-family") or [None])[0],
+            default_only=bool(self.params.get("DefaultOnly")),
+            include_all=bool(self.params.get("IncludeAll")),
+        )
+        if engine is not None and engine != "postgres":
+            rows = []
+        public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+        return ActionResult({"DBEngineVersions": public})
+
+    RDSResponse.describe_db_engine_versions = r_describe_db_engine_versions
 
     # ------------------------------------------------- backend: subnet groups
     orig_create_subnet_group = RDSBackend.create_subnet_group
