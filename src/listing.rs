@@ -4,9 +4,10 @@
 //! `destroy`'s first pass read the stack in a few dozen calls.
 //!
 //! Lists serve a run's reading phase: one is fetched on first demand only while the run has
-//! changed nothing yet, and trusted only until it does (any mutating call, by any step); after
-//! that, reads go back to their own describe. A repair, a create or a retry after a lost
-//! response therefore never sees a stale item, and a run that is busy creating does not pay for
+//! changed nothing yet, and trusted only until it does (any mutating call, by any step) or
+//! watches AWS change something (any poll of a wait); after that, reads go back to their own
+//! describe. A repair, a create, a retry after a lost response or the read after a resource
+//! settled therefore never sees a stale item, and a run that is busy creating does not pay for
 //! lists it would use once.
 
 use std::any::Any;
@@ -111,6 +112,18 @@ mod tests {
         calls.count("EC2:DescribeVpcs".to_owned(), false);
         assert!(listings.get(&calls, "k", fetch).await.unwrap().is_some());
         calls.count("EC2:CreateTags".to_owned(), false);
+        assert!(listings.get(&calls, "k", fetch).await.unwrap().is_none());
+    }
+
+    /// A wait that saw a resource settle (a pending endpoint now available) must not be
+    /// followed by a read from the list fetched while it was pending.
+    #[tokio::test]
+    async fn a_poll_after_the_fetch_retires_the_list() {
+        let listings = Listings::default();
+        let calls = CallCounter::default();
+        let fetch = || async { Ok(1u8) };
+        assert!(listings.get(&calls, "k", fetch).await.unwrap().is_some());
+        calls.count("EC2:DescribeVpcEndpoints".to_owned(), true);
         assert!(listings.get(&calls, "k", fetch).await.unwrap().is_none());
     }
 

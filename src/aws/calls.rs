@@ -20,8 +20,9 @@ pub struct CallCounter(Arc<Mutex<Counts>>);
 struct Counts {
     by_operation: BTreeMap<String, u64>,
     polls: u64,
-    /// Calls that may have changed something, so far: a batched listing fetched before the
-    /// latest of them may be stale.
+    /// Calls that may have changed something, and polls, which are made because AWS is
+    /// changing something, so far: a batched listing fetched before the latest of them may be
+    /// stale.
     mutations: u64,
 }
 
@@ -47,7 +48,8 @@ pub struct CallTotals {
 }
 
 impl CallCounter {
-    /// How many calls so far may have changed something (sent, whatever their outcome).
+    /// How many calls so far may have changed something (sent, whatever their outcome), or
+    /// watched AWS change something (polls).
     pub fn mutations(&self) -> u64 {
         self.0
             .lock()
@@ -58,7 +60,7 @@ impl CallCounter {
     /// Notes one call of `operation` (`Service:Operation`) as sent.
     pub(crate) fn count(&self, operation: String, polling: bool) {
         let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if !is_read(&operation) {
+        if polling || !is_read(&operation) {
             counts.mutations += 1;
         }
         *counts.by_operation.entry(operation).or_default() += 1;

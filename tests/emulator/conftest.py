@@ -18,7 +18,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_PROFILE", None)
 
 
-# What the Rust tests allow too (tests/common/mod.rs): start-up takes ~2 s of CPU, but up to
+# What the Rust tests allow too (tests/e2e/common.rs): start-up takes ~2 s of CPU, but up to
 # 14 s of wall time was measured on 2 busy cores.
 START_TIMEOUT = 60.0
 

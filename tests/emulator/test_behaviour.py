@@ -783,6 +783,15 @@ def test_max_consecutive_faults(emu, uid):
     assert call("a") == "DBInstanceNotFound"
 
 
+def test_observer_requests_are_never_faulted(emu):
+    # The end-to-end tests' read-back clients name themselves with this app id.
+    observer = emu.session.client("ec2", endpoint_url=emu.url, config=emu.config.merge(
+        Config(user_agent_appid="medtech-test-observer")))
+    emu.behave({"fault_rate": 1.0, "faults": ["server_error"], "max_consecutive_faults": 1000})
+    assert [outcome(observer.describe_vpcs) for _ in range(5)] == ["ok"] * 5
+    assert outcome(emu("ec2").describe_vpcs) == "InternalError"
+
+
 def test_fault_operations_and_control_endpoints(emu, server):
     ec2 = emu("ec2")
     emu.behave({"fault_rate": 1.0, "faults": ["server_error"], "fault_operations": ["DescribeVpcs"]})

@@ -2,7 +2,6 @@
 //! patches, `tests/emulator/`) on a free loopback port, its own working directory, the real
 //! `medtech` binary, and SDK clients pointed at the same emulator to read back what the
 //! binary did. Tests assert on what the emulator reports, never on what medtech says.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -94,9 +93,6 @@ pub struct TestContext {
     pub emulator: Emulator,
     pub dir: tempfile::TempDir,
     pub env: String,
-    /// The SDK configuration every client below is built from (region, emulator endpoint,
-    /// fake credentials).
-    pub config: aws_config::SdkConfig,
     pub ec2: aws_sdk_ec2::Client,
     pub sts: aws_sdk_sts::Client,
     pub kms: aws_sdk_kms::Client,
@@ -159,6 +155,8 @@ impl TestContext {
             .credentials_provider(aws_sdk_ec2::config::Credentials::new(
                 "testing", "testing", None, None, "tests",
             ))
+            // The emulator draws no faults for this app id: the test reads back, it is not tested.
+            .app_name(aws_config::AppName::new("medtech-test-observer").expect("a valid app name"))
             .load()
             .await;
         Self {
@@ -173,7 +171,6 @@ impl TestContext {
             iam: aws_sdk_iam::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            config,
             emulator,
             dir: tempfile::tempdir().expect("temp dir"),
             env: env.to_owned(),

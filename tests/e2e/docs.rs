@@ -1,9 +1,7 @@
 //! The documentation stays true: every check `verify` runs is listed in
 //! docs/hipaa-controls.md.
 
-mod common;
-
-use common::TestContext;
+use crate::common::TestContext;
 use serde_json::Value;
 
 #[tokio::test]

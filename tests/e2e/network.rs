@@ -1,12 +1,10 @@
 //! End to end, the network tier: the real binary against the emulator, every STACK.md setting
 //! read back through the SDK.
 
-mod common;
-
 use std::collections::BTreeMap;
 
+use crate::common::{TestContext, assert_standard_tags, stderr, stdout, tags};
 use aws_sdk_ec2::types::Filter;
-use common::{TestContext, assert_standard_tags, stderr, stdout, tags};
 use serde_json::Value;
 
 fn by_name(name: &str) -> Filter {
@@ -241,7 +239,7 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
 
     // Outputs: the network keys, right types, pointing at what the emulator holds.
     assert_eq!(outputs["environment"], Value::from(env.as_str()));
-    assert_eq!(outputs["region"], Value::from(common::REGION));
+    assert_eq!(outputs["region"], Value::from(crate::common::REGION));
     assert_eq!(swept["vpc"], std::slice::from_ref(&vpc_id));
     assert_eq!(swept["nat_gateway"], [nat_id.to_owned()]);
     assert_eq!(

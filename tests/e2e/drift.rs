@@ -3,12 +3,10 @@
 //! `verify` passes again. Also: reports in every format, verification without state, and the
 //! refusal to replace stateful resources.
 
-mod common;
-
 use std::collections::BTreeSet;
 
+use crate::common::{TestContext, stderr, stdout};
 use aws_sdk_ec2::types::Filter;
-use common::{TestContext, stderr, stdout};
 use serde_json::Value;
 
 /// The ids of the checks `verify --output json` reports as failed (exit code asserted).
@@ -362,7 +360,7 @@ async fn ingress(t: &TestContext, group: &str) -> Vec<String> {
 
 async fn vpc_tags(t: &TestContext, vpc: &str) -> std::collections::BTreeMap<String, String> {
     let vpcs = t.ec2.describe_vpcs().vpc_ids(vpc).send().await.unwrap();
-    common::tags(vpcs.vpcs()[0].tags())
+    crate::common::tags(vpcs.vpcs()[0].tags())
 }
 
 async fn backup_retention(t: &TestContext, db: &str) -> i32 {

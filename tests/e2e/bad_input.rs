@@ -2,8 +2,6 @@
 //! documented non-zero exit code, before any AWS call (counted at the emulator), with no AWS
 //! resource created and no state written.
 
-mod common;
-
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -12,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TestContext, stderr};
+use crate::common::{TestContext, stderr};
 
 struct Case {
     name: &'static str,

@@ -3,15 +3,13 @@
 //! and lost responses (applied, but the client sees a 500). medtech must finish with exactly
 //! one of everything, and `destroy` must leave nothing.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::TestContext;
+use crate::common::TestContext;
 use serde_json::{Value, json};
 
 fn counts(sweep: &BTreeMap<&'static str, Vec<String>>) -> BTreeMap<&'static str, usize> {

@@ -6,13 +6,11 @@
 //! after every step, so the test watches it and kills the process the moment it holds N
 //! records. With `--parallelism 1` the next step has just begun.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{TestContext, stderr};
+use crate::common::{TestContext, stderr};
 use serde_json::Value;
 
 fn records(path: &std::path::Path) -> usize {

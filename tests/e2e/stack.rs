@@ -1,11 +1,9 @@
 //! End to end, the whole stack of `shared/STACK.md` beyond the network tier (which
-//! `tests/network.rs` covers): the real binary against the emulator, and every setting read
+//! `network.rs` covers): the real binary against the emulator, and every setting read
 //! back through the SDK from what the emulator reports, never from what medtech says.
 //!
 //! Where the emulator cannot report a setting, the test asserts what it can and says so in a
 //! comment starting with `GAP:`.
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -13,8 +11,8 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::pin::Pin;
 
+use crate::common::{REGION, TestContext, named_for, stderr, stdout};
 use aws_sdk_ec2::types::Filter;
-use common::{REGION, TestContext, named_for, stderr, stdout};
 use futures::FutureExt;
 use serde_json::Value;
 
@@ -104,10 +102,10 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 /// names the resource; otherwise a `medtech-…-<env>` Name) plus the user's tag from config.
 fn assert_tags(what: &str, tags: &BTreeMap<String, String>, env: &str, name: Option<&str>) {
     match name {
-        Some(name) => common::assert_standard_tags(what, tags, env, name),
+        Some(name) => crate::common::assert_standard_tags(what, tags, env, name),
         None => {
             let n = tags.get("Name").map(String::as_str).unwrap_or_default();
-            common::assert_standard_tags(what, tags, env, n);
+            crate::common::assert_standard_tags(what, tags, env, n);
             assert!(
                 n.contains("medtech") && named_for(n, env),
                 "{what}: Name tag {n:?} should be a medtech-…-{env} name; tags {tags:?}"
@@ -970,7 +968,7 @@ async fn check_log_groups_and_flow_logs(t: &TestContext, env: &str) {
     // through the role (which needs the key policy's logs statement) is not exercised.
     assert_eq!(flow.deliver_logs_status(), Some("SUCCESS"));
     assert_eq!(flow.flow_log_status(), Some("ACTIVE"));
-    assert_tags("flow log", &common::tags(flow.tags()), env, None);
+    assert_tags("flow log", &crate::common::tags(flow.tags()), env, None);
 }
 
 async fn check_endpoints(t: &TestContext, env: &str) {
@@ -1077,7 +1075,7 @@ async fn check_endpoints(t: &TestContext, env: &str) {
                 "{what}: route tables"
             );
         }
-        assert_tags(what, &common::tags(e.tags()), env, None);
+        assert_tags(what, &crate::common::tags(e.tags()), env, None);
     }
 }
 
