@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 
 use medtech::cli::Cli;
 use medtech::error::exit;
@@ -12,6 +13,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        // A bare `medtech` or `medtech state`: the help is the answer, laid out as clap renders it.
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{}", e.render());
+            return ExitCode::from(exit::INVALID_INPUT);
+        }
         Err(e) => {
             // clap's usage errors span several lines; a pipeline log wants one.
             let rendered = e.render().to_string();

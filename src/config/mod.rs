@@ -74,8 +74,39 @@ struct FileConfig {
     tags: BTreeMap<String, String>,
     #[serde(default)]
     engine: FileEngine,
-    #[serde(flatten)]
-    services: Services,
+    // Each section by name, not `#[serde(flatten)] Services`: a flattened value is buffered
+    // before it is read, and its errors lose their place in the file (every one said line 1).
+    #[serde(default)]
+    logs: Logs,
+    #[serde(default)]
+    kinesis: Kinesis,
+    #[serde(default)]
+    rds: Rds,
+    #[serde(default)]
+    redis: Redis,
+    #[serde(default)]
+    alarms: Alarms,
+    #[serde(default)]
+    iam: Iam,
+    #[serde(default)]
+    timeouts: Timeouts,
+    #[serde(default)]
+    destroy: Retirement,
+}
+
+impl FileConfig {
+    fn services(&self) -> Services {
+        Services {
+            logs: self.logs.clone(),
+            kinesis: self.kinesis.clone(),
+            rds: self.rds.clone(),
+            redis: self.redis.clone(),
+            alarms: self.alarms.clone(),
+            iam: self.iam.clone(),
+            timeouts: self.timeouts.clone(),
+            destroy: self.destroy.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,7 +172,7 @@ impl Settings {
         }
 
         validate_user_tags(&file.tags)?;
-        let services = file.services.resolve(stack)?;
+        let services = file.services().resolve(stack)?;
         if !(global.time_scale > 0.0 && global.time_scale <= 1.0) {
             return Err(ConfigError::new(
                 "MEDTECH_TIME_SCALE",
@@ -189,17 +220,40 @@ fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
         )
     })?;
     toml::from_str(&text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
-        let place = line.map_or(shown.clone(), |l| format!("{shown} line {l}"));
+        let place = e.span().map_or(shown.clone(), |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
+            format!("{shown} line {line} column {column}")
+        });
         // toml's own message can span lines (it quotes the source); keep the first.
-        let message = e.message().lines().next().unwrap_or("invalid TOML").trim();
+        let message = plain_types(e.message().lines().next().unwrap_or("invalid TOML").trim());
         ConfigError::new(
             place,
             format!("{message}; see docs/configuration.md for the keys"),
         )
     })
+}
+
+/// serde names the Rust type it wanted (`expected i32`); a user wants words.
+fn plain_types(message: &str) -> String {
+    const WORDS: [(&str, &str); 10] = [
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("u8", "a whole number"),
+        ("u16", "a whole number"),
+        ("u32", "a whole number"),
+        ("u64", "a whole number"),
+        ("usize", "a whole number"),
+        ("f64", "a number"),
+        ("a sequence", "a list"),
+        ("a boolean", "true or false"),
+    ];
+    let mut out = message.to_owned();
+    for (rust, words) in WORDS {
+        out = out.replace(&format!("expected {rust}"), &format!("expected {words}"));
+    }
+    out
 }
 
 pub fn validate_region(raw: String) -> Result<String, ConfigError> {
@@ -425,6 +479,15 @@ mod tests {
             ("[network]\nvpc = \"10.0.0.0/16\"\n", "line 2"),
             ("not toml at all [", "line 1"),
             (
+                "[logs]\nretention_days = 365\n\n[kinesis]\nshard_count = 2\nretention_hours = \"x\"\n",
+                "line 6 column 19",
+            ),
+            ("[rds]\nengine_version = \"16\"\ninstance = 1\n", "line 3"),
+            (
+                "[kinesis]\nshard_count = \"two\"\n",
+                "expected a whole number",
+            ),
+            (
                 "[network]\npublic_subnet_cidrs = [\"10.0.0.0/24\"]\n",
                 "network.public_subnet_cidrs",
             ),
@@ -442,7 +505,7 @@ mod tests {
         for (body, field) in cases {
             let (_f, args) = with_file(body);
             let err = rejected(&args, &StackArgs::default());
-            assert!(err.field.contains(field), "{body:?} gave {err}");
+            assert!(err.to_string().contains(field), "{body:?} gave {err}");
             assert!(!err.to_string().contains('\n'), "{err}");
         }
     }

@@ -388,6 +388,30 @@ async fn bad_input_catalogue() {
     assert!(left.is_empty(), "bad input created {left:?}");
 }
 
+/// A bare `medtech` (or `medtech state`) answers with the help, one entry per line as clap lays
+/// it out, not squashed into one line as a usage error is; exit 2, as for any usage error.
+#[test]
+fn a_command_without_its_subcommand_prints_the_help_laid_out() {
+    for (args, entry) in [(&[][..], "verify"), (&["state"][..], "refresh")] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_medtech"))
+            .args(args)
+            .env_clear()
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.lines().any(|l| l.trim() == "Commands:"),
+            "{args:?}: no \"Commands:\" heading line: {err}"
+        );
+        assert!(
+            err.lines().any(|l| l.trim_start().starts_with(entry)),
+            "{args:?}: {entry} is not on a line of its own: {err}"
+        );
+        assert!(err.lines().count() > 5, "{args:?}: {err}");
+    }
+}
+
 /// An unreachable endpoint is reported within seconds because medtech's first call makes two
 /// attempts, not the ten of every other call (a minute of backoff). Counted at an endpoint that
 /// answers every request with a 500, which the SDK retries as it retries a refused connection.
