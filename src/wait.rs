@@ -27,6 +27,11 @@ const SPARSE_AFTER: Duration = Duration::from_secs(60);
 /// rather than early, since an early one costs a whole interval.
 const AFTER_USUAL: Duration = Duration::from_secs(1);
 
+/// How long RDS and ElastiCache may go on describing a resource as before, `available` with
+/// nothing pending, after accepting a modification: terraform-provider-aws waits 30 s for
+/// this before its first poll; twice that, and more, covers a slow control plane.
+pub const MODIFY_LAG: Duration = Duration::from_secs(2 * 60);
+
 /// How a wait spaces its polls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pace {

@@ -3,10 +3,11 @@
 //! protected, IAM authentication, enhanced monitoring and Performance Insights (encrypted).
 //! Creation takes 15–25 minutes on real AWS; deletion protection is lifted only by `destroy`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::DbInstance;
+use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
 use serde_json::{Value, json};
 
 use super::common::{cannot_change, desired_tags, found, gone, refuse_replacements};
@@ -20,7 +21,7 @@ use super::{rds_engine, rds_tags};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resource::{Change, Observed, Properties, Resource, Transition};
+use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
 use crate::secret_value::SecretString;
 use crate::state::Record;
 use crate::wait::{self, Pace, Poll};
@@ -48,6 +49,25 @@ const SETTLING: [&str; 12] = [
     "maintenance",
     "starting",
 ];
+
+/// After any storage change RDS reports `storage-optimization` for hours; the instance is
+/// fully usable and accepts changes meanwhile, so it counts as `available`: neither a
+/// failure, nor a wait, nor drift.
+const OPTIMIZING_STORAGE: &str = "storage-optimization";
+
+/// The status as medtech compares it: `available` for an instance that is at rest.
+fn usable_status(status: Option<&str>) -> Option<&str> {
+    match status {
+        Some(OPTIMIZING_STORAGE) => Some("available"),
+        other => other,
+    }
+}
+
+/// Whether RDS has yet to carry out part of an accepted modification.
+fn has_pending(db: &DbInstance) -> bool {
+    db.pending_modified_values()
+        .is_some_and(|p| *p != PendingModifiedValues::builder().build())
+}
 
 pub struct RdsInstance;
 
@@ -98,9 +118,7 @@ impl RdsInstance {
             pace,
             || async {
                 let db = Self::describe(ctx).await?;
-                let status = db
-                    .as_ref()
-                    .and_then(DbInstance::db_instance_status)
+                let status = usable_status(db.as_ref().and_then(DbInstance::db_instance_status))
                     .unwrap_or("missing")
                     .to_owned();
                 match (status.as_str(), db) {
@@ -117,6 +135,161 @@ impl RdsInstance {
                         self.name(),
                         format!("is {s}; it will not become available without help"),
                     )),
+                }
+            },
+        )
+        .await
+    }
+
+    /// What `read` reports of one description.
+    fn observed(db: &DbInstance) -> Observed {
+        let mut exports: Vec<&str> = db
+            .enabled_cloudwatch_logs_exports()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        exports.sort();
+        let mut groups: Vec<&str> = db
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id())
+            .collect();
+        groups.sort();
+        // DescribeDBInstances carries the tags: no ListTagsForResource call.
+        let tags = super::common::tag_pairs(
+            db.tag_list()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value()?))),
+        );
+        Observed {
+            record: Self::record(db),
+            properties: Properties::from([
+                ("engine", json!(db.engine())),
+                ("master_username", json!(db.master_username())),
+                (
+                    "engine_major_version",
+                    json!(db.engine_version().and_then(|v| v.split('.').next())),
+                ),
+                ("instance_class", json!(db.db_instance_class())),
+                ("allocated_storage", json!(db.allocated_storage())),
+                ("storage_type", json!(db.storage_type())),
+                ("multi_az", json!(db.multi_az())),
+                ("storage_encrypted", json!(db.storage_encrypted())),
+                ("kms_key_id", json!(db.kms_key_id())),
+                (
+                    "backup_retention_period",
+                    json!(db.backup_retention_period()),
+                ),
+                (
+                    "preferred_backup_window",
+                    json!(db.preferred_backup_window()),
+                ),
+                (
+                    "preferred_maintenance_window",
+                    json!(db.preferred_maintenance_window()),
+                ),
+                ("enabled_cloudwatch_logs_exports", json!(exports)),
+                ("publicly_accessible", json!(db.publicly_accessible())),
+                ("deletion_protection", json!(db.deletion_protection())),
+                ("copy_tags_to_snapshot", json!(db.copy_tags_to_snapshot())),
+                (
+                    "auto_minor_version_upgrade",
+                    json!(db.auto_minor_version_upgrade()),
+                ),
+                (
+                    "iam_database_authentication_enabled",
+                    json!(db.iam_database_authentication_enabled()),
+                ),
+                ("monitoring_interval", json!(db.monitoring_interval())),
+                ("monitoring_role_arn", json!(db.monitoring_role_arn())),
+                (
+                    "performance_insights_enabled",
+                    json!(db.performance_insights_enabled()),
+                ),
+                (
+                    "performance_insights_kms_key_id",
+                    json!(db.performance_insights_kms_key_id()),
+                ),
+                (
+                    "db_parameter_group",
+                    json!(
+                        db.db_parameter_groups()
+                            .first()
+                            .and_then(|g| g.db_parameter_group_name())
+                    ),
+                ),
+                (
+                    "db_subnet_group",
+                    json!(db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
+                ),
+                ("vpc_security_group_ids", json!(groups)),
+                (
+                    "port",
+                    json!(
+                        db.endpoint()
+                            .and_then(|e| e.port())
+                            .or(db.db_instance_port())
+                    ),
+                ),
+                ("status", json!(usable_status(db.db_instance_status()))),
+                ("tags", tags),
+            ]),
+        }
+    }
+
+    /// Waits until a modification RDS accepted has been carried out. For up to half a minute
+    /// after the call RDS still describes the instance `available` with the old values and
+    /// nothing pending, so `available` alone proves nothing: the change is done once it was
+    /// seen under way (another status, or values pending) and is over, or once the values
+    /// wanted are described. One never described within `wait::MODIFY_LAG` is left for the
+    /// engine's read-back to report.
+    async fn wait_modified(
+        &self,
+        ctx: &Ctx,
+        accepted: Option<&DbInstance>,
+        wanted: &[&Change],
+    ) -> Result<(), Error> {
+        let wanted: Properties = wanted
+            .iter()
+            .map(|c| (c.property, c.desired.clone()))
+            .collect();
+        let started = Instant::now();
+        let seen_under_way = AtomicBool::new(accepted.is_some_and(|db| {
+            has_pending(db) || usable_status(db.db_instance_status()) != Some("available")
+        }));
+        wait::paced(
+            ctx,
+            self.name(),
+            "modified",
+            Self::timeout(ctx),
+            Pace::Adaptive,
+            || async {
+                let db = Self::describe(ctx).await?.ok_or_else(|| {
+                    Error::resource(self.name(), "disappeared while it was being modified")
+                })?;
+                let status = usable_status(db.db_instance_status()).unwrap_or("missing");
+                if status != "available" && !SETTLING.contains(&status) {
+                    return Err(Error::resource(
+                        self.name(),
+                        format!("is {status}; it will not become available without help"),
+                    ));
+                }
+                if status != "available" || has_pending(&db) {
+                    seen_under_way.store(true, Ordering::Relaxed);
+                    return Ok(Poll::Pending(if status == "available" {
+                        "available, changes pending".into()
+                    } else {
+                        status.to_owned()
+                    }));
+                }
+                let described = diff(&wanted, &Self::observed(&db).properties).is_empty();
+                if described
+                    || seen_under_way.load(Ordering::Relaxed)
+                    || started.elapsed() >= ctx.scaled(wait::MODIFY_LAG)
+                {
+                    Ok(Poll::Ready(()))
+                } else {
+                    Ok(Poll::Pending("available, change not described yet".into()))
                 }
             },
         )
@@ -228,101 +401,7 @@ impl Resource for RdsInstance {
     }
 
     async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let Some(db) = Self::describe(ctx).await? else {
-            return Ok(None);
-        };
-        let mut exports: Vec<&str> = db
-            .enabled_cloudwatch_logs_exports()
-            .iter()
-            .map(String::as_str)
-            .collect();
-        exports.sort();
-        let mut groups: Vec<&str> = db
-            .vpc_security_groups()
-            .iter()
-            .filter_map(|g| g.vpc_security_group_id())
-            .collect();
-        groups.sort();
-        // DescribeDBInstances carries the tags: no ListTagsForResource call.
-        let tags = super::common::tag_pairs(
-            db.tag_list()
-                .iter()
-                .filter_map(|t| Some((t.key()?, t.value()?))),
-        );
-        Ok(Some(Observed {
-            record: Self::record(&db),
-            properties: Properties::from([
-                ("engine", json!(db.engine())),
-                ("master_username", json!(db.master_username())),
-                (
-                    "engine_major_version",
-                    json!(db.engine_version().and_then(|v| v.split('.').next())),
-                ),
-                ("instance_class", json!(db.db_instance_class())),
-                ("allocated_storage", json!(db.allocated_storage())),
-                ("storage_type", json!(db.storage_type())),
-                ("multi_az", json!(db.multi_az())),
-                ("storage_encrypted", json!(db.storage_encrypted())),
-                ("kms_key_id", json!(db.kms_key_id())),
-                (
-                    "backup_retention_period",
-                    json!(db.backup_retention_period()),
-                ),
-                (
-                    "preferred_backup_window",
-                    json!(db.preferred_backup_window()),
-                ),
-                (
-                    "preferred_maintenance_window",
-                    json!(db.preferred_maintenance_window()),
-                ),
-                ("enabled_cloudwatch_logs_exports", json!(exports)),
-                ("publicly_accessible", json!(db.publicly_accessible())),
-                ("deletion_protection", json!(db.deletion_protection())),
-                ("copy_tags_to_snapshot", json!(db.copy_tags_to_snapshot())),
-                (
-                    "auto_minor_version_upgrade",
-                    json!(db.auto_minor_version_upgrade()),
-                ),
-                (
-                    "iam_database_authentication_enabled",
-                    json!(db.iam_database_authentication_enabled()),
-                ),
-                ("monitoring_interval", json!(db.monitoring_interval())),
-                ("monitoring_role_arn", json!(db.monitoring_role_arn())),
-                (
-                    "performance_insights_enabled",
-                    json!(db.performance_insights_enabled()),
-                ),
-                (
-                    "performance_insights_kms_key_id",
-                    json!(db.performance_insights_kms_key_id()),
-                ),
-                (
-                    "db_parameter_group",
-                    json!(
-                        db.db_parameter_groups()
-                            .first()
-                            .and_then(|g| g.db_parameter_group_name())
-                    ),
-                ),
-                (
-                    "db_subnet_group",
-                    json!(db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
-                ),
-                ("vpc_security_group_ids", json!(groups)),
-                (
-                    "port",
-                    json!(
-                        db.endpoint()
-                            .and_then(|e| e.port())
-                            .or(db.db_instance_port())
-                    ),
-                ),
-                ("status", json!(db.db_instance_status())),
-                ("tags", tags),
-            ]),
-        }))
+        Ok(Self::describe(ctx).await?.as_ref().map(Self::observed))
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -457,7 +536,7 @@ impl Resource for RdsInstance {
                 .modify_db_instance()
                 .db_instance_identifier(ctx.names().rds_instance())
                 .apply_immediately(true);
-            for change in settings {
+            for change in &settings {
                 modify = match change.property {
                     "instance_class" => modify.db_instance_class(&rds.instance_class),
                     "allocated_storage" => modify.allocated_storage(rds.allocated_storage_gb),
@@ -530,8 +609,9 @@ impl Resource for RdsInstance {
                     }
                 };
             }
-            modify.send().await.op("rds:ModifyDBInstance")?;
-            self.wait_available(ctx, Pace::Adaptive).await?;
+            let accepted = modify.send().await.op("rds:ModifyDBInstance")?;
+            self.wait_modified(ctx, accepted.db_instance(), &settings)
+                .await?;
         }
         if changed("tags") {
             rds_tags::write(
@@ -622,5 +702,26 @@ impl Resource for RdsInstance {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(status: &str) -> Observed {
+        RdsInstance::observed(&DbInstance::builder().db_instance_status(status).build())
+    }
+
+    #[test]
+    fn optimizing_storage_is_available_not_drift_nor_a_wait() {
+        let optimizing = described(OPTIMIZING_STORAGE);
+        assert_eq!(
+            optimizing.properties.get("status"),
+            Some(&json!("available"))
+        );
+        assert!(RdsInstance.in_transition(&optimizing).is_none());
+        // Whereas a modification under way is waited for.
+        assert!(RdsInstance.in_transition(&described("modifying")).is_some());
     }
 }

@@ -3,11 +3,13 @@
 //! token from its secret, and daily snapshots kept at least a week. Creation takes 10–15
 //! minutes on real AWS; `snapshotting` and `modifying` along the way are normal.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{
     AutomaticFailoverStatus, CacheCluster, MultiAzStatus, ReplicationGroup as SdkGroup,
+    ReplicationGroupPendingModifiedValues,
 };
 use serde_json::{Value, json};
 
@@ -19,7 +21,7 @@ use super::security_group::SecurityGroup;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resource::{Change, Observed, Properties, Resource, Transition};
+use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
 use crate::secret_value::SecretString;
 use crate::state::Record;
 use crate::wait::{self, Pace, Poll};
@@ -31,6 +33,13 @@ const USUAL_DELETE: Duration = Duration::from_secs(5 * 60);
 
 /// Statuses from which a group becomes available without help.
 const SETTLING: [&str; 3] = ["creating", "modifying", "snapshotting"];
+
+/// Whether ElastiCache has yet to carry out part of an accepted modification.
+fn has_pending(group: &SdkGroup) -> bool {
+    group
+        .pending_modified_values()
+        .is_some_and(|p| *p != ReplicationGroupPendingModifiedValues::builder().build())
+}
 
 pub struct ReplicationGroup;
 
@@ -114,6 +123,70 @@ impl ReplicationGroup {
                                 .unwrap_or("missing")
                         ),
                     )),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Waits until a modification ElastiCache accepted has been carried out. For a while
+    /// after the call it may still describe the group `available` with the old values and
+    /// nothing pending, so `available` alone proves nothing: the change is done once it was
+    /// seen under way (another status, or values pending) and is over, or once the values
+    /// wanted are read. One never read within `wait::MODIFY_LAG` is left for the engine's
+    /// read-back to report.
+    async fn wait_modified(
+        &self,
+        ctx: &Ctx,
+        accepted: Option<&SdkGroup>,
+        wanted: &[&Change],
+    ) -> Result<(), Error> {
+        let wanted: Properties = wanted
+            .iter()
+            .map(|c| (c.property, c.desired.clone()))
+            .collect();
+        let started = Instant::now();
+        let seen_under_way = AtomicBool::new(
+            accepted.is_some_and(|g| has_pending(g) || g.status() != Some("available")),
+        );
+        wait::paced(
+            ctx,
+            self.name(),
+            "modified",
+            Self::timeout(ctx),
+            Pace::Adaptive,
+            || async {
+                let group = Self::describe(ctx).await?;
+                let status = group
+                    .as_ref()
+                    .and_then(SdkGroup::status)
+                    .unwrap_or("missing");
+                if status != "available" && !SETTLING.contains(&status) {
+                    return Err(Error::resource(
+                        self.name(),
+                        format!("is {status}; it will not become available without help"),
+                    ));
+                }
+                if status != "available" || group.as_ref().is_some_and(has_pending) {
+                    seen_under_way.store(true, Ordering::Relaxed);
+                    return Ok(Poll::Pending(if status == "available" {
+                        "available, changes pending".into()
+                    } else {
+                        status.to_owned()
+                    }));
+                }
+                if seen_under_way.load(Ordering::Relaxed)
+                    || started.elapsed() >= ctx.scaled(wait::MODIFY_LAG)
+                {
+                    return Ok(Poll::Ready(()));
+                }
+                // The group still looks untouched. Some settings are read from the member
+                // clusters, so only a whole read tells whether they are applied already.
+                let read = self.read(ctx, None).await?;
+                if read.is_some_and(|r| diff(&wanted, &r.properties).is_empty()) {
+                    Ok(Poll::Ready(()))
+                } else {
+                    Ok(Poll::Pending("available, change not described yet".into()))
                 }
             },
         )
@@ -390,7 +463,7 @@ impl Resource for ReplicationGroup {
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             let replicas = redis.num_cache_clusters - 1;
-            if have < i64::from(redis.num_cache_clusters) {
+            let accepted = if have < i64::from(redis.num_cache_clusters) {
                 elasticache
                     .increase_replica_count()
                     .replication_group_id(&id)
@@ -398,7 +471,8 @@ impl Resource for ReplicationGroup {
                     .apply_immediately(true)
                     .send()
                     .await
-                    .op("elasticache:IncreaseReplicaCount")?;
+                    .op("elasticache:IncreaseReplicaCount")?
+                    .replication_group
             } else {
                 elasticache
                     .decrease_replica_count()
@@ -407,15 +481,20 @@ impl Resource for ReplicationGroup {
                     .apply_immediately(true)
                     .send()
                     .await
-                    .op("elasticache:DecreaseReplicaCount")?;
-            }
-            self.wait_available(ctx, Pace::Adaptive).await?;
+                    .op("elasticache:DecreaseReplicaCount")?
+                    .replication_group
+            };
+            let count: Vec<&Change> = changes
+                .iter()
+                .filter(|c| c.property == "num_cache_clusters")
+                .collect();
+            self.wait_modified(ctx, accepted.as_ref(), &count).await?;
         }
         let mut modify = elasticache
             .modify_replication_group()
             .replication_group_id(&id)
             .apply_immediately(true);
-        let mut modified = false;
+        let mut modified = Vec::new();
         for change in changes {
             modify = match change.property {
                 "cache_node_type" => modify.cache_node_type(&redis.node_type),
@@ -434,14 +513,15 @@ impl Resource for ReplicationGroup {
                 "auto_minor_version_upgrade" => modify.auto_minor_version_upgrade(true),
                 _ => continue,
             };
-            modified = true;
+            modified.push(change);
         }
-        if modified {
-            modify
+        if !modified.is_empty() {
+            let accepted = modify
                 .send()
                 .await
                 .op("elasticache:ModifyReplicationGroup")?;
-            self.wait_available(ctx, Pace::Adaptive).await?;
+            self.wait_modified(ctx, accepted.replication_group(), &modified)
+                .await?;
         }
         if changed("tags") {
             cache_subnet_group::write_tags(

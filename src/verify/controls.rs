@@ -625,6 +625,14 @@ pub fn for_property(kind: &str, property: &str) -> Control {
                 "CLOUDWATCH_ALARM_ACTION_CHECK",
             )
         }
+        ("cloudwatch_alarm", "uncovered_members") => c(
+            "Redis alarm watches every current member of the replication group, the primary and each replica, whichever a failover made primary",
+            High,
+            ACTIVITY,
+            "run `medtech up` (PutMetricAlarm over every member)",
+            "-",
+            "-",
+        ),
         ("cloudwatch_alarm", "treat_missing_data") => c(
             "Missing data is treated as the metric requires: healthy for Kinesis traffic metrics, a notification for metrics AWS always reports",
             Medium,

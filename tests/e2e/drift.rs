@@ -515,3 +515,106 @@ async fn replacing_stateful_resources_is_refused() {
     assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
     assert_eq!(t.sweep(&t.env).await["vpc"].len(), 1);
 }
+
+/// RDS and ElastiCache go on describing a modification they accepted as if nothing had
+/// happened (`available`, the old values) for a while before `modifying`. Drift repaired by a
+/// modify on each: `up` must wait to see the change rather than compare the description from
+/// before it, and leave the desired values in place, `verify` passing at once.
+#[tokio::test]
+async fn repairs_wait_until_aws_describes_the_modification() {
+    // RDS 4.5 s and Redis 3 s to create; a modification 0.3 s unseen, then 0.3 s `modifying`.
+    // medtech polls on the same scale, so it looks many times within the unseen stretch.
+    const SCALE: &str = "0.005";
+    let scale = [("MEDTECH_TIME_SCALE", SCALE)];
+    let t = TestContext::with_behaviour(
+        "lag",
+        serde_json::json!({"time_scale": 0.005, "durations": {"modify_lag": 60}}),
+    )
+    .await;
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--env", &t.env]);
+        let out = t.medtech_with(&all, &scale);
+        assert!(
+            out.status.success(),
+            "medtech {all:?}: {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    };
+    run(&["up"]);
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(t.state_file()).unwrap()).unwrap();
+    let db = saved["resources"]["rds"]["id"].as_str().expect("rds id");
+    let group = saved["resources"]["redis"]["id"]
+        .as_str()
+        .expect("redis id");
+    assert_eq!(backup_retention(&t, db).await, 30);
+    assert_eq!(snapshot_retention(&t, group).await, (7, "available".into()));
+
+    // Shortened behind medtech's back, and left to take effect.
+    t.rds
+        .modify_db_instance()
+        .db_instance_identifier(db)
+        .backup_retention_period(3)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    t.elasticache
+        .modify_replication_group()
+        .replication_group_id(group)
+        .snapshot_retention_limit(1)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        let rds_done = backup_retention(&t, db).await == 3 && db_settled(&t, db).await;
+        if rds_done && snapshot_retention(&t, group).await == (1, "available".into()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(backup_retention(&t, db).await, 3, "the drift never applied");
+    assert_eq!(snapshot_retention(&t, group).await, (1, "available".into()));
+
+    run(&["up"]);
+    assert_eq!(backup_retention(&t, db).await, 30);
+    assert_eq!(snapshot_retention(&t, group).await, (7, "available".into()));
+    assert!(failed_checks(&t, 0).is_empty());
+}
+
+/// Whether the instance is `available` with nothing pending.
+async fn db_settled(t: &TestContext, db: &str) -> bool {
+    let out = t
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(db)
+        .send()
+        .await
+        .unwrap();
+    let db = &out.db_instances()[0];
+    db.db_instance_status() == Some("available")
+        && db
+            .pending_modified_values()
+            .is_none_or(|p| p.backup_retention_period().is_none())
+}
+
+/// The replication group's snapshot retention and status.
+async fn snapshot_retention(t: &TestContext, group: &str) -> (i32, String) {
+    let out = t
+        .elasticache
+        .describe_replication_groups()
+        .replication_group_id(group)
+        .send()
+        .await
+        .unwrap();
+    let group = &out.replication_groups()[0];
+    (
+        group
+            .snapshot_retention_limit()
+            .expect("snapshot retention"),
+        group.status().unwrap_or_default().to_owned(),
+    )
+}

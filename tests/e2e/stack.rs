@@ -1845,9 +1845,13 @@ async fn check_alarms(t: &TestContext, env: &str) {
     let rg = replication_group(t, env).await;
     let members: Vec<String> = rg.member_clusters().to_vec();
     let redis_id = format!("medtech-redis-{env}");
-    let redis_dimension = |d: &BTreeMap<String, String>| {
-        d.get("CacheClusterId").is_some_and(|c| members.contains(c))
-            || d.get("ReplicationGroupId") == Some(&redis_id)
+    // Every member, whichever is primary now: a failover swaps the roles.
+    let redis_dimension = |a: &aws_sdk_cloudwatch::types::MetricAlarm| {
+        let watched = alarm_members(a);
+        members.iter().all(|m| watched.contains(m))
+            || a.dimensions()
+                .iter()
+                .any(|d| d.name() == Some("ReplicationGroupId") && d.value() == Some(&redis_id))
     };
     let stream = format!("medtech-kinesis-{env}");
     let db = format!("medtech-rds-{env}");
@@ -1862,9 +1866,15 @@ async fn check_alarms(t: &TestContext, env: &str) {
             .iter()
             .filter_map(|d| Some((d.name()?.to_owned(), d.value()?.to_owned())))
             .collect();
+        // A metric-math alarm names its metric in each of its queries.
+        let queried = a.metrics().iter().find_map(|q| q.metric_stat()?.metric());
         let which = match (
-            a.namespace().unwrap_or_default(),
-            a.metric_name().unwrap_or_default(),
+            a.namespace()
+                .or(queried.and_then(|m| m.namespace()))
+                .unwrap_or_default(),
+            a.metric_name()
+                .or(queried.and_then(|m| m.metric_name()))
+                .unwrap_or_default(),
         ) {
             ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds")
                 if dims.get("StreamName") == Some(&stream) =>
@@ -1883,13 +1893,11 @@ async fn check_alarms(t: &TestContext, env: &str) {
                 "rds free storage"
             }
             ("AWS/ElastiCache", "CPUUtilization" | "EngineCPUUtilization")
-                if redis_dimension(&dims) =>
+                if redis_dimension(a) =>
             {
                 "redis cpu"
             }
-            ("AWS/ElastiCache", "ReplicationLag") if redis_dimension(&dims) => {
-                "redis replication lag"
-            }
+            ("AWS/ElastiCache", "ReplicationLag") if redis_dimension(a) => "redis replication lag",
             (ns, m) => panic!("{name}: unexpected metric {ns} {m} {dims:?}"),
         };
         assert!(covered.insert(which), "two alarms for {which}");
@@ -2698,6 +2706,163 @@ async fn alarms_treat_missing_data_as_their_metric_requires() {
         checks.iter().all(|c| c["passed"] == Value::Bool(true)),
         "{checks:?}"
     );
+}
+
+/// The cache clusters an alarm watches, as CloudWatch reports it: its own dimension or, for a
+/// metric-math alarm, the dimension of each query.
+fn alarm_members(alarm: &aws_sdk_cloudwatch::types::MetricAlarm) -> BTreeSet<String> {
+    let queried = alarm
+        .metrics()
+        .iter()
+        .filter_map(|q| q.metric_stat()?.metric())
+        .flat_map(|m| m.dimensions());
+    alarm
+        .dimensions()
+        .iter()
+        .chain(queried)
+        .filter(|d| d.name() == Some("CacheClusterId"))
+        .filter_map(|d| d.value().map(str::to_owned))
+        .collect()
+}
+
+/// The replication group's members and their current roles, as ElastiCache reports them.
+async fn redis_roles(t: &TestContext, env: &str) -> BTreeMap<String, String> {
+    replication_group(t, env)
+        .await
+        .node_groups()
+        .iter()
+        .flat_map(|g| g.node_group_members())
+        .map(|m| {
+            (
+                m.cache_cluster_id().unwrap_or_default().to_owned(),
+                m.current_role().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The Redis alarms that `verify` reports failed, by check id.
+fn failed_redis_alarm_checks(report: &Value) -> BTreeMap<String, Value> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == Value::Bool(false))
+        .filter_map(|c| {
+            let id = c["id"].as_str()?;
+            id.starts_with("alarm-redis-")
+                .then(|| (id.to_owned(), c["observed"].clone()))
+        })
+        .collect()
+}
+
+/// A failover swaps which member is primary, so the Redis alarms watch every member, not a
+/// role pinned to a member id: after `TestFailover` the CPU and lag alarms still cover the new
+/// primary and the replica, and `verify` agrees. An alarm edited by hand to watch one member
+/// leaves the primary unwatched: `verify` names it, `up` puts the alarm back over all members.
+#[tokio::test]
+async fn redis_alarms_cover_every_member_across_failover() {
+    let t = TestContext::new("failover").await;
+    t.run_ok(&["up"]);
+    let env = t.env.clone();
+    let group = format!("medtech-redis-{env}");
+    t.elasticache
+        .test_failover()
+        .replication_group_id(&group)
+        .node_group_id("0001")
+        .send()
+        .await
+        .expect("TestFailover");
+    let roles = redis_roles(&t, &env).await;
+    let want_roles: BTreeMap<String, String> = [("001", "replica"), ("002", "primary")]
+        .into_iter()
+        .map(|(n, role)| (format!("{group}-{n}"), role.to_owned()))
+        .collect();
+    assert_eq!(roles, want_roles, "roles after the failover");
+
+    let alarm = |slug: &str| {
+        let name = format!("medtech-{slug}-{env}");
+        let t = &t;
+        async move {
+            let out = t
+                .cloudwatch
+                .describe_alarms()
+                .alarm_names(&name)
+                .send()
+                .await
+                .expect("DescribeAlarms");
+            out.metric_alarms()
+                .first()
+                .unwrap_or_else(|| panic!("no alarm {name}"))
+                .clone()
+        }
+    };
+    let covered = |slug: &'static str| {
+        let alarm = &alarm;
+        let roles = &roles;
+        async move {
+            let watched = alarm_members(&alarm(slug).await);
+            for (member, role) in roles {
+                assert!(
+                    watched.contains(member),
+                    "{slug} does not watch the {role} {member}: it watches {watched:?}"
+                );
+            }
+        }
+    };
+    for slug in ["redis-cpu", "redis-replication-lag"] {
+        covered(slug).await;
+    }
+    let verify = |t: &TestContext| {
+        let out = t.medtech(&["verify", "--format", "json", "--env", &t.env]);
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("verify JSON: {e}: {}", stderr(&out)));
+        (out.status.code(), failed_redis_alarm_checks(&report))
+    };
+    assert_eq!(
+        verify(&t),
+        (Some(0), BTreeMap::new()),
+        "verify after the failover"
+    );
+
+    // By hand, as the alarm used to be: the CPU of `-001`, a replica since the failover.
+    let pinned = alarm("redis-cpu").await;
+    let topic = pinned.alarm_actions().to_vec();
+    t.cloudwatch
+        .put_metric_alarm()
+        .alarm_name(pinned.alarm_name().unwrap())
+        .namespace("AWS/ElastiCache")
+        .metric_name("EngineCPUUtilization")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+        .dimensions(
+            aws_sdk_cloudwatch::types::Dimension::builder()
+                .name("CacheClusterId")
+                .value(format!("{group}-001"))
+                .build(),
+        )
+        .period(300)
+        .evaluation_periods(3)
+        .threshold(75.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .treat_missing_data("missing")
+        .set_alarm_actions(Some(topic.clone()))
+        .set_insufficient_data_actions(Some(topic))
+        .send()
+        .await
+        .expect("PutMetricAlarm by hand");
+    let (code, failed) = verify(&t);
+    assert_eq!(code, Some(1), "verify of the pinned alarm: {failed:?}");
+    assert_eq!(
+        failed.get("alarm-redis-cpu.uncovered_members"),
+        Some(&serde_json::json!([format!("{group}-002 (primary)")])),
+        "{failed:?}"
+    );
+
+    t.run_ok(&["up"]);
+    for slug in ["redis-cpu", "redis-replication-lag"] {
+        covered(slug).await;
+    }
+    assert_eq!(verify(&t), (Some(0), BTreeMap::new()), "verify after up");
 }
 
 /// The flow-logs role must let the service find its log group (`logs:DescribeLogGroups`), or

@@ -828,3 +828,84 @@ def test_stats_count_and_reset(emu):
     for entry in stats["timeline"]:
         assert {"kind", "id", "event", "started_at"} <= set(entry)
         assert ("ready_at" in entry) != ("gone_at" in entry)
+
+
+# ================================================================ modify lag
+# Long enough phases that a poll every 50 ms sees each of them, even on a loaded machine.
+LAGGED = {**LATENCY, "durations": {**DURATIONS, "modify_lag": 100, "rds_modify": 100,
+                                   "redis_modify": 100}}
+
+
+def phases(fetch, first, goal):
+    """The views ``fetch`` gives until ``goal``: ``first``, then ``modifying``, then ``goal``."""
+    seen = wait_states(fetch, goal)
+    order = [0 if v == first else 1 if v[0] == "modifying" else 2 if v == goal else None
+             for v in seen]
+    assert None not in order and order == sorted(order), seen
+    return seen
+
+
+def test_a_modification_is_described_after_modify_lag(emu, uid):
+    emu.behave(LAGGED)
+    ec2, rds = emu("ec2"), emu("rds")
+    _, subnets, sg = network(ec2, uid)
+    rds.create_db_subnet_group(DBSubnetGroupName=f"medtech-db-subnets-{uid}",
+                               DBSubnetGroupDescription="d", SubnetIds=subnets)
+    rds.create_db_parameter_group(DBParameterGroupName=f"medtech-pg-{uid}",
+                                  DBParameterGroupFamily="postgres16", Description="d")
+    name = f"medtech-rds-{uid}"
+    rds.create_db_instance(**rds_args(uid, name, sg, BackupRetentionPeriod=7))
+
+    def view():
+        db = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+        pending = db.get("PendingModifiedValues") or {}
+        return db["DBInstanceStatus"], db["BackupRetentionPeriod"], pending.get(
+            "BackupRetentionPeriod")
+
+    wait_states(view, ("available", 7, None))
+    # As AWS: accepted, yet still available with the old value, the new one pending ...
+    modified = rds.modify_db_instance(DBInstanceIdentifier=name, BackupRetentionPeriod=14,
+                                      ApplyImmediately=True)["DBInstance"]
+    lagging = ("available", 7, 14)
+    assert (modified["DBInstanceStatus"], modified["BackupRetentionPeriod"],
+            modified["PendingModifiedValues"]["BackupRetentionPeriod"]) == lagging
+    # ... then modifying, then available with the value applied and nothing pending.
+    seen = phases(view, lagging, ("available", 14, None))
+    assert ("modifying", 7, 14) in seen, seen
+    events = [e["event"] for e in emu.events("rds", name)]
+    assert events == ["create", "modify_lag", "modify"], events
+
+
+def test_a_replication_group_modification_is_described_after_modify_lag(emu, uid):
+    emu.behave(LAGGED)
+    ec2, cache = emu("ec2"), emu("elasticache")
+    _, subnets, sg = network(ec2, uid)
+    group = f"medtech-redis-subnets-{uid}"
+    cache.create_cache_subnet_group(CacheSubnetGroupName=group, CacheSubnetGroupDescription="d",
+                                    SubnetIds=subnets)
+    rid = f"medtech-redis-{uid}"
+    cache.create_replication_group(
+        ReplicationGroupId=rid, ReplicationGroupDescription="d", Engine="redis",
+        CacheNodeType="cache.t3.micro", NumCacheClusters=2, AutomaticFailoverEnabled=True,
+        MultiAZEnabled=True, CacheSubnetGroupName=group, SecurityGroupIds=[sg],
+        SnapshotRetentionLimit=1)
+
+    def view():
+        rg = cache.describe_replication_groups(ReplicationGroupId=rid)["ReplicationGroups"][0]
+        member = cache.describe_cache_clusters(CacheClusterId=f"{rid}-001")["CacheClusters"][0]
+        return rg["Status"], rg["SnapshotRetentionLimit"], member["PreferredMaintenanceWindow"]
+
+    def status():
+        return view()[0]
+
+    wait_states(status, "available")
+    before = view()
+    modified = cache.modify_replication_group(
+        ReplicationGroupId=rid, SnapshotRetentionLimit=7,
+        PreferredMaintenanceWindow="sun:05:00-sun:06:00", ApplyImmediately=True)["ReplicationGroup"]
+    # ElastiCache's pending values have no member for these: just the old values, available.
+    assert (modified["Status"], modified["SnapshotRetentionLimit"]) == ("available", 1)
+    seen = phases(view, before, ("available", 7, "sun:05:00-sun:06:00"))
+    assert ("modifying", 1, before[2]) in seen, seen
+    events = [e["event"] for e in emu.events("redis", rid)]
+    assert events == ["create", "modify_lag", "modify"], events

@@ -396,6 +396,39 @@ def test_replication_group_num_cache_clusters_endpoints_and_members(aws, uid):
     assert cluster["PreferredMaintenanceWindow"] == "mon:04:00-mon:05:00"
 
 
+
+def test_test_failover_swaps_primary_and_replica(aws, uid):
+    ec = aws("elasticache")
+    net, key = network(aws, uid), kms_key(aws, uid)
+    _, args = redis_group(aws, uid, net, key, NumCacheClusters=3)
+    rid = args["ReplicationGroupId"]
+
+    def roles():
+        (group,) = ec.describe_replication_groups(ReplicationGroupId=rid)["ReplicationGroups"][0][
+            "NodeGroups"]
+        return {m["CacheClusterId"]: m["CurrentRole"] for m in group["NodeGroupMembers"]}
+
+    before = ec.describe_replication_groups(ReplicationGroupId=rid)["ReplicationGroups"][0]
+    out = ec.test_failover(ReplicationGroupId=rid, NodeGroupId="0001")["ReplicationGroup"]
+    assert out["ReplicationGroupId"] == rid
+    assert roles() == {f"{rid}-001": "replica", f"{rid}-002": "primary", f"{rid}-003": "replica"}
+    after = ec.describe_replication_groups(ReplicationGroupId=rid)["ReplicationGroups"][0]
+    assert after["MemberClusters"] == before["MemberClusters"]
+    assert after["NodeGroups"][0]["PrimaryEndpoint"] == before["NodeGroups"][0]["PrimaryEndpoint"]
+    ec.test_failover(ReplicationGroupId=rid, NodeGroupId="0001")
+    assert roles() == {f"{rid}-001": "primary", f"{rid}-002": "replica", f"{rid}-003": "replica"}
+
+    for group_id, node_group, code in ((rid, "0002", "NodeGroupNotFoundFault"),
+                                       (f"{rid}-nope", "0001", "ReplicationGroupNotFoundFault")):
+        with pytest.raises(ClientError) as err:
+            ec.test_failover(ReplicationGroupId=group_id, NodeGroupId=node_group)
+        assert code_of(err) == code
+    _, single = redis_group(aws, f"{uid}s", net, key, NumCacheClusters=1,
+                            AutomaticFailoverEnabled=False, MultiAZEnabled=False)
+    with pytest.raises(ClientError) as err:
+        ec.test_failover(ReplicationGroupId=single["ReplicationGroupId"], NodeGroupId="0001")
+    assert code_of(err) == "InvalidReplicationGroupState"
+
 def test_replication_group_without_tls_endpoint_names(aws, uid):
     net, key = network(aws, uid), kms_key(aws, uid)
     _, args = redis_group(aws, uid, net, key, TransitEncryptionEnabled=False, AuthToken=None,
@@ -1267,6 +1300,50 @@ def test_cbor_alarm_keeps_treat_missing_data(emulator, uid):
     got = {a["AlarmName"]: a.get("TreatMissingData") for a in body["MetricAlarms"]}
     assert got == {idle["AlarmName"]: "notBreaching", unset["AlarmName"]: None}
 
+
+
+def member_math_alarm(name, topic, members):
+    """A metric-math alarm as medtech puts it for Redis: one query per member cache cluster,
+    the alarm on the maximum of them."""
+    ids = [f"m{i}" for i in range(1, len(members) + 1)]
+    queries = [{"Id": i, "ReturnData": False,
+                "MetricStat": {"Metric": {"Namespace": "AWS/ElastiCache",
+                                          "MetricName": "EngineCPUUtilization",
+                                          "Dimensions": [{"Name": "CacheClusterId", "Value": m}]},
+                               "Period": 300, "Stat": "Average"}}
+               for i, m in zip(ids, members)]
+    queries.append({"Id": "worst", "Expression": f"MAX([{','.join(ids)}])",
+                    "Label": "worst member", "ReturnData": True})
+    return {"AlarmName": name, "AlarmDescription": "Redis CPU", "ActionsEnabled": True,
+            "AlarmActions": [topic], "InsufficientDataActions": [topic], "Metrics": queries,
+            "EvaluationPeriods": 3, "Threshold": 75.0,
+            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "missing"}
+
+
+def test_cbor_metric_math_alarm_round_trip(emulator, uid):
+    """moto keeps an alarm's Metrics (metric math) and the CBOR front returns them as sent:
+    medtech's Redis alarms are read back member by member, and a PutMetricAlarm with a single
+    metric replaces the queries (a hand-edit that pins the alarm to one member)."""
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:medtech-alarms-{uid}"
+    name = f"medtech-redis-cpu-{uid}"
+    members = [f"medtech-redis-{uid}-001", f"medtech-redis-{uid}-002"]
+    request = member_math_alarm(name, topic, members)
+    assert cbor_call(emulator, "PutMetricAlarm", request)[0] == 200
+    status, _, body, _ = cbor_call(emulator, "DescribeAlarms", {"AlarmNames": [name]})
+    assert status == 200
+    (alarm,) = body["MetricAlarms"]
+    assert alarm["Metrics"] == request["Metrics"]
+    for absent in ("Namespace", "MetricName", "Statistic", "Period"):
+        assert alarm.get(absent) is None, absent
+    assert alarm.get("Dimensions", []) == []
+
+    pinned = alarm_request(name, topic)
+    pinned.update(Namespace="AWS/ElastiCache", MetricName="EngineCPUUtilization",
+                  Dimensions=[{"Name": "CacheClusterId", "Value": members[0]}])
+    assert cbor_call(emulator, "PutMetricAlarm", pinned)[0] == 200
+    (alarm,) = cbor_call(emulator, "DescribeAlarms", {"AlarmNames": [name]})[2]["MetricAlarms"]
+    assert alarm.get("Metrics", []) == []
+    assert alarm["Dimensions"] == [{"Name": "CacheClusterId", "Value": members[0]}]
 
 def test_flow_log_delivery_status_follows_the_role(aws, uid):
     ec2, iam, logs = aws("ec2"), aws("iam"), aws("logs")

@@ -30,6 +30,7 @@ ENV_VAR = "MEDTECH_EMULATOR_BEHAVIOUR"
 # ("Latency and faults" -> "Modeled durations").
 DEFAULT_DURATIONS: dict[str, float] = {
     "rds_create": 900.0,
+    "modify_lag": 0.0,
     "rds_modify": 60.0,
     "rds_delete": 420.0,
     "redis_create": 600.0,

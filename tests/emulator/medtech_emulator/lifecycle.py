@@ -36,6 +36,7 @@ the client, which gives the stats timeline its ``first_seen_ready_at`` /
 """
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import sys
@@ -67,6 +68,45 @@ GONE_STATE = {"nat": "deleted"}
 # A ModifyDBInstance that only sets these applies without a `modifying` cycle: deletion
 # protection is a flag on the instance, not a change to its storage, class or engine.
 FLAG_ONLY_MODIFY = {"db_instance_identifier", "apply_immediately", "deletion_protection"}
+# What a modification may change that its PendingModifiedValues reports, by moto attribute
+# (the rest of the shapes' members are settings medtech never changes).
+RDS_PENDING = {"db_instance_class": "DBInstanceClass", "allocated_storage": "AllocatedStorage",
+               "backup_retention_period": "BackupRetentionPeriod", "multi_az": "MultiAZ",
+               "engine_version": "EngineVersion", "storage_type": "StorageType",
+               "iops": "Iops", "storage_throughput": "StorageThroughput",
+               "enable_iam_database_authentication": "IAMDatabaseAuthenticationEnabled"}
+REDIS_PENDING = {"automatic_failover": "AutomaticFailoverStatus"}
+# Attributes that are the model's own bookkeeping, never held back by `modify_lag`.
+UNHELD = {"status", "cache_cluster_status", "pending_modified_values"}
+
+
+def snapshot(obj) -> dict:
+    """``obj``'s attributes, containers copied, to tell afterwards what a call changed.
+    moto keeps many behind properties (``_backup_retention_period``): those count too."""
+    return {k: copy.copy(v) if isinstance(v, (list, dict, set)) else v
+            for k, v in vars(obj).items() if not k.startswith("_medtech") and k not in UNHELD}
+
+
+def hold(obj, before: dict, pending_names: dict) -> None:
+    """``modify_lag``: put back what the call changed on ``obj``, kept to apply later, and
+    report the new values that AWS's PendingModifiedValues shows."""
+    held = getattr(obj, "_medtech_held", {})
+    for name, old in before.items():
+        new = getattr(obj, name, None)
+        if new != old:
+            held[name] = new
+            setattr(obj, name, old)
+    obj._medtech_held = held
+    obj.pending_modified_values = {pending_names[k.lstrip("_")]: v for k, v in held.items()
+                                   if k.lstrip("_") in pending_names}
+
+
+def release(obj) -> None:
+    """The held modification is carried out: its values are described, nothing pends."""
+    for name, value in getattr(obj, "_medtech_held", {}).items():
+        setattr(obj, name, value)
+    obj._medtech_held = {}
+    obj.pending_modified_values = {}
 
 
 @dataclass
@@ -149,7 +189,8 @@ class Model:
     def start(self, kind: str, backend: Any, rid: str, event: str, duration: str,
               apply: Callable[[], None], final: str = "ready") -> dict:
         """Register a transition of ``kind``/``rid`` that completes after ``duration``."""
-        now = time.time()
+        # Started by a due job (``modify_lag`` ending): from when that one was due, as on AWS.
+        now = time.time() if self._applying_due is None else self._applying_due
         seconds = self.behaviour.seconds(duration)
         account, region = backend.account_id, backend.region_name
         key = (account, region, kind, rid)
@@ -424,12 +465,26 @@ def _install_rds(m: Model) -> None:
             if m.role_too_young(db_kwargs.get("monitoring_role_arn")):
                 m.refuse("iam_propagation")
                 raise InvalidParameterValue(monitoring_refused)
+            before = snapshot(db) if db is not None else {}
             db = orig(self, db_instance_identifier, db_kwargs)
             given = {k for k, v in db_kwargs.items() if v is not None}
             if given <= FLAG_ONLY_MODIFY:
                 return db  # a flag RDS flips without a modification cycle: still available
+            rid = db.db_instance_identifier
+            if m.behaviour.seconds("modify_lag") > 0:
+                hold(db, before, RDS_PENDING)
+
+                def begin():
+                    db.status = "modifying"
+                    m.start("rds", self, rid, "modify", "rds_modify", finish)
+
+                def finish():
+                    release(db)
+                    settle(db)()
+                m.start("rds", self, rid, "modify_lag", "modify_lag", begin)
+                return db
             db.status = "modifying"
-            m.start("rds", self, db.db_instance_identifier, "modify", "rds_modify", settle(db))
+            m.start("rds", self, rid, "modify", "rds_modify", settle(db))
             return db
         return modify_db_instance
 
@@ -543,7 +598,24 @@ def _install_elasticache(m: Model) -> None:
                 m.refuse("not_available")
                 raise InvalidReplicationGroupState(
                     "Replication group must be in available state to modify.")
+            held = [rg, *members(self, rg)] if rg is not None else []
+            before = [snapshot(o) for o in held]
             rg = orig(self, replication_group_id, *args, **kwargs)
+            if m.behaviour.seconds("modify_lag") > 0:
+                for obj, was in zip(held, before):
+                    hold(obj, was, REDIS_PENDING if obj is rg else {})
+
+                def begin():
+                    set_status(self, rg, "modifying")
+                    m.start("redis", self, replication_group_id, "modify", "redis_modify",
+                            finish)
+
+                def finish():
+                    for obj in held:
+                        release(obj)
+                    settle(self, rg)()
+                m.start("redis", self, replication_group_id, "modify_lag", "modify_lag", begin)
+                return rg
             set_status(self, rg, "modifying")
             m.start("redis", self, rg.replication_group_id, "modify", "redis_modify",
                     settle(self, rg))

@@ -42,6 +42,16 @@ ModifyReplicationGroup
   ``SecurityGroupIds`` (moto ignores them), with the same failover/Multi-AZ
   and maintenance-window validation.
 
+TestFailover (moto: not implemented)
+* Promotes the first replica of the node group (``NodeGroupId``, ``0001`` for
+  cluster mode disabled) and demotes the primary: ``CurrentRole`` in
+  ``NodeGroups[].NodeGroupMembers`` swaps at once (real ElastiCache takes a
+  few minutes, reporting the group ``modifying`` meanwhile); ``MemberClusters``,
+  the cluster ids and the endpoints stay.  An unknown group is
+  ``ReplicationGroupNotFoundFault``, an unknown node group
+  ``NodeGroupNotFoundFault``; a group without automatic failover or without a
+  replica, or not ``available``, is ``InvalidReplicationGroupState``.
+
 DeleteReplicationGroup
 * The group (and its member clusters) reports ``deleting`` on the first
   describe after the delete and is gone afterwards
@@ -97,6 +107,9 @@ def apply() -> None:
 
     class InvalidReplicationGroupState(ElastiCacheException):
         code = "InvalidReplicationGroupState"
+
+    class NodeGroupNotFound(ElastiCacheException):
+        code = "NodeGroupNotFoundFault"
 
     # ------------------------------------------------------------ helpers
     def purge(backend) -> None:
@@ -387,6 +400,29 @@ def apply() -> None:
                     cluster.cache_node_type = cache_node_type
             return rg
 
+    def test_failover(self, replication_group_id, node_group_id):
+        with _lock:
+            purge(self)
+            if replication_group_id not in self.replication_groups:
+                raise ReplicationGroupNotFound(replication_group_id)
+            rg = self.replication_groups[replication_group_id]
+            group = next((g for g in rg.node_groups if g.get("node_group_id") == node_group_id),
+                         None)
+            if group is None:
+                raise NodeGroupNotFound(
+                    f"The node group {node_group_id} was not found in replication group "
+                    f"{replication_group_id}.")
+            members = group.get("node_group_members", [])
+            primary = next((m for m in members if m.get("current_role") == "primary"), None)
+            replica = next((m for m in members if m.get("current_role") == "replica"), None)
+            if rg.status != "available" or rg.automatic_failover != "enabled" \
+                    or primary is None or replica is None:
+                raise InvalidReplicationGroupState(
+                    f"Replication group {replication_group_id} must be available, with "
+                    "automatic failover enabled and a replica, to test failover.")
+            primary["current_role"], replica["current_role"] = "replica", "primary"
+            return rg
+
     def delete_cache_subnet_group(self, cache_subnet_group_name):
         with _lock:
             purge(self)
@@ -410,6 +446,7 @@ def apply() -> None:
     ElastiCacheBackend.delete_replication_group = delete_replication_group
     ElastiCacheBackend.modify_replication_group = modify_replication_group
     ElastiCacheBackend.delete_cache_subnet_group = delete_cache_subnet_group
+    ElastiCacheBackend.test_failover = test_failover
 
     # ------------------------------------------------------------ responses
     from moto.core.responses import ActionResult, EmptyResult
@@ -441,7 +478,15 @@ def apply() -> None:
         )
         return ActionResult({"ReplicationGroup": rg})
 
-    for fn, name in ((r_delete_cache_subnet_group, "delete_cache_subnet_group"),
+    def r_test_failover(self):
+        rg = self.elasticache_backend.test_failover(
+            replication_group_id=self._get_param("ReplicationGroupId"),
+            node_group_id=self._get_param("NodeGroupId"),
+        )
+        return ActionResult({"ReplicationGroup": rg})
+
+    for fn, name in ((r_test_failover, "test_failover"),
+                     (r_delete_cache_subnet_group, "delete_cache_subnet_group"),
                      (r_delete_replication_group, "delete_replication_group"),
                      (r_modify_replication_group, "modify_replication_group")):
         fn.__name__ = name
