@@ -17,6 +17,18 @@ pub mod exit {
     pub const AWS_ACCESS: u8 = 4;
     /// Interrupted (Ctrl-C); state was saved.
     pub const INTERRUPTED: u8 = 130;
+
+    /// The code's name in JSON error documents (`error.kind`).
+    pub fn kind(code: u8) -> &'static str {
+        match code {
+            OK => "ok",
+            INVALID_INPUT => "invalid_input",
+            STATE => "state",
+            AWS_ACCESS => "aws_access",
+            INTERRUPTED => "interrupted",
+            _ => "failed",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod engine;
 pub mod error;
+pub mod failure;
 mod fsutil;
 mod listing;
 pub mod logging;

@@ -1,59 +1,65 @@
 //! The `medtech` binary: parse the command line, set up logging, run, map the outcome to a
 //! documented exit code. All work happens in the library.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
 
-use medtech::cli::Cli;
-use medtech::error::exit;
+use medtech::cli::{Cli, Command, OutputMode};
+use medtech::failure::{Asked, Failure};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::parse_from_args(&args) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
-        // A bare `medtech` or `medtech state`: the help is the answer, laid out as clap renders it.
-        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprint!("{}", e.render());
-            return ExitCode::from(exit::INVALID_INPUT);
-        }
         Err(e) => {
-            // clap's usage errors span several lines; a pipeline log wants one.
-            let rendered = e.render().to_string();
-            let line: Vec<&str> = rendered
-                .lines()
-                .map(str::trim)
-                .filter(|l| {
-                    !l.is_empty()
-                        && !l.starts_with("Usage:")
-                        && !l.starts_with("For more information")
-                })
-                .collect();
-            eprintln!("{}; see --help", line.join(" "));
-            return ExitCode::from(exit::INVALID_INPUT);
+            let asked = Asked::scan(&args, |name| std::env::var(name).ok());
+            let mut failure = Failure::usage(&e);
+            if asked.detailed_exitcode {
+                failure = failure.under_detailed_exitcode();
+            }
+            // A bare `medtech` or `medtech state`: the help is the answer, laid out as clap
+            // renders it. (Clap says so itself only when no argument at all was given; a
+            // variable like AWS_REGION counts as one.)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand
+            ) {
+                eprint!("{}", Cli::help_for(&args));
+                if asked.json {
+                    medtech::outln!("{}", failure.document(None));
+                }
+            } else {
+                failure.report(None, asked.json);
+            }
+            return ExitCode::from(failure.exit_code);
         }
     };
     medtech::logging::init(cli.global.verbose, cli.global.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let json = cli.global.output == OutputMode::Json;
+    let command = cli.command.path();
+    let detailed = matches!(&cli.command, Command::Plan(plan) if plan.detailed_exitcode);
+    let outcome = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::FAILED);
-        }
+        Ok(runtime) => runtime.block_on(medtech::commands::run(cli)),
+        Err(e) => Err(medtech::error::Error::Io {
+            path: "the async runtime".into(),
+            source: e,
+        }),
     };
-    match runtime.block_on(medtech::commands::run(cli)) {
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            let code = err.exit_code();
-            // Our errors' own text already says what failed and why; the sources would only
-            // repeat it.
-            let text = anyhow::Error::from(err).to_string();
-            eprintln!("error: {}", text.replace('\n', " "));
-            ExitCode::from(code)
+            let mut failure = Failure::of(err);
+            if detailed {
+                failure = failure.under_detailed_exitcode();
+            }
+            failure.report(Some(command), json);
+            ExitCode::from(failure.exit_code)
         }
     }
 }

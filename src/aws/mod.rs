@@ -54,14 +54,9 @@ impl Clients {
                 "not set; pass --region, set AWS_REGION, or set region in the AWS profile",
             )
         })?;
-        // The flag was checked with the settings; AWS_REGION and profiles are checked here,
-        // still before the first call.
-        let region = crate::config::validate_region(region).map_err(|mut e| {
-            e.field = e
-                .field
-                .replace("--region", "region (AWS_REGION or profile)");
-            e
-        })?;
+        // --region and AWS_REGION were checked with the settings; a profile's region is
+        // checked here, still before the first call.
+        let region = crate::config::validate_region("region (of the AWS profile)", region)?;
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&config)
                 .interceptor(calls.clone())

@@ -12,7 +12,7 @@ use super::{Locking, Session};
 pub async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut session = Session::open(global, &args.stack, "destroy", Locking::Exclusive, |_| {
-        if global.yes || interactive {
+        if args.yes || interactive {
             Ok(())
         } else {
             Err(Error::Confirmation(
@@ -37,7 +37,7 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
         }
         return Ok(exit::OK);
     }
-    if !global.yes {
+    if !args.yes {
         confirm(
             &env,
             count,

@@ -2,6 +2,7 @@
 //! hands the stack to the engine. They return an exit code for outcomes that are not errors
 //! (`plan --detailed-exitcode`, a failed `verify` check).
 
+mod completions;
 mod destroy;
 mod graph;
 mod outputs;
@@ -33,6 +34,8 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Outputs(args) => outputs::run(global, args.format),
         Command::Destroy(args) => destroy::run(global, args).await,
         Command::Graph => graph::run(global),
+        Command::Completions(args) => completions::completions(args.shell),
+        Command::Man => completions::man(),
         Command::State(StateCommand::Show) => state::show(global),
         Command::State(StateCommand::Refresh(args)) => state::refresh(global, &args.stack).await,
     }

@@ -11,19 +11,9 @@ use super::{Locking, Session};
 /// `--detailed-exitcode`: changes pending.
 const CHANGES: u8 = 2;
 
+/// Under `--detailed-exitcode` an error exits 1, never 2: `failure::Failure` sees to it for
+/// every error, including a command line clap rejects.
 pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Result<u8, Error> {
-    match plan(global, stack, detailed).await {
-        // With the flag, 2 means "changes pending": an error that exits 2 (bad input) would
-        // pass a pipeline's drift gate as drift, so every error is 1, as documented.
-        Err(e) if detailed => {
-            eprintln!("error: {}", e.to_string().replace('\n', " "));
-            Ok(exit::FAILED)
-        }
-        outcome => outcome,
-    }
-}
-
-async fn plan(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Result<u8, Error> {
     let session = Session::open(global, stack, "plan", Locking::None, |_| Ok(())).await?;
     let ctx = session.context(false);
     let engine = session.engine()?;

@@ -13,7 +13,7 @@ mod services;
 pub use network::Network;
 pub use services::{Alarms, Iam, Kinesis, Logs, Rds, Redis, Retirement, Services, Timeouts};
 
-use crate::cli::{GlobalArgs, StackArgs};
+use crate::cli::{Given, GlobalArgs, StackArgs};
 use crate::naming::{EnvName, Names};
 use crate::tags::RESERVED_TAG_KEYS;
 
@@ -126,35 +126,43 @@ struct FileEngine {
 impl Settings {
     /// Merges and validates. `stack` carries the flags of commands that shape the stack.
     pub fn resolve(global: &GlobalArgs, stack: &StackArgs) -> Result<Self, ConfigError> {
+        let given = &global.given;
         let raw_env = global.env.as_deref().ok_or_else(|| {
             ConfigError::new("--env", "missing; pass --env NAME or set MEDTECH_ENV")
         })?;
-        let env = EnvName::parse(raw_env)
-            .map_err(|problem| ConfigError::new(format!("--env {raw_env:?}"), problem))?;
-        let file = load_file(global.config.as_deref())?;
+        let env = EnvName::parse(raw_env).map_err(|problem| {
+            ConfigError::new(
+                format!("{} {raw_env:?}", given.field("env", "--env")),
+                problem,
+            )
+        })?;
+        let (file_name, file) = load_file(global.config.as_deref(), given)?;
+        // A value from the file is named `file:key`, as the user finds it.
+        let in_file = |key: &str| format!("{file_name}:{key}");
 
         let aws = AwsTarget {
-            region: global.region.clone().map(validate_region).transpose()?,
+            region: global
+                .region
+                .clone()
+                .map(|raw| validate_region(&given.field("region", "--region"), raw))
+                .transpose()?,
             profile: global.profile.clone(),
             endpoint_url: global
                 .endpoint_url
                 .clone()
-                .map(validate_endpoint)
+                .map(|raw| validate_endpoint(&given.field("endpoint_url", "--endpoint-url"), raw))
                 .transpose()?,
         };
 
-        let vpc_field = if stack.vpc_cidr.is_some() {
-            "--vpc-cidr"
-        } else {
-            "network.vpc_cidr"
-        };
+        let vpc_field = given.field("vpc_cidr", in_file("network.vpc_cidr"));
         let vpc_raw = stack
             .vpc_cidr
             .as_deref()
             .or(file.network.vpc_cidr.as_deref())
             .unwrap_or(DEFAULT_VPC_CIDR);
         let network = Network::new(
-            vpc_field,
+            &file_name,
+            &vpc_field,
             vpc_raw,
             file.network.public_subnet_cidrs.as_deref(),
             file.network.private_subnet_cidrs.as_deref(),
@@ -166,16 +174,16 @@ impl Settings {
             .unwrap_or(DEFAULT_PARALLELISM);
         if !(1..=MAX_PARALLELISM).contains(&parallelism) {
             return Err(ConfigError::new(
-                "parallelism",
+                given.field("parallelism", in_file("engine.parallelism")),
                 format!("{parallelism} is out of range; use 1 to {MAX_PARALLELISM}"),
             ));
         }
 
-        validate_user_tags(&file.tags)?;
-        let services = file.services().resolve(stack)?;
+        validate_user_tags(&file_name, &file.tags)?;
+        let services = file.services().resolve(stack, given, &file_name)?;
         if !(global.time_scale > 0.0 && global.time_scale <= 1.0) {
             return Err(ConfigError::new(
-                "MEDTECH_TIME_SCALE",
+                given.field("time_scale", "MEDTECH_TIME_SCALE"),
                 format!(
                     "{} is out of range; use a factor above 0 and at most 1",
                     global.time_scale
@@ -201,13 +209,14 @@ impl Settings {
     }
 }
 
-fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+/// The config file as it is named in messages, and what it holds (nothing when there is none).
+fn load_file(explicit: Option<&Path>, given: &Given) -> Result<(String, FileConfig), ConfigError> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => {
             let default = PathBuf::from(DEFAULT_CONFIG_FILE);
             if !default.exists() {
-                return Ok(FileConfig::default());
+                return Ok((DEFAULT_CONFIG_FILE.to_owned(), FileConfig::default()));
             }
             default
         }
@@ -215,11 +224,11 @@ fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(&path).map_err(|e| {
         ConfigError::new(
-            format!("--config {shown}"),
+            format!("{} {shown}", given.field("config", "--config")),
             format!("cannot read it ({e}); check the path"),
         )
     })?;
-    toml::from_str(&text).map_err(|e| {
+    let file = toml::from_str(&text).map_err(|e| {
         let place = e.span().map_or(shown.clone(), |span| {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
@@ -232,7 +241,8 @@ fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
             place,
             format!("{message}; see docs/configuration.md for the keys"),
         )
-    })
+    })?;
+    Ok((shown, file))
 }
 
 /// serde names the Rust type it wanted (`expected i32`); a user wants words.
@@ -256,7 +266,8 @@ fn plain_types(message: &str) -> String {
     out
 }
 
-pub fn validate_region(raw: String) -> Result<String, ConfigError> {
+/// `field` names what set the value (`--region`, `AWS_REGION`).
+pub fn validate_region(field: &str, raw: String) -> Result<String, ConfigError> {
     // AWS region names: AREA-DIRECTION-N (us-east-1, ap-southeast-7), with a partition infix
     // in some (us-gov-west-1, us-iso-east-1, eusc-de-east-1). Checked by shape, not against a
     // list, so regions AWS opens later need no new medtech.
@@ -288,29 +299,29 @@ pub fn validate_region(raw: String) -> Result<String, ConfigError> {
         Ok(raw)
     } else {
         Err(ConfigError::new(
-            format!("--region {raw:?}"),
+            format!("{field} {raw:?}"),
             "is not an AWS region name; use one like us-east-1 or eu-central-1",
         ))
     }
 }
 
-fn validate_endpoint(raw: String) -> Result<String, ConfigError> {
+fn validate_endpoint(field: &str, raw: String) -> Result<String, ConfigError> {
     let rest = raw
         .strip_prefix("http://")
         .or_else(|| raw.strip_prefix("https://"));
     match rest {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(raw),
         _ => Err(ConfigError::new(
-            format!("--endpoint-url {raw:?}"),
+            format!("{field} {raw:?}"),
             "is not an http(s) URL; write it like http://127.0.0.1:5000",
         )),
     }
 }
 
-fn validate_user_tags(tags: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+fn validate_user_tags(file: &str, tags: &BTreeMap<String, String>) -> Result<(), ConfigError> {
     if tags.len() > MAX_USER_TAGS {
         return Err(ConfigError::new(
-            "tags",
+            format!("{file}:tags"),
             format!(
                 "{} tags given; AWS allows 50 a resource and medtech uses {}, so give at most {MAX_USER_TAGS}",
                 tags.len(),
@@ -319,7 +330,7 @@ fn validate_user_tags(tags: &BTreeMap<String, String>) -> Result<(), ConfigError
         ));
     }
     for (key, value) in tags {
-        let field = format!("tags.{key}");
+        let field = format!("{file}:tags.{key}");
         if RESERVED_TAG_KEYS.contains(&key.as_str()) {
             return Err(ConfigError::new(
                 field,
@@ -347,24 +358,31 @@ fn validate_user_tags(tags: &BTreeMap<String, String>) -> Result<(), ConfigError
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::io::Write;
 
-    fn global(env: Option<&str>, config: Option<PathBuf>) -> GlobalArgs {
-        GlobalArgs {
-            env: env.map(str::to_owned),
-            region: None,
-            profile: None,
-            endpoint_url: None,
-            config,
-            state_dir: "state".into(),
-            outputs_file: "out.json".into(),
-            yes: false,
-            verbose: 0,
-            quiet: false,
-            output: crate::cli::OutputMode::Text,
-            time_scale: 1.0,
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// The arguments of `medtech up ARGS`, parsed as the binary parses them.
+    fn parsed(args: &[&str]) -> (GlobalArgs, StackArgs) {
+        let line = ["medtech", "up"].iter().chain(args);
+        let cli = Cli::parse_from_args(line).expect("parses");
+        match cli.command {
+            Command::Up(up) => (cli.global, up.stack),
+            _ => unreachable!("parsed as up"),
         }
+    }
+
+    fn global(env: Option<&str>, config: Option<PathBuf>) -> GlobalArgs {
+        let config = config.map(|p| p.display().to_string());
+        let mut args = Vec::new();
+        if let Some(env) = env {
+            args.extend(["--env", env]);
+        }
+        if let Some(config) = &config {
+            args.extend(["--config", config.as_str()]);
+        }
+        parsed(&args).0
     }
 
     fn with_file(body: &str) -> (tempfile::NamedTempFile, GlobalArgs) {
@@ -410,67 +428,32 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_on_one_line() {
-        let cases: Vec<(GlobalArgs, StackArgs, &str)> = vec![
-            (global(None, None), StackArgs::default(), "--env"),
-            (
-                global(Some("Dev"), None),
-                StackArgs::default(),
-                "--env \"Dev\"",
-            ),
-            (
-                global(Some("dev"), None),
-                StackArgs {
-                    vpc_cidr: Some("10.0.0.0/33".into()),
-                    ..Default::default()
-                },
-                "--vpc-cidr",
-            ),
-            (
-                global(Some("dev"), None),
-                StackArgs {
-                    vpc_cidr: Some("10.0.0.1/16".into()),
-                    ..Default::default()
-                },
-                "--vpc-cidr",
-            ),
-            (
-                global(Some("dev"), None),
-                StackArgs {
-                    vpc_cidr: Some("8.8.0.0/16".into()),
-                    ..Default::default()
-                },
-                "--vpc-cidr",
-            ),
-            (
-                global(Some("dev"), None),
-                StackArgs {
-                    vpc_cidr: Some("10.0.0.0/12".into()),
-                    ..Default::default()
-                },
-                "--vpc-cidr",
-            ),
-            (
-                global(Some("dev"), None),
-                StackArgs {
-                    parallelism: Some(0),
-                    ..Default::default()
-                },
-                "parallelism",
-            ),
-            (
-                global(Some("dev"), None),
-                StackArgs {
-                    parallelism: Some(500),
-                    ..Default::default()
-                },
-                "parallelism",
-            ),
+        let cases: [(&[&str], &str); 8] = [
+            (&[], "--env"),
+            (&["--env", "Dev"], "--env \"Dev\""),
+            (&["--env", "dev", "--vpc-cidr", "10.0.0.0/33"], "--vpc-cidr"),
+            (&["--env", "dev", "--vpc-cidr", "10.0.0.1/16"], "--vpc-cidr"),
+            (&["--env", "dev", "--vpc-cidr", "8.8.0.0/16"], "--vpc-cidr"),
+            (&["--env", "dev", "--vpc-cidr", "10.0.0.0/12"], "--vpc-cidr"),
+            (&["--env", "dev", "--parallelism", "0"], "--parallelism"),
+            (&["--env", "dev", "--parallelism", "500"], "--parallelism"),
         ];
-        for (args, stack, field) in cases {
-            let err = rejected(&args, &stack);
+        for (args, field) in cases {
+            let (global, stack) = parsed(args);
+            let err = rejected(&global, &stack);
             assert_eq!(err.field, field, "{err}");
             assert!(!err.to_string().contains('\n'), "{err}");
         }
+    }
+
+    #[test]
+    fn a_value_from_the_file_is_named_file_colon_key() {
+        let (file, args) = with_file("[engine]\nparallelism = 100\n");
+        let err = rejected(&args, &StackArgs::default());
+        assert_eq!(
+            err.field,
+            format!("{}:engine.parallelism", file.path().display())
+        );
     }
 
     #[test]

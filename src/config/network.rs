@@ -14,7 +14,9 @@ pub struct Network {
 }
 
 impl Network {
+    /// `file` names the config file, for the keys read from it.
     pub(super) fn new(
+        file: &str,
         vpc_field: &str,
         vpc_raw: &str,
         public: Option<&[String]>,
@@ -37,13 +39,13 @@ impl Network {
             .take(4)
             .collect();
         let public_subnets = subnet_pair(
-            "network.public_subnet_cidrs",
+            &format!("{file}:network.public_subnet_cidrs"),
             public,
             [defaults[0], defaults[1]],
             &vpc_cidr,
         )?;
         let private_subnets = subnet_pair(
-            "network.private_subnet_cidrs",
+            &format!("{file}:network.private_subnet_cidrs"),
             private,
             [defaults[2], defaults[3]],
             &vpc_cidr,
@@ -58,7 +60,7 @@ impl Network {
             for b in &all[i + 1..] {
                 if a.contains(b) || b.contains(a) {
                     return Err(ConfigError::new(
-                        "network",
+                        format!("{file}:network"),
                         format!("subnets {a} and {b} overlap; give each subnet its own block"),
                     ));
                 }

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::ConfigError;
-use crate::cli::StackArgs;
+use crate::cli::{Given, StackArgs};
 
 /// Retention values CloudWatch Logs accepts; anything else is refused by the API.
 pub const LOG_RETENTION_DAYS: [i32; 22] = [
@@ -304,39 +304,45 @@ impl Default for Retirement {
 }
 
 impl Services {
-    /// Applies the flags over the file's values and checks every limit.
-    pub(super) fn resolve(mut self, flags: &StackArgs) -> Result<Self, ConfigError> {
-        let mut from_flag = Vec::new();
+    /// Applies the flags over the file's values and checks every limit. `file` names the
+    /// config file, for the keys read from it.
+    pub(super) fn resolve(
+        mut self,
+        flags: &StackArgs,
+        given: &Given,
+        file: &str,
+    ) -> Result<Self, ConfigError> {
+        // (file key, the argument that overrode it)
+        let mut from_flag: Vec<(&str, &str)> = Vec::new();
         if let Some(v) = flags.log_retention_days {
             self.logs.retention_days = v;
-            from_flag.push("logs.retention_days");
+            from_flag.push(("logs.retention_days", "log_retention_days"));
         }
         if let Some(v) = flags.kinesis_shards {
             self.kinesis.shard_count = v;
-            from_flag.push("kinesis.shard_count");
+            from_flag.push(("kinesis.shard_count", "kinesis_shards"));
         }
         if let Some(v) = flags.kinesis_retention_hours {
             self.kinesis.retention_hours = v;
-            from_flag.push("kinesis.retention_hours");
+            from_flag.push(("kinesis.retention_hours", "kinesis_retention_hours"));
         }
         if let Some(v) = &flags.rds_instance_class {
             self.rds.instance_class = v.clone();
-            from_flag.push("rds.instance_class");
+            from_flag.push(("rds.instance_class", "rds_instance_class"));
         }
         if let Some(v) = flags.rds_storage_gb {
             self.rds.allocated_storage_gb = v;
-            from_flag.push("rds.allocated_storage_gb");
+            from_flag.push(("rds.allocated_storage_gb", "rds_storage_gb"));
         }
         if let Some(v) = &flags.redis_node_type {
             self.redis.node_type = v.clone();
-            from_flag.push("redis.node_type");
+            from_flag.push(("redis.node_type", "redis_node_type"));
         }
-        // Name the flag when the value came from one, the file key otherwise.
+        // Name the flag or variable when the value came from one, the file key otherwise.
         let field = |key: &str| -> String {
-            if from_flag.contains(&key) {
-                flag_for(key).to_owned()
-            } else {
-                key.to_owned()
+            match from_flag.iter().find(|(k, _)| *k == key) {
+                Some((_, arg)) => given.field(arg, format!("--{}", arg.replace('_', "-"))),
+                None => format!("{file}:{key}"),
             }
         };
         self.validate(&field)?;
@@ -596,18 +602,6 @@ impl Services {
     }
 }
 
-fn flag_for(key: &str) -> &'static str {
-    match key {
-        "logs.retention_days" => "--log-retention-days",
-        "kinesis.shard_count" => "--kinesis-shards",
-        "kinesis.retention_hours" => "--kinesis-retention-hours",
-        "rds.instance_class" => "--rds-instance-class",
-        "rds.allocated_storage_gb" => "--rds-storage-gb",
-        "redis.node_type" => "--redis-node-type",
-        _ => "flag",
-    }
-}
-
 fn range(field: String, value: i32, min: i32, max: i32) -> Result<(), ConfigError> {
     if (min..=max).contains(&value) {
         Ok(())
@@ -763,14 +757,18 @@ mod tests {
 
     fn rejects(body: &str, field: &str) {
         let services: Services = toml::from_str(body).expect("valid toml");
-        let err = services.resolve(&StackArgs::default()).expect_err(body);
-        assert_eq!(err.field, field, "{body}: {err}");
+        let err = services
+            .resolve(&StackArgs::default(), &Given::default(), "medtech.toml")
+            .expect_err(body);
+        assert_eq!(err.field, format!("medtech.toml:{field}"), "{body}: {err}");
         assert!(!err.to_string().contains('\n'));
     }
 
     #[test]
     fn defaults_are_valid() {
-        let s = Services::default().resolve(&StackArgs::default()).unwrap();
+        let s = Services::default()
+            .resolve(&StackArgs::default(), &Given::default(), "f")
+            .unwrap();
         assert_eq!(s.rds.engine_version, "16");
         assert_eq!(s.logs.retention_days, 365);
     }
@@ -860,7 +858,9 @@ mod tests {
             "[rds]\nmaster_username = \"postgres\"\n",
         ] {
             let services: Services = toml::from_str(body).expect("valid toml");
-            services.resolve(&StackArgs::default()).expect(body);
+            services
+                .resolve(&StackArgs::default(), &Given::default(), "f")
+                .expect(body);
         }
     }
 
@@ -870,7 +870,9 @@ mod tests {
             kinesis_shards: Some(0),
             ..Default::default()
         };
-        let err = Services::default().resolve(&flags).unwrap_err();
+        let err = Services::default()
+            .resolve(&flags, &Given::default(), "f")
+            .unwrap_err();
         assert_eq!(err.field, "--kinesis-shards");
         let flags = StackArgs {
             kinesis_shards: Some(4),
@@ -878,7 +880,7 @@ mod tests {
         };
         assert_eq!(
             Services::default()
-                .resolve(&flags)
+                .resolve(&flags, &Given::default(), "f")
                 .unwrap()
                 .kinesis
                 .shard_count,

@@ -4,10 +4,14 @@
 mod common;
 
 mod bad_input;
+mod conventions;
 mod crash;
 mod docs;
 mod drift;
 mod faults;
 mod network;
+mod outputs_cli;
 mod promises;
+mod release;
+mod rendering;
 mod stack;

@@ -1,9 +1,16 @@
 //! The command line, as clap structures and nothing else: parsing happens here, validation and
 //! merging with the config file happen in `config`.
 
+mod given;
+mod help;
+
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::FalseyValueParser;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+pub use given::Given;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,22 +32,57 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The command line as medtech presents it: clap's definition with each subcommand's help
+    /// offering only the options it uses. Completions and the man page come from here too.
+    pub fn definition() -> clap::Command {
+        help::shaped(Self::command())
+    }
+
+    /// The help of the deepest subcommand `args` names (`medtech state` gives state's), for a
+    /// command line that stops short of a subcommand.
+    pub fn help_for(args: &[OsString]) -> String {
+        let mut cmd = Self::definition();
+        for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+            if let Some(sub) = cmd.find_subcommand(arg) {
+                cmd = sub.clone();
+            }
+        }
+        cmd.render_help().to_string()
+    }
+
+    /// Parses, and records which flag or environment variable set each value (`Given`).
+    pub fn parse_from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut cmd = Self::definition();
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        let mut cli = Self::from_arg_matches(&matches)?;
+        cli.global.given = Given::from_matches(&cmd, &matches);
+        Ok(cli)
+    }
+}
+
+/// Options every subcommand takes; `help::shaped` hides those a subcommand ignores.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Environment name; every AWS name ends in it (lowercase, digits, '-', at most 20).
     #[arg(long, short = 'e', global = true, env = "MEDTECH_ENV")]
     pub env: Option<String>,
 
-    /// AWS region (otherwise AWS_REGION or the profile's region).
-    #[arg(long, global = true)]
+    /// AWS region (otherwise the profile's region).
+    #[arg(long, global = true, env = "AWS_REGION")]
     pub region: Option<String>,
 
-    /// AWS shared-config profile (otherwise AWS_PROFILE).
-    #[arg(long, global = true)]
+    /// AWS shared-config profile.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
     pub profile: Option<String>,
 
-    /// Send every AWS call to this endpoint (an emulator, a proxy); otherwise AWS_ENDPOINT_URL.
-    #[arg(long, global = true)]
+    /// Send every AWS call to this endpoint (an emulator, a proxy).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
 
     /// Config file (TOML). Default: ./medtech.toml when it exists.
@@ -65,16 +107,12 @@ pub struct GlobalArgs {
     )]
     pub outputs_file: PathBuf,
 
-    /// Answer yes to confirmations (required for `destroy` when there is no terminal).
-    #[arg(long, short = 'y', global = true)]
-    pub yes: bool,
-
     /// More log detail (-v, -vv, -vvv); RUST_LOG overrides.
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet", env = "MEDTECH_VERBOSE")]
     pub verbose: u8,
 
     /// Only errors on stderr.
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q', global = true, env = "MEDTECH_QUIET", value_parser = FalseyValueParser::new())]
     pub quiet: bool,
 
     /// Scale every wait, poll interval and backoff by this factor (for benchmarks against an
@@ -91,6 +129,21 @@ pub struct GlobalArgs {
     /// `json` prints a machine-readable result on stdout; progress stays on stderr.
     #[arg(long, global = true, value_enum, default_value_t = OutputMode::Text, env = "MEDTECH_OUTPUT")]
     pub output: OutputMode,
+
+    /// Colour: `auto` only on a terminal; NO_COLOR turns it off and CLICOLOR_FORCE on.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "MEDTECH_COLOR")]
+    pub color: ColorChoice,
+
+    /// Which flag or environment variable set each value, for messages about it.
+    #[arg(skip)]
+    pub given: Given,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -116,6 +169,35 @@ pub enum Command {
     /// Inspect the state file, or rebuild it from what AWS reports.
     #[command(subcommand)]
     State(StateCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `medtech man > medtech.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+impl Command {
+    /// The subcommand as typed (`plan`, `state refresh`), for reports of what ran.
+    pub fn path(&self) -> &'static str {
+        match self {
+            Self::Up(_) => "up",
+            Self::Plan(_) => "plan",
+            Self::Verify(_) => "verify",
+            Self::Outputs(_) => "outputs",
+            Self::Destroy(_) => "destroy",
+            Self::Graph => "graph",
+            Self::State(StateCommand::Show) => "state show",
+            Self::State(StateCommand::Refresh(_)) => "state refresh",
+            Self::Completions(_) => "completions",
+            Self::Man => "man",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,27 +226,27 @@ pub struct StackArgs {
     pub vpc_cidr: Option<String>,
 
     /// Retention of the audit and flow-log groups, days (default 365, at least 90).
-    #[arg(long)]
+    #[arg(long, env = "MEDTECH_LOG_RETENTION_DAYS")]
     pub log_retention_days: Option<i32>,
 
     /// Kinesis shards (default 2).
-    #[arg(long)]
+    #[arg(long, env = "MEDTECH_KINESIS_SHARDS")]
     pub kinesis_shards: Option<i32>,
 
     /// Kinesis retention, hours (24 to 8760; default 24).
-    #[arg(long)]
+    #[arg(long, env = "MEDTECH_KINESIS_RETENTION_HOURS")]
     pub kinesis_retention_hours: Option<i32>,
 
     /// RDS instance class (default db.t4g.medium).
-    #[arg(long)]
+    #[arg(long, env = "MEDTECH_RDS_INSTANCE_CLASS")]
     pub rds_instance_class: Option<String>,
 
     /// RDS storage, GiB (default 100).
-    #[arg(long)]
+    #[arg(long, env = "MEDTECH_RDS_STORAGE_GB")]
     pub rds_storage_gb: Option<i32>,
 
     /// ElastiCache node type (default cache.t4g.medium).
-    #[arg(long)]
+    #[arg(long, env = "MEDTECH_REDIS_NODE_TYPE")]
     pub redis_node_type: Option<String>,
 }
 
@@ -179,8 +261,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub stack: StackArgs,
 
-    /// Exit 0 when nothing would change, 2 when something would, 1 on error.
-    #[arg(long)]
+    /// Exit 0 when nothing would change, 2 when something would, 1 on any error.
+    #[arg(long, env = "MEDTECH_DETAILED_EXITCODE", value_parser = FalseyValueParser::new())]
     pub detailed_exitcode: bool,
 }
 
@@ -190,7 +272,7 @@ pub struct VerifyArgs {
     pub stack: StackArgs,
 
     /// Report format (default: table, or json with --output json).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "MEDTECH_FORMAT")]
     pub format: Option<VerifyFormat>,
 }
 
@@ -204,8 +286,15 @@ pub enum VerifyFormat {
 
 #[derive(Debug, Args)]
 pub struct OutputsArgs {
+    /// Print only this output (a key of the outputs file).
+    pub name: Option<String>,
+
+    /// With NAME: the bare value, not JSON (a list prints one item per line).
+    #[arg(long, requires = "name", env = "MEDTECH_RAW", value_parser = FalseyValueParser::new())]
+    pub raw: bool,
+
     /// json (default), env (KEY=value lines) or shell (export statements, quoted).
-    #[arg(long, value_enum, default_value_t = OutputsFormat::Json)]
+    #[arg(long, value_enum, default_value_t = OutputsFormat::Json, env = "MEDTECH_OUTPUTS_FORMAT")]
     pub format: OutputsFormat,
 }
 
@@ -221,12 +310,16 @@ pub struct DestroyArgs {
     #[command(flatten)]
     pub stack: StackArgs,
 
+    /// Answer yes to the confirmation (required when there is no terminal).
+    #[arg(long, short = 'y', env = "MEDTECH_YES", value_parser = FalseyValueParser::new())]
+    pub yes: bool,
+
     /// Delete the RDS instance without the final snapshot `medtech-rds-<env>-final-<timestamp>`.
-    #[arg(long)]
+    #[arg(long, env = "MEDTECH_SKIP_FINAL_SNAPSHOT", value_parser = FalseyValueParser::new())]
     pub skip_final_snapshot: bool,
 
     /// Delete the secrets at once instead of after their recovery window (their names are
     /// reserved until then, so an immediate re-create of the environment would fail).
-    #[arg(long)]
+    #[arg(long, env = "MEDTECH_FORCE_DELETE_SECRETS", value_parser = FalseyValueParser::new())]
     pub force_delete_secrets: bool,
 }
