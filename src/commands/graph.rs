@@ -19,7 +19,10 @@ pub fn run(global: &GlobalArgs) -> Result<u8, Error> {
             .iter()
             .map(|r| json!({"name": r.name(), "kind": r.kind(), "depends_on": r.depends_on()}))
             .collect();
-        crate::outln!("{}", json!({ "nodes": nodes }));
+        crate::outln!(
+            "{}",
+            json!({ "format_version": crate::stdout::FORMAT_VERSION, "nodes": nodes })
+        );
     } else {
         crate::outln!("digraph medtech {{\n  rankdir=LR;\n  node [shape=box];");
         for r in &stack {

@@ -296,3 +296,50 @@ async fn bad_input_messages_read_as_snapshotted() {
         insta::assert_snapshot!(format!("message_{name}"), stderr(&out));
     }
 }
+
+/// Completion scripts and the man page come from the definition that parses the command line:
+/// each names every subcommand and the options a user types.
+#[tokio::test]
+async fn completions_and_the_man_page_cover_every_subcommand() {
+    let t = TestContext::new("complete").await;
+    let subcommands = [
+        "up", "plan", "verify", "outputs", "destroy", "graph", "state",
+    ];
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = t.medtech(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        for word in subcommands.iter().chain(&["detailed-exitcode", "vpc-cidr"]) {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let bash = stdout(&t.medtech(&["completions", "bash"]));
+    assert!(bash.contains("complete -F"), "not a bash completion script");
+    let out = t.medtech(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    let man = stdout(&t.medtech(&["man"]));
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH medtech 1"),
+        "not roff: {man}"
+    );
+    for name in subcommands {
+        assert!(man.contains(name), "the man page lacks {name}");
+    }
+}
+
+/// `graph --output json` is versioned like every JSON document, and lists the whole stack.
+#[tokio::test]
+async fn graph_json_carries_its_format_version() {
+    let t = TestContext::new("graph").await;
+    let out = t.run_ok(&["graph", "--output", "json"]);
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    let nodes = doc["nodes"].as_array().expect("nodes");
+    assert!(nodes.len() > 40, "{} nodes", nodes.len());
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["name"].is_string() && n["depends_on"].is_array())
+    );
+}
