@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use crate::config::ConfigError;
 use crate::error::Error;
 use crate::fsutil::write_private_atomic;
 use crate::state::Record;
@@ -128,18 +129,48 @@ pub fn read(path: &Path) -> Result<Map<String, Value>, Error> {
     })
 }
 
+/// Only the output `name`, as a one-key map, so that every rendering below applies to it; an
+/// unknown name is an input error that lists the names there are.
+pub fn select(outputs: &Map<String, Value>, name: &str) -> Result<Map<String, Value>, ConfigError> {
+    match outputs.get(name) {
+        Some(value) => Ok(Map::from_iter([(name.to_owned(), value.clone())])),
+        None => Err(ConfigError::new(
+            format!("NAME {name:?}"),
+            format!(
+                "not an output; valid names: {}",
+                outputs
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// A value as a script wants it: a string bare, a list one item a line, anything else in JSON.
+pub fn to_raw(value: &Value) -> String {
+    let mut text = match value {
+        Value::Array(items) => items.iter().map(bare).collect::<Vec<_>>().join("\n"),
+        other => bare(other),
+    };
+    text.push('\n');
+    text
+}
+
+fn bare(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
 /// `KEY=value` lines (dotenv), keys upper-cased, lists comma-joined.
 pub fn to_env(outputs: &Map<String, Value>, export: bool) -> String {
     let mut text = String::new();
     for (key, value) in outputs {
         let value = match value {
-            Value::String(s) => s.clone(),
-            Value::Array(items) => items
-                .iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                .collect::<Vec<_>>()
-                .join(","),
-            other => other.to_string(),
+            Value::Array(items) => items.iter().map(bare).collect::<Vec<_>>().join(","),
+            other => bare(other),
         };
         let key = key.to_ascii_uppercase();
         if export {
@@ -198,5 +229,31 @@ mod tests {
             "{shell}"
         );
         assert!(to_env(&out, false).contains("VPC_ID=vpc-1\n"));
+    }
+
+    #[test]
+    fn one_output_is_selected_or_the_valid_names_are_listed() {
+        let mut records = BTreeMap::new();
+        records.insert("vpc".to_owned(), Record::new("vpc-1"));
+        let out = build("dev", "us-east-1", &records);
+        assert_eq!(
+            select(&out, "vpc_id").map(|m| to_env(&m, false)).ok(),
+            Some("VPC_ID=vpc-1\n".to_owned())
+        );
+        let err = select(&out, "vpc").err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(r#"NAME "vpc": not an output; valid names: environment, region, vpc_id"#)
+        );
+    }
+
+    #[test]
+    fn raw_values_are_bare_and_lists_one_item_a_line() {
+        assert_eq!(to_raw(&Value::from("vpc-1")), "vpc-1\n");
+        assert_eq!(to_raw(&Value::from(5432)), "5432\n");
+        assert_eq!(
+            to_raw(&serde_json::json!(["subnet-a", "subnet-b"])),
+            "subnet-a\nsubnet-b\n"
+        );
     }
 }

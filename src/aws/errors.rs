@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -130,7 +131,7 @@ impl AwsError {
                 let detail = chain(err);
                 let kind = if failure.is_io() || failure.is_timeout() {
                     ErrorKind::Transient
-                } else if detail.contains("credentials") || detail.contains("profile") {
+                } else if credentials_failure(err).is_some() {
                     ErrorKind::Credentials
                 } else {
                     ErrorKind::Other
@@ -150,6 +151,21 @@ impl AwsError {
             },
         }
     }
+}
+
+/// The credentials chain's own error, if resolving credentials is what failed: that happens
+/// before a request is sent, so AWS has neither seen nor rejected anything.
+pub(super) fn credentials_failure<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a CredentialsError> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(cause) = e.downcast_ref::<CredentialsError>() {
+            return Some(cause);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// An error and its sources, each once, on one line: the SDK nests the same message at

@@ -2,6 +2,7 @@
 //! and the retry and timeout policy they share. Resource modules receive `Clients`; nothing else
 //! builds an SDK client.
 
+mod access;
 mod calls;
 mod errors;
 
@@ -73,7 +74,7 @@ impl Clients {
             )
             .send()
             .await
-            .map_err(|e| access_error(&e, target))?;
+            .map_err(|e| access::access_error(&e, target))?;
         let account_id = identity.account().unwrap_or_default().to_owned();
         // The caller's ARN names the partition (arn:PARTITION:sts::ACCOUNT:...).
         let partition = identity
@@ -137,109 +138,6 @@ impl Clients {
     pub fn account_root(&self) -> String {
         format!("arn:{}:iam::{}:root", self.partition, self.account_id)
     }
-}
-
-/// The first call failed: say what is wrong with the access to AWS in words a user can act
-/// on, rather than the SDK's nested error.
-fn access_error<E>(
-    err: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-    >,
-    target: &AwsTarget,
-) -> AwsError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-{
-    use aws_smithy_runtime_api::client::result::SdkError;
-    let lower = errors::chain(err).to_ascii_lowercase();
-    let at = target
-        .endpoint_url
-        .as_deref()
-        .map_or_else(String::new, |e| format!(" at {e}"));
-    let (kind, detail) = match err {
-        SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => (
-            ErrorKind::Transient,
-            format!(
-                "cannot reach AWS{at} ({}); check --endpoint-url / AWS_ENDPOINT_URL, the network and any proxy",
-                errors::chain(f.as_connector_error().map_or(err as &dyn std::error::Error, |c| c as &dyn std::error::Error))
-            ),
-        ),
-        SdkError::TimeoutError(_) => (
-            ErrorKind::Transient,
-            format!("AWS{at} did not answer in time; check --endpoint-url, the network and any proxy"),
-        ),
-        _ if selected_profile(target).is_some_and(|p| !profile_defined(&p)) => (
-            ErrorKind::Credentials,
-            format!(
-                "profile {:?} is not defined in {} or {}; check --profile / AWS_PROFILE",
-                selected_profile(target).unwrap_or_default(),
-                profile_file("AWS_CONFIG_FILE", "config").display(),
-                profile_file("AWS_SHARED_CREDENTIALS_FILE", "credentials").display()
-            ),
-        ),
-        _ if lower.contains("no credentials") || lower.contains("credentialsnotloaded") => (
-            ErrorKind::Credentials,
-            "no AWS credentials found; set AWS_PROFILE (or --profile), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`".into(),
-        ),
-        _ => {
-            let mapped = AwsError::from_sdk("sts:GetCallerIdentity", err);
-            if mapped.kind == ErrorKind::Credentials {
-                (
-                    ErrorKind::Credentials,
-                    format!(
-                        "AWS rejected the credentials ({}); check the access key, or refresh the session (`aws sso login`)",
-                        mapped.code.as_deref().unwrap_or("unauthorized")
-                    ),
-                )
-            } else {
-                return mapped;
-            }
-        }
-    };
-    AwsError {
-        operation: "sts:GetCallerIdentity",
-        kind,
-        code: None,
-        detail,
-    }
-}
-
-fn selected_profile(target: &AwsTarget) -> Option<String> {
-    target
-        .profile
-        .clone()
-        .or_else(|| std::env::var("AWS_PROFILE").ok())
-        .filter(|p| !p.is_empty())
-}
-
-fn profile_file(var: &str, name: &str) -> std::path::PathBuf {
-    std::env::var_os(var).map_or_else(
-        || {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            std::path::Path::new(&home).join(".aws").join(name)
-        },
-        std::path::PathBuf::from,
-    )
-}
-
-/// Whether a section for `profile` exists in the shared config or credentials file
-/// (`[profile NAME]` / `[NAME]`), read only to explain a credentials failure.
-fn profile_defined(profile: &str) -> bool {
-    let headers = [format!("[profile {profile}]"), format!("[{profile}]")];
-    ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"]
-        .iter()
-        .zip(["config", "credentials"])
-        .filter_map(|(var, name)| std::fs::read_to_string(profile_file(var, name)).ok())
-        .any(|text| {
-            text.lines()
-                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-                .any(|l| headers.contains(&l))
-        })
 }
 
 /// A service's config from the shared one, with the call counter attached.

@@ -31,7 +31,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Up(args) => up::run(global, &args.stack).await,
         Command::Plan(args) => plan::run(global, &args.stack, args.detailed_exitcode).await,
         Command::Verify(args) => crate::verify::run(global, args).await,
-        Command::Outputs(args) => outputs::run(global, args.format),
+        Command::Outputs(args) => outputs::run(global, args),
         Command::Destroy(args) => destroy::run(global, args).await,
         Command::Graph => graph::run(global),
         Command::Completions(args) => completions::completions(args.shell),

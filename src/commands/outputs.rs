@@ -1,16 +1,19 @@
 //! `medtech outputs`: prints the outputs — of one environment from its state file with
-//! `--env`, else the last outputs file `up` wrote. No AWS call, so it is instant.
+//! `--env`, else the last outputs file `up` wrote; all of them, or the one named. No AWS call,
+//! so it is instant.
 
 use std::path::PathBuf;
 
-use crate::cli::{GlobalArgs, OutputsFormat};
+use serde_json::{Map, Value};
+
+use crate::cli::{GlobalArgs, OutputsArgs, OutputsFormat};
 use crate::config::ConfigError;
 use crate::error::{Error, exit};
 use crate::naming::EnvName;
 use crate::outputs;
 use crate::state::StatePaths;
 
-pub fn run(global: &GlobalArgs, format: OutputsFormat) -> Result<u8, Error> {
+pub fn run(global: &GlobalArgs, args: &OutputsArgs) -> Result<u8, Error> {
     let values = match &global.env {
         Some(raw) => {
             let env = EnvName::parse(raw).map_err(|problem| ConfigError {
@@ -43,15 +46,33 @@ pub fn run(global: &GlobalArgs, format: OutputsFormat) -> Result<u8, Error> {
             outputs::read(path)?
         }
     };
-    let text = match format {
-        OutputsFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&values).unwrap_or_default();
-            s.push('\n');
-            s
+    let text = match &args.name {
+        None => render(&values, args.format),
+        Some(name) => {
+            let one = outputs::select(&values, name)?;
+            match (args.raw, args.format) {
+                // Scripts want the bare value: `$(medtech outputs vpc_id --raw)`.
+                (true, _) => one.values().map(outputs::to_raw).collect(),
+                // The value alone is valid JSON (a quoted string, an array), like `jq .key`.
+                (false, OutputsFormat::Json) => one.values().map(json).collect(),
+                (false, format) => render(&one, format),
+            }
         }
-        OutputsFormat::Env => outputs::to_env(&values, false),
-        OutputsFormat::Shell => outputs::to_env(&values, true),
     };
     crate::stdout::write(&text);
     Ok(exit::OK)
+}
+
+fn render(values: &Map<String, Value>, format: OutputsFormat) -> String {
+    match format {
+        OutputsFormat::Json => json(values),
+        OutputsFormat::Env => outputs::to_env(values, false),
+        OutputsFormat::Shell => outputs::to_env(values, true),
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+    s.push('\n');
+    s
 }
