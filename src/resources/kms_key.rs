@@ -43,6 +43,17 @@ fn not_propagated(e: &AwsError) -> bool {
         )
 }
 
+/// How much a key left behind by this environment is worth taking back: a live one (made by a
+/// `CreateKey` whose answer was lost) over one scheduled for deletion; `None` for a key that
+/// can't be taken back (being deleted in another region, imported, unavailable).
+fn rank(key: &KeyMetadata) -> Option<u8> {
+    match key.key_state()? {
+        KeyState::Enabled | KeyState::Disabled | KeyState::Creating => Some(1),
+        KeyState::PendingDeletion => Some(0),
+        _ => None,
+    }
+}
+
 /// Runs a call about a key this run just created or re-enabled, again while KMS has not
 /// propagated the key yet, for at most `PROPAGATION`.
 async fn once_propagated<T, F, Fut>(ctx: &Ctx, mut call: F) -> Result<T, Error>
@@ -241,9 +252,11 @@ impl KmsKey {
         }
     }
 
-    /// This environment's own key that an earlier `destroy` scheduled for deletion, while KMS
-    /// still has it (the newest, should there be several).
-    async fn retired(ctx: &Ctx) -> Result<Option<KeyMetadata>, Error> {
+    /// This environment's own key that no alias names: one whose `CreateKey` answer was lost
+    /// (AWS made it; CreateKey takes no client token), or one an earlier `destroy` scheduled
+    /// for deletion while KMS still has it. A live key comes before a retired one, and the
+    /// newest first, should there be several.
+    async fn left_behind(ctx: &Ctx) -> Result<Option<KeyMetadata>, Error> {
         let filter = |key: &str, value: &str| TagFilter::builder().key(key).values(value).build();
         let mut pages = ctx
             .clients
@@ -282,14 +295,12 @@ impl KmsKey {
                     Err(e) if e.is(ErrorKind::NotFound) => None,
                     Err(e) => return Err(e.into()),
                 };
-                let Some(meta) = meta.filter(|m| m.key_state() == Some(&KeyState::PendingDeletion))
-                else {
+                let Some(meta) = meta.filter(|m| rank(m).is_some()) else {
                     continue;
                 };
-                if newest
-                    .as_ref()
-                    .is_none_or(|n| n.creation_date() < meta.creation_date())
-                {
+                if newest.as_ref().is_none_or(|n| {
+                    (rank(n), n.creation_date()) < (rank(&meta), meta.creation_date())
+                }) {
                     newest = Some(meta);
                 }
             }
@@ -297,7 +308,8 @@ impl KmsKey {
         Ok(newest)
     }
 
-    /// Takes the environment's retired key back: cancels its deletion and enables it. The
+    /// Takes the environment's key left behind back: cancels its deletion if one is scheduled,
+    /// and enables it. The
     /// record comes first, so that a run stopped in between finds the key again (pending, or
     /// disabled: `update` enables it).
     async fn adopt(ctx: &Ctx, meta: &KeyMetadata) -> Result<String, Error> {
@@ -307,20 +319,27 @@ impl KmsKey {
             Self::NAME,
             Record::new(&id).with("arn", meta.arn().unwrap_or_default()),
         )?;
-        ctx.status(
-            Self::NAME,
-            "taking back this environment's key, which a previous destroy scheduled for deletion",
-        );
-        let cancelled = kms
-            .cancel_key_deletion()
-            .key_id(&id)
-            .send()
-            .await
-            .op("kms:CancelKeyDeletion");
-        match cancelled {
-            // Not pending any more: a retry whose first response was lost.
-            Err(e) if e.code.as_deref() == Some("KMSInvalidStateException") => {}
-            other => drop(other?),
+        if meta.key_state() == Some(&KeyState::PendingDeletion) {
+            ctx.status(
+                Self::NAME,
+                "taking back this environment's key, which a previous destroy scheduled for deletion",
+            );
+            let cancelled = kms
+                .cancel_key_deletion()
+                .key_id(&id)
+                .send()
+                .await
+                .op("kms:CancelKeyDeletion");
+            match cancelled {
+                // Not pending any more: a retry whose first response was lost.
+                Err(e) if e.code.as_deref() == Some("KMSInvalidStateException") => {}
+                other => drop(other?),
+            }
+        } else {
+            ctx.status(
+                Self::NAME,
+                "taking this environment's key that an earlier CreateKey made (its answer was lost)",
+            );
         }
         once_propagated(ctx, || async {
             kms.enable_key()
@@ -424,8 +443,8 @@ impl Resource for KmsKey {
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
-        if let Some(retired) = Self::retired(ctx).await? {
-            let id = Self::adopt(ctx, &retired).await?;
+        if let Some(left) = Self::left_behind(ctx).await? {
+            let id = Self::adopt(ctx, &left).await?;
             Self::configure(ctx, &id, true).await?;
             return self.read_back(ctx, Some(&Record::new(&id))).await;
         }

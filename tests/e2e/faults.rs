@@ -116,6 +116,64 @@ async fn a_tenth_of_all_calls_failing_still_converges_to_one_of_everything() {
     }
 }
 
+/// Every call that makes something, each losing its first answer: AWS applied it, medtech saw a
+/// 500. The retry must find what the lost call made instead of making a second one — whether
+/// the API takes a client token or not (CreateKey takes none, and the key's alias, by which it
+/// is found, comes only after).
+#[tokio::test]
+async fn a_lost_answer_to_any_create_makes_no_second_resource() {
+    const CREATES: [&str; 25] = [
+        "ec2:AllocateAddress",
+        "ec2:CreateFlowLogs",
+        "ec2:CreateInternetGateway",
+        "ec2:CreateNatGateway",
+        "ec2:CreateRouteTable",
+        "ec2:CreateSecurityGroup",
+        "ec2:CreateSubnet",
+        "ec2:CreateVpc",
+        "ec2:CreateVpcEndpoint",
+        "cloudwatch:PutMetricAlarm",
+        "elasticache:CreateCacheSubnetGroup",
+        "elasticache:CreateReplicationGroup",
+        "iam:CreatePolicy",
+        "iam:CreateRole",
+        "kinesis:CreateStream",
+        "kms:CreateAlias",
+        "kms:CreateKey",
+        "logs:CreateLogGroup",
+        "rds:CreateDBInstance",
+        "rds:CreateDBParameterGroup",
+        "rds:CreateDBSubnetGroup",
+        "secretsmanager:CreateSecret",
+        "sns:CreateTopic",
+        "kms:PutKeyPolicy",
+        "secretsmanager:PutSecretValue",
+    ];
+    let expected = reference().await;
+    let t = TestContext::with_behaviour(
+        "lost",
+        json!({
+            "seed": 7,
+            "fault_rate": 1.0,
+            "faults": ["lost_response"],
+            "fault_operations": CREATES,
+            "max_consecutive_faults": 1,
+        }),
+    )
+    .await;
+    t.run_ok(&["up"]);
+    assert_eq!(
+        counts(&t.sweep_all("lost").await),
+        expected,
+        "not exactly one of everything"
+    );
+    let lost = &t.emulator_stats()["totals"]["faults"]["lost_response"];
+    assert!(
+        lost.as_u64().unwrap_or(0) >= 20,
+        "too few answers lost: {lost}"
+    );
+}
+
 #[tokio::test]
 async fn ctrl_c_stops_waiting_saves_state_and_the_next_run_resumes() {
     let t = TestContext::with_behaviour("intr", json!({"time_scale": 0.02})).await;
