@@ -24,7 +24,7 @@ impl Failure {
         let exit_code = err.exit_code();
         // Our errors' own text already says what failed and why; the sources would only
         // repeat it.
-        let text = anyhow::Error::from(err).to_string();
+        let text = err.to_string();
         Self {
             kind: exit::kind(exit_code),
             message: text.replace('\n', " "),
@@ -53,8 +53,14 @@ impl Failure {
     /// Under `plan --detailed-exitcode` 2 means "changes pending": a failure that exits 2
     /// would pass a drift gate as drift, so every failure is 1 there, as in terraform. The kind
     /// still says what went wrong.
-    pub fn under_detailed_exitcode(mut self) -> Self {
-        self.exit_code = exit::FAILED;
+    pub fn under_detailed_exitcode(self) -> Self {
+        self.exiting(exit::FAILED)
+    }
+
+    /// A command whose exit codes mean something of their own (`verify`: 2 is "could not
+    /// run") exits with its code; the kind still says what went wrong.
+    pub fn exiting(mut self, exit_code: u8) -> Self {
+        self.exit_code = exit_code;
         self
     }
 

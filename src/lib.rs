@@ -21,6 +21,7 @@ pub mod resources;
 pub mod secret_value;
 pub mod state;
 pub mod stdout;
+pub mod style;
 pub mod tags;
 pub mod verify;
 pub mod wait;

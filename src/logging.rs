@@ -3,13 +3,13 @@
 //! print whole requests and responses, bodies included, and a CreateSecret body or a
 //! GetSecretValue response is a secret.
 
-use std::io::IsTerminal;
-
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::style::Paint;
 
 /// Crates whose trace events can carry request or response bodies.
 const WIRE_CRATES: [&str; 9] = [
@@ -24,7 +24,8 @@ const WIRE_CRATES: [&str; 9] = [
     "rustls",
 ];
 
-pub fn init(verbose: u8, quiet: bool) {
+/// `colour` is stderr's, as `style` decided it.
+pub fn init(verbose: u8, quiet: bool, colour: Paint) {
     let ours = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -47,7 +48,7 @@ pub fn init(verbose: u8, quiet: bool) {
         filter_fn(|meta| !(*meta.level() == Level::TRACE && is_wire(meta.target())));
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour.is_on())
         .with_target(verbose >= 2)
         .with_filter(chosen.and(no_wire_trace));
     // A second init (tests) is harmless; there is nothing to report to.

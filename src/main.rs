@@ -37,7 +37,12 @@ fn main() -> ExitCode {
             return ExitCode::from(failure.exit_code);
         }
     };
-    medtech::logging::init(cli.global.verbose, cli.global.quiet);
+    medtech::style::init(cli.global.color);
+    medtech::logging::init(
+        cli.global.verbose,
+        cli.global.quiet,
+        medtech::style::stderr(),
+    );
     let json = cli.global.output == OutputMode::Json;
     let command = cli.command.path();
     let detailed = matches!(&cli.command, Command::Plan(plan) if plan.detailed_exitcode);

@@ -1,10 +1,15 @@
 //! The end-of-run summary: a table for people (resource, kind, id, action, seconds) and the
-//! same as JSON for machines, with the root-cause errors listed once.
+//! same as JSON for machines, with the root-cause errors listed once; and the counts line
+//! (`Plan: 2 to create, …`) that ends a run, also as `summary` in the JSON.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use crate::aws::CallTotals;
-use crate::engine::{Outcome, StepReport};
+use crate::engine::{Action, Outcome, StepReport};
+use crate::stdout::FORMAT_VERSION;
+use crate::style::Paint;
 
 pub fn action_text(report: &StepReport) -> String {
     match &report.outcome {
@@ -119,12 +124,145 @@ pub fn json(command: &str, environment: &str, reports: &[StepReport], calls: &Ca
         })
         .collect();
     json!({
+        "format_version": FORMAT_VERSION,
         "command": command,
         "environment": environment,
         "ok": reports.iter().all(StepReport::is_ok),
         "steps": steps,
         "api_calls": calls,
     })
+}
+
+/// The runs that end with a counts line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Run {
+    Plan,
+    Up,
+    Destroy,
+}
+
+/// One count of a summary: its JSON key, the words after the number, and whether the line
+/// shows it at zero.
+struct Column {
+    key: &'static str,
+    words: &'static str,
+    always: bool,
+}
+
+const fn column(key: &'static str, words: &'static str, always: bool) -> Column {
+    Column { key, words, always }
+}
+
+/// Steps that failed, and steps that never ran (a dependency failed, or an interruption).
+const TROUBLE: [Column; 2] = [
+    column("failed", "failed", false),
+    column("not_run", "not run", false),
+];
+
+impl Run {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Plan => "Plan",
+            Self::Up => "Up",
+            Self::Destroy => "Destroy",
+        }
+    }
+
+    fn columns(self) -> &'static [Column] {
+        match self {
+            Self::Plan => &PLAN,
+            Self::Up => &UP,
+            Self::Destroy => &DESTROY,
+        }
+    }
+}
+
+const PLAN: [Column; 4] = [
+    column("create", "to create", true),
+    column("change", "to change", true),
+    column("unchanged", "to leave alone", true),
+    // AWS still carrying out an earlier change: `up` waits, then compares.
+    column("settling", "settling", false),
+];
+const UP: [Column; 3] = [
+    column("created", "created", true),
+    column("changed", "changed", true),
+    column("unchanged", "unchanged", true),
+];
+const DESTROY: [Column; 2] = [
+    column("destroyed", "destroyed", true),
+    column("already_gone", "already gone", true),
+];
+
+/// How many steps of a run ended each way.
+#[derive(Debug)]
+pub struct Summary {
+    run: Run,
+    counts: BTreeMap<&'static str, usize>,
+}
+
+impl Summary {
+    pub fn of(run: Run, reports: &[StepReport]) -> Self {
+        let mut counts = BTreeMap::new();
+        for r in reports {
+            let key = match &r.outcome {
+                Outcome::Done(action) => counted_as(action),
+                Outcome::Failed(_) => "failed",
+                Outcome::Skipped { .. } | Outcome::NotStarted => "not_run",
+            };
+            *counts.entry(key).or_insert(0) += 1;
+        }
+        Self { run, counts }
+    }
+
+    fn count(&self, key: &str) -> usize {
+        self.counts.get(key).copied().unwrap_or(0)
+    }
+
+    /// Every count of this run, zeros included, so that tools find every key every time.
+    pub fn json(&self) -> Value {
+        self.run
+            .columns()
+            .iter()
+            .chain(&TROUBLE)
+            .map(|c| (c.key.to_owned(), Value::from(self.count(c.key))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+
+    /// `Plan: 2 to create, 1 to change, 40 to leave alone.`; failures and steps that did not
+    /// run are added only when there are some.
+    pub fn line(&self, paint: Paint) -> String {
+        let parts: Vec<String> = self
+            .run
+            .columns()
+            .iter()
+            .chain(&TROUBLE)
+            .filter(|c| c.always || self.count(c.key) > 0)
+            .map(|c| format!("{} {}", self.count(c.key), c.words))
+            .collect();
+        format!(
+            "{} {}.",
+            paint.bold(&format!("{}:", self.run.label())),
+            parts.join(", ")
+        )
+    }
+}
+
+/// The summary key an action counts under.
+fn counted_as(action: &Action) -> &'static str {
+    match action {
+        Action::WouldCreate => "create",
+        Action::WouldUpdate(_) => "change",
+        Action::WouldSettle(_) => "settling",
+        Action::Created => "created",
+        Action::Updated(_) => "changed",
+        Action::Unchanged => "unchanged",
+        Action::Deleted => "destroyed",
+        // Destroy's discovery: found is what a destroy would delete.
+        Action::Found => "found",
+        Action::Absent => "already_gone",
+    }
 }
 
 /// Turns the reports of a mutating run into its result: failures and interruptions are errors.
@@ -152,4 +290,78 @@ pub fn conclude(reports: &[StepReport], interrupted: bool) -> Result<(), crate::
         return Err(crate::error::Error::Interrupted);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    fn step(resource: &str, outcome: Outcome) -> StepReport {
+        StepReport {
+            resource: resource.to_owned(),
+            kind: "vpc",
+            id: None,
+            outcome,
+            seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_plan_line_counts_every_step_once() {
+        let reports = [
+            step("a", Outcome::Done(Action::WouldCreate)),
+            step("b", Outcome::Done(Action::WouldCreate)),
+            step("c", Outcome::Done(Action::WouldUpdate(vec![]))),
+            step("d", Outcome::Done(Action::Unchanged)),
+        ];
+        let summary = Summary::of(Run::Plan, &reports);
+        assert_eq!(
+            summary.line(Paint::PLAIN),
+            "Plan: 2 to create, 1 to change, 1 to leave alone."
+        );
+        assert_eq!(
+            summary.json(),
+            json!({"create": 2, "change": 1, "unchanged": 1, "settling": 0, "failed": 0, "not_run": 0})
+        );
+        assert_eq!(
+            summary.line(Paint::ANSI),
+            "\x1b[1mPlan:\x1b[0m 2 to create, 1 to change, 1 to leave alone."
+        );
+    }
+
+    #[test]
+    fn failures_and_steps_not_run_are_named_only_when_there_are_some() {
+        let reports = [
+            step("a", Outcome::Done(Action::Created)),
+            step("b", Outcome::Failed(Error::Interrupted)),
+            step(
+                "c",
+                Outcome::Skipped {
+                    because: "b".into(),
+                },
+            ),
+            step("d", Outcome::NotStarted),
+        ];
+        let summary = Summary::of(Run::Up, &reports);
+        assert_eq!(
+            summary.line(Paint::PLAIN),
+            "Up: 1 created, 0 changed, 0 unchanged, 1 failed, 2 not run."
+        );
+        assert_eq!(summary.json()["not_run"], 2);
+        let gone = [
+            step("a", Outcome::Done(Action::Deleted)),
+            step("b", Outcome::Done(Action::Absent)),
+            step("c", Outcome::Done(Action::Absent)),
+        ];
+        let summary = Summary::of(Run::Destroy, &gone);
+        assert_eq!(
+            summary.line(Paint::PLAIN),
+            "Destroy: 1 destroyed, 2 already gone."
+        );
+        assert_eq!(
+            summary.json(),
+            json!({"destroyed": 1, "already_gone": 2, "failed": 0, "not_run": 0})
+        );
+    }
 }

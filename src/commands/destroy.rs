@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::{DestroyArgs, GlobalArgs};
 use crate::error::{Error, exit};
-use crate::report;
+use crate::report::{self, Run, Summary};
 
 use super::{Locking, Session};
 
@@ -32,8 +32,22 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
     let count = found.iter().flatten().count();
     if count == 0 {
         session.paths.clear()?;
-        if !global.quiet {
-            eprintln!("nothing to destroy: no resource of environment {env} exists");
+        // Every step of the discovery is `absent`: the run's document and counts say so.
+        let summary = Summary::of(Run::Destroy, &found_reports);
+        if session.json {
+            let mut json = report::json(
+                "destroy",
+                &env,
+                &found_reports,
+                &session.clients.calls.totals(),
+            );
+            json["summary"] = summary.json();
+            crate::outln!("{json}");
+        } else if !global.quiet {
+            eprintln!(
+                "nothing to destroy: no resource of environment {env} exists\n{}",
+                summary.line(crate::style::stderr())
+            );
         }
         return Ok(exit::OK);
     }
@@ -46,15 +60,16 @@ pub async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
         )?;
     }
     let reports = engine.destroy(&ctx, &found).await;
+    let summary = Summary::of(Run::Destroy, &reports);
     if session.json {
-        crate::outln!(
-            "{}",
-            report::json("destroy", &env, &reports, &session.clients.calls.totals())
-        );
+        let mut json = report::json("destroy", &env, &reports, &session.clients.calls.totals());
+        json["summary"] = summary.json();
+        crate::outln!("{json}");
     } else if !global.quiet {
         eprint!(
-            "\n{}",
-            report::table(&reports, &session.clients.calls.totals())
+            "\n{}\n{}\n",
+            report::table(&reports, &session.clients.calls.totals()),
+            summary.line(crate::style::stderr())
         );
     }
     report::conclude(&reports, engine.interrupted())?;

@@ -2,9 +2,10 @@
 //! `up`, stopping before any mutating call, and no state written.
 
 use crate::cli::{GlobalArgs, StackArgs};
-use crate::engine::{Action, Outcome};
+use crate::engine::{Action, Outcome, StepReport};
 use crate::error::{Error, exit};
-use crate::report;
+use crate::report::{self, Run, Summary};
+use crate::style::Paint;
 
 use super::{Locking, Session};
 
@@ -49,50 +50,16 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
             .iter()
             .map(|(name, id)| serde_json::json!({"resource": name, "id": id, "action": "delete"}))
             .collect();
+        json["summary"] = Summary::of(Run::Plan, &reports).json();
         crate::outln!("{json}");
     } else {
-        let mut text = String::new();
-        for r in &reports {
-            let line = match &r.outcome {
-                Outcome::Done(Action::Unchanged) => continue,
-                Outcome::Done(Action::WouldCreate) => {
-                    let note = notes
-                        .get(&r.resource)
-                        .and_then(|n| n.as_str())
-                        .map_or(String::new(), |n| format!(": {n}"));
-                    format!("  + {} ({}) will be created{note}", r.resource, r.kind)
-                }
-                Outcome::Done(action @ Action::WouldUpdate(_)) => {
-                    let mut line =
-                        format!("  ~ {} ({}) will be updated in place", r.resource, r.kind);
-                    for c in action.changes() {
-                        let from = c
-                            .observed
-                            .as_ref()
-                            .map_or("(unset)".to_owned(), ToString::to_string);
-                        line.push_str(&format!("\n      {}: {from} -> {}", c.property, c.desired));
-                    }
-                    line
-                }
-                Outcome::Done(Action::WouldSettle(status)) => format!(
-                    "  … {} ({}) is still {status}: up will wait for it to settle, then compare",
-                    r.resource, r.kind
-                ),
-                _ => format!("  ! {}: {}", r.resource, report::action_text(r)),
-            };
-            text.push_str(&line);
-            text.push('\n');
-        }
-        for (name, id) in &orphans {
-            text.push_str(&format!(
-                "  - {name} ({id}) is in state but not in this stack: delete it by hand, then `medtech state refresh`\n"
-            ));
-        }
-        if text.is_empty() {
-            crate::outln!("No changes: environment {env} matches the configuration.");
-        } else {
-            crate::outln!("medtech will:\n{text}");
-        }
+        crate::stdout::write(&text(
+            &reports,
+            &notes,
+            &orphans,
+            &env,
+            crate::style::stdout(),
+        ));
         for r in &reports {
             if let Outcome::Failed(e) = &r.outcome {
                 eprintln!("error: {}: {e}", r.resource);
@@ -114,4 +81,138 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
     } else {
         exit::OK
     })
+}
+
+/// The plan as people read it, terraform's way: `+` create, `~` change in place, `-` what is
+/// in state but no longer in the stack (for a person to delete); then the counts, or
+/// `No changes.` when every resource already matches.
+fn text(
+    reports: &[StepReport],
+    notes: &serde_json::Map<String, serde_json::Value>,
+    orphans: &[(String, String)],
+    env: &str,
+    paint: Paint,
+) -> String {
+    let mut changes = String::new();
+    for r in reports {
+        let line = match &r.outcome {
+            Outcome::Done(Action::Unchanged) => continue,
+            Outcome::Done(Action::WouldCreate) => {
+                let note = notes
+                    .get(&r.resource)
+                    .and_then(|n| n.as_str())
+                    .map_or(String::new(), |n| format!(": {n}"));
+                format!(
+                    "  {} {} ({}) will be created{note}",
+                    paint.green("+"),
+                    r.resource,
+                    r.kind
+                )
+            }
+            Outcome::Done(action @ Action::WouldUpdate(_)) => {
+                let mut line = format!(
+                    "  {} {} ({}) will be updated in place",
+                    paint.yellow("~"),
+                    r.resource,
+                    r.kind
+                );
+                for c in action.changes() {
+                    let from = c
+                        .observed
+                        .as_ref()
+                        .map_or("(unset)".to_owned(), ToString::to_string);
+                    line.push_str(&format!("\n      {}: {from} -> {}", c.property, c.desired));
+                }
+                line
+            }
+            Outcome::Done(Action::WouldSettle(status)) => format!(
+                "  {} {} ({}) is still {status}: up will wait for it to settle, then compare",
+                paint.yellow("…"),
+                r.resource,
+                r.kind
+            ),
+            _ => format!(
+                "  {} {}: {}",
+                paint.red("!"),
+                r.resource,
+                report::action_text(r)
+            ),
+        };
+        changes.push_str(&line);
+        changes.push('\n');
+    }
+    let mut out = String::new();
+    if !changes.is_empty() {
+        out.push_str(&format!("medtech will:\n{changes}\n"));
+    }
+    for (name, id) in orphans {
+        out.push_str(&format!(
+            "  {} {name} ({id}) is in state but not in this stack: delete it by hand, then `medtech state refresh`\n",
+            paint.red("-")
+        ));
+    }
+    if !orphans.is_empty() {
+        out.push('\n');
+    }
+    if reports
+        .iter()
+        .all(|r| matches!(r.outcome, Outcome::Done(Action::Unchanged)))
+    {
+        out.push_str(&format!(
+            "{} Environment {env} matches the configuration.\n",
+            paint.green("No changes.")
+        ));
+    } else {
+        out.push_str(&Summary::of(Run::Plan, reports).line(paint));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::Change;
+
+    fn step(resource: &str, action: Action) -> StepReport {
+        StepReport {
+            resource: resource.to_owned(),
+            kind: "kms_key",
+            id: None,
+            outcome: Outcome::Done(action),
+            seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_plan_lists_each_change_then_counts_them() {
+        let change = Change {
+            property: "rotation_enabled",
+            observed: Some(false.into()),
+            desired: true.into(),
+        };
+        let reports = [
+            step("vpc", Action::WouldCreate),
+            step("kms", Action::WouldUpdate(vec![change])),
+            step("logs", Action::Unchanged),
+        ];
+        let orphans = [("retired".to_owned(), "vpc-1".to_owned())];
+        let plain = text(&reports, &Default::default(), &orphans, "dev", Paint::PLAIN);
+        assert_eq!(
+            plain,
+            "medtech will:\n  + vpc (kms_key) will be created\n  ~ kms (kms_key) will be updated in place\n      rotation_enabled: false -> true\n\n  - retired (vpc-1) is in state but not in this stack: delete it by hand, then `medtech state refresh`\n\nPlan: 1 to create, 1 to change, 1 to leave alone.\n"
+        );
+        let painted = text(&reports, &Default::default(), &[], "dev", Paint::ANSI);
+        assert!(painted.contains("\x1b[32m+\x1b[0m vpc"), "{painted}");
+        assert!(painted.contains("\x1b[33m~\x1b[0m kms"), "{painted}");
+    }
+
+    #[test]
+    fn a_plan_with_nothing_to_do_says_no_changes() {
+        let reports = [step("vpc", Action::Unchanged)];
+        assert_eq!(
+            text(&reports, &Default::default(), &[], "dev", Paint::PLAIN),
+            "No changes. Environment dev matches the configuration.\n"
+        );
+    }
 }

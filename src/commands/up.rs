@@ -2,7 +2,8 @@
 
 use crate::cli::{GlobalArgs, StackArgs};
 use crate::error::{Error, exit};
-use crate::{outputs, report};
+use crate::outputs;
+use crate::report::{self, Run, Summary};
 
 use super::{Locking, Session};
 
@@ -12,15 +13,16 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
     let engine = session.engine()?;
     let reports = engine.up(&ctx).await;
     let env = session.settings.env().to_string();
+    let summary = Summary::of(Run::Up, &reports);
     if session.json {
-        crate::outln!(
-            "{}",
-            report::json("up", &env, &reports, &session.clients.calls.totals())
-        );
+        let mut json = report::json("up", &env, &reports, &session.clients.calls.totals());
+        json["summary"] = summary.json();
+        crate::outln!("{json}");
     } else if !global.quiet {
         eprint!(
-            "\n{}",
-            report::table(&reports, &session.clients.calls.totals())
+            "\n{}\n{}\n",
+            report::table(&reports, &session.clients.calls.totals()),
+            summary.line(crate::style::stderr())
         );
     }
     report::conclude(&reports, engine.interrupted())?;

@@ -1,6 +1,7 @@
 //! How a run shows itself while it works: a spinner per running step on a terminal, plain
 //! timestamped lines elsewhere (CI logs), or nothing with `-q`. Output goes to stderr; stdout
-//! is kept for machine-readable results.
+//! is kept for machine-readable results. Outcomes are coloured as `style` decided for stderr;
+//! no indicatif template carries a colour of its own, so `--color never` holds here too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -58,10 +59,10 @@ impl Progress for Lines {
     fn started(&self, _: &str, _: &str) {}
 
     fn finished(&self, resource: &str, summary: &str, ok: bool) {
-        Self::line(resource, if ok { summary } else { "FAILED" });
         if !ok {
-            Self::line(resource, summary);
+            Self::line(resource, &crate::style::stderr().red("FAILED"));
         }
+        Self::line(resource, summary);
     }
 }
 
@@ -115,7 +116,12 @@ impl Progress for Bars {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(resource);
         if let Some(bar) = bar {
-            let mark = if ok { "✓" } else { "✗" };
+            let paint = crate::style::stderr();
+            let mark = if ok {
+                paint.green("✓")
+            } else {
+                paint.red("✗")
+            };
             bar.set_style(
                 ProgressStyle::with_template("{msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),

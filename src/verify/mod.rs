@@ -13,6 +13,7 @@ use crate::cli::{GlobalArgs, OutputMode, VerifyArgs, VerifyFormat};
 use crate::commands::{Locking, Session};
 use crate::engine::Outcome;
 use crate::error::{Error, exit};
+use crate::failure::Failure;
 use crate::resource::diff;
 use controls::{Control, Severity};
 
@@ -70,16 +71,26 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<u8, Error> {
                 exit::FAILED
             })
         }
-        Err(e) => {
-            eprintln!("error: verification could not run: {e}");
-            // A missing permission has the same exit code in every command.
-            Ok(if matches!(e, Error::AccessDenied { .. }) {
-                exit::AWS_ACCESS
-            } else {
-                COULD_NOT_RUN
-            })
-        }
+        Err(e) => Ok(could_not_run(global.env.as_deref(), e, format)),
     }
+}
+
+/// Verification that could not run exits 2 whatever stopped it (a missing permission 4, as in
+/// every command), and says why in the format asked for: the JSON error document, or a JUnit
+/// document whose one test case errs, so that a CI's test view shows the reason.
+fn could_not_run(env: Option<&str>, e: Error, format: VerifyFormat) -> u8 {
+    let code = if matches!(e, Error::AccessDenied { .. }) {
+        exit::AWS_ACCESS
+    } else {
+        COULD_NOT_RUN
+    };
+    let mut failure = Failure::of(e).exiting(code);
+    failure.message = format!("verification could not run: {}", failure.message);
+    if format == VerifyFormat::Junit {
+        crate::stdout::write(&report::junit_error(env, &failure));
+    }
+    failure.report(Some("verify"), format == VerifyFormat::Json);
+    failure.exit_code
 }
 
 async fn checks(global: &GlobalArgs, args: &VerifyArgs) -> Result<(String, Vec<Check>), Error> {
