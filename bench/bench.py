@@ -27,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import account_size
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 
@@ -599,6 +601,8 @@ def render_markdown(r: dict) -> str:
     out += ["", "## Quick commands", "", "| command | median ms | min ms | max ms | runs |", "|---|---|---|---|---|"]
     for name, q in r["quick_commands"].items():
         out.append(f"| `{name}` | {fmt(q.get('median_ms'), '.1f')} | {fmt(q.get('min_ms'), '.1f')} | {fmt(q.get('max_ms'), '.1f')} | {q.get('runs')} |")
+    if r.get("account_size"):
+        out += account_size.markdown(r["account_size"], verdict)
     if r["notes"]:
         out += ["", "## Notes", ""] + [f"- {n}" for n in r["notes"]]
     if r["failures"]:
@@ -769,6 +773,27 @@ def main(argv: list[str] | None = None) -> int:
         up1 = medtech_run("up --parallelism 1", ["up"], "bench-seq", seq, 1, "up")
         down1 = medtech_run("destroy --parallelism 1", ["destroy"], "bench-seq", seq, 1, "destroy")
 
+        # 3b. Account size (bench/account_size.py), on an emulator of its own: the other team's
+        # thousands of roles stay out of the runs above.
+        size_dir = work / "size-emulator"
+        size_dir.mkdir()
+        size_emulator = Emulator(size_dir, {})
+        try:
+            size_emulator.start()
+            log(f"account size: emulator at {size_emulator.url}")
+            scenario = account_size.Scenario(
+                medtech, work, size_emulator, run_process, is_read,
+                lambda url: clean_env(home, {**base_env, "AWS_ENDPOINT_URL": url}),
+                1 if args.quick else 3, log, args.run_timeout)
+            size = scenario.run()
+            failures.extend(size["failures"])
+        except (RuntimeError, OSError, ValueError) as exc:
+            size = None
+            failures.append(f"account size: {exc}")
+            log(f"account size FAILED: {exc}")
+        finally:
+            size_emulator.stop()
+
         # 4. Summary rows.
         def ratio_row(label: str, run: dict, cp_key: str) -> dict:
             cp = cps[cp_key]["seconds"] * scale
@@ -840,6 +865,8 @@ def main(argv: list[str] | None = None) -> int:
                         "ok": None if qo.get("median_ms") is None else qo["median_ms"] < TARGET_OUTPUTS_MS})
         summary.append({"figure": "`medtech --help` (median)", "key": "help_ms", "value": qh.get("median_ms"),
                         "measured": f"{fmt(qh.get('median_ms'), '.1f')} ms", "target": "—", "ok": None})
+        if size:
+            summary += account_size.summary_rows(size)
 
         # Things worth a look.
         for run in runs:
@@ -876,7 +903,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine_info(medtech),
             "behaviour_requested": behaviour, "behaviour": effective, "durations_unscaled": durations,
             "graph": {"nodes": len(graph["nodes"]), "kinds": kinds},
-            "critical_path": cps, "runs": runs, "quick_commands": quick_cmds,
+            "critical_path": cps, "runs": runs, "quick_commands": quick_cmds, "account_size": size,
             "summary": summary, "notes": notes, "failures": failures,
             "targets": {"ratio": TARGET_RATIO, "lag_fraction": TARGET_LAG_FRACTION, "lag_floor_s": TARGET_LAG_FLOOR_S,
                         "poll_interval_s": TARGET_POLL_INTERVAL_S, "poll_after_s": TARGET_POLL_AFTER_S,

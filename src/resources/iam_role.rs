@@ -4,10 +4,7 @@
 //! Custom policies name this stack's ARNs, never `*`.
 
 use async_trait::async_trait;
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
+use aws_sdk_iam::types::{Role, Tag};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
@@ -18,6 +15,8 @@ use crate::error::Error;
 use crate::naming::Names;
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::state::Record;
+
+const KIND: &str = "iam_role";
 
 /// Where a role's permissions come from.
 pub enum Permissions {
@@ -48,72 +47,53 @@ impl IamRole {
         (self.aws_name)(ctx.names())
     }
 
-    /// What `read` observes, from the account's authorization details.
-    fn observe_detail(
-        &self,
-        ctx: &Ctx,
-        role: &RoleDetail,
-        documents: &PolicyDocuments,
-    ) -> Observed {
-        let policy_document = matches!(self.permissions, Permissions::Custom(_))
-            .then(|| documents.get(&self.policy_arn(ctx)).cloned());
-        self.observe(
-            ctx,
-            Seen {
-                arn: role.arn().unwrap_or_default(),
-                assume_role_policy: role.assume_role_policy_document(),
-                inline: role
-                    .role_policy_list()
-                    .iter()
-                    .filter_map(|p| p.policy_name())
-                    .collect(),
-                attached: role
-                    .attached_managed_policies()
-                    .iter()
-                    .filter_map(|p| p.policy_arn())
-                    .collect(),
-                tags: tag_pairs(role.tags().iter().map(|t| (t.key(), t.value()))),
-                policy_document,
-            },
-        )
-    }
-
-    /// The properties `read` reports, whichever calls `seen` came from.
-    fn observe(&self, ctx: &Ctx, seen: Seen<'_>) -> Observed {
-        let (mut inline, mut attached) = (seen.inline, seen.attached);
+    /// The properties `read` reports, whichever way the role was read.
+    fn observe(&self, ctx: &Ctx, read: &RoleRead) -> Observed {
+        let mut inline = read.inline.clone();
+        let mut attached = read.attached.clone();
         inline.sort();
         attached.sort();
         let mut props = Properties::from([
             (
                 "assume_role_policy",
-                seen.assume_role_policy.map_or(Value::Null, decode_document),
+                read.role
+                    .assume_role_policy_document()
+                    .map_or(Value::Null, decode_document),
             ),
             ("inline_policies", json!(inline)),
             ("attached_policies", json!(attached)),
-            ("tags", seen.tags),
+            (
+                "tags",
+                tag_pairs(read.role.tags().iter().map(|t| (t.key(), t.value()))),
+            ),
         ]);
         // Only roles with a customer-managed policy report its document.
-        if let Some(document) = seen.policy_document {
-            props.insert("policy_document", document.unwrap_or(Value::Null));
+        if matches!(self.permissions, Permissions::Custom(_)) {
+            props.insert(
+                "policy_document",
+                read.policy_document.clone().unwrap_or(Value::Null),
+            );
         }
         Observed {
-            record: Record::new(self.role_name(ctx)).with("arn", seen.arn),
+            record: Record::new(self.role_name(ctx)).with("arn", read.role.arn()),
             properties: props,
         }
+    }
+
+    /// The role and, for a customer-managed policy, its document, all at once.
+    async fn read_by_name(&self, ctx: &Ctx) -> Result<Option<Observed>, Error> {
+        let policy =
+            matches!(self.permissions, Permissions::Custom(_)).then(|| self.policy_arn(ctx));
+        Ok(read_role(ctx, &self.role_name(ctx), policy.as_deref())
+            .await?
+            .map(|read| self.observe(ctx, &read)))
     }
 
     fn policy_arn(&self, ctx: &Ctx) -> String {
         let c = &ctx.clients;
         match self.permissions {
             Permissions::AwsManaged(path) => format!("arn:{}:iam::aws:policy/{path}", c.partition),
-            Permissions::Custom(_) => {
-                format!(
-                    "arn:{}:iam::{}:policy/{}",
-                    c.partition,
-                    c.account_id,
-                    self.role_name(ctx)
-                )
-            }
+            Permissions::Custom(_) => namesake_policy_arn(ctx, &self.role_name(ctx)),
         }
     }
 
@@ -163,37 +143,6 @@ impl IamRole {
                     .map_err(|e| Error::resource(self.logical, e.to_string()))
             })
             .collect()
-    }
-
-    /// The document of the customer-managed policy's default version.
-    async fn policy_document(&self, ctx: &Ctx) -> Result<Option<Value>, Error> {
-        let iam = &ctx.clients.iam;
-        let arn = self.policy_arn(ctx);
-        let Some(out) = found(
-            iam.get_policy()
-                .policy_arn(&arn)
-                .send()
-                .await
-                .op("iam:GetPolicy"),
-        )?
-        else {
-            return Ok(None);
-        };
-        let policy = out.policy().cloned();
-        let Some(version) = policy.as_ref().and_then(|p| p.default_version_id()) else {
-            return Ok(None);
-        };
-        let out = iam
-            .get_policy_version()
-            .policy_arn(&arn)
-            .version_id(version)
-            .send()
-            .await
-            .op("iam:GetPolicyVersion")?;
-        Ok(out
-            .policy_version()
-            .and_then(|v| v.document())
-            .map(decode_document))
     }
 
     async fn ensure_policy(&self, ctx: &Ctx) -> Result<(), Error> {
@@ -271,54 +220,136 @@ impl IamRole {
     }
 }
 
-/// A role as read, before it becomes properties. `policy_document`: `None` for a role without
-/// a customer-managed policy; `Some(None)` when that policy is missing.
-struct Seen<'a> {
-    arn: &'a str,
-    assume_role_policy: Option<&'a str>,
-    inline: Vec<&'a str>,
-    attached: Vec<&'a str>,
-    tags: Value,
-    policy_document: Option<Option<Value>>,
+/// A role as IAM reports it. `policy_document`: the default document of the customer-managed
+/// policy named like the role, `None` when there is no such policy (or it was not asked for).
+#[derive(Clone)]
+struct RoleRead {
+    role: Role,
+    inline: Vec<String>,
+    attached: Vec<String>,
+    policy_document: Option<Value>,
 }
 
-/// Default policy documents of the account's customer-managed policies, by ARN.
-type PolicyDocuments = Arc<HashMap<String, Value>>;
+/// The ARN of the customer-managed policy that shares the role's name.
+fn namesake_policy_arn(ctx: &Ctx, role_name: &str) -> String {
+    let c = &ctx.clients;
+    format!(
+        "arn:{}:iam::{}:policy/{role_name}",
+        c.partition, c.account_id
+    )
+}
 
-/// Every role of the account with its inline policy names, attached policies and tags, and
-/// every customer-managed policy's default document: one paged call instead of four or five
-/// per role. Keyed by role name.
-async fn authorization_details(
-    ctx: &Ctx,
-) -> Result<Vec<(String, (RoleDetail, PolicyDocuments))>, Error> {
-    let mut pages = ctx
-        .clients
-        .iam
-        .get_account_authorization_details()
-        .filter(EntityType::Role)
-        .filter(EntityType::LocalManagedPolicy)
-        .into_paginator()
-        .send();
-    let mut roles = Vec::new();
-    let mut documents = HashMap::new();
-    while let Some(page) = pages.next().await {
-        let page = page.op("iam:GetAccountAuthorizationDetails")?;
-        roles.extend(page.role_detail_list().iter().cloned());
-        for policy in page.policies() {
-            let default = policy
-                .policy_version_list()
-                .iter()
-                .find(|v| v.is_default_version())
-                .and_then(|v| v.document());
-            if let (Some(arn), Some(document)) = (policy.arn(), default) {
-                documents.insert(arn.to_owned(), decode_document(document));
-            }
+/// One role, read by name: its trust policy and tags, inline policy names, attached policy
+/// ARNs and, with `policy`, that policy's default document, all at once. `None` when the role
+/// does not exist.
+async fn read_role(ctx: &Ctx, name: &str, policy: Option<&str>) -> Result<Option<RoleRead>, Error> {
+    let iam = &ctx.clients.iam;
+    let role = async {
+        found(
+            iam.get_role()
+                .role_name(name)
+                .send()
+                .await
+                .op("iam:GetRole"),
+        )
+    };
+    let inline = async {
+        found(
+            iam.list_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .op("iam:ListRolePolicies"),
+        )
+    };
+    let attached = async {
+        found(
+            iam.list_attached_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .op("iam:ListAttachedRolePolicies"),
+        )
+    };
+    let document = async {
+        match policy {
+            Some(arn) => policy_document(ctx, arn).await,
+            None => Ok(None),
         }
-    }
-    let documents = Arc::new(documents);
-    Ok(roles
+    };
+    let (role, inline, attached, policy_document) =
+        tokio::try_join!(role, inline, attached, document)?;
+    let (Some(role), Some(inline), Some(attached)) = (role.and_then(|r| r.role), inline, attached)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(RoleRead {
+        role,
+        inline: inline.policy_names,
+        attached: attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect(),
+        policy_document,
+    }))
+}
+
+/// The default version's document of the customer-managed policy at `arn`; `None` when the
+/// policy does not exist.
+async fn policy_document(ctx: &Ctx, arn: &str) -> Result<Option<Value>, Error> {
+    let iam = &ctx.clients.iam;
+    let Some(out) = found(
+        iam.get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .op("iam:GetPolicy"),
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(version) = out.policy().and_then(|p| p.default_version_id()) else {
+        return Ok(None);
+    };
+    let out = found(
+        iam.get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .op("iam:GetPolicyVersion"),
+    )?;
+    Ok(out
+        .as_ref()
+        .and_then(|o| o.policy_version())
+        .and_then(|v| v.document())
+        .map(decode_document))
+}
+
+/// Every recorded role of the stack, read by name and all at once: the batched list the
+/// roles' reads take their item from. It asks only for the stack's own roles and policies, so
+/// its cost does not grow with what else the account holds (an account-wide listing such as
+/// `GetAccountAuthorizationDetails` pages through every role and policy of every team). Each
+/// role's namesake customer-managed policy is asked for; the RDS monitoring role has none
+/// (its policy is AWS managed), which costs one NotFound answer alongside its other reads
+/// and spares a second description of which role holds which policy.
+async fn stack_roles(ctx: &Ctx) -> Result<Vec<(String, RoleRead)>, Error> {
+    let names: Vec<String> = super::stack()
+        .iter()
+        .filter(|r| r.kind() == KIND)
+        .filter_map(|r| ctx.record(r.name()))
+        .map(|record| record.id)
+        .collect();
+    let reads = names.iter().map(|name| async move {
+        let policy = namesake_policy_arn(ctx, name);
+        read_role(ctx, name, Some(&policy)).await
+    });
+    let read = futures::future::try_join_all(reads).await?;
+    Ok(names
         .into_iter()
-        .filter_map(|role| Some((role.role_name()?.to_owned(), (role, Arc::clone(&documents)))))
+        .zip(read)
+        .filter_map(|(name, role)| Some((name, role?)))
         .collect())
 }
 
@@ -335,7 +366,7 @@ impl Resource for IamRole {
     }
 
     fn kind(&self) -> &'static str {
-        "iam_role"
+        KIND
     }
 
     fn depends_on(&self) -> Vec<&'static str> {
@@ -356,60 +387,27 @@ impl Resource for IamRole {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let name = self.role_name(ctx);
-        if let Some((role, policies)) =
-            listed(ctx, recorded, "iam:GetAccountAuthorizationDetails", || {
-                authorization_details(ctx)
-            })
-            .await?
-        {
-            return Ok(Some(self.observe_detail(ctx, &role, &policies)));
+        if let Some(read) = listed(ctx, recorded, "iam:StackRoles", || stack_roles(ctx)).await? {
+            return Ok(Some(self.observe(ctx, &read)));
         }
-        let iam = &ctx.clients.iam;
-        let role = found(
-            iam.get_role()
-                .role_name(&name)
-                .send()
-                .await
-                .op("iam:GetRole"),
-        )?
-        .and_then(|out| out.role().cloned());
-        let Some(role) = role else {
+        let name = self.role_name(ctx);
+        // Unrecorded, the role is most likely not there yet (a first `up`, a `plan` of a new
+        // environment): one call says so, rather than one for each of its parts.
+        if recorded.is_none()
+            && found(
+                ctx.clients
+                    .iam
+                    .get_role()
+                    .role_name(&name)
+                    .send()
+                    .await
+                    .op("iam:GetRole"),
+            )?
+            .is_none()
+        {
             return Ok(None);
-        };
-        let inline = iam
-            .list_role_policies()
-            .role_name(&name)
-            .send()
-            .await
-            .op("iam:ListRolePolicies")?;
-        let attached = iam
-            .list_attached_role_policies()
-            .role_name(&name)
-            .send()
-            .await
-            .op("iam:ListAttachedRolePolicies")?;
-        let policy_document = match self.permissions {
-            Permissions::Custom(_) => Some(self.policy_document(ctx).await?),
-            Permissions::AwsManaged(_) => None,
-        };
-        Ok(Some(
-            self.observe(
-                ctx,
-                Seen {
-                    arn: role.arn(),
-                    assume_role_policy: role.assume_role_policy_document(),
-                    inline: inline.policy_names().iter().map(String::as_str).collect(),
-                    attached: attached
-                        .attached_policies()
-                        .iter()
-                        .filter_map(|p| p.policy_arn())
-                        .collect(),
-                    tags: tag_pairs(role.tags().iter().map(|t| (t.key(), t.value()))),
-                    policy_document,
-                },
-            ),
-        ))
+        }
+        self.read_by_name(ctx).await
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -436,7 +434,7 @@ impl Resource for IamRole {
         }
         self.ensure_policy(ctx).await?;
         self.attach(ctx).await?;
-        self.read(ctx, None).await?.ok_or_else(|| {
+        self.read_by_name(ctx).await?.ok_or_else(|| {
             Error::Aws(AwsError::unexpected(
                 "iam:GetRole",
                 format!("{name} created but not found"),

@@ -1,7 +1,7 @@
 //! Tags through the Resource Groups Tagging API: one paged GetResources, filtered by the
-//! environment tag, gives the tags of every taggable resource of the environment outside EC2
-//! and IAM (whose describes carry their tags). Reads take a resource's tags from it instead
-//! of one ListTagsForResource each.
+//! project and environment tags, gives the tags of every taggable resource of the environment
+//! outside EC2 and IAM (whose describes carry their tags). Reads take a resource's tags from
+//! it instead of one ListTagsForResource each.
 
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use serde_json::Value;
@@ -11,6 +11,7 @@ use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::state::Record;
+use crate::tags::PROJECT;
 
 /// The services whose tags are read from here: the ones with more than one resource in the
 /// stack or no describe that carries tags. (The one Kinesis stream keeps its own tag call: one
@@ -37,17 +38,17 @@ pub async fn tags(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Opt
         .map(|(_, tags)| tags.clone()))
 }
 
+/// Both tags, not the environment's alone: `Environment=prod` is on every other team's
+/// resources too in a shared account, and paging through those would make this read cost
+/// more the more the account holds. (Filters are ANDed.)
 async fn environment_tags(ctx: &Ctx) -> Result<Vec<(String, Value)>, Error> {
+    let filter = |key: &str, value: &str| TagFilter::builder().key(key).values(value).build();
     let mut pages = ctx
         .clients
         .tagging
         .get_resources()
-        .tag_filters(
-            TagFilter::builder()
-                .key("Environment")
-                .values(ctx.settings.env().as_str())
-                .build(),
-        )
+        .tag_filters(filter("Project", PROJECT))
+        .tag_filters(filter("Environment", ctx.settings.env().as_str()))
         .set_resource_type_filters(Some(SERVICES.iter().map(|s| (*s).to_owned()).collect()))
         .resources_per_page(100)
         .into_paginator()

@@ -89,6 +89,10 @@ impl Drop for Emulator {
 }
 
 /// One test's world: an emulator, a working directory, an environment name.
+/// medtech's time scale against an emulator whose changes are instant: polls 100 times
+/// denser, timeouts as long as real AWS's divided by 100 (RDS's hour: 36 s).
+const INSTANT_SCALE: &str = "0.01";
+
 pub struct TestContext {
     pub emulator: Emulator,
     pub dir: tempfile::TempDir,
@@ -104,11 +108,17 @@ pub struct TestContext {
     pub iam: aws_sdk_iam::Client,
     pub sns: aws_sdk_sns::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// `MEDTECH_TIME_SCALE` for every run: an emulator without a latency model finishes
+    /// everything at once, so medtech's pauses between polls (15 s on the RDS and Redis grid)
+    /// would only be idle time; one with a model sets its own scale per run.
+    time_scale: Option<&'static str>,
 }
 
 impl TestContext {
     pub async fn new(env: &str) -> Self {
-        Self::with_emulator(env, Emulator::start()).await
+        let mut t = Self::with_emulator(env, Emulator::start()).await;
+        t.time_scale = Some(INSTANT_SCALE);
+        t
     }
 
     /// A context whose emulator behaves like real AWS in time and under faults.
@@ -174,6 +184,7 @@ impl TestContext {
             emulator,
             dir: tempfile::tempdir().expect("temp dir"),
             env: env.to_owned(),
+            time_scale: None,
         }
     }
 
@@ -211,6 +222,9 @@ impl TestContext {
             .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null());
+        if let Some(scale) = self.time_scale {
+            cmd.env("MEDTECH_TIME_SCALE", scale);
+        }
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

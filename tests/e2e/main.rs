@@ -14,4 +14,5 @@ mod outputs_cli;
 mod promises;
 mod release;
 mod rendering;
+mod scale;
 mod stack;

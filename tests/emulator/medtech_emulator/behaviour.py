@@ -10,7 +10,8 @@ resources are final at once and no fault is ever injected.
       "fault_rate": 0.0,             # probability of a fault per request, 0..1
       "faults": ["throttle", "server_error", "lost_response"],
       "fault_operations": null,      # e.g. ["CreateVpc", "rds:CreateDBInstance"]
-      "max_consecutive_faults": 3    # then the next call for that operation+target goes through
+      "max_consecutive_faults": 3,   # then the next call for that operation+target goes through
+      "call_latency": 0.0            # real seconds every AWS request waits before it is served
     }
 
 Sources: ``server.py --behaviour '<json>'`` or ``--behaviour @file.json``, the
@@ -53,7 +54,10 @@ DEFAULT_DURATIONS: dict[str, float] = {
 FAULT_KINDS: tuple[str, ...] = ("throttle", "server_error", "lost_response")
 
 _FIELDS = ("time_scale", "durations", "seed", "fault_rate", "faults", "fault_operations",
-           "max_consecutive_faults")
+           "max_consecutive_faults", "call_latency")
+
+# A round trip longer than this is a typo (ms for s), not a latency.
+MAX_CALL_LATENCY = 10.0
 
 
 class BehaviourError(ValueError):
@@ -87,6 +91,7 @@ class Behaviour:
     faults: tuple[str, ...] = FAULT_KINDS
     fault_operations: tuple[str, ...] | None = None
     max_consecutive_faults: int = 3
+    call_latency: float = 0.0
 
     # ------------------------------------------------------------ parsing
     @classmethod
@@ -136,6 +141,9 @@ class Behaviour:
         if doc.get("max_consecutive_faults") is not None:
             kwargs["max_consecutive_faults"] = _integer(
                 "max_consecutive_faults", doc["max_consecutive_faults"], 0)
+        if doc.get("call_latency") is not None:
+            kwargs["call_latency"] = _number("call_latency", doc["call_latency"], 0.0,
+                                             MAX_CALL_LATENCY)
         return cls(**kwargs)
 
     @classmethod
@@ -167,6 +175,7 @@ class Behaviour:
             "faults": list(self.faults),
             "fault_operations": None if self.fault_operations is None else list(self.fault_operations),
             "max_consecutive_faults": self.max_consecutive_faults,
+            "call_latency": self.call_latency,
         }
 
     @property

@@ -11,14 +11,17 @@ CBOR (CloudWatch through the CBOR front).
 
 Per request
 -----------
-1. ``/_medtech/*`` is answered here (behaviour, stats); ``/moto-api/*`` passes
+1. ``/_medtech/*`` is answered here (behaviour, stats, crowd); ``/moto-api/*`` passes
    through untouched (never a fault); after ``/moto-api/reset`` the model
    forgets its resources.
 2. The service comes from the SigV4 credential scope (else the JSON target
    prefix, else the CBOR path), the operation from ``Action=`` (query),
    ``X-Amz-Target`` (JSON) or the CBOR path.  The body is read once and handed
    on unchanged.
-3. With the default behaviour the request goes straight to the next layer
+3. With ``call_latency`` > 0 the request first waits that long (real
+   seconds, never scaled): the round trip every AWS call costs, so that a
+   client's cost in calls shows in its wall time.
+4. With the default behaviour the request goes straight to the next layer
    (only counted).  Otherwise: the latency model's due transitions run
    (lifecycle.Model.tick), a fault may be drawn, and the response of a
    Describe/List request is committed to the timeline once it is known to
@@ -54,6 +57,7 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from .behaviour import FAULT_KINDS, Behaviour, BehaviourError
+from .crowd import CrowdError, crowd
 from .lifecycle import MODEL, Model
 
 CONTROL_PREFIX = "/_medtech/"
@@ -405,6 +409,8 @@ class BehaviourFront:
 
         request = identify(environ)
         behaviour = self.behaviour
+        if behaviour.call_latency and request.operation:
+            time.sleep(behaviour.call_latency)
         if behaviour.is_default and not self.model.jobs:
             self.stats.count(request.name)
             return self.app(environ, start_response)
@@ -464,9 +470,23 @@ class BehaviourFront:
             self.stats.reset()
             self.model.reset_timeline()
             return _json_reply(start_response, 200, {"reset": True})
+        elif route == "crowd" and method == "POST":
+            body = _read_body(environ)
+            from moto.core.exceptions import ServiceException, _RESTError
+
+            try:
+                made = crowd(json.loads(body) if body.strip() else {})
+            except (CrowdError, ValueError) as exc:
+                return _json_reply(start_response, 400, {"error": str(exc)})
+            except ServiceException as exc:  # e.g. EntityAlreadyExists: that team is there already
+                return _json_reply(start_response, 409, {"error": f"{exc.code}: {exc.message}"})
+            except _RESTError as exc:
+                return _json_reply(start_response, 409, {"error": f"{exc.error_type}: {exc.message}"})
+            return _json_reply(start_response, 200, made)
         else:
             return _json_reply(start_response, 404, {"error": f"no such endpoint: {path}",
                                                      "endpoints": ["GET/POST /_medtech/behaviour",
                                                                    "GET /_medtech/stats",
-                                                                   "POST /_medtech/stats/reset"]})
+                                                                   "POST /_medtech/stats/reset",
+                                                                   "POST /_medtech/crowd"]})
         return _json_reply(start_response, 405, {"error": f"{method} not allowed on {path}"})

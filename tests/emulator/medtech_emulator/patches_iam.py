@@ -14,6 +14,13 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
   ``logs:PutRetentionPolicy`` on ``arn:aws:logs:*:*:log-group:RDS*``, and
   ``logs:CreateLogStream``, ``logs:PutLogEvents``, ``logs:DescribeLogStreams``,
   ``logs:GetLogEvents`` on ``arn:aws:logs:*:*:log-group:RDS*:log-stream:*``.
+* ``GetAccountAuthorizationDetails`` pages as AWS does: at most ``MaxItems``
+  entries (default 100, 1-1000) across the user, group and role detail lists
+  and the policies, with ``IsTruncated`` and a ``Marker`` for the next page.
+  moto returns the whole account in one answer, however large, so a client
+  that reads it looks as cheap in a crowded account as in an empty one.
+  (``ListRoles`` and ``ListPolicies`` already page like AWS in moto: 100 by
+  default, ``Marker``/``IsTruncated``.)
 """
 from __future__ import annotations
 
@@ -45,6 +52,36 @@ RDS_MONITORING_POLICY = {
 }
 REQUIRED = {"AmazonRDSEnhancedMonitoringRole": RDS_MONITORING_POLICY}
 
+# GetAccountAuthorizationDetails' lists, in the order a page takes its entries from them.
+_DETAIL_LISTS = (("users", "UserDetailList"), ("groups", "GroupDetailList"),
+                 ("roles", "RoleDetailList"), ("managed_policies", "Policies"))
+
+
+def _paged_authorization_details(self):
+    """``GetAccountAuthorizationDetails``, one page of ``MaxItems`` entries."""
+    from moto.core.responses import ActionResult
+    from moto.iam.exceptions import ValidationError
+
+    max_items = self._get_int_param("MaxItems", 100)
+    if not 1 <= max_items <= 1000:
+        raise ValidationError(f"1 validation error detected: Value '{max_items}' at 'maxItems' "
+                              "failed to satisfy constraint: Member must have value less than "
+                              "or equal to 1000")
+    marker = self._get_param("Marker")
+    try:
+        start = int(marker) if marker else 0
+    except ValueError:
+        raise ValidationError("Invalid Marker.") from None
+    details = self.backend.get_account_authorization_details(self._get_param("Filter", []))
+    entries = [(key, item) for source, key in _DETAIL_LISTS for item in details[source]]
+    page = entries[start:start + max_items]
+    result = {key: [item for k, item in page if k == key] for _, key in _DETAIL_LISTS}
+    truncated = start + max_items < len(entries)
+    result["IsTruncated"] = truncated
+    if truncated:
+        result["Marker"] = str(start + max_items)
+    return ActionResult(result)
+
 
 def apply() -> None:
     import moto.iam.models as iam_models
@@ -70,3 +107,7 @@ def apply() -> None:
         return policies
 
     IAMBackend._init_aws_policies = _init_aws_policies
+
+    from moto.iam.responses import IamResponse
+
+    IamResponse.get_account_authorization_details = _paged_authorization_details

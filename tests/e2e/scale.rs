@@ -1,0 +1,209 @@
+//! Cost that grows with the stack, not with the account (issue 17). Other teams' roles,
+//! policies, alarms, secrets and log groups in the same account, tagged with the same
+//! `Environment`, must cost a no-op `up` no extra call, and must hide none of the stack's own
+//! settings from `plan` and `verify`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// Other teams' roles and policies: more than three of IAM's 100-item pages, few enough to
+/// make in a moment.
+const FOREIGN_IAM: u64 = 300;
+
+/// `POST /_medtech/crowd`: the emulator makes another team's resources in one request.
+fn crowd(t: &TestContext, body: &Value) {
+    use std::io::{Read, Write};
+    let address = t.emulator.endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the emulator");
+    let body = body.to_string();
+    write!(
+        stream,
+        "POST /_medtech/crowd HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.lines().next().unwrap_or_default();
+    assert!(status.contains(" 200 "), "crowd: {response}");
+}
+
+/// The calls a no-op `up` made, per operation, as the emulator counted them.
+fn noop_up_calls(t: &TestContext) -> BTreeMap<String, u64> {
+    t.reset_emulator_stats();
+    let out = t.run_ok(&["up", "--output", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("up JSON");
+    assert_eq!(report["api_calls"]["mutating"], 0, "not a no-op: {report}");
+    t.emulator_stats()["operations"]
+        .as_object()
+        .expect("operations")
+        .iter()
+        .map(|(op, v)| (op.clone(), v["requests"].as_u64().unwrap_or(0)))
+        .collect()
+}
+
+/// The ids of the checks `verify --format json` failed (exit code asserted).
+fn failed_checks(t: &TestContext, expect_code: i32) -> BTreeSet<String> {
+    let out = t.medtech(&["verify", "--env", &t.env, "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(expect_code),
+        "verify: {}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == Value::Bool(false))
+        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// The `resource.property` pairs `plan --output json` would change (exit code 2 asserted).
+fn planned_changes(t: &TestContext) -> BTreeSet<String> {
+    let out = t.medtech(&[
+        "plan",
+        "--env",
+        &t.env,
+        "--detailed-exitcode",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "plan: {}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .flat_map(|step| {
+            let resource = step["resource"].as_str().unwrap_or_default().to_owned();
+            step["changes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |c| format!("{resource}.{}", c["property"].as_str().unwrap_or_default()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_crowded_account_costs_no_extra_call_and_hides_no_role_setting() {
+    let t = TestContext::new("crowd").await;
+    t.run_ok(&["up"]);
+    let env = t.env.clone();
+    let empty = noop_up_calls(&t);
+    crowd(
+        &t,
+        &json!({"team": "billing", "environment": env, "roles": FOREIGN_IAM,
+                "policies": FOREIGN_IAM, "alarms": 30, "secrets": 30, "log_groups": 30}),
+    );
+    let crowded = noop_up_calls(&t);
+    let grew: Vec<String> = crowded
+        .iter()
+        .filter(|(op, n)| **n > empty.get(*op).copied().unwrap_or(0))
+        .map(|(op, n)| format!("{op}: {} → {n}", empty.get(op).copied().unwrap_or(0)))
+        .collect();
+    assert!(
+        grew.is_empty(),
+        "a no-op up made more calls in an account crowded with {FOREIGN_IAM} other roles and \
+         policies than in an empty one:\n{}",
+        grew.join("\n")
+    );
+
+    // Every setting of every role is still seen, whoever else's roles the account holds.
+    let foreign_policy = format!(
+        "arn:aws:iam::{}:policy/billing-policy-00007",
+        t.account_id().await
+    );
+    t.iam
+        .attach_role_policy()
+        .role_name(format!("medtech-secrets-reader-{env}"))
+        .policy_arn(&foreign_policy)
+        .send()
+        .await
+        .unwrap();
+    let flow_policy = format!(
+        "arn:aws:iam::{}:policy/medtech-flow-logs-{env}",
+        t.account_id().await
+    );
+    t.iam
+        .create_policy_version()
+        .policy_arn(&flow_policy)
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
+                "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
+                "logs:DescribeLogGroups"], "Resource": "*"}]})
+            .to_string(),
+        )
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    t.iam
+        .update_assume_role_policy()
+        .role_name(format!("medtech-rds-monitoring-{env}"))
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    t.iam
+        .tag_role()
+        .role_name(format!("medtech-kinesis-producer-{env}"))
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("DataClassification")
+                .value("public")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let drifted: BTreeSet<String> = [
+        "secrets-reader-role.attached_policies",
+        "flow-logs-role.policy_document",
+        "rds-monitoring-role.assume_role_policy",
+        "kinesis-producer-role.tags",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert_eq!(
+        failed_checks(&t, 1),
+        drifted,
+        "verify must name exactly the drifted role settings"
+    );
+    assert_eq!(
+        planned_changes(&t),
+        drifted,
+        "plan must name exactly the drifted role settings"
+    );
+
+    t.run_ok(&["up"]);
+    assert!(
+        failed_checks(&t, 0).is_empty(),
+        "up did not repair the roles"
+    );
+    let attached = t
+        .iam
+        .list_attached_role_policies()
+        .role_name(format!("medtech-secrets-reader-{env}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached
+            .attached_policies()
+            .iter()
+            .all(|p| p.policy_arn() != Some(foreign_policy.as_str())),
+        "the foreign policy is still attached: {attached:?}"
+    );
+}
