@@ -126,36 +126,41 @@ impl TestContext {
         Self::with_emulator(env, Emulator::start_with(Some(&behaviour))).await
     }
 
-    /// The emulator's request counts, faults and resource timelines.
-    pub fn emulator_stats(&self) -> Value {
+    /// One request to the emulator's control endpoints (`/_medtech/*`, `/moto-api/*`), which
+    /// speak plain HTTP outside AWS's protocols: the status line and the body.
+    pub fn emulator_control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &str)>,
+    ) -> (String, String) {
         use std::io::{Read, Write};
         let address = self.emulator.endpoint.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(address).expect("connect to the emulator");
+        let (content_type, body) = body.unwrap_or(("text/plain", ""));
         write!(
             stream,
-            "GET /_medtech/stats HTTP/1.0\r\nHost: {address}\r\n\r\n"
+            "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
         )
         .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
-        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).unwrap_or(Value::Null)
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head.lines().next().unwrap_or_default().to_owned();
+        (status, body.to_owned())
+    }
+
+    /// The emulator's request counts, faults and resource timelines.
+    pub fn emulator_stats(&self) -> Value {
+        let (_, body) = self.emulator_control("GET", "/_medtech/stats", None);
+        serde_json::from_str(&body).unwrap_or(Value::Null)
     }
 
     /// Zeroes the emulator's request counts and timeline, so the next stats are one run's.
     pub fn reset_emulator_stats(&self) {
-        use std::io::{Read, Write};
-        let address = self.emulator.endpoint.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(address).expect("connect to the emulator");
-        write!(
-            stream,
-            "POST /_medtech/stats/reset HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response.lines().next().unwrap_or_default();
-        assert!(status.contains(" 200 "), "stats reset: {response}");
+        let (status, body) = self.emulator_control("POST", "/_medtech/stats/reset", None);
+        assert!(status.contains(" 200 "), "stats reset: {status} {body}");
     }
 
     async fn with_emulator(env: &str, emulator: Emulator) -> Self {
@@ -964,22 +969,10 @@ impl TestContext {
     /// Switches the emulator's policy evaluation on or off (moto's `/moto-api/reset-auth`,
     /// whose body is the number of requests still let through unchecked).
     pub fn set_iam_enforcement(&self, on: bool) {
-        use std::io::{Read, Write};
         let body = if on { "0" } else { "inf" };
-        let address = self.emulator.endpoint.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(address).expect("connect to the emulator");
-        write!(
-            stream,
-            "POST /moto-api/reset-auth HTTP/1.0\r\nHost: {address}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        assert!(
-            response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
-            "reset-auth: {response}"
-        );
+        let (status, response) =
+            self.emulator_control("POST", "/moto-api/reset-auth", Some(("text/plain", body)));
+        assert!(status.contains(" 200 "), "reset-auth: {status} {response}");
     }
 
     /// Creates an IAM user whose only permissions are `policy`; returns its access key id and

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::Filter;
 use serde_json::Value;
 
 /// The ids of the checks `verify --output json` reports as failed (exit code asserted).
-fn failed_checks(t: &TestContext, expect_code: i32) -> BTreeSet<String> {
+pub(crate) fn failed_checks(t: &TestContext, expect_code: i32) -> BTreeSet<String> {
     let out = t.medtech(&["verify", "--env", &t.env, "--format", "json"]);
     assert_eq!(
         out.status.code(),
@@ -29,7 +29,7 @@ fn failed_checks(t: &TestContext, expect_code: i32) -> BTreeSet<String> {
 }
 
 /// The `resource.property` pairs `plan --output json` would change (exit code 2 asserted).
-fn planned_changes(t: &TestContext) -> BTreeSet<String> {
+pub(crate) fn planned_changes(t: &TestContext) -> BTreeSet<String> {
     let out = t.medtech(&[
         "plan",
         "--env",

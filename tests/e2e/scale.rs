@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use crate::common::*;
+use crate::drift::{failed_checks, planned_changes};
 
 /// Other teams' roles and policies: more than three of IAM's 100-item pages, few enough to
 /// make in a moment.
@@ -15,20 +16,12 @@ const FOREIGN_IAM: u64 = 300;
 
 /// `POST /_medtech/crowd`: the emulator makes another team's resources in one request.
 fn crowd(t: &TestContext, body: &Value) {
-    use std::io::{Read, Write};
-    let address = t.emulator.endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("connect to the emulator");
-    let body = body.to_string();
-    write!(
-        stream,
-        "POST /_medtech/crowd HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.lines().next().unwrap_or_default();
-    assert!(status.contains(" 200 "), "crowd: {response}");
+    let (status, response) = t.emulator_control(
+        "POST",
+        "/_medtech/crowd",
+        Some(("application/json", &body.to_string())),
+    );
+    assert!(status.contains(" 200 "), "crowd: {status} {response}");
 }
 
 /// The calls a no-op `up` made, per operation, as the emulator counted them.
@@ -42,52 +35,6 @@ fn noop_up_calls(t: &TestContext) -> BTreeMap<String, u64> {
         .expect("operations")
         .iter()
         .map(|(op, v)| (op.clone(), v["requests"].as_u64().unwrap_or(0)))
-        .collect()
-}
-
-/// The ids of the checks `verify --format json` failed (exit code asserted).
-fn failed_checks(t: &TestContext, expect_code: i32) -> BTreeSet<String> {
-    let out = t.medtech(&["verify", "--env", &t.env, "--format", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(expect_code),
-        "verify: {}",
-        stderr(&out)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["passed"] == Value::Bool(false))
-        .map(|c| c["id"].as_str().expect("id").to_owned())
-        .collect()
-}
-
-/// The `resource.property` pairs `plan --output json` would change (exit code 2 asserted).
-fn planned_changes(t: &TestContext) -> BTreeSet<String> {
-    let out = t.medtech(&[
-        "plan",
-        "--env",
-        &t.env,
-        "--detailed-exitcode",
-        "--output",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "plan: {}", stderr(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
-    report["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .flat_map(|step| {
-            let resource = step["resource"].as_str().unwrap_or_default().to_owned();
-            step["changes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(move |c| format!("{resource}.{}", c["property"].as_str().unwrap_or_default()))
-        })
         .collect()
 }
 
