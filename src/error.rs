@@ -1,6 +1,6 @@
 //! The library's error type and the documented exit codes it maps to.
 
-use crate::aws::{AwsError, ErrorKind};
+use crate::aws::{AwsError, ConnectError, ErrorKind};
 use crate::config::ConfigError;
 use crate::state::StateError;
 
@@ -76,10 +76,19 @@ pub enum Error {
     },
 }
 
+impl From<ConnectError> for Error {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Config(e) => Self::Config(e),
+            ConnectError::Aws(e) => Self::Aws(e),
+        }
+    }
+}
+
 impl Error {
-    pub fn resource(resource: &str, message: impl Into<String>) -> Self {
+    pub fn resource(resource: impl std::fmt::Display, message: impl Into<String>) -> Self {
         Self::Resource {
-            resource: resource.to_owned(),
+            resource: resource.to_string(),
             message: message.into(),
         }
     }

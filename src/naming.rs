@@ -5,15 +5,15 @@
 use std::fmt;
 
 /// Longest environment name: `medtech-redis-` + 20 characters stays well inside every limit.
-pub const MAX_ENV_LEN: usize = 20;
+pub(crate) const MAX_ENV_LEN: usize = 20;
 
 /// A validated environment name (`^[a-z][a-z0-9-]{0,19}$`, no `--`, no trailing `-`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EnvName(String);
+pub(crate) struct EnvName(String);
 
 impl EnvName {
     /// Validates `raw`; the error says what is wrong in words a user can act on.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         if raw.is_empty() {
             return Err("is empty; pass a name such as dev or staging".into());
         }
@@ -23,8 +23,7 @@ impl EnvName {
                 raw.len()
             ));
         }
-        let first = raw.chars().next().unwrap_or_default();
-        if !first.is_ascii_lowercase() {
+        if !raw.starts_with(|c: char| c.is_ascii_lowercase()) {
             return Err("must start with a lowercase letter a-z".into());
         }
         if let Some(bad) = raw
@@ -44,7 +43,7 @@ impl EnvName {
         Ok(Self(raw.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -57,152 +56,152 @@ impl fmt::Display for EnvName {
 
 /// Deterministic names of the stack's resources for one environment.
 #[derive(Clone, Debug)]
-pub struct Names {
+pub(crate) struct Names {
     env: EnvName,
 }
 
 impl Names {
-    pub fn new(env: EnvName) -> Self {
+    pub(crate) fn new(env: EnvName) -> Self {
         Self { env }
     }
 
-    pub fn env(&self) -> &EnvName {
+    pub(crate) fn env(&self) -> &EnvName {
         &self.env
     }
 
     /// `medtech-<part>-<env>`, the shape of almost every name in STACK.md.
-    pub fn resource(&self, part: &str) -> String {
+    pub(crate) fn resource(&self, part: &str) -> String {
         format!("medtech-{part}-{}", self.env)
     }
 
-    pub fn vpc(&self) -> String {
+    pub(crate) fn vpc(&self) -> String {
         self.resource("vpc")
     }
-    pub fn igw(&self) -> String {
+    pub(crate) fn igw(&self) -> String {
         self.resource("igw")
     }
-    pub fn nat(&self) -> String {
+    pub(crate) fn nat(&self) -> String {
         self.resource("nat")
     }
-    pub fn nat_eip(&self) -> String {
+    pub(crate) fn nat_eip(&self) -> String {
         self.resource("nat-eip")
     }
-    pub fn public_subnet(&self, zone: Zone) -> String {
+    pub(crate) fn public_subnet(&self, zone: Zone) -> String {
         self.resource(&format!("public-{}", zone.letter()))
     }
-    pub fn private_subnet(&self, zone: Zone) -> String {
+    pub(crate) fn private_subnet(&self, zone: Zone) -> String {
         self.resource(&format!("private-{}", zone.letter()))
     }
-    pub fn public_route_table(&self) -> String {
+    pub(crate) fn public_route_table(&self) -> String {
         self.resource("public-rt")
     }
-    pub fn private_route_table(&self) -> String {
+    pub(crate) fn private_route_table(&self) -> String {
         self.resource("private-rt")
     }
-    pub fn rds_security_group(&self) -> String {
+    pub(crate) fn rds_security_group(&self) -> String {
         self.resource("rds-sg")
     }
-    pub fn redis_security_group(&self) -> String {
+    pub(crate) fn redis_security_group(&self) -> String {
         self.resource("redis-sg")
     }
-    pub fn redis_replication_group(&self) -> String {
+    pub(crate) fn redis_replication_group(&self) -> String {
         self.resource("redis")
     }
-    pub fn endpoints_security_group(&self) -> String {
+    pub(crate) fn endpoints_security_group(&self) -> String {
         self.resource("endpoints-sg")
     }
-    pub fn endpoint(&self, service: &str) -> String {
+    pub(crate) fn endpoint(&self, service: &str) -> String {
         self.resource(&format!("{service}-endpoint"))
     }
-    pub fn kms_alias(&self) -> String {
+    pub(crate) fn kms_alias(&self) -> String {
         format!("alias/medtech-{}", self.env)
     }
-    pub fn kms_key(&self) -> String {
+    pub(crate) fn kms_key(&self) -> String {
         self.resource("kms")
     }
-    pub fn audit_log_group(&self) -> String {
+    pub(crate) fn audit_log_group(&self) -> String {
         format!("/medtech/{}/audit", self.env)
     }
-    pub fn flow_log_group(&self) -> String {
+    pub(crate) fn flow_log_group(&self) -> String {
         format!("/medtech/{}/vpc-flow", self.env)
     }
     /// Where RDS puts the log `kind` it exports: the name is RDS's, not ours.
-    pub fn rds_log_group(&self, kind: &str) -> String {
+    pub(crate) fn rds_log_group(&self, kind: &str) -> String {
         format!("{}{kind}", self.rds_log_prefix())
     }
-    pub fn rds_log_prefix(&self) -> String {
+    pub(crate) fn rds_log_prefix(&self) -> String {
         format!("/aws/rds/instance/{}/", self.rds_instance())
     }
-    pub fn flow_logs_role(&self) -> String {
+    pub(crate) fn flow_logs_role(&self) -> String {
         self.resource("flow-logs")
     }
-    pub fn flow_log(&self) -> String {
+    pub(crate) fn flow_log(&self) -> String {
         self.resource("flow-log")
     }
-    pub fn kinesis_stream(&self) -> String {
+    pub(crate) fn kinesis_stream(&self) -> String {
         self.resource("kinesis")
     }
-    pub fn rds_secret(&self) -> String {
+    pub(crate) fn rds_secret(&self) -> String {
         self.resource("rds-credentials")
     }
-    pub fn redis_secret(&self) -> String {
+    pub(crate) fn redis_secret(&self) -> String {
         self.resource("redis-credentials")
     }
-    pub fn db_parameter_group(&self) -> String {
+    pub(crate) fn db_parameter_group(&self) -> String {
         self.resource("pg")
     }
-    pub fn db_subnet_group(&self) -> String {
+    pub(crate) fn db_subnet_group(&self) -> String {
         self.resource("db-subnets")
     }
-    pub fn rds_instance(&self) -> String {
+    pub(crate) fn rds_instance(&self) -> String {
         self.resource("rds")
     }
-    pub fn rds_monitoring_role(&self) -> String {
+    pub(crate) fn rds_monitoring_role(&self) -> String {
         self.resource("rds-monitoring")
     }
     /// `medtech-rds-E-final-20261123T021700`: unique per destroy, sortable.
-    pub fn rds_final_snapshot(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+    pub(crate) fn rds_final_snapshot(&self, at: chrono::DateTime<chrono::Utc>) -> String {
         format!(
             "{}-final-{}",
             self.rds_instance(),
             at.format("%Y%m%dT%H%M%S")
         )
     }
-    pub fn cache_subnet_group(&self) -> String {
+    pub(crate) fn cache_subnet_group(&self) -> String {
         self.resource("redis-subnets")
     }
-    pub fn kinesis_producer_role(&self) -> String {
+    pub(crate) fn kinesis_producer_role(&self) -> String {
         self.resource("kinesis-producer")
     }
-    pub fn secrets_reader_role(&self) -> String {
+    pub(crate) fn secrets_reader_role(&self) -> String {
         self.resource("secrets-reader")
     }
-    pub fn alarm_topic(&self) -> String {
+    pub(crate) fn alarm_topic(&self) -> String {
         self.resource("alarms")
     }
-    pub fn alarm(&self, metric: &str) -> String {
+    pub(crate) fn alarm(&self, metric: &str) -> String {
         self.resource(metric)
     }
 }
 
 /// The two availability zones the stack spans, in the order the region reports them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Zone {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Zone {
     A,
     B,
 }
 
 impl Zone {
-    pub const ALL: [Zone; 2] = [Zone::A, Zone::B];
+    pub(crate) const ALL: [Zone; 2] = [Zone::A, Zone::B];
 
-    pub fn letter(self) -> char {
+    pub(crate) fn letter(self) -> char {
         match self {
             Zone::A => 'a',
             Zone::B => 'b',
         }
     }
 
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Zone::A => 0,
             Zone::B => 1,

@@ -10,73 +10,101 @@ use serde_json::{Map, Value};
 use crate::config::ConfigError;
 use crate::error::Error;
 use crate::fsutil::write_private_atomic;
+use crate::logical::{Guards, Holds, Logical, Purpose, RoleFor, Tier};
 use crate::state::Record;
 
 /// One output key and where its value comes from.
 enum Source {
     /// A resource's id.
-    Id(&'static str),
-    /// The ids of several resources, as a list.
-    Ids(&'static [&'static str]),
+    Id(Logical),
+    /// The ids of the subnets of a tier, as a list.
+    Ids(Tier),
     /// A recorded attribute of a resource.
-    Attr(&'static str, &'static str),
+    Attr(Logical, &'static str),
     /// A recorded attribute that is a port: written as an integer.
-    Port(&'static str, &'static str),
+    Port(Logical, &'static str),
 }
 
 /// The contract of `shared/STACK.md`: output key → where its value is recorded.
 const OUTPUTS: &[(&str, Source)] = &[
-    ("vpc_id", Source::Id("vpc")),
+    ("vpc_id", Source::Id(Logical::Vpc)),
+    ("public_subnet_ids", Source::Ids(Tier::Public)),
+    ("private_subnet_ids", Source::Ids(Tier::Private)),
+    ("nat_eip_id", Source::Id(Logical::NatEip)),
+    ("nat_gateway_id", Source::Id(Logical::NatGateway)),
     (
-        "public_subnet_ids",
-        Source::Ids(&["public-subnet-a", "public-subnet-b"]),
+        "public_route_table_id",
+        Source::Id(Logical::RouteTable(Tier::Public)),
     ),
     (
-        "private_subnet_ids",
-        Source::Ids(&["private-subnet-a", "private-subnet-b"]),
+        "private_route_table_id",
+        Source::Id(Logical::RouteTable(Tier::Private)),
     ),
-    ("nat_eip_id", Source::Id("nat-eip")),
-    ("nat_gateway_id", Source::Id("nat")),
-    ("public_route_table_id", Source::Id("public-rt")),
-    ("private_route_table_id", Source::Id("private-rt")),
-    ("kms_key_id", Source::Id("kms")),
-    ("kms_key_arn", Source::Attr("kms", "arn")),
-    ("kms_alias", Source::Attr("kms", "alias")),
-    ("audit_log_group_name", Source::Id("audit-logs")),
-    ("kinesis_stream_name", Source::Id("kinesis")),
-    ("kinesis_stream_arn", Source::Attr("kinesis", "arn")),
-    ("rds_instance_identifier", Source::Id("rds")),
-    ("rds_endpoint", Source::Attr("rds", "endpoint")),
-    ("rds_port", Source::Port("rds", "port")),
-    ("rds_secret_arn", Source::Attr("rds-secret", "arn")),
-    ("rds_security_group_id", Source::Id("rds-sg")),
+    ("kms_key_id", Source::Id(Logical::KmsKey)),
+    ("kms_key_arn", Source::Attr(Logical::KmsKey, "arn")),
+    ("kms_alias", Source::Attr(Logical::KmsKey, "alias")),
+    (
+        "audit_log_group_name",
+        Source::Id(Logical::LogGroup(Purpose::Audit)),
+    ),
+    ("kinesis_stream_name", Source::Id(Logical::KinesisStream)),
+    (
+        "kinesis_stream_arn",
+        Source::Attr(Logical::KinesisStream, "arn"),
+    ),
+    ("rds_instance_identifier", Source::Id(Logical::RdsInstance)),
+    (
+        "rds_endpoint",
+        Source::Attr(Logical::RdsInstance, "endpoint"),
+    ),
+    ("rds_port", Source::Port(Logical::RdsInstance, "port")),
+    (
+        "rds_secret_arn",
+        Source::Attr(Logical::Secret(Holds::RdsCredentials), "arn"),
+    ),
+    (
+        "rds_security_group_id",
+        Source::Id(Logical::SecurityGroup(Guards::Postgres)),
+    ),
     (
         "redis_primary_endpoint",
-        Source::Attr("redis", "primary_endpoint"),
+        Source::Attr(Logical::ReplicationGroup, "primary_endpoint"),
     ),
     (
         "redis_reader_endpoint",
-        Source::Attr("redis", "reader_endpoint"),
+        Source::Attr(Logical::ReplicationGroup, "reader_endpoint"),
     ),
-    ("redis_port", Source::Port("redis", "port")),
-    ("redis_secret_arn", Source::Attr("redis-secret", "arn")),
-    ("redis_security_group_id", Source::Id("redis-sg")),
-    ("db_subnet_group_name", Source::Id("db-subnets")),
-    ("elasticache_subnet_group_name", Source::Id("redis-subnets")),
+    (
+        "redis_port",
+        Source::Port(Logical::ReplicationGroup, "port"),
+    ),
+    (
+        "redis_secret_arn",
+        Source::Attr(Logical::Secret(Holds::RedisAuthToken), "arn"),
+    ),
+    (
+        "redis_security_group_id",
+        Source::Id(Logical::SecurityGroup(Guards::Redis)),
+    ),
+    ("db_subnet_group_name", Source::Id(Logical::DbSubnetGroup)),
+    (
+        "elasticache_subnet_group_name",
+        Source::Id(Logical::CacheSubnetGroup),
+    ),
     (
         "kinesis_producer_role_arn",
-        Source::Attr("kinesis-producer-role", "arn"),
+        Source::Attr(Logical::Role(RoleFor::KinesisProducer), "arn"),
     ),
     (
         "secrets_reader_role_arn",
-        Source::Attr("secrets-reader-role", "arn"),
+        Source::Attr(Logical::Role(RoleFor::SecretsReader), "arn"),
     ),
-    ("alarm_topic_arn", Source::Attr("alarm-topic", "arn")),
+    ("alarm_topic_arn", Source::Attr(Logical::AlarmTopic, "arn")),
 ];
 
 /// The outputs for the resources present in `records`; keys whose resources are missing are
 /// left out rather than written empty.
-pub fn build(
+pub(crate) fn build(
     environment: &str,
     region: &str,
     records: &BTreeMap<String, Record>,
@@ -86,18 +114,20 @@ pub fn build(
     out.insert("region".into(), region.into());
     for (key, source) in OUTPUTS {
         let value = match source {
-            Source::Id(name) => records.get(*name).map(|r| Value::from(r.id.clone())),
-            Source::Ids(names) => names
+            Source::Id(name) => records
+                .get(name.as_str())
+                .map(|r| Value::from(r.id.clone())),
+            Source::Ids(tier) => Logical::subnets(*tier)
                 .iter()
-                .map(|n| records.get(*n).map(|r| Value::from(r.id.clone())))
+                .map(|n| records.get(n.as_str()).map(|r| Value::from(r.id.clone())))
                 .collect::<Option<Vec<_>>>()
                 .map(Value::Array),
             Source::Attr(name, attr) => records
-                .get(*name)
+                .get(name.as_str())
                 .and_then(|r| r.attr(attr))
                 .map(Value::from),
             Source::Port(name, attr) => records
-                .get(*name)
+                .get(name.as_str())
                 .and_then(|r| r.attr(attr))
                 .and_then(|p| p.parse::<u16>().ok())
                 .map(Value::from),
@@ -109,16 +139,18 @@ pub fn build(
     out
 }
 
-pub fn write(path: &Path, outputs: &Map<String, Value>) -> Result<(), Error> {
-    let mut body = serde_json::to_vec_pretty(outputs).unwrap_or_default();
-    body.push(b'\n');
-    write_private_atomic(path, &body).map_err(|source| Error::Io {
+pub(crate) fn write(path: &Path, outputs: &Map<String, Value>) -> Result<(), Error> {
+    let io = |source| Error::Io {
         path: path.display().to_string(),
         source,
-    })
+    };
+    let mut body = serde_json::to_vec_pretty(outputs)
+        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    body.push(b'\n');
+    write_private_atomic(path, &body).map_err(io)
 }
 
-pub fn read(path: &Path) -> Result<Map<String, Value>, Error> {
+pub(crate) fn read(path: &Path) -> Result<Map<String, Value>, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.display().to_string(),
         source,
@@ -131,7 +163,10 @@ pub fn read(path: &Path) -> Result<Map<String, Value>, Error> {
 
 /// Only the output `name`, as a one-key map, so that every rendering below applies to it; an
 /// unknown name is an input error that lists the names there are.
-pub fn select(outputs: &Map<String, Value>, name: &str) -> Result<Map<String, Value>, ConfigError> {
+pub(crate) fn select(
+    outputs: &Map<String, Value>,
+    name: &str,
+) -> Result<Map<String, Value>, ConfigError> {
     match outputs.get(name) {
         Some(value) => Ok(Map::from_iter([(name.to_owned(), value.clone())])),
         None => Err(ConfigError::new(
@@ -149,7 +184,7 @@ pub fn select(outputs: &Map<String, Value>, name: &str) -> Result<Map<String, Va
 }
 
 /// A value as a script wants it: a string bare, a list one item a line, anything else in JSON.
-pub fn to_raw(value: &Value) -> String {
+pub(crate) fn to_raw(value: &Value) -> String {
     let mut text = match value {
         Value::Array(items) => items.iter().map(bare).collect::<Vec<_>>().join("\n"),
         other => bare(other),
@@ -165,7 +200,7 @@ fn bare(value: &Value) -> String {
 }
 
 /// `KEY=value` lines (dotenv), keys upper-cased, lists comma-joined.
-pub fn to_env(outputs: &Map<String, Value>, export: bool) -> String {
+pub(crate) fn to_env(outputs: &Map<String, Value>, export: bool) -> String {
     let mut text = String::new();
     for (key, value) in outputs {
         let value = match value {
@@ -193,20 +228,14 @@ mod tests {
 
     #[test]
     fn every_output_names_a_resource_of_the_stack() {
-        let names: Vec<String> = crate::resources::stack()
-            .iter()
-            .map(|r| r.name().to_owned())
-            .collect();
+        let names: Vec<Logical> = crate::resources::stack().iter().map(|r| r.name()).collect();
         for (key, source) in OUTPUTS {
-            let needed: Vec<&str> = match source {
-                Source::Id(n) | Source::Attr(n, _) | Source::Port(n, _) => vec![n],
-                Source::Ids(ns) => ns.to_vec(),
+            let needed: Vec<Logical> = match source {
+                Source::Id(n) | Source::Attr(n, _) | Source::Port(n, _) => vec![*n],
+                Source::Ids(tier) => Logical::subnets(*tier).to_vec(),
             };
             for n in needed {
-                assert!(
-                    names.iter().any(|x| x == n),
-                    "{key} refers to unknown resource {n}"
-                );
+                assert!(names.contains(&n), "{key} refers to unknown resource {n}");
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use comfy_table::{CellAlignment, Table, presets};
 use serde_json::{Value, json};
 
 use crate::aws::CallTotals;
@@ -11,7 +12,7 @@ use crate::engine::{Action, Outcome, StepReport};
 use crate::stdout::FORMAT_VERSION;
 use crate::style::Paint;
 
-pub fn action_text(report: &StepReport) -> String {
+pub(crate) fn action_text(report: &StepReport) -> String {
     match &report.outcome {
         Outcome::Done(action) => action.label().to_owned(),
         Outcome::Failed(_) => "FAILED".to_owned(),
@@ -21,43 +22,22 @@ pub fn action_text(report: &StepReport) -> String {
 }
 
 /// The summary table, for stderr.
-pub fn table(reports: &[StepReport], calls: &CallTotals) -> String {
-    let rows: Vec<[String; 5]> = reports
-        .iter()
-        .map(|r| {
-            [
-                r.resource.clone(),
-                r.kind.to_owned(),
-                r.id.clone().unwrap_or_else(|| "-".into()),
-                action_text(r),
-                format!("{:.1}", r.seconds),
-            ]
-        })
-        .collect();
-    let header = ["RESOURCE", "KIND", "ID", "ACTION", "SECONDS"].map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+pub(crate) fn table(reports: &[StepReport], calls: &CallTotals) -> String {
+    let mut table = Table::new();
+    table.set_header(["RESOURCE", "KIND", "ID", "ACTION", "SECONDS"]);
+    for r in reports {
+        table.add_row([
+            r.resource.to_string(),
+            r.kind.to_owned(),
+            r.id.clone().unwrap_or_else(|| "-".into()),
+            action_text(r),
+            format!("{:.1}", r.seconds),
+        ]);
     }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (cell, w))| {
-                if i == 4 {
-                    format!("{cell:>w$}")
-                } else {
-                    format!("{cell:<w$}")
-                }
-            })
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
+    if let Some(seconds) = table.column_mut(4) {
+        seconds.set_cell_alignment(CellAlignment::Right);
     }
+    let mut out = plain(table);
     out.push_str(&format!(
         "{} resources, {} AWS calls ({} reads of which {} polls, {} changes)\n",
         reports.len(),
@@ -89,7 +69,27 @@ pub fn table(reports: &[StepReport], calls: &CallTotals) -> String {
     out
 }
 
-pub fn json(command: &str, environment: &str, reports: &[StepReport], calls: &CallTotals) -> Value {
+/// `table` laid out without lines, as medtech's tables have always read: columns two spaces
+/// apart, nothing before the first or after the last, no trailing blanks.
+pub(crate) fn plain(mut table: Table) -> String {
+    table.load_style(presets::NOTHING);
+    let last = table.column_count().saturating_sub(1);
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((u16::from(i > 0), u16::from(i < last)));
+    }
+    let mut text = table.trim_fmt();
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text
+}
+
+pub(crate) fn json(
+    command: &str,
+    environment: &str,
+    reports: &[StepReport],
+    calls: &CallTotals,
+) -> Value {
     let steps: Vec<Value> = reports
         .iter()
         .map(|r| {
@@ -135,7 +135,7 @@ pub fn json(command: &str, environment: &str, reports: &[StepReport], calls: &Ca
 
 /// The runs that end with a counts line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Run {
+pub(crate) enum Run {
     Plan,
     Up,
     Destroy,
@@ -196,13 +196,13 @@ const DESTROY: [Column; 2] = [
 
 /// How many steps of a run ended each way.
 #[derive(Debug)]
-pub struct Summary {
+pub(crate) struct Summary {
     run: Run,
     counts: BTreeMap<&'static str, usize>,
 }
 
 impl Summary {
-    pub fn of(run: Run, reports: &[StepReport]) -> Self {
+    pub(crate) fn of(run: Run, reports: &[StepReport]) -> Self {
         let mut counts = BTreeMap::new();
         for r in reports {
             let key = match &r.outcome {
@@ -220,7 +220,7 @@ impl Summary {
     }
 
     /// Every count of this run, zeros included, so that tools find every key every time.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         self.run
             .columns()
             .iter()
@@ -232,7 +232,7 @@ impl Summary {
 
     /// `Plan: 2 to create, 1 to change, 40 to leave alone.`; failures and steps that did not
     /// run are added only when there are some.
-    pub fn line(&self, paint: Paint) -> String {
+    pub(crate) fn line(&self, paint: Paint) -> String {
         let parts: Vec<String> = self
             .run
             .columns()
@@ -266,7 +266,10 @@ fn counted_as(action: &Action) -> &'static str {
 }
 
 /// Turns the reports of a mutating run into its result: failures and interruptions are errors.
-pub fn conclude(reports: &[StepReport], interrupted: bool) -> Result<(), crate::error::Error> {
+pub(crate) fn conclude(
+    reports: &[StepReport],
+    interrupted: bool,
+) -> Result<(), crate::error::Error> {
     // Steps that stopped waiting because of Ctrl-C were interrupted, not failed.
     let failed = reports
         .iter()
@@ -305,6 +308,54 @@ mod tests {
             outcome,
             seconds: 0.0,
         }
+    }
+
+    /// The columns people and the e2e tests read (`RESOURCE ` starts the table, the fourth
+    /// word is the action), SECONDS right-aligned, then the calls line and each root cause once.
+    #[test]
+    fn the_summary_table_lines_up_its_columns() {
+        let timed = |resource: &str, id: Option<&str>, outcome, seconds| StepReport {
+            id: id.map(str::to_owned),
+            seconds,
+            ..step(resource, outcome)
+        };
+        let reports = [
+            timed(
+                "vpc",
+                Some("vpc-0a1b2c3d"),
+                Outcome::Done(Action::Created),
+                1.25,
+            ),
+            timed(
+                "rds",
+                Some("medtech-dev-postgres"),
+                Outcome::Done(Action::Updated(vec![])),
+                912.0,
+            ),
+            timed(
+                "kms",
+                None,
+                Outcome::Failed(Error::resource("kms", "AccessDenied on kms:CreateKey")),
+                0.04,
+            ),
+            timed(
+                "public-subnet-a",
+                None,
+                Outcome::Skipped {
+                    because: "kms".into(),
+                },
+                0.0,
+            ),
+            timed("flow-logs", None, Outcome::NotStarted, 0.0),
+        ];
+        let calls = CallTotals {
+            total: 12,
+            reads: 9,
+            mutating: 3,
+            polls: 4,
+            ..CallTotals::default()
+        };
+        insta::assert_snapshot!(table(&reports, &calls));
     }
 
     #[test]

@@ -9,20 +9,21 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::Error;
+use crate::logical::Logical;
 use crate::state::Record;
 
 /// What destroying an environment deletes, said before any advice to do so.
-pub const DESTROY_LOSES: &str = "destroying it deletes the database (a final snapshot is kept), \
+pub(crate) const DESTROY_LOSES: &str = "destroying it deletes the database (a final snapshot is kept), \
 the cache and the stream with their data, and the audit logs";
 
 /// Named settings of a resource, as JSON values so that one generic diff serves every kind.
 /// Object values compare as "every desired key has the desired value" (tags: extra tags added
 /// by others are not drift); everything else compares exactly.
-pub type Properties = BTreeMap<&'static str, Value>;
+pub(crate) type Properties = BTreeMap<&'static str, Value>;
 
 /// A resource as AWS reports it.
 #[derive(Clone, Debug)]
-pub struct Observed {
+pub(crate) struct Observed {
     pub record: Record,
     pub properties: Properties,
 }
@@ -31,7 +32,7 @@ pub struct Observed {
 /// meanwhile AWS describes it only in part (no endpoint, no port), so its properties are
 /// compared only once it has settled.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     /// The property that holds AWS's status word.
     pub property: &'static str,
     pub status: String,
@@ -39,7 +40,11 @@ pub struct Transition {
 
 impl Transition {
     /// The transition `observed` is in, when its `property` holds one of `settling`.
-    pub fn of(observed: &Observed, property: &'static str, settling: &[&str]) -> Option<Self> {
+    pub(crate) fn of(
+        observed: &Observed,
+        property: &'static str,
+        settling: &[&str],
+    ) -> Option<Self> {
         let status = observed.properties.get(property)?.as_str()?;
         settling.contains(&status).then(|| Self {
             property,
@@ -49,7 +54,7 @@ impl Transition {
 
     /// The changes that are known while in transition: values AWS does not report yet are
     /// unknown, not different, and the status itself is what is being waited for.
-    pub fn known_changes(&self, changes: Vec<Change>) -> Vec<Change> {
+    pub(crate) fn known_changes(&self, changes: Vec<Change>) -> Vec<Change> {
         changes
             .into_iter()
             .filter(|c| {
@@ -61,7 +66,7 @@ impl Transition {
 
 /// One property that differs: what AWS has, and what medtech wants.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Change {
+pub(crate) struct Change {
     pub property: &'static str,
     pub observed: Option<Value>,
     pub desired: Value,
@@ -71,15 +76,15 @@ pub struct Change {
 /// name or tags) so that a lost state file never leads to a second copy; `create` must tag at
 /// creation time for the same reason.
 #[async_trait]
-pub trait Resource: Send + Sync {
-    /// Logical name, unique in the stack: `vpc`, `public-subnet-a`.
-    fn name(&self) -> &str;
+pub(crate) trait Resource: Send + Sync {
+    /// Which resource of the stack it is; unique in the stack.
+    fn name(&self) -> Logical;
 
     /// Kind for reports and check ids: `vpc`, `subnet`, `nat_gateway`.
     fn kind(&self) -> &'static str;
 
     /// Logical names this resource needs resolved before it can be read or created.
-    fn depends_on(&self) -> Vec<&'static str>;
+    fn depends_on(&self) -> Vec<Logical>;
 
     /// About how long AWS takes to create (or delete) it, in seconds: the engine starts the
     /// steps with the longest chains behind them first. Most resources take about a second.
@@ -139,7 +144,7 @@ pub trait Resource: Send + Sync {
 }
 
 /// The properties whose observed value differs from the desired one.
-pub fn diff(desired: &Properties, observed: &Properties) -> Vec<Change> {
+pub(crate) fn diff(desired: &Properties, observed: &Properties) -> Vec<Change> {
     desired
         .iter()
         .filter(|(key, want)| !matches(want, observed.get(*key)))

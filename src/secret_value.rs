@@ -8,24 +8,24 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 /// RDS master passwords: printable ASCII except `/`, `@`, `"` and space.
-pub const RDS_PASSWORD_LEN: usize = 40;
+pub(crate) const RDS_PASSWORD_LEN: usize = 40;
 const RDS_ALPHABET: &[u8] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&*()-_=+[]{}<>?~^";
 
 /// ElastiCache AUTH tokens: 16–128 characters; alphanumerics avoid every quoting problem.
-pub const REDIS_TOKEN_LEN: usize = 64;
+pub(crate) const REDIS_TOKEN_LEN: usize = 64;
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// A secret string that does not print itself.
-pub struct SecretString(Zeroizing<String>);
+pub(crate) struct SecretString(Zeroizing<String>);
 
 impl SecretString {
-    pub fn new(value: String) -> Self {
+    pub(crate) fn new(value: String) -> Self {
         Self(Zeroizing::new(value))
     }
 
     /// The value, for the one call that sends it to AWS.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -36,23 +36,23 @@ impl fmt::Debug for SecretString {
     }
 }
 
-pub fn rds_password() -> Result<SecretString, getrandom::Error> {
+pub(crate) fn rds_password() -> Result<SecretString, getrandom::Error> {
     generate(RDS_ALPHABET, RDS_PASSWORD_LEN)
 }
 
-pub fn redis_auth_token() -> Result<SecretString, getrandom::Error> {
+pub(crate) fn redis_auth_token() -> Result<SecretString, getrandom::Error> {
     generate(ALPHANUMERIC, REDIS_TOKEN_LEN)
 }
 
 /// Whether `value` satisfies the RDS master-password rules medtech promises (≥ 32 chars).
-pub fn is_valid_rds_password(value: &str) -> bool {
+pub(crate) fn is_valid_rds_password(value: &str) -> bool {
     value.len() >= 32
         && value
             .bytes()
             .all(|b| b.is_ascii_graphic() && !b"/@\"".contains(&b))
 }
 
-pub fn is_valid_redis_token(value: &str) -> bool {
+pub(crate) fn is_valid_redis_token(value: &str) -> bool {
     value.len() == REDIS_TOKEN_LEN && value.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 

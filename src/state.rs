@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::fsutil::write_private_atomic;
 use crate::naming::EnvName;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct State {
+pub(crate) struct State {
     pub schema_version: u32,
     pub environment: String,
     pub region: String,
@@ -30,7 +30,7 @@ pub struct State {
 /// One logical resource's identity in AWS.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Record {
+pub(crate) struct Record {
     pub id: String,
     /// Further non-secret identifiers (ARNs, association ids, endpoints).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -38,19 +38,19 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new(id: impl Into<String>) -> Self {
+    pub(crate) fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
             attrs: BTreeMap::new(),
         }
     }
 
-    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn with(mut self, key: &str, value: impl Into<String>) -> Self {
         self.attrs.insert(key.to_owned(), value.into());
         self
     }
 
-    pub fn attr(&self, key: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, key: &str) -> Option<&str> {
         self.attrs.get(key).map(String::as_str)
     }
 }
@@ -96,7 +96,7 @@ impl StateError {
 }
 
 impl State {
-    pub fn new(env: &EnvName, region: &str, account_id: &str) -> Self {
+    pub(crate) fn new(env: &EnvName, region: &str, account_id: &str) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
             environment: env.to_string(),
@@ -110,14 +110,14 @@ impl State {
 
 /// Paths of one environment's state files.
 #[derive(Clone, Debug)]
-pub struct StatePaths {
+pub(crate) struct StatePaths {
     pub file: PathBuf,
     pub backup: PathBuf,
     pub lock: PathBuf,
 }
 
 impl StatePaths {
-    pub fn new(dir: &Path, env: &EnvName) -> Self {
+    pub(crate) fn new(dir: &Path, env: &EnvName) -> Self {
         Self {
             file: dir.join(format!("{env}.json")),
             backup: dir.join(format!("{env}.json.bak")),
@@ -126,7 +126,7 @@ impl StatePaths {
     }
 
     /// Reads the state without checking whose it is (for `outputs` and tests).
-    pub fn read(&self) -> Result<Option<State>, StateError> {
+    pub(crate) fn read(&self) -> Result<Option<State>, StateError> {
         let text = match fs::read_to_string(&self.file) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -157,7 +157,7 @@ impl StatePaths {
     }
 
     /// Reads the state and refuses one that belongs to another environment, region or account.
-    pub fn load(
+    pub(crate) fn load(
         &self,
         env: &EnvName,
         region: &str,
@@ -185,7 +185,7 @@ impl StatePaths {
     }
 
     /// Atomically replaces the state file, keeping the previous one as the backup.
-    pub fn save(&self, state: &State) -> Result<(), StateError> {
+    pub(crate) fn save(&self, state: &State) -> Result<(), StateError> {
         let mut json = serde_json::to_vec_pretty(state).map_err(|e| {
             StateError::io(&self.file, io::Error::new(io::ErrorKind::InvalidData, e))
         })?;
@@ -200,7 +200,7 @@ impl StatePaths {
     }
 
     /// Removes the state and its backup (after a complete `destroy`).
-    pub fn clear(&self) -> Result<(), StateError> {
+    pub(crate) fn clear(&self) -> Result<(), StateError> {
         for path in [&self.file, &self.backup] {
             match fs::remove_file(path) {
                 Ok(()) => {}
@@ -225,12 +225,12 @@ struct Holder {
 /// process dies (the kernel drops `flock` locks with the file descriptor, so a crashed run
 /// never leaves a lock behind on a local disk).
 #[derive(Debug)]
-pub struct StateLock {
+pub(crate) struct StateLock {
     _file: File,
 }
 
 impl StateLock {
-    pub fn acquire(paths: &StatePaths, command: &str) -> Result<Self, StateError> {
+    pub(crate) fn acquire(paths: &StatePaths, command: &str) -> Result<Self, StateError> {
         let path = &paths.lock;
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| StateError::io(dir, e))?;
@@ -274,7 +274,8 @@ impl StateLock {
             command: command.to_owned(),
             started_at: Utc::now(),
         };
-        let body = serde_json::to_vec(&holder).unwrap_or_default();
+        let body = serde_json::to_vec(&holder)
+            .map_err(|e| StateError::io(path, io::Error::new(io::ErrorKind::InvalidData, e)))?;
         let write = file
             .set_len(0)
             .and_then(|()| file.rewind())

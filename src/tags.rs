@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use crate::naming::EnvName;
 
-pub const PROJECT: &str = "medtech";
-pub const MANAGED_BY: &str = "medtech";
+pub(crate) const PROJECT: &str = "medtech";
+pub(crate) const MANAGED_BY: &str = "medtech";
 
 /// Keys medtech sets itself; a user tag may not override them.
-pub const RESERVED_TAG_KEYS: [&str; 6] = [
+pub(crate) const RESERVED_TAG_KEYS: [&str; 6] = [
     "Project",
     "Environment",
     "ManagedBy",
@@ -19,7 +19,7 @@ pub const RESERVED_TAG_KEYS: [&str; 6] = [
 ];
 
 /// The full tag set for one resource named `name`.
-pub fn standard(
+pub(crate) fn standard(
     env: &EnvName,
     name: &str,
     user: &BTreeMap<String, String>,
@@ -39,7 +39,10 @@ pub fn standard(
 }
 
 /// Whether `tags` mark a resource as this environment's.
-pub fn belongs_to<'a>(env: &EnvName, mut tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+pub(crate) fn belongs_to<'a>(
+    env: &EnvName,
+    mut tags: impl Iterator<Item = (&'a str, &'a str)>,
+) -> bool {
     let mut project = false;
     let mut environment = false;
     for (key, value) in tags.by_ref() {

@@ -9,6 +9,7 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::os_shim_internal::{Env, Fs};
 
 use super::errors::{self, AwsError, ErrorKind, credentials_failure};
 use crate::config::AwsTarget;
@@ -17,7 +18,12 @@ const OPERATION: &str = "sts:GetCallerIdentity";
 
 /// The first call (`sts:GetCallerIdentity`) failed: say what is wrong with the access to AWS,
 /// rather than the SDK's nested error.
-pub(super) fn access_error<E>(err: &SdkError<E, HttpResponse>, target: &AwsTarget) -> AwsError
+/// `undefined_profile` is the profile asked for when the profile files do not define it.
+pub(super) fn access_error<E>(
+    err: &SdkError<E, HttpResponse>,
+    target: &AwsTarget,
+    undefined_profile: Option<&str>,
+) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -25,8 +31,8 @@ where
         .endpoint_url
         .as_deref()
         .map_or_else(String::new, |e| format!(" at {e}"));
-    let (kind, detail) = match err {
-        SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => (
+    let (kind, detail) = match (err, undefined_profile) {
+        (SdkError::DispatchFailure(f), _) if f.is_io() || f.is_timeout() => (
             ErrorKind::Transient,
             format!(
                 "cannot reach AWS{at} ({}); check --endpoint-url / AWS_ENDPOINT_URL, the network and any proxy",
@@ -37,24 +43,23 @@ where
                 )
             ),
         ),
-        SdkError::TimeoutError(_) => (
+        (SdkError::TimeoutError(_), _) => (
             ErrorKind::Transient,
             format!(
                 "AWS{at} did not answer in time; check --endpoint-url, the network and any proxy"
             ),
         ),
-        _ if selected_profile(target).is_some_and(|p| !profile_defined(&p)) => (
+        (_, Some(profile)) => (
             ErrorKind::Credentials,
             format!(
-                "profile {:?} is not defined in {} or {}; check --profile / AWS_PROFILE",
-                selected_profile(target).unwrap_or_default(),
+                "profile {profile:?} is not defined in {} or {}; check --profile / AWS_PROFILE",
                 profile_file("AWS_CONFIG_FILE", "config").display(),
                 profile_file("AWS_SHARED_CREDENTIALS_FILE", "credentials").display()
             ),
         ),
         // Resolving credentials comes before sending: nothing reached AWS, so nothing was
         // rejected.
-        _ => match credentials_failure(err) {
+        (_, None) => match credentials_failure(err) {
             Some(cause) if none_found(cause) => {
                 (ErrorKind::Credentials, no_credentials(target, cause))
             }
@@ -155,17 +160,66 @@ fn profile_file(var: &str, name: &str) -> PathBuf {
     )
 }
 
-/// Whether a section for `profile` exists in the shared config or credentials file
-/// (`[profile NAME]` / `[NAME]`), read only to explain a credentials failure.
-fn profile_defined(profile: &str) -> bool {
-    let headers = [format!("[profile {profile}]"), format!("[{profile}]")];
-    ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"]
-        .iter()
-        .zip(["config", "credentials"])
-        .filter_map(|(var, name)| std::fs::read_to_string(profile_file(var, name)).ok())
-        .any(|text| {
-            text.lines()
-                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-                .any(|l| headers.contains(&l))
-        })
+/// The profile asked for (`--profile`, `AWS_PROFILE`) when the shared config and credentials
+/// files do not define it, read as the SDK reads them (`AWS_CONFIG_FILE`,
+/// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws`); only ever to explain a failed first call.
+pub(super) async fn undefined_profile(target: &AwsTarget) -> Option<String> {
+    let profile = selected_profile(target)?;
+    let defined = profile_defined(&Fs::real(), &Env::real(), &profile).await;
+    (!defined).then_some(profile)
+}
+
+/// Files the SDK cannot parse may still hold the profile: they are not reported as lacking it
+/// (the SDK's own error says what is wrong with them).
+async fn profile_defined(fs: &Fs, env: &Env, profile: &str) -> bool {
+    // The default files: the SDK's, from `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`.
+    aws_config::profile::load(fs, env, &Default::default(), None)
+        .await
+        .map_or(true, |profiles| profiles.get_profile(profile).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "/home/u/.aws/config";
+    const CREDENTIALS: &str = "/home/u/.aws/credentials";
+
+    async fn defined(files: &[(&str, &str)], profile: &str) -> bool {
+        let env = Env::from_slice(&[
+            ("HOME", "/home/u"),
+            ("AWS_CONFIG_FILE", CONFIG),
+            ("AWS_SHARED_CREDENTIALS_FILE", CREDENTIALS),
+        ]);
+        profile_defined(&Fs::from_slice(files), &env, profile).await
+    }
+
+    #[tokio::test]
+    async fn a_profile_is_defined_in_either_file_as_the_sdk_reads_them() {
+        let config = "[default]\nregion = eu-west-1\n[profile  audit ]\nregion = us-east-1\n";
+        let credentials = "[ci]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n";
+        let files = [(CONFIG, config), (CREDENTIALS, credentials)];
+        for profile in ["default", "audit", "ci"] {
+            assert!(defined(&files, profile).await, "{profile}");
+        }
+        // The config file names profiles `[profile NAME]`; a bare `[NAME]` there is not one.
+        let bare = [(CONFIG, "[staging]\nregion = eu-west-1\n")];
+        assert!(!defined(&bare, "staging").await);
+        assert!(!defined(&files, "nosuch").await);
+        assert!(!defined(&[], "default").await);
+    }
+
+    #[tokio::test]
+    async fn the_files_named_by_the_environment_are_the_ones_read() {
+        let elsewhere = [(
+            "/home/u/.aws/other",
+            "[profile audit]\nregion = us-east-1\n",
+        )];
+        assert!(!defined(&elsewhere, "audit").await);
+        let env = Env::from_slice(&[
+            ("HOME", "/home/u"),
+            ("AWS_CONFIG_FILE", "/home/u/.aws/other"),
+        ]);
+        assert!(profile_defined(&Fs::from_slice(&elsewhere), &env, "audit").await);
+    }
 }

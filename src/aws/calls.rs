@@ -14,7 +14,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Default)]
-pub struct CallCounter(Arc<Mutex<Counts>>);
+pub(crate) struct CallCounter(Arc<Mutex<Counts>>);
 
 #[derive(Debug, Default)]
 struct Counts {
@@ -32,13 +32,13 @@ tokio::task_local! {
 }
 
 /// Runs `fut` with its AWS calls counted as polls.
-pub async fn polling<F: Future>(fut: F) -> F::Output {
+pub(crate) async fn polling<F: Future>(fut: F) -> F::Output {
     POLLING.scope(true, fut).await
 }
 
 /// Totals for a report.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct CallTotals {
+pub(crate) struct CallTotals {
     pub total: u64,
     pub reads: u64,
     pub mutating: u64,
@@ -50,7 +50,7 @@ pub struct CallTotals {
 impl CallCounter {
     /// How many calls so far may have changed something (sent, whatever their outcome), or
     /// watched AWS change something (polls).
-    pub fn mutations(&self) -> u64 {
+    pub(crate) fn mutations(&self) -> u64 {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -69,7 +69,7 @@ impl CallCounter {
         }
     }
 
-    pub fn totals(&self) -> CallTotals {
+    pub(crate) fn totals(&self) -> CallTotals {
         let guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let counts = guard.by_operation.clone();
         let mut totals = CallTotals {

@@ -51,7 +51,7 @@ pub struct AwsError {
 }
 
 /// Where a person who meets a denied call finds every permission medtech needs.
-pub const POLICY_DOC: &str = "docs/iam-policy.json";
+pub(crate) const POLICY_DOC: &str = "docs/iam-policy.json";
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -80,6 +80,18 @@ impl AwsError {
             code: None,
             detail: detail.into(),
         }
+    }
+
+    /// AWS answered without a field it always sends for `operation` (an id, an ARN, a
+    /// status): medtech stops rather than record or send an empty value in its place.
+    pub fn missing(operation: &'static str, field: &str) -> Self {
+        Self::unexpected(
+            operation,
+            format!(
+                "the answer has no {field}, which AWS always sends; run the command again, and if \
+                 this persists check that --endpoint-url points at AWS or a complete emulator"
+            ),
+        )
     }
 
     pub fn is(&self, kind: ErrorKind) -> bool {
@@ -170,7 +182,7 @@ pub(super) fn credentials_failure<'a>(
 
 /// An error and its sources, each once, on one line: the SDK nests the same message at
 /// several levels, and a Debug dump is no message for a person.
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = next {
@@ -184,7 +196,7 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Maps AWS error codes (which differ per service for the same meaning) onto `ErrorKind`.
-pub fn classify(code: Option<&str>, status: u16) -> ErrorKind {
+pub(crate) fn classify(code: Option<&str>, status: u16) -> ErrorKind {
     let Some(code) = code else {
         return if status == 403 {
             ErrorKind::AccessDenied
@@ -270,7 +282,7 @@ pub fn classify(code: Option<&str>, status: u16) -> ErrorKind {
 }
 
 /// Turns an SDK result into one carrying an `AwsError` that names the operation.
-pub trait AwsResultExt<T> {
+pub(crate) trait AwsResultExt<T> {
     fn op(self, operation: &'static str) -> Result<T, AwsError>;
 }
 
@@ -317,6 +329,14 @@ mod tests {
         assert_eq!(classify(None, 500), ErrorKind::Transient);
         assert_eq!(classify(None, 429), ErrorKind::Throttled);
         assert_eq!(classify(None, 403), ErrorKind::AccessDenied);
+    }
+
+    #[test]
+    fn a_missing_field_names_the_operation_and_the_field() {
+        let text = AwsError::missing("ec2:DescribeVpcs", "VpcId").to_string();
+        assert!(text.starts_with("ec2:DescribeVpcs: "), "{text}");
+        assert!(text.contains("no VpcId"), "{text}");
+        assert!(!text.contains('\n'), "{text}");
     }
 
     #[test]

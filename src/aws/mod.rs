@@ -12,15 +12,14 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-pub use calls::{CallCounter, CallTotals, polling};
-pub use errors::{AwsError, AwsResultExt, ErrorKind, POLICY_DOC, classify};
+pub(crate) use calls::{CallCounter, CallTotals, polling};
+pub(crate) use errors::{AwsError, AwsResultExt, ErrorKind, POLICY_DOC, classify};
 
-use crate::config::AwsTarget;
-use crate::error::Error;
+use crate::config::{AwsTarget, ConfigError};
 
 /// Every service client medtech uses, from one shared configuration.
 #[derive(Clone, Debug)]
-pub struct Clients {
+pub(crate) struct Clients {
     pub region: String,
     pub account_id: String,
     /// `aws`, `aws-cn`, `aws-us-gov`: part of every ARN medtech writes into a policy.
@@ -42,15 +41,24 @@ pub struct Clients {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
+/// Why `Clients::connect` failed: the region (bad input), or the access to AWS.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
 impl Clients {
     /// Loads the standard chain (flags win over environment and profile), then asks STS who we
     /// are: that surfaces missing or rejected credentials once, with a clear message, before
     /// any resource is touched, and gives the account id for state and policies.
-    pub async fn connect(target: &AwsTarget) -> Result<Self, Error> {
+    pub(crate) async fn connect(target: &AwsTarget) -> Result<Self, ConnectError> {
         let config = load_sdk_config(target).await;
         let calls = CallCounter::default();
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
-            crate::config::ConfigError::new(
+            ConfigError::new(
                 "region",
                 "not set; pass --region, set AWS_REGION, or set region in the AWS profile",
             )
@@ -73,9 +81,18 @@ impl Clients {
                     .retry_config(RetryConfig::standard().with_max_attempts(2)),
             )
             .send()
-            .await
-            .map_err(|e| access::access_error(&e, target))?;
-        let account_id = identity.account().unwrap_or_default().to_owned();
+            .await;
+        let identity = match identity {
+            Ok(identity) => identity,
+            Err(e) => {
+                let undefined = access::undefined_profile(target).await;
+                return Err(access::access_error(&e, target, undefined.as_deref()).into());
+            }
+        };
+        let account_id = identity
+            .account()
+            .ok_or_else(|| AwsError::missing("sts:GetCallerIdentity", "Account"))?
+            .to_owned();
         // The caller's ARN names the partition (arn:PARTITION:sts::ACCOUNT:...).
         let partition = identity
             .arn()
@@ -127,7 +144,7 @@ impl Clients {
     }
 
     /// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` in this account and region.
-    pub fn arn(&self, service: &str, resource: &str) -> String {
+    pub(crate) fn arn(&self, service: &str, resource: &str) -> String {
         format!(
             "arn:{}:{service}:{}:{}:{resource}",
             self.partition, self.region, self.account_id
@@ -135,7 +152,7 @@ impl Clients {
     }
 
     /// The account's root principal, `arn:PARTITION:iam::ACCOUNT:root`.
-    pub fn account_root(&self) -> String {
+    pub(crate) fn account_root(&self) -> String {
         format!("arn:{}:iam::{}:root", self.partition, self.account_id)
     }
 }

@@ -64,7 +64,7 @@ const EXAMPLES: [(&str, &str); 9] = [
 ];
 
 /// `cmd` with each subcommand's help shaped: ignored global options hidden, examples added.
-pub fn shaped(mut cmd: Command) -> Command {
+pub(super) fn shaped(mut cmd: Command) -> Command {
     cmd = without_env_values(cmd);
     for (path, ignored) in IGNORED {
         // clap does not propagate a global option to a subcommand that defines its own: a

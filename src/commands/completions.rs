@@ -7,14 +7,14 @@ use clap_complete::Shell;
 use crate::cli::Cli;
 use crate::error::{Error, exit};
 
-pub fn completions(shell: Shell) -> Result<u8, Error> {
+pub(super) fn completions(shell: Shell) -> Result<u8, Error> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "medtech", &mut script);
     crate::stdout::write(&String::from_utf8_lossy(&script));
     Ok(exit::OK)
 }
 
-pub fn man() -> Result<u8, Error> {
+pub(super) fn man() -> Result<u8, Error> {
     let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut page)

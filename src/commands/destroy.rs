@@ -7,9 +7,9 @@ use crate::cli::{DestroyArgs, GlobalArgs};
 use crate::error::{Error, exit};
 use crate::report::{self, Run, Summary};
 
-use super::{Locking, Session};
+use super::session::{Locking, Session};
 
-pub async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
+pub(super) async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut session = Session::open(global, &args.stack, "destroy", Locking::Exclusive, |_| {
         if args.yes || interactive {

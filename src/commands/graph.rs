@@ -5,15 +5,14 @@
 use serde_json::json;
 
 use crate::cli::{GlobalArgs, OutputMode};
-use crate::engine::graph::Graph;
+use crate::engine::graph_of;
 use crate::error::{Error, exit};
 use crate::resources;
 
-pub fn run(global: &GlobalArgs) -> Result<u8, Error> {
+pub(super) fn run(global: &GlobalArgs) -> Result<u8, Error> {
     let stack = resources::stack();
     // Validated as the engine would: no unknown dependency, no cycle.
-    Graph::new(stack.iter().map(|r| (r.name(), r.depends_on())))
-        .map_err(|e| Error::resource("stack", e.to_string()))?;
+    graph_of(&stack).map_err(|e| Error::resource("stack", e.to_string()))?;
     if global.output == OutputMode::Json {
         let nodes: Vec<_> = stack
             .iter()

@@ -7,30 +7,20 @@ mod destroy;
 mod graph;
 mod outputs;
 mod plan;
+mod session;
 mod state;
 mod up;
+mod verify;
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
-use std::sync::Arc;
-
-use crate::aws::Clients;
-use crate::cli::{Cli, Command, GlobalArgs, OutputMode, StackArgs, StateCommand};
-use crate::config::Settings;
-use crate::context::{Ctx, Persist};
-use crate::engine::Engine;
-use crate::engine::progress::{self, Progress};
-use crate::engine::walk::Interrupt;
+use crate::cli::{Cli, Command, StateCommand};
 use crate::error::Error;
-use crate::resources;
-use crate::state::{State, StateLock, StatePaths};
 
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     let global = &cli.global;
     match &cli.command {
         Command::Up(args) => up::run(global, &args.stack).await,
         Command::Plan(args) => plan::run(global, &args.stack, args.detailed_exitcode).await,
-        Command::Verify(args) => crate::verify::run(global, args).await,
+        Command::Verify(args) => verify::run(global, args).await,
         Command::Outputs(args) => outputs::run(global, args),
         Command::Destroy(args) => destroy::run(global, args).await,
         Command::Graph => graph::run(global),
@@ -39,125 +29,4 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::State(StateCommand::Show) => state::show(global),
         Command::State(StateCommand::Refresh(args)) => state::refresh(global, &args.stack).await,
     }
-}
-
-/// What a command that talks to AWS works with.
-pub struct Session {
-    pub settings: Settings,
-    pub paths: StatePaths,
-    pub clients: Clients,
-    pub state: Option<State>,
-    pub progress: Arc<dyn Progress>,
-    pub interrupt: Interrupt,
-    pub json: bool,
-    _lock: Option<StateLock>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Locking {
-    /// Commands that write state or change AWS.
-    Exclusive,
-    /// Read-only commands.
-    None,
-}
-
-impl Session {
-    /// Validates everything local first (settings, state file readable, lock free), then
-    /// connects, so bad input never reaches AWS.
-    pub async fn open(
-        global: &GlobalArgs,
-        stack: &StackArgs,
-        command: &str,
-        locking: Locking,
-        before_connect: impl FnOnce(&Settings) -> Result<(), Error>,
-    ) -> Result<Self, Error> {
-        let settings = Settings::resolve(global, stack)?;
-        before_connect(&settings)?;
-        let paths = StatePaths::new(&settings.state_dir, settings.env());
-        let lock = match locking {
-            Locking::Exclusive => Some(StateLock::acquire(&paths, command)?),
-            Locking::None => None,
-        };
-        paths.read()?;
-        let clients = Clients::connect(&settings.aws).await?;
-        let state = paths.load(settings.env(), &clients.region, &clients.account_id)?;
-        let interactive = std::io::stderr().is_terminal() && global.verbose == 0;
-        let interrupt = Interrupt::default();
-        watch_ctrl_c(interrupt.clone());
-        Ok(Self {
-            // Read-only commands print a report; in a log, their step lines would only repeat it.
-            progress: progress::choose(
-                interactive,
-                global.quiet || (locking == Locking::None && !interactive),
-            ),
-            json: global.output == OutputMode::Json,
-            settings,
-            paths,
-            clients,
-            state,
-            interrupt,
-            _lock: lock,
-        })
-    }
-
-    /// The context for the engine, seeded with the records in state. With `persist`, every
-    /// record change is written to the state file at once.
-    pub fn context(&self, persist: bool) -> Ctx {
-        let records = self
-            .state
-            .as_ref()
-            .map(|s| s.resources.clone())
-            .unwrap_or_default();
-        let persist: Option<Persist> = persist.then(|| {
-            let paths = self.paths.clone();
-            let mut template = self.state.clone().unwrap_or_else(|| {
-                State::new(
-                    self.settings.env(),
-                    &self.clients.region,
-                    &self.clients.account_id,
-                )
-            });
-            template.resources.clear();
-            Box::new(move |records: &BTreeMap<_, _>| {
-                let mut state = template.clone();
-                state.resources = records.clone();
-                state.updated_at = chrono::Utc::now();
-                paths.save(&state).map_err(Error::from)
-            }) as Persist
-        });
-        Ctx::new(
-            self.clients.clone(),
-            self.settings.clone(),
-            records,
-            self.progress.clone(),
-            persist,
-            self.interrupt.clone(),
-        )
-    }
-
-    pub fn engine(&self) -> Result<Engine, Error> {
-        Engine::new(
-            resources::stack(),
-            self.settings.parallelism,
-            self.interrupt.clone(),
-            self.progress.clone(),
-        )
-        .map_err(|e| Error::resource("stack", e.to_string()))
-    }
-}
-
-/// First Ctrl-C: stop starting steps, let running ones finish, save state. Second: leave now
-/// (state is already written after every step).
-fn watch_ctrl_c(interrupt: Interrupt) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\ninterrupt: finishing the steps under way, then stopping (Ctrl-C again to quit now)"
-            );
-            interrupt.raise();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(i32::from(crate::error::exit::INTERRUPTED));
-            }
-        }
-    });
 }

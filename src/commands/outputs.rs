@@ -13,7 +13,7 @@ use crate::naming::EnvName;
 use crate::outputs;
 use crate::state::StatePaths;
 
-pub fn run(global: &GlobalArgs, args: &OutputsArgs) -> Result<u8, Error> {
+pub(super) fn run(global: &GlobalArgs, args: &OutputsArgs) -> Result<u8, Error> {
     let values = match &global.env {
         Some(raw) => {
             let env = EnvName::parse(raw).map_err(|problem| ConfigError {
@@ -47,7 +47,7 @@ pub fn run(global: &GlobalArgs, args: &OutputsArgs) -> Result<u8, Error> {
         }
     };
     let text = match &args.name {
-        None => render(&values, args.format),
+        None => render(values, args.format),
         Some(name) => {
             let one = outputs::select(&values, name)?;
             match (args.raw, args.format) {
@@ -55,7 +55,7 @@ pub fn run(global: &GlobalArgs, args: &OutputsArgs) -> Result<u8, Error> {
                 (true, _) => one.values().map(outputs::to_raw).collect(),
                 // The value alone is valid JSON (a quoted string, an array), like `jq .key`.
                 (false, OutputsFormat::Json) => one.values().map(json).collect(),
-                (false, format) => render(&one, format),
+                (false, format) => render(one, format),
             }
         }
     };
@@ -63,16 +63,15 @@ pub fn run(global: &GlobalArgs, args: &OutputsArgs) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
-fn render(values: &Map<String, Value>, format: OutputsFormat) -> String {
+fn render(values: Map<String, Value>, format: OutputsFormat) -> String {
     match format {
-        OutputsFormat::Json => json(values),
-        OutputsFormat::Env => outputs::to_env(values, false),
-        OutputsFormat::Shell => outputs::to_env(values, true),
+        OutputsFormat::Json => json(&Value::Object(values)),
+        OutputsFormat::Env => outputs::to_env(&values, false),
+        OutputsFormat::Shell => outputs::to_env(&values, true),
     }
 }
 
-fn json(value: &impl serde::Serialize) -> String {
-    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
-    s.push('\n');
-    s
+/// Pretty JSON, as `serde_json::to_string_pretty` writes it: a `Value` always serializes.
+fn json(value: &Value) -> String {
+    format!("{value:#}\n")
 }

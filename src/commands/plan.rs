@@ -7,14 +7,18 @@ use crate::error::{Error, exit};
 use crate::report::{self, Run, Summary};
 use crate::style::Paint;
 
-use super::{Locking, Session};
+use super::session::{Locking, Session};
 
 /// `--detailed-exitcode`: changes pending.
 const CHANGES: u8 = 2;
 
 /// Under `--detailed-exitcode` an error exits 1, never 2: `failure::Failure` sees to it for
 /// every error, including a command line clap rejects.
-pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Result<u8, Error> {
+pub(super) async fn run(
+    global: &GlobalArgs,
+    stack: &StackArgs,
+    detailed: bool,
+) -> Result<u8, Error> {
     let session = Session::open(global, stack, "plan", Locking::None, |_| Ok(())).await?;
     let ctx = session.context(false);
     let engine = session.engine()?;
@@ -25,7 +29,12 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
         .state
         .iter()
         .flat_map(|s| &s.resources)
-        .filter(|(name, _)| !engine.resources().iter().any(|r| r.name() == name.as_str()))
+        .filter(|(name, _)| {
+            !engine
+                .resources()
+                .iter()
+                .any(|r| r.name().as_str() == name.as_str())
+        })
         .map(|(name, record)| (name.clone(), record.id.clone()))
         .collect();
     // What a create would pick that the config leaves open (the engine's minor version); a
@@ -34,7 +43,7 @@ pub async fn run(global: &GlobalArgs, stack: &StackArgs, detailed: bool) -> Resu
     let mut unresolved = None;
     for r in &reports {
         if matches!(r.outcome, Outcome::Done(Action::WouldCreate)) {
-            match crate::resources::rds_engine::create_note(&ctx, &r.resource).await {
+            match crate::resources::rds::engine::create_note(&ctx, &r.resource).await {
                 Some(Ok(note)) => {
                     notes.insert(r.resource.clone(), note.into());
                 }

@@ -8,9 +8,9 @@ use crate::naming::EnvName;
 use crate::report;
 use crate::state::StatePaths;
 
-use super::{Locking, Session};
+use super::session::{Locking, Session};
 
-pub fn show(global: &GlobalArgs) -> Result<u8, Error> {
+pub(super) fn show(global: &GlobalArgs) -> Result<u8, Error> {
     let raw = global
         .env
         .as_deref()
@@ -27,14 +27,15 @@ pub fn show(global: &GlobalArgs) -> Result<u8, Error> {
             ),
         )
     })?;
-    crate::outln!(
-        "{}",
-        serde_json::to_string_pretty(&state).unwrap_or_default()
-    );
+    let text = serde_json::to_string_pretty(&state).map_err(|e| Error::Io {
+        path: paths.file.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    crate::outln!("{text}");
     Ok(exit::OK)
 }
 
-pub async fn refresh(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
+pub(super) async fn refresh(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
     let session = Session::open(global, stack, "state refresh", Locking::Exclusive, |_| {
         Ok(())
     })

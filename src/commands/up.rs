@@ -5,9 +5,9 @@ use crate::error::{Error, exit};
 use crate::outputs;
 use crate::report::{self, Run, Summary};
 
-use super::{Locking, Session};
+use super::session::{Locking, Session};
 
-pub async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
+pub(super) async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
     let session = Session::open(global, stack, "up", Locking::Exclusive, |_| Ok(())).await?;
     let ctx = session.context(true);
     let engine = session.engine()?;

@@ -10,16 +10,16 @@ use serde::Deserialize;
 mod network;
 mod services;
 
-pub use network::Network;
-pub use services::{Alarms, Iam, Kinesis, Logs, Rds, Redis, Retirement, Services, Timeouts};
+pub(crate) use network::Network;
+pub(crate) use services::{Alarms, Iam, Kinesis, Logs, Rds, Redis, Retirement, Services, Timeouts};
 
 use crate::cli::{Given, GlobalArgs, StackArgs};
 use crate::naming::{EnvName, Names};
 use crate::tags::RESERVED_TAG_KEYS;
 
-pub const DEFAULT_CONFIG_FILE: &str = "medtech.toml";
-pub const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
-pub const DEFAULT_PARALLELISM: usize = 10;
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "medtech.toml";
+pub(crate) const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
+pub(crate) const DEFAULT_PARALLELISM: usize = 10;
 const MAX_PARALLELISM: usize = 64;
 /// AWS allows 50 tags a resource; medtech's own take six of them.
 const MAX_USER_TAGS: usize = 50 - RESERVED_TAG_KEYS.len();
@@ -43,7 +43,7 @@ impl ConfigError {
 
 /// The validated settings of one run.
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub names: Names,
     pub aws: AwsTarget,
     pub network: Network,
@@ -58,7 +58,7 @@ pub struct Settings {
 
 /// Where AWS calls go; `None` leaves the choice to the standard AWS chain.
 #[derive(Clone, Debug, Default)]
-pub struct AwsTarget {
+pub(crate) struct AwsTarget {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
@@ -125,7 +125,7 @@ struct FileEngine {
 
 impl Settings {
     /// Merges and validates. `stack` carries the flags of commands that shape the stack.
-    pub fn resolve(global: &GlobalArgs, stack: &StackArgs) -> Result<Self, ConfigError> {
+    pub(crate) fn resolve(global: &GlobalArgs, stack: &StackArgs) -> Result<Self, ConfigError> {
         let given = &global.given;
         let raw_env = global.env.as_deref().ok_or_else(|| {
             ConfigError::new("--env", "missing; pass --env NAME or set MEDTECH_ENV")
@@ -204,7 +204,7 @@ impl Settings {
         })
     }
 
-    pub fn env(&self) -> &EnvName {
+    pub(crate) fn env(&self) -> &EnvName {
         self.names.env()
     }
 }
@@ -267,7 +267,7 @@ fn plain_types(message: &str) -> String {
 }
 
 /// `field` names what set the value (`--region`, `AWS_REGION`).
-pub fn validate_region(field: &str, raw: String) -> Result<String, ConfigError> {
+pub(crate) fn validate_region(field: &str, raw: String) -> Result<String, ConfigError> {
     // AWS region names: AREA-DIRECTION-N (us-east-1, ap-southeast-7), with a partition infix
     // in some (us-gov-west-1, us-iso-east-1, eusc-de-east-1). Checked by shape, not against a
     // list, so regions AWS opens later need no new medtech.

@@ -6,7 +6,7 @@ use ipnet::Ipv4Net;
 use super::ConfigError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Network {
+pub(crate) struct Network {
     pub vpc_cidr: Ipv4Net,
     /// Indexed by `Zone::index()`.
     pub public_subnets: [Ipv4Net; 2],

@@ -8,16 +8,16 @@ use super::ConfigError;
 use crate::cli::{Given, StackArgs};
 
 /// Retention values CloudWatch Logs accepts; anything else is refused by the API.
-pub const LOG_RETENTION_DAYS: [i32; 22] = [
+pub(super) const LOG_RETENTION_DAYS: [i32; 22] = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 ];
 /// HIPAA audit controls: at least this much history stays searchable.
-pub const MIN_LOG_RETENTION_DAYS: i32 = 90;
+pub(super) const MIN_LOG_RETENTION_DAYS: i32 = 90;
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Services {
+pub(crate) struct Services {
     pub logs: Logs,
     pub kinesis: Kinesis,
     pub rds: Rds,
@@ -30,7 +30,7 @@ pub struct Services {
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Logs {
+pub(crate) struct Logs {
     /// Audit and flow-log groups.
     pub retention_days: i32,
 }
@@ -45,7 +45,7 @@ impl Default for Logs {
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Kinesis {
+pub(crate) struct Kinesis {
     pub shard_count: i32,
     pub retention_hours: i32,
 }
@@ -61,7 +61,7 @@ impl Default for Kinesis {
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Rds {
+pub(crate) struct Rds {
     /// A major version (`16`: RDS's default minor of it when created) or a full one (`16.8`).
     pub engine_version: String,
     pub instance_class: String,
@@ -195,7 +195,7 @@ impl Rds {
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Redis {
+pub(crate) struct Redis {
     pub engine_version: String,
     pub node_type: String,
     /// Primary plus replicas; automatic failover and Multi-AZ need at least two.
@@ -220,7 +220,7 @@ impl Default for Redis {
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Alarms {
+pub(crate) struct Alarms {
     /// Optional e-mail subscription to the alarm topic.
     pub email: Option<String>,
     pub kinesis_iterator_age_ms: f64,
@@ -249,7 +249,7 @@ impl Default for Alarms {
 /// (`lambda.amazonaws.com`). Empty means this account (its own IAM policies then decide).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Iam {
+pub(crate) struct Iam {
     pub kinesis_producer_principals: Vec<String>,
     pub secrets_reader_principals: Vec<String>,
 }
@@ -258,7 +258,7 @@ pub struct Iam {
 /// instance and 10–15 min for a replication group, deletions about as long.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     pub rds_minutes: u64,
     pub redis_minutes: u64,
     pub nat_minutes: u64,
@@ -281,7 +281,7 @@ impl Default for Timeouts {
 /// What `destroy` leaves recoverable.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Retirement {
+pub(crate) struct Retirement {
     pub kms_deletion_window_days: i32,
     pub secret_recovery_window_days: i64,
     /// `destroy --skip-final-snapshot`: a flag only, never a standing config.
@@ -629,13 +629,14 @@ fn one_of(field: String, value: i32, allowed: &[i32], why: &str) -> Result<(), C
 }
 
 fn prefixed(field: String, value: &str, prefix: &str, example: &str) -> Result<(), ConfigError> {
-    let rest = value.strip_prefix(prefix).unwrap_or_default();
-    let shaped = rest.split('.').count() == 2
-        && rest.split('.').all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        });
+    let shaped = value.strip_prefix(prefix).is_some_and(|rest| {
+        rest.split('.').count() == 2
+            && rest.split('.').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+    });
     if shaped {
         Ok(())
     } else {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum GraphError {
+pub(crate) enum GraphError {
     #[error("{node} depends on {missing}, which is not in the stack")]
     UnknownDependency { node: String, missing: String },
     #[error("{0} appears twice in the stack")]
@@ -15,13 +15,13 @@ pub enum GraphError {
 
 /// Which way a walk goes: dependencies first (`up`), or dependents first (`destroy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     Forward,
     Reverse,
 }
 
 #[derive(Debug, Clone)]
-pub struct Graph {
+pub(crate) struct Graph {
     names: Vec<String>,
     /// `deps[i]`: nodes that `i` depends on.
     deps: Vec<Vec<usize>>,
@@ -31,7 +31,7 @@ pub struct Graph {
 
 impl Graph {
     /// Builds the graph from `(name, dependencies)` pairs and rejects unknown names and cycles.
-    pub fn new<'a>(
+    pub(crate) fn new<'a>(
         nodes: impl IntoIterator<Item = (&'a str, Vec<&'a str>)>,
     ) -> Result<Self, GraphError> {
         let nodes: Vec<(&str, Vec<&str>)> = nodes.into_iter().collect();
@@ -64,20 +64,16 @@ impl Graph {
         Ok(graph)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.names.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
-    pub fn name(&self, node: usize) -> &str {
+    pub(crate) fn name(&self, node: usize) -> &str {
         &self.names[node]
     }
 
     /// Nodes that must finish before `node` starts, in the walk's direction.
-    pub fn before(&self, node: usize, direction: Direction) -> &[usize] {
+    pub(crate) fn before(&self, node: usize, direction: Direction) -> &[usize] {
         match direction {
             Direction::Forward => &self.deps[node],
             Direction::Reverse => &self.dependents[node],
@@ -85,7 +81,7 @@ impl Graph {
     }
 
     /// Nodes that wait for `node`, in the walk's direction.
-    pub fn after(&self, node: usize, direction: Direction) -> &[usize] {
+    pub(crate) fn after(&self, node: usize, direction: Direction) -> &[usize] {
         match direction {
             Direction::Forward => &self.dependents[node],
             Direction::Reverse => &self.deps[node],
@@ -93,7 +89,7 @@ impl Graph {
     }
 
     /// A topological order (Kahn), stable with respect to declaration order.
-    pub fn order(&self, direction: Direction) -> Vec<usize> {
+    pub(crate) fn order(&self, direction: Direction) -> Vec<usize> {
         let mut waiting: Vec<usize> = (0..self.len())
             .map(|n| self.before(n, direction).len())
             .collect();
@@ -114,7 +110,7 @@ impl Graph {
     /// For each node, the heaviest chain that starts at it and runs to the end of the walk:
     /// its own weight plus the heaviest of the nodes after it. A node on the critical path
     /// has the largest value among the nodes ready with it.
-    pub fn chain_weights(&self, direction: Direction, weight: &[u64]) -> Vec<u64> {
+    pub(crate) fn chain_weights(&self, direction: Direction, weight: &[u64]) -> Vec<u64> {
         let mut chain = vec![0; self.len()];
         for &n in self.order(direction).iter().rev() {
             let after = self

@@ -2,10 +2,10 @@
 //! command asks for — converge (`up`), predict (`plan`), find (`verify`, `destroy`'s first
 //! pass) or delete (`destroy`). It knows the `Resource` trait and nothing of any AWS service.
 
-pub mod graph;
-pub mod progress;
+pub(crate) mod graph;
+pub(crate) mod progress;
 mod retry;
-pub mod walk;
+pub(crate) mod walk;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,15 +16,17 @@ use tracing::Instrument;
 use graph::{Direction, Graph, GraphError};
 use progress::Progress;
 use retry::{RetryPolicy, with_retries};
-use walk::{Interrupt, NodeResult, walk};
+use walk::{NodeResult, walk};
 
 use crate::context::Ctx;
 use crate::error::Error;
+use crate::interrupt::Interrupt;
+use crate::logical::Logical;
 use crate::resource::{Change, Observed, Resource, diff};
 
 /// What a step did (or, in `plan`, would do).
 #[derive(Clone, Debug)]
-pub enum Action {
+pub(crate) enum Action {
     Created,
     Updated(Vec<Change>),
     Unchanged,
@@ -38,7 +40,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Self::Created => "created",
             Self::Updated(_) => "updated",
@@ -52,7 +54,7 @@ impl Action {
         }
     }
 
-    pub fn changes(&self) -> &[Change] {
+    pub(crate) fn changes(&self) -> &[Change] {
         match self {
             Self::Updated(c) | Self::WouldUpdate(c) => c,
             _ => &[],
@@ -62,7 +64,7 @@ impl Action {
 
 /// How one resource's step ended, for the summary table and machine output.
 #[derive(Debug)]
-pub struct StepReport {
+pub(crate) struct StepReport {
     pub resource: String,
     pub kind: &'static str,
     pub id: Option<String>,
@@ -71,7 +73,7 @@ pub struct StepReport {
 }
 
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Done(Action),
     Failed(Error),
     Skipped { because: String },
@@ -79,12 +81,12 @@ pub enum Outcome {
 }
 
 impl StepReport {
-    pub fn is_ok(&self) -> bool {
+    pub(crate) fn is_ok(&self) -> bool {
         matches!(self.outcome, Outcome::Done(_))
     }
 }
 
-pub struct Engine {
+pub(crate) struct Engine {
     resources: Vec<Box<dyn Resource>>,
     graph: Graph,
     parallelism: usize,
@@ -92,14 +94,22 @@ pub struct Engine {
     progress: Arc<dyn Progress>,
 }
 
+/// The dependency graph of `resources`, checked: no unknown dependency, no cycle.
+pub(crate) fn graph_of(resources: &[Box<dyn Resource>]) -> Result<Graph, GraphError> {
+    Graph::new(resources.iter().map(|r| {
+        let needs = r.depends_on().into_iter().map(Logical::as_str).collect();
+        (r.name().as_str(), needs)
+    }))
+}
+
 impl Engine {
-    pub fn new(
+    pub(crate) fn new(
         resources: Vec<Box<dyn Resource>>,
         parallelism: usize,
         interrupt: Interrupt,
         progress: Arc<dyn Progress>,
     ) -> Result<Self, GraphError> {
-        let graph = Graph::new(resources.iter().map(|r| (r.name(), r.depends_on())))?;
+        let graph = graph_of(&resources)?;
         Ok(Self {
             resources,
             graph,
@@ -109,17 +119,17 @@ impl Engine {
         })
     }
 
-    pub fn resources(&self) -> &[Box<dyn Resource>] {
+    pub(crate) fn resources(&self) -> &[Box<dyn Resource>] {
         &self.resources
     }
 
-    pub fn interrupted(&self) -> bool {
+    pub(crate) fn interrupted(&self) -> bool {
         self.interrupt.is_raised()
     }
 
     /// Creates what is missing and repairs what drifted, dependencies first.
-    pub async fn up(&self, ctx: &Ctx) -> Vec<StepReport> {
-        self.run(ctx, Direction::Forward, "reading", |res| async move {
+    pub(crate) async fn up(&self, ctx: &Ctx) -> Vec<StepReport> {
+        self.run(ctx, Direction::Forward, "reading", |_, res| async move {
             with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || {
                 converge(res, ctx)
             })
@@ -129,15 +139,15 @@ impl Engine {
     }
 
     /// What `up` would do, without a single mutating call.
-    pub async fn plan(&self, ctx: &Ctx) -> Vec<StepReport> {
-        let planned_create: Mutex<BTreeSet<String>> = Mutex::default();
+    pub(crate) async fn plan(&self, ctx: &Ctx) -> Vec<StepReport> {
+        let planned_create: Mutex<BTreeSet<Logical>> = Mutex::default();
         let planned_create = &planned_create;
-        self.run(ctx, Direction::Forward, "reading", |res| async move {
+        self.run(ctx, Direction::Forward, "reading", |_, res| async move {
             let parent_missing = {
                 let created = planned_create
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
-                res.depends_on().iter().any(|d| created.contains(*d))
+                res.depends_on().iter().any(|d| created.contains(d))
             };
             let action = if parent_missing {
                 Action::WouldCreate
@@ -148,7 +158,7 @@ impl Engine {
                 planned_create
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .insert(res.name().to_owned());
+                    .insert(res.name());
             }
             Ok(action)
         })
@@ -157,30 +167,34 @@ impl Engine {
 
     /// Finds every resource (by recorded id, else by name and tags) and records what it found
     /// in `ctx`. Returns what each read saw, in stack order.
-    pub async fn discover(&self, ctx: &Ctx) -> (Vec<StepReport>, Vec<Option<Observed>>) {
+    pub(crate) async fn discover(&self, ctx: &Ctx) -> (Vec<StepReport>, Vec<Option<Observed>>) {
         let found: Mutex<Vec<Option<Observed>>> = Mutex::new(vec![None; self.resources.len()]);
         let found_ref = &found;
         let reports = self
-            .run(ctx, Direction::Forward, "reading", |res| async move {
-                let index = self.index_of(res.name());
-                let recorded = ctx.record(res.name());
-                let observed = with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || {
-                    res.read(ctx, recorded.as_ref())
-                })
-                .await?;
-                let action = match &observed {
-                    Some(o) => {
-                        ctx.set_record(res.name(), o.record.clone())?;
-                        Action::Found
-                    }
-                    None => {
-                        ctx.remove_record(res.name())?;
-                        Action::Absent
-                    }
-                };
-                found_ref.lock().unwrap_or_else(PoisonError::into_inner)[index] = observed;
-                Ok(action)
-            })
+            .run(
+                ctx,
+                Direction::Forward,
+                "reading",
+                |index, res| async move {
+                    let recorded = ctx.record(res.name());
+                    let observed = with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || {
+                        res.read(ctx, recorded.as_ref())
+                    })
+                    .await?;
+                    let action = match &observed {
+                        Some(o) => {
+                            ctx.set_record(res.name(), o.record.clone())?;
+                            Action::Found
+                        }
+                        None => {
+                            ctx.remove_record(res.name())?;
+                            Action::Absent
+                        }
+                    };
+                    found_ref.lock().unwrap_or_else(PoisonError::into_inner)[index] = observed;
+                    Ok(action)
+                },
+            )
             .await;
         (
             reports,
@@ -189,27 +203,25 @@ impl Engine {
     }
 
     /// Deletes what `discover` found, dependents first, and drops each record as it goes.
-    pub async fn destroy(&self, ctx: &Ctx, found: &[Option<Observed>]) -> Vec<StepReport> {
-        self.run(ctx, Direction::Reverse, "deleting", |res| async move {
-            let Some(current) = &found[self.index_of(res.name())] else {
+    pub(crate) async fn destroy(&self, ctx: &Ctx, found: &[Option<Observed>]) -> Vec<StepReport> {
+        self.run(
+            ctx,
+            Direction::Reverse,
+            "deleting",
+            |index, res| async move {
+                let Some(current) = &found[index] else {
+                    ctx.remove_record(res.name())?;
+                    return Ok(Action::Absent);
+                };
+                with_retries(ctx, res.name(), RetryPolicy::DESTROY, || {
+                    res.destroy(ctx, current)
+                })
+                .await?;
                 ctx.remove_record(res.name())?;
-                return Ok(Action::Absent);
-            };
-            with_retries(ctx, res.name(), RetryPolicy::DESTROY, || {
-                res.destroy(ctx, current)
-            })
-            .await?;
-            ctx.remove_record(res.name())?;
-            Ok(Action::Deleted)
-        })
+                Ok(Action::Deleted)
+            },
+        )
         .await
-    }
-
-    fn index_of(&self, name: &str) -> usize {
-        self.resources
-            .iter()
-            .position(|r| r.name() == name)
-            .unwrap_or_default()
     }
 
     async fn run<'a, F, Fut>(
@@ -220,7 +232,7 @@ impl Engine {
         step: F,
     ) -> Vec<StepReport>
     where
-        F: Fn(&'a dyn Resource) -> Fut,
+        F: Fn(usize, &'a dyn Resource) -> Fut,
         Fut: Future<Output = Result<Action, Error>>,
     {
         let timings: Mutex<Vec<f64>> = Mutex::new(vec![0.0; self.resources.len()]);
@@ -244,15 +256,20 @@ impl Engine {
                 let res = self.resources[node].as_ref();
                 // Instrumented, not entered: a guard held across awaits would leak the span
                 // into whichever step the executor polls next.
-                let span = tracing::info_span!("step", resource = res.name(), kind = res.kind());
-                self.progress.started(res.name(), activity);
+                let span =
+                    tracing::info_span!("step", resource = res.name().as_str(), kind = res.kind());
+                self.progress.started(res.name().as_str(), activity);
                 let started = Instant::now();
-                let result = step(res).instrument(span).await;
+                let result = step(node, res).instrument(span).await;
                 timings_ref.lock().unwrap_or_else(PoisonError::into_inner)[node] =
                     started.elapsed().as_secs_f64();
                 match &result {
-                    Ok(action) => self.progress.finished(res.name(), action.label(), true),
-                    Err(e) => self.progress.finished(res.name(), &e.to_string(), false),
+                    Ok(action) => self
+                        .progress
+                        .finished(res.name().as_str(), action.label(), true),
+                    Err(e) => self
+                        .progress
+                        .finished(res.name().as_str(), &e.to_string(), false),
                 }
                 result
             },
@@ -265,7 +282,7 @@ impl Engine {
             .map(|(node, result)| {
                 let res = &self.resources[node];
                 StepReport {
-                    resource: res.name().to_owned(),
+                    resource: res.name().to_string(),
                     kind: res.kind(),
                     id: ctx
                         .record(res.name())

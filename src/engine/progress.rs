@@ -11,13 +11,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::context::StatusSink;
 
-pub trait Progress: StatusSink {
+pub(crate) trait Progress: StatusSink {
     fn started(&self, resource: &str, activity: &str);
     fn finished(&self, resource: &str, summary: &str, ok: bool);
 }
 
 /// Picks the display for this run.
-pub fn choose(interactive: bool, quiet: bool) -> Arc<dyn Progress> {
+pub(crate) fn choose(interactive: bool, quiet: bool) -> Arc<dyn Progress> {
     if quiet {
         Arc::new(Silent)
     } else if interactive {
@@ -27,7 +27,7 @@ pub fn choose(interactive: bool, quiet: bool) -> Arc<dyn Progress> {
     }
 }
 
-pub struct Silent;
+pub(crate) struct Silent;
 
 impl StatusSink for Silent {
     fn status(&self, _: &str, _: &str) {}
@@ -39,7 +39,7 @@ impl Progress for Silent {
 }
 
 /// One timestamped line per event, for logs that are read after the fact.
-pub struct Lines;
+pub(crate) struct Lines;
 
 impl Lines {
     fn line(resource: &str, text: &str) {
@@ -67,7 +67,7 @@ impl Progress for Lines {
 }
 
 /// A spinner per running step, replaced by a one-line result when it ends.
-pub struct Bars {
+pub(crate) struct Bars {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
 }

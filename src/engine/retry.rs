@@ -4,13 +4,16 @@
 //! adopted instead of being created twice.
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
 
 use crate::context::Ctx;
 use crate::error::Error;
+use crate::logical::Logical;
 
 #[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
+pub(super) struct RetryPolicy {
     /// Give up once this much time has passed since the first attempt.
     pub deadline: Duration,
     pub first_backoff: Duration,
@@ -19,7 +22,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// Creates and updates: transient faults clear within minutes or not at all.
-    pub const CONVERGE: Self = Self {
+    pub(super) const CONVERGE: Self = Self {
         deadline: Duration::from_secs(5 * 60),
         first_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(30),
@@ -29,31 +32,30 @@ impl RetryPolicy {
     /// security groups for many minutes after their owner is gone.
     /// The backoff is capped at 15 s like a poll: a delete blocked by lingering network
     /// interfaces is a wait, and it sits on destroy's critical path.
-    pub const DESTROY: Self = Self {
+    pub(super) const DESTROY: Self = Self {
         deadline: Duration::from_secs(30 * 60),
         first_backoff: Duration::from_secs(2),
         max_backoff: Duration::from_secs(15),
     };
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .first_backoff
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        let capped = exp.min(self.max_backoff);
-        // Up to a tenth less, so parallel steps that failed together do not retry together; never
-        // more, so a blocked delete (a wait) still notices its release within `max_backoff`.
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let jitter = capped / 10 * (nanos % 1000) / 1000;
-        capped - jitter
+    /// The pauses between attempts: doubling from `first_backoff` up to `max_backoff`, each
+    /// one between half and all of that. backon's jitter adds up to the delay itself, so it
+    /// starts from half: parallel steps that failed together do not retry together, and none
+    /// waits past `max_backoff`, so a blocked delete (a wait) still notices its release within it.
+    fn pauses(&self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::new()
+            .with_min_delay(self.first_backoff / 2)
+            .with_max_delay(self.max_backoff / 2)
+            .without_max_times()
+            .with_jitter()
+            .build()
     }
 }
 
 /// Runs `attempt` until it succeeds, fails with a non-retryable error, or the deadline passes.
-pub async fn with_retries<T, F, Fut>(
+pub(super) async fn with_retries<T, F, Fut>(
     ctx: &Ctx,
-    resource: &str,
+    resource: Logical,
     policy: RetryPolicy,
     mut attempt: F,
 ) -> Result<T, Error>
@@ -62,13 +64,15 @@ where
     Fut: Future<Output = Result<T, Error>>,
 {
     let started = Instant::now();
+    let mut pauses = policy.pauses();
     let mut tries = 0u32;
     loop {
         tries += 1;
         match attempt().await {
             Err(err) if is_retryable(&err) && started.elapsed() < ctx.scaled(policy.deadline) => {
-                let pause = policy.backoff(tries);
-                tracing::info!(resource, attempt = tries, error = %err, "retrying in {pause:?}");
+                // The schedule has no end of its own: the deadline above is the limit.
+                let pause = pauses.next().unwrap_or(policy.max_backoff);
+                tracing::info!(resource = resource.as_str(), attempt = tries, error = %err, "retrying in {pause:?}");
                 ctx.status(
                     resource,
                     &format!("retrying in {}s: {err}", pause.as_secs()),
@@ -89,20 +93,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_its_cap_and_never_past_it() {
-        let policy = RetryPolicy::DESTROY;
-        for attempt in 1..=12 {
-            let pause = policy.backoff(attempt);
-            let nominal = (policy.first_backoff * 2u32.pow(attempt - 1)).min(policy.max_backoff);
-            assert!(
-                pause <= nominal,
-                "attempt {attempt}: {pause:?} > {nominal:?}"
-            );
-            assert!(
-                pause >= nominal.mul_f64(0.9),
-                "attempt {attempt}: {pause:?}"
-            );
+    fn pauses_double_up_to_their_cap_and_never_past_it() {
+        for policy in [RetryPolicy::CONVERGE, RetryPolicy::DESTROY] {
+            let mut nominal = policy.first_backoff;
+            for (attempt, pause) in policy.pauses().take(40).enumerate() {
+                assert!(
+                    pause <= nominal,
+                    "attempt {attempt}: {pause:?} > {nominal:?}"
+                );
+                assert!(
+                    pause >= nominal / 2,
+                    "attempt {attempt}: {pause:?} < half {nominal:?}"
+                );
+                nominal = (nominal * 2).min(policy.max_backoff);
+            }
         }
-        assert!(policy.backoff(12) <= Duration::from_secs(15));
+    }
+
+    /// Steps that failed together (a throttled burst) must not come back together.
+    #[test]
+    fn two_steps_do_not_pause_alike() {
+        let policy = RetryPolicy::CONVERGE;
+        let first: Vec<Duration> = policy.pauses().take(4).collect();
+        let second: Vec<Duration> = policy.pauses().take(4).collect();
+        assert_ne!(first, second);
     }
 }

@@ -5,32 +5,17 @@
 //! finish. Knows nothing of what a step does.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use super::graph::{Direction, Graph};
 use crate::error::Error;
-
-/// Set from a signal handler; the walk stops starting new steps once it is raised.
-#[derive(Clone, Debug, Default)]
-pub struct Interrupt(Arc<AtomicBool>);
-
-impl Interrupt {
-    pub fn raise(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_raised(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+use crate::interrupt::Interrupt;
 
 /// How one node's step ended.
 #[derive(Debug)]
-pub enum NodeResult<T> {
+pub(crate) enum NodeResult<T> {
     Done(T),
     Failed(Error),
     /// Not run because a node it needs failed (named: the root cause, not the chain).
@@ -42,7 +27,7 @@ pub enum NodeResult<T> {
 }
 
 /// `priority[n]`: how much waits on node `n` (see `Graph::chain_weights`); higher starts first.
-pub async fn walk<T, F, Fut>(
+pub(crate) async fn walk<T, F, Fut>(
     graph: &Graph,
     direction: Direction,
     parallelism: usize,

@@ -1,15 +1,44 @@
 //! Helpers every resource module shares, whatever the service: the desired tag set as a
-//! property, "exactly one" lookups, the refusal for properties that cannot change in place,
-//! and deletes that treat "already gone" as done.
+//! property, "exactly one" lookups, fields AWS must send, the refusal for properties that
+//! cannot change in place, and deletes that treat "already gone" as done.
 
 use serde_json::Value;
 
-use crate::context::Ctx;
+use crate::aws::AwsError;
+use crate::context::{Ctx, ListKey};
 use crate::error::Error;
+use crate::logical::Logical;
 use crate::resource::{Change, DESTROY_LOSES};
 use crate::state::Record;
 
-pub fn desired_tags(ctx: &Ctx, name: &str) -> Value {
+/// A field AWS always sends for an operation (an id, an ARN, a status): its absence is an
+/// error naming both, never an empty value recorded in state or sent back to AWS.
+pub(crate) trait Required<T> {
+    fn required(self, operation: &'static str, field: &str) -> Result<T, AwsError>;
+}
+
+impl<T> Required<T> for Option<T> {
+    fn required(self, operation: &'static str, field: &str) -> Result<T, AwsError> {
+        self.ok_or_else(|| AwsError::missing(operation, field))
+    }
+}
+
+/// An attribute `read` records with every observation (an ARN, an endpoint): the calls that
+/// change the resource need it, so its absence stops them rather than send an empty one.
+pub(crate) fn recorded_attr<'a>(
+    resource: Logical,
+    record: &'a Record,
+    key: &str,
+) -> Result<&'a str, Error> {
+    record.attr(key).ok_or_else(|| {
+        Error::resource(
+            resource,
+            format!("no {key} was read from AWS; run the command again to read it anew"),
+        )
+    })
+}
+
+pub(crate) fn desired_tags(ctx: &Ctx, name: &str) -> Value {
     Value::Object(
         ctx.tags(name)
             .into_iter()
@@ -19,17 +48,17 @@ pub fn desired_tags(ctx: &Ctx, name: &str) -> Value {
 }
 
 /// The ids of resolved dependencies, sorted: how list-valued properties compare.
-pub fn sorted_ids(ctx: &Ctx, resources: &[&str]) -> Result<Vec<String>, Error> {
+pub(crate) fn sorted_ids(ctx: &Ctx, resources: &[Logical]) -> Result<Vec<String>, Error> {
     let mut ids = resources
         .iter()
-        .map(|r| ctx.id_of(r))
+        .map(|&r| ctx.id_of(r))
         .collect::<Result<Vec<_>, _>>()?;
     ids.sort();
     Ok(ids)
 }
 
 /// Tags as a property value, from `(key, value)` pairs of any service's tag type.
-pub fn tag_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+pub(crate) fn tag_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
     Value::Object(
         pairs
             .into_iter()
@@ -38,10 +67,20 @@ pub fn tag_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Val
     )
 }
 
+/// A list property's strings; one AWS did not report (no routes, no log exports) has none.
+pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
+    value.and_then(Value::as_array).map_or_else(Vec::new, |a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
 /// Exactly one match, or an error naming the duplicates (a hand-made copy, or a leak from a
 /// tool without lookups) so the user can decide which one to keep.
-pub fn single<T>(
-    resource: &str,
+pub(crate) fn single<T>(
+    resource: Logical,
     kind: &str,
     mut found: Vec<(String, T)>,
 ) -> Result<Option<(String, T)>, Error> {
@@ -49,7 +88,7 @@ pub fn single<T>(
         0 => Ok(None),
         1 => Ok(found.pop()),
         _ => Err(Error::Duplicates {
-            resource: resource.to_owned(),
+            resource: resource.to_string(),
             kind: kind.to_owned(),
             ids: found.into_iter().map(|(id, _)| id).collect(),
         }),
@@ -58,8 +97,8 @@ pub fn single<T>(
 
 /// The error for a property that cannot change without replacing the resource. A value AWS
 /// does not report is unknown, not different: no advice to destroy anything for it.
-pub fn cannot_change(
-    resource: &str,
+pub(crate) fn cannot_change(
+    resource: Logical,
     property: &str,
     observed: Option<&Value>,
     desired: &Value,
@@ -77,8 +116,8 @@ pub fn cannot_change(
 
 /// Refuses the whole update when any change touches a property that only a replacement
 /// could change: better no change than half of one.
-pub fn refuse_replacements(
-    resource: &str,
+pub(crate) fn refuse_replacements(
+    resource: Logical,
     changes: &[Change],
     replace_only: &[&str],
 ) -> Result<(), Error> {
@@ -94,7 +133,7 @@ pub fn refuse_replacements(
 }
 
 /// A lookup's answer, with "not found" as `None` rather than an error.
-pub fn found<T>(result: Result<T, crate::aws::AwsError>) -> Result<Option<T>, Error> {
+pub(crate) fn found<T>(result: Result<T, crate::aws::AwsError>) -> Result<Option<T>, Error> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(e) if e.is(crate::aws::ErrorKind::NotFound) => Ok(None),
@@ -103,7 +142,7 @@ pub fn found<T>(result: Result<T, crate::aws::AwsError>) -> Result<Option<T>, Er
 }
 
 /// A delete that finds nothing to delete has done its job.
-pub fn gone<T>(result: Result<T, crate::aws::AwsError>) -> Result<(), Error> {
+pub(crate) fn gone<T>(result: Result<T, crate::aws::AwsError>) -> Result<(), Error> {
     match result {
         Ok(_) => Ok(()),
         Err(e) if e.is(crate::aws::ErrorKind::NotFound) => Ok(()),
@@ -114,10 +153,10 @@ pub fn gone<T>(result: Result<T, crate::aws::AwsError>) -> Result<(), Error> {
 /// The recorded resource's item from the environment's batched list of its kind (see
 /// `listing`), when the list is current and holds it. `None` sends the caller to its own
 /// describe: no record yet, a stale list, or an item that left the list (deleted, re-tagged).
-pub async fn listed<T, F, Fut>(
+pub(crate) async fn listed<T, F, Fut>(
     ctx: &Ctx,
     recorded: Option<&Record>,
-    key: &'static str,
+    key: &ListKey<Vec<(String, T)>>,
     fetch: F,
 ) -> Result<Option<T>, Error>
 where
@@ -140,7 +179,7 @@ where
 /// How `find` asks for a resource: by the id in state, or by name and environment tags.
 /// (Owned, so that describe closures can move it into the future they return.)
 #[derive(Clone, Debug)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     Id(String),
     Name(String),
 }
@@ -148,8 +187,8 @@ pub enum Lookup {
 /// Finds the one resource: by recorded id first (it may have been renamed or re-tagged), then
 /// by name. `describe` returns `(id, item)` pairs; a NotFound for a stale id falls through to
 /// the name lookup.
-pub async fn find<T, F, Fut>(
-    resource: &str,
+pub(crate) async fn find<T, F, Fut>(
+    resource: Logical,
     kind: &str,
     recorded: Option<&Record>,
     name: &str,
@@ -172,4 +211,33 @@ where
         kind,
         describe(Lookup::Name(name.to_owned())).await?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_field_is_an_error_naming_the_operation_and_the_field() {
+        let absent: Option<&str> = None;
+        let text = absent
+            .required("ec2:DescribeVpcs", "VpcId")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("ec2:DescribeVpcs"), "{text}");
+        assert!(text.contains("VpcId"), "{text}");
+        assert_eq!(
+            Some("vpc-1").required("ec2:DescribeVpcs", "VpcId").ok(),
+            Some("vpc-1")
+        );
+    }
+
+    #[test]
+    fn a_missing_recorded_attribute_names_the_resource_and_the_key() {
+        let text = recorded_attr(Logical::KmsKey, &Record::new("key-1"), "arn")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("arn"), "{text}");
+        assert!(text.contains(&Logical::KmsKey.to_string()), "{text}");
+    }
 }

@@ -2,66 +2,50 @@
 //! that puts them together. Dependencies are declared by each resource; the list order is
 //! only the order in reports.
 
-mod alarm;
-mod cache_subnet_group;
-mod common;
-mod db_parameter_group;
-mod db_subnet_group;
-mod default_security_group;
-mod ec2;
-mod elastic_ip;
-mod flow_log;
-mod iam_role;
-mod internet_gateway;
-mod kinesis_stream;
-mod kms_key;
-mod log_group;
-mod nat_gateway;
-mod policies;
-pub mod rds_engine;
-mod rds_instance;
-mod rds_tags;
-mod replication_group;
-mod route_table;
-mod secret;
-mod secret_endpoint;
-mod security_group;
-mod sg_rules;
-mod sns_topic;
-mod subnet;
-mod tagging;
-mod vpc;
-mod vpc_endpoint;
+pub(crate) mod cloudwatch;
+pub(crate) mod common;
+pub(crate) mod ec2;
+pub(crate) mod elasticache;
+pub(crate) mod iam;
+pub(crate) mod kinesis;
+pub(crate) mod kms;
+pub(crate) mod logs;
+pub(crate) mod rds;
+pub(crate) mod secretsmanager;
+pub(crate) mod sns;
+pub(crate) mod tagging;
+pub(crate) mod wait;
 
+use crate::logical::{Endpoint, Guards, Holds, Logical, Metric, Purpose, RoleFor, Tier};
 use crate::naming::{Names, Zone};
 use crate::resource::Resource;
 
-use alarm::{Alarm, Metric};
-use cache_subnet_group::CacheSubnetGroup;
-use db_parameter_group::DbParameterGroup;
-use db_subnet_group::DbSubnetGroup;
-use default_security_group::DefaultSecurityGroup;
-use elastic_ip::ElasticIp;
-use flow_log::FlowLog;
-use iam_role::{IamRole, Permissions, Trust};
-use internet_gateway::InternetGateway;
-use kinesis_stream::KinesisStream;
-use kms_key::KmsKey;
-use log_group::{LogGroup, Purpose};
-use nat_gateway::NatGateway;
-use rds_instance::RdsInstance;
-use replication_group::ReplicationGroup;
-use route_table::RouteTable;
-use secret::{Holds, Secret};
-use secret_endpoint::SecretEndpoint;
-use security_group::{SecurityGroup, Service};
-use sns_topic::SnsTopic;
-use subnet::{Subnet, Tier};
-use vpc::Vpc;
-use vpc_endpoint::VpcEndpoint;
+use cloudwatch::Alarm;
+use ec2::default_security_group::DefaultSecurityGroup;
+use ec2::elastic_ip::ElasticIp;
+use ec2::flow_log::FlowLog;
+use ec2::internet_gateway::InternetGateway;
+use ec2::nat_gateway::NatGateway;
+use ec2::route_table::RouteTable;
+use ec2::security_group::SecurityGroup;
+use ec2::subnet::Subnet;
+use ec2::vpc::Vpc;
+use ec2::vpc_endpoint::VpcEndpoint;
+use elasticache::replication_group::ReplicationGroup;
+use elasticache::subnet_group::CacheSubnetGroup;
+use iam::role::{IamRole, Permissions, Trust};
+use kinesis::KinesisStream;
+use kms::KmsKey;
+use logs::LogGroup;
+use rds::instance::RdsInstance;
+use rds::parameter_group::DbParameterGroup;
+use rds::subnet_group::DbSubnetGroup;
+use secretsmanager::secret::Secret;
+use secretsmanager::secret_endpoint::SecretEndpoint;
+use sns::SnsTopic;
 
 /// Every resource of the stack.
-pub fn stack() -> Vec<Box<dyn Resource>> {
+pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
     let mut resources: Vec<Box<dyn Resource>> = vec![Box::new(Vpc), Box::new(DefaultSecurityGroup)];
     for tier in [Tier::Public, Tier::Private] {
         for zone in Zone::ALL {
@@ -74,23 +58,23 @@ pub fn stack() -> Vec<Box<dyn Resource>> {
         Box::new(NatGateway),
         Box::new(RouteTable::new(Tier::Public)),
         Box::new(RouteTable::new(Tier::Private)),
-        Box::new(SecurityGroup::new(Service::Postgres)),
-        Box::new(SecurityGroup::new(Service::Redis)),
-        Box::new(SecurityGroup::new(Service::Endpoints)),
-        Box::new(VpcEndpoint::new(vpc_endpoint::Service::SecretsManager)),
-        Box::new(VpcEndpoint::new(vpc_endpoint::Service::Kinesis)),
-        Box::new(VpcEndpoint::new(vpc_endpoint::Service::S3)),
+        Box::new(SecurityGroup::new(Guards::Postgres)),
+        Box::new(SecurityGroup::new(Guards::Redis)),
+        Box::new(SecurityGroup::new(Guards::Endpoints)),
+        Box::new(VpcEndpoint::new(Endpoint::SecretsManager)),
+        Box::new(VpcEndpoint::new(Endpoint::Kinesis)),
+        Box::new(VpcEndpoint::new(Endpoint::S3)),
         Box::new(KmsKey),
         Box::new(LogGroup::new(Purpose::Audit)),
         Box::new(LogGroup::new(Purpose::FlowLogs)),
         Box::new(LogGroup::new(Purpose::RdsPostgresql)),
         Box::new(LogGroup::new(Purpose::RdsUpgrade)),
         Box::new(IamRole {
-            logical: FlowLog::ROLE,
+            logical: Logical::Role(RoleFor::FlowLogs),
             aws_name: Names::flow_logs_role,
             description: "medtech: VPC flow logs deliver to their encrypted log group",
             trust: Trust::Service("vpc-flow-logs.amazonaws.com"),
-            permissions: Permissions::Custom(policies::flow_logs),
+            permissions: Permissions::Custom(iam::policies::flow_logs),
             depends_on: vec![],
         }),
         Box::new(FlowLog),
@@ -100,7 +84,7 @@ pub fn stack() -> Vec<Box<dyn Resource>> {
         Box::new(DbParameterGroup),
         Box::new(DbSubnetGroup),
         Box::new(IamRole {
-            logical: rds_instance::MONITORING_ROLE,
+            logical: Logical::Role(RoleFor::RdsMonitoring),
             aws_name: Names::rds_monitoring_role,
             description: "medtech: RDS enhanced monitoring publishes OS metrics",
             trust: Trust::Service("monitoring.rds.amazonaws.com"),
@@ -112,20 +96,24 @@ pub fn stack() -> Vec<Box<dyn Resource>> {
         Box::new(CacheSubnetGroup),
         Box::new(ReplicationGroup),
         Box::new(IamRole {
-            logical: "kinesis-producer-role",
+            logical: Logical::Role(RoleFor::KinesisProducer),
             aws_name: Names::kinesis_producer_role,
             description: "medtech: producers write PHI events to the Kinesis stream",
             trust: Trust::Configured(|ctx| &ctx.settings.services.iam.kinesis_producer_principals),
-            permissions: Permissions::Custom(policies::kinesis_producer),
-            depends_on: vec![KinesisStream::NAME, KmsKey::NAME],
+            permissions: Permissions::Custom(iam::policies::kinesis_producer),
+            depends_on: vec![Logical::KinesisStream, Logical::KmsKey],
         }),
         Box::new(IamRole {
-            logical: "secrets-reader-role",
+            logical: Logical::Role(RoleFor::SecretsReader),
             aws_name: Names::secrets_reader_role,
             description: "medtech: applications read the database and Redis credentials",
             trust: Trust::Configured(|ctx| &ctx.settings.services.iam.secrets_reader_principals),
-            permissions: Permissions::Custom(policies::secrets_reader),
-            depends_on: vec![Secret::RDS, Secret::REDIS, KmsKey::NAME],
+            permissions: Permissions::Custom(iam::policies::secrets_reader),
+            depends_on: vec![
+                Logical::Secret(Holds::RdsCredentials),
+                Logical::Secret(Holds::RedisAuthToken),
+                Logical::KmsKey,
+            ],
         }),
         Box::new(SnsTopic),
     ]);

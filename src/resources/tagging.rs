@@ -6,10 +6,10 @@
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use serde_json::Value;
 
-use super::common::tag_pairs;
 use crate::aws::AwsResultExt;
-use crate::context::Ctx;
+use crate::context::{Ctx, ListKey};
 use crate::error::Error;
+use crate::resources::common::tag_pairs;
 use crate::state::Record;
 use crate::tags::PROJECT;
 
@@ -21,14 +21,15 @@ const SERVICES: [&str; 6] = ["kms", "logs", "rds", "elasticache", "sns", "cloudw
 /// The tags of the resource at `arn`, when it is recorded and the environment's tag list
 /// holds it; `None` sends the caller to the service's own tag call (a resource that lost its
 /// environment tag is not in the list, which is how that drift is still seen).
-pub async fn tags(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Option<Value>, Error> {
+pub(crate) async fn tags(
+    ctx: &Ctx,
+    recorded: Option<&Record>,
+    arn: &str,
+) -> Result<Option<Value>, Error> {
     if recorded.is_none() {
         return Ok(None);
     }
-    let Some(list) = ctx
-        .listed("tagging:GetResources", || environment_tags(ctx))
-        .await?
-    else {
+    let Some(list) = ctx.listed(&TAGS, || environment_tags(ctx)).await? else {
         return Ok(None);
     };
     let arn = canonical(arn);
@@ -37,6 +38,9 @@ pub async fn tags(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Opt
         .find(|(a, _)| canonical(a) == arn)
         .map(|(_, tags)| tags.clone()))
 }
+
+/// The tags of every resource of the environment, by ARN.
+const TAGS: ListKey<Vec<(String, Value)>> = ListKey::new("tagging:GetResources");
 
 /// Both tags, not the environment's alone: `Environment=prod` is on every other team's
 /// resources too in a shared account, and paging through those would make this read cost

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     Critical,
     High,
     Medium,
@@ -14,7 +14,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Critical => "critical",
             Self::High => "high",
@@ -26,7 +26,7 @@ impl Severity {
 
 /// What a check means for an auditor.
 #[derive(Clone, Copy, Debug, Serialize)]
-pub struct Control {
+pub(crate) struct Control {
     pub title: &'static str,
     pub severity: Severity,
     pub safeguard: &'static str,
@@ -67,7 +67,7 @@ const fn c(
 use Severity::{Critical, High, Low, Medium};
 
 /// Controls that apply to every resource, whatever its kind.
-pub fn common(property: &str) -> Option<Control> {
+pub(crate) fn common(property: &str) -> Option<Control> {
     Some(match property {
         "exists" => c(
             "The resource exists",
@@ -114,7 +114,7 @@ pub fn common(property: &str) -> Option<Control> {
 }
 
 /// The control of a kind-specific property.
-pub fn for_property(kind: &str, property: &str) -> Control {
+pub(crate) fn for_property(kind: &str, property: &str) -> Control {
     if let Some(control) = common(property) {
         return control;
     }

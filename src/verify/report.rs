@@ -4,7 +4,10 @@
 //! Markdown for a pipeline's job summary (appended to `GITHUB_STEP_SUMMARY` when that is set).
 
 use std::io::Write;
+use std::time::Duration;
 
+use comfy_table::Table;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::{Value, json};
 
 use super::Check;
@@ -14,11 +17,11 @@ use crate::failure::Failure;
 use crate::stdout::FORMAT_VERSION;
 use crate::style::Paint;
 
-pub fn emit(env: &str, checks: &[Check], format: VerifyFormat) -> Result<(), Error> {
+pub(crate) fn emit(env: &str, checks: &[Check], format: VerifyFormat) -> Result<(), Error> {
     let text = match format {
         VerifyFormat::Table => table(checks, crate::style::stdout()),
         VerifyFormat::Json => format!("{}\n", json(env, checks)),
-        VerifyFormat::Junit => junit(env, checks),
+        VerifyFormat::Junit => junit(env, checks)?,
         VerifyFormat::Markdown => markdown(env, checks),
     };
     crate::stdout::write(&text);
@@ -55,29 +58,28 @@ fn short(value: &Value) -> String {
 }
 
 fn table(checks: &[Check], paint: Paint) -> String {
-    let mut out = String::new();
+    let mut table = Table::new();
     for c in ordered(checks) {
-        if c.passed {
-            out.push_str(&format!(
-                "{}  {:<8} {}\n",
-                paint.green("PASS"),
-                c.severity().as_str(),
-                c.id
-            ));
+        let (verdict, detail) = if c.passed {
+            (PASS, String::new())
         } else {
-            out.push_str(&format!(
-                "{}  {:<8} {}  {}\n        expected {}\n        observed {}\n        fix: {}  [{}]\n",
-                paint.red("FAIL"),
-                c.severity().as_str(),
-                c.id,
+            let detail = format!(
+                "{}\nexpected {}\nobserved {}\nfix: {}  [{}]",
                 c.control.title,
                 short(&c.expected),
                 short(&c.observed),
                 c.control.fix,
                 c.control.safeguard,
-            ));
-        }
+            );
+            (FAIL, detail)
+        };
+        table.add_row([verdict, c.severity().as_str(), &c.id, &detail]);
     }
+    // Coloured after the layout: comfy-table would count the escape codes as width.
+    let mut out: String = crate::report::plain(table)
+        .lines()
+        .map(|line| format!("{}\n", painted(line, paint)))
+        .collect();
     let failed = checks.iter().filter(|c| !c.passed).count();
     out.push_str(&format!(
         "\n{} checks, {} passed, {} failed\n",
@@ -88,7 +90,21 @@ fn table(checks: &[Check], paint: Paint) -> String {
     out
 }
 
-pub fn json(env: &str, checks: &[Check]) -> Value {
+const PASS: &str = "PASS";
+const FAIL: &str = "FAIL";
+
+/// A row of the table with its verdict coloured; a failure's detail lines as they are.
+fn painted(line: &str, paint: Paint) -> String {
+    if let Some(rest) = line.strip_prefix(PASS) {
+        format!("{}{rest}", paint.green(PASS))
+    } else if let Some(rest) = line.strip_prefix(FAIL) {
+        format!("{}{rest}", paint.red(FAIL))
+    } else {
+        line.to_owned()
+    }
+}
+
+pub(crate) fn json(env: &str, checks: &[Check]) -> Value {
     let failed = checks.iter().filter(|c| !c.passed).count();
     json!({
         "format_version": FORMAT_VERSION,
@@ -100,80 +116,74 @@ pub fn json(env: &str, checks: &[Check]) -> Value {
     })
 }
 
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
+/// The one suite (`medtech.ENV`) every JUnit document of medtech has, stamped now.
+fn suite(name: &str) -> TestSuite {
+    let mut suite = TestSuite::new(name);
+    suite.set_timestamp(chrono::Utc::now());
+    suite
 }
 
-/// The XML declaration and the opening of the one suite (`medtech.ENV`) every JUnit document
-/// of medtech has.
-fn junit_open(suite: &str, tests: usize, failures: usize, errors: usize) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <testsuites name=\"medtech verify\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">\n  \
-         <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" timestamp=\"{}\">\n",
-        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S")
-    )
+/// A test case that took no time: a check reads what `discover` already fetched.
+fn case(name: &str, classname: &str, status: TestCaseStatus) -> TestCase {
+    let mut case = TestCase::new(name, status);
+    case.set_classname(classname).set_time(Duration::ZERO);
+    case
 }
 
-const JUNIT_CLOSE: &str = "  </testsuite>\n</testsuites>\n";
+fn document(suite: TestSuite) -> Result<String, Error> {
+    let mut report = Report::new("medtech verify");
+    report.add_test_suite(suite);
+    report.to_string().map_err(|e| Error::Io {
+        path: "the JUnit report".to_owned(),
+        source: std::io::Error::other(e),
+    })
+}
 
-fn junit(env: &str, checks: &[Check]) -> String {
-    let failed = checks.iter().filter(|c| !c.passed).count();
-    let mut out = junit_open(&format!("medtech.{}", xml(env)), checks.len(), failed, 0);
+fn junit(env: &str, checks: &[Check]) -> Result<String, Error> {
+    let name = format!("medtech.{env}");
+    let mut suite = suite(&name);
     for c in checks {
-        out.push_str(&format!(
-            "    <testcase classname=\"medtech.{}.{}\" name=\"{}\" time=\"0\"",
-            xml(env),
-            xml(&c.resource),
-            xml(&c.id)
-        ));
-        if c.passed {
-            out.push_str("/>\n");
+        let status = if c.passed {
+            TestCaseStatus::success()
         } else {
-            out.push_str(&format!(
-                ">\n      <failure type=\"{}\" message=\"{}\">expected: {}\nobserved: {}\nsafeguard: {}\nfix: {}\nprowler: {}\nconfig rule: {}</failure>\n    </testcase>\n",
-                c.severity().as_str(),
-                xml(c.control.title),
-                xml(&c.expected.to_string()),
-                xml(&c.observed.to_string()),
-                xml(c.control.safeguard),
-                xml(c.control.fix),
-                xml(c.control.prowler),
-                xml(c.control.config_rule),
-            ));
-        }
+            let mut failure = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            failure
+                .set_type(c.severity().as_str())
+                .set_message(c.control.title)
+                .set_description(format!(
+                    "expected: {}\nobserved: {}\nsafeguard: {}\nfix: {}\nprowler: {}\nconfig rule: {}",
+                    c.expected,
+                    c.observed,
+                    c.control.safeguard,
+                    c.control.fix,
+                    c.control.prowler,
+                    c.control.config_rule,
+                ));
+            failure
+        };
+        suite.add_test_case(case(&c.id, &format!("{name}.{}", c.resource), status));
     }
-    out.push_str(JUNIT_CLOSE);
-    out
+    document(suite)
 }
 
 /// The JUnit document of a verification that could not run: one test case with an `<error>`
 /// whose type is the failure's kind, so that a test report published `if: always()` shows why
 /// instead of an unreadable file. `env` is the one asked for, when known.
-pub fn junit_error(env: Option<&str>, failure: &Failure) -> String {
-    let suite = env.map_or_else(|| "medtech".to_owned(), |e| format!("medtech.{}", xml(e)));
-    let mut out = junit_open(&suite, 1, 0, 1);
-    out.push_str(&format!(
-        "    <testcase classname=\"{suite}\" name=\"verify\" time=\"0\">\n      <error type=\"{}\" message=\"{}\">{}\nexit code: {}</error>\n    </testcase>\n",
-        xml(failure.kind),
-        xml(&failure.message),
-        xml(&failure.message),
-        failure.exit_code
-    ));
-    out.push_str(JUNIT_CLOSE);
-    out
+pub(crate) fn junit_error(env: Option<&str>, failure: &Failure) -> String {
+    let name = env.map_or_else(|| "medtech".to_owned(), |e| format!("medtech.{e}"));
+    let mut error = TestCaseStatus::non_success(NonSuccessKind::Error);
+    error
+        .set_type(failure.kind)
+        .set_message(failure.message.as_str())
+        .set_description(format!(
+            "{}\nexit code: {}",
+            failure.message, failure.exit_code
+        ));
+    let mut suite = suite(&name);
+    suite.add_test_case(case("verify", &name, error));
+    // The caller reports the failure on stderr as well; should even this document fail to
+    // build, an empty stdout is better than half a document.
+    document(suite).unwrap_or_default()
 }
 
 fn cell(text: &str) -> String {
@@ -219,18 +229,38 @@ fn markdown(env: &str, checks: &[Check]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logical::{Guards, Logical};
 
+    /// One check that passes, one that fails, and one whose observed value is longer than a
+    /// table cell (and holds what XML and Markdown must escape).
     fn checks() -> Vec<Check> {
         vec![
-            Check::new("vpc", "vpc", "exists", true.into(), true.into()),
+            Check::new(Logical::Vpc, "vpc", "exists", true.into(), true.into()),
             Check::new(
-                "kms",
+                Logical::KmsKey,
                 "kms_key",
                 "rotation_enabled",
                 true.into(),
                 false.into(),
             ),
+            Check::new(
+                Logical::SecurityGroup(Guards::Postgres),
+                "security_group",
+                "ingress",
+                json!([]),
+                json!([{"cidr": "0.0.0.0/0", "ports": "0-65535", "note": "<opened by hand> & 'kept' | \"wide\""}]),
+            ),
         ]
+    }
+
+    /// The document with its one moving part, the timestamp, fixed.
+    fn stamped(doc: &str) -> String {
+        let Some(start) = doc.find(" timestamp=\"") else {
+            return doc.to_owned();
+        };
+        let value = start + " timestamp=\"".len();
+        let end = value + doc[value..].find('"').unwrap_or(0);
+        format!("{}TIMESTAMP{}", &doc[..value], &doc[end..])
     }
 
     #[test]
@@ -239,15 +269,84 @@ mod tests {
         assert!(!plain.contains('\x1b'), "{plain}");
         assert!(plain.starts_with("FAIL  "), "{plain}");
         let painted = table(&checks(), Paint::ANSI);
-        assert!(painted.contains("\x1b[31mFAIL\x1b[0m"), "{painted}");
-        assert!(painted.contains("\x1b[32mPASS\x1b[0m"), "{painted}");
+        assert!(painted.starts_with("\x1b[31mFAIL\x1b[0m  "), "{painted}");
+        assert!(painted.contains("\n\x1b[32mPASS\x1b[0m  "), "{painted}");
+        // Colour changes nothing but the verdicts.
+        assert_eq!(
+            painted
+                .replace("\x1b[31m", "")
+                .replace("\x1b[32m", "")
+                .replace("\x1b[0m", ""),
+            plain
+        );
+    }
+
+    #[test]
+    fn every_format_of_a_fixed_report() {
+        let checks = checks();
+        insta::assert_snapshot!("table", table(&checks, Paint::PLAIN));
+        insta::assert_snapshot!("markdown", markdown("dev", &checks));
+        insta::assert_snapshot!(
+            "junit",
+            stamped(&junit("dev", &checks).expect("JUnit document"))
+        );
+        insta::assert_snapshot!(
+            "json",
+            serde_json::to_string_pretty(&json("dev", &checks)).expect("JSON document")
+        );
     }
 
     #[test]
     fn the_json_report_carries_the_format_version() {
         let report = json("dev", &checks());
         assert_eq!(report["format_version"], FORMAT_VERSION);
-        assert_eq!(report["failed"], 1);
+        assert_eq!(report["failed"], 2);
+    }
+
+    /// The elements named `tag` within `node`.
+    fn tagged<'a, 'i>(node: roxmltree::Node<'a, 'i>, tag: &str) -> Vec<roxmltree::Node<'a, 'i>> {
+        node.descendants().filter(|n| n.has_tag_name(tag)).collect()
+    }
+
+    /// What a CI's test view reads back, the escaping undone: the suite, a case per check
+    /// named by its id, and a failure's type and text.
+    #[test]
+    fn the_junit_report_reads_back_as_one_suite_with_a_case_per_check() {
+        let xml = junit("dev", &checks()).expect("JUnit document");
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        let [suite] = tagged(doc.root(), "testsuite")[..] else {
+            panic!("not one testsuite\n{xml}")
+        };
+        assert_eq!(suite.attribute("name"), Some("medtech.dev"));
+        let verdicts: Vec<_> = tagged(suite, "testcase")
+            .into_iter()
+            .map(|case| {
+                let failure = tagged(case, "failure")
+                    .first()
+                    .map(|f| (f.attribute("type"), f.text().and_then(|t| t.lines().nth(1))));
+                (case.attribute("name"), failure)
+            })
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                (Some("vpc.exists"), None),
+                (
+                    Some("kms.rotation_enabled"),
+                    Some((Some("high"), Some("observed: false")))
+                ),
+                (
+                    Some("rds-sg.ingress"),
+                    Some((
+                        Some("critical"),
+                        Some(
+                            r#"observed: [{"cidr":"0.0.0.0/0","note":"<opened by hand> & 'kept' | \"wide\"","ports":"0-65535"}]"#
+                        )
+                    ))
+                ),
+            ],
+            "{xml}"
+        );
     }
 
     #[test]
@@ -257,19 +356,18 @@ mod tests {
             message: "verification could not run: AWS: <endpoint> \"unreachable\" & more".into(),
             exit_code: 2,
         };
-        let doc = junit_error(Some("dev"), &failure);
+        let xml = junit_error(Some("dev"), &failure);
+        insta::assert_snapshot!("junit_error", stamped(&xml));
+        // The counts and the type are in the snapshot; the escaping must give the message back.
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        let [error] = tagged(doc.root(), "error")[..] else {
+            panic!("not one <error>\n{xml}")
+        };
+        assert_eq!(error.attribute("message"), Some(failure.message.as_str()));
+        let unnamed = junit_error(None, &failure);
         assert!(
-            doc.contains("tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\""),
-            "{doc}"
+            unnamed.contains("<testsuite name=\"medtech\" "),
+            "{unnamed}"
         );
-        assert!(
-            doc.contains(
-                "<error type=\"aws_access\" message=\"verification could not run: AWS: &lt;endpoint&gt; &quot;unreachable&quot; &amp; more\">"
-            ),
-            "{doc}"
-        );
-        assert_eq!(doc.matches("<testcase ").count(), 1, "{doc}");
-        assert!(doc.ends_with(JUNIT_CLOSE), "{doc}");
-        assert!(junit_error(None, &failure).contains("<testsuite name=\"medtech\" "));
     }
 }

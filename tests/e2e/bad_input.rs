@@ -325,6 +325,8 @@ async fn bad_input_catalogue() {
     let t = TestContext::new("other").await;
     let cases = catalogue("other");
     let mut failures = Vec::new();
+    // Each case's message as a user reads it, snapshotted below (paths redacted).
+    let mut messages = Vec::new();
     for c in &cases {
         let dir = tempfile::tempdir().unwrap();
         for (path, body) in &c.files {
@@ -347,6 +349,15 @@ async fn bad_input_catalogue() {
             .expect("the emulator's request count");
         let err = stderr(&out);
         let lines: Vec<&str> = err.lines().filter(|l| !l.contains(" WARN ")).collect();
+        let shown = lines
+            .join("\n")
+            .replace(&dir.path().display().to_string(), "[WORKDIR]")
+            .replace(&t.dir.path().display().to_string(), "[TESTDIR]");
+        messages.push(format!(
+            "{} (exit {:?}):\n  {shown}",
+            c.name,
+            out.status.code()
+        ));
         let problems: Vec<String> = [
             (out.status.code() != Some(c.code))
                 .then(|| format!("exit {:?}, want {}", out.status.code(), c.code)),
@@ -383,6 +394,7 @@ async fn bad_input_catalogue() {
         cases.len(),
         failures.join("\n")
     );
+    insta::assert_snapshot!("bad_input_messages", messages.join("\n"));
     // Nothing reached AWS as a change.
     let left: Vec<String> = t.sweep_all("bad").await.into_values().flatten().collect();
     assert!(left.is_empty(), "bad input created {left:?}");
@@ -482,6 +494,7 @@ async fn a_locked_environment_names_the_holder() {
         err.contains("pid 4242 on ci-runner-7 (medtech up, started 2026-11-23 01:02:03 UTC)"),
         "{err}"
     );
+    insta::assert_snapshot!("locked_environment", err);
     assert!(!t.state_file().exists());
     drop(lock);
     // Released (as when the holder exits or dies): the next run goes ahead.
@@ -517,6 +530,17 @@ async fn a_second_up_while_one_runs_names_the_real_holder() {
     let holder = format!("pid {} on {host} (medtech up, started ", first.id());
     assert!(err.contains(&holder), "{holder:?} not in {err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    // The pid, host and start time are this run's own.
+    let started = err[err.find(&holder).expect("holder") + holder.len()..]
+        .split(')')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!started.is_empty(), "no start time: {err}");
+    let shown = err
+        .replace(&holder, "pid [PID] on [HOST] (medtech up, started ")
+        .replace(&started, "[TIME]");
+    insta::assert_snapshot!("second_up_while_one_runs", shown);
 
     // The refused run changed nothing: the first finishes and the stack is whole.
     let rest: Vec<String> = progress.map_while(Result::ok).collect();

@@ -8,25 +8,35 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::Filter;
 use serde_json::Value;
 
-pub const REGION: &str = "us-east-1";
+pub(crate) const REGION: &str = "us-east-1";
+
+/// Sends an SDK request; an error fails the test, naming the request.
+macro_rules! sent {
+    ($request:expr) => {
+        $request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:?}", stringify!($request)))
+    };
+}
+pub(crate) use sent;
 
 /// A running emulator, stopped when dropped.
-pub struct Emulator {
+pub(crate) struct Emulator {
     child: Child,
     pub endpoint: String,
     dir: tempfile::TempDir,
 }
 
 impl Emulator {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(None)
     }
 
     /// With a latency/fault behaviour (see tests/emulator/README.md).
-    pub fn start_with(behaviour: Option<&serde_json::Value>) -> Self {
+    pub(crate) fn start_with(behaviour: Option<&serde_json::Value>) -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let python = root.join(".venv/bin/python");
         assert!(
@@ -76,7 +86,7 @@ impl Emulator {
         }
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("emulator.log")).unwrap_or_default()
     }
 }
@@ -93,7 +103,7 @@ impl Drop for Emulator {
 /// denser, timeouts as long as real AWS's divided by 100 (RDS's hour: 36 s).
 const INSTANT_SCALE: &str = "0.01";
 
-pub struct TestContext {
+pub(crate) struct TestContext {
     pub emulator: Emulator,
     pub dir: tempfile::TempDir,
     pub env: String,
@@ -115,20 +125,20 @@ pub struct TestContext {
 }
 
 impl TestContext {
-    pub async fn new(env: &str) -> Self {
+    pub(crate) async fn new(env: &str) -> Self {
         let mut t = Self::with_emulator(env, Emulator::start()).await;
         t.time_scale = Some(INSTANT_SCALE);
         t
     }
 
     /// A context whose emulator behaves like real AWS in time and under faults.
-    pub async fn with_behaviour(env: &str, behaviour: serde_json::Value) -> Self {
+    pub(crate) async fn with_behaviour(env: &str, behaviour: serde_json::Value) -> Self {
         Self::with_emulator(env, Emulator::start_with(Some(&behaviour))).await
     }
 
     /// One request to the emulator's control endpoints (`/_medtech/*`, `/moto-api/*`), which
     /// speak plain HTTP outside AWS's protocols: the status line and the body.
-    pub fn emulator_control(
+    pub(crate) fn emulator_control(
         &self,
         method: &str,
         path: &str,
@@ -152,13 +162,13 @@ impl TestContext {
     }
 
     /// The emulator's request counts, faults and resource timelines.
-    pub fn emulator_stats(&self) -> Value {
+    pub(crate) fn emulator_stats(&self) -> Value {
         let (_, body) = self.emulator_control("GET", "/_medtech/stats", None);
         serde_json::from_str(&body).unwrap_or(Value::Null)
     }
 
     /// Zeroes the emulator's request counts and timeline, so the next stats are one run's.
-    pub fn reset_emulator_stats(&self) {
+    pub(crate) fn reset_emulator_stats(&self) {
         let (status, body) = self.emulator_control("POST", "/_medtech/stats/reset", None);
         assert!(status.contains(" 200 "), "stats reset: {status} {body}");
     }
@@ -195,23 +205,28 @@ impl TestContext {
 
     /// Runs the real binary against the emulator in this test's directory, with nothing of
     /// the developer's own AWS setup leaking in.
-    pub fn medtech(&self, args: &[&str]) -> Output {
+    pub(crate) fn medtech(&self, args: &[&str]) -> Output {
         self.medtech_with(args, &[])
     }
 
-    pub fn medtech_with(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    pub(crate) fn medtech_with(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
         self.medtech_in(self.dir.path(), args, extra_env)
     }
 
     /// Runs the binary in another working directory (own state and config files).
-    pub fn medtech_in(&self, cwd: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    pub(crate) fn medtech_in(
+        &self,
+        cwd: &Path,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> Output {
         self.command(cwd, args, extra_env)
             .output()
             .expect("run medtech")
     }
 
     /// The command line of a run, for tests that start it and act on it while it runs.
-    pub fn command(&self, cwd: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Command {
+    pub(crate) fn command(&self, cwd: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Command {
         let home = self.dir.path().join("home");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_medtech"));
         cmd.args(args)
@@ -237,7 +252,7 @@ impl TestContext {
     }
 
     /// Runs `medtech <args> --env <env>` and insists on success.
-    pub fn run_ok(&self, args: &[&str]) -> Output {
+    pub(crate) fn run_ok(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--env", &self.env]);
         let out = self.medtech(&all);
@@ -252,161 +267,59 @@ impl TestContext {
         out
     }
 
-    pub fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
 
-    pub fn state_file(&self) -> PathBuf {
+    pub(crate) fn state_file(&self) -> PathBuf {
         self.path(&format!("state/{}.json", self.env))
     }
 
-    pub fn state(&self) -> Value {
+    pub(crate) fn state(&self) -> Value {
         read_json(&self.state_file())
     }
 
-    pub fn outputs(&self) -> serde_json::Map<String, Value> {
+    pub(crate) fn outputs(&self) -> serde_json::Map<String, Value> {
         match read_json(&self.path("cfn-outputs/flat-outputs.json")) {
             Value::Object(map) => map,
             other => panic!("outputs file is not an object: {other}"),
         }
     }
-
-    /// Every EC2 resource the emulator holds that is tagged with `env`, by kind, ids sorted.
-    pub async fn sweep(&self, env: &str) -> BTreeMap<&'static str, Vec<String>> {
-        let by_env = || {
-            Filter::builder()
-                .name("tag:Environment")
-                .values(env)
-                .build()
-        };
-        let mut found: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-        let ec2 = &self.ec2;
-        let vpcs = ec2.describe_vpcs().filters(by_env()).send().await.unwrap();
-        found.insert(
-            "vpc",
-            vpcs.vpcs()
-                .iter()
-                .filter_map(|v| v.vpc_id().map(Into::into))
-                .collect(),
-        );
-        let subnets = ec2
-            .describe_subnets()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.insert(
-            "subnet",
-            subnets
-                .subnets()
-                .iter()
-                .filter_map(|s| s.subnet_id().map(Into::into))
-                .collect(),
-        );
-        let igws = ec2
-            .describe_internet_gateways()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.insert(
-            "internet_gateway",
-            igws.internet_gateways()
-                .iter()
-                .filter_map(|g| g.internet_gateway_id().map(Into::into))
-                .collect(),
-        );
-        let addresses = ec2
-            .describe_addresses()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.insert(
-            "elastic_ip",
-            addresses
-                .addresses()
-                .iter()
-                .filter_map(|a| a.allocation_id().map(Into::into))
-                .collect(),
-        );
-        // Tags checked here too: an emulator's tag filter on NAT gateways is not trusted.
-        let nats = ec2.describe_nat_gateways().send().await.unwrap();
-        found.insert(
-            "nat_gateway",
-            nats.nat_gateways()
-                .iter()
-                .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
-                .filter(|n| {
-                    n.tags()
-                        .iter()
-                        .any(|t| t.key() == Some("Environment") && t.value() == Some(env))
-                })
-                .filter_map(|n| n.nat_gateway_id().map(Into::into))
-                .collect(),
-        );
-        let tables = ec2
-            .describe_route_tables()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.insert(
-            "route_table",
-            tables
-                .route_tables()
-                .iter()
-                .filter_map(|t| t.route_table_id().map(Into::into))
-                .collect(),
-        );
-        let groups = ec2
-            .describe_security_groups()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.insert(
-            "security_group",
-            groups
-                .security_groups()
-                .iter()
-                .filter_map(|g| g.group_id().map(Into::into))
-                .collect(),
-        );
-        for ids in found.values_mut() {
-            ids.sort();
-        }
-        found
-    }
 }
 
-pub fn read_json(path: &Path) -> Value {
+pub(crate) fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn tail(text: &str, lines: usize) -> String {
+/// The last `lines` lines of a text.
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// The tag map of an EC2 resource.
-pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
+pub(crate) fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
         .collect()
 }
 
 /// Asserts the six tags STACK.md requires, with `name` as Name.
-pub fn assert_standard_tags(what: &str, tags: &BTreeMap<String, String>, env: &str, name: &str) {
+pub(crate) fn assert_standard_tags(
+    what: &str,
+    tags: &BTreeMap<String, String>,
+    env: &str,
+    name: &str,
+) {
     let expected = [
         ("Project", "medtech"),
         ("Environment", env),
@@ -426,532 +339,13 @@ pub fn assert_standard_tags(what: &str, tags: &BTreeMap<String, String>, env: &s
 
 /// Whether an AWS name belongs to `env` by the naming rule of STACK.md: it ends in `-<env>`
 /// or has `/<env>/` as a path segment.
-pub fn named_for(name: &str, env: &str) -> bool {
+pub(crate) fn named_for(name: &str, env: &str) -> bool {
     name.ends_with(&format!("-{env}")) || name.contains(&format!("/{env}/"))
 }
 
-fn env_tag<'a>(mut pairs: impl Iterator<Item = (&'a str, &'a str)>, env: &str) -> bool {
-    pairs.any(|(k, v)| k == "Environment" && v == env)
-}
-
 impl TestContext {
-    /// Everything the emulator holds, in every service the stack uses, that carries the tag
-    /// `Environment=<env>` or a name ending in `-<env>` / containing `/<env>/`: the EC2 kinds of
-    /// [`TestContext::sweep`] plus KMS, CloudWatch Logs, Kinesis, Secrets Manager, RDS,
-    /// ElastiCache, IAM, SNS, CloudWatch alarms, VPC endpoints and flow logs. Ids (or ARNs
-    /// where there is no id) by kind, sorted; every kind is present, empty when nothing is
-    /// found, so two sweeps compare as a whole. Things already on their way out and no
-    /// longer billable or usable are left out: KMS keys pending deletion, secrets scheduled
-    /// for deletion, deleted VPC endpoints and NAT gateways.
-    pub async fn sweep_all(&self, env: &str) -> BTreeMap<&'static str, Vec<String>> {
-        let mut found = self.sweep(env).await;
-        let mut put = |kind: &'static str, ids: Vec<String>| {
-            found.insert(kind, ids);
-        };
-
-        // KMS: aliases by name; customer keys by tag (ListResourceTags), not pending deletion.
-        let aliases: Vec<_> = self
-            .kms
-            .list_aliases()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("kms ListAliases");
-        put(
-            "kms_alias",
-            aliases
-                .iter()
-                .flat_map(|p| p.aliases())
-                .filter_map(|a| a.alias_name())
-                .filter(|n| n == &format!("alias/medtech-{env}") || named_for(n, env))
-                .map(str::to_owned)
-                .collect(),
-        );
-        let keys: Vec<_> = self
-            .kms
-            .list_keys()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("kms ListKeys");
-        let mut kms_keys = Vec::new();
-        for key_id in keys
-            .iter()
-            .flat_map(|p| p.keys())
-            .filter_map(|k| k.key_id())
-        {
-            let described = self.kms.describe_key().key_id(key_id).send().await;
-            let meta = described.expect("kms DescribeKey");
-            let meta = meta.key_metadata().expect("key metadata");
-            if meta.key_state().map(|s| s.as_str()) == Some("PendingDeletion")
-                || meta.key_manager().map(|m| m.as_str()) == Some("AWS")
-            {
-                continue;
-            }
-            let tags = self
-                .kms
-                .list_resource_tags()
-                .key_id(key_id)
-                .send()
-                .await
-                .expect("kms ListResourceTags");
-            if env_tag(
-                tags.tags().iter().map(|t| (t.tag_key(), t.tag_value())),
-                env,
-            ) {
-                kms_keys.push(key_id.to_owned());
-            }
-        }
-        put("kms_key", kms_keys);
-
-        // CloudWatch Logs: log groups by name or tag.
-        let groups: Vec<_> = self
-            .logs
-            .describe_log_groups()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("logs DescribeLogGroups");
-        let mut log_groups = Vec::new();
-        for group in groups.iter().flat_map(|p| p.log_groups()) {
-            let name = group.log_group_name().unwrap_or_default();
-            let mut hit = named_for(name, env);
-            if !hit {
-                let arn = group
-                    .log_group_arn()
-                    .map(str::to_owned)
-                    .or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_owned()))
-                    .expect("log group arn");
-                let tags = self
-                    .logs
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .expect("logs ListTagsForResource");
-                hit = tags
-                    .tags()
-                    .is_some_and(|t| t.get("Environment").map(String::as_str) == Some(env));
-            }
-            if hit {
-                log_groups.push(name.to_owned());
-            }
-        }
-        put("log_group", log_groups);
-
-        // Kinesis streams.
-        let streams: Vec<_> = self
-            .kinesis
-            .list_streams()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("kinesis ListStreams");
-        let mut kinesis = Vec::new();
-        for name in streams.iter().flat_map(|p| p.stream_names()) {
-            let mut hit = named_for(name, env);
-            if !hit {
-                let tags = self
-                    .kinesis
-                    .list_tags_for_stream()
-                    .stream_name(name)
-                    .send()
-                    .await
-                    .expect("kinesis ListTagsForStream");
-                hit = env_tag(
-                    tags.tags()
-                        .iter()
-                        .map(|t| (t.key(), t.value().unwrap_or_default())),
-                    env,
-                );
-            }
-            if hit {
-                kinesis.push(name.clone());
-            }
-        }
-        put("kinesis_stream", kinesis);
-
-        // Secrets Manager: skip secrets scheduled for deletion.
-        let secrets: Vec<_> = self
-            .secrets
-            .list_secrets()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("secretsmanager ListSecrets");
-        put(
-            "secret",
-            secrets
-                .iter()
-                .flat_map(|p| p.secret_list())
-                .filter(|s| s.deleted_date().is_none())
-                .filter(|s| {
-                    s.name().is_some_and(|n| named_for(n, env))
-                        || env_tag(
-                            s.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))),
-                            env,
-                        )
-                })
-                .filter_map(|s| s.arn().map(str::to_owned))
-                .collect(),
-        );
-
-        // RDS: instances, parameter groups, subnet groups.
-        let instances: Vec<_> = self
-            .rds
-            .describe_db_instances()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("rds DescribeDBInstances");
-        put(
-            "db_instance",
-            instances
-                .iter()
-                .flat_map(|p| p.db_instances())
-                .filter(|i| {
-                    i.db_instance_identifier()
-                        .is_some_and(|n| named_for(n, env))
-                        || env_tag(
-                            i.tag_list()
-                                .iter()
-                                .filter_map(|t| Some((t.key()?, t.value()?))),
-                            env,
-                        )
-                })
-                .filter_map(|i| i.db_instance_identifier().map(str::to_owned))
-                .collect(),
-        );
-        let param_groups: Vec<_> = self
-            .rds
-            .describe_db_parameter_groups()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("rds DescribeDBParameterGroups");
-        let mut pgs = Vec::new();
-        for group in param_groups.iter().flat_map(|p| p.db_parameter_groups()) {
-            let name = group.db_parameter_group_name().unwrap_or_default();
-            if named_for(name, env) || self.rds_tagged(group.db_parameter_group_arn(), env).await {
-                pgs.push(name.to_owned());
-            }
-        }
-        put("db_parameter_group", pgs);
-        let subnet_groups: Vec<_> = self
-            .rds
-            .describe_db_subnet_groups()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("rds DescribeDBSubnetGroups");
-        let mut sgs = Vec::new();
-        for group in subnet_groups.iter().flat_map(|p| p.db_subnet_groups()) {
-            let name = group.db_subnet_group_name().unwrap_or_default();
-            if named_for(name, env) || self.rds_tagged(group.db_subnet_group_arn(), env).await {
-                sgs.push(name.to_owned());
-            }
-        }
-        put("db_subnet_group", sgs);
-
-        // ElastiCache: replication groups, their member clusters, subnet groups.
-        let groups: Vec<_> = self
-            .elasticache
-            .describe_replication_groups()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("elasticache DescribeReplicationGroups");
-        let mut rgs = Vec::new();
-        for group in groups.iter().flat_map(|p| p.replication_groups()) {
-            let id = group.replication_group_id().unwrap_or_default();
-            if named_for(id, env) || self.elasticache_tagged(group.arn(), env).await {
-                rgs.push(id.to_owned());
-            }
-        }
-        let clusters: Vec<_> = self
-            .elasticache
-            .describe_cache_clusters()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("elasticache DescribeCacheClusters");
-        let mut ccs = Vec::new();
-        for cluster in clusters.iter().flat_map(|p| p.cache_clusters()) {
-            let id = cluster.cache_cluster_id().unwrap_or_default();
-            let in_group = cluster
-                .replication_group_id()
-                .is_some_and(|g| named_for(g, env) || rgs.iter().any(|r| r == g));
-            if named_for(id, env) || in_group || self.elasticache_tagged(cluster.arn(), env).await {
-                ccs.push(id.to_owned());
-            }
-        }
-        put("replication_group", rgs);
-        put("cache_cluster", ccs);
-        let cache_subnets: Vec<_> = self
-            .elasticache
-            .describe_cache_subnet_groups()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("elasticache DescribeCacheSubnetGroups");
-        let mut csgs = Vec::new();
-        for group in cache_subnets.iter().flat_map(|p| p.cache_subnet_groups()) {
-            let name = group.cache_subnet_group_name().unwrap_or_default();
-            if named_for(name, env) || self.elasticache_tagged(group.arn(), env).await {
-                csgs.push(name.to_owned());
-            }
-        }
-        put("cache_subnet_group", csgs);
-
-        // IAM: roles and customer-managed policies.
-        let roles: Vec<_> = self
-            .iam
-            .list_roles()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("iam ListRoles");
-        let mut iam_roles = Vec::new();
-        for role in roles.iter().flat_map(|p| p.roles()) {
-            let name = role.role_name();
-            let mut hit = named_for(name, env);
-            if !hit {
-                let tags = self
-                    .iam
-                    .list_role_tags()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .expect("iam ListRoleTags");
-                hit = env_tag(tags.tags().iter().map(|t| (t.key(), t.value())), env);
-            }
-            if hit {
-                iam_roles.push(role.arn().to_owned());
-            }
-        }
-        put("iam_role", iam_roles);
-        let policies: Vec<_> = self
-            .iam
-            .list_policies()
-            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("iam ListPolicies");
-        let mut iam_policies = Vec::new();
-        for policy in policies.iter().flat_map(|p| p.policies()) {
-            let name = policy.policy_name().unwrap_or_default();
-            let arn = policy.arn().expect("policy arn");
-            let mut hit = named_for(name, env);
-            if !hit {
-                let tags = self
-                    .iam
-                    .list_policy_tags()
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .expect("iam ListPolicyTags");
-                hit = env_tag(tags.tags().iter().map(|t| (t.key(), t.value())), env);
-            }
-            if hit {
-                iam_policies.push(arn.to_owned());
-            }
-        }
-        put("iam_policy", iam_policies);
-
-        // SNS topics.
-        let topics: Vec<_> = self
-            .sns
-            .list_topics()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("sns ListTopics");
-        let mut sns_topics = Vec::new();
-        for arn in topics
-            .iter()
-            .flat_map(|p| p.topics())
-            .filter_map(|t| t.topic_arn())
-        {
-            let name = arn.rsplit(':').next().unwrap_or_default();
-            let mut hit = named_for(name, env);
-            if !hit {
-                let tags = self
-                    .sns
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .expect("sns ListTagsForResource");
-                hit = env_tag(tags.tags().iter().map(|t| (t.key(), t.value())), env);
-            }
-            if hit {
-                sns_topics.push(arn.to_owned());
-            }
-        }
-        put("sns_topic", sns_topics);
-
-        // CloudWatch alarms (metric and composite).
-        let alarms: Vec<_> = self
-            .cloudwatch
-            .describe_alarms()
-            .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
-            .alarm_types(aws_sdk_cloudwatch::types::AlarmType::CompositeAlarm)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("cloudwatch DescribeAlarms");
-        let mut cw_alarms = Vec::new();
-        let all: Vec<(Option<&str>, Option<&str>)> = alarms
-            .iter()
-            .flat_map(|p| {
-                p.metric_alarms()
-                    .iter()
-                    .map(|a| (a.alarm_name(), a.alarm_arn()))
-                    .chain(
-                        p.composite_alarms()
-                            .iter()
-                            .map(|a| (a.alarm_name(), a.alarm_arn())),
-                    )
-            })
-            .collect();
-        for (name, arn) in all {
-            let name = name.unwrap_or_default();
-            let mut hit = named_for(name, env);
-            if !hit && let Some(arn) = arn {
-                let tags = self
-                    .cloudwatch
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .expect("cloudwatch ListTagsForResource");
-                hit = env_tag(
-                    tags.tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?, t.value()?))),
-                    env,
-                );
-            }
-            if hit {
-                cw_alarms.push(name.to_owned());
-            }
-        }
-        put("alarm", cw_alarms);
-
-        // EC2 VPC endpoints: by tag or Name, or in one of this environment's VPCs.
-        let env_vpcs = found.get("vpc").cloned().unwrap_or_default();
-        let endpoints: Vec<_> = self
-            .ec2
-            .describe_vpc_endpoints()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("ec2 DescribeVpcEndpoints");
-        let vpc_endpoints: Vec<String> = endpoints
-            .iter()
-            .flat_map(|p| p.vpc_endpoints())
-            .filter(|e| {
-                !matches!(
-                    e.state()
-                        .map(|s| s.as_str().to_ascii_lowercase())
-                        .as_deref(),
-                    Some("deleted") | Some("deleting")
-                )
-            })
-            .filter(|e| {
-                let t = tags(e.tags());
-                t.get("Environment").map(String::as_str) == Some(env)
-                    || t.get("Name").is_some_and(|n| named_for(n, env))
-                    || e.vpc_id().is_some_and(|v| env_vpcs.iter().any(|x| x == v))
-            })
-            .filter_map(|e| e.vpc_endpoint_id().map(str::to_owned))
-            .collect();
-        let flows: Vec<_> = self
-            .ec2
-            .describe_flow_logs()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .expect("ec2 DescribeFlowLogs");
-        let flow_logs: Vec<String> = flows
-            .iter()
-            .flat_map(|p| p.flow_logs())
-            .filter(|f| {
-                let t = tags(f.tags());
-                t.get("Environment").map(String::as_str) == Some(env)
-                    || t.get("Name").is_some_and(|n| named_for(n, env))
-                    || f.log_group_name().is_some_and(|n| named_for(n, env))
-                    || f.resource_id()
-                        .is_some_and(|v| env_vpcs.iter().any(|x| x == v))
-                    || f.deliver_logs_permission_arn()
-                        .is_some_and(|a| named_for(a, env))
-            })
-            .filter_map(|f| f.flow_log_id().map(str::to_owned))
-            .collect();
-        found.insert("vpc_endpoint", vpc_endpoints);
-        found.insert("flow_log", flow_logs);
-
-        for ids in found.values_mut() {
-            ids.sort();
-            ids.dedup();
-        }
-        found
-    }
-
-    async fn rds_tagged(&self, arn: Option<&str>, env: &str) -> bool {
-        let Some(arn) = arn else { return false };
-        let tags = self
-            .rds
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("rds ListTagsForResource {arn}: {e:?}"));
-        env_tag(
-            tags.tag_list()
-                .iter()
-                .filter_map(|t| Some((t.key()?, t.value()?))),
-            env,
-        )
-    }
-
-    async fn elasticache_tagged(&self, arn: Option<&str>, env: &str) -> bool {
-        let Some(arn) = arn else { return false };
-        let tags = self
-            .elasticache
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("elasticache ListTagsForResource {arn}: {e:?}"));
-        env_tag(
-            tags.tag_list()
-                .iter()
-                .filter_map(|t| Some((t.key()?, t.value()?))),
-            env,
-        )
-    }
-
     /// The account the emulator answers for.
-    pub async fn account_id(&self) -> String {
+    pub(crate) async fn account_id(&self) -> String {
         self.sts
             .get_caller_identity()
             .send()
@@ -968,7 +362,7 @@ impl TestContext {
 impl TestContext {
     /// Switches the emulator's policy evaluation on or off (moto's `/moto-api/reset-auth`,
     /// whose body is the number of requests still let through unchecked).
-    pub fn set_iam_enforcement(&self, on: bool) {
+    pub(crate) fn set_iam_enforcement(&self, on: bool) {
         let body = if on { "0" } else { "inf" };
         let (status, response) =
             self.emulator_control("POST", "/moto-api/reset-auth", Some(("text/plain", body)));
@@ -977,7 +371,11 @@ impl TestContext {
 
     /// Creates an IAM user whose only permissions are `policy`; returns its access key id and
     /// secret, for `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
-    pub async fn create_user_with_policy(&self, user: &str, policy: &Value) -> (String, String) {
+    pub(crate) async fn create_user_with_policy(
+        &self,
+        user: &str,
+        policy: &Value,
+    ) -> (String, String) {
         self.iam.create_user().user_name(user).send().await.unwrap();
         self.put_user_policy(user, policy).await;
         let key = self
@@ -995,7 +393,7 @@ impl TestContext {
     }
 
     /// Replaces the user's permissions with `policy`.
-    pub async fn put_user_policy(&self, user: &str, policy: &Value) {
+    pub(crate) async fn put_user_policy(&self, user: &str, policy: &Value) {
         self.iam
             .put_user_policy()
             .user_name(user)

@@ -224,8 +224,9 @@ async fn a_bad_value_is_named_by_what_set_it() {
 #[tokio::test]
 async fn the_help_reads_as_snapshotted() {
     let t = TestContext::new("help").await;
-    let pages: [&[&str]; 12] = [
+    let pages: [&[&str]; 13] = [
         &["--help"],
+        &["-h"],
         &["up", "--help"],
         &["plan", "--help"],
         &["verify", "--help"],
@@ -241,11 +242,11 @@ async fn the_help_reads_as_snapshotted() {
     for args in pages {
         let out = t.medtech(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
-        let name = format!("help_{}", args[..args.len() - 1].join("_"));
-        let name = if name == "help_" {
-            "help".to_owned()
-        } else {
-            name
+        // `-h` is clap's summary, shorter than `--help` where the long texts differ.
+        let name = match args {
+            ["--help"] => "help".to_owned(),
+            ["-h"] => "help_short".to_owned(),
+            _ => format!("help_{}", args[..args.len() - 1].join("_")),
         };
         insta::assert_snapshot!(name, stdout(&out));
     }

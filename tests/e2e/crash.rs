@@ -9,12 +9,13 @@
 //! while AWS is still creating them, as a real crash would; the `killed_while_*` tests kill
 //! a third of the way through each of those creates on purpose.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::{TestContext, stderr};
+use crate::sweep::counts;
 use serde_json::Value;
 
 fn records(path: &std::path::Path) -> usize {
@@ -23,10 +24,6 @@ fn records(path: &std::path::Path) -> usize {
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .and_then(|v| v["resources"].as_object().map(|r| r.len()))
         .unwrap_or(0)
-}
-
-fn counts(sweep: &BTreeMap<&'static str, Vec<String>>) -> BTreeMap<&'static str, usize> {
-    sweep.iter().map(|(k, v)| (*k, v.len())).collect()
 }
 
 /// Modeled durations for the kill points: small enough that the ~40 runs of a test stay short
@@ -249,11 +246,7 @@ fn create_of(t: &TestContext, kind: &str, since: f64) -> Option<Value> {
 /// `plan` and `verify` then say it is still being created rather than drifted, and `up` again
 /// converges with exactly one of everything.
 async fn kill_inside_wait(kind: &str) {
-    let reference = {
-        let r = TestContext::new("wref").await;
-        r.run_ok(&["up"]);
-        counts(&r.sweep_all("wref").await)
-    };
+    let reference = TestContext::reference_counts().await;
     let env = format!("w{kind}");
     let t = TestContext::with_behaviour(&env, slow_waits()).await;
     let scale = [("MEDTECH_TIME_SCALE", WAIT_SCALE)];

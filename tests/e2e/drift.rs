@@ -5,61 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{TestContext, stderr, stdout};
-use aws_sdk_ec2::types::Filter;
 use serde_json::Value;
 
-/// The ids of the checks `verify --output json` reports as failed (exit code asserted).
-pub(crate) fn failed_checks(t: &TestContext, expect_code: i32) -> BTreeSet<String> {
-    let out = t.medtech(&["verify", "--env", &t.env, "--format", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(expect_code),
-        "verify: {}",
-        stderr(&out)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["passed"] == Value::Bool(false))
-        .map(|c| c["id"].as_str().expect("id").to_owned())
-        .collect()
-}
-
-/// The `resource.property` pairs `plan --output json` would change (exit code 2 asserted).
-pub(crate) fn planned_changes(t: &TestContext) -> BTreeSet<String> {
-    let out = t.medtech(&[
-        "plan",
-        "--env",
-        &t.env,
-        "--detailed-exitcode",
-        "--output",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "plan: {}", stderr(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
-    let mut changes = BTreeSet::new();
-    for step in report["steps"].as_array().expect("steps") {
-        let resource = step["resource"].as_str().unwrap_or_default();
-        match step["action"].as_str() {
-            Some("create") => {
-                changes.insert(format!("{resource}.exists"));
-            }
-            Some("update") => {
-                for change in step["changes"].as_array().expect("changes") {
-                    changes.insert(format!(
-                        "{resource}.{}",
-                        change["property"].as_str().unwrap_or_default()
-                    ));
-                }
-            }
-            _ => {}
-        }
-    }
-    changes
-}
+use crate::common::sent;
+use crate::common::{TestContext, stderr, stdout};
+use crate::lookup::{backup_retention, db_instance, default_security_group};
+use crate::runs::{assert_no_changes, failed_checks, planned_changes};
 
 async fn kms_key_id(t: &TestContext) -> String {
     t.outputs()["kms_key_id"]
@@ -73,8 +24,7 @@ async fn every_drift_is_named_planned_and_repaired() {
     let t = TestContext::new("drift").await;
     t.run_ok(&["up"]);
     assert!(failed_checks(&t, 0).is_empty());
-    let out = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_no_changes(&t, &t.env);
 
     let env = t.env.clone();
     let outputs = t.outputs();
@@ -83,7 +33,8 @@ async fn every_drift_is_named_planned_and_repaired() {
     // What the repairs must bring back, read through the SDK before anything drifts.
     let vpc = text("vpc_id");
     let rds_sg = text("rds_security_group_id");
-    let default_sg = default_group(&t, &vpc).await;
+    let default_sg = default_security_group(&t, &vpc).await;
+    let default_sg = default_sg.group_id().expect("group id").to_owned();
     let db = text("rds_instance_identifier");
     let rds_sg_before = ingress(&t, &rds_sg).await;
     assert!(
@@ -102,106 +53,93 @@ async fn every_drift_is_named_planned_and_repaired() {
     let mut drifts: Vec<(&str, &str)> = Vec::new();
 
     // 1. Key rotation turned off.
-    t.kms
-        .disable_key_rotation()
-        .key_id(kms_key_id(&t).await)
-        .send()
-        .await
-        .unwrap();
+    sent!(t.kms.disable_key_rotation().key_id(kms_key_id(&t).await));
     drifts.push(("key rotation off", "kms.rotation_enabled"));
     // 2. An extra ingress rule on the database's security group.
-    t.ec2
-        .authorize_security_group_ingress()
-        .group_id(text("rds_security_group_id"))
-        .ip_protocol("tcp")
-        .from_port(5432)
-        .to_port(5432)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.ec2
+            .authorize_security_group_ingress()
+            .group_id(text("rds_security_group_id"))
+            .ip_protocol("tcp")
+            .from_port(5432)
+            .to_port(5432)
+            .cidr_ip("0.0.0.0/0")
+    );
     drifts.push(("database open to the world", "rds-sg.ingress"));
     // 3. Flow-log retention shortened.
-    t.logs
-        .put_retention_policy()
-        .log_group_name(format!("/medtech/{env}/vpc-flow"))
-        .retention_in_days(90)
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.logs
+            .put_retention_policy()
+            .log_group_name(format!("/medtech/{env}/vpc-flow"))
+            .retention_in_days(90)
+    );
     drifts.push((
         "flow-log retention shortened",
         "flow-logs-group.retention_in_days",
     ));
     // 4. Stream encryption stopped.
-    t.kinesis
-        .stop_stream_encryption()
-        .stream_name(text("kinesis_stream_name"))
-        .encryption_type(aws_sdk_kinesis::types::EncryptionType::Kms)
-        .key_id(text("kms_key_arn"))
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.kinesis
+            .stop_stream_encryption()
+            .stream_name(text("kinesis_stream_name"))
+            .encryption_type(aws_sdk_kinesis::types::EncryptionType::Kms)
+            .key_id(text("kms_key_arn"))
+    );
     drifts.push(("stream encryption stopped", "kinesis.encryption"));
     // 5. An alarm deleted.
-    t.cloudwatch
-        .delete_alarms()
-        .alarm_names(format!("medtech-rds-cpu-{env}"))
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.cloudwatch
+            .delete_alarms()
+            .alarm_names(format!("medtech-rds-cpu-{env}"))
+    );
     drifts.push(("alarm deleted", "alarm-rds-cpu.exists"));
     // 6. A required tag removed.
-    t.ec2
-        .delete_tags()
-        .resources(text("vpc_id"))
-        .tags(aws_sdk_ec2::types::Tag::builder().key("Compliance").build())
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.ec2
+            .delete_tags()
+            .resources(text("vpc_id"))
+            .tags(aws_sdk_ec2::types::Tag::builder().key("Compliance").build())
+    );
     drifts.push(("tag removed", "vpc.tags"));
     // 7. A resource deleted outright: the audit log group, with its history.
-    t.logs
-        .delete_log_group()
-        .log_group_name(text("audit_log_group_name"))
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.logs
+            .delete_log_group()
+            .log_group_name(text("audit_log_group_name"))
+    );
     drifts.push(("audit log group deleted", "audit-logs.exists"));
     // 8. The default security group opened.
-    t.ec2
-        .authorize_security_group_ingress()
-        .group_id(&default_sg)
-        .ip_protocol("tcp")
-        .from_port(22)
-        .to_port(22)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.ec2
+            .authorize_security_group_ingress()
+            .group_id(&default_sg)
+            .ip_protocol("tcp")
+            .from_port(22)
+            .to_port(22)
+            .cidr_ip("0.0.0.0/0")
+    );
     drifts.push(("default group opened", "default-sg.ingress"));
     // 9. An inline policy slipped onto a role.
-    t.iam
-        .put_role_policy()
-        .role_name(format!("medtech-kinesis-producer-{env}"))
-        .policy_name("shortcut")
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kinesis:*","Resource":"*"}]}"#)
-        .send()
-        .await
-        .unwrap();
+    let shortcut = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kinesis:*","Resource":"*"}]}"#;
+    sent!(
+        t.iam
+            .put_role_policy()
+            .role_name(format!("medtech-kinesis-producer-{env}"))
+            .policy_name("shortcut")
+            .policy_document(shortcut)
+    );
     drifts.push((
         "inline policy added",
         "kinesis-producer-role.inline_policies",
     ));
     // 10. Database backups cut to a week.
-    t.rds
-        .modify_db_instance()
-        .db_instance_identifier(&db)
-        .backup_retention_period(7)
-        .apply_immediately(true)
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.rds
+            .modify_db_instance()
+            .db_instance_identifier(&db)
+            .backup_retention_period(7)
+            .apply_immediately(true)
+    );
     drifts.push(("backups shortened", "rds.backup_retention_period"));
 
     let expected: BTreeSet<String> = drifts
@@ -224,29 +162,16 @@ async fn every_drift_is_named_planned_and_repaired() {
         failed_checks(&t, 0).is_empty(),
         "up did not repair everything"
     );
-    let out = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_no_changes(&t, &t.env);
 
     // Read back through the SDK, not through medtech: the repairs are real.
-    let rotation = t
-        .kms
-        .get_key_rotation_status()
-        .key_id(kms_key_id(&t).await)
-        .send()
-        .await
-        .unwrap();
+    let rotation = sent!(t.kms.get_key_rotation_status().key_id(kms_key_id(&t).await));
     assert!(rotation.key_rotation_enabled());
     for group in [
         text("audit_log_group_name"),
         format!("/medtech/{env}/vpc-flow"),
     ] {
-        let found = t
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(&group)
-            .send()
-            .await
-            .unwrap();
+        let found = sent!(t.logs.describe_log_groups().log_group_name_prefix(&group));
         assert_eq!(
             found.log_groups()[0].retention_in_days(),
             Some(365),
@@ -258,13 +183,11 @@ async fn every_drift_is_named_planned_and_repaired() {
             "{group}"
         );
     }
-    let stream = t
-        .kinesis
-        .describe_stream_summary()
-        .stream_name(text("kinesis_stream_name"))
-        .send()
-        .await
-        .unwrap();
+    let stream = sent!(
+        t.kinesis
+            .describe_stream_summary()
+            .stream_name(text("kinesis_stream_name"))
+    );
     assert_eq!(
         stream
             .stream_description_summary()
@@ -272,21 +195,17 @@ async fn every_drift_is_named_planned_and_repaired() {
             .encryption_type(),
         Some(&aws_sdk_kinesis::types::EncryptionType::Kms)
     );
-    let inline = t
-        .iam
-        .list_role_policies()
-        .role_name(format!("medtech-kinesis-producer-{env}"))
-        .send()
-        .await
-        .unwrap();
+    let inline = sent!(
+        t.iam
+            .list_role_policies()
+            .role_name(format!("medtech-kinesis-producer-{env}"))
+    );
     assert!(inline.policy_names().is_empty());
-    let alarms = t
-        .cloudwatch
-        .describe_alarms()
-        .alarm_names(format!("medtech-rds-cpu-{env}"))
-        .send()
-        .await
-        .unwrap();
+    let alarms = sent!(
+        t.cloudwatch
+            .describe_alarms()
+            .alarm_names(format!("medtech-rds-cpu-{env}"))
+    );
     assert_eq!(alarms.metric_alarms().len(), 1);
     assert_eq!(
         ingress(&t, &rds_sg).await,
@@ -302,37 +221,10 @@ async fn every_drift_is_named_planned_and_repaired() {
     assert_eq!(backup_retention(&t, &db).await, 30, "backup retention");
 }
 
-/// The VPC's default security group.
-async fn default_group(t: &TestContext, vpc: &str) -> String {
-    let groups = t
-        .ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .filters(
-            Filter::builder()
-                .name("group-name")
-                .values("default")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    groups.security_groups()[0]
-        .group_id()
-        .expect("group id")
-        .to_owned()
-}
-
 /// A security group's ingress rules as the emulator reports them: one line per protocol,
 /// port range and source, sorted.
 async fn ingress(t: &TestContext, group: &str) -> Vec<String> {
-    let groups = t
-        .ec2
-        .describe_security_groups()
-        .group_ids(group)
-        .send()
-        .await
-        .unwrap();
+    let groups = sent!(t.ec2.describe_security_groups().group_ids(group));
     let mut rules = Vec::new();
     for p in groups.security_groups()[0].ip_permissions() {
         let ports = format!(
@@ -359,21 +251,8 @@ async fn ingress(t: &TestContext, group: &str) -> Vec<String> {
 }
 
 async fn vpc_tags(t: &TestContext, vpc: &str) -> std::collections::BTreeMap<String, String> {
-    let vpcs = t.ec2.describe_vpcs().vpc_ids(vpc).send().await.unwrap();
+    let vpcs = sent!(t.ec2.describe_vpcs().vpc_ids(vpc));
     crate::common::tags(vpcs.vpcs()[0].tags())
-}
-
-async fn backup_retention(t: &TestContext, db: &str) -> i32 {
-    let out = t
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier(db)
-        .send()
-        .await
-        .unwrap();
-    out.db_instances()[0]
-        .backup_retention_period()
-        .expect("backup retention")
 }
 
 #[tokio::test]
@@ -421,11 +300,19 @@ async fn reports_parse_and_state_is_not_needed() {
     assert!(junit.starts_with("<?xml"));
     let cases = junit.matches("<testcase ").count();
     assert_eq!(cases, checks.len());
-    assert!(junit.contains(&format!(
-        "<testsuite name=\"medtech.{}\" tests=\"{cases}\" failures=\"0\"",
-        t.env
-    )));
-    assert_eq!(junit.matches("<testsuite ").count(), 1);
+    let doc = roxmltree::Document::parse(&junit).expect("a JUnit document");
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    assert_eq!(suites.len(), 1, "{junit}");
+    let suite = suites[0];
+    assert_eq!(
+        suite.attribute("name"),
+        Some(format!("medtech.{}", t.env).as_str())
+    );
+    assert_eq!(suite.attribute("tests"), Some(cases.to_string().as_str()));
+    assert_eq!(suite.attribute("failures"), Some("0"));
     assert!(junit.trim_end().ends_with("</testsuites>"));
 
     // Markdown, also appended to a GitHub job summary.
@@ -443,12 +330,7 @@ async fn reports_parse_and_state_is_not_needed() {
     );
 
     // A failing control in JUnit: a <failure> element for exactly it.
-    t.kms
-        .disable_key_rotation()
-        .key_id(kms_key_id(&t).await)
-        .send()
-        .await
-        .unwrap();
+    sent!(t.kms.disable_key_rotation().key_id(kms_key_id(&t).await));
     let out = t.medtech(&["verify", "--env", &t.env, "--format", "junit"]);
     assert_eq!(out.status.code(), Some(1));
     let junit = stdout(&out);
@@ -466,8 +348,7 @@ async fn reports_parse_and_state_is_not_needed() {
     );
     std::fs::remove_file(t.state_file()).unwrap();
     t.run_ok(&["verify"]);
-    let plan = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+    assert_no_changes(&t, &t.env);
     assert!(!t.state_file().exists(), "plan or verify wrote state");
 
     // state refresh rebuilds it from AWS: every resource, with the id and every identifier
@@ -505,13 +386,7 @@ async fn replacing_stateful_resources_is_refused() {
         "{err}"
     );
     // Nothing was replaced.
-    let vpcs = t
-        .ec2
-        .describe_vpcs()
-        .vpc_ids(vpc.as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let vpcs = sent!(t.ec2.describe_vpcs().vpc_ids(vpc.as_str().unwrap()));
     assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.0.0.0/16"));
     assert_eq!(t.sweep(&t.env).await["vpc"].len(), 1);
 }
@@ -553,22 +428,20 @@ async fn repairs_wait_until_aws_describes_the_modification() {
     assert_eq!(snapshot_retention(&t, group).await, (7, "available".into()));
 
     // Shortened behind medtech's back, and left to take effect.
-    t.rds
-        .modify_db_instance()
-        .db_instance_identifier(db)
-        .backup_retention_period(3)
-        .apply_immediately(true)
-        .send()
-        .await
-        .unwrap();
-    t.elasticache
-        .modify_replication_group()
-        .replication_group_id(group)
-        .snapshot_retention_limit(1)
-        .apply_immediately(true)
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.rds
+            .modify_db_instance()
+            .db_instance_identifier(db)
+            .backup_retention_period(3)
+            .apply_immediately(true)
+    );
+    sent!(
+        t.elasticache
+            .modify_replication_group()
+            .replication_group_id(group)
+            .snapshot_retention_limit(1)
+            .apply_immediately(true)
+    );
     for _ in 0..600 {
         let rds_done = backup_retention(&t, db).await == 3 && db_settled(&t, db).await;
         if rds_done && snapshot_retention(&t, group).await == (1, "available".into()) {
@@ -587,14 +460,7 @@ async fn repairs_wait_until_aws_describes_the_modification() {
 
 /// Whether the instance is `available` with nothing pending.
 async fn db_settled(t: &TestContext, db: &str) -> bool {
-    let out = t
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier(db)
-        .send()
-        .await
-        .unwrap();
-    let db = &out.db_instances()[0];
+    let db = db_instance(t, db).await;
     db.db_instance_status() == Some("available")
         && db
             .pending_modified_values()
@@ -603,13 +469,11 @@ async fn db_settled(t: &TestContext, db: &str) -> bool {
 
 /// The replication group's snapshot retention and status.
 async fn snapshot_retention(t: &TestContext, group: &str) -> (i32, String) {
-    let out = t
-        .elasticache
-        .describe_replication_groups()
-        .replication_group_id(group)
-        .send()
-        .await
-        .unwrap();
+    let out = sent!(
+        t.elasticache
+            .describe_replication_groups()
+            .replication_group_id(group)
+    );
     let group = &out.replication_groups()[0];
     (
         group

@@ -3,25 +3,16 @@
 //! and lost responses (applied, but the client sees a 500). medtech must finish with exactly
 //! one of everything, and `destroy` must leave nothing.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::common::TestContext;
+use crate::common::sent;
+use crate::runs::DESTROY_NOW;
+use crate::sweep::counts;
 use serde_json::{Value, json};
-
-fn counts(sweep: &BTreeMap<&'static str, Vec<String>>) -> BTreeMap<&'static str, usize> {
-    sweep.iter().map(|(k, v)| (*k, v.len())).collect()
-}
-
-/// What a full environment holds, per kind, as swept from a fault-free emulator.
-async fn reference() -> BTreeMap<&'static str, usize> {
-    let t = TestContext::new("ref").await;
-    t.run_ok(&["up"]);
-    counts(&t.sweep_all("ref").await)
-}
 
 /// Real AWS durations scaled by 1/200: RDS 4.5 s, Redis 3 s, NAT 0.45 s; network interfaces
 /// linger 10 s after RDS, ElastiCache and endpoint deletes (AWS: up to about 45 min; long
@@ -33,7 +24,7 @@ fn latency() -> Value {
 
 #[tokio::test]
 async fn up_and_destroy_wait_through_real_intermediate_states() {
-    let expected = reference().await;
+    let expected = TestContext::reference_counts().await;
     let t = TestContext::with_behaviour("slow", latency()).await;
     let started = Instant::now();
     t.run_ok(&["up"]);
@@ -61,14 +52,8 @@ async fn up_and_destroy_wait_through_real_intermediate_states() {
 
     // Counted from here: the refusals `up` met (IAM propagation) must not count for destroy.
     t.reset_emulator_stats();
-    t.run_ok(&[
-        "destroy",
-        "--yes",
-        "--skip-final-snapshot",
-        "--force-delete-secrets",
-    ]);
-    let left: Vec<String> = t.sweep_all("slow").await.into_values().flatten().collect();
-    assert!(left.is_empty(), "destroy left {left:?}");
+    t.run_ok(&DESTROY_NOW);
+    t.assert_nothing_left("slow").await;
     let stats = t.emulator_stats();
     // Deletes met the network interfaces that linger after RDS, ElastiCache and the endpoints,
     // were refused, and retried until they went through (the sweep above). The subnets go
@@ -84,7 +69,7 @@ async fn up_and_destroy_wait_through_real_intermediate_states() {
 
 #[tokio::test]
 async fn a_tenth_of_all_calls_failing_still_converges_to_one_of_everything() {
-    let expected = reference().await;
+    let expected = TestContext::reference_counts().await;
     for seed in [1, 2, 3] {
         let env = format!("f{seed}");
         let t = TestContext::with_behaviour(
@@ -98,14 +83,8 @@ async fn a_tenth_of_all_calls_failing_still_converges_to_one_of_everything() {
             expected,
             "seed {seed}: not exactly one of everything"
         );
-        t.run_ok(&[
-            "destroy",
-            "--yes",
-            "--skip-final-snapshot",
-            "--force-delete-secrets",
-        ]);
-        let left: Vec<String> = t.sweep_all(&env).await.into_values().flatten().collect();
-        assert!(left.is_empty(), "seed {seed}: destroy left {left:?}");
+        t.run_ok(&DESTROY_NOW);
+        t.assert_nothing_left(&env).await;
         let faults = &t.emulator_stats()["totals"]["faults"];
         for kind in ["throttle", "server_error", "lost_response"] {
             assert!(
@@ -149,7 +128,7 @@ async fn a_lost_answer_to_any_create_makes_no_second_resource() {
         "kms:PutKeyPolicy",
         "secretsmanager:PutSecretValue",
     ];
-    let expected = reference().await;
+    let expected = TestContext::reference_counts().await;
     let t = TestContext::with_behaviour(
         "lost",
         json!({
@@ -231,13 +210,7 @@ async fn ctrl_c_stops_waiting_saves_state_and_the_next_run_resumes() {
         .as_str()
         .expect("the RDS id in state");
     // It stopped waiting rather than waiting the creation out: AWS is still creating.
-    let db = t
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier(rds)
-        .send()
-        .await
-        .unwrap();
+    let db = sent!(t.rds.describe_db_instances().db_instance_identifier(rds));
     assert_eq!(
         db.db_instances()[0].db_instance_status(),
         Some("creating"),

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::common::sent;
 use crate::common::{TestContext, assert_standard_tags, stderr, stdout, tags};
+use crate::lookup::{default_security_group, endpoints_with_id};
 use aws_sdk_ec2::types::Filter;
 use serde_json::Value;
 
@@ -46,7 +48,7 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
 
     // VPC: CIDR, DNS support and hostnames, tags.
     let vpc_id = outputs["vpc_id"].as_str().unwrap().to_owned();
-    let vpcs = ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.unwrap();
+    let vpcs = sent!(ec2.describe_vpcs().vpc_ids(&vpc_id));
     let vpc = &vpcs.vpcs()[0];
     assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
     assert_standard_tags("vpc", &tags(vpc.tags()), env, &format!("medtech-vpc-{env}"));
@@ -54,13 +56,11 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
         aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
         aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
     ] {
-        let out = ec2
-            .describe_vpc_attribute()
-            .vpc_id(&vpc_id)
-            .attribute(attribute.clone())
-            .send()
-            .await
-            .unwrap();
+        let out = sent!(
+            ec2.describe_vpc_attribute()
+                .vpc_id(&vpc_id)
+                .attribute(attribute.clone())
+        );
         let value = out
             .enable_dns_support()
             .or(out.enable_dns_hostnames())
@@ -69,7 +69,7 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
     }
 
     // Subnets: one per tier per AZ, in the two first available AZs, no public IPs on launch.
-    let zones = ec2.describe_availability_zones().send().await.unwrap();
+    let zones = sent!(ec2.describe_availability_zones());
     let mut zone_names: Vec<&str> = zones
         .availability_zones()
         .iter()
@@ -91,7 +91,7 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
         let subnet_ids = ids(&outputs[key]);
         assert_eq!(subnet_ids.len(), 2);
         for (i, id) in subnet_ids.iter().enumerate() {
-            let out = ec2.describe_subnets().subnet_ids(id).send().await.unwrap();
+            let out = sent!(ec2.describe_subnets().subnet_ids(id));
             let subnet = &out.subnets()[0];
             assert_eq!(subnet.vpc_id(), Some(vpc_id.as_str()));
             assert_eq!(subnet.cidr_block(), Some(cidrs[i]));
@@ -108,24 +108,17 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
     }
 
     // Internet gateway attached to the VPC.
-    let igws = ec2
-        .describe_internet_gateways()
-        .filters(by_name(&format!("medtech-igw-{env}")))
-        .send()
-        .await
-        .unwrap();
+    let igws = sent!(
+        ec2.describe_internet_gateways()
+            .filters(by_name(&format!("medtech-igw-{env}")))
+    );
     let igw = &igws.internet_gateways()[0];
     assert_eq!(igw.attachments()[0].vpc_id(), Some(vpc_id.as_str()));
     let igw_id = igw.internet_gateway_id().unwrap();
 
     // NAT gateway: in public subnet a, with the EIP, available.
     let nat_id = outputs["nat_gateway_id"].as_str().unwrap();
-    let nats = ec2
-        .describe_nat_gateways()
-        .nat_gateway_ids(nat_id)
-        .send()
-        .await
-        .unwrap();
+    let nats = sent!(ec2.describe_nat_gateways().nat_gateway_ids(nat_id));
     let nat = &nats.nat_gateways()[0];
     assert_eq!(
         nat.subnet_id(),
@@ -143,12 +136,10 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
         ("public_route_table_id", "public_subnet_ids", igw_id),
         ("private_route_table_id", "private_subnet_ids", nat_id),
     ] {
-        let out = ec2
-            .describe_route_tables()
-            .route_table_ids(outputs[key].as_str().unwrap())
-            .send()
-            .await
-            .unwrap();
+        let out = sent!(
+            ec2.describe_route_tables()
+                .route_table_ids(outputs[key].as_str().unwrap())
+        );
         let table = &out.route_tables()[0];
         let default_route = table
             .routes()
@@ -174,19 +165,7 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
     }
 
     // The VPC's default security group: no rules at all.
-    let default = ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
-        .filters(
-            Filter::builder()
-                .name("group-name")
-                .values("default")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let default = &default.security_groups()[0];
+    let default = default_security_group(&t, &vpc_id).await;
     assert!(
         default.ip_permissions().is_empty(),
         "{:?}",
@@ -203,12 +182,10 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
         ("rds_security_group_id", 5432, "rds-sg"),
         ("redis_security_group_id", 6379, "redis-sg"),
     ] {
-        let out = ec2
-            .describe_security_groups()
-            .group_ids(outputs[key].as_str().unwrap())
-            .send()
-            .await
-            .unwrap();
+        let out = sent!(
+            ec2.describe_security_groups()
+                .group_ids(outputs[key].as_str().unwrap())
+        );
         let group = &out.security_groups()[0];
         assert_eq!(group.vpc_id(), Some(vpc_id.as_str()));
         let ingress = group.ip_permissions();
@@ -303,8 +280,7 @@ async fn destroy_leaves_nothing_and_twice_is_calm() {
     assert_eq!(t.sweep(&t.env).await["vpc"].len(), 1);
 
     t.run_ok(&["destroy", "--yes"]);
-    let left: Vec<String> = t.sweep_all(&t.env).await.into_values().flatten().collect();
-    assert!(left.is_empty(), "destroy left {left:?}");
+    t.assert_nothing_left(&t.env).await;
     assert!(!t.state_file().exists());
 
     let again = t.run_ok(&["destroy", "--yes"]);
@@ -329,8 +305,7 @@ async fn destroy_without_state_finds_resources_by_tag() {
     assert!(empty.is_empty(), "up made no {empty:?}");
     std::fs::remove_file(t.state_file()).unwrap();
     t.run_ok(&["destroy", "--yes"]);
-    let left: Vec<String> = t.sweep_all(&t.env).await.into_values().flatten().collect();
-    assert!(left.is_empty(), "destroy left {left:?}");
+    t.assert_nothing_left(&t.env).await;
 }
 
 #[tokio::test]
@@ -353,16 +328,15 @@ async fn plan_predicts_and_verify_catches_drift_that_up_repairs() {
         .as_str()
         .unwrap()
         .to_owned();
-    t.ec2
-        .authorize_security_group_ingress()
-        .group_id(&sg)
-        .ip_protocol("tcp")
-        .from_port(5432)
-        .to_port(5432)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.ec2
+            .authorize_security_group_ingress()
+            .group_id(&sg)
+            .ip_protocol("tcp")
+            .from_port(5432)
+            .to_port(5432)
+            .cidr_ip("0.0.0.0/0")
+    );
     let verify = t.medtech(&["verify", "--env", &t.env, "--output", "json"]);
     assert_eq!(verify.status.code(), Some(1), "{}", stderr(&verify));
     let report: Value = serde_json::from_slice(&verify.stdout).unwrap();
@@ -379,13 +353,7 @@ async fn plan_predicts_and_verify_catches_drift_that_up_repairs() {
     assert!(stdout(&plan).contains("~ rds-sg"), "{}", stdout(&plan));
 
     t.run_ok(&["up"]);
-    let group = t
-        .ec2
-        .describe_security_groups()
-        .group_ids(&sg)
-        .send()
-        .await
-        .unwrap();
+    let group = sent!(t.ec2.describe_security_groups().group_ids(&sg));
     let cidrs: Vec<&str> = group.security_groups()[0]
         .ip_permissions()
         .iter()
@@ -442,39 +410,26 @@ async fn a_nat_gateway_deleted_by_hand_is_replaced_with_a_new_token() {
         .as_str()
         .unwrap()
         .to_owned();
-    t.ec2
-        .delete_nat_gateway()
-        .nat_gateway_id(&first)
-        .send()
-        .await
-        .unwrap();
+    sent!(t.ec2.delete_nat_gateway().nat_gateway_id(&first));
 
     t.run_ok(&["up"]);
-    let live: Vec<_> = t
-        .ec2
-        .describe_nat_gateways()
-        .filter(Filter::builder().name("state").values("available").build())
-        .send()
-        .await
-        .unwrap()
-        .nat_gateways()
-        .iter()
-        .filter(|n| tags(n.tags()).get("Environment").map(String::as_str) == Some("natre"))
-        .filter_map(|n| n.nat_gateway_id().map(str::to_owned))
-        .collect();
+    let live: Vec<_> = sent!(
+        t.ec2
+            .describe_nat_gateways()
+            .filter(Filter::builder().name("state").values("available").build())
+    )
+    .nat_gateways()
+    .iter()
+    .filter(|n| tags(n.tags()).get("Environment").map(String::as_str) == Some("natre"))
+    .filter_map(|n| n.nat_gateway_id().map(str::to_owned))
+    .collect();
     assert_eq!(live.len(), 1, "{live:?}");
     assert_ne!(live[0], first, "the deleted gateway came back");
     let private = t.state()["resources"]["private-rt"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let tables = t
-        .ec2
-        .describe_route_tables()
-        .route_table_ids(&private)
-        .send()
-        .await
-        .unwrap();
+    let tables = sent!(t.ec2.describe_route_tables().route_table_ids(&private));
     let default_route = tables.route_tables()[0]
         .routes()
         .iter()
@@ -493,12 +448,7 @@ async fn an_endpoint_deleted_by_hand_is_replaced_with_a_new_token() {
         .as_str()
         .unwrap()
         .to_owned();
-    t.ec2
-        .delete_vpc_endpoints()
-        .vpc_endpoint_ids(&first)
-        .send()
-        .await
-        .unwrap();
+    sent!(t.ec2.delete_vpc_endpoints().vpc_endpoint_ids(&first));
     // Gone once its modeled deletion is over.
     let started = std::time::Instant::now();
     while t
@@ -519,13 +469,7 @@ async fn an_endpoint_deleted_by_hand_is_replaced_with_a_new_token() {
         .unwrap()
         .to_owned();
     assert_ne!(now, first, "the deleted endpoint came back");
-    let described = t
-        .ec2
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(&now)
-        .send()
-        .await
-        .unwrap();
+    let described = sent!(t.ec2.describe_vpc_endpoints().vpc_endpoint_ids(&now));
     let state = described.vpc_endpoints()[0]
         .state()
         .map(|s| s.as_str().to_lowercase());
@@ -589,18 +533,14 @@ async fn refuse_endpoint_delete(t: &TestContext, refusal: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned();
-    t.ec2
-        .create_tags()
-        .resources(&id)
-        .tags(
+    sent!(
+        t.ec2.create_tags().resources(&id).tags(
             aws_sdk_ec2::types::Tag::builder()
                 .key("medtech-emulator:refuse-delete")
                 .value(refusal)
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
+    );
     id
 }
 
@@ -614,21 +554,9 @@ async fn destroy_asks_again_when_an_endpoint_delete_is_unsuccessful_for_now() {
     let scale = [("MEDTECH_TIME_SCALE", "0.01")];
     let destroy = t.medtech_with(&["destroy", "--env", &t.env, "--yes"], &scale);
     assert!(destroy.status.success(), "{}", stderr(&destroy));
-    let left = t
-        .ec2
-        .describe_vpc_endpoints()
-        .filters(
-            Filter::builder()
-                .name("vpc-endpoint-id")
-                .values(&id)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let left = endpoints_with_id(&t, &id).await;
     assert!(
-        left.vpc_endpoints()
-            .iter()
+        left.iter()
             .all(|e| e.state().map(|s| s.as_str().to_lowercase()) == Some("deleted".into())),
         "{left:?}"
     );

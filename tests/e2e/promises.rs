@@ -9,10 +9,12 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use aws_sdk_ec2::types::Filter;
 use serde_json::Value;
 
+use crate::common::sent;
 use crate::common::{TestContext, stderr, stdout};
+use crate::lookup::{cache_cluster, endpoints_with_id};
+use crate::runs::DESTROY_NOW;
 
 /// `medtech <args> --env <env>`'s exit code, with its stderr for the failure message.
 fn code(t: &TestContext, args: &[&str]) -> (Option<i32>, String) {
@@ -212,12 +214,7 @@ async fn exit_codes_json_shapes_and_the_job_summary_are_as_documented() {
     // A control fails (rotation switched off behind medtech's back): `verify` exits 1 in every
     // format and appends the same Markdown summary each time.
     let key = t.outputs()["kms_key_id"].as_str().unwrap().to_owned();
-    t.kms
-        .disable_key_rotation()
-        .key_id(&key)
-        .send()
-        .await
-        .unwrap();
+    sent!(t.kms.disable_key_rotation().key_id(&key));
     let markdown = t.medtech(&["verify", "--env", &env, "--format", "markdown"]);
     assert_eq!(markdown.status.code(), Some(1), "{}", stderr(&markdown));
     let markdown = stdout(&markdown);
@@ -266,8 +263,7 @@ async fn exit_codes_json_shapes_and_the_job_summary_are_as_documented() {
             .all(|s| s["status"] == "ok" && (s["action"] == "deleted" || s["action"] == "absent")),
         "{json}"
     );
-    let left: Vec<String> = t.sweep_all(&env).await.into_values().flatten().collect();
-    assert!(left.is_empty(), "destroy left {left:?}");
+    t.assert_nothing_left(&env).await;
 }
 
 /// A proxy in front of the emulator that holds the first request whose bytes contain
@@ -435,14 +431,8 @@ async fn ctrl_c_during_destroy_and_refresh_exits_130_and_the_next_run_finishes()
     assert_eq!(sweep["vpc"].len(), 1, "{sweep:?}");
     assert!(t.state()["resources"]["vpc"]["id"].is_string());
 
-    t.run_ok(&[
-        "destroy",
-        "--yes",
-        "--skip-final-snapshot",
-        "--force-delete-secrets",
-    ]);
-    let left: Vec<String> = t.sweep_all(&env).await.into_values().flatten().collect();
-    assert!(left.is_empty(), "destroy left {left:?}");
+    t.run_ok(&DESTROY_NOW);
+    t.assert_nothing_left(&env).await;
     assert!(!t.state_file().exists());
 }
 
@@ -465,21 +455,14 @@ async fn a_delete_blocked_past_its_timeout_is_reported_in_aws_words() {
             .value(value)
             .build()
     };
-    t.ec2
-        .create_tags()
-        .resources(&id)
-        .tags(refuse("IncorrectState:100000"))
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.ec2
+            .create_tags()
+            .resources(&id)
+            .tags(refuse("IncorrectState:100000"))
+    );
     // AWS's words for this refusal, asked through the SDK.
-    let asked = t
-        .ec2
-        .delete_vpc_endpoints()
-        .vpc_endpoint_ids(&id)
-        .send()
-        .await
-        .unwrap();
+    let asked = sent!(t.ec2.delete_vpc_endpoints().vpc_endpoint_ids(&id));
     let words = asked.unsuccessful()[0]
         .error()
         .and_then(|e| e.message())
@@ -501,38 +484,25 @@ async fn a_delete_blocked_past_its_timeout_is_reported_in_aws_words() {
         .as_u64()
         .unwrap_or(0);
     assert!(asks > 2, "DeleteVpcEndpoints asked {asks} times");
-    let endpoint = t
-        .ec2
-        .describe_vpc_endpoints()
-        .filters(
-            Filter::builder()
-                .name("vpc-endpoint-id")
-                .values(&id)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(endpoint.vpc_endpoints().len(), 1, "{endpoint:?}");
+    let endpoint = endpoints_with_id(&t, &id).await;
+    assert_eq!(endpoint.len(), 1, "{endpoint:?}");
     assert_eq!(
         t.state()["resources"]["secretsmanager-endpoint"]["id"],
         id.as_str()
     );
 
-    t.ec2
-        .delete_tags()
-        .resources(&id)
-        .tags(refuse("IncorrectState:100000"))
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.ec2
+            .delete_tags()
+            .resources(&id)
+            .tags(refuse("IncorrectState:100000"))
+    );
     let again = t.medtech_with(
         &["destroy", "--env", &env, "--yes", "--force-delete-secrets"],
         &scale,
     );
     assert!(again.status.success(), "{}", stderr(&again));
-    let left: Vec<String> = t.sweep_all(&env).await.into_values().flatten().collect();
-    assert!(left.is_empty(), "destroy left {left:?}");
+    t.assert_nothing_left(&env).await;
 }
 
 /// Every non-default setting of docs/configuration.md that reaches AWS, through one `up`, read
@@ -579,13 +549,11 @@ redis_replication_lag_seconds = 20
     t.run_ok(&["up"]);
     let env = t.env.clone();
 
-    let db = t
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier(format!("medtech-rds-{env}"))
-        .send()
-        .await
-        .unwrap();
+    let db = sent!(
+        t.rds
+            .describe_db_instances()
+            .db_instance_identifier(format!("medtech-rds-{env}"))
+    );
     let db = &db.db_instances()[0];
     assert_eq!(db.db_instance_class(), Some("db.m6g.large"));
     assert_eq!(db.allocated_storage(), Some(50));
@@ -598,27 +566,18 @@ redis_replication_lag_seconds = 20
         Some("tue:02:00-tue:02:30")
     );
 
-    let group = t
-        .elasticache
-        .describe_replication_groups()
-        .replication_group_id(format!("medtech-redis-{env}"))
-        .send()
-        .await
-        .unwrap();
+    let group = sent!(
+        t.elasticache
+            .describe_replication_groups()
+            .replication_group_id(format!("medtech-redis-{env}"))
+    );
     let group = &group.replication_groups()[0];
     assert_eq!(group.cache_node_type(), Some("cache.m6g.large"));
     assert_eq!(group.member_clusters().len(), 3, "{group:?}");
     assert_eq!(group.snapshot_retention_limit(), Some(10));
     assert_eq!(group.snapshot_window(), Some("02:00-03:00"));
     for member in group.member_clusters() {
-        let cluster = t
-            .elasticache
-            .describe_cache_clusters()
-            .cache_cluster_id(member)
-            .send()
-            .await
-            .unwrap();
-        let cluster = &cluster.cache_clusters()[0];
+        let cluster = cache_cluster(&t, member).await;
         assert_eq!(
             cluster.cache_node_type(),
             Some("cache.m6g.large"),
@@ -631,24 +590,20 @@ redis_replication_lag_seconds = 20
         );
     }
 
-    let stream = t
-        .kinesis
-        .describe_stream_summary()
-        .stream_name(format!("medtech-kinesis-{env}"))
-        .send()
-        .await
-        .unwrap();
+    let stream = sent!(
+        t.kinesis
+            .describe_stream_summary()
+            .stream_name(format!("medtech-kinesis-{env}"))
+    );
     let stream = stream.stream_description_summary().unwrap();
     assert_eq!(stream.open_shard_count(), 3);
     assert_eq!(stream.retention_period_hours(), 48);
 
-    let groups = t
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(format!("/medtech/{env}/"))
-        .send()
-        .await
-        .unwrap();
+    let groups = sent!(
+        t.logs
+            .describe_log_groups()
+            .log_group_name_prefix(format!("/medtech/{env}/"))
+    );
     assert!(!groups.log_groups().is_empty());
     for group in groups.log_groups() {
         assert_eq!(
@@ -659,13 +614,7 @@ redis_replication_lag_seconds = 20
         );
     }
 
-    let alarms = t
-        .cloudwatch
-        .describe_alarms()
-        .alarm_name_prefix("medtech-")
-        .send()
-        .await
-        .unwrap();
+    let alarms = sent!(t.cloudwatch.describe_alarms().alarm_name_prefix("medtech-"));
     // Named medtech-<what>-<env> (STACK.md); the Redis ones watch every member through metric
     // math, so their threshold is found by name rather than by metric.
     let thresholds: BTreeMap<String, f64> = alarms

@@ -8,7 +8,9 @@ use std::process::Output;
 
 use serde_json::Value;
 
+use crate::common::sent;
 use crate::common::{TestContext, stderr, stdout};
+use crate::runs::DESTROY_NOW;
 
 /// Environment variables a case sets.
 type Vars = &'static [(&'static str, &'static str)];
@@ -135,6 +137,7 @@ async fn plan_up_and_destroy_end_with_counts_of_what_they_found() {
 
     // Nothing exists: every node is to be created.
     let plan = stdout(&t.run_ok(&["plan"]));
+    insta::assert_snapshot!("plan_fresh", plan);
     assert_eq!(
         last_line(&plan),
         format!("Plan: {nodes} to create, 0 to change, 0 to leave alone."),
@@ -163,15 +166,8 @@ async fn plan_up_and_destroy_end_with_counts_of_what_they_found() {
         .as_str()
         .expect("kms_key_id")
         .to_owned();
-    let rotation = async || {
-        t.kms
-            .get_key_rotation_status()
-            .key_id(&kms)
-            .send()
-            .await
-            .unwrap()
-            .key_rotation_enabled()
-    };
+    let rotation =
+        async || sent!(t.kms.get_key_rotation_status().key_id(&kms)).key_rotation_enabled();
     assert!(rotation().await);
 
     // Converged: nothing to do, every node left alone.
@@ -189,12 +185,7 @@ async fn plan_up_and_destroy_end_with_counts_of_what_they_found() {
     assert_eq!(verify["passed"], true, "{verify}");
 
     // One setting drifted behind medtech's back: one change.
-    t.kms
-        .disable_key_rotation()
-        .key_id(&kms)
-        .send()
-        .await
-        .unwrap();
+    sent!(t.kms.disable_key_rotation().key_id(&kms));
     assert!(!rotation().await);
     let plan = stdout(&t.run_ok(&["plan"]));
     insta::assert_snapshot!("plan_one_drift", plan);
@@ -219,12 +210,7 @@ async fn plan_up_and_destroy_end_with_counts_of_what_they_found() {
 
     // Destroy: everything goes; the counts add up to the graph, and what the table calls
     // deleted is what the line calls destroyed.
-    let destroy = stderr(&t.run_ok(&[
-        "destroy",
-        "--yes",
-        "--skip-final-snapshot",
-        "--force-delete-secrets",
-    ]));
+    let destroy = stderr(&t.run_ok(&DESTROY_NOW));
     let deleted = table_rows(&destroy, "deleted");
     assert!(deleted > 0, "{destroy}");
     assert!(
@@ -234,8 +220,7 @@ async fn plan_up_and_destroy_end_with_counts_of_what_they_found() {
         )),
         "{destroy}"
     );
-    let left: Vec<String> = t.sweep_all(&t.env).await.into_values().flatten().collect();
-    assert!(left.is_empty(), "destroy left {left:?}");
+    t.assert_nothing_left(&t.env).await;
     let again = document(&t.run_ok(&["destroy", "--yes", "--output", "json"]));
     assert_eq!(again["format_version"], 1, "{again}");
     assert_eq!(

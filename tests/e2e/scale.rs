@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use crate::common::sent;
 use crate::common::*;
-use crate::drift::{failed_checks, planned_changes};
+use crate::runs::{failed_checks, planned_changes};
 
 /// Other teams' roles and policies: more than three of IAM's 100-item pages, few enough to
 /// make in a moment.
@@ -67,54 +68,50 @@ async fn a_crowded_account_costs_no_extra_call_and_hides_no_role_setting() {
         "arn:aws:iam::{}:policy/billing-policy-00007",
         t.account_id().await
     );
-    t.iam
-        .attach_role_policy()
-        .role_name(format!("medtech-secrets-reader-{env}"))
-        .policy_arn(&foreign_policy)
-        .send()
-        .await
-        .unwrap();
+    sent!(
+        t.iam
+            .attach_role_policy()
+            .role_name(format!("medtech-secrets-reader-{env}"))
+            .policy_arn(&foreign_policy)
+    );
     let flow_policy = format!(
         "arn:aws:iam::{}:policy/medtech-flow-logs-{env}",
         t.account_id().await
     );
-    t.iam
-        .create_policy_version()
-        .policy_arn(&flow_policy)
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
+    sent!(
+        t.iam
+            .create_policy_version()
+            .policy_arn(&flow_policy)
+            .policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
                 "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
                 "logs:DescribeLogGroups"], "Resource": "*"}]})
-            .to_string(),
-        )
-        .set_as_default(true)
-        .send()
-        .await
-        .unwrap();
-    t.iam
-        .update_assume_role_policy()
-        .role_name(format!("medtech-rds-monitoring-{env}"))
-        .policy_document(
-            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                .to_string(),
+            )
+            .set_as_default(true)
+    );
+    sent!(
+        t.iam
+            .update_assume_role_policy()
+            .role_name(format!("medtech-rds-monitoring-{env}"))
+            .policy_document(
+                json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                 "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    t.iam
-        .tag_role()
-        .role_name(format!("medtech-kinesis-producer-{env}"))
-        .tags(
-            aws_sdk_iam::types::Tag::builder()
-                .key("DataClassification")
-                .value("public")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+                .to_string(),
+            )
+    );
+    sent!(
+        t.iam
+            .tag_role()
+            .role_name(format!("medtech-kinesis-producer-{env}"))
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("DataClassification")
+                    .value("public")
+                    .build()
+                    .unwrap(),
+            )
+    );
     let drifted: BTreeSet<String> = [
         "secrets-reader-role.attached_policies",
         "flow-logs-role.policy_document",
@@ -139,13 +136,11 @@ async fn a_crowded_account_costs_no_extra_call_and_hides_no_role_setting() {
         failed_checks(&t, 0).is_empty(),
         "up did not repair the roles"
     );
-    let attached = t
-        .iam
-        .list_attached_role_policies()
-        .role_name(format!("medtech-secrets-reader-{env}"))
-        .send()
-        .await
-        .unwrap();
+    let attached = sent!(
+        t.iam
+            .list_attached_role_policies()
+            .role_name(format!("medtech-secrets-reader-{env}"))
+    );
     assert!(
         attached
             .attached_policies()

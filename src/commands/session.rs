@@ -1,0 +1,138 @@
+//! What every command that talks to AWS opens first: settings validated, the state lock
+//! taken, state read, AWS connected, Ctrl-C watched; and from it the engine and its context.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use crate::aws::Clients;
+use crate::cli::{GlobalArgs, OutputMode, StackArgs};
+use crate::config::Settings;
+use crate::context::{Ctx, Persist};
+use crate::engine::Engine;
+use crate::engine::progress::{self, Progress};
+use crate::error::Error;
+use crate::interrupt::Interrupt;
+use crate::resources;
+use crate::state::{State, StateLock, StatePaths};
+
+/// What a command that talks to AWS works with.
+pub(crate) struct Session {
+    pub(crate) settings: Settings,
+    pub(crate) paths: StatePaths,
+    pub(crate) clients: Clients,
+    pub(crate) state: Option<State>,
+    pub(crate) progress: Arc<dyn Progress>,
+    pub(crate) interrupt: Interrupt,
+    pub(crate) json: bool,
+    _lock: Option<StateLock>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Locking {
+    /// Commands that write state or change AWS.
+    Exclusive,
+    /// Read-only commands.
+    None,
+}
+
+impl Session {
+    /// Validates everything local first (settings, state file readable, lock free), then
+    /// connects, so bad input never reaches AWS.
+    pub(crate) async fn open(
+        global: &GlobalArgs,
+        stack: &StackArgs,
+        command: &str,
+        locking: Locking,
+        before_connect: impl FnOnce(&Settings) -> Result<(), Error>,
+    ) -> Result<Self, Error> {
+        let settings = Settings::resolve(global, stack)?;
+        before_connect(&settings)?;
+        let paths = StatePaths::new(&settings.state_dir, settings.env());
+        let lock = match locking {
+            Locking::Exclusive => Some(StateLock::acquire(&paths, command)?),
+            Locking::None => None,
+        };
+        paths.read()?;
+        let clients = Clients::connect(&settings.aws).await?;
+        let state = paths.load(settings.env(), &clients.region, &clients.account_id)?;
+        let interactive = std::io::stderr().is_terminal() && global.verbose == 0;
+        let interrupt = Interrupt::default();
+        watch_ctrl_c(interrupt.clone());
+        Ok(Self {
+            // Read-only commands print a report; in a log, their step lines would only repeat it.
+            progress: progress::choose(
+                interactive,
+                global.quiet || (locking == Locking::None && !interactive),
+            ),
+            json: global.output == OutputMode::Json,
+            settings,
+            paths,
+            clients,
+            state,
+            interrupt,
+            _lock: lock,
+        })
+    }
+
+    /// The context for the engine, seeded with the records in state. With `persist`, every
+    /// record change is written to the state file at once.
+    pub(crate) fn context(&self, persist: bool) -> Ctx {
+        // No state file yet: nothing is recorded, and every resource is looked up by its tags.
+        let records = self
+            .state
+            .as_ref()
+            .map_or_else(BTreeMap::new, |s| s.resources.clone());
+        let persist: Option<Persist> = persist.then(|| {
+            let paths = self.paths.clone();
+            let mut template = self.state.clone().unwrap_or_else(|| {
+                State::new(
+                    self.settings.env(),
+                    &self.clients.region,
+                    &self.clients.account_id,
+                )
+            });
+            template.resources.clear();
+            Box::new(move |records: &BTreeMap<_, _>| {
+                let mut state = template.clone();
+                state.resources = records.clone();
+                state.updated_at = chrono::Utc::now();
+                paths.save(&state).map_err(Error::from)
+            }) as Persist
+        });
+        Ctx::new(
+            self.clients.clone(),
+            self.settings.clone(),
+            records,
+            self.progress.clone(),
+            persist,
+            self.interrupt.clone(),
+        )
+    }
+
+    pub(crate) fn engine(&self) -> Result<Engine, Error> {
+        Engine::new(
+            resources::stack(),
+            self.settings.parallelism,
+            self.interrupt.clone(),
+            self.progress.clone(),
+        )
+        .map_err(|e| Error::resource("stack", e.to_string()))
+    }
+}
+
+/// First Ctrl-C: stop starting steps, let running ones finish, save state. Second: leave now
+/// (state is already written after every step).
+fn watch_ctrl_c(interrupt: Interrupt) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ninterrupt: finishing the steps under way, then stopping (Ctrl-C again to quit now)"
+            );
+            interrupt.raise();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(i32::from(crate::error::exit::INTERRUPTED));
+            }
+        }
+    });
+}

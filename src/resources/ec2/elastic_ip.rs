@@ -1,0 +1,193 @@
+//! The NAT gateway's Elastic IP. Released only after the NAT gateway is gone: AWS refuses to
+//! release an address that is still mapped, and for a while after the gateway is `deleted` it
+//! answers `AuthFailure` for the address it held.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
+use serde_json::json;
+
+use super::api::{self, no_retry, tags_value};
+use crate::aws::{AwsError, AwsResultExt};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::Logical;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resources::common::{Lookup, Required, cannot_change, desired_tags, find, found, gone};
+use crate::state::Record;
+
+pub(crate) struct ElasticIp;
+
+/// How long EC2 may keep answering `AuthFailure` for the address of a NAT gateway that is
+/// already `deleted`. Not documented; terraform-provider-aws retries for minutes.
+const RELEASE_AFTER_NAT: Duration = Duration::from_secs(600);
+const RELEASE_PAUSE: Duration = Duration::from_secs(5);
+
+impl ElasticIp {
+    fn observe(address: &Address) -> Result<Observed, AwsError> {
+        const OP: &str = "ec2:DescribeAddresses";
+        Ok(Observed {
+            record: Record::new(address.allocation_id().required(OP, "AllocationId")?)
+                .with("public_ip", address.public_ip().required(OP, "PublicIp")?),
+            properties: Properties::from([
+                ("domain", json!(address.domain().map(DomainType::as_str))),
+                ("tags", tags_value(address.tags())),
+            ]),
+        })
+    }
+}
+
+impl ElasticIp {
+    /// Whether the account holds the address and it is mapped to something: `None` when it is
+    /// gone.
+    async fn mapping(ctx: &Ctx, id: &str) -> Result<Option<bool>, Error> {
+        let out = found(
+            ctx.clients
+                .ec2
+                .describe_addresses()
+                .allocation_ids(id)
+                .send()
+                .await
+                .op("ec2:DescribeAddresses"),
+        )?;
+        Ok(out.and_then(|out| {
+            out.addresses()
+                .first()
+                .map(|a| a.association_id().is_some() || a.network_interface_id().is_some())
+        }))
+    }
+}
+
+#[async_trait]
+impl Resource for ElasticIp {
+    fn name(&self) -> Logical {
+        Logical::NatEip
+    }
+
+    fn kind(&self) -> &'static str {
+        "elastic_ip"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        vec![]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            ("domain", json!("vpc")),
+            ("tags", desired_tags(ctx, &ctx.names().nat_eip())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let found = find(
+            self.name(),
+            "Elastic IP",
+            recorded,
+            &ctx.names().nat_eip(),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_addresses();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.allocation_ids(id),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "allocation-id")))
+                    }
+                };
+                let out = call.send().await.op("ec2:DescribeAddresses")?;
+                out.addresses()
+                    .iter()
+                    .map(|a| {
+                        let id = a
+                            .allocation_id()
+                            .required("ec2:DescribeAddresses", "AllocationId")?;
+                        Ok((id.to_owned(), a.clone()))
+                    })
+                    .collect()
+            },
+        )
+        .await?;
+        Ok(found
+            .map(|(_, address)| Self::observe(&address))
+            .transpose()?)
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(api::tag_spec(
+                ctx,
+                ResourceType::ElasticIp,
+                &ctx.names().nat_eip(),
+            ))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .op("ec2:AllocateAddress")?;
+        let id = out
+            .allocation_id()
+            .required("ec2:AllocateAddress", "AllocationId")?;
+        let public_ip = out
+            .public_ip()
+            .required("ec2:AllocateAddress", "PublicIp")?;
+        let record = Record::new(id).with("public_ip", public_ip);
+        ctx.set_record(self.name(), record.clone())?;
+        self.read_back(ctx, Some(&record)).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        for change in changes {
+            match change.property {
+                "tags" => api::retag(ctx, &current.record.id, &ctx.names().nat_eip()).await?,
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        let id = &current.record.id;
+        let started = Instant::now();
+        loop {
+            let released = ctx
+                .clients
+                .ec2
+                .release_address()
+                .allocation_id(id)
+                .send()
+                .await
+                .op("ec2:ReleaseAddress");
+            let Err(e) = released else {
+                return Ok(());
+            };
+            if e.code.as_deref() != Some("AuthFailure") {
+                return gone::<()>(Err(e));
+            }
+            // AuthFailure also means bad credentials. The same credentials describing the
+            // address, unmapped, prove they are fine: EC2 is still freeing it from the NAT
+            // gateway. Anything else is the credentials error it says it is.
+            match Self::mapping(ctx, id).await? {
+                None => return Ok(()),
+                Some(false) if started.elapsed() < ctx.scaled(RELEASE_AFTER_NAT) => {
+                    ctx.status(
+                        self.name(),
+                        "EC2 is still freeing the address from the deleted NAT gateway",
+                    );
+                    ctx.pause(RELEASE_PAUSE).await?;
+                }
+                Some(_) => return Err(e.into()),
+            }
+        }
+    }
+}

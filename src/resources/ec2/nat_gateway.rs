@@ -1,0 +1,258 @@
+//! The NAT gateway in public subnet a, giving the private subnets outbound access. Creation
+//! carries an idempotency token; deleted gateways stay listed for about an hour, so every
+//! lookup filters by state and checks tags on this side as well.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ConnectivityType, NatGateway as SdkNat, NatGatewayState, ResourceType};
+use serde_json::json;
+
+use super::api::{self, is_ours, tags_value};
+use crate::aws::{AwsError, AwsResultExt};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::{Logical, Tier};
+use crate::naming::Zone;
+use crate::resource::{Change, Observed, Properties, Resource, Transition};
+use crate::resources::common::{Lookup, Required, cannot_change, desired_tags, find, gone};
+use crate::resources::wait::{Pace, Waiter};
+use crate::state::Record;
+
+/// Real NAT gateways take 1–5 minutes to become available and about as long to delete.
+const TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// One to two minutes to create, about one to delete.
+const USUAL_CREATE: Duration = Duration::from_secs(90);
+const USUAL_DELETE: Duration = Duration::from_secs(60);
+
+pub(crate) struct NatGateway;
+
+impl NatGateway {
+    fn observe(nat: &SdkNat) -> Result<Observed, AwsError> {
+        let allocation = nat
+            .nat_gateway_addresses()
+            .first()
+            .and_then(|a| a.allocation_id());
+        Ok(Observed {
+            record: Record::new(Self::id(nat)?),
+            properties: Properties::from([
+                ("subnet_id", json!(nat.subnet_id())),
+                ("allocation_id", json!(allocation)),
+                (
+                    "connectivity_type",
+                    json!(nat.connectivity_type().map(ConnectivityType::as_str)),
+                ),
+                ("state", json!(nat.state().map(NatGatewayState::as_str))),
+                ("tags", tags_value(nat.tags())),
+            ]),
+        })
+    }
+
+    fn id(nat: &SdkNat) -> Result<&str, AwsError> {
+        nat.nat_gateway_id()
+            .required("ec2:DescribeNatGateways", "NatGatewayId")
+    }
+
+    /// Gateways on their way out (or failed, which AWS deletes itself) are not this resource.
+    fn is_live(nat: &SdkNat) -> bool {
+        matches!(
+            nat.state(),
+            Some(NatGatewayState::Pending | NatGatewayState::Available)
+        )
+    }
+
+    async fn describe(ctx: &Ctx, id: &str) -> Result<Option<SdkNat>, Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .describe_nat_gateways()
+            .nat_gateway_ids(id)
+            .send()
+            .await
+            .op("ec2:DescribeNatGateways");
+        match out {
+            Ok(out) => Ok(out.nat_gateways().first().cloned()),
+            Err(e) if e.is(crate::aws::ErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn wait_available(ctx: &Ctx, id: &str) -> Result<(), Error> {
+        Self::waiter("available", Pace::Usually(USUAL_CREATE))
+            .until_target(ctx, || async {
+                Ok(Self::describe(ctx, id).await?.map(|nat| {
+                    let status = match (nat.state(), nat.failure_message()) {
+                        (Some(state), Some(reason)) => format!("{} ({reason})", state.as_str()),
+                        (state, None) => {
+                            state.map_or("missing", NatGatewayState::as_str).to_owned()
+                        }
+                        (None, Some(reason)) => format!("missing ({reason})"),
+                    };
+                    ((), status)
+                }))
+            })
+            .await
+    }
+
+    fn waiter(goal: &'static str, pace: Pace) -> Waiter {
+        Waiter {
+            resource: Logical::NatGateway,
+            goal,
+            pending: &["pending"],
+            target: &["available"],
+            timeout: TIMEOUT,
+            pace,
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for NatGateway {
+    fn name(&self) -> Logical {
+        Logical::NatGateway
+    }
+
+    fn kind(&self) -> &'static str {
+        "nat_gateway"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        // The gateway routes through the IGW; destroy must also remove it (unmapping the EIP)
+        // before the IGW can be detached.
+        vec![
+            Logical::Subnet(Tier::Public, Zone::A),
+            Logical::NatEip,
+            Logical::InternetGateway,
+        ]
+    }
+
+    fn typical_seconds(&self) -> u64 {
+        USUAL_CREATE.as_secs()
+    }
+
+    fn in_transition(&self, observed: &Observed) -> Option<Transition> {
+        Transition::of(observed, "state", &["pending"])
+    }
+
+    async fn settle(&self, ctx: &Ctx, observed: &Observed) -> Result<(), Error> {
+        Self::wait_available(ctx, &observed.record.id).await
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            (
+                "subnet_id",
+                json!(ctx.id_of(Logical::Subnet(Tier::Public, Zone::A))?),
+            ),
+            ("allocation_id", json!(ctx.id_of(Logical::NatEip)?)),
+            ("connectivity_type", json!("public")),
+            ("state", json!("available")),
+            ("tags", desired_tags(ctx, &ctx.names().nat())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let name = ctx.names().nat();
+        let found = find(self.name(), "NAT gateway", recorded, &name, |lookup| {
+            let name = name.clone();
+            async move {
+                let call = ctx.clients.ec2.describe_nat_gateways();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.nat_gateway_ids(id),
+                    Lookup::Name(_) => call
+                        .set_filter(Some(api::lookup_filters(&lookup, ctx, "nat-gateway-id")))
+                        // One filter, two values: separate filters are ANDed.
+                        .filter(
+                            aws_sdk_ec2::types::Filter::builder()
+                                .name("state")
+                                .values("pending")
+                                .values("available")
+                                .build(),
+                        ),
+                };
+                let out = call.send().await.op("ec2:DescribeNatGateways")?;
+                out.nat_gateways()
+                    .iter()
+                    .filter(|n| Self::is_live(n))
+                    .filter(|n| matches!(lookup, Lookup::Id(_)) || is_ours(ctx, n.tags(), &name))
+                    .map(|n| Ok((Self::id(n)?.to_owned(), n.clone())))
+                    .collect()
+            }
+        })
+        .await?;
+        Ok(found.map(|(_, nat)| Self::observe(&nat)).transpose()?)
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let subnet = ctx.id_of(Logical::Subnet(Tier::Public, Zone::A))?;
+        let allocation = ctx.id_of(Logical::NatEip)?;
+        let out = ctx
+            .clients
+            .ec2
+            .create_nat_gateway()
+            .subnet_id(&subnet)
+            .allocation_id(&allocation)
+            .connectivity_type(ConnectivityType::Public)
+            .client_token(api::client_token(ctx, self.name(), &[&subnet, &allocation]))
+            .tag_specifications(api::tag_spec(
+                ctx,
+                ResourceType::Natgateway,
+                &ctx.names().nat(),
+            ))
+            .send()
+            .await
+            .op("ec2:CreateNatGateway")?;
+        let id = out
+            .nat_gateway()
+            .and_then(SdkNat::nat_gateway_id)
+            .ok_or_else(|| {
+                AwsError::unexpected("ec2:CreateNatGateway", "no gateway id in the response")
+            })?
+            .to_owned();
+        let record = Record::new(&id);
+        ctx.set_record(self.name(), record.clone())?;
+        Self::wait_available(ctx, &id).await?;
+        self.read_back(ctx, Some(&record)).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        for change in changes {
+            match change.property {
+                "tags" => api::retag(ctx, &current.record.id, &ctx.names().nat()).await?,
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        let id = &current.record.id;
+        gone(
+            ctx.clients
+                .ec2
+                .delete_nat_gateway()
+                .nat_gateway_id(id)
+                .send()
+                .await
+                .op("ec2:DeleteNatGateway"),
+        )?;
+        // Until it is `deleted`, its address stays mapped and the IGW cannot be detached.
+        Self::waiter("deleted", Pace::Usually(USUAL_DELETE))
+            .until_gone(ctx, || async {
+                // A deleted gateway stays described, `deleted`, for about an hour.
+                Ok(Self::describe(ctx, id).await?.and_then(|nat| {
+                    nat.state()
+                        .filter(|s| **s != NatGatewayState::Deleted)
+                        .map(|s| s.as_str().to_owned())
+                }))
+            })
+            .await
+    }
+}

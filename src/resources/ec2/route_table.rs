@@ -1,0 +1,409 @@
+//! The public and private route tables: a default route to the internet gateway or the NAT
+//! gateway, and explicit associations with their two subnets (never the VPC's main table,
+//! which would silently route any new subnet).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, RouteTable as SdkTable};
+use serde_json::json;
+
+use super::api::{self, filter, no_retry, tags_value};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::{Logical, Tier};
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resources::common::{
+    Lookup, Required, cannot_change, desired_tags, find, found, gone, sorted_ids, strings,
+};
+use crate::state::Record;
+
+const DEFAULT_ROUTE: &str = "0.0.0.0/0";
+
+pub(crate) struct RouteTable {
+    tier: Tier,
+}
+
+impl RouteTable {
+    pub(crate) fn new(tier: Tier) -> Self {
+        Self { tier }
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        match self.tier {
+            Tier::Public => ctx.names().public_route_table(),
+            Tier::Private => ctx.names().private_route_table(),
+        }
+    }
+
+    fn subnets(&self) -> [Logical; 2] {
+        Logical::subnets(self.tier)
+    }
+
+    fn gateway(&self) -> Logical {
+        match self.tier {
+            Tier::Public => Logical::InternetGateway,
+            Tier::Private => Logical::NatGateway,
+        }
+    }
+
+    fn observe(table: &SdkTable) -> Result<Observed, AwsError> {
+        // Only CIDR routes that someone added: `local` is implicit, and prefix-list routes
+        // belong to gateway VPC endpoints, which manage them.
+        let mut routes: Vec<String> = table
+            .routes()
+            .iter()
+            .filter(|r| r.gateway_id() != Some("local"))
+            .filter_map(|r| {
+                let target = r
+                    .gateway_id()
+                    .or(r.nat_gateway_id())
+                    .or(r.transit_gateway_id())
+                    .or(r.vpc_peering_connection_id())
+                    .or(r.network_interface_id())
+                    .unwrap_or("blackhole");
+                Some(route(r.destination_cidr_block()?, target))
+            })
+            .collect();
+        routes.sort();
+        let mut subnets: Vec<&str> = table
+            .associations()
+            .iter()
+            .filter(|a| a.main() != Some(true))
+            .filter_map(|a| a.subnet_id())
+            .collect();
+        subnets.sort();
+        Ok(Observed {
+            record: Record::new(Self::id(table)?),
+            properties: Properties::from([
+                ("vpc_id", json!(table.vpc_id())),
+                ("routes", json!(routes)),
+                ("associated_subnets", json!(subnets)),
+                ("tags", tags_value(table.tags())),
+            ]),
+        })
+    }
+
+    fn id(table: &SdkTable) -> Result<&str, AwsError> {
+        table
+            .route_table_id()
+            .required("ec2:DescribeRouteTables", "RouteTableId")
+    }
+
+    async fn describe(ctx: &Ctx, id: &str) -> Result<Option<SdkTable>, Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(id)
+            .send()
+            .await
+            .op("ec2:DescribeRouteTables");
+        Ok(found(out)?.and_then(|out| out.route_tables().first().cloned()))
+    }
+
+    async fn set_default_route(&self, ctx: &Ctx, table: &str, replace: bool) -> Result<(), Error> {
+        let target = ctx.id_of(self.gateway())?;
+        let ec2 = &ctx.clients.ec2;
+        let result = match (self.tier, replace) {
+            (Tier::Public, false) => ec2
+                .create_route()
+                .route_table_id(table)
+                .destination_cidr_block(DEFAULT_ROUTE)
+                .gateway_id(target)
+                .send()
+                .await
+                .map(drop)
+                .op("ec2:CreateRoute"),
+            (Tier::Private, false) => ec2
+                .create_route()
+                .route_table_id(table)
+                .destination_cidr_block(DEFAULT_ROUTE)
+                .nat_gateway_id(target)
+                .send()
+                .await
+                .map(drop)
+                .op("ec2:CreateRoute"),
+            (Tier::Public, true) => ec2
+                .replace_route()
+                .route_table_id(table)
+                .destination_cidr_block(DEFAULT_ROUTE)
+                .gateway_id(target)
+                .send()
+                .await
+                .map(drop)
+                .op("ec2:ReplaceRoute"),
+            (Tier::Private, true) => ec2
+                .replace_route()
+                .route_table_id(table)
+                .destination_cidr_block(DEFAULT_ROUTE)
+                .nat_gateway_id(target)
+                .send()
+                .await
+                .map(drop)
+                .op("ec2:ReplaceRoute"),
+        };
+        match result {
+            // A retried CreateRoute whose first response was lost.
+            Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(()),
+            other => other.map_err(Error::from),
+        }
+    }
+
+    async fn fix_routes(
+        &self,
+        ctx: &Ctx,
+        table: &str,
+        observed: &[String],
+        desired: &[String],
+    ) -> Result<(), Error> {
+        // The only desired route is the default one: create it, or re-point it.
+        let has_default = observed
+            .iter()
+            .any(|r| r.starts_with(&format!("{DEFAULT_ROUTE} ")));
+        if desired.iter().any(|r| !observed.contains(r)) {
+            self.set_default_route(ctx, table, has_default).await?;
+        }
+        for extra in observed.iter().filter(|r| !desired.contains(r)) {
+            let destination = extra.split_once(' ').map_or(extra.as_str(), |(d, _)| d);
+            if destination == DEFAULT_ROUTE {
+                continue; // replaced above
+            }
+            gone(
+                ctx.clients
+                    .ec2
+                    .delete_route()
+                    .route_table_id(table)
+                    .destination_cidr_block(destination)
+                    .send()
+                    .await
+                    .op("ec2:DeleteRoute"),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Associates each subnet with this table, moving it from another table if it has one.
+    async fn associate(&self, ctx: &Ctx, table: &str, subnet: &str) -> Result<(), Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .describe_route_tables()
+            .filters(filter("association.subnet-id", subnet))
+            .send()
+            .await
+            .op("ec2:DescribeRouteTables")?;
+        let existing = out
+            .route_tables()
+            .iter()
+            .flat_map(|t| t.associations())
+            .find(|a| a.subnet_id() == Some(subnet));
+        match existing {
+            Some(a) if a.route_table_id() == Some(table) => Ok(()),
+            Some(a) => {
+                ctx.clients
+                    .ec2
+                    .replace_route_table_association()
+                    .association_id(a.route_table_association_id().required(
+                        "ec2:DescribeRouteTables",
+                        "Associations.RouteTableAssociationId",
+                    )?)
+                    .route_table_id(table)
+                    .send()
+                    .await
+                    .op("ec2:ReplaceRouteTableAssociation")?;
+                Ok(())
+            }
+            None => {
+                let associated = ctx
+                    .clients
+                    .ec2
+                    .associate_route_table()
+                    .route_table_id(table)
+                    .subnet_id(subnet)
+                    .send()
+                    .await
+                    .op("ec2:AssociateRouteTable");
+                match associated {
+                    // A retry whose first response was lost; the step's read-back checks it.
+                    Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(()),
+                    other => other.map(drop).map_err(Error::from),
+                }
+            }
+        }
+    }
+
+    async fn disassociate_all_but(
+        &self,
+        ctx: &Ctx,
+        table: &str,
+        keep: &[String],
+    ) -> Result<(), Error> {
+        let Some(current) = Self::describe(ctx, table).await? else {
+            return Ok(());
+        };
+        for association in current.associations() {
+            let ours = association
+                .subnet_id()
+                .is_some_and(|s| keep.iter().any(|k| k == s));
+            if association.main() == Some(true) || ours {
+                continue;
+            }
+            if let Some(id) = association.route_table_association_id() {
+                gone(
+                    ctx.clients
+                        .ec2
+                        .disassociate_route_table()
+                        .association_id(id)
+                        .send()
+                        .await
+                        .op("ec2:DisassociateRouteTable"),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn route(destination: &str, target: &str) -> String {
+    format!("{destination} -> {target}")
+}
+
+#[async_trait]
+impl Resource for RouteTable {
+    fn name(&self) -> Logical {
+        Logical::RouteTable(self.tier)
+    }
+
+    fn kind(&self) -> &'static str {
+        "route_table"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        let [a, b] = self.subnets();
+        vec![Logical::Vpc, self.gateway(), a, b]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            ("vpc_id", json!(ctx.id_of(Logical::Vpc)?)),
+            (
+                "routes",
+                json!([route(DEFAULT_ROUTE, &ctx.id_of(self.gateway())?)]),
+            ),
+            (
+                "associated_subnets",
+                json!(sorted_ids(ctx, &self.subnets())?),
+            ),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        if let Some(table) = api::listed_route_table(ctx, recorded).await? {
+            return Ok(Some(Self::observe(&table)?));
+        }
+        let found = find(
+            self.name(),
+            "route table",
+            recorded,
+            &self.aws_name(ctx),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_route_tables();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.route_table_ids(id),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "route-table-id")))
+                    }
+                };
+                let out = call.send().await.op("ec2:DescribeRouteTables")?;
+                out.route_tables()
+                    .iter()
+                    .map(|t| Ok((Self::id(t)?.to_owned(), t.clone())))
+                    .collect()
+            },
+        )
+        .await?;
+        Ok(found.map(|(_, table)| Self::observe(&table)).transpose()?)
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .create_route_table()
+            .vpc_id(ctx.id_of(Logical::Vpc)?)
+            .tag_specifications(api::tag_spec(
+                ctx,
+                ResourceType::RouteTable,
+                &self.aws_name(ctx),
+            ))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .op("ec2:CreateRouteTable")?;
+        let id = out
+            .route_table()
+            .and_then(SdkTable::route_table_id)
+            .ok_or_else(|| {
+                AwsError::unexpected("ec2:CreateRouteTable", "no route table id in the response")
+            })?
+            .to_owned();
+        let record = Record::new(&id);
+        ctx.set_record(self.name(), record.clone())?;
+        self.set_default_route(ctx, &id, false).await?;
+        for subnet in sorted_ids(ctx, &self.subnets())? {
+            self.associate(ctx, &id, &subnet).await?;
+        }
+        self.read_back(ctx, Some(&record)).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let id = &current.record.id;
+        for change in changes {
+            match change.property {
+                "routes" => {
+                    self.fix_routes(
+                        ctx,
+                        id,
+                        &strings(change.observed.as_ref()),
+                        &strings(Some(&change.desired)),
+                    )
+                    .await?;
+                }
+                "associated_subnets" => {
+                    let desired = strings(Some(&change.desired));
+                    let observed = strings(change.observed.as_ref());
+                    for subnet in desired.iter().filter(|s| !observed.contains(s)) {
+                        self.associate(ctx, id, subnet).await?;
+                    }
+                    self.disassociate_all_but(ctx, id, &desired).await?;
+                }
+                "tags" => api::retag(ctx, id, &self.aws_name(ctx)).await?,
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        let id = &current.record.id;
+        self.disassociate_all_but(ctx, id, &[]).await?;
+        gone(
+            ctx.clients
+                .ec2
+                .delete_route_table()
+                .route_table_id(id)
+                .send()
+                .await
+                .op("ec2:DeleteRouteTable"),
+        )
+    }
+}

@@ -1,0 +1,253 @@
+//! medtech's own security groups: PostgreSQL (5432), Redis (6379) and the interface endpoints
+//! (443), each reachable only over TCP on its port from inside the VPC, with no egress rules (neither
+//! service opens outbound connections; replies to allowed inbound traffic are stateful).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, SecurityGroup as SdkGroup};
+use serde_json::json;
+
+use super::api::{self, filter, no_retry, tags_value};
+use super::sg_rules::{self, Direction, group_id, rule_names, tcp_from};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::{Guards, Logical};
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resources::common::{Lookup, cannot_change, desired_tags, find, gone};
+use crate::state::Record;
+
+pub(crate) struct SecurityGroup {
+    service: Guards,
+}
+
+impl SecurityGroup {
+    pub(crate) fn new(service: Guards) -> Self {
+        Self { service }
+    }
+
+    fn port(&self) -> u16 {
+        match self.service {
+            Guards::Postgres => 5432,
+            Guards::Redis => 6379,
+            Guards::Endpoints => 443,
+        }
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        match self.service {
+            Guards::Postgres => ctx.names().rds_security_group(),
+            Guards::Redis => ctx.names().redis_security_group(),
+            Guards::Endpoints => ctx.names().endpoints_security_group(),
+        }
+    }
+
+    fn description(&self) -> &'static str {
+        match self.service {
+            Guards::Postgres => "medtech: PostgreSQL from inside the VPC only",
+            Guards::Redis => "medtech: Redis from inside the VPC only",
+            Guards::Endpoints => "medtech: HTTPS to the VPC endpoints from inside the VPC only",
+        }
+    }
+
+    fn ingress(&self, ctx: &Ctx) -> Vec<(u16, String)> {
+        vec![(self.port(), ctx.settings.network.vpc_cidr.to_string())]
+    }
+
+    fn observe(group: &SdkGroup) -> Result<Observed, AwsError> {
+        Ok(Observed {
+            record: Record::new(group_id(group)?),
+            properties: Properties::from([
+                ("vpc_id", json!(group.vpc_id())),
+                ("ingress", json!(rule_names(group, Direction::Ingress)?)),
+                ("egress", json!(rule_names(group, Direction::Egress)?)),
+                ("tags", tags_value(group.tags())),
+            ]),
+        })
+    }
+
+    async fn describe(&self, ctx: &Ctx, id: &str) -> Result<SdkGroup, Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .describe_security_groups()
+            .group_ids(id)
+            .send()
+            .await
+            .op("ec2:DescribeSecurityGroups")?;
+        out.security_groups()
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::resource(self.name(), format!("{id} not found")))
+    }
+
+    /// The rules the group must have in `direction`: its service's port from the VPC in, and
+    /// nothing out.
+    fn rules(&self, ctx: &Ctx, direction: Direction) -> Vec<(u16, String)> {
+        match direction {
+            Direction::Ingress => self.ingress(ctx),
+            Direction::Egress => vec![],
+        }
+    }
+
+    async fn converge_rules(&self, ctx: &Ctx, id: &str, direction: Direction) -> Result<(), Error> {
+        let group = self.describe(ctx, id).await?;
+        sg_rules::converge(ctx, &group, direction, &self.rules(ctx, direction)).await
+    }
+}
+
+#[async_trait]
+impl Resource for SecurityGroup {
+    fn name(&self) -> Logical {
+        Logical::SecurityGroup(self.service)
+    }
+
+    fn kind(&self) -> &'static str {
+        "security_group"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        vec![Logical::Vpc]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let ingress: Vec<String> = self
+            .ingress(ctx)
+            .iter()
+            .map(|(p, c)| tcp_from(*p, c))
+            .collect();
+        Ok(Properties::from([
+            ("vpc_id", json!(ctx.id_of(Logical::Vpc)?)),
+            ("ingress", json!(ingress)),
+            ("egress", json!([])),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        if let Some(group) = api::listed_security_group(ctx, recorded).await? {
+            return Ok(Some(Self::observe(&group)?));
+        }
+        let found = find(
+            self.name(),
+            "security group",
+            recorded,
+            &self.aws_name(ctx),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_security_groups();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.group_ids(id),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "group-id")))
+                    }
+                };
+                let out = call.send().await.op("ec2:DescribeSecurityGroups")?;
+                out.security_groups()
+                    .iter()
+                    .map(|g| Ok((group_id(g)?.to_owned(), g.clone())))
+                    .collect()
+            },
+        )
+        .await?;
+        Ok(found.map(|(_, group)| Self::observe(&group)).transpose()?)
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let vpc = ctx.id_of(Logical::Vpc)?;
+        let name = self.aws_name(ctx);
+        let created = ctx
+            .clients
+            .ec2
+            .create_security_group()
+            .group_name(&name)
+            .description(self.description())
+            .vpc_id(&vpc)
+            .tag_specifications(api::tag_spec(ctx, ResourceType::SecurityGroup, &name))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .op("ec2:CreateSecurityGroup");
+        let id = match created {
+            Ok(out) => out
+                .group_id()
+                .ok_or_else(|| {
+                    AwsError::unexpected("ec2:CreateSecurityGroup", "no group id in the response")
+                })?
+                .to_owned(),
+            // Group names are unique per VPC: one without our tags (a tag call lost, a copy
+            // made by hand) is not silently adopted.
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {
+                let out = ctx
+                    .clients
+                    .ec2
+                    .describe_security_groups()
+                    .filters(filter("vpc-id", &vpc))
+                    .filters(filter("group-name", &name))
+                    .send()
+                    .await
+                    .op("ec2:DescribeSecurityGroups")?;
+                let existing = out
+                    .security_groups()
+                    .first()
+                    .and_then(SdkGroup::group_id)
+                    .unwrap_or("?");
+                return Err(Error::resource(
+                    self.name(),
+                    format!(
+                        "a security group named {name} ({existing}) already exists in the VPC without medtech's tags; tag it Environment={} and Project=medtech to adopt it, or delete it",
+                        ctx.settings.env()
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let record = Record::new(&id);
+        ctx.set_record(self.name(), record.clone())?;
+        // One look at the new group, then its ingress and its (default allow-all) egress side by
+        // side: RDS and ElastiCache wait for their groups.
+        let group = self.describe(ctx, &id).await?;
+        let (ingress, egress) = (
+            self.rules(ctx, Direction::Ingress),
+            self.rules(ctx, Direction::Egress),
+        );
+        tokio::try_join!(
+            sg_rules::converge(ctx, &group, Direction::Ingress, &ingress),
+            sg_rules::converge(ctx, &group, Direction::Egress, &egress),
+        )?;
+        self.read_back(ctx, Some(&record)).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let id = &current.record.id;
+        for change in changes {
+            match change.property {
+                "ingress" => self.converge_rules(ctx, id, Direction::Ingress).await?,
+                "egress" => self.converge_rules(ctx, id, Direction::Egress).await?,
+                "tags" => api::retag(ctx, id, &self.aws_name(ctx)).await?,
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        // DependencyViolation while RDS/ElastiCache network interfaces linger: the engine
+        // retries with backoff.
+        gone(
+            ctx.clients
+                .ec2
+                .delete_security_group()
+                .group_id(&current.record.id)
+                .send()
+                .await
+                .op("ec2:DeleteSecurityGroup"),
+        )
+    }
+}

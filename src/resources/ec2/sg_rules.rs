@@ -1,0 +1,235 @@
+//! Security-group rules as comparable strings (`tcp 5432 10.0.0.0/16`), and the calls that
+//! bring a group's rules to exactly a desired set: revoke what is extra, authorize what is
+//! missing. Shared by the locked-down default group and medtech's own groups.
+
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroup, UserIdGroupPair,
+};
+
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::resources::common::Required;
+
+/// Where every security group medtech reads comes from.
+const DESCRIBE: &str = "ec2:DescribeSecurityGroups";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// A TCP rule from one IPv4 block: the only kind medtech itself grants.
+pub(crate) fn tcp_from(port: u16, cidr: &str) -> String {
+    format!("tcp {port} {cidr}")
+}
+
+/// Every rule of `group` in `direction`, one entry per source, with the permission that
+/// revokes exactly it. A source without its address is an error: as an empty one it would
+/// name a rule nobody granted and revoke nothing.
+pub(crate) fn rules(
+    group: &SecurityGroup,
+    direction: Direction,
+) -> Result<Vec<(String, IpPermission)>, AwsError> {
+    let permissions = match direction {
+        Direction::Ingress => group.ip_permissions(),
+        Direction::Egress => group.ip_permissions_egress(),
+    };
+    let mut out = Vec::new();
+    for p in permissions {
+        let protocol = match p.ip_protocol() {
+            Some("-1") | None => "all",
+            Some(other) => other,
+        };
+        let ports = match (p.from_port(), p.to_port()) {
+            (Some(from), Some(to)) if from == to => from.to_string(),
+            (Some(-1), _) | (None, _) => "all".to_owned(),
+            (Some(from), Some(to)) => format!("{from}-{to}"),
+            (Some(from), None) => from.to_string(),
+        };
+        let base = || {
+            IpPermission::builder()
+                .set_ip_protocol(p.ip_protocol().map(str::to_owned))
+                .set_from_port(p.from_port())
+                .set_to_port(p.to_port())
+        };
+        for range in p.ip_ranges() {
+            let cidr = range.cidr_ip().required(DESCRIBE, "IpRanges.CidrIp")?;
+            let single = base()
+                .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+                .build();
+            out.push((format!("{protocol} {ports} {cidr}"), single));
+        }
+        for range in p.ipv6_ranges() {
+            let cidr = range
+                .cidr_ipv6()
+                .required(DESCRIBE, "Ipv6Ranges.CidrIpv6")?;
+            let single = base()
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
+                .build();
+            out.push((format!("{protocol} {ports} {cidr}"), single));
+        }
+        for list in p.prefix_list_ids() {
+            let id = list
+                .prefix_list_id()
+                .required(DESCRIBE, "PrefixListIds.PrefixListId")?;
+            let single = base()
+                .prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
+                .build();
+            out.push((format!("{protocol} {ports} {id}"), single));
+        }
+        for pair in p.user_id_group_pairs() {
+            let id = pair
+                .group_id()
+                .required(DESCRIBE, "UserIdGroupPairs.GroupId")?;
+            let single = base()
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+                .build();
+            out.push((format!("{protocol} {ports} {id}"), single));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+pub(crate) fn rule_names(
+    group: &SecurityGroup,
+    direction: Direction,
+) -> Result<Vec<String>, AwsError> {
+    Ok(rules(group, direction)?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// The id of a group AWS described.
+pub(crate) fn group_id(group: &SecurityGroup) -> Result<&str, AwsError> {
+    group.group_id().required(DESCRIBE, "GroupId")
+}
+
+/// Makes `direction`'s rules of `group` exactly `desired` (which holds only `tcp_from` rules).
+pub(crate) async fn converge(
+    ctx: &Ctx,
+    group: &SecurityGroup,
+    direction: Direction,
+    desired: &[(u16, String)],
+) -> Result<(), Error> {
+    let id = group_id(group)?;
+    let current = rules(group, direction)?;
+    let wanted: Vec<String> = desired.iter().map(|(p, c)| tcp_from(*p, c)).collect();
+    let extra: Vec<IpPermission> = current
+        .iter()
+        .filter(|(name, _)| !wanted.contains(name))
+        .map(|(_, p)| p.clone())
+        .collect();
+    if !extra.is_empty() {
+        let result = match direction {
+            Direction::Ingress => ctx
+                .clients
+                .ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(extra))
+                .send()
+                .await
+                .map(drop)
+                .op("ec2:RevokeSecurityGroupIngress"),
+            Direction::Egress => ctx
+                .clients
+                .ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(extra))
+                .send()
+                .await
+                .map(drop)
+                .op("ec2:RevokeSecurityGroupEgress"),
+        };
+        ignore(result, ErrorKind::NotFound)?;
+    }
+    let have: Vec<&String> = current.iter().map(|(name, _)| name).collect();
+    let missing: Vec<IpPermission> = desired
+        .iter()
+        .filter(|(p, c)| !have.contains(&&tcp_from(*p, c)))
+        .map(|(port, cidr)| {
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(i32::from(*port))
+                .to_port(i32::from(*port))
+                .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+                .build()
+        })
+        .collect();
+    if !missing.is_empty() {
+        let result = match direction {
+            Direction::Ingress => ctx
+                .clients
+                .ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(missing))
+                .send()
+                .await
+                .map(drop)
+                .op("ec2:AuthorizeSecurityGroupIngress"),
+            Direction::Egress => ctx
+                .clients
+                .ec2
+                .authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(missing))
+                .send()
+                .await
+                .map(drop)
+                .op("ec2:AuthorizeSecurityGroupEgress"),
+        };
+        // A retried call whose first response was lost finds the rule already there.
+        ignore(result, ErrorKind::AlreadyExists)?;
+    }
+    Ok(())
+}
+
+fn ignore(result: Result<(), crate::aws::AwsError>, kind: ErrorKind) -> Result<(), Error> {
+    match result {
+        Err(e) if e.is(kind) => Ok(()),
+        other => other.map_err(Error::from),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group_with(range: IpRange) -> SecurityGroup {
+        SecurityGroup::builder()
+            .group_id("sg-1")
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(5432)
+                    .to_port(5432)
+                    .ip_ranges(range)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn a_rule_is_named_by_its_source() {
+        let group = group_with(IpRange::builder().cidr_ip("10.0.0.0/16").build());
+        let names = rule_names(&group, Direction::Ingress).unwrap();
+        assert_eq!(names, [tcp_from(5432, "10.0.0.0/16")]);
+    }
+
+    #[test]
+    fn a_rule_without_its_source_is_an_error_not_a_nameless_rule() {
+        let group = group_with(IpRange::builder().build());
+        let text = match rule_names(&group, Direction::Ingress) {
+            Ok(names) => panic!("read {names:?} from a rule without its CIDR"),
+            Err(e) => e.to_string(),
+        };
+        assert!(text.contains("ec2:DescribeSecurityGroups"), "{text}");
+        assert!(text.contains("CidrIp"), "{text}");
+    }
+}

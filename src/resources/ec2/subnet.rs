@@ -1,0 +1,218 @@
+//! The four subnets: public and private, one of each per availability zone. None hands out
+//! public IPs on launch; the public ones reach the internet only through the route table.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet as SdkSubnet};
+use serde_json::json;
+
+use super::api::{self, no_retry, tags_value};
+use crate::aws::{AwsError, AwsResultExt};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::{Logical, Tier};
+use crate::naming::Zone;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resources::common::{Lookup, Required, cannot_change, desired_tags, find, gone};
+use crate::state::Record;
+
+pub(crate) struct Subnet {
+    tier: Tier,
+    zone: Zone,
+}
+
+impl Subnet {
+    pub(crate) fn new(tier: Tier, zone: Zone) -> Self {
+        Self { tier, zone }
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        match self.tier {
+            Tier::Public => ctx.names().public_subnet(self.zone),
+            Tier::Private => ctx.names().private_subnet(self.zone),
+        }
+    }
+
+    fn cidr(&self, ctx: &Ctx) -> String {
+        let network = &ctx.settings.network;
+        let pair = match self.tier {
+            Tier::Public => &network.public_subnets,
+            Tier::Private => &network.private_subnets,
+        };
+        pair[self.zone.index()].to_string()
+    }
+
+    /// The subnet as `operation` (a describe, or the create) reported it.
+    fn observe(subnet: &SdkSubnet, operation: &'static str) -> Result<Observed, AwsError> {
+        Ok(Observed {
+            record: Record::new(subnet.subnet_id().required(operation, "SubnetId")?),
+            properties: Properties::from([
+                ("vpc_id", json!(subnet.vpc_id())),
+                ("cidr_block", json!(subnet.cidr_block())),
+                ("availability_zone", json!(subnet.availability_zone())),
+                (
+                    "map_public_ip_on_launch",
+                    json!(subnet.map_public_ip_on_launch().unwrap_or(false)),
+                ),
+                ("tags", tags_value(subnet.tags())),
+            ]),
+        })
+    }
+}
+
+#[async_trait]
+impl Resource for Subnet {
+    fn name(&self) -> Logical {
+        Logical::Subnet(self.tier, self.zone)
+    }
+
+    fn kind(&self) -> &'static str {
+        "subnet"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        vec![Logical::Vpc]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            ("vpc_id", json!(ctx.id_of(Logical::Vpc)?)),
+            ("cidr_block", json!(self.cidr(ctx))),
+            ("availability_zone", json!(ctx.zone(self.zone).await?)),
+            ("map_public_ip_on_launch", json!(false)),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        if let Some(subnet) = api::listed_subnet(ctx, recorded).await? {
+            return Ok(Some(Self::observe(&subnet, "ec2:DescribeSubnets")?));
+        }
+        let found = find(
+            self.name(),
+            "subnet",
+            recorded,
+            &self.aws_name(ctx),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_subnets();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.subnet_ids(id),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "subnet-id")))
+                    }
+                };
+                let out = call.send().await.op("ec2:DescribeSubnets")?;
+                out.subnets()
+                    .iter()
+                    .map(|s| {
+                        let id = s.subnet_id().required("ec2:DescribeSubnets", "SubnetId")?;
+                        Ok((id.to_owned(), s.clone()))
+                    })
+                    .collect()
+            },
+        )
+        .await?;
+        Ok(found
+            .map(|(_, subnet)| Self::observe(&subnet, "ec2:DescribeSubnets"))
+            .transpose()?)
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .create_subnet()
+            .vpc_id(ctx.id_of(Logical::Vpc)?)
+            .cidr_block(self.cidr(ctx))
+            .availability_zone(ctx.zone(self.zone).await?)
+            .tag_specifications(api::tag_spec(
+                ctx,
+                ResourceType::Subnet,
+                &self.aws_name(ctx),
+            ))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .op("ec2:CreateSubnet")?;
+        let subnet = out
+            .subnet()
+            .ok_or_else(|| AwsError::unexpected("ec2:CreateSubnet", "no subnet in the response"))?;
+        let observed = Self::observe(subnet, "ec2:CreateSubnet")?;
+        if observed.properties["map_public_ip_on_launch"] != json!(false) {
+            self.update(
+                ctx,
+                &observed,
+                &[Change {
+                    property: "map_public_ip_on_launch",
+                    observed: None,
+                    desired: json!(false),
+                }],
+            )
+            .await?;
+        }
+        Ok(observed)
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        for change in changes {
+            match change.property {
+                "map_public_ip_on_launch" => {
+                    ctx.clients
+                        .ec2
+                        .modify_subnet_attribute()
+                        .subnet_id(&current.record.id)
+                        .map_public_ip_on_launch(
+                            AttributeBooleanValue::builder().value(false).build(),
+                        )
+                        .send()
+                        .await
+                        .op("ec2:ModifySubnetAttribute")?;
+                }
+                "tags" => api::retag(ctx, &current.record.id, &self.aws_name(ctx)).await?,
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        gone(
+            ctx.clients
+                .ec2
+                .delete_subnet()
+                .subnet_id(&current.record.id)
+                .send()
+                .await
+                .op("ec2:DeleteSubnet"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subnet_described_without_its_id_is_an_error_not_an_empty_record() {
+        let described = SdkSubnet::builder()
+            .vpc_id("vpc-1")
+            .cidr_block("10.0.1.0/24")
+            .build();
+        let text = match Subnet::observe(&described, "ec2:DescribeSubnets") {
+            Ok(observed) => panic!(
+                "recorded {:?} for a subnet without an id",
+                observed.record.id
+            ),
+            Err(e) => e.to_string(),
+        };
+        assert!(text.contains("ec2:DescribeSubnets"), "{text}");
+        assert!(text.contains("SubnetId"), "{text}");
+    }
+}

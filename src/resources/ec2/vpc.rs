@@ -1,0 +1,189 @@
+//! The VPC: CIDR from config, DNS support and hostnames on (interface endpoints with private
+//! DNS need both).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc as SdkVpc, VpcAttributeName};
+use serde_json::json;
+
+use super::api::{self, no_retry, tags_value};
+use crate::aws::{AwsError, AwsResultExt};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::Logical;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resources::common::{Lookup, Required, cannot_change, desired_tags, find, gone};
+use crate::state::Record;
+
+pub(crate) struct Vpc;
+
+impl Vpc {
+    async fn dns_attribute(
+        ctx: &Ctx,
+        id: &str,
+        attribute: VpcAttributeName,
+    ) -> Result<bool, Error> {
+        let hostnames = attribute == VpcAttributeName::EnableDnsHostnames;
+        let out = ctx
+            .clients
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(id)
+            .attribute(attribute)
+            .send()
+            .await
+            .op("ec2:DescribeVpcAttribute")?;
+        let value = if hostnames {
+            out.enable_dns_hostnames()
+        } else {
+            out.enable_dns_support()
+        };
+        Ok(value
+            .and_then(AttributeBooleanValue::value)
+            .unwrap_or(false))
+    }
+
+    async fn enable_dns(ctx: &Ctx, id: &str, property: &str) -> Result<(), Error> {
+        let on = AttributeBooleanValue::builder().value(true).build();
+        // One attribute per call: the API refuses both at once.
+        let call = ctx.clients.ec2.modify_vpc_attribute().vpc_id(id);
+        let call = if property == "enable_dns_hostnames" {
+            call.enable_dns_hostnames(on)
+        } else {
+            call.enable_dns_support(on)
+        };
+        call.send().await.op("ec2:ModifyVpcAttribute")?;
+        Ok(())
+    }
+
+    async fn observe(ctx: &Ctx, vpc: &SdkVpc) -> Result<Observed, Error> {
+        let id = vpc.vpc_id().required("ec2:DescribeVpcs", "VpcId")?;
+        // Independent reads: side by side, since every dependent of the VPC waits for them.
+        let (support, hostnames) = tokio::try_join!(
+            Self::dns_attribute(ctx, id, VpcAttributeName::EnableDnsSupport),
+            Self::dns_attribute(ctx, id, VpcAttributeName::EnableDnsHostnames),
+        )?;
+        Ok(Observed {
+            record: Record::new(id),
+            properties: Properties::from([
+                ("cidr_block", json!(vpc.cidr_block())),
+                ("enable_dns_support", json!(support)),
+                ("enable_dns_hostnames", json!(hostnames)),
+                ("tags", tags_value(vpc.tags())),
+            ]),
+        })
+    }
+}
+
+#[async_trait]
+impl Resource for Vpc {
+    fn name(&self) -> Logical {
+        Logical::Vpc
+    }
+
+    fn kind(&self) -> &'static str {
+        "vpc"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        vec![]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            (
+                "cidr_block",
+                json!(ctx.settings.network.vpc_cidr.to_string()),
+            ),
+            ("enable_dns_support", json!(true)),
+            ("enable_dns_hostnames", json!(true)),
+            ("tags", desired_tags(ctx, &ctx.names().vpc())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let found = find(
+            self.name(),
+            "VPC",
+            recorded,
+            &ctx.names().vpc(),
+            |lookup| async move {
+                let call = ctx.clients.ec2.describe_vpcs();
+                let call = match &lookup {
+                    Lookup::Id(id) => call.vpc_ids(id),
+                    Lookup::Name(_) => {
+                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "vpc-id")))
+                    }
+                };
+                let out = call.send().await.op("ec2:DescribeVpcs")?;
+                out.vpcs()
+                    .iter()
+                    .map(|v| {
+                        let id = v.vpc_id().required("ec2:DescribeVpcs", "VpcId")?;
+                        Ok((id.to_owned(), v.clone()))
+                    })
+                    .collect()
+            },
+        )
+        .await?;
+        match found {
+            Some((_, vpc)) => Ok(Some(Self::observe(ctx, &vpc).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let out = ctx
+            .clients
+            .ec2
+            .create_vpc()
+            .cidr_block(ctx.settings.network.vpc_cidr.to_string())
+            .tag_specifications(api::tag_spec(ctx, ResourceType::Vpc, &ctx.names().vpc()))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .op("ec2:CreateVpc")?;
+        let id = out
+            .vpc()
+            .and_then(SdkVpc::vpc_id)
+            .ok_or_else(|| AwsError::unexpected("ec2:CreateVpc", "no VPC id in the response"))?
+            .to_owned();
+        let record = Record::new(&id);
+        ctx.set_record(self.name(), record.clone())?;
+        Self::enable_dns(ctx, &id, "enable_dns_support").await?;
+        Self::enable_dns(ctx, &id, "enable_dns_hostnames").await?;
+        self.read_back(ctx, Some(&record)).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        for change in changes {
+            match change.property {
+                "enable_dns_support" | "enable_dns_hostnames" => {
+                    Self::enable_dns(ctx, &current.record.id, change.property).await?;
+                }
+                "tags" => api::retag(ctx, &current.record.id, &ctx.names().vpc()).await?,
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        gone(
+            ctx.clients
+                .ec2
+                .delete_vpc()
+                .vpc_id(&current.record.id)
+                .send()
+                .await
+                .op("ec2:DeleteVpc"),
+        )
+    }
+}

@@ -1,0 +1,419 @@
+//! VPC endpoints keep the pipeline's AWS traffic off the internet: interface endpoints for
+//! Secrets Manager and Kinesis in the private subnets (private DNS, so the standard SDK
+//! hostnames resolve to them), and a gateway endpoint for S3 on the private route table.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
+use serde_json::json;
+
+use super::api::{self, filter, is_ours, tags_value};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, classify};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::{Endpoint, Guards, Logical, Tier};
+use crate::naming::Zone;
+use crate::resource::{Change, Observed, Properties, Resource, Transition};
+use crate::resources::common::{
+    Required, cannot_change, desired_tags, gone, single, sorted_ids, strings,
+};
+use crate::resources::wait::{Pace, Waiter};
+use crate::state::Record;
+
+/// About a minute to delete, with the network interfaces of an interface endpoint.
+const USUAL_DELETE: Duration = Duration::from_secs(60);
+/// Between deletes AWS refused for a reason that may pass.
+const DELETE_RETRY: Duration = Duration::from_secs(10);
+/// States from which an endpoint becomes available without help.
+const SETTLING: [&str; 2] = ["pending", "pendingacceptance"];
+
+pub(crate) struct VpcEndpoint {
+    service: Endpoint,
+}
+
+impl VpcEndpoint {
+    pub(crate) fn new(service: Endpoint) -> Self {
+        Self { service }
+    }
+
+    /// The short name in resource names, and the AWS service suffix.
+    fn parts(&self) -> (&'static str, &'static str) {
+        match self.service {
+            Endpoint::SecretsManager => ("secretsmanager", "secretsmanager"),
+            Endpoint::Kinesis => ("kinesis", "kinesis-streams"),
+            Endpoint::S3 => ("s3", "s3"),
+        }
+    }
+
+    fn is_gateway(&self) -> bool {
+        matches!(self.service, Endpoint::S3)
+    }
+
+    /// To create, a gateway endpoint only adds routes: seconds. An interface endpoint
+    /// provisions a network interface per subnet and private DNS: one to two minutes.
+    fn usual_create(&self) -> Duration {
+        Duration::from_secs(if self.is_gateway() { 5 } else { 90 })
+    }
+
+    fn service_name(&self, ctx: &Ctx) -> String {
+        format!("com.amazonaws.{}.{}", ctx.clients.region, self.parts().1)
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        ctx.names().endpoint(self.parts().0)
+    }
+
+    fn timeout(ctx: &Ctx) -> Duration {
+        Duration::from_secs(ctx.settings.services.timeouts.endpoint_minutes * 60)
+    }
+
+    fn observe(&self, endpoint: &SdkEndpoint) -> Result<Observed, AwsError> {
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        let mut props = Properties::from([
+            ("service_name", json!(endpoint.service_name())),
+            (
+                "vpc_endpoint_type",
+                json!(endpoint.vpc_endpoint_type().map(VpcEndpointType::as_str)),
+            ),
+            ("state", json!(state_of(endpoint))),
+            ("tags", tags_value(endpoint.tags())),
+        ]);
+        if self.is_gateway() {
+            props.insert(
+                "route_table_ids",
+                json!(sorted(endpoint.route_table_ids().to_vec())),
+            );
+        } else {
+            props.insert("subnet_ids", json!(sorted(endpoint.subnet_ids().to_vec())));
+            let groups = endpoint
+                .groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_owned))
+                .collect();
+            props.insert("security_group_ids", json!(sorted(groups)));
+            props.insert("private_dns_enabled", json!(endpoint.private_dns_enabled()));
+        }
+        Ok(Observed {
+            record: Record::new(id(endpoint)?),
+            properties: props,
+        })
+    }
+
+    /// The endpoint `id`, or `None` once it is gone.
+    async fn poll(ctx: &Ctx, id: &str) -> Result<Option<SdkEndpoint>, Error> {
+        // A filter, not VpcEndpointIds: an id already gone is an empty answer, not an error.
+        let out = ctx
+            .clients
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(filter("vpc-endpoint-id", id))
+            .send()
+            .await
+            .op("ec2:DescribeVpcEndpoints")?;
+        Ok(out.vpc_endpoints().first().cloned())
+    }
+
+    async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
+        self.waiter(ctx, "available", Pace::Usually(self.usual_create()))
+            .until_target(ctx, || async {
+                Ok(Self::poll(ctx, id).await?.map(|e| ((), state_of(&e))))
+            })
+            .await
+    }
+
+    fn waiter(&self, ctx: &Ctx, goal: &'static str, pace: Pace) -> Waiter {
+        Waiter {
+            resource: self.name(),
+            goal,
+            pending: &SETTLING,
+            target: &["available"],
+            timeout: Self::timeout(ctx),
+            pace,
+        }
+    }
+}
+
+fn id(endpoint: &SdkEndpoint) -> Result<&str, AwsError> {
+    endpoint
+        .vpc_endpoint_id()
+        .required("ec2:DescribeVpcEndpoints", "VpcEndpointId")
+}
+
+/// The endpoint's state in lower case: the API answers `available` where the SDK's enum
+/// spells `Available`, so the enum cannot be matched directly.
+fn state_of(endpoint: &SdkEndpoint) -> String {
+    endpoint
+        .state()
+        .map(State::as_str)
+        .unwrap_or("unknown")
+        .to_ascii_lowercase()
+}
+
+/// Whether the endpoint still stands or is on its way up (not gone, going or refused).
+fn is_live(endpoint: &SdkEndpoint) -> bool {
+    !["deleted", "deleting", "failed", "rejected", "expired"].contains(&state_of(endpoint).as_str())
+}
+
+impl VpcEndpoint {
+    /// Asks for the deletion until AWS accepts it. DeleteVpcEndpoints answers success for the
+    /// call and lists the endpoints it did not delete in `Unsuccessful`: one left there would
+    /// otherwise be waited for until the timeout. A refusal that may pass (a state, a
+    /// dependency, throttling) is asked again; any other is reported in AWS's words.
+    async fn delete(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
+        let started = Instant::now();
+        loop {
+            let out = match ctx
+                .clients
+                .ec2
+                .delete_vpc_endpoints()
+                .vpc_endpoint_ids(id)
+                .send()
+                .await
+                .op("ec2:DeleteVpcEndpoints")
+            {
+                Ok(out) => out,
+                Err(e) => return gone::<()>(Err(e)),
+            };
+            let Some(refused) = out
+                .unsuccessful()
+                .iter()
+                .find(|u| u.resource_id().is_none_or(|r| r == id))
+            else {
+                return Ok(());
+            };
+            let code = refused.error().and_then(|e| e.code());
+            let message = refused
+                .error()
+                .and_then(|e| e.message())
+                .unwrap_or("no reason given");
+            match classify(code, 400) {
+                ErrorKind::NotFound => return Ok(()),
+                kind if kind.is_retryable() && started.elapsed() < Self::timeout(ctx) => {
+                    ctx.status(
+                        self.name(),
+                        &format!(
+                            "AWS did not delete it yet ({}: {message}); asking again",
+                            code.unwrap_or("no code")
+                        ),
+                    );
+                    ctx.pause(DELETE_RETRY).await?;
+                }
+                _ => {
+                    return Err(Error::resource(
+                        self.name(),
+                        format!(
+                            "AWS did not delete {id}: {}: {message}",
+                            code.unwrap_or("no code")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for VpcEndpoint {
+    fn name(&self) -> Logical {
+        Logical::VpcEndpoint(self.service)
+    }
+
+    fn kind(&self) -> &'static str {
+        "vpc_endpoint"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        if self.is_gateway() {
+            vec![Logical::Vpc, Logical::RouteTable(Tier::Private)]
+        } else {
+            vec![
+                Logical::Vpc,
+                Logical::Subnet(Tier::Private, Zone::A),
+                Logical::Subnet(Tier::Private, Zone::B),
+                Logical::SecurityGroup(Guards::Endpoints),
+            ]
+        }
+    }
+
+    fn typical_seconds(&self) -> u64 {
+        self.usual_create().as_secs()
+    }
+
+    fn in_transition(&self, observed: &Observed) -> Option<Transition> {
+        Transition::of(observed, "state", &SETTLING)
+    }
+
+    async fn settle(&self, ctx: &Ctx, observed: &Observed) -> Result<(), Error> {
+        self.wait_available(ctx, &observed.record.id).await
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let mut props = Properties::from([
+            ("service_name", json!(self.service_name(ctx))),
+            (
+                "vpc_endpoint_type",
+                json!(if self.is_gateway() {
+                    "Gateway"
+                } else {
+                    "Interface"
+                }),
+            ),
+            ("state", json!("available")),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]);
+        if self.is_gateway() {
+            props.insert(
+                "route_table_ids",
+                json!(sorted_ids(ctx, &[Logical::RouteTable(Tier::Private)])?),
+            );
+        } else {
+            props.insert(
+                "subnet_ids",
+                json!(sorted_ids(ctx, &Logical::subnets(Tier::Private))?),
+            );
+            props.insert(
+                "security_group_ids",
+                json!(sorted_ids(
+                    ctx,
+                    &[Logical::SecurityGroup(Guards::Endpoints)]
+                )?),
+            );
+            props.insert("private_dns_enabled", json!(true));
+        }
+        Ok(props)
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        if let Some(endpoint) = api::listed_endpoint(ctx, recorded).await?
+            && is_live(&endpoint)
+        {
+            return Ok(Some(self.observe(&endpoint)?));
+        }
+        let Some(vpc) = ctx.record(Logical::Vpc) else {
+            return Ok(None);
+        };
+        let out = ctx
+            .clients
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(filter("vpc-id", vpc.id))
+            .filters(filter("service-name", self.service_name(ctx)))
+            .send()
+            .await
+            .op("ec2:DescribeVpcEndpoints")?;
+        let name = self.aws_name(ctx);
+        let live = out
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| is_live(e))
+            .filter(|e| is_ours(ctx, e.tags(), &name))
+            .map(|e| Ok((id(e)?.to_owned(), e.clone())))
+            .collect::<Result<Vec<_>, AwsError>>()?;
+        Ok(single(self.name(), "VPC endpoint", live)?
+            .map(|(_, e)| self.observe(&e))
+            .transpose()?)
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let vpc = ctx.id_of(Logical::Vpc)?;
+        let call = ctx
+            .clients
+            .ec2
+            .create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .service_name(self.service_name(ctx))
+            .tag_specifications(api::tag_spec(
+                ctx,
+                ResourceType::VpcEndpoint,
+                &self.aws_name(ctx),
+            ));
+        let call = if self.is_gateway() {
+            let tables = sorted_ids(ctx, &[Logical::RouteTable(Tier::Private)])?;
+            call.vpc_endpoint_type(VpcEndpointType::Gateway)
+                .set_route_table_ids(Some(tables.clone()))
+                .client_token(api::client_token(
+                    ctx,
+                    self.name(),
+                    &[&vpc, &tables.join(",")],
+                ))
+        } else {
+            let subnets = sorted_ids(ctx, &Logical::subnets(Tier::Private))?;
+            let groups = sorted_ids(ctx, &[Logical::SecurityGroup(Guards::Endpoints)])?;
+            call.vpc_endpoint_type(VpcEndpointType::Interface)
+                .set_subnet_ids(Some(subnets.clone()))
+                .set_security_group_ids(Some(groups.clone()))
+                .private_dns_enabled(true)
+                .client_token(api::client_token(
+                    ctx,
+                    self.name(),
+                    &[&vpc, &subnets.join(","), &groups.join(",")],
+                ))
+        };
+        let out = call.send().await.op("ec2:CreateVpcEndpoint")?;
+        let id = out
+            .vpc_endpoint()
+            .and_then(SdkEndpoint::vpc_endpoint_id)
+            .ok_or_else(|| {
+                AwsError::unexpected("ec2:CreateVpcEndpoint", "no endpoint id in the response")
+            })?
+            .to_owned();
+        ctx.set_record(self.name(), Record::new(&id))?;
+        self.wait_available(ctx, &id).await?;
+        self.read_back(ctx, None).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let id = &current.record.id;
+        for change in changes {
+            let (want, have) = (
+                strings(Some(&change.desired)),
+                strings(change.observed.as_ref()),
+            );
+            let add: Vec<String> = want.iter().filter(|x| !have.contains(x)).cloned().collect();
+            let remove: Vec<String> = have.iter().filter(|x| !want.contains(x)).cloned().collect();
+            let modify = ctx.clients.ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
+            let modify = match change.property {
+                "tags" => {
+                    api::retag(ctx, id, &self.aws_name(ctx)).await?;
+                    continue;
+                }
+                "subnet_ids" => modify
+                    .set_add_subnet_ids(Some(add))
+                    .set_remove_subnet_ids(Some(remove)),
+                "security_group_ids" => modify
+                    .set_add_security_group_ids(Some(add))
+                    .set_remove_security_group_ids(Some(remove)),
+                "route_table_ids" => modify
+                    .set_add_route_table_ids(Some(add))
+                    .set_remove_route_table_ids(Some(remove)),
+                "private_dns_enabled" => modify.private_dns_enabled(true),
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            };
+            modify.send().await.op("ec2:ModifyVpcEndpoint")?;
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        let id = &current.record.id;
+        self.delete(ctx, id).await?;
+        // Interface endpoints hold network interfaces in the subnets until fully deleted.
+        self.waiter(ctx, "deleted", Pace::Usually(USUAL_DELETE))
+            .until_gone(ctx, || async {
+                let state = Self::poll(ctx, id).await?.as_ref().map(state_of);
+                Ok(state.filter(|s| s != "deleted"))
+            })
+            .await
+    }
+}

@@ -1,0 +1,567 @@
+//! The ElastiCache Redis replication group: a primary and replica in two AZs with automatic
+//! failover and Multi-AZ, TLS in transit, at-rest encryption with the stack's key, the AUTH
+//! token from its secret, and daily snapshots kept at least a week. Creation takes 10–15
+//! minutes on real AWS; `snapshotting` and `modifying` along the way are normal.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_elasticache::types::{
+    AutomaticFailoverStatus, CacheCluster, MultiAzStatus, ReplicationGroup as SdkGroup,
+    ReplicationGroupPendingModifiedValues,
+};
+use serde_json::{Value, json};
+
+use super::subnet_group;
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::{Guards, Holds, Logical};
+use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
+use crate::resources::common::{
+    Required, desired_tags, found, gone, recorded_attr, refuse_replacements,
+};
+use crate::resources::secretsmanager::secret::{self};
+use crate::resources::wait::{self, Pace, Poll, Waiter};
+use crate::secret_value::SecretString;
+use crate::state::Record;
+
+pub(crate) const REDIS_PORT: u16 = 6379;
+/// Two nodes with encryption: about 10 minutes to create, 5 to delete.
+const USUAL_CREATE: Duration = Duration::from_secs(10 * 60);
+const USUAL_DELETE: Duration = Duration::from_secs(5 * 60);
+
+/// Statuses from which a group becomes available without help.
+const SETTLING: [&str; 3] = ["creating", "modifying", "snapshotting"];
+
+/// Whether ElastiCache has yet to carry out part of an accepted modification.
+fn has_pending(group: &SdkGroup) -> bool {
+    group
+        .pending_modified_values()
+        .is_some_and(|p| *p != ReplicationGroupPendingModifiedValues::builder().build())
+}
+
+pub(crate) struct ReplicationGroup;
+
+impl ReplicationGroup {
+    fn timeout(ctx: &Ctx) -> Duration {
+        Duration::from_secs(ctx.settings.services.timeouts.redis_minutes * 60)
+    }
+
+    async fn describe(ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
+        Ok(found(
+            ctx.clients
+                .elasticache
+                .describe_replication_groups()
+                .replication_group_id(ctx.names().redis_replication_group())
+                .send()
+                .await
+                .op("elasticache:DescribeReplicationGroups"),
+        )?
+        .and_then(|out| out.replication_groups().first().cloned()))
+    }
+
+    async fn member(ctx: &Ctx, group: &SdkGroup) -> Result<Option<CacheCluster>, Error> {
+        let Some(id) = group.member_clusters().first() else {
+            return Ok(None);
+        };
+        let out = ctx
+            .clients
+            .elasticache
+            .describe_cache_clusters()
+            .cache_cluster_id(id)
+            .send()
+            .await
+            .op("elasticache:DescribeCacheClusters")?;
+        Ok(out.cache_clusters().first().cloned())
+    }
+
+    /// What state keeps of `group`, as `operation` (a describe, or the create) reported it.
+    fn record(group: &SdkGroup, operation: &'static str) -> Result<Record, AwsError> {
+        let node = group.node_groups().first();
+        let mut record = Record::new(
+            group
+                .replication_group_id()
+                .required(operation, "ReplicationGroupId")?,
+        )
+        .with("arn", group.arn().required(operation, "ARN")?);
+        // No endpoint while the group is being created: recorded once AWS reports one.
+        if let Some(primary) = node.and_then(|n| n.primary_endpoint()) {
+            let address = primary
+                .address()
+                .required(operation, "PrimaryEndpoint.Address")?;
+            record = record.with("primary_endpoint", address).with(
+                "port",
+                primary.port().unwrap_or(i32::from(REDIS_PORT)).to_string(),
+            );
+        }
+        if let Some(reader) = node
+            .and_then(|n| n.reader_endpoint())
+            .and_then(|e| e.address())
+        {
+            record = record.with("reader_endpoint", reader);
+        }
+        Ok(record)
+    }
+
+    /// Waits for `available`, polling as `pace` says.
+    async fn wait_available(&self, ctx: &Ctx, pace: Pace) -> Result<SdkGroup, Error> {
+        self.waiter(ctx, "available", pace)
+            .until_target(ctx, || async {
+                Ok(Self::describe(ctx).await?.map(|group| {
+                    let status = group.status().unwrap_or("missing").to_owned();
+                    (group, status)
+                }))
+            })
+            .await
+    }
+
+    fn waiter(&self, ctx: &Ctx, goal: &'static str, pace: Pace) -> Waiter {
+        Waiter {
+            resource: self.name(),
+            goal,
+            pending: &SETTLING,
+            target: &["available"],
+            timeout: Self::timeout(ctx),
+            pace,
+        }
+    }
+
+    /// Waits until a modification ElastiCache accepted has been carried out. For a while
+    /// after the call it may still describe the group `available` with the old values and
+    /// nothing pending, so `available` alone proves nothing: the change is done once it was
+    /// seen under way (another status, or values pending) and is over, or once the values
+    /// wanted are read. One never read within `wait::MODIFY_LAG` is left for the engine's
+    /// read-back to report.
+    async fn wait_modified(
+        &self,
+        ctx: &Ctx,
+        accepted: Option<&SdkGroup>,
+        wanted: &[&Change],
+    ) -> Result<(), Error> {
+        let wanted: Properties = wanted
+            .iter()
+            .map(|c| (c.property, c.desired.clone()))
+            .collect();
+        let started = Instant::now();
+        let seen_under_way = AtomicBool::new(
+            accepted.is_some_and(|g| has_pending(g) || g.status() != Some("available")),
+        );
+        wait::paced(
+            ctx,
+            self.name(),
+            "modified",
+            Self::timeout(ctx),
+            Pace::Adaptive,
+            || async {
+                let group = Self::describe(ctx).await?;
+                let status = group
+                    .as_ref()
+                    .and_then(SdkGroup::status)
+                    .unwrap_or("missing");
+                if status != "available" && !SETTLING.contains(&status) {
+                    return Err(Error::resource(
+                        self.name(),
+                        format!("is {status}; it will not become available without help"),
+                    ));
+                }
+                if status != "available" || group.as_ref().is_some_and(has_pending) {
+                    seen_under_way.store(true, Ordering::Relaxed);
+                    return Ok(Poll::Pending(if status == "available" {
+                        "available, changes pending".into()
+                    } else {
+                        status.to_owned()
+                    }));
+                }
+                if seen_under_way.load(Ordering::Relaxed)
+                    || started.elapsed() >= ctx.scaled(wait::MODIFY_LAG)
+                {
+                    return Ok(Poll::Ready(()));
+                }
+                // The group still looks untouched. Some settings are read from the member
+                // clusters, so only a whole read tells whether they are applied already.
+                let read = self.read(ctx, None).await?;
+                if read.is_some_and(|r| diff(&wanted, &r.properties).is_empty()) {
+                    Ok(Poll::Ready(()))
+                } else {
+                    Ok(Poll::Pending("available, change not described yet".into()))
+                }
+            },
+        )
+        .await
+    }
+
+    async fn auth_token(ctx: &Ctx) -> Result<SecretString, Error> {
+        let holder = Logical::Secret(Holds::RedisAuthToken);
+        let value = secret::read_value(ctx, false, &ctx.arn_of(holder)?).await?;
+        secret::field(holder, &value, "auth_token")
+    }
+}
+
+#[async_trait]
+impl Resource for ReplicationGroup {
+    fn name(&self) -> Logical {
+        Logical::ReplicationGroup
+    }
+
+    fn kind(&self) -> &'static str {
+        "elasticache_replication_group"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        vec![
+            Logical::KmsKey,
+            Logical::Secret(Holds::RedisAuthToken),
+            Logical::CacheSubnetGroup,
+            Logical::SecurityGroup(Guards::Redis),
+        ]
+    }
+
+    fn typical_seconds(&self) -> u64 {
+        USUAL_CREATE.as_secs()
+    }
+
+    fn in_transition(&self, observed: &Observed) -> Option<Transition> {
+        Transition::of(observed, "status", &SETTLING)
+    }
+
+    async fn settle(&self, ctx: &Ctx, _observed: &Observed) -> Result<(), Error> {
+        self.wait_available(ctx, Pace::Adaptive).await.map(drop)
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let redis = &ctx.settings.services.redis;
+        Ok(Properties::from([
+            ("engine", json!("redis")),
+            (
+                "engine_major_version",
+                json!(redis.engine_version.split('.').next()),
+            ),
+            ("cache_node_type", json!(redis.node_type)),
+            ("num_cache_clusters", json!(redis.num_cache_clusters)),
+            ("automatic_failover", json!("enabled")),
+            ("multi_az", json!("enabled")),
+            ("transit_encryption_enabled", json!(true)),
+            ("at_rest_encryption_enabled", json!(true)),
+            ("kms_key_id", json!(ctx.arn_of(Logical::KmsKey)?)),
+            ("auth_token_enabled", json!(true)),
+            ("auto_minor_version_upgrade", json!(true)),
+            ("port", json!(REDIS_PORT)),
+            (
+                "snapshot_retention_limit",
+                json!(redis.snapshot_retention_days),
+            ),
+            ("snapshot_window", json!(redis.snapshot_window)),
+            (
+                "preferred_maintenance_window",
+                json!(redis.maintenance_window),
+            ),
+            (
+                "cache_subnet_group",
+                json!(ctx.names().cache_subnet_group()),
+            ),
+            (
+                "security_group_ids",
+                json!([ctx.id_of(Logical::SecurityGroup(Guards::Redis))?]),
+            ),
+            ("status", json!("available")),
+            (
+                "tags",
+                desired_tags(ctx, &ctx.names().redis_replication_group()),
+            ),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let Some(group) = Self::describe(ctx).await? else {
+            return Ok(None);
+        };
+        // Going away: for `up`, it no longer exists (create then waits for the id to be free).
+        if group.status() == Some("deleting") {
+            return Ok(None);
+        }
+        let member = Self::member(ctx, &group).await?;
+        // No member cluster described (none listed yet): no security groups to report.
+        let mut groups: Vec<&str> = member.as_ref().map_or_else(Vec::new, |m| {
+            m.security_groups()
+                .iter()
+                .filter_map(|g| g.security_group_id())
+                .collect()
+        });
+        groups.sort();
+        let port = group
+            .node_groups()
+            .first()
+            .and_then(|n| n.primary_endpoint())
+            .and_then(|e| e.port());
+        // ElastiCache refuses tag calls on a group that is not available; its tags are
+        // then unknown (null), and `up` re-applies them once it is.
+        let tags = match group.arn() {
+            Some(arn) if group.status() == Some("available") => {
+                subnet_group::read_tags(ctx, recorded, arn).await?
+            }
+            _ => Value::Null,
+        };
+        Ok(Some(Observed {
+            record: Self::record(&group, "elasticache:DescribeReplicationGroups")?,
+            properties: Properties::from([
+                (
+                    "engine",
+                    json!(member.as_ref().and_then(|m| m.engine()).or(group.engine())),
+                ),
+                (
+                    "engine_major_version",
+                    json!(
+                        member
+                            .as_ref()
+                            .and_then(|m| m.engine_version())
+                            .and_then(|v| v.split('.').next())
+                    ),
+                ),
+                ("cache_node_type", json!(group.cache_node_type())),
+                ("num_cache_clusters", json!(group.member_clusters().len())),
+                (
+                    "automatic_failover",
+                    json!(
+                        group
+                            .automatic_failover()
+                            .map(AutomaticFailoverStatus::as_str)
+                    ),
+                ),
+                (
+                    "multi_az",
+                    json!(group.multi_az().map(MultiAzStatus::as_str)),
+                ),
+                (
+                    "transit_encryption_enabled",
+                    json!(group.transit_encryption_enabled()),
+                ),
+                (
+                    "at_rest_encryption_enabled",
+                    json!(group.at_rest_encryption_enabled()),
+                ),
+                ("kms_key_id", json!(group.kms_key_id())),
+                ("auth_token_enabled", json!(group.auth_token_enabled())),
+                (
+                    "auto_minor_version_upgrade",
+                    json!(member.as_ref().and_then(|m| m.auto_minor_version_upgrade())),
+                ),
+                ("port", json!(port)),
+                (
+                    "snapshot_retention_limit",
+                    json!(group.snapshot_retention_limit()),
+                ),
+                ("snapshot_window", json!(group.snapshot_window())),
+                (
+                    "preferred_maintenance_window",
+                    json!(
+                        member
+                            .as_ref()
+                            .and_then(|m| m.preferred_maintenance_window())
+                    ),
+                ),
+                (
+                    "cache_subnet_group",
+                    json!(member.as_ref().and_then(|m| m.cache_subnet_group_name())),
+                ),
+                ("security_group_ids", json!(groups)),
+                ("status", json!(group.status())),
+                ("tags", tags),
+            ]),
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let redis = &ctx.settings.services.redis;
+        let id = ctx.names().redis_replication_group();
+        let token = Self::auth_token(ctx).await?;
+        let created = ctx
+            .clients
+            .elasticache
+            .create_replication_group()
+            .replication_group_id(&id)
+            .replication_group_description(format!("medtech {}: PHI cache", ctx.settings.env()))
+            .engine("redis")
+            .engine_version(&redis.engine_version)
+            .cache_node_type(&redis.node_type)
+            .num_cache_clusters(redis.num_cache_clusters)
+            .automatic_failover_enabled(true)
+            .multi_az_enabled(true)
+            .transit_encryption_enabled(true)
+            .at_rest_encryption_enabled(true)
+            .kms_key_id(ctx.arn_of(Logical::KmsKey)?)
+            .auth_token(token.expose())
+            .port(i32::from(REDIS_PORT))
+            .cache_subnet_group_name(ctx.names().cache_subnet_group())
+            .security_group_ids(ctx.id_of(Logical::SecurityGroup(Guards::Redis))?)
+            .snapshot_retention_limit(redis.snapshot_retention_days)
+            .snapshot_window(&redis.snapshot_window)
+            .preferred_maintenance_window(&redis.maintenance_window)
+            .auto_minor_version_upgrade(true)
+            .set_tags(Some(subnet_group::sdk_tags(ctx, &id)))
+            .send()
+            .await
+            .op("elasticache:CreateReplicationGroup");
+        drop(token);
+        match created {
+            Ok(out) => {
+                if let Some(group) = out.replication_group() {
+                    let record = Self::record(group, "elasticache:CreateReplicationGroup")?;
+                    ctx.set_record(self.name(), record)?;
+                }
+            }
+            // A create whose response was lost: the wait below adopts it. One still being
+            // deleted keeps its id: NotReadyYet makes the engine try again later.
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {
+                if Self::describe(ctx)
+                    .await?
+                    .is_some_and(|g| g.status() == Some("deleting"))
+                {
+                    return Err(Error::Aws(crate::aws::AwsError {
+                        kind: ErrorKind::NotReadyYet,
+                        ..e
+                    }));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let group = self.wait_available(ctx, Pace::Steady(USUAL_CREATE)).await?;
+        let record = Self::record(&group, "elasticache:DescribeReplicationGroups")?;
+        ctx.set_record(self.name(), record)?;
+        self.read_back(ctx, None).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        const REPLACE_ONLY: [&str; 8] = [
+            "engine",
+            "transit_encryption_enabled",
+            "at_rest_encryption_enabled",
+            "kms_key_id",
+            "auth_token_enabled",
+            "port",
+            "cache_subnet_group",
+            "engine_major_version",
+        ];
+        refuse_replacements(self.name(), changes, &REPLACE_ONLY)?;
+        let redis = &ctx.settings.services.redis;
+        let elasticache = &ctx.clients.elasticache;
+        let id = ctx.names().redis_replication_group();
+        let changed = |p: &str| changes.iter().any(|c| c.property == p);
+        self.wait_available(ctx, Pace::Adaptive).await?;
+        if changed("num_cache_clusters") {
+            let have = current
+                .properties
+                .get("num_cache_clusters")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let replicas = redis.num_cache_clusters - 1;
+            let accepted = if have < i64::from(redis.num_cache_clusters) {
+                elasticache
+                    .increase_replica_count()
+                    .replication_group_id(&id)
+                    .new_replica_count(replicas)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                    .op("elasticache:IncreaseReplicaCount")?
+                    .replication_group
+            } else {
+                elasticache
+                    .decrease_replica_count()
+                    .replication_group_id(&id)
+                    .new_replica_count(replicas)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                    .op("elasticache:DecreaseReplicaCount")?
+                    .replication_group
+            };
+            let count: Vec<&Change> = changes
+                .iter()
+                .filter(|c| c.property == "num_cache_clusters")
+                .collect();
+            self.wait_modified(ctx, accepted.as_ref(), &count).await?;
+        }
+        let mut modify = elasticache
+            .modify_replication_group()
+            .replication_group_id(&id)
+            .apply_immediately(true);
+        let mut modified = Vec::new();
+        for change in changes {
+            modify = match change.property {
+                "cache_node_type" => modify.cache_node_type(&redis.node_type),
+                "automatic_failover" => modify.automatic_failover_enabled(true),
+                "multi_az" => modify
+                    .multi_az_enabled(true)
+                    .automatic_failover_enabled(true),
+                "snapshot_retention_limit" => {
+                    modify.snapshot_retention_limit(redis.snapshot_retention_days)
+                }
+                "snapshot_window" => modify.snapshot_window(&redis.snapshot_window),
+                "preferred_maintenance_window" => {
+                    modify.preferred_maintenance_window(&redis.maintenance_window)
+                }
+                "security_group_ids" => {
+                    modify.security_group_ids(ctx.id_of(Logical::SecurityGroup(Guards::Redis))?)
+                }
+                "auto_minor_version_upgrade" => modify.auto_minor_version_upgrade(true),
+                _ => continue,
+            };
+            modified.push(change);
+        }
+        if !modified.is_empty() {
+            let accepted = modify
+                .send()
+                .await
+                .op("elasticache:ModifyReplicationGroup")?;
+            self.wait_modified(ctx, accepted.replication_group(), &modified)
+                .await?;
+        }
+        if changed("tags") {
+            let arn = recorded_attr(self.name(), &current.record, "arn")?;
+            subnet_group::write_tags(ctx, arn, &id).await?;
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        // AWS deletes only an available group: one still creating or modifying is waited for.
+        let status = Self::describe(ctx)
+            .await?
+            .and_then(|g| g.status().map(str::to_owned));
+        if status.as_deref().is_some_and(|s| SETTLING.contains(&s)) {
+            self.wait_available(ctx, Pace::Adaptive).await?;
+        }
+        let deleted = ctx
+            .clients
+            .elasticache
+            .delete_replication_group()
+            .replication_group_id(ctx.names().redis_replication_group())
+            .retain_primary_cluster(false)
+            .send()
+            .await
+            .op("elasticache:DeleteReplicationGroup");
+        match deleted {
+            // Refused while busy, or already deleting: only the second may be waited out;
+            // the first is tried again.
+            Err(e) if e.is(ErrorKind::NotReadyYet) => {
+                let now = Self::describe(ctx).await?;
+                if now
+                    .as_ref()
+                    .and_then(SdkGroup::status)
+                    .is_some_and(|s| s != "deleting")
+                {
+                    return Err(e.into());
+                }
+            }
+            other => gone(other)?,
+        }
+        self.waiter(ctx, "deleted", Pace::Steady(USUAL_DELETE))
+            .until_gone(ctx, || async {
+                let group = Self::describe(ctx).await?;
+                Ok(group.map(|g| g.status().unwrap_or("deleting").to_owned()))
+            })
+            .await
+    }
+}

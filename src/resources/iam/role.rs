@@ -1,0 +1,616 @@
+//! IAM roles: each trusts exactly the principals it must, and gets its permissions from one
+//! customer-managed policy of the same name (or, for RDS enhanced monitoring, the AWS managed
+//! policy made for it) — never inline policies, which the HIPAA conformance pack flags.
+//! Custom policies name this stack's ARNs, never `*`.
+
+use async_trait::async_trait;
+use aws_sdk_iam::types::{Role, Tag};
+use percent_encoding::percent_decode_str;
+use serde_json::{Value, json};
+
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::{Ctx, ListKey};
+use crate::error::Error;
+use crate::logical::{Logical, RoleFor};
+use crate::naming::Names;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resources::common::{
+    Required, cannot_change, desired_tags, found, gone, listed, strings, tag_pairs,
+};
+use crate::state::Record;
+
+const KIND: &str = "iam_role";
+
+/// Where a role's permissions come from.
+pub(crate) enum Permissions {
+    /// An AWS managed policy, by path and name under `arn:PARTITION:iam::aws:policy/`.
+    AwsManaged(&'static str),
+    /// A customer-managed policy with this document, built once dependencies are known.
+    Custom(fn(&Ctx) -> Result<Value, Error>),
+}
+
+/// Who may assume the role.
+pub(crate) enum Trust {
+    Service(&'static str),
+    /// Configured principals; the account itself when none are configured.
+    Configured(fn(&Ctx) -> &[String]),
+}
+
+pub(crate) struct IamRole {
+    pub logical: Logical,
+    pub aws_name: fn(&Names) -> String,
+    pub description: &'static str,
+    pub trust: Trust,
+    pub permissions: Permissions,
+    pub depends_on: Vec<Logical>,
+}
+
+impl IamRole {
+    fn role_name(&self, ctx: &Ctx) -> String {
+        (self.aws_name)(ctx.names())
+    }
+
+    /// The properties `read` reports, whichever way the role was read.
+    fn observe(&self, ctx: &Ctx, read: &RoleRead) -> Observed {
+        let mut inline = read.inline.clone();
+        let mut attached = read.attached.clone();
+        inline.sort();
+        attached.sort();
+        let mut props = Properties::from([
+            (
+                "assume_role_policy",
+                read.role
+                    .assume_role_policy_document()
+                    .map_or(Value::Null, decode_document),
+            ),
+            ("inline_policies", json!(inline)),
+            ("attached_policies", json!(attached)),
+            (
+                "tags",
+                tag_pairs(read.role.tags().iter().map(|t| (t.key(), t.value()))),
+            ),
+        ]);
+        // Only roles with a customer-managed policy report its document.
+        if matches!(self.permissions, Permissions::Custom(_)) {
+            props.insert(
+                "policy_document",
+                read.policy_document.clone().unwrap_or(Value::Null),
+            );
+        }
+        Observed {
+            record: Record::new(self.role_name(ctx)).with("arn", read.role.arn()),
+            properties: props,
+        }
+    }
+
+    /// The role and, for a customer-managed policy, its document, all at once.
+    async fn read_by_name(&self, ctx: &Ctx) -> Result<Option<Observed>, Error> {
+        let policy =
+            matches!(self.permissions, Permissions::Custom(_)).then(|| self.policy_arn(ctx));
+        Ok(read_role(ctx, &self.role_name(ctx), policy.as_deref())
+            .await?
+            .map(|read| self.observe(ctx, &read)))
+    }
+
+    fn policy_arn(&self, ctx: &Ctx) -> String {
+        let c = &ctx.clients;
+        match self.permissions {
+            Permissions::AwsManaged(path) => format!("arn:{}:iam::aws:policy/{path}", c.partition),
+            Permissions::Custom(_) => namesake_policy_arn(ctx, &self.role_name(ctx)),
+        }
+    }
+
+    fn trust_policy(&self, ctx: &Ctx) -> Value {
+        let principal = match &self.trust {
+            Trust::Service(service) => json!({"Service": service}),
+            Trust::Configured(principals) => {
+                let configured = principals(ctx);
+                if configured.is_empty() {
+                    json!({"AWS": ctx.clients.account_root()})
+                } else {
+                    let (services, arns): (Vec<&String>, Vec<&String>) = configured
+                        .iter()
+                        .partition(|p| p.ends_with(".amazonaws.com"));
+                    let mut principal = serde_json::Map::new();
+                    if !arns.is_empty() {
+                        principal.insert("AWS".into(), json!(arns));
+                    }
+                    if !services.is_empty() {
+                        principal.insert("Service".into(), json!(services));
+                    }
+                    Value::Object(principal)
+                }
+            }
+        };
+        let mut statement = json!({
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "sts:AssumeRole"
+        });
+        // Service roles: only on behalf of this account (confused-deputy protection).
+        if matches!(self.trust, Trust::Service(_)) {
+            statement["Condition"] =
+                json!({"StringEquals": {"aws:SourceAccount": ctx.clients.account_id}});
+        }
+        json!({"Version": "2012-10-17", "Statement": [statement]})
+    }
+
+    fn tags(&self, ctx: &Ctx) -> Result<Vec<Tag>, Error> {
+        ctx.tags(&self.role_name(ctx))
+            .into_iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| Error::resource(self.logical, e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn ensure_policy(&self, ctx: &Ctx) -> Result<(), Error> {
+        let Permissions::Custom(document) = self.permissions else {
+            return Ok(());
+        };
+        let document = document(ctx)?.to_string();
+        let created = ctx
+            .clients
+            .iam
+            .create_policy()
+            .policy_name(self.role_name(ctx))
+            .description(self.description)
+            .policy_document(&document)
+            .set_tags(Some(self.tags(ctx)?))
+            .send()
+            .await
+            .op("iam:CreatePolicy");
+        match created {
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {
+                self.new_policy_version(ctx, &document).await
+            }
+            other => other.map(drop).map_err(Error::from),
+        }
+    }
+
+    /// Replaces the policy's document, keeping within IAM's five versions.
+    async fn new_policy_version(&self, ctx: &Ctx, document: &str) -> Result<(), Error> {
+        let iam = &ctx.clients.iam;
+        let arn = self.policy_arn(ctx);
+        let versions = iam
+            .list_policy_versions()
+            .policy_arn(&arn)
+            .send()
+            .await
+            .op("iam:ListPolicyVersions")?;
+        let mut old: Vec<_> = versions
+            .versions()
+            .iter()
+            .filter(|v| !v.is_default_version())
+            .collect();
+        if versions.versions().len() >= 5 {
+            old.sort_by_key(|v| v.create_date().map(|d| d.secs()));
+            if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
+                gone(
+                    iam.delete_policy_version()
+                        .policy_arn(&arn)
+                        .version_id(oldest)
+                        .send()
+                        .await
+                        .op("iam:DeletePolicyVersion"),
+                )?;
+            }
+        }
+        iam.create_policy_version()
+            .policy_arn(&arn)
+            .policy_document(document)
+            .set_as_default(true)
+            .send()
+            .await
+            .op("iam:CreatePolicyVersion")?;
+        Ok(())
+    }
+
+    async fn attach(&self, ctx: &Ctx) -> Result<(), Error> {
+        ctx.clients
+            .iam
+            .attach_role_policy()
+            .role_name(self.role_name(ctx))
+            .policy_arn(self.policy_arn(ctx))
+            .send()
+            .await
+            .op("iam:AttachRolePolicy")?;
+        Ok(())
+    }
+}
+
+/// A role as IAM reports it. `policy_document`: the default document of the customer-managed
+/// policy named like the role, `None` when there is no such policy (or it was not asked for).
+#[derive(Clone)]
+struct RoleRead {
+    role: Role,
+    inline: Vec<String>,
+    attached: Vec<String>,
+    policy_document: Option<Value>,
+}
+
+/// The ARN of the customer-managed policy that shares the role's name.
+fn namesake_policy_arn(ctx: &Ctx, role_name: &str) -> String {
+    let c = &ctx.clients;
+    format!(
+        "arn:{}:iam::{}:policy/{role_name}",
+        c.partition, c.account_id
+    )
+}
+
+/// One role, read by name: its trust policy and tags, inline policy names, attached policy
+/// ARNs and, with `policy`, that policy's default document, all at once. `None` when the role
+/// does not exist.
+async fn read_role(ctx: &Ctx, name: &str, policy: Option<&str>) -> Result<Option<RoleRead>, Error> {
+    let iam = &ctx.clients.iam;
+    let role = async {
+        found(
+            iam.get_role()
+                .role_name(name)
+                .send()
+                .await
+                .op("iam:GetRole"),
+        )
+    };
+    let inline = async {
+        found(
+            iam.list_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .op("iam:ListRolePolicies"),
+        )
+    };
+    let attached = async {
+        found(
+            iam.list_attached_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .op("iam:ListAttachedRolePolicies"),
+        )
+    };
+    let document = async {
+        match policy {
+            Some(arn) => policy_document(ctx, arn).await,
+            None => Ok(None),
+        }
+    };
+    let (role, inline, attached, policy_document) =
+        tokio::try_join!(role, inline, attached, document)?;
+    let (Some(role), Some(inline), Some(attached)) = (role.and_then(|r| r.role), inline, attached)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(RoleRead {
+        role,
+        inline: inline.policy_names,
+        attached: attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect(),
+        policy_document,
+    }))
+}
+
+/// The default version's document of the customer-managed policy at `arn`; `None` when the
+/// policy does not exist.
+async fn policy_document(ctx: &Ctx, arn: &str) -> Result<Option<Value>, Error> {
+    let iam = &ctx.clients.iam;
+    let Some(out) = found(
+        iam.get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .op("iam:GetPolicy"),
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(version) = out.policy().and_then(|p| p.default_version_id()) else {
+        return Ok(None);
+    };
+    let out = found(
+        iam.get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .op("iam:GetPolicyVersion"),
+    )?;
+    Ok(out
+        .as_ref()
+        .and_then(|o| o.policy_version())
+        .and_then(|v| v.document())
+        .map(decode_document))
+}
+
+const ROLES: ListKey<Vec<(String, RoleRead)>> = ListKey::new("iam:StackRoles");
+
+/// Every recorded role of the stack, read by name and all at once: the batched list the
+/// roles' reads take their item from. It asks only for the stack's own roles and policies, so
+/// its cost does not grow with what else the account holds (an account-wide listing such as
+/// `GetAccountAuthorizationDetails` pages through every role and policy of every team). Each
+/// role's namesake customer-managed policy is asked for; the RDS monitoring role has none
+/// (its policy is AWS managed), which costs one NotFound answer alongside its other reads
+/// and spares a second description of which role holds which policy.
+async fn stack_roles(ctx: &Ctx) -> Result<Vec<(String, RoleRead)>, Error> {
+    let names: Vec<String> = RoleFor::ALL
+        .into_iter()
+        .filter_map(|role| ctx.record(Logical::Role(role)))
+        .map(|record| record.id)
+        .collect();
+    let reads = names.iter().map(|name| async move {
+        let policy = namesake_policy_arn(ctx, name);
+        read_role(ctx, name, Some(&policy)).await
+    });
+    let read = futures::future::try_join_all(reads).await?;
+    Ok(names
+        .into_iter()
+        .zip(read)
+        .filter_map(|(name, role)| Some((name, role?)))
+        .collect())
+}
+
+/// IAM returns policy documents URL-encoded.
+fn decode_document(raw: &str) -> Value {
+    let text = percent_decode_str(raw).decode_utf8_lossy();
+    serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned()))
+}
+
+#[async_trait]
+impl Resource for IamRole {
+    fn name(&self) -> Logical {
+        self.logical
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        self.depends_on.clone()
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let mut props = Properties::from([
+            ("assume_role_policy", self.trust_policy(ctx)),
+            ("inline_policies", json!([])),
+            ("attached_policies", json!([self.policy_arn(ctx)])),
+            ("tags", desired_tags(ctx, &self.role_name(ctx))),
+        ]);
+        if let Permissions::Custom(document) = self.permissions {
+            props.insert("policy_document", document(ctx)?);
+        }
+        Ok(props)
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        if let Some(read) = listed(ctx, recorded, &ROLES, || stack_roles(ctx)).await? {
+            return Ok(Some(self.observe(ctx, &read)));
+        }
+        let name = self.role_name(ctx);
+        // Unrecorded, the role is most likely not there yet (a first `up`, a `plan` of a new
+        // environment): one call says so, rather than one for each of its parts.
+        if recorded.is_none()
+            && found(
+                ctx.clients
+                    .iam
+                    .get_role()
+                    .role_name(&name)
+                    .send()
+                    .await
+                    .op("iam:GetRole"),
+            )?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        self.read_by_name(ctx).await
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let name = self.role_name(ctx);
+        let created = ctx
+            .clients
+            .iam
+            .create_role()
+            .role_name(&name)
+            .description(self.description)
+            .assume_role_policy_document(self.trust_policy(ctx).to_string())
+            .set_tags(Some(self.tags(ctx)?))
+            .send()
+            .await
+            .op("iam:CreateRole");
+        let arn = match created {
+            Ok(out) => out.role().map(|r| r.arn().to_owned()),
+            // A retried create whose first response was lost; adopted by the read below.
+            Err(e) if e.is(ErrorKind::AlreadyExists) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(arn) = arn {
+            ctx.set_record(self.logical, Record::new(&name).with("arn", arn))?;
+        }
+        self.ensure_policy(ctx).await?;
+        self.attach(ctx).await?;
+        self.read_by_name(ctx).await?.ok_or_else(|| {
+            Error::Aws(AwsError::unexpected(
+                "iam:GetRole",
+                format!("{name} created but not found"),
+            ))
+        })
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), Error> {
+        let iam = &ctx.clients.iam;
+        let name = self.role_name(ctx);
+        for change in changes {
+            match change.property {
+                "assume_role_policy" => {
+                    iam.update_assume_role_policy()
+                        .role_name(&name)
+                        .policy_document(self.trust_policy(ctx).to_string())
+                        .send()
+                        .await
+                        .op("iam:UpdateAssumeRolePolicy")?;
+                }
+                "inline_policies" => {
+                    for policy in strings(change.observed.as_ref()) {
+                        gone(
+                            iam.delete_role_policy()
+                                .role_name(&name)
+                                .policy_name(policy)
+                                .send()
+                                .await
+                                .op("iam:DeleteRolePolicy"),
+                        )?;
+                    }
+                }
+                "attached_policies" => {
+                    let wanted = self.policy_arn(ctx);
+                    for arn in strings(change.observed.as_ref()) {
+                        if arn != wanted {
+                            gone(
+                                iam.detach_role_policy()
+                                    .role_name(&name)
+                                    .policy_arn(arn)
+                                    .send()
+                                    .await
+                                    .op("iam:DetachRolePolicy"),
+                            )?;
+                        }
+                    }
+                    self.ensure_policy(ctx).await?;
+                    self.attach(ctx).await?;
+                }
+                "policy_document" => {
+                    if let Permissions::Custom(document) = self.permissions {
+                        if change.observed.as_ref().is_none_or(Value::is_null) {
+                            self.ensure_policy(ctx).await?;
+                        } else {
+                            self.new_policy_version(ctx, &document(ctx)?.to_string())
+                                .await?;
+                        }
+                    }
+                }
+                "tags" => {
+                    iam.tag_role()
+                        .role_name(&name)
+                        .set_tags(Some(self.tags(ctx)?))
+                        .send()
+                        .await
+                        .op("iam:TagRole")?;
+                }
+                other => {
+                    return Err(cannot_change(
+                        self.logical,
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        let iam = &ctx.clients.iam;
+        let name = self.role_name(ctx);
+        // A role cannot be deleted while policies are attached or inline.
+        let attached = match iam
+            .list_attached_role_policies()
+            .role_name(&name)
+            .send()
+            .await
+            .op("iam:ListAttachedRolePolicies")
+        {
+            Ok(out) => out.attached_policies().to_vec(),
+            Err(e) if e.is(ErrorKind::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        for policy in attached {
+            gone(
+                iam.detach_role_policy()
+                    .role_name(&name)
+                    .policy_arn(
+                        policy
+                            .policy_arn()
+                            .required("iam:ListAttachedRolePolicies", "PolicyArn")?,
+                    )
+                    .send()
+                    .await
+                    .op("iam:DetachRolePolicy"),
+            )?;
+        }
+        let inline = iam
+            .list_role_policies()
+            .role_name(&name)
+            .send()
+            .await
+            .op("iam:ListRolePolicies")?;
+        for policy in inline.policy_names() {
+            gone(
+                iam.delete_role_policy()
+                    .role_name(&name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .op("iam:DeleteRolePolicy"),
+            )?;
+        }
+        if matches!(self.permissions, Permissions::Custom(_)) {
+            let arn = self.policy_arn(ctx);
+            match iam
+                .list_policy_versions()
+                .policy_arn(&arn)
+                .send()
+                .await
+                .op("iam:ListPolicyVersions")
+            {
+                Ok(out) => {
+                    for version in out.versions().iter().filter(|v| !v.is_default_version()) {
+                        gone(
+                            iam.delete_policy_version()
+                                .policy_arn(&arn)
+                                .version_id(
+                                    version
+                                        .version_id()
+                                        .required("iam:ListPolicyVersions", "VersionId")?,
+                                )
+                                .send()
+                                .await
+                                .op("iam:DeletePolicyVersion"),
+                        )?;
+                    }
+                    gone(
+                        iam.delete_policy()
+                            .policy_arn(&arn)
+                            .send()
+                            .await
+                            .op("iam:DeletePolicy"),
+                    )?;
+                }
+                Err(e) if e.is(ErrorKind::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        gone(
+            iam.delete_role()
+                .role_name(&name)
+                .send()
+                .await
+                .op("iam:DeleteRole"),
+        )
+    }
+}

@@ -1,0 +1,237 @@
+//! The CloudWatch Logs groups: `/medtech/E/audit` for the application's audit trail,
+//! `/medtech/E/vpc-flow` for VPC flow logs, and the two RDS exports its logs to. RDS would make
+//! those itself, unencrypted and kept forever, and `destroy` would leave them behind: made
+//! here first, they are encrypted with the stack's key and kept for the configured retention
+//! (at least 90 days), like the others.
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs::types::LogGroup as SdkGroup;
+use serde_json::json;
+
+use crate::aws::{AwsResultExt, ErrorKind};
+use crate::context::{Ctx, ListKey};
+use crate::error::Error;
+use crate::logical::{Logical, Purpose};
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resources::common::{cannot_change, desired_tags, gone, listed, tag_pairs};
+use crate::resources::tagging;
+use crate::state::Record;
+
+/// Log groups by name, with one list per shared prefix.
+type Groups = Vec<(String, SdkGroup)>;
+const MEDTECH_GROUPS: ListKey<Groups> = ListKey::new("logs:DescribeLogGroups");
+const RDS_GROUPS: ListKey<Groups> = ListKey::new("logs:DescribeLogGroups:rds");
+
+pub(crate) struct LogGroup {
+    purpose: Purpose,
+}
+
+impl LogGroup {
+    pub(crate) fn new(purpose: Purpose) -> Self {
+        Self { purpose }
+    }
+
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        match self.purpose {
+            Purpose::Audit => ctx.names().audit_log_group(),
+            Purpose::FlowLogs => ctx.names().flow_log_group(),
+            Purpose::RdsPostgresql => ctx.names().rds_log_group("postgresql"),
+            Purpose::RdsUpgrade => ctx.names().rds_log_group("upgrade"),
+        }
+    }
+
+    /// The prefix the group shares with its siblings, and the key of their batched list.
+    fn listing(&self, ctx: &Ctx) -> (String, &'static ListKey<Groups>) {
+        match self.purpose {
+            Purpose::Audit | Purpose::FlowLogs => {
+                (format!("/medtech/{}/", ctx.settings.env()), &MEDTECH_GROUPS)
+            }
+            Purpose::RdsPostgresql | Purpose::RdsUpgrade => {
+                (ctx.names().rds_log_prefix(), &RDS_GROUPS)
+            }
+        }
+    }
+
+    fn arn(&self, ctx: &Ctx) -> String {
+        ctx.clients
+            .arn("logs", &format!("log-group:{}", self.aws_name(ctx)))
+    }
+
+    async fn describe(&self, ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
+        let name = self.aws_name(ctx);
+        Ok(describe_prefixed(ctx, name.clone())
+            .await?
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, group)| group))
+    }
+
+    async fn set_retention(&self, ctx: &Ctx) -> Result<(), Error> {
+        ctx.clients
+            .logs
+            .put_retention_policy()
+            .log_group_name(self.aws_name(ctx))
+            .retention_in_days(ctx.settings.services.logs.retention_days)
+            .send()
+            .await
+            .op("logs:PutRetentionPolicy")?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for LogGroup {
+    fn name(&self) -> Logical {
+        Logical::LogGroup(self.purpose)
+    }
+
+    fn kind(&self) -> &'static str {
+        "log_group"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        vec![Logical::KmsKey]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let key = ctx
+            .record(Logical::KmsKey)
+            .and_then(|r| r.attr("arn").map(str::to_owned));
+        Ok(Properties::from([
+            ("kms_key_id", json!(key)),
+            (
+                "retention_in_days",
+                json!(ctx.settings.services.logs.retention_days),
+            ),
+            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        // Siblings share a prefix (`/medtech/E/`, or the instance's under `/aws/rds/`): one
+        // call lists them.
+        let (prefix, key) = self.listing(ctx);
+        let group = match listed(ctx, recorded, key, || describe_prefixed(ctx, prefix)).await? {
+            Some(group) => Some(group),
+            None => self.describe(ctx).await?,
+        };
+        let Some(group) = group else {
+            return Ok(None);
+        };
+        let tags = match tagging::tags(ctx, recorded, &self.arn(ctx)).await? {
+            Some(tags) => Some(tags),
+            None => ctx
+                .clients
+                .logs
+                .list_tags_for_resource()
+                .resource_arn(self.arn(ctx))
+                .send()
+                .await
+                .op("logs:ListTagsForResource")?
+                .tags()
+                .map(|t| tag_pairs(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+        };
+        Ok(Some(Observed {
+            record: Record::new(self.aws_name(ctx)).with("arn", self.arn(ctx)),
+            properties: Properties::from([
+                ("kms_key_id", json!(group.kms_key_id())),
+                ("retention_in_days", json!(group.retention_in_days())),
+                ("tags", tags.unwrap_or(json!({}))),
+            ]),
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let key = ctx.arn_of(Logical::KmsKey)?;
+        let created = ctx
+            .clients
+            .logs
+            .create_log_group()
+            .log_group_name(self.aws_name(ctx))
+            .kms_key_id(key)
+            .set_tags(Some(ctx.tags(&self.aws_name(ctx)).into_iter().collect()))
+            .send()
+            .await
+            .op("logs:CreateLogGroup");
+        match created {
+            // A retried create whose first response was lost; the read below checks it.
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {}
+            other => other.map(drop)?,
+        }
+        ctx.set_record(
+            self.name(),
+            Record::new(self.aws_name(ctx)).with("arn", self.arn(ctx)),
+        )?;
+        self.set_retention(ctx).await?;
+        self.read_back(ctx, None).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), Error> {
+        let logs = &ctx.clients.logs;
+        for change in changes {
+            match change.property {
+                "retention_in_days" => self.set_retention(ctx).await?,
+                "kms_key_id" => {
+                    logs.associate_kms_key()
+                        .log_group_name(self.aws_name(ctx))
+                        .kms_key_id(ctx.arn_of(Logical::KmsKey)?)
+                        .send()
+                        .await
+                        .op("logs:AssociateKmsKey")?;
+                }
+                "tags" => {
+                    logs.tag_resource()
+                        .resource_arn(self.arn(ctx))
+                        .set_tags(Some(ctx.tags(&self.aws_name(ctx)).into_iter().collect()))
+                        .send()
+                        .await
+                        .op("logs:TagResource")?;
+                }
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        gone(
+            ctx.clients
+                .logs
+                .delete_log_group()
+                .log_group_name(self.aws_name(ctx))
+                .send()
+                .await
+                .op("logs:DeleteLogGroup"),
+        )
+    }
+}
+
+/// The log groups whose names start with `prefix`, keyed by name (one page: a prefix this
+/// narrow never fills 50).
+async fn describe_prefixed(ctx: &Ctx, prefix: String) -> Result<Groups, Error> {
+    let out = ctx
+        .clients
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(prefix)
+        .send()
+        .await
+        .op("logs:DescribeLogGroups")?;
+    Ok(out
+        .log_groups()
+        .iter()
+        .filter_map(|g| Some((g.log_group_name()?.to_owned(), g.clone())))
+        .collect())
+}

@@ -1,0 +1,708 @@
+//! The RDS PostgreSQL instance: Multi-AZ, encrypted with the stack's key, gp3, 30-day
+//! backups, TLS forced through its parameter group, logs exported, private, deletion
+//! protected, IAM authentication, enhanced monitoring and Performance Insights (encrypted).
+//! Creation takes 15–25 minutes on real AWS; deletion protection is lifted only by `destroy`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
+use serde_json::{Value, json};
+
+use super::{engine, tags};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::{Guards, Holds, Logical, Purpose, RoleFor};
+use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
+use crate::resources::common::{
+    Required, cannot_change, desired_tags, found, gone, recorded_attr, refuse_replacements, strings,
+};
+use crate::resources::secretsmanager::secret::{self, RDS_PORT};
+use crate::resources::wait::{self, Pace, Poll, Waiter};
+use crate::secret_value::SecretString;
+use crate::state::Record;
+
+/// Multi-AZ and encrypted: commonly 10-20 minutes to create, 5-10 to delete with its final
+/// snapshot (the sources are those of the emulator's modeled durations).
+const USUAL_CREATE: Duration = Duration::from_secs(15 * 60);
+const USUAL_DELETE: Duration = Duration::from_secs(7 * 60);
+
+const LOG_EXPORTS: [&str; 2] = ["postgresql", "upgrade"];
+
+/// Statuses from which an instance becomes available without help.
+const SETTLING: [&str; 13] = [
+    NO_ENDPOINT_YET,
+    "creating",
+    "backing-up",
+    "modifying",
+    "configuring-enhanced-monitoring",
+    "configuring-log-exports",
+    "configuring-iam-database-auth",
+    "upgrading",
+    "rebooting",
+    "renaming",
+    "resetting-master-credentials",
+    "maintenance",
+    "starting",
+];
+
+/// `available`, but not usable yet: RDS describes the endpoint a moment later.
+const NO_ENDPOINT_YET: &str = "available, no endpoint yet";
+
+/// After any storage change RDS reports `storage-optimization` for hours; the instance is
+/// fully usable and accepts changes meanwhile, so it counts as `available`: neither a
+/// failure, nor a wait, nor drift.
+const OPTIMIZING_STORAGE: &str = "storage-optimization";
+
+/// The status as medtech compares it: `available` for an instance that is at rest.
+fn usable_status(status: Option<&str>) -> Option<&str> {
+    match status {
+        Some(OPTIMIZING_STORAGE) => Some("available"),
+        other => other,
+    }
+}
+
+/// Whether RDS has yet to carry out part of an accepted modification.
+fn has_pending(db: &DbInstance) -> bool {
+    db.pending_modified_values()
+        .is_some_and(|p| *p != PendingModifiedValues::builder().build())
+}
+
+pub(crate) struct RdsInstance;
+
+impl RdsInstance {
+    fn timeout(ctx: &Ctx) -> Duration {
+        Duration::from_secs(ctx.settings.services.timeouts.rds_minutes * 60)
+    }
+
+    async fn describe(ctx: &Ctx) -> Result<Option<DbInstance>, Error> {
+        Ok(found(
+            ctx.clients
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(ctx.names().rds_instance())
+                .send()
+                .await
+                .op("rds:DescribeDBInstances"),
+        )?
+        .and_then(|out| out.db_instances().first().cloned()))
+    }
+
+    /// What state keeps of `db`, as `operation` (a describe, or the create) reported it.
+    fn record(db: &DbInstance, operation: &'static str) -> Result<Record, AwsError> {
+        let endpoint = db.endpoint();
+        let mut record = Record::new(
+            db.db_instance_identifier()
+                .required(operation, "DBInstanceIdentifier")?,
+        )
+        .with(
+            "arn",
+            db.db_instance_arn().required(operation, "DBInstanceArn")?,
+        );
+        // No endpoint while the instance is being created: recorded once AWS reports one.
+        if let Some(address) = endpoint.and_then(|e| e.address()) {
+            record = record.with("endpoint", address);
+        }
+        if let Some(port) = endpoint.and_then(|e| e.port()) {
+            record = record.with("port", port.to_string());
+        }
+        // The version chosen at create, kept current across RDS's minor upgrades.
+        if let Some(version) = db.engine_version() {
+            record = record.with("engine_version", version);
+        }
+        Ok(record)
+    }
+
+    /// Waits for `available` with an endpoint, polling as `pace` says.
+    async fn wait_available(&self, ctx: &Ctx, pace: Pace) -> Result<DbInstance, Error> {
+        self.waiter(ctx, "available", pace)
+            .until_target(ctx, || async {
+                Ok(Self::describe(ctx).await?.map(|db| {
+                    let status = match usable_status(db.db_instance_status()) {
+                        Some("available") if db.endpoint().and_then(|e| e.address()).is_none() => {
+                            NO_ENDPOINT_YET
+                        }
+                        status => status.unwrap_or("missing"),
+                    };
+                    let status = status.to_owned();
+                    (db, status)
+                }))
+            })
+            .await
+    }
+
+    fn waiter(&self, ctx: &Ctx, goal: &'static str, pace: Pace) -> Waiter {
+        Waiter {
+            resource: self.name(),
+            goal,
+            pending: &SETTLING,
+            target: &["available"],
+            timeout: Self::timeout(ctx),
+            pace,
+        }
+    }
+
+    /// What `read` reports of one description.
+    fn observed(db: &DbInstance) -> Result<Observed, AwsError> {
+        let mut exports: Vec<&str> = db
+            .enabled_cloudwatch_logs_exports()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        exports.sort();
+        let mut groups: Vec<&str> = db
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id())
+            .collect();
+        groups.sort();
+        // DescribeDBInstances carries the tags: no ListTagsForResource call.
+        let tags = crate::resources::common::tag_pairs(
+            db.tag_list()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value()?))),
+        );
+        Ok(Observed {
+            record: Self::record(db, "rds:DescribeDBInstances")?,
+            properties: Properties::from([
+                ("engine", json!(db.engine())),
+                ("master_username", json!(db.master_username())),
+                (
+                    "engine_major_version",
+                    json!(db.engine_version().and_then(|v| v.split('.').next())),
+                ),
+                ("instance_class", json!(db.db_instance_class())),
+                ("allocated_storage", json!(db.allocated_storage())),
+                ("storage_type", json!(db.storage_type())),
+                ("multi_az", json!(db.multi_az())),
+                ("storage_encrypted", json!(db.storage_encrypted())),
+                ("kms_key_id", json!(db.kms_key_id())),
+                (
+                    "backup_retention_period",
+                    json!(db.backup_retention_period()),
+                ),
+                (
+                    "preferred_backup_window",
+                    json!(db.preferred_backup_window()),
+                ),
+                (
+                    "preferred_maintenance_window",
+                    json!(db.preferred_maintenance_window()),
+                ),
+                ("enabled_cloudwatch_logs_exports", json!(exports)),
+                ("publicly_accessible", json!(db.publicly_accessible())),
+                ("deletion_protection", json!(db.deletion_protection())),
+                ("copy_tags_to_snapshot", json!(db.copy_tags_to_snapshot())),
+                (
+                    "auto_minor_version_upgrade",
+                    json!(db.auto_minor_version_upgrade()),
+                ),
+                (
+                    "iam_database_authentication_enabled",
+                    json!(db.iam_database_authentication_enabled()),
+                ),
+                ("monitoring_interval", json!(db.monitoring_interval())),
+                ("monitoring_role_arn", json!(db.monitoring_role_arn())),
+                (
+                    "performance_insights_enabled",
+                    json!(db.performance_insights_enabled()),
+                ),
+                (
+                    "performance_insights_kms_key_id",
+                    json!(db.performance_insights_kms_key_id()),
+                ),
+                (
+                    "db_parameter_group",
+                    json!(
+                        db.db_parameter_groups()
+                            .first()
+                            .and_then(|g| g.db_parameter_group_name())
+                    ),
+                ),
+                (
+                    "db_subnet_group",
+                    json!(db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
+                ),
+                ("vpc_security_group_ids", json!(groups)),
+                (
+                    "port",
+                    json!(
+                        db.endpoint()
+                            .and_then(|e| e.port())
+                            .or(db.db_instance_port())
+                    ),
+                ),
+                ("status", json!(usable_status(db.db_instance_status()))),
+                ("tags", tags),
+            ]),
+        })
+    }
+
+    /// Waits until a modification RDS accepted has been carried out. For up to half a minute
+    /// after the call RDS still describes the instance `available` with the old values and
+    /// nothing pending, so `available` alone proves nothing: the change is done once it was
+    /// seen under way (another status, or values pending) and is over, or once the values
+    /// wanted are described. One never described within `wait::MODIFY_LAG` is left for the
+    /// engine's read-back to report.
+    async fn wait_modified(
+        &self,
+        ctx: &Ctx,
+        accepted: Option<&DbInstance>,
+        wanted: &[&Change],
+    ) -> Result<(), Error> {
+        let wanted: Properties = wanted
+            .iter()
+            .map(|c| (c.property, c.desired.clone()))
+            .collect();
+        let started = Instant::now();
+        let seen_under_way = AtomicBool::new(accepted.is_some_and(|db| {
+            has_pending(db) || usable_status(db.db_instance_status()) != Some("available")
+        }));
+        wait::paced(
+            ctx,
+            self.name(),
+            "modified",
+            Self::timeout(ctx),
+            Pace::Adaptive,
+            || async {
+                let db = Self::describe(ctx).await?.ok_or_else(|| {
+                    Error::resource(self.name(), "disappeared while it was being modified")
+                })?;
+                let status = usable_status(db.db_instance_status()).unwrap_or("missing");
+                if status != "available" && !SETTLING.contains(&status) {
+                    return Err(Error::resource(
+                        self.name(),
+                        format!("is {status}; it will not become available without help"),
+                    ));
+                }
+                if status != "available" || has_pending(&db) {
+                    seen_under_way.store(true, Ordering::Relaxed);
+                    return Ok(Poll::Pending(if status == "available" {
+                        "available, changes pending".into()
+                    } else {
+                        status.to_owned()
+                    }));
+                }
+                let described = diff(&wanted, &Self::observed(&db)?.properties).is_empty();
+                if described
+                    || seen_under_way.load(Ordering::Relaxed)
+                    || started.elapsed() >= ctx.scaled(wait::MODIFY_LAG)
+                {
+                    Ok(Poll::Ready(()))
+                } else {
+                    Ok(Poll::Pending("available, change not described yet".into()))
+                }
+            },
+        )
+        .await
+    }
+
+    async fn password(ctx: &Ctx) -> Result<SecretString, Error> {
+        let holder = Logical::Secret(Holds::RdsCredentials);
+        let value = secret::read_value(ctx, false, &ctx.arn_of(holder)?).await?;
+        secret::field(holder, &value, "password")
+    }
+}
+
+/// A monitoring role made seconds ago is refused until IAM has propagated it; RDS says so
+/// with a generic InvalidParameterValue, told apart only by its message.
+fn role_not_ready(e: &AwsError) -> bool {
+    e.code.as_deref() == Some("InvalidParameterValue")
+        && e.detail.to_ascii_lowercase().contains("monitoring")
+        && e.detail.to_ascii_lowercase().contains("role")
+}
+
+#[async_trait]
+impl Resource for RdsInstance {
+    fn name(&self) -> Logical {
+        Logical::RdsInstance
+    }
+
+    fn kind(&self) -> &'static str {
+        "rds_instance"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        vec![
+            Logical::KmsKey,
+            Logical::Secret(Holds::RdsCredentials),
+            Logical::DbParameterGroup,
+            Logical::DbSubnetGroup,
+            Logical::SecurityGroup(Guards::Postgres),
+            Logical::Role(RoleFor::RdsMonitoring),
+            // Made first, so that RDS exports into encrypted groups with a retention.
+            Logical::LogGroup(Purpose::RdsPostgresql),
+            Logical::LogGroup(Purpose::RdsUpgrade),
+        ]
+    }
+
+    fn typical_seconds(&self) -> u64 {
+        USUAL_CREATE.as_secs()
+    }
+
+    fn in_transition(&self, observed: &Observed) -> Option<Transition> {
+        Transition::of(observed, "status", &SETTLING)
+    }
+
+    async fn settle(&self, ctx: &Ctx, _observed: &Observed) -> Result<(), Error> {
+        self.wait_available(ctx, Pace::Adaptive).await.map(drop)
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let rds = &ctx.settings.services.rds;
+        let key = ctx.arn_of(Logical::KmsKey)?;
+        Ok(Properties::from([
+            ("engine", json!("postgres")),
+            (
+                "engine_major_version",
+                json!(rds.engine_version.split('.').next()),
+            ),
+            ("master_username", json!(rds.master_username)),
+            ("instance_class", json!(rds.instance_class)),
+            ("allocated_storage", json!(rds.allocated_storage_gb)),
+            ("storage_type", json!("gp3")),
+            ("multi_az", json!(true)),
+            ("storage_encrypted", json!(true)),
+            ("kms_key_id", json!(key)),
+            ("backup_retention_period", json!(rds.backup_retention_days)),
+            ("preferred_backup_window", json!(rds.backup_window)),
+            (
+                "preferred_maintenance_window",
+                json!(rds.maintenance_window),
+            ),
+            ("enabled_cloudwatch_logs_exports", json!(LOG_EXPORTS)),
+            ("publicly_accessible", json!(false)),
+            ("deletion_protection", json!(true)),
+            ("copy_tags_to_snapshot", json!(true)),
+            ("auto_minor_version_upgrade", json!(true)),
+            ("iam_database_authentication_enabled", json!(true)),
+            (
+                "monitoring_interval",
+                json!(rds.monitoring_interval_seconds),
+            ),
+            (
+                "monitoring_role_arn",
+                json!(ctx.arn_of(Logical::Role(RoleFor::RdsMonitoring))?),
+            ),
+            ("performance_insights_enabled", json!(true)),
+            ("performance_insights_kms_key_id", json!(key)),
+            (
+                "db_parameter_group",
+                json!(ctx.names().db_parameter_group()),
+            ),
+            ("db_subnet_group", json!(ctx.names().db_subnet_group())),
+            (
+                "vpc_security_group_ids",
+                json!([ctx.id_of(Logical::SecurityGroup(Guards::Postgres))?]),
+            ),
+            ("port", json!(RDS_PORT)),
+            ("status", json!("available")),
+            ("tags", desired_tags(ctx, &ctx.names().rds_instance())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        Ok(Self::describe(ctx)
+            .await?
+            .as_ref()
+            .map(Self::observed)
+            .transpose()?)
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let rds = &ctx.settings.services.rds;
+        let name = ctx.names().rds_instance();
+        let key = ctx.arn_of(Logical::KmsKey)?;
+        let engine = engine::for_create(ctx, self.name()).await?;
+        let password = Self::password(ctx).await?;
+        let started = Instant::now();
+        loop {
+            let result = ctx
+                .clients
+                .rds
+                .create_db_instance()
+                .db_instance_identifier(&name)
+                .engine("postgres")
+                .engine_version(&engine.version)
+                .db_instance_class(&rds.instance_class)
+                .allocated_storage(rds.allocated_storage_gb)
+                .storage_type("gp3")
+                .master_username(&rds.master_username)
+                .master_user_password(password.expose())
+                .db_name(&rds.database_name)
+                .port(i32::from(RDS_PORT))
+                .db_subnet_group_name(ctx.names().db_subnet_group())
+                .vpc_security_group_ids(ctx.id_of(Logical::SecurityGroup(Guards::Postgres))?)
+                .db_parameter_group_name(ctx.names().db_parameter_group())
+                .multi_az(true)
+                .storage_encrypted(true)
+                .kms_key_id(&key)
+                .backup_retention_period(rds.backup_retention_days)
+                .preferred_backup_window(&rds.backup_window)
+                .preferred_maintenance_window(&rds.maintenance_window)
+                .set_enable_cloudwatch_logs_exports(Some(LOG_EXPORTS.map(str::to_owned).to_vec()))
+                .publicly_accessible(false)
+                .deletion_protection(true)
+                .copy_tags_to_snapshot(true)
+                .auto_minor_version_upgrade(true)
+                .enable_iam_database_authentication(true)
+                .monitoring_interval(rds.monitoring_interval_seconds)
+                .monitoring_role_arn(ctx.arn_of(Logical::Role(RoleFor::RdsMonitoring))?)
+                .enable_performance_insights(true)
+                .performance_insights_kms_key_id(&key)
+                .performance_insights_retention_period(rds.performance_insights_retention_days)
+                .set_tags(Some(tags::sdk(ctx, &name)))
+                .send()
+                .await
+                .op("rds:CreateDBInstance");
+            match result {
+                Ok(out) => {
+                    if let Some(db) = out.db_instance() {
+                        let record = Self::record(db, "rds:CreateDBInstance")?;
+                        ctx.set_record(self.name(), record)?;
+                    }
+                    break;
+                }
+                Err(e)
+                    if role_not_ready(&e)
+                        && started.elapsed() < ctx.scaled(Duration::from_secs(120)) =>
+                {
+                    ctx.status(
+                        self.name(),
+                        "waiting for the new monitoring role to propagate",
+                    );
+                    ctx.pause(Duration::from_secs(5)).await?;
+                }
+                // Identifiers are unique: a create whose response was lost; the wait adopts it.
+                Err(e) if e.is(ErrorKind::AlreadyExists) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        drop(password);
+        let db = self.wait_available(ctx, Pace::Steady(USUAL_CREATE)).await?;
+        let record = Self::record(&db, "rds:DescribeDBInstances")?;
+        ctx.set_record(self.name(), record)?;
+        self.read_back(ctx, None).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        const REPLACE_ONLY: [&str; 7] = [
+            "engine",
+            "master_username",
+            "storage_encrypted",
+            "kms_key_id",
+            "performance_insights_kms_key_id",
+            "db_subnet_group",
+            "port",
+        ];
+        refuse_replacements(self.name(), changes, &REPLACE_ONLY)?;
+        if let Some(change) = changes
+            .iter()
+            .find(|c| c.property == "engine_major_version")
+        {
+            return Err(engine::refuse_major_change(self.name(), change));
+        }
+        let rds = &ctx.settings.services.rds;
+        let changed = |p: &str| changes.iter().any(|c| c.property == p);
+        if changed("allocated_storage") {
+            let now = current
+                .properties
+                .get("allocated_storage")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if now > i64::from(rds.allocated_storage_gb) {
+                return Err(Error::resource(
+                    self.name(),
+                    format!(
+                        "storage is {now} GiB; RDS cannot shrink storage to {} GiB: raise the config to at least {now}",
+                        rds.allocated_storage_gb
+                    ),
+                ));
+            }
+        }
+        // A run stopped mid-wait, or AWS busy (backing-up, modifying): wait first.
+        self.wait_available(ctx, Pace::Adaptive).await?;
+        let settings: Vec<&Change> = changes
+            .iter()
+            .filter(|c| !matches!(c.property, "status" | "tags"))
+            .collect();
+        if !settings.is_empty() {
+            let key = ctx.arn_of(Logical::KmsKey)?;
+            let mut modify = ctx
+                .clients
+                .rds
+                .modify_db_instance()
+                .db_instance_identifier(ctx.names().rds_instance())
+                .apply_immediately(true);
+            for change in &settings {
+                modify = match change.property {
+                    "instance_class" => modify.db_instance_class(&rds.instance_class),
+                    "allocated_storage" => modify.allocated_storage(rds.allocated_storage_gb),
+                    "storage_type" => modify.storage_type("gp3"),
+                    "multi_az" => modify.multi_az(true),
+                    "backup_retention_period" => {
+                        modify.backup_retention_period(rds.backup_retention_days)
+                    }
+                    "preferred_backup_window" => modify.preferred_backup_window(&rds.backup_window),
+                    "preferred_maintenance_window" => {
+                        modify.preferred_maintenance_window(&rds.maintenance_window)
+                    }
+                    "enabled_cloudwatch_logs_exports" => {
+                        let have = strings(change.observed.as_ref());
+                        let enable: Vec<String> = LOG_EXPORTS
+                            .iter()
+                            .filter(|l| !have.iter().any(|h| h == *l))
+                            .map(|l| (*l).to_owned())
+                            .collect();
+                        let disable: Vec<String> = have
+                            .into_iter()
+                            .filter(|h| !LOG_EXPORTS.contains(&h.as_str()))
+                            .collect();
+                        modify.cloudwatch_logs_export_configuration(
+                            aws_sdk_rds::types::CloudwatchLogsExportConfiguration::builder()
+                                .set_enable_log_types(Some(enable))
+                                .set_disable_log_types(Some(disable))
+                                .build(),
+                        )
+                    }
+                    "publicly_accessible" => modify.publicly_accessible(false),
+                    "deletion_protection" => modify.deletion_protection(true),
+                    "copy_tags_to_snapshot" => modify.copy_tags_to_snapshot(true),
+                    "auto_minor_version_upgrade" => modify.auto_minor_version_upgrade(true),
+                    "iam_database_authentication_enabled" => {
+                        modify.enable_iam_database_authentication(true)
+                    }
+                    "monitoring_interval" | "monitoring_role_arn" => modify
+                        .monitoring_interval(rds.monitoring_interval_seconds)
+                        .monitoring_role_arn(ctx.arn_of(Logical::Role(RoleFor::RdsMonitoring))?),
+                    "performance_insights_enabled" => modify
+                        .enable_performance_insights(true)
+                        .performance_insights_kms_key_id(&key)
+                        .performance_insights_retention_period(
+                            rds.performance_insights_retention_days,
+                        ),
+                    "db_parameter_group" => {
+                        modify.db_parameter_group_name(ctx.names().db_parameter_group())
+                    }
+                    "vpc_security_group_ids" => modify.vpc_security_group_ids(
+                        ctx.id_of(Logical::SecurityGroup(Guards::Postgres))?,
+                    ),
+                    other => {
+                        return Err(cannot_change(
+                            self.name(),
+                            other,
+                            change.observed.as_ref(),
+                            &change.desired,
+                        ));
+                    }
+                };
+            }
+            let accepted = modify.send().await.op("rds:ModifyDBInstance")?;
+            self.wait_modified(ctx, accepted.db_instance(), &settings)
+                .await?;
+        }
+        if changed("tags") {
+            let arn = recorded_attr(self.name(), &current.record, "arn")?;
+            tags::write(ctx, arn, &ctx.names().rds_instance()).await?;
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        let rds = &ctx.clients.rds;
+        let name = ctx.names().rds_instance();
+        let Some(db) = Self::describe(ctx).await? else {
+            return Ok(());
+        };
+        if db.db_instance_status() != Some("deleting") {
+            // RDS deletes only an instance at rest: one busy (backing-up, modifying) is waited for.
+            if db
+                .db_instance_status()
+                .is_some_and(|s| SETTLING.contains(&s))
+            {
+                self.wait_available(ctx, Pace::Adaptive).await?;
+            }
+            if db.deletion_protection() == Some(true) {
+                // Lifted only here, after the user confirmed the destroy.
+                let modified = rds
+                    .modify_db_instance()
+                    .db_instance_identifier(&name)
+                    .deletion_protection(false)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                    .op("rds:ModifyDBInstance")?;
+                // The flag alone usually applies at once; wait only if RDS says otherwise.
+                let status = modified
+                    .db_instance()
+                    .and_then(DbInstance::db_instance_status);
+                if status != Some("available") {
+                    self.wait_available(ctx, Pace::Adaptive).await?;
+                }
+            }
+            let retirement = &ctx.settings.services.destroy;
+            let delete = rds
+                .delete_db_instance()
+                .db_instance_identifier(&name)
+                .delete_automated_backups(false);
+            let delete = if retirement.skip_final_snapshot {
+                delete.skip_final_snapshot(true)
+            } else {
+                let snapshot = ctx.names().rds_final_snapshot(chrono::Utc::now());
+                ctx.status(self.name(), &format!("final snapshot {snapshot}"));
+                delete
+                    .skip_final_snapshot(false)
+                    .final_db_snapshot_identifier(snapshot)
+            };
+            match delete.send().await.op("rds:DeleteDBInstance") {
+                // Refused while busy, or already being deleted (a retry whose first response
+                // was lost): only the second may be waited out; the first is tried again.
+                Err(e) if e.is(ErrorKind::NotReadyYet) => {
+                    let now = Self::describe(ctx).await?;
+                    if now
+                        .as_ref()
+                        .and_then(DbInstance::db_instance_status)
+                        .is_some_and(|s| s != "deleting")
+                    {
+                        return Err(e.into());
+                    }
+                }
+                other => gone(other)?,
+            }
+        }
+        self.waiter(ctx, "deleted", Pace::Steady(USUAL_DELETE))
+            .until_gone(ctx, || async {
+                let db = Self::describe(ctx).await?;
+                Ok(db.map(|db| db.db_instance_status().unwrap_or("deleting").to_owned()))
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(status: &str) -> Observed {
+        let db = DbInstance::builder()
+            .db_instance_identifier("medtech-dev-db")
+            .db_instance_arn("arn:aws:rds:us-east-1:000000000000:db:medtech-dev-db")
+            .db_instance_status(status)
+            .build();
+        RdsInstance::observed(&db).unwrap()
+    }
+
+    #[test]
+    fn optimizing_storage_is_available_not_drift_nor_a_wait() {
+        let optimizing = described(OPTIMIZING_STORAGE);
+        assert_eq!(
+            optimizing.properties.get("status"),
+            Some(&json!("available"))
+        );
+        assert!(RdsInstance.in_transition(&optimizing).is_none());
+        // Whereas a modification under way is waited for.
+        assert!(RdsInstance.in_transition(&described("modifying")).is_some());
+    }
+}

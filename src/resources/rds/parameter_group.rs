@@ -1,0 +1,188 @@
+//! The PostgreSQL parameter group: TLS required for every connection (`rds.force_ssl=1`) and
+//! every connection and disconnection logged, in the family RDS names for the configured
+//! major version (see `rds_engine`). A family cannot change, so a new major is refused here,
+//! before anything is touched.
+
+use async_trait::async_trait;
+use aws_sdk_rds::types::{ApplyMethod, Parameter};
+use serde_json::{Map, Value, json};
+
+use super::{engine, tags};
+use crate::aws::{AwsResultExt, ErrorKind};
+use crate::context::Ctx;
+use crate::error::Error;
+use crate::logical::Logical;
+use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resources::common::{Required, cannot_change, desired_tags, found, gone, recorded_attr};
+use crate::state::Record;
+
+/// The parameters medtech sets; all are dynamic, so they apply without a reboot.
+const PARAMETERS: [(&str, &str); 3] = [
+    ("rds.force_ssl", "1"),
+    ("log_connections", "1"),
+    ("log_disconnections", "1"),
+];
+
+pub(crate) struct DbParameterGroup;
+
+impl DbParameterGroup {
+    async fn set_parameters(ctx: &Ctx) -> Result<(), Error> {
+        let parameters = PARAMETERS
+            .iter()
+            .map(|(name, value)| {
+                Parameter::builder()
+                    .parameter_name(*name)
+                    .parameter_value(*value)
+                    .apply_method(ApplyMethod::Immediate)
+                    .build()
+            })
+            .collect();
+        ctx.clients
+            .rds
+            .modify_db_parameter_group()
+            .db_parameter_group_name(ctx.names().db_parameter_group())
+            .set_parameters(Some(parameters))
+            .send()
+            .await
+            .op("rds:ModifyDBParameterGroup")?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for DbParameterGroup {
+    fn name(&self) -> Logical {
+        Logical::DbParameterGroup
+    }
+
+    fn kind(&self) -> &'static str {
+        "db_parameter_group"
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        vec![]
+    }
+
+    async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
+        let parameters: Map<String, Value> = PARAMETERS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        Ok(Properties::from([
+            (
+                "family",
+                json!(engine::for_major(ctx, self.name()).await?.family),
+            ),
+            ("parameters", Value::Object(parameters)),
+            ("tags", desired_tags(ctx, &ctx.names().db_parameter_group())),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+        let rds = &ctx.clients.rds;
+        let name = ctx.names().db_parameter_group();
+        let group = found(
+            rds.describe_db_parameter_groups()
+                .db_parameter_group_name(&name)
+                .send()
+                .await
+                .op("rds:DescribeDBParameterGroups"),
+        )?
+        .and_then(|out| out.db_parameter_groups().first().cloned());
+        let Some(group) = group else {
+            return Ok(None);
+        };
+        // Only the parameters the user set: the engine defaults run to hundreds.
+        let mut parameters = Map::new();
+        let mut pages = rds
+            .describe_db_parameters()
+            .db_parameter_group_name(&name)
+            .source("user")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.op("rds:DescribeDBParameters")?;
+            for p in page.parameters() {
+                if let (Some(k), Some(v)) = (p.parameter_name(), p.parameter_value()) {
+                    parameters.insert(k.to_owned(), json!(v));
+                }
+            }
+        }
+        let arn = group
+            .db_parameter_group_arn()
+            .required("rds:DescribeDBParameterGroups", "DBParameterGroupArn")?
+            .to_owned();
+        Ok(Some(Observed {
+            record: Record::new(&name).with("arn", &arn),
+            properties: Properties::from([
+                ("family", json!(group.db_parameter_group_family())),
+                ("parameters", Value::Object(parameters)),
+                ("tags", tags::read(ctx, recorded, &arn).await?),
+            ]),
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let name = ctx.names().db_parameter_group();
+        let family = engine::for_major(ctx, self.name()).await?.family;
+        let created = ctx
+            .clients
+            .rds
+            .create_db_parameter_group()
+            .db_parameter_group_name(&name)
+            .db_parameter_group_family(family)
+            .description(format!(
+                "medtech {}: TLS only, connections logged",
+                ctx.settings.env()
+            ))
+            .set_tags(Some(tags::sdk(ctx, &name)))
+            .send()
+            .await
+            .op("rds:CreateDBParameterGroup");
+        match created {
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {}
+            other => other.map(drop)?,
+        }
+        ctx.set_record(self.name(), Record::new(&name))?;
+        Self::set_parameters(ctx).await?;
+        self.read_back(ctx, None).await
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        // Only a new major version changes the family: refused before the other changes.
+        if let Some(change) = changes.iter().find(|c| c.property == "family") {
+            return Err(engine::refuse_major_change(self.name(), change));
+        }
+        for change in changes {
+            match change.property {
+                "parameters" => Self::set_parameters(ctx).await?,
+                "tags" => {
+                    let arn = recorded_attr(self.name(), &current.record, "arn")?;
+                    tags::write(ctx, arn, &ctx.names().db_parameter_group()).await?;
+                }
+                other => {
+                    return Err(cannot_change(
+                        self.name(),
+                        other,
+                        change.observed.as_ref(),
+                        &change.desired,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        // InvalidDBParameterGroupState while an instance still uses it: the engine retries.
+        gone(
+            ctx.clients
+                .rds
+                .delete_db_parameter_group()
+                .db_parameter_group_name(ctx.names().db_parameter_group())
+                .send()
+                .await
+                .op("rds:DeleteDBParameterGroup"),
+        )
+    }
+}
