@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::{DestroyArgs, GlobalArgs};
 use crate::error::{Error, exit};
-use crate::report::{self, Run, Summary};
+use crate::run_summary::{self, Run, Summary};
 
 use super::session::{Locking, Session};
 
@@ -28,14 +28,14 @@ pub(super) async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, E
     let ctx = session.context(true);
     let engine = session.engine()?;
     let (found_reports, found) = engine.discover(&ctx).await;
-    report::conclude(&found_reports, engine.interrupted())?;
+    run_summary::conclude(&found_reports, engine.interrupted())?;
     let count = found.iter().flatten().count();
     if count == 0 {
         session.paths.clear()?;
         // Every step of the discovery is `absent`: the run's document and counts say so.
         let summary = Summary::of(Run::Destroy, &found_reports);
         if session.json {
-            let mut json = report::json(
+            let mut json = run_summary::json(
                 "destroy",
                 &env,
                 &found_reports,
@@ -62,17 +62,18 @@ pub(super) async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, E
     let reports = engine.destroy(&ctx, &found).await;
     let summary = Summary::of(Run::Destroy, &reports);
     if session.json {
-        let mut json = report::json("destroy", &env, &reports, &session.clients.calls.totals());
+        let mut json =
+            run_summary::json("destroy", &env, &reports, &session.clients.calls.totals());
         json["summary"] = summary.json();
         crate::outln!("{json}");
     } else if !global.quiet {
         eprint!(
             "\n{}\n{}\n",
-            report::table(&reports, &session.clients.calls.totals()),
+            run_summary::table(&reports, &session.clients.calls.totals()),
             summary.line(crate::style::stderr())
         );
     }
-    report::conclude(&reports, engine.interrupted())?;
+    run_summary::conclude(&reports, engine.interrupted())?;
     session.paths.clear()?;
     let retirement = &session.settings.services.destroy;
     let snapshot_kept = !retirement.skip_final_snapshot

@@ -4,7 +4,7 @@
 use crate::cli::{GlobalArgs, StackArgs};
 use crate::engine::{Action, Outcome, StepReport};
 use crate::error::{Error, exit};
-use crate::report::{self, Run, Summary};
+use crate::run_summary::{self, Run, Summary};
 use crate::style::Paint;
 
 use super::session::{Locking, Session};
@@ -53,7 +53,7 @@ pub(super) async fn run(
         }
     }
     if session.json {
-        let mut json = report::json("plan", &env, &reports, &session.clients.calls.totals());
+        let mut json = run_summary::json("plan", &env, &reports, &session.clients.calls.totals());
         json["notes"] = notes.clone().into();
         json["orphans"] = orphans
             .iter()
@@ -75,7 +75,7 @@ pub(super) async fn run(
             }
         }
     }
-    report::conclude(&reports, session.interrupt.is_raised())?;
+    run_summary::conclude(&reports, session.interrupt.is_raised())?;
     if let Some(e) = unresolved {
         return Err(e);
     }
@@ -144,7 +144,7 @@ fn text(
                 "  {} {}: {}",
                 paint.red("!"),
                 r.resource,
-                report::action_text(r)
+                run_summary::action_text(r)
             ),
         };
         changes.push_str(&line);

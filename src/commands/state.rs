@@ -5,7 +5,7 @@ use crate::cli::{GlobalArgs, StackArgs};
 use crate::config::ConfigError;
 use crate::error::{Error, exit};
 use crate::naming::EnvName;
-use crate::report;
+use crate::run_summary;
 use crate::state::StatePaths;
 
 use super::session::{Locking, Session};
@@ -43,7 +43,7 @@ pub(super) async fn refresh(global: &GlobalArgs, stack: &StackArgs) -> Result<u8
     let ctx = session.context(true);
     let engine = session.engine()?;
     let (reports, found) = engine.discover(&ctx).await;
-    report::conclude(&reports, engine.interrupted())?;
+    run_summary::conclude(&reports, engine.interrupted())?;
     // Written even when nothing was found, so a refresh always leaves a current file.
     let mut state = session.state.clone().unwrap_or_else(|| {
         crate::state::State::new(

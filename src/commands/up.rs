@@ -3,7 +3,7 @@
 use crate::cli::{GlobalArgs, StackArgs};
 use crate::error::{Error, exit};
 use crate::outputs;
-use crate::report::{self, Run, Summary};
+use crate::run_summary::{self, Run, Summary};
 
 use super::session::{Locking, Session};
 
@@ -15,17 +15,17 @@ pub(super) async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Er
     let env = session.settings.env().to_string();
     let summary = Summary::of(Run::Up, &reports);
     if session.json {
-        let mut json = report::json("up", &env, &reports, &session.clients.calls.totals());
+        let mut json = run_summary::json("up", &env, &reports, &session.clients.calls.totals());
         json["summary"] = summary.json();
         crate::outln!("{json}");
     } else if !global.quiet {
         eprint!(
             "\n{}\n{}\n",
-            report::table(&reports, &session.clients.calls.totals()),
+            run_summary::table(&reports, &session.clients.calls.totals()),
             summary.line(crate::style::stderr())
         );
     }
-    report::conclude(&reports, engine.interrupted())?;
+    run_summary::conclude(&reports, engine.interrupted())?;
     let outputs = outputs::build(&env, &session.clients.region, &ctx.records());
     outputs::write(&session.settings.outputs_file, &outputs)?;
     if !session.json && !global.quiet {

@@ -8,7 +8,7 @@ use crate::cli::{GlobalArgs, OutputMode, VerifyArgs, VerifyFormat};
 use crate::engine::Outcome;
 use crate::error::{Error, exit};
 use crate::failure::Failure;
-use crate::verify::{COULD_NOT_RUN, Check, assess, report};
+use crate::verify::{COULD_NOT_RUN, Check, assess, check_report};
 
 pub(super) async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<u8, Error> {
     let format = match (args.format, global.output) {
@@ -18,7 +18,7 @@ pub(super) async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<u8, Er
     };
     match checks(global, args).await {
         Ok((env, checks)) => {
-            report::emit(&env, &checks, format)?;
+            check_report::emit(&env, &checks, format)?;
             Ok(if checks.iter().all(|c| c.passed) {
                 exit::OK
             } else {
@@ -41,7 +41,7 @@ fn could_not_run(env: Option<&str>, e: Error, format: VerifyFormat) -> u8 {
     let mut failure = Failure::of(e).exiting(code);
     failure.message = format!("verification could not run: {}", failure.message);
     if format == VerifyFormat::Junit {
-        crate::stdout::write(&report::junit_error(env, &failure));
+        crate::stdout::write(&check_report::junit_error(env, &failure));
     }
     failure.report(Some("verify"), format == VerifyFormat::Json);
     failure.exit_code

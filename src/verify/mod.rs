@@ -3,8 +3,8 @@
 //! state. Every check carries its control (severity, HIPAA safeguard, fix, Prowler and Config
 //! equivalents). Exit 0 when all pass, 1 when any fails, 2 when verification could not run.
 
+pub(crate) mod check_report;
 pub(crate) mod controls;
-pub(crate) mod report;
 
 use serde::Serialize;
 use serde_json::Value;

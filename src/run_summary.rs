@@ -4,13 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use comfy_table::{CellAlignment, Table, presets};
+use comfy_table::{CellAlignment, Table};
+
 use serde_json::{Value, json};
 
 use crate::aws::CallTotals;
 use crate::engine::{Action, Outcome, StepReport};
 use crate::stdout::FORMAT_VERSION;
 use crate::style::Paint;
+use crate::table::plain;
 
 pub(crate) fn action_text(report: &StepReport) -> String {
     match &report.outcome {
@@ -67,21 +69,6 @@ pub(crate) fn table(reports: &[StepReport], calls: &CallTotals) -> String {
         out.push('\n');
     }
     out
-}
-
-/// `table` laid out without lines, as medtech's tables have always read: columns two spaces
-/// apart, nothing before the first or after the last, no trailing blanks.
-pub(crate) fn plain(mut table: Table) -> String {
-    table.load_style(presets::NOTHING);
-    let last = table.column_count().saturating_sub(1);
-    for (i, column) in table.column_iter_mut().enumerate() {
-        column.set_padding((u16::from(i > 0), u16::from(i < last)));
-    }
-    let mut text = table.trim_fmt();
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    text
 }
 
 pub(crate) fn json(

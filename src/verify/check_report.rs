@@ -76,7 +76,7 @@ fn table(checks: &[Check], paint: Paint) -> String {
         table.add_row([verdict, c.severity().as_str(), &c.id, &detail]);
     }
     // Coloured after the layout: comfy-table would count the escape codes as width.
-    let mut out: String = crate::report::plain(table)
+    let mut out: String = crate::table::plain(table)
         .lines()
         .map(|line| format!("{}\n", painted(line, paint)))
         .collect();
