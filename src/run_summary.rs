@@ -128,6 +128,16 @@ pub(crate) enum Run {
     Destroy,
 }
 
+impl Run {
+    fn command(self) -> &'static str {
+        match self {
+            Run::Plan => "plan",
+            Run::Up => "up",
+            Run::Destroy => "destroy",
+        }
+    }
+}
+
 /// One count of a summary: its JSON key, the words after the number, and whether the line
 /// shows it at zero.
 struct Column {
@@ -249,6 +259,30 @@ fn counted_as(action: &Action) -> &'static str {
         // Destroy's discovery: found is what a destroy would delete.
         Action::Found => "found",
         Action::Absent => "already_gone",
+    }
+}
+
+/// How an `up` or `destroy` ends on screen: the JSON document (with its counts) on stdout, or
+/// the table and the counts line on stderr (nothing with `--quiet`).
+pub(crate) fn print(
+    run: Run,
+    environment: &str,
+    reports: &[StepReport],
+    calls: &CallTotals,
+    json_out: bool,
+    quiet: bool,
+) {
+    let summary = Summary::of(run, reports);
+    if json_out {
+        let mut document = json(run.command(), environment, reports, calls);
+        document["summary"] = summary.json();
+        crate::outln!("{document}");
+    } else if !quiet {
+        eprint!(
+            "\n{}\n{}\n",
+            table(reports, calls),
+            summary.line(crate::style::stderr())
+        );
     }
 }
 

@@ -60,19 +60,15 @@ pub(super) async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, E
         )?;
     }
     let reports = engine.destroy(&ctx, &found).await;
-    let summary = Summary::of(Run::Destroy, &reports);
-    if session.json {
-        let mut json =
-            run_summary::json("destroy", &env, &reports, &session.clients.calls.totals());
-        json["summary"] = summary.json();
-        crate::outln!("{json}");
-    } else if !global.quiet {
-        eprint!(
-            "\n{}\n{}\n",
-            run_summary::table(&reports, &session.clients.calls.totals()),
-            summary.line(crate::style::stderr())
-        );
-    }
+    let calls = session.clients.calls.totals();
+    run_summary::print(
+        Run::Destroy,
+        &env,
+        &reports,
+        &calls,
+        session.json,
+        global.quiet,
+    );
     run_summary::conclude(&reports, engine.interrupted())?;
     session.paths.clear()?;
     let retirement = &session.settings.services.destroy;

@@ -3,7 +3,7 @@
 use crate::cli::{GlobalArgs, StackArgs};
 use crate::error::{Error, exit};
 use crate::outputs;
-use crate::run_summary::{self, Run, Summary};
+use crate::run_summary::{self, Run};
 
 use super::session::{Locking, Session};
 
@@ -13,18 +13,8 @@ pub(super) async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Er
     let engine = session.engine()?;
     let reports = engine.up(&ctx).await;
     let env = session.settings.env().to_string();
-    let summary = Summary::of(Run::Up, &reports);
-    if session.json {
-        let mut json = run_summary::json("up", &env, &reports, &session.clients.calls.totals());
-        json["summary"] = summary.json();
-        crate::outln!("{json}");
-    } else if !global.quiet {
-        eprint!(
-            "\n{}\n{}\n",
-            run_summary::table(&reports, &session.clients.calls.totals()),
-            summary.line(crate::style::stderr())
-        );
-    }
+    let calls = session.clients.calls.totals();
+    run_summary::print(Run::Up, &env, &reports, &calls, session.json, global.quiet);
     run_summary::conclude(&reports, engine.interrupted())?;
     let outputs = outputs::build(&env, &session.clients.region, &ctx.records());
     outputs::write(&session.settings.outputs_file, &outputs)?;
