@@ -20,7 +20,8 @@ use crate::context::{Ctx, ListKey};
 use crate::error::Error;
 use crate::logical::{Logical, Metric};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{desired_tags, found, gone, listed, recorded_attr, tag_pairs};
+use crate::resources::common::{desired_tags, gone, listed, recorded_attr, tag_pairs};
+use crate::resources::elasticache::replication_group;
 use crate::resources::tagging;
 use crate::state::Record;
 
@@ -397,17 +398,7 @@ fn watched_members(alarm: &MetricAlarm) -> Vec<&str> {
 /// The replication group's members as ElastiCache reports them now, each with its current
 /// role (`primary`, `replica`); none while the group does not exist.
 async fn current_members(ctx: &Ctx) -> Result<Vec<(String, String)>, Error> {
-    let group = found(
-        ctx.clients
-            .elasticache
-            .describe_replication_groups()
-            .replication_group_id(ctx.names().redis_replication_group())
-            .send()
-            .await
-            .op("elasticache:DescribeReplicationGroups"),
-    )?
-    .and_then(|out| out.replication_groups().first().cloned());
-    let Some(group) = group else {
+    let Some(group) = replication_group::describe(ctx).await? else {
         return Ok(Vec::new());
     };
     let roles: Vec<(&str, &str)> = group
@@ -513,24 +504,22 @@ impl Resource for Alarm {
         let arn = alarm
             .alarm_arn()
             .map_or_else(|| self.arn(ctx), str::to_owned);
-        let tags = match tagging::tags(ctx, recorded, &arn).await? {
-            Some(tags) => tags,
-            None => {
-                let out = ctx
-                    .clients
-                    .cloudwatch
-                    .list_tags_for_resource()
-                    .resource_arn(&arn)
-                    .send()
-                    .await
-                    .op("cloudwatch:ListTagsForResource")?;
-                tag_pairs(
-                    out.tags()
-                        .iter()
-                        .filter_map(|t| Some((t.key()?, t.value()?))),
-                )
-            }
-        };
+        let tags = tagging::tags_or(ctx, recorded, &arn, || async {
+            let out = ctx
+                .clients
+                .cloudwatch
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .op("cloudwatch:ListTagsForResource")?;
+            Ok(tag_pairs(
+                out.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?, t.value()?))),
+            ))
+        })
+        .await?;
         let mut props = observe(&alarm);
         props.insert("tags", tags);
         if matches!(self.spec(ctx).watched, Watched::Members(_)) {

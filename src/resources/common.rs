@@ -1,6 +1,11 @@
 //! Helpers every resource module shares, whatever the service: the desired tag set as a
 //! property, "exactly one" lookups, fields AWS must send, the refusal for properties that
-//! cannot change in place, and deletes that treat "already gone" as done.
+//! cannot change in place, and deletes that treat "already gone" as done. Beside them, what
+//! two services' resources share: `settling` (the waits of the RDS instance and the Redis
+//! replication group) and `subnet_group` (the DB and cache subnet groups).
+
+pub(crate) mod settling;
+pub(crate) mod subnet_group;
 
 use serde_json::Value;
 
@@ -114,6 +119,17 @@ pub(crate) fn cannot_change(
     Error::resource(resource, message)
 }
 
+/// `cannot_change` for one of the changes `update` was given: the arm for a property it has no
+/// call for.
+pub(crate) fn unchangeable(resource: Logical, change: &Change) -> Error {
+    cannot_change(
+        resource,
+        change.property,
+        change.observed.as_ref(),
+        &change.desired,
+    )
+}
+
 /// Refuses the whole update when any change touches a property that only a replacement
 /// could change: better no change than half of one.
 pub(crate) fn refuse_replacements(
@@ -122,12 +138,7 @@ pub(crate) fn refuse_replacements(
     replace_only: &[&str],
 ) -> Result<(), Error> {
     match changes.iter().find(|c| replace_only.contains(&c.property)) {
-        Some(c) => Err(cannot_change(
-            resource,
-            c.property,
-            c.observed.as_ref(),
-            &c.desired,
-        )),
+        Some(c) => Err(unchangeable(resource, c)),
         None => Ok(()),
     }
 }

@@ -16,7 +16,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::{Change, Observed, Properties, Resource, Transition};
-use crate::resources::common::{cannot_change, desired_tags, found, gone, tag_pairs};
+use crate::resources::common::{desired_tags, found, gone, tag_pairs, unchangeable};
 use crate::resources::wait::{Pace, Waiter};
 use crate::state::Record;
 
@@ -274,12 +274,7 @@ impl Resource for KinesisStream {
             "tags",
         ];
         if let Some(c) = changes.iter().find(|c| !IN_PLACE.contains(&c.property)) {
-            return Err(cannot_change(
-                self.name(),
-                c.property,
-                c.observed.as_ref(),
-                &c.desired,
-            ));
+            return Err(unchangeable(self.name(), c));
         }
         let changed = |p: &str| changes.iter().any(|c| c.property == p);
         let kinesis = &ctx.clients.kinesis;

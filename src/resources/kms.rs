@@ -21,7 +21,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, cannot_change, desired_tags, gone, tag_pairs};
+use crate::resources::common::{Required, desired_tags, gone, tag_pairs, unchangeable};
 use crate::resources::tagging;
 use crate::state::Record;
 
@@ -185,20 +185,17 @@ impl KmsKey {
                     .unwrap_or(Value::Null),
             )
         };
-        let tags = async {
-            if let Some(tags) = tagging::tags(ctx, recorded, arn).await? {
-                return Ok(tags);
-            }
+        let tags = tagging::tags_or(ctx, recorded, arn, || async {
             let out = kms
                 .list_resource_tags()
                 .key_id(id)
                 .send()
                 .await
                 .op("kms:ListResourceTags")?;
-            Ok::<_, Error>(tag_pairs(
+            Ok(tag_pairs(
                 out.tags().iter().map(|t| (t.tag_key(), t.tag_value())),
             ))
-        };
+        });
         // Independent reads: side by side, since the secrets and every encrypted resource wait
         // for the key.
         let (rotation, policy, tags) = tokio::try_join!(rotation, policy, tags)?;
@@ -510,14 +507,7 @@ impl Resource for KmsKey {
                         .await
                         .op("kms:TagResource")?;
                 }
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => return Err(unchangeable(self.name(), change)),
             }
         }
         Ok(())

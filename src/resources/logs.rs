@@ -13,7 +13,7 @@ use crate::context::{Ctx, ListKey};
 use crate::error::Error;
 use crate::logical::{Logical, Purpose};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{cannot_change, desired_tags, gone, listed, tag_pairs};
+use crate::resources::common::{desired_tags, gone, listed, tag_pairs, unchangeable};
 use crate::resources::tagging;
 use crate::state::Record;
 
@@ -118,25 +118,27 @@ impl Resource for LogGroup {
         let Some(group) = group else {
             return Ok(None);
         };
-        let tags = match tagging::tags(ctx, recorded, &self.arn(ctx)).await? {
-            Some(tags) => Some(tags),
-            None => ctx
+        let tags = tagging::tags_or(ctx, recorded, &self.arn(ctx), || async {
+            let out = ctx
                 .clients
                 .logs
                 .list_tags_for_resource()
                 .resource_arn(self.arn(ctx))
                 .send()
                 .await
-                .op("logs:ListTagsForResource")?
-                .tags()
-                .map(|t| tag_pairs(t.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
-        };
+                .op("logs:ListTagsForResource")?;
+            Ok(out.tags().map_or_else(
+                || json!({}),
+                |t| tag_pairs(t.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            ))
+        })
+        .await?;
         Ok(Some(Observed {
             record: Record::new(self.aws_name(ctx)).with("arn", self.arn(ctx)),
             properties: Properties::from([
                 ("kms_key_id", json!(group.kms_key_id())),
                 ("retention_in_days", json!(group.retention_in_days())),
-                ("tags", tags.unwrap_or(json!({}))),
+                ("tags", tags),
             ]),
         }))
     }
@@ -166,12 +168,7 @@ impl Resource for LogGroup {
         self.read_back(ctx, None).await
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        _current: &Observed,
-        changes: &[Change],
-    ) -> Result<(), Error> {
+    async fn update(&self, ctx: &Ctx, _: &Observed, changes: &[Change]) -> Result<(), Error> {
         let logs = &ctx.clients.logs;
         for change in changes {
             match change.property {
@@ -192,14 +189,7 @@ impl Resource for LogGroup {
                         .await
                         .op("logs:TagResource")?;
                 }
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => return Err(unchangeable(self.name(), change)),
             }
         }
         Ok(())

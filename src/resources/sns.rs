@@ -10,7 +10,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{cannot_change, desired_tags, found, gone, tag_pairs};
+use crate::resources::common::{desired_tags, found, gone, tag_pairs, unchangeable};
 use crate::resources::tagging;
 use crate::state::Record;
 
@@ -83,18 +83,16 @@ impl Resource for SnsTopic {
         };
         // No KmsMasterKeyId attribute: the topic is not encrypted (reported as null, so drift).
         let kms_key = out.attributes().and_then(|a| a.get("KmsMasterKeyId"));
-        let tags = match tagging::tags(ctx, recorded, &arn).await? {
-            Some(tags) => tags,
-            None => {
-                let out = sns
-                    .list_tags_for_resource()
-                    .resource_arn(&arn)
-                    .send()
-                    .await
-                    .op("sns:ListTagsForResource")?;
-                tag_pairs(out.tags().iter().map(|t| (t.key(), t.value())))
-            }
-        };
+        let tags = tagging::tags_or(ctx, recorded, &arn, || async {
+            let out = sns
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .op("sns:ListTagsForResource")?;
+            Ok(tag_pairs(out.tags().iter().map(|t| (t.key(), t.value()))))
+        })
+        .await?;
         let subscriptions = sns
             .list_subscriptions_by_topic()
             .topic_arn(&arn)
@@ -140,12 +138,7 @@ impl Resource for SnsTopic {
         self.read_back(ctx, None).await
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        _current: &Observed,
-        changes: &[Change],
-    ) -> Result<(), Error> {
+    async fn update(&self, ctx: &Ctx, _: &Observed, changes: &[Change]) -> Result<(), Error> {
         let sns = &ctx.clients.sns;
         let arn = Self::arn(ctx);
         for change in changes {
@@ -172,14 +165,7 @@ impl Resource for SnsTopic {
                         .await
                         .op("sns:TagResource")?;
                 }
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => return Err(unchangeable(self.name(), change)),
             }
         }
         Ok(())

@@ -39,6 +39,24 @@ pub(crate) async fn tags(
         .map(|(_, tags)| tags.clone()))
 }
 
+/// The tags of the resource at `arn`: from the environment's tag list when it holds them,
+/// else from `list`, the service's own tag call.
+pub(crate) async fn tags_or<F, Fut>(
+    ctx: &Ctx,
+    recorded: Option<&Record>,
+    arn: &str,
+    list: F,
+) -> Result<Value, Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Value, Error>>,
+{
+    match tags(ctx, recorded, arn).await? {
+        Some(tags) => Ok(tags),
+        None => list().await,
+    }
+}
+
 /// The tags of every resource of the environment, by ARN.
 const TAGS: ListKey<Vec<(String, Value)>> = ListKey::new("tagging:GetResources");
 

@@ -1,20 +1,20 @@
 //! What the EC2-backed resources share: tag specifications at create time, lookup filters by
-//! name and environment, re-tagging, and the per-call override that turns off the SDK's blind
-//! retry for creates that have no idempotency token.
+//! name and environment, recording a create's id, re-tagging (and refusing what cannot change
+//! in place), and the per-call override that turns off the SDK's blind retry for creates that
+//! have no idempotency token. The describe calls and the look-ups on them are in `describe`.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{
-    Filter, ResourceType, RouteTable, SecurityGroup, Subnet, Tag, TagSpecification, VpcEndpoint,
-};
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_smithy_types::retry::RetryConfig;
 use serde_json::Value;
 
-use crate::aws::AwsResultExt;
-use crate::context::{Ctx, ListKey};
+use crate::aws::{AwsError, AwsResultExt};
+use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::resources::common::{Lookup, Required, listed};
+use crate::resource::Change;
+use crate::resources::common::unchangeable;
 use crate::state::Record;
 
 pub(crate) fn filter(name: &str, value: impl Into<String>) -> Filter {
@@ -80,6 +80,51 @@ pub(crate) async fn retag(ctx: &Ctx, id: &str, name: &str) -> Result<(), Error> 
     Ok(())
 }
 
+/// The last arm of every `update` here: tags are re-applied, any other property is refused
+/// (it has no call that changes it in place).
+pub(crate) async fn retag_or_refuse(
+    ctx: &Ctx,
+    resource: Logical,
+    id: &str,
+    name: &str,
+    change: &Change,
+) -> Result<(), Error> {
+    match change.property {
+        "tags" => retag(ctx, id, name).await,
+        _ => Err(unchangeable(resource, change)),
+    }
+}
+
+/// Records the id a create answered with, right away: a later wait that fails, or a lost
+/// state file, must not lead to a second copy. No id is an error naming the call.
+pub(crate) fn record_created(
+    ctx: &Ctx,
+    resource: Logical,
+    operation: &'static str,
+    id: Option<&str>,
+    what: &str,
+) -> Result<Record, Error> {
+    let id =
+        id.ok_or_else(|| AwsError::unexpected(operation, format!("no {what} in the response")))?;
+    let record = Record::new(id);
+    ctx.set_record(resource, record.clone())?;
+    Ok(record)
+}
+
+/// The whole `update` of a kind whose only property that changes in place is its tags.
+pub(crate) async fn only_tags(
+    ctx: &Ctx,
+    resource: Logical,
+    id: &str,
+    name: &str,
+    changes: &[Change],
+) -> Result<(), Error> {
+    for change in changes {
+        retag_or_refuse(ctx, resource, id, name, change).await?;
+    }
+    Ok(())
+}
+
 /// For creates without a client token: a retried request whose first response was lost
 /// would create a second resource, so the engine re-reads by tag instead of the SDK retrying.
 pub(crate) fn no_retry() -> aws_sdk_ec2::config::Builder {
@@ -103,152 +148,4 @@ pub(crate) fn client_token(ctx: &Ctx, resource: Logical, parts: &[&str]) -> Stri
         hash.update(part);
     }
     format!("medtech-{}", &hex::encode(hash.finalize())[..40])
-}
-
-/// The filters for a describe call that takes filters for both kinds of lookup.
-pub(crate) fn lookup_filters(lookup: &Lookup, ctx: &Ctx, id_filter: &str) -> Vec<Filter> {
-    match lookup {
-        Lookup::Id(id) => vec![filter(id_filter, id)],
-        Lookup::Name(name) => name_filters(ctx, name),
-    }
-}
-
-const SUBNETS: ListKey<Vec<(String, Subnet)>> = ListKey::new("ec2:DescribeSubnets");
-const SECURITY_GROUPS: ListKey<Vec<(String, SecurityGroup)>> =
-    ListKey::new("ec2:DescribeSecurityGroups");
-const ROUTE_TABLES: ListKey<Vec<(String, RouteTable)>> = ListKey::new("ec2:DescribeRouteTables");
-const ENDPOINTS: ListKey<Vec<(String, VpcEndpoint)>> = ListKey::new("ec2:DescribeVpcEndpoints");
-
-/// The recorded subnet, from one DescribeSubnets for the whole VPC (see `common::listed`).
-pub(crate) async fn listed_subnet(
-    ctx: &Ctx,
-    recorded: Option<&Record>,
-) -> Result<Option<Subnet>, Error> {
-    in_vpc(ctx, recorded, &SUBNETS, |vpc| async move {
-        let out = ctx
-            .clients
-            .ec2
-            .describe_subnets()
-            .filters(vpc)
-            .send()
-            .await
-            .op("ec2:DescribeSubnets")?;
-        out.subnets()
-            .iter()
-            .map(|s| {
-                Ok((
-                    s.subnet_id()
-                        .required("ec2:DescribeSubnets", "SubnetId")?
-                        .to_owned(),
-                    s.clone(),
-                ))
-            })
-            .collect()
-    })
-    .await
-}
-
-/// The recorded security group (the default one too), from one call for the whole VPC.
-pub(crate) async fn listed_security_group(
-    ctx: &Ctx,
-    recorded: Option<&Record>,
-) -> Result<Option<SecurityGroup>, Error> {
-    in_vpc(ctx, recorded, &SECURITY_GROUPS, |vpc| async move {
-        let out = ctx
-            .clients
-            .ec2
-            .describe_security_groups()
-            .filters(vpc)
-            .send()
-            .await
-            .op("ec2:DescribeSecurityGroups")?;
-        out.security_groups()
-            .iter()
-            .map(|g| {
-                Ok((
-                    g.group_id()
-                        .required("ec2:DescribeSecurityGroups", "GroupId")?
-                        .to_owned(),
-                    g.clone(),
-                ))
-            })
-            .collect()
-    })
-    .await
-}
-
-/// The recorded route table, from one call for the whole VPC.
-pub(crate) async fn listed_route_table(
-    ctx: &Ctx,
-    recorded: Option<&Record>,
-) -> Result<Option<RouteTable>, Error> {
-    in_vpc(ctx, recorded, &ROUTE_TABLES, |vpc| async move {
-        let out = ctx
-            .clients
-            .ec2
-            .describe_route_tables()
-            .filters(vpc)
-            .send()
-            .await
-            .op("ec2:DescribeRouteTables")?;
-        out.route_tables()
-            .iter()
-            .map(|t| {
-                Ok((
-                    t.route_table_id()
-                        .required("ec2:DescribeRouteTables", "RouteTableId")?
-                        .to_owned(),
-                    t.clone(),
-                ))
-            })
-            .collect()
-    })
-    .await
-}
-
-/// The recorded VPC endpoint, from one call for the whole VPC.
-pub(crate) async fn listed_endpoint(
-    ctx: &Ctx,
-    recorded: Option<&Record>,
-) -> Result<Option<VpcEndpoint>, Error> {
-    in_vpc(ctx, recorded, &ENDPOINTS, |vpc| async move {
-        let out = ctx
-            .clients
-            .ec2
-            .describe_vpc_endpoints()
-            .filters(vpc)
-            .send()
-            .await
-            .op("ec2:DescribeVpcEndpoints")?;
-        out.vpc_endpoints()
-            .iter()
-            .map(|e| {
-                Ok((
-                    e.vpc_endpoint_id()
-                        .required("ec2:DescribeVpcEndpoints", "VpcEndpointId")?
-                        .to_owned(),
-                    e.clone(),
-                ))
-            })
-            .collect()
-    })
-    .await
-}
-
-/// `listed` over the stack's VPC (the filter given to `describe`); `None` without a VPC.
-async fn in_vpc<T, F, Fut>(
-    ctx: &Ctx,
-    recorded: Option<&Record>,
-    key: &ListKey<Vec<(String, T)>>,
-    describe: F,
-) -> Result<Option<T>, Error>
-where
-    T: Clone + Send + Sync + 'static,
-    F: FnOnce(Filter) -> Fut,
-    Fut: Future<Output = Result<Vec<(String, T)>, Error>>,
-{
-    let Some(vpc) = ctx.record(Logical::Vpc) else {
-        return Ok(None);
-    };
-    listed(ctx, recorded, key, || describe(filter("vpc-id", vpc.id))).await
 }

@@ -7,14 +7,14 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::SecurityGroup;
 use serde_json::json;
 
-use super::api::{self, filter};
+use super::api::filter;
+use super::describe;
 use super::sg_rules::{self, Direction, group_id, rule_names};
-use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::cannot_change;
+use crate::resources::common::unchangeable;
 use crate::state::Record;
 
 pub(crate) struct DefaultSecurityGroup;
@@ -25,16 +25,9 @@ impl DefaultSecurityGroup {
         let Some(vpc) = ctx.record(Logical::Vpc) else {
             return Ok(None);
         };
-        let out = ctx
-            .clients
-            .ec2
-            .describe_security_groups()
-            .filters(filter("vpc-id", vpc.id))
-            .filters(filter("group-name", "default"))
-            .send()
-            .await
-            .op("ec2:DescribeSecurityGroups")?;
-        Ok(out.security_groups().first().cloned())
+        let filters = vec![filter("vpc-id", vpc.id), filter("group-name", "default")];
+        let found = describe::filtered(ctx, filters).await?;
+        Ok(found.into_iter().next())
     }
 }
 
@@ -60,7 +53,7 @@ impl Resource for DefaultSecurityGroup {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let group = match api::listed_security_group(ctx, recorded).await? {
+        let group = match describe::listed(ctx, recorded).await? {
             Some(group) => Some(group),
             None => Self::describe(ctx).await?,
         };
@@ -96,14 +89,7 @@ impl Resource for DefaultSecurityGroup {
             let direction = match change.property {
                 "ingress" => Direction::Ingress,
                 "egress" => Direction::Egress,
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => return Err(unchangeable(self.name(), change)),
             };
             sg_rules::converge(ctx, &group, direction, &[]).await?;
         }

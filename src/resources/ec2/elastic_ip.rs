@@ -9,12 +9,13 @@ use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 use serde_json::json;
 
 use super::api::{self, no_retry, tags_value};
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Lookup, Required, cannot_change, desired_tags, find, found, gone};
+use crate::resources::common::{Required, desired_tags, gone};
 use crate::state::Record;
 
 pub(crate) struct ElasticIp;
@@ -42,20 +43,8 @@ impl ElasticIp {
     /// Whether the account holds the address and it is mapped to something: `None` when it is
     /// gone.
     async fn mapping(ctx: &Ctx, id: &str) -> Result<Option<bool>, Error> {
-        let out = found(
-            ctx.clients
-                .ec2
-                .describe_addresses()
-                .allocation_ids(id)
-                .send()
-                .await
-                .op("ec2:DescribeAddresses"),
-        )?;
-        Ok(out.and_then(|out| {
-            out.addresses()
-                .first()
-                .map(|a| a.association_id().is_some() || a.network_interface_id().is_some())
-        }))
+        let address: Option<Address> = describe::by_id(ctx, id).await?;
+        Ok(address.map(|a| a.association_id().is_some() || a.network_interface_id().is_some()))
     }
 }
 
@@ -81,35 +70,9 @@ impl Resource for ElasticIp {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = find(
-            self.name(),
-            "Elastic IP",
-            recorded,
-            &ctx.names().nat_eip(),
-            |lookup| async move {
-                let call = ctx.clients.ec2.describe_addresses();
-                let call = match &lookup {
-                    Lookup::Id(id) => call.allocation_ids(id),
-                    Lookup::Name(_) => {
-                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "allocation-id")))
-                    }
-                };
-                let out = call.send().await.op("ec2:DescribeAddresses")?;
-                out.addresses()
-                    .iter()
-                    .map(|a| {
-                        let id = a
-                            .allocation_id()
-                            .required("ec2:DescribeAddresses", "AllocationId")?;
-                        Ok((id.to_owned(), a.clone()))
-                    })
-                    .collect()
-            },
-        )
-        .await?;
-        Ok(found
-            .map(|(_, address)| Self::observe(&address))
-            .transpose()?)
+        let name = ctx.names().nat_eip();
+        let found = describe::find(ctx, self.name(), "Elastic IP", recorded, &name).await?;
+        Ok(found.map(|address| Self::observe(&address)).transpose()?)
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -140,20 +103,8 @@ impl Resource for ElasticIp {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        for change in changes {
-            match change.property {
-                "tags" => api::retag(ctx, &current.record.id, &ctx.names().nat_eip()).await?,
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
-            }
-        }
-        Ok(())
+        let name = ctx.names().nat_eip();
+        api::only_tags(ctx, self.name(), &current.record.id, &name, changes).await
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {

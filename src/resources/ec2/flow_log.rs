@@ -10,12 +10,13 @@ use aws_sdk_ec2::types::{
 use serde_json::json;
 
 use super::api::{self, filter, is_ours, tags_value};
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Logical, Purpose, RoleFor};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, cannot_change, desired_tags, gone};
+use crate::resources::common::{desired_tags, gone, single};
 use crate::state::Record;
 
 pub(crate) struct FlowLog;
@@ -23,7 +24,7 @@ pub(crate) struct FlowLog;
 impl FlowLog {
     fn observe(log: &SdkFlowLog) -> Result<Observed, AwsError> {
         Ok(Observed {
-            record: Record::new(Self::id(log)?),
+            record: Record::new(describe::id_of(log)?),
             properties: Properties::from([
                 ("resource_id", json!(log.resource_id())),
                 (
@@ -51,11 +52,6 @@ impl FlowLog {
                 ("tags", tags_value(log.tags())),
             ]),
         })
-    }
-
-    fn id(log: &SdkFlowLog) -> Result<&str, AwsError> {
-        log.flow_log_id()
-            .required("ec2:DescribeFlowLogs", "FlowLogId")
     }
 
     fn role_arn(ctx: &Ctx) -> Result<String, Error> {
@@ -105,26 +101,16 @@ impl Resource for FlowLog {
         let Some(vpc) = ctx.record(Logical::Vpc) else {
             return Ok(None);
         };
-        let out = ctx
-            .clients
-            .ec2
-            .describe_flow_logs()
-            .filter(filter("resource-id", vpc.id))
-            .send()
-            .await
-            .op("ec2:DescribeFlowLogs")?;
+        let all: Vec<SdkFlowLog> =
+            describe::filtered(ctx, vec![filter("resource-id", vpc.id)]).await?;
         let name = ctx.names().flow_log();
-        let ours = out
-            .flow_logs()
-            .iter()
+        let ours = all
+            .into_iter()
             .filter(|l| is_ours(ctx, l.tags(), &name))
-            .map(|l| Ok((Self::id(l)?.to_owned(), l.clone())))
-            .collect::<Result<Vec<_>, AwsError>>()?;
-        Ok(
-            crate::resources::common::single(self.name(), "flow log", ours)?
-                .map(|(_, l)| Self::observe(&l))
-                .transpose()?,
-        )
+            .collect();
+        Ok(single(self.name(), "flow log", describe::with_ids(ours)?)?
+            .map(|(_, l)| Self::observe(&l))
+            .transpose()?)
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -178,9 +164,9 @@ impl Resource for FlowLog {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let (id, name) = (&current.record.id, ctx.names().flow_log());
         for change in changes {
             match change.property {
-                "tags" => api::retag(ctx, &current.record.id, &ctx.names().flow_log()).await?,
                 // Nothing on the flow log sets it: the role's permissions do, and the role
                 // was brought in line before this step.
                 "delivery" => {
@@ -201,28 +187,15 @@ impl Resource for FlowLog {
                         ),
                     ));
                 }
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => api::retag_or_refuse(ctx, self.name(), id, &name, change).await?,
             }
         }
         Ok(())
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        gone(
-            ctx.clients
-                .ec2
-                .delete_flow_logs()
-                .flow_log_ids(&current.record.id)
-                .send()
-                .await
-                .op("ec2:DeleteFlowLogs"),
-        )
+        let ec2 = &ctx.clients.ec2;
+        let deleted = ec2.delete_flow_logs().flow_log_ids(&current.record.id);
+        gone(deleted.send().await.op("ec2:DeleteFlowLogs"))
     }
 }

@@ -5,12 +5,13 @@ use aws_sdk_ec2::types::{InternetGateway as SdkGateway, ResourceType};
 use serde_json::{Value, json};
 
 use super::api::{self, no_retry, tags_value};
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Lookup, Required, cannot_change, desired_tags, find, gone};
+use crate::resources::common::{desired_tags, gone};
 use crate::state::Record;
 
 pub(crate) struct InternetGateway;
@@ -22,11 +23,8 @@ impl InternetGateway {
             .iter()
             .filter_map(|a| a.vpc_id())
             .collect();
-        let id = gateway
-            .internet_gateway_id()
-            .required("ec2:DescribeInternetGateways", "InternetGatewayId")?;
         Ok(Observed {
-            record: Record::new(id),
+            record: Record::new(describe::id_of(gateway)?),
             properties: Properties::from([
                 (
                     "attached_vpc",
@@ -77,37 +75,9 @@ impl Resource for InternetGateway {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = find(
-            self.name(),
-            "internet gateway",
-            recorded,
-            &ctx.names().igw(),
-            |lookup| async move {
-                let call = ctx.clients.ec2.describe_internet_gateways();
-                let call = match &lookup {
-                    Lookup::Id(id) => call.internet_gateway_ids(id),
-                    Lookup::Name(_) => call.set_filters(Some(api::lookup_filters(
-                        &lookup,
-                        ctx,
-                        "internet-gateway-id",
-                    ))),
-                };
-                let out = call.send().await.op("ec2:DescribeInternetGateways")?;
-                out.internet_gateways()
-                    .iter()
-                    .map(|g| {
-                        let id = g
-                            .internet_gateway_id()
-                            .required("ec2:DescribeInternetGateways", "InternetGatewayId")?;
-                        Ok((id.to_owned(), g.clone()))
-                    })
-                    .collect()
-            },
-        )
-        .await?;
-        Ok(found
-            .map(|(_, gateway)| Self::observe(&gateway))
-            .transpose()?)
+        let name = ctx.names().igw();
+        let found = describe::find(ctx, self.name(), "internet gateway", recorded, &name).await?;
+        Ok(found.map(|gateway| Self::observe(&gateway)).transpose()?)
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -127,39 +97,29 @@ impl Resource for InternetGateway {
             .op("ec2:CreateInternetGateway")?;
         let id = out
             .internet_gateway()
-            .and_then(SdkGateway::internet_gateway_id)
-            .ok_or_else(|| {
-                AwsError::unexpected("ec2:CreateInternetGateway", "no gateway id in the response")
-            })?
-            .to_owned();
-        let record = Record::new(&id);
-        ctx.set_record(self.name(), record.clone())?;
-        Self::attach(ctx, &id).await?;
+            .and_then(SdkGateway::internet_gateway_id);
+        let operation = "ec2:CreateInternetGateway";
+        let record = api::record_created(ctx, self.name(), operation, id, "gateway id")?;
+        Self::attach(ctx, &record.id).await?;
         self.read_back(ctx, Some(&record)).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let (id, name) = (&current.record.id, ctx.names().igw());
         for change in changes {
             match change.property {
                 // Attached elsewhere would mean detaching another VPC's gateway: refuse.
                 "attached_vpc" if change.observed.as_ref().is_none_or(Value::is_null) => {
-                    Self::attach(ctx, &current.record.id).await?;
+                    Self::attach(ctx, id).await?;
                 }
-                "tags" => api::retag(ctx, &current.record.id, &ctx.names().igw()).await?,
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => api::retag_or_refuse(ctx, self.name(), id, &name, change).await?,
             }
         }
         Ok(())
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
+        let (ec2, id) = (&ctx.clients.ec2, &current.record.id);
         if let Some(vpc) = current
             .properties
             .get("attached_vpc")
@@ -167,25 +127,11 @@ impl Resource for InternetGateway {
         {
             // DependencyViolation here means a NAT gateway's address is still mapped; the
             // engine retries until the NAT gateway's deletion completes.
-            gone(
-                ctx.clients
-                    .ec2
-                    .detach_internet_gateway()
-                    .internet_gateway_id(&current.record.id)
-                    .vpc_id(vpc)
-                    .send()
-                    .await
-                    .op("ec2:DetachInternetGateway"),
-            )?;
+            let detach = ec2.detach_internet_gateway().vpc_id(vpc);
+            let detached = detach.internet_gateway_id(id).send().await;
+            gone(detached.op("ec2:DetachInternetGateway"))?;
         }
-        gone(
-            ctx.clients
-                .ec2
-                .delete_internet_gateway()
-                .internet_gateway_id(&current.record.id)
-                .send()
-                .await
-                .op("ec2:DeleteInternetGateway"),
-        )
+        let deleted = ec2.delete_internet_gateway().internet_gateway_id(id);
+        gone(deleted.send().await.op("ec2:DeleteInternetGateway"))
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod api;
 pub(crate) mod default_security_group;
+pub(crate) mod describe;
 pub(crate) mod elastic_ip;
 pub(crate) mod flow_log;
 pub(crate) mod internet_gateway;

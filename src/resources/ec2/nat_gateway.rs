@@ -5,17 +5,20 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ConnectivityType, NatGateway as SdkNat, NatGatewayState, ResourceType};
+use aws_sdk_ec2::types::{
+    ConnectivityType, Filter, NatGateway as SdkNat, NatGatewayState, ResourceType,
+};
 use serde_json::json;
 
 use super::api::{self, is_ours, tags_value};
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Logical, Tier};
 use crate::naming::Zone;
 use crate::resource::{Change, Observed, Properties, Resource, Transition};
-use crate::resources::common::{Lookup, Required, cannot_change, desired_tags, find, gone};
+use crate::resources::common::{Lookup, desired_tags, find, gone};
 use crate::resources::wait::{Pace, Waiter};
 use crate::state::Record;
 
@@ -34,7 +37,7 @@ impl NatGateway {
             .first()
             .and_then(|a| a.allocation_id());
         Ok(Observed {
-            record: Record::new(Self::id(nat)?),
+            record: Record::new(describe::id_of(nat)?),
             properties: Properties::from([
                 ("subnet_id", json!(nat.subnet_id())),
                 ("allocation_id", json!(allocation)),
@@ -48,11 +51,6 @@ impl NatGateway {
         })
     }
 
-    fn id(nat: &SdkNat) -> Result<&str, AwsError> {
-        nat.nat_gateway_id()
-            .required("ec2:DescribeNatGateways", "NatGatewayId")
-    }
-
     /// Gateways on their way out (or failed, which AWS deletes itself) are not this resource.
     fn is_live(nat: &SdkNat) -> bool {
         matches!(
@@ -62,19 +60,7 @@ impl NatGateway {
     }
 
     async fn describe(ctx: &Ctx, id: &str) -> Result<Option<SdkNat>, Error> {
-        let out = ctx
-            .clients
-            .ec2
-            .describe_nat_gateways()
-            .nat_gateway_ids(id)
-            .send()
-            .await
-            .op("ec2:DescribeNatGateways");
-        match out {
-            Ok(out) => Ok(out.nat_gateways().first().cloned()),
-            Err(e) if e.is(crate::aws::ErrorKind::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        describe::by_id(ctx, id).await
     }
 
     async fn wait_available(ctx: &Ctx, id: &str) -> Result<(), Error> {
@@ -156,27 +142,21 @@ impl Resource for NatGateway {
         let found = find(self.name(), "NAT gateway", recorded, &name, |lookup| {
             let name = name.clone();
             async move {
-                let call = ctx.clients.ec2.describe_nat_gateways();
-                let call = match &lookup {
-                    Lookup::Id(id) => call.nat_gateway_ids(id),
-                    Lookup::Name(_) => call
-                        .set_filter(Some(api::lookup_filters(&lookup, ctx, "nat-gateway-id")))
-                        // One filter, two values: separate filters are ANDed.
-                        .filter(
-                            aws_sdk_ec2::types::Filter::builder()
-                                .name("state")
-                                .values("pending")
-                                .values("available")
-                                .build(),
-                        ),
-                };
-                let out = call.send().await.op("ec2:DescribeNatGateways")?;
-                out.nat_gateways()
-                    .iter()
-                    .filter(|n| Self::is_live(n))
-                    .filter(|n| matches!(lookup, Lookup::Id(_)) || is_ours(ctx, n.tags(), &name))
-                    .map(|n| Ok((Self::id(n)?.to_owned(), n.clone())))
-                    .collect()
+                // One filter, two values: separate filters are ANDed.
+                let live = Filter::builder()
+                    .name("state")
+                    .values("pending")
+                    .values("available")
+                    .build();
+                let nats: Vec<SdkNat> = describe::looked_up(ctx, &lookup, vec![live]).await?;
+                describe::with_ids(
+                    nats.into_iter()
+                        .filter(Self::is_live)
+                        .filter(|n| {
+                            matches!(lookup, Lookup::Id(_)) || is_ours(ctx, n.tags(), &name)
+                        })
+                        .collect(),
+                )
             }
         })
         .await?;
@@ -202,47 +182,22 @@ impl Resource for NatGateway {
             .send()
             .await
             .op("ec2:CreateNatGateway")?;
-        let id = out
-            .nat_gateway()
-            .and_then(SdkNat::nat_gateway_id)
-            .ok_or_else(|| {
-                AwsError::unexpected("ec2:CreateNatGateway", "no gateway id in the response")
-            })?
-            .to_owned();
-        let record = Record::new(&id);
-        ctx.set_record(self.name(), record.clone())?;
-        Self::wait_available(ctx, &id).await?;
+        let id = out.nat_gateway().and_then(SdkNat::nat_gateway_id);
+        let operation = "ec2:CreateNatGateway";
+        let record = api::record_created(ctx, self.name(), operation, id, "gateway id")?;
+        Self::wait_available(ctx, &record.id).await?;
         self.read_back(ctx, Some(&record)).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        for change in changes {
-            match change.property {
-                "tags" => api::retag(ctx, &current.record.id, &ctx.names().nat()).await?,
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
-            }
-        }
-        Ok(())
+        let name = ctx.names().nat();
+        api::only_tags(ctx, self.name(), &current.record.id, &name, changes).await
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
         let id = &current.record.id;
-        gone(
-            ctx.clients
-                .ec2
-                .delete_nat_gateway()
-                .nat_gateway_id(id)
-                .send()
-                .await
-                .op("ec2:DeleteNatGateway"),
-        )?;
+        let deleted = ctx.clients.ec2.delete_nat_gateway().nat_gateway_id(id);
+        gone(deleted.send().await.op("ec2:DeleteNatGateway"))?;
         // Until it is `deleted`, its address stays mapped and the IGW cannot be detached.
         Self::waiter("deleted", Pace::Usually(USUAL_DELETE))
             .until_gone(ctx, || async {

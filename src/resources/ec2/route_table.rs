@@ -7,14 +7,13 @@ use aws_sdk_ec2::types::{ResourceType, RouteTable as SdkTable};
 use serde_json::json;
 
 use super::api::{self, filter, no_retry, tags_value};
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Logical, Tier};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{
-    Lookup, Required, cannot_change, desired_tags, find, found, gone, sorted_ids, strings,
-};
+use crate::resources::common::{Required, desired_tags, gone, sorted_ids, strings};
 use crate::state::Record;
 
 const DEFAULT_ROUTE: &str = "0.0.0.0/0";
@@ -73,7 +72,7 @@ impl RouteTable {
             .collect();
         subnets.sort();
         Ok(Observed {
-            record: Record::new(Self::id(table)?),
+            record: Record::new(describe::id_of(table)?),
             properties: Properties::from([
                 ("vpc_id", json!(table.vpc_id())),
                 ("routes", json!(routes)),
@@ -83,64 +82,28 @@ impl RouteTable {
         })
     }
 
-    fn id(table: &SdkTable) -> Result<&str, AwsError> {
-        table
-            .route_table_id()
-            .required("ec2:DescribeRouteTables", "RouteTableId")
-    }
-
     async fn describe(ctx: &Ctx, id: &str) -> Result<Option<SdkTable>, Error> {
-        let out = ctx
-            .clients
-            .ec2
-            .describe_route_tables()
-            .route_table_ids(id)
-            .send()
-            .await
-            .op("ec2:DescribeRouteTables");
-        Ok(found(out)?.and_then(|out| out.route_tables().first().cloned()))
+        describe::by_id(ctx, id).await
     }
 
     async fn set_default_route(&self, ctx: &Ctx, table: &str, replace: bool) -> Result<(), Error> {
         let target = ctx.id_of(self.gateway())?;
+        // The same route either way; only the target's field depends on the tier.
+        let (internet, nat) = match self.tier {
+            Tier::Public => (Some(target), None),
+            Tier::Private => (None, Some(target)),
+        };
         let ec2 = &ctx.clients.ec2;
-        let result = match (self.tier, replace) {
-            (Tier::Public, false) => ec2
-                .create_route()
-                .route_table_id(table)
-                .destination_cidr_block(DEFAULT_ROUTE)
-                .gateway_id(target)
-                .send()
-                .await
-                .map(drop)
-                .op("ec2:CreateRoute"),
-            (Tier::Private, false) => ec2
-                .create_route()
-                .route_table_id(table)
-                .destination_cidr_block(DEFAULT_ROUTE)
-                .nat_gateway_id(target)
-                .send()
-                .await
-                .map(drop)
-                .op("ec2:CreateRoute"),
-            (Tier::Public, true) => ec2
-                .replace_route()
-                .route_table_id(table)
-                .destination_cidr_block(DEFAULT_ROUTE)
-                .gateway_id(target)
-                .send()
-                .await
-                .map(drop)
-                .op("ec2:ReplaceRoute"),
-            (Tier::Private, true) => ec2
-                .replace_route()
-                .route_table_id(table)
-                .destination_cidr_block(DEFAULT_ROUTE)
-                .nat_gateway_id(target)
-                .send()
-                .await
-                .map(drop)
-                .op("ec2:ReplaceRoute"),
+        let result = if replace {
+            let call = ec2.replace_route().route_table_id(table);
+            let call = call.destination_cidr_block(DEFAULT_ROUTE);
+            let call = call.set_gateway_id(internet).set_nat_gateway_id(nat);
+            call.send().await.map(drop).op("ec2:ReplaceRoute")
+        } else {
+            let call = ec2.create_route().route_table_id(table);
+            let call = call.destination_cidr_block(DEFAULT_ROUTE);
+            let call = call.set_gateway_id(internet).set_nat_gateway_id(nat);
+            call.send().await.map(drop).op("ec2:CreateRoute")
         };
         match result {
             // A retried CreateRoute whose first response was lost.
@@ -299,31 +262,9 @@ impl Resource for RouteTable {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        if let Some(table) = api::listed_route_table(ctx, recorded).await? {
-            return Ok(Some(Self::observe(&table)?));
-        }
-        let found = find(
-            self.name(),
-            "route table",
-            recorded,
-            &self.aws_name(ctx),
-            |lookup| async move {
-                let call = ctx.clients.ec2.describe_route_tables();
-                let call = match &lookup {
-                    Lookup::Id(id) => call.route_table_ids(id),
-                    Lookup::Name(_) => {
-                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "route-table-id")))
-                    }
-                };
-                let out = call.send().await.op("ec2:DescribeRouteTables")?;
-                out.route_tables()
-                    .iter()
-                    .map(|t| Ok((Self::id(t)?.to_owned(), t.clone())))
-                    .collect()
-            },
-        )
-        .await?;
-        Ok(found.map(|(_, table)| Self::observe(&table)).transpose()?)
+        let name = self.aws_name(ctx);
+        let found = describe::find(ctx, self.name(), "route table", recorded, &name).await?;
+        Ok(found.map(|table| Self::observe(&table)).transpose()?)
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -342,24 +283,18 @@ impl Resource for RouteTable {
             .send()
             .await
             .op("ec2:CreateRouteTable")?;
-        let id = out
-            .route_table()
-            .and_then(SdkTable::route_table_id)
-            .ok_or_else(|| {
-                AwsError::unexpected("ec2:CreateRouteTable", "no route table id in the response")
-            })?
-            .to_owned();
-        let record = Record::new(&id);
-        ctx.set_record(self.name(), record.clone())?;
-        self.set_default_route(ctx, &id, false).await?;
+        let id = out.route_table().and_then(SdkTable::route_table_id);
+        let operation = "ec2:CreateRouteTable";
+        let record = api::record_created(ctx, self.name(), operation, id, "route table id")?;
+        self.set_default_route(ctx, &record.id, false).await?;
         for subnet in sorted_ids(ctx, &self.subnets())? {
-            self.associate(ctx, &id, &subnet).await?;
+            self.associate(ctx, &record.id, &subnet).await?;
         }
         self.read_back(ctx, Some(&record)).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        let id = &current.record.id;
+        let (id, name) = (&current.record.id, self.aws_name(ctx));
         for change in changes {
             match change.property {
                 "routes" => {
@@ -379,15 +314,7 @@ impl Resource for RouteTable {
                     }
                     self.disassociate_all_but(ctx, id, &desired).await?;
                 }
-                "tags" => api::retag(ctx, id, &self.aws_name(ctx)).await?,
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => api::retag_or_refuse(ctx, self.name(), id, &name, change).await?,
             }
         }
         Ok(())
@@ -396,14 +323,7 @@ impl Resource for RouteTable {
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
         let id = &current.record.id;
         self.disassociate_all_but(ctx, id, &[]).await?;
-        gone(
-            ctx.clients
-                .ec2
-                .delete_route_table()
-                .route_table_id(id)
-                .send()
-                .await
-                .op("ec2:DeleteRouteTable"),
-        )
+        let deleted = ctx.clients.ec2.delete_route_table().route_table_id(id);
+        gone(deleted.send().await.op("ec2:DeleteRouteTable"))
     }
 }

@@ -7,13 +7,14 @@ use aws_sdk_ec2::types::{ResourceType, SecurityGroup as SdkGroup};
 use serde_json::json;
 
 use super::api::{self, filter, no_retry, tags_value};
+use super::describe::{self, Described};
 use super::sg_rules::{self, Direction, group_id, rule_names, tcp_from};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Guards, Logical};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Lookup, cannot_change, desired_tags, find, gone};
+use crate::resources::common::{desired_tags, gone};
 use crate::state::Record;
 
 pub(crate) struct SecurityGroup {
@@ -66,17 +67,10 @@ impl SecurityGroup {
     }
 
     async fn describe(&self, ctx: &Ctx, id: &str) -> Result<SdkGroup, Error> {
-        let out = ctx
-            .clients
-            .ec2
-            .describe_security_groups()
-            .group_ids(id)
-            .send()
-            .await
-            .op("ec2:DescribeSecurityGroups")?;
-        out.security_groups()
-            .first()
-            .cloned()
+        let groups = SdkGroup::call(ctx, Some(vec![id.to_owned()]), None).await?;
+        groups
+            .into_iter()
+            .next()
             .ok_or_else(|| Error::resource(self.name(), format!("{id} not found")))
     }
 
@@ -124,31 +118,9 @@ impl Resource for SecurityGroup {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        if let Some(group) = api::listed_security_group(ctx, recorded).await? {
-            return Ok(Some(Self::observe(&group)?));
-        }
-        let found = find(
-            self.name(),
-            "security group",
-            recorded,
-            &self.aws_name(ctx),
-            |lookup| async move {
-                let call = ctx.clients.ec2.describe_security_groups();
-                let call = match &lookup {
-                    Lookup::Id(id) => call.group_ids(id),
-                    Lookup::Name(_) => {
-                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "group-id")))
-                    }
-                };
-                let out = call.send().await.op("ec2:DescribeSecurityGroups")?;
-                out.security_groups()
-                    .iter()
-                    .map(|g| Ok((group_id(g)?.to_owned(), g.clone())))
-                    .collect()
-            },
-        )
-        .await?;
-        Ok(found.map(|(_, group)| Self::observe(&group)).transpose()?)
+        let name = self.aws_name(ctx);
+        let found = describe::find(ctx, self.name(), "security group", recorded, &name).await?;
+        Ok(found.map(|group| Self::observe(&group)).transpose()?)
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -167,27 +139,14 @@ impl Resource for SecurityGroup {
             .send()
             .await
             .op("ec2:CreateSecurityGroup");
-        let id = match created {
-            Ok(out) => out
-                .group_id()
-                .ok_or_else(|| {
-                    AwsError::unexpected("ec2:CreateSecurityGroup", "no group id in the response")
-                })?
-                .to_owned(),
+        let out = match created {
+            Ok(out) => out,
             // Group names are unique per VPC: one without our tags (a tag call lost, a copy
             // made by hand) is not silently adopted.
             Err(e) if e.is(ErrorKind::AlreadyExists) => {
-                let out = ctx
-                    .clients
-                    .ec2
-                    .describe_security_groups()
-                    .filters(filter("vpc-id", &vpc))
-                    .filters(filter("group-name", &name))
-                    .send()
-                    .await
-                    .op("ec2:DescribeSecurityGroups")?;
-                let existing = out
-                    .security_groups()
+                let filters = vec![filter("vpc-id", &vpc), filter("group-name", &name)];
+                let same_name: Vec<SdkGroup> = describe::filtered(ctx, filters).await?;
+                let existing = same_name
                     .first()
                     .and_then(SdkGroup::group_id)
                     .unwrap_or("?");
@@ -201,11 +160,12 @@ impl Resource for SecurityGroup {
             }
             Err(e) => return Err(e.into()),
         };
-        let record = Record::new(&id);
-        ctx.set_record(self.name(), record.clone())?;
+        let operation = "ec2:CreateSecurityGroup";
+        let record = api::record_created(ctx, self.name(), operation, out.group_id(), "group id")?;
+        let id = &record.id;
         // One look at the new group, then its ingress and its (default allow-all) egress side by
         // side: RDS and ElastiCache wait for their groups.
-        let group = self.describe(ctx, &id).await?;
+        let group = self.describe(ctx, id).await?;
         let (ingress, egress) = (
             self.rules(ctx, Direction::Ingress),
             self.rules(ctx, Direction::Egress),
@@ -218,20 +178,12 @@ impl Resource for SecurityGroup {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        let id = &current.record.id;
+        let (id, name) = (&current.record.id, self.aws_name(ctx));
         for change in changes {
             match change.property {
                 "ingress" => self.converge_rules(ctx, id, Direction::Ingress).await?,
                 "egress" => self.converge_rules(ctx, id, Direction::Egress).await?,
-                "tags" => api::retag(ctx, id, &self.aws_name(ctx)).await?,
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => api::retag_or_refuse(ctx, self.name(), id, &name, change).await?,
             }
         }
         Ok(())
@@ -240,14 +192,8 @@ impl Resource for SecurityGroup {
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
         // DependencyViolation while RDS/ElastiCache network interfaces linger: the engine
         // retries with backoff.
-        gone(
-            ctx.clients
-                .ec2
-                .delete_security_group()
-                .group_id(&current.record.id)
-                .send()
-                .await
-                .op("ec2:DeleteSecurityGroup"),
-        )
+        let ec2 = &ctx.clients.ec2;
+        let deleted = ec2.delete_security_group().group_id(&current.record.id);
+        gone(deleted.send().await.op("ec2:DeleteSecurityGroup"))
     }
 }

@@ -124,28 +124,7 @@ pub(crate) async fn converge(
         .map(|(_, p)| p.clone())
         .collect();
     if !extra.is_empty() {
-        let result = match direction {
-            Direction::Ingress => ctx
-                .clients
-                .ec2
-                .revoke_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(extra))
-                .send()
-                .await
-                .map(drop)
-                .op("ec2:RevokeSecurityGroupIngress"),
-            Direction::Egress => ctx
-                .clients
-                .ec2
-                .revoke_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(extra))
-                .send()
-                .await
-                .map(drop)
-                .op("ec2:RevokeSecurityGroupEgress"),
-        };
+        let result = send(ctx, id, Edit::Revoke, direction, extra).await;
         ignore(result, ErrorKind::NotFound)?;
     }
     let have: Vec<&String> = current.iter().map(|(name, _)| name).collect();
@@ -162,32 +141,47 @@ pub(crate) async fn converge(
         })
         .collect();
     if !missing.is_empty() {
-        let result = match direction {
-            Direction::Ingress => ctx
-                .clients
-                .ec2
-                .authorize_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(missing))
-                .send()
-                .await
-                .map(drop)
-                .op("ec2:AuthorizeSecurityGroupIngress"),
-            Direction::Egress => ctx
-                .clients
-                .ec2
-                .authorize_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(missing))
-                .send()
-                .await
-                .map(drop)
-                .op("ec2:AuthorizeSecurityGroupEgress"),
-        };
+        let result = send(ctx, id, Edit::Authorize, direction, missing).await;
         // A retried call whose first response was lost finds the rule already there.
         ignore(result, ErrorKind::AlreadyExists)?;
     }
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Edit {
+    Revoke,
+    Authorize,
+}
+
+/// One of the four rule calls: the same two fields on four unrelated SDK builders.
+async fn send(
+    ctx: &Ctx,
+    id: &str,
+    edit: Edit,
+    direction: Direction,
+    permissions: Vec<IpPermission>,
+) -> Result<(), AwsError> {
+    let (ec2, permissions) = (&ctx.clients.ec2, Some(permissions));
+    macro_rules! send {
+        ($call:ident, $op:literal) => {{
+            let call = ec2.$call().group_id(id).set_ip_permissions(permissions);
+            call.send().await.map(drop).op($op)
+        }};
+    }
+    use {Direction::*, Edit::*};
+    match (edit, direction) {
+        (Revoke, Ingress) => {
+            send! { revoke_security_group_ingress, "ec2:RevokeSecurityGroupIngress" }
+        }
+        (Revoke, Egress) => send! { revoke_security_group_egress, "ec2:RevokeSecurityGroupEgress" },
+        (Authorize, Ingress) => {
+            send! { authorize_security_group_ingress, "ec2:AuthorizeSecurityGroupIngress" }
+        }
+        (Authorize, Egress) => {
+            send! { authorize_security_group_egress, "ec2:AuthorizeSecurityGroupEgress" }
+        }
+    }
 }
 
 fn ignore(result: Result<(), crate::aws::AwsError>, kind: ErrorKind) -> Result<(), Error> {

@@ -6,13 +6,14 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet as SdkSubne
 use serde_json::json;
 
 use super::api::{self, no_retry, tags_value};
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Logical, Tier};
 use crate::naming::Zone;
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Lookup, Required, cannot_change, desired_tags, find, gone};
+use crate::resources::common::{Required, desired_tags, gone};
 use crate::state::Record;
 
 pub(crate) struct Subnet {
@@ -84,35 +85,10 @@ impl Resource for Subnet {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        if let Some(subnet) = api::listed_subnet(ctx, recorded).await? {
-            return Ok(Some(Self::observe(&subnet, "ec2:DescribeSubnets")?));
-        }
-        let found = find(
-            self.name(),
-            "subnet",
-            recorded,
-            &self.aws_name(ctx),
-            |lookup| async move {
-                let call = ctx.clients.ec2.describe_subnets();
-                let call = match &lookup {
-                    Lookup::Id(id) => call.subnet_ids(id),
-                    Lookup::Name(_) => {
-                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "subnet-id")))
-                    }
-                };
-                let out = call.send().await.op("ec2:DescribeSubnets")?;
-                out.subnets()
-                    .iter()
-                    .map(|s| {
-                        let id = s.subnet_id().required("ec2:DescribeSubnets", "SubnetId")?;
-                        Ok((id.to_owned(), s.clone()))
-                    })
-                    .collect()
-            },
-        )
-        .await?;
+        let name = self.aws_name(ctx);
+        let found = describe::find(ctx, self.name(), "subnet", recorded, &name).await?;
         Ok(found
-            .map(|(_, subnet)| Self::observe(&subnet, "ec2:DescribeSubnets"))
+            .map(|subnet| Self::observe(&subnet, "ec2:DescribeSubnets"))
             .transpose()?)
     }
 
@@ -154,13 +130,14 @@ impl Resource for Subnet {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let (id, name) = (&current.record.id, self.aws_name(ctx));
         for change in changes {
             match change.property {
                 "map_public_ip_on_launch" => {
                     ctx.clients
                         .ec2
                         .modify_subnet_attribute()
-                        .subnet_id(&current.record.id)
+                        .subnet_id(id)
                         .map_public_ip_on_launch(
                             AttributeBooleanValue::builder().value(false).build(),
                         )
@@ -168,30 +145,16 @@ impl Resource for Subnet {
                         .await
                         .op("ec2:ModifySubnetAttribute")?;
                 }
-                "tags" => api::retag(ctx, &current.record.id, &self.aws_name(ctx)).await?,
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => api::retag_or_refuse(ctx, self.name(), id, &name, change).await?,
             }
         }
         Ok(())
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        gone(
-            ctx.clients
-                .ec2
-                .delete_subnet()
-                .subnet_id(&current.record.id)
-                .send()
-                .await
-                .op("ec2:DeleteSubnet"),
-        )
+        let ec2 = &ctx.clients.ec2;
+        let deleted = ec2.delete_subnet().subnet_id(&current.record.id);
+        gone(deleted.send().await.op("ec2:DeleteSubnet"))
     }
 }
 

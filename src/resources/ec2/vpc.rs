@@ -6,12 +6,13 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc as SdkVpc, Vpc
 use serde_json::json;
 
 use super::api::{self, no_retry, tags_value};
-use crate::aws::{AwsError, AwsResultExt};
+use super::describe;
+use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Lookup, Required, cannot_change, desired_tags, find, gone};
+use crate::resources::common::{desired_tags, gone};
 use crate::state::Record;
 
 pub(crate) struct Vpc;
@@ -56,7 +57,7 @@ impl Vpc {
     }
 
     async fn observe(ctx: &Ctx, vpc: &SdkVpc) -> Result<Observed, Error> {
-        let id = vpc.vpc_id().required("ec2:DescribeVpcs", "VpcId")?;
+        let id = describe::id_of(vpc)?;
         // Independent reads: side by side, since every dependent of the VPC waits for them.
         let (support, hostnames) = tokio::try_join!(
             Self::dns_attribute(ctx, id, VpcAttributeName::EnableDnsSupport),
@@ -101,32 +102,9 @@ impl Resource for Vpc {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = find(
-            self.name(),
-            "VPC",
-            recorded,
-            &ctx.names().vpc(),
-            |lookup| async move {
-                let call = ctx.clients.ec2.describe_vpcs();
-                let call = match &lookup {
-                    Lookup::Id(id) => call.vpc_ids(id),
-                    Lookup::Name(_) => {
-                        call.set_filters(Some(api::lookup_filters(&lookup, ctx, "vpc-id")))
-                    }
-                };
-                let out = call.send().await.op("ec2:DescribeVpcs")?;
-                out.vpcs()
-                    .iter()
-                    .map(|v| {
-                        let id = v.vpc_id().required("ec2:DescribeVpcs", "VpcId")?;
-                        Ok((id.to_owned(), v.clone()))
-                    })
-                    .collect()
-            },
-        )
-        .await?;
+        let found = describe::find(ctx, self.name(), "VPC", recorded, &ctx.names().vpc()).await?;
         match found {
-            Some((_, vpc)) => Ok(Some(Self::observe(ctx, &vpc).await?)),
+            Some(vpc) => Ok(Some(Self::observe(ctx, &vpc).await?)),
             None => Ok(None),
         }
     }
@@ -143,47 +121,28 @@ impl Resource for Vpc {
             .send()
             .await
             .op("ec2:CreateVpc")?;
-        let id = out
-            .vpc()
-            .and_then(SdkVpc::vpc_id)
-            .ok_or_else(|| AwsError::unexpected("ec2:CreateVpc", "no VPC id in the response"))?
-            .to_owned();
-        let record = Record::new(&id);
-        ctx.set_record(self.name(), record.clone())?;
-        Self::enable_dns(ctx, &id, "enable_dns_support").await?;
-        Self::enable_dns(ctx, &id, "enable_dns_hostnames").await?;
+        let id = out.vpc().and_then(SdkVpc::vpc_id);
+        let record = api::record_created(ctx, self.name(), "ec2:CreateVpc", id, "VPC id")?;
+        Self::enable_dns(ctx, &record.id, "enable_dns_support").await?;
+        Self::enable_dns(ctx, &record.id, "enable_dns_hostnames").await?;
         self.read_back(ctx, Some(&record)).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
+        let (id, name) = (&current.record.id, ctx.names().vpc());
         for change in changes {
             match change.property {
                 "enable_dns_support" | "enable_dns_hostnames" => {
-                    Self::enable_dns(ctx, &current.record.id, change.property).await?;
+                    Self::enable_dns(ctx, id, change.property).await?;
                 }
-                "tags" => api::retag(ctx, &current.record.id, &ctx.names().vpc()).await?,
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => api::retag_or_refuse(ctx, self.name(), id, &name, change).await?,
             }
         }
         Ok(())
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        gone(
-            ctx.clients
-                .ec2
-                .delete_vpc()
-                .vpc_id(&current.record.id)
-                .send()
-                .await
-                .op("ec2:DeleteVpc"),
-        )
+        let deleted = ctx.clients.ec2.delete_vpc().vpc_id(&current.record.id);
+        gone(deleted.send().await.op("ec2:DeleteVpc"))
     }
 }

@@ -9,15 +9,14 @@ use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEnd
 use serde_json::json;
 
 use super::api::{self, filter, is_ours, tags_value};
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind, classify};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Endpoint, Guards, Logical, Tier};
 use crate::naming::Zone;
 use crate::resource::{Change, Observed, Properties, Resource, Transition};
-use crate::resources::common::{
-    Required, cannot_change, desired_tags, gone, single, sorted_ids, strings,
-};
+use crate::resources::common::{desired_tags, gone, single, sorted_ids, strings, unchangeable};
 use crate::resources::wait::{Pace, Waiter};
 use crate::state::Record;
 
@@ -98,7 +97,7 @@ impl VpcEndpoint {
             props.insert("private_dns_enabled", json!(endpoint.private_dns_enabled()));
         }
         Ok(Observed {
-            record: Record::new(id(endpoint)?),
+            record: Record::new(describe::id_of(endpoint)?),
             properties: props,
         })
     }
@@ -106,15 +105,8 @@ impl VpcEndpoint {
     /// The endpoint `id`, or `None` once it is gone.
     async fn poll(ctx: &Ctx, id: &str) -> Result<Option<SdkEndpoint>, Error> {
         // A filter, not VpcEndpointIds: an id already gone is an empty answer, not an error.
-        let out = ctx
-            .clients
-            .ec2
-            .describe_vpc_endpoints()
-            .filters(filter("vpc-endpoint-id", id))
-            .send()
-            .await
-            .op("ec2:DescribeVpcEndpoints")?;
-        Ok(out.vpc_endpoints().first().cloned())
+        let found = describe::filtered(ctx, vec![filter("vpc-endpoint-id", id)]).await?;
+        Ok(found.into_iter().next())
     }
 
     async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<(), Error> {
@@ -135,12 +127,6 @@ impl VpcEndpoint {
             pace,
         }
     }
-}
-
-fn id(endpoint: &SdkEndpoint) -> Result<&str, AwsError> {
-    endpoint
-        .vpc_endpoint_id()
-        .required("ec2:DescribeVpcEndpoints", "VpcEndpointId")
 }
 
 /// The endpoint's state in lower case: the API answers `available` where the SDK's enum
@@ -288,7 +274,7 @@ impl Resource for VpcEndpoint {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        if let Some(endpoint) = api::listed_endpoint(ctx, recorded).await?
+        if let Some(endpoint) = describe::listed::<SdkEndpoint>(ctx, recorded).await?
             && is_live(&endpoint)
         {
             return Ok(Some(self.observe(&endpoint)?));
@@ -296,26 +282,19 @@ impl Resource for VpcEndpoint {
         let Some(vpc) = ctx.record(Logical::Vpc) else {
             return Ok(None);
         };
-        let out = ctx
-            .clients
-            .ec2
-            .describe_vpc_endpoints()
-            .filters(filter("vpc-id", vpc.id))
-            .filters(filter("service-name", self.service_name(ctx)))
-            .send()
-            .await
-            .op("ec2:DescribeVpcEndpoints")?;
+        let service = filter("service-name", self.service_name(ctx));
+        let all: Vec<SdkEndpoint> =
+            describe::filtered(ctx, vec![filter("vpc-id", vpc.id), service]).await?;
         let name = self.aws_name(ctx);
-        let live = out
-            .vpc_endpoints()
-            .iter()
-            .filter(|e| is_live(e))
-            .filter(|e| is_ours(ctx, e.tags(), &name))
-            .map(|e| Ok((id(e)?.to_owned(), e.clone())))
-            .collect::<Result<Vec<_>, AwsError>>()?;
-        Ok(single(self.name(), "VPC endpoint", live)?
-            .map(|(_, e)| self.observe(&e))
-            .transpose()?)
+        let live = all
+            .into_iter()
+            .filter(|e| is_live(e) && is_ours(ctx, e.tags(), &name))
+            .collect();
+        Ok(
+            single(self.name(), "VPC endpoint", describe::with_ids(live)?)?
+                .map(|(_, e)| self.observe(&e))
+                .transpose()?,
+        )
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -354,15 +333,10 @@ impl Resource for VpcEndpoint {
                 ))
         };
         let out = call.send().await.op("ec2:CreateVpcEndpoint")?;
-        let id = out
-            .vpc_endpoint()
-            .and_then(SdkEndpoint::vpc_endpoint_id)
-            .ok_or_else(|| {
-                AwsError::unexpected("ec2:CreateVpcEndpoint", "no endpoint id in the response")
-            })?
-            .to_owned();
-        ctx.set_record(self.name(), Record::new(&id))?;
-        self.wait_available(ctx, &id).await?;
+        let id = out.vpc_endpoint().and_then(SdkEndpoint::vpc_endpoint_id);
+        let operation = "ec2:CreateVpcEndpoint";
+        let record = api::record_created(ctx, self.name(), operation, id, "endpoint id")?;
+        self.wait_available(ctx, &record.id).await?;
         self.read_back(ctx, None).await
     }
 
@@ -391,14 +365,7 @@ impl Resource for VpcEndpoint {
                     .set_add_route_table_ids(Some(add))
                     .set_remove_route_table_ids(Some(remove)),
                 "private_dns_enabled" => modify.private_dns_enabled(true),
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => return Err(unchangeable(self.name(), change)),
             };
             modify.send().await.op("ec2:ModifyVpcEndpoint")?;
         }

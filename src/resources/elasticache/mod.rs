@@ -1,4 +1,6 @@
-//! ElastiCache for Redis: the replication group and its subnet group.
+//! ElastiCache for Redis: the replication group, its subnet group, and the tag calls by ARN
+//! both need.
 
 pub(crate) mod replication_group;
 pub(crate) mod subnet_group;
+pub(crate) mod tags;

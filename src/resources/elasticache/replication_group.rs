@@ -3,8 +3,7 @@
 //! token from its secret, and daily snapshots kept at least a week. Creation takes 10–15
 //! minutes on real AWS; `snapshotting` and `modifying` along the way are normal.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{
@@ -13,17 +12,16 @@ use aws_sdk_elasticache::types::{
 };
 use serde_json::{Value, json};
 
-use super::subnet_group;
+use super::tags;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Guards, Holds, Logical};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
-use crate::resources::common::{
-    Required, desired_tags, found, gone, recorded_attr, refuse_replacements,
-};
+use crate::resources::common::settling::Settling;
+use crate::resources::common::{Required, desired_tags, found, recorded_attr, refuse_replacements};
 use crate::resources::secretsmanager::secret::{self};
-use crate::resources::wait::{self, Pace, Poll, Waiter};
+use crate::resources::wait::Pace;
 use crate::secret_value::SecretString;
 use crate::state::Record;
 
@@ -35,33 +33,24 @@ const USUAL_DELETE: Duration = Duration::from_secs(5 * 60);
 /// Statuses from which a group becomes available without help.
 const SETTLING: [&str; 3] = ["creating", "modifying", "snapshotting"];
 
-/// Whether ElastiCache has yet to carry out part of an accepted modification.
-fn has_pending(group: &SdkGroup) -> bool {
-    group
-        .pending_modified_values()
-        .is_some_and(|p| *p != ReplicationGroupPendingModifiedValues::builder().build())
-}
-
 pub(crate) struct ReplicationGroup;
 
+/// The environment's replication group as ElastiCache describes it, `None` when there is none
+/// (also what the Redis alarms look at, to cover every member).
+pub(crate) async fn describe(ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
+    Ok(found(
+        ctx.clients
+            .elasticache
+            .describe_replication_groups()
+            .replication_group_id(ctx.names().redis_replication_group())
+            .send()
+            .await
+            .op("elasticache:DescribeReplicationGroups"),
+    )?
+    .and_then(|out| out.replication_groups().first().cloned()))
+}
+
 impl ReplicationGroup {
-    fn timeout(ctx: &Ctx) -> Duration {
-        Duration::from_secs(ctx.settings.services.timeouts.redis_minutes * 60)
-    }
-
-    async fn describe(ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
-        Ok(found(
-            ctx.clients
-                .elasticache
-                .describe_replication_groups()
-                .replication_group_id(ctx.names().redis_replication_group())
-                .send()
-                .await
-                .op("elasticache:DescribeReplicationGroups"),
-        )?
-        .and_then(|out| out.replication_groups().first().cloned()))
-    }
-
     async fn member(ctx: &Ctx, group: &SdkGroup) -> Result<Option<CacheCluster>, Error> {
         let Some(id) = group.member_clusters().first() else {
             return Ok(None);
@@ -76,6 +65,19 @@ impl ReplicationGroup {
             .op("elasticache:DescribeCacheClusters")?;
         Ok(out.cache_clusters().first().cloned())
     }
+
+    async fn auth_token(ctx: &Ctx) -> Result<SecretString, Error> {
+        let holder = Logical::Secret(Holds::RedisAuthToken);
+        let value = secret::read_value(ctx, false, &ctx.arn_of(holder)?).await?;
+        secret::field(holder, &value, "auth_token")
+    }
+}
+
+#[async_trait]
+impl Settling for ReplicationGroup {
+    type Item = SdkGroup;
+    const SETTLING: &'static [&'static str] = &SETTLING;
+    const DESCRIBE: &'static str = "elasticache:DescribeReplicationGroups";
 
     /// What state keeps of `group`, as `operation` (a describe, or the create) reported it.
     fn record(group: &SdkGroup, operation: &'static str) -> Result<Record, AwsError> {
@@ -105,97 +107,34 @@ impl ReplicationGroup {
         Ok(record)
     }
 
-    /// Waits for `available`, polling as `pace` says.
-    async fn wait_available(&self, ctx: &Ctx, pace: Pace) -> Result<SdkGroup, Error> {
-        self.waiter(ctx, "available", pace)
-            .until_target(ctx, || async {
-                Ok(Self::describe(ctx).await?.map(|group| {
-                    let status = group.status().unwrap_or("missing").to_owned();
-                    (group, status)
-                }))
-            })
-            .await
+    fn timeout_minutes(ctx: &Ctx) -> u64 {
+        ctx.settings.services.timeouts.redis_minutes
     }
 
-    fn waiter(&self, ctx: &Ctx, goal: &'static str, pace: Pace) -> Waiter {
-        Waiter {
-            resource: self.name(),
-            goal,
-            pending: &SETTLING,
-            target: &["available"],
-            timeout: Self::timeout(ctx),
-            pace,
-        }
+    async fn describe(&self, ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
+        describe(ctx).await
     }
 
-    /// Waits until a modification ElastiCache accepted has been carried out. For a while
-    /// after the call it may still describe the group `available` with the old values and
-    /// nothing pending, so `available` alone proves nothing: the change is done once it was
-    /// seen under way (another status, or values pending) and is over, or once the values
-    /// wanted are read. One never read within `wait::MODIFY_LAG` is left for the engine's
-    /// read-back to report.
-    async fn wait_modified(
+    fn status(group: &SdkGroup) -> Option<&str> {
+        group.status()
+    }
+
+    fn has_pending(group: &SdkGroup) -> bool {
+        group
+            .pending_modified_values()
+            .is_some_and(|p| *p != ReplicationGroupPendingModifiedValues::builder().build())
+    }
+
+    /// Some settings are read from the member clusters, so only a whole read tells whether
+    /// they are applied already.
+    async fn describes(
         &self,
         ctx: &Ctx,
-        accepted: Option<&SdkGroup>,
-        wanted: &[&Change],
-    ) -> Result<(), Error> {
-        let wanted: Properties = wanted
-            .iter()
-            .map(|c| (c.property, c.desired.clone()))
-            .collect();
-        let started = Instant::now();
-        let seen_under_way = AtomicBool::new(
-            accepted.is_some_and(|g| has_pending(g) || g.status() != Some("available")),
-        );
-        wait::paced(
-            ctx,
-            self.name(),
-            "modified",
-            Self::timeout(ctx),
-            Pace::Adaptive,
-            || async {
-                let group = Self::describe(ctx).await?;
-                let status = group
-                    .as_ref()
-                    .and_then(SdkGroup::status)
-                    .unwrap_or("missing");
-                if status != "available" && !SETTLING.contains(&status) {
-                    return Err(Error::resource(
-                        self.name(),
-                        format!("is {status}; it will not become available without help"),
-                    ));
-                }
-                if status != "available" || group.as_ref().is_some_and(has_pending) {
-                    seen_under_way.store(true, Ordering::Relaxed);
-                    return Ok(Poll::Pending(if status == "available" {
-                        "available, changes pending".into()
-                    } else {
-                        status.to_owned()
-                    }));
-                }
-                if seen_under_way.load(Ordering::Relaxed)
-                    || started.elapsed() >= ctx.scaled(wait::MODIFY_LAG)
-                {
-                    return Ok(Poll::Ready(()));
-                }
-                // The group still looks untouched. Some settings are read from the member
-                // clusters, so only a whole read tells whether they are applied already.
-                let read = self.read(ctx, None).await?;
-                if read.is_some_and(|r| diff(&wanted, &r.properties).is_empty()) {
-                    Ok(Poll::Ready(()))
-                } else {
-                    Ok(Poll::Pending("available, change not described yet".into()))
-                }
-            },
-        )
-        .await
-    }
-
-    async fn auth_token(ctx: &Ctx) -> Result<SecretString, Error> {
-        let holder = Logical::Secret(Holds::RedisAuthToken);
-        let value = secret::read_value(ctx, false, &ctx.arn_of(holder)?).await?;
-        secret::field(holder, &value, "auth_token")
+        _group: &SdkGroup,
+        wanted: &Properties,
+    ) -> Result<bool, Error> {
+        let read = self.read(ctx, None).await?;
+        Ok(read.is_some_and(|r| diff(wanted, &r.properties).is_empty()))
     }
 }
 
@@ -274,7 +213,7 @@ impl Resource for ReplicationGroup {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let Some(group) = Self::describe(ctx).await? else {
+        let Some(group) = self.describe(ctx).await? else {
             return Ok(None);
         };
         // Going away: for `up`, it no longer exists (create then waits for the id to be free).
@@ -299,12 +238,12 @@ impl Resource for ReplicationGroup {
         // then unknown (null), and `up` re-applies them once it is.
         let tags = match group.arn() {
             Some(arn) if group.status() == Some("available") => {
-                subnet_group::read_tags(ctx, recorded, arn).await?
+                tags::read(ctx, recorded, arn).await?
             }
             _ => Value::Null,
         };
         Ok(Some(Observed {
-            record: Self::record(&group, "elasticache:DescribeReplicationGroups")?,
+            record: Self::record(&group, Self::DESCRIBE)?,
             properties: Properties::from([
                 (
                     "engine",
@@ -399,22 +338,22 @@ impl Resource for ReplicationGroup {
             .snapshot_window(&redis.snapshot_window)
             .preferred_maintenance_window(&redis.maintenance_window)
             .auto_minor_version_upgrade(true)
-            .set_tags(Some(subnet_group::sdk_tags(ctx, &id)))
+            .set_tags(Some(tags::sdk(ctx, &id)))
             .send()
             .await
             .op("elasticache:CreateReplicationGroup");
         drop(token);
         match created {
-            Ok(out) => {
-                if let Some(group) = out.replication_group() {
-                    let record = Self::record(group, "elasticache:CreateReplicationGroup")?;
-                    ctx.set_record(self.name(), record)?;
-                }
-            }
+            Ok(out) => self.record_created(
+                ctx,
+                out.replication_group(),
+                "elasticache:CreateReplicationGroup",
+            )?,
             // A create whose response was lost: the wait below adopts it. One still being
             // deleted keeps its id: NotReadyYet makes the engine try again later.
             Err(e) if e.is(ErrorKind::AlreadyExists) => {
-                if Self::describe(ctx)
+                if self
+                    .describe(ctx)
                     .await?
                     .is_some_and(|g| g.status() == Some("deleting"))
                 {
@@ -426,10 +365,7 @@ impl Resource for ReplicationGroup {
             }
             Err(e) => return Err(e.into()),
         }
-        let group = self.wait_available(ctx, Pace::Steady(USUAL_CREATE)).await?;
-        let record = Self::record(&group, "elasticache:DescribeReplicationGroups")?;
-        ctx.set_record(self.name(), record)?;
-        self.read_back(ctx, None).await
+        self.wait_created(ctx, USUAL_CREATE).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
@@ -520,18 +456,14 @@ impl Resource for ReplicationGroup {
         }
         if changed("tags") {
             let arn = recorded_attr(self.name(), &current.record, "arn")?;
-            subnet_group::write_tags(ctx, arn, &id).await?;
+            tags::write(ctx, arn, &id).await?;
         }
         Ok(())
     }
 
     async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
-        // AWS deletes only an available group: one still creating or modifying is waited for.
-        let status = Self::describe(ctx)
-            .await?
-            .and_then(|g| g.status().map(str::to_owned));
-        if status.as_deref().is_some_and(|s| SETTLING.contains(&s)) {
-            self.wait_available(ctx, Pace::Adaptive).await?;
+        if let Some(group) = self.describe(ctx).await? {
+            self.wait_unless_at_rest(ctx, &group).await?;
         }
         let deleted = ctx
             .clients
@@ -542,26 +474,7 @@ impl Resource for ReplicationGroup {
             .send()
             .await
             .op("elasticache:DeleteReplicationGroup");
-        match deleted {
-            // Refused while busy, or already deleting: only the second may be waited out;
-            // the first is tried again.
-            Err(e) if e.is(ErrorKind::NotReadyYet) => {
-                let now = Self::describe(ctx).await?;
-                if now
-                    .as_ref()
-                    .and_then(SdkGroup::status)
-                    .is_some_and(|s| s != "deleting")
-                {
-                    return Err(e.into());
-                }
-            }
-            other => gone(other)?,
-        }
-        self.waiter(ctx, "deleted", Pace::Steady(USUAL_DELETE))
-            .until_gone(ctx, || async {
-                let group = Self::describe(ctx).await?;
-                Ok(group.map(|g| g.status().unwrap_or("deleting").to_owned()))
-            })
-            .await
+        self.deleting(ctx, deleted).await?;
+        self.wait_gone(ctx, USUAL_DELETE).await
     }
 }

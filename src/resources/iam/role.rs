@@ -15,7 +15,7 @@ use crate::logical::{Logical, RoleFor};
 use crate::naming::Names;
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{
-    Required, cannot_change, desired_tags, found, gone, listed, strings, tag_pairs,
+    Required, desired_tags, found, gone, listed, strings, tag_pairs, unchangeable,
 };
 use crate::state::Record;
 
@@ -190,14 +190,7 @@ impl IamRole {
         if versions.versions().len() >= 5 {
             old.sort_by_key(|v| v.create_date().map(|d| d.secs()));
             if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
-                gone(
-                    iam.delete_policy_version()
-                        .policy_arn(&arn)
-                        .version_id(oldest)
-                        .send()
-                        .await
-                        .op("iam:DeletePolicyVersion"),
-                )?;
+                delete_policy_version(iam, &arn, oldest).await?;
             }
         }
         iam.create_policy_version()
@@ -247,41 +240,22 @@ fn namesake_policy_arn(ctx: &Ctx, role_name: &str) -> String {
 /// does not exist.
 async fn read_role(ctx: &Ctx, name: &str, policy: Option<&str>) -> Result<Option<RoleRead>, Error> {
     let iam = &ctx.clients.iam;
-    let role = async {
-        found(
-            iam.get_role()
-                .role_name(name)
-                .send()
-                .await
-                .op("iam:GetRole"),
-        )
-    };
-    let inline = async {
-        found(
-            iam.list_role_policies()
-                .role_name(name)
-                .send()
-                .await
-                .op("iam:ListRolePolicies"),
-        )
-    };
-    let attached = async {
-        found(
-            iam.list_attached_role_policies()
-                .role_name(name)
-                .send()
-                .await
-                .op("iam:ListAttachedRolePolicies"),
-        )
-    };
     let document = async {
         match policy {
             Some(arn) => policy_document(ctx, arn).await,
             None => Ok(None),
         }
     };
-    let (role, inline, attached, policy_document) =
-        tokio::try_join!(role, inline, attached, document)?;
+    let (role, inline, attached, policy_document) = tokio::join!(
+        iam.get_role().role_name(name).send(),
+        iam.list_role_policies().role_name(name).send(),
+        iam.list_attached_role_policies().role_name(name).send(),
+        document,
+    );
+    let role = found(role.op("iam:GetRole"))?;
+    let inline = found(inline.op("iam:ListRolePolicies"))?;
+    let attached = found(attached.op("iam:ListAttachedRolePolicies"))?;
+    let policy_document = policy_document?;
     let (Some(role), Some(inline), Some(attached)) = (role.and_then(|r| r.role), inline, attached)
     else {
         return Ok(None);
@@ -355,6 +329,49 @@ async fn stack_roles(ctx: &Ctx) -> Result<Vec<(String, RoleRead)>, Error> {
         .zip(read)
         .filter_map(|(name, role)| Some((name, role?)))
         .collect())
+}
+
+/// Takes a policy off the role, whether a drift added it or `destroy` clears the role.
+async fn detach_policy(iam: &aws_sdk_iam::Client, role: &str, arn: &str) -> Result<(), Error> {
+    gone(
+        iam.detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .op("iam:DetachRolePolicy"),
+    )
+}
+
+/// Deletes an inline policy of the role: medtech never makes one.
+async fn delete_inline_policy(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+    policy: &str,
+) -> Result<(), Error> {
+    gone(
+        iam.delete_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+            .op("iam:DeleteRolePolicy"),
+    )
+}
+
+async fn delete_policy_version(
+    iam: &aws_sdk_iam::Client,
+    arn: &str,
+    version: &str,
+) -> Result<(), Error> {
+    gone(
+        iam.delete_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .op("iam:DeletePolicyVersion"),
+    )
 }
 
 /// IAM returns policy documents URL-encoded.
@@ -446,12 +463,7 @@ impl Resource for IamRole {
         })
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        _current: &Observed,
-        changes: &[Change],
-    ) -> Result<(), Error> {
+    async fn update(&self, ctx: &Ctx, _: &Observed, changes: &[Change]) -> Result<(), Error> {
         let iam = &ctx.clients.iam;
         let name = self.role_name(ctx);
         for change in changes {
@@ -466,28 +478,14 @@ impl Resource for IamRole {
                 }
                 "inline_policies" => {
                     for policy in strings(change.observed.as_ref()) {
-                        gone(
-                            iam.delete_role_policy()
-                                .role_name(&name)
-                                .policy_name(policy)
-                                .send()
-                                .await
-                                .op("iam:DeleteRolePolicy"),
-                        )?;
+                        delete_inline_policy(iam, &name, &policy).await?;
                     }
                 }
                 "attached_policies" => {
                     let wanted = self.policy_arn(ctx);
                     for arn in strings(change.observed.as_ref()) {
                         if arn != wanted {
-                            gone(
-                                iam.detach_role_policy()
-                                    .role_name(&name)
-                                    .policy_arn(arn)
-                                    .send()
-                                    .await
-                                    .op("iam:DetachRolePolicy"),
-                            )?;
+                            detach_policy(iam, &name, &arn).await?;
                         }
                     }
                     self.ensure_policy(ctx).await?;
@@ -511,14 +509,7 @@ impl Resource for IamRole {
                         .await
                         .op("iam:TagRole")?;
                 }
-                other => {
-                    return Err(cannot_change(
-                        self.logical,
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => return Err(unchangeable(self.logical, change)),
             }
         }
         Ok(())
@@ -540,18 +531,10 @@ impl Resource for IamRole {
             Err(e) => return Err(e.into()),
         };
         for policy in attached {
-            gone(
-                iam.detach_role_policy()
-                    .role_name(&name)
-                    .policy_arn(
-                        policy
-                            .policy_arn()
-                            .required("iam:ListAttachedRolePolicies", "PolicyArn")?,
-                    )
-                    .send()
-                    .await
-                    .op("iam:DetachRolePolicy"),
-            )?;
+            let arn = policy
+                .policy_arn()
+                .required("iam:ListAttachedRolePolicies", "PolicyArn")?;
+            detach_policy(iam, &name, arn).await?;
         }
         let inline = iam
             .list_role_policies()
@@ -560,14 +543,7 @@ impl Resource for IamRole {
             .await
             .op("iam:ListRolePolicies")?;
         for policy in inline.policy_names() {
-            gone(
-                iam.delete_role_policy()
-                    .role_name(&name)
-                    .policy_name(policy)
-                    .send()
-                    .await
-                    .op("iam:DeleteRolePolicy"),
-            )?;
+            delete_inline_policy(iam, &name, policy).await?;
         }
         if matches!(self.permissions, Permissions::Custom(_)) {
             let arn = self.policy_arn(ctx);
@@ -580,18 +556,10 @@ impl Resource for IamRole {
             {
                 Ok(out) => {
                     for version in out.versions().iter().filter(|v| !v.is_default_version()) {
-                        gone(
-                            iam.delete_policy_version()
-                                .policy_arn(&arn)
-                                .version_id(
-                                    version
-                                        .version_id()
-                                        .required("iam:ListPolicyVersions", "VersionId")?,
-                                )
-                                .send()
-                                .await
-                                .op("iam:DeletePolicyVersion"),
-                        )?;
+                        let id = version
+                            .version_id()
+                            .required("iam:ListPolicyVersions", "VersionId")?;
+                        delete_policy_version(iam, &arn, id).await?;
                     }
                     gone(
                         iam.delete_policy()

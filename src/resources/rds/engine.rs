@@ -14,7 +14,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::Change;
-use crate::resources::common::cannot_change;
+use crate::resources::common::unchangeable;
 
 const ENGINE: &str = "postgres";
 
@@ -120,12 +120,7 @@ pub(crate) fn refuse_major_change(resource: Logical, change: &Change) -> Error {
         change.desired.as_str(),
     ) {
         (Some(have), Some(want)) => major_change_refusal(resource, have, want),
-        _ => cannot_change(
-            resource,
-            change.property,
-            change.observed.as_ref(),
-            &change.desired,
-        ),
+        _ => unchangeable(resource, change),
     }
 }
 

@@ -3,7 +3,6 @@
 //! protected, IAM authentication, enhanced monitoring and Performance Insights (encrypted).
 //! Creation takes 15–25 minutes on real AWS; deletion protection is lifted only by `destroy`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -16,11 +15,12 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Guards, Holds, Logical, Purpose, RoleFor};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
+use crate::resources::common::settling::Settling;
 use crate::resources::common::{
-    Required, cannot_change, desired_tags, found, gone, recorded_attr, refuse_replacements, strings,
+    Required, desired_tags, found, recorded_attr, refuse_replacements, strings, unchangeable,
 };
 use crate::resources::secretsmanager::secret::{self, RDS_PORT};
-use crate::resources::wait::{self, Pace, Poll, Waiter};
+use crate::resources::wait::Pace;
 use crate::secret_value::SecretString;
 use crate::state::Record;
 
@@ -64,86 +64,9 @@ fn usable_status(status: Option<&str>) -> Option<&str> {
     }
 }
 
-/// Whether RDS has yet to carry out part of an accepted modification.
-fn has_pending(db: &DbInstance) -> bool {
-    db.pending_modified_values()
-        .is_some_and(|p| *p != PendingModifiedValues::builder().build())
-}
-
 pub(crate) struct RdsInstance;
 
 impl RdsInstance {
-    fn timeout(ctx: &Ctx) -> Duration {
-        Duration::from_secs(ctx.settings.services.timeouts.rds_minutes * 60)
-    }
-
-    async fn describe(ctx: &Ctx) -> Result<Option<DbInstance>, Error> {
-        Ok(found(
-            ctx.clients
-                .rds
-                .describe_db_instances()
-                .db_instance_identifier(ctx.names().rds_instance())
-                .send()
-                .await
-                .op("rds:DescribeDBInstances"),
-        )?
-        .and_then(|out| out.db_instances().first().cloned()))
-    }
-
-    /// What state keeps of `db`, as `operation` (a describe, or the create) reported it.
-    fn record(db: &DbInstance, operation: &'static str) -> Result<Record, AwsError> {
-        let endpoint = db.endpoint();
-        let mut record = Record::new(
-            db.db_instance_identifier()
-                .required(operation, "DBInstanceIdentifier")?,
-        )
-        .with(
-            "arn",
-            db.db_instance_arn().required(operation, "DBInstanceArn")?,
-        );
-        // No endpoint while the instance is being created: recorded once AWS reports one.
-        if let Some(address) = endpoint.and_then(|e| e.address()) {
-            record = record.with("endpoint", address);
-        }
-        if let Some(port) = endpoint.and_then(|e| e.port()) {
-            record = record.with("port", port.to_string());
-        }
-        // The version chosen at create, kept current across RDS's minor upgrades.
-        if let Some(version) = db.engine_version() {
-            record = record.with("engine_version", version);
-        }
-        Ok(record)
-    }
-
-    /// Waits for `available` with an endpoint, polling as `pace` says.
-    async fn wait_available(&self, ctx: &Ctx, pace: Pace) -> Result<DbInstance, Error> {
-        self.waiter(ctx, "available", pace)
-            .until_target(ctx, || async {
-                Ok(Self::describe(ctx).await?.map(|db| {
-                    let status = match usable_status(db.db_instance_status()) {
-                        Some("available") if db.endpoint().and_then(|e| e.address()).is_none() => {
-                            NO_ENDPOINT_YET
-                        }
-                        status => status.unwrap_or("missing"),
-                    };
-                    let status = status.to_owned();
-                    (db, status)
-                }))
-            })
-            .await
-    }
-
-    fn waiter(&self, ctx: &Ctx, goal: &'static str, pace: Pace) -> Waiter {
-        Waiter {
-            resource: self.name(),
-            goal,
-            pending: &SETTLING,
-            target: &["available"],
-            timeout: Self::timeout(ctx),
-            pace,
-        }
-    }
-
     /// What `read` reports of one description.
     fn observed(db: &DbInstance) -> Result<Observed, AwsError> {
         let mut exports: Vec<&str> = db
@@ -165,7 +88,7 @@ impl RdsInstance {
                 .filter_map(|t| Some((t.key()?, t.value()?))),
         );
         Ok(Observed {
-            record: Self::record(db, "rds:DescribeDBInstances")?,
+            record: Self::record(db, Self::DESCRIBE)?,
             properties: Properties::from([
                 ("engine", json!(db.engine())),
                 ("master_username", json!(db.master_username())),
@@ -240,69 +163,87 @@ impl RdsInstance {
         })
     }
 
-    /// Waits until a modification RDS accepted has been carried out. For up to half a minute
-    /// after the call RDS still describes the instance `available` with the old values and
-    /// nothing pending, so `available` alone proves nothing: the change is done once it was
-    /// seen under way (another status, or values pending) and is over, or once the values
-    /// wanted are described. One never described within `wait::MODIFY_LAG` is left for the
-    /// engine's read-back to report.
-    async fn wait_modified(
-        &self,
-        ctx: &Ctx,
-        accepted: Option<&DbInstance>,
-        wanted: &[&Change],
-    ) -> Result<(), Error> {
-        let wanted: Properties = wanted
-            .iter()
-            .map(|c| (c.property, c.desired.clone()))
-            .collect();
-        let started = Instant::now();
-        let seen_under_way = AtomicBool::new(accepted.is_some_and(|db| {
-            has_pending(db) || usable_status(db.db_instance_status()) != Some("available")
-        }));
-        wait::paced(
-            ctx,
-            self.name(),
-            "modified",
-            Self::timeout(ctx),
-            Pace::Adaptive,
-            || async {
-                let db = Self::describe(ctx).await?.ok_or_else(|| {
-                    Error::resource(self.name(), "disappeared while it was being modified")
-                })?;
-                let status = usable_status(db.db_instance_status()).unwrap_or("missing");
-                if status != "available" && !SETTLING.contains(&status) {
-                    return Err(Error::resource(
-                        self.name(),
-                        format!("is {status}; it will not become available without help"),
-                    ));
-                }
-                if status != "available" || has_pending(&db) {
-                    seen_under_way.store(true, Ordering::Relaxed);
-                    return Ok(Poll::Pending(if status == "available" {
-                        "available, changes pending".into()
-                    } else {
-                        status.to_owned()
-                    }));
-                }
-                let described = diff(&wanted, &Self::observed(&db)?.properties).is_empty();
-                if described
-                    || seen_under_way.load(Ordering::Relaxed)
-                    || started.elapsed() >= ctx.scaled(wait::MODIFY_LAG)
-                {
-                    Ok(Poll::Ready(()))
-                } else {
-                    Ok(Poll::Pending("available, change not described yet".into()))
-                }
-            },
-        )
-        .await
-    }
-
     async fn password(ctx: &Ctx) -> Result<SecretString, Error> {
         let holder = Logical::Secret(Holds::RdsCredentials);
         let value = secret::read_value(ctx, false, &ctx.arn_of(holder)?).await?;
         secret::field(holder, &value, "password")
+    }
+}
+
+#[async_trait]
+impl Settling for RdsInstance {
+    type Item = DbInstance;
+    const SETTLING: &'static [&'static str] = &SETTLING;
+    const DESCRIBE: &'static str = "rds:DescribeDBInstances";
+
+    /// What state keeps of `db`, as `operation` (a describe, or the create) reported it.
+    fn record(db: &DbInstance, operation: &'static str) -> Result<Record, AwsError> {
+        let endpoint = db.endpoint();
+        let mut record = Record::new(
+            db.db_instance_identifier()
+                .required(operation, "DBInstanceIdentifier")?,
+        )
+        .with(
+            "arn",
+            db.db_instance_arn().required(operation, "DBInstanceArn")?,
+        );
+        // No endpoint while the instance is being created: recorded once AWS reports one.
+        if let Some(address) = endpoint.and_then(|e| e.address()) {
+            record = record.with("endpoint", address);
+        }
+        if let Some(port) = endpoint.and_then(|e| e.port()) {
+            record = record.with("port", port.to_string());
+        }
+        // The version chosen at create, kept current across RDS's minor upgrades.
+        if let Some(version) = db.engine_version() {
+            record = record.with("engine_version", version);
+        }
+        Ok(record)
+    }
+
+    fn timeout_minutes(ctx: &Ctx) -> u64 {
+        ctx.settings.services.timeouts.rds_minutes
+    }
+
+    async fn describe(&self, ctx: &Ctx) -> Result<Option<DbInstance>, Error> {
+        Ok(found(
+            ctx.clients
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(ctx.names().rds_instance())
+                .send()
+                .await
+                .op("rds:DescribeDBInstances"),
+        )?
+        .and_then(|out| out.db_instances().first().cloned()))
+    }
+
+    fn status(db: &DbInstance) -> Option<&str> {
+        usable_status(db.db_instance_status())
+    }
+
+    fn has_pending(db: &DbInstance) -> bool {
+        db.pending_modified_values()
+            .is_some_and(|p| *p != PendingModifiedValues::builder().build())
+    }
+
+    /// Usable once RDS describes its endpoint too.
+    fn waiting_status(db: &DbInstance) -> &str {
+        match Self::status(db) {
+            Some("available") if db.endpoint().and_then(|e| e.address()).is_none() => {
+                NO_ENDPOINT_YET
+            }
+            status => status.unwrap_or("missing"),
+        }
+    }
+
+    async fn describes(
+        &self,
+        _ctx: &Ctx,
+        db: &DbInstance,
+        wanted: &Properties,
+    ) -> Result<bool, Error> {
+        Ok(diff(wanted, &Self::observed(db)?.properties).is_empty())
     }
 }
 
@@ -404,7 +345,8 @@ impl Resource for RdsInstance {
     }
 
     async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        Ok(Self::describe(ctx)
+        Ok(self
+            .describe(ctx)
             .await?
             .as_ref()
             .map(Self::observed)
@@ -459,10 +401,7 @@ impl Resource for RdsInstance {
                 .op("rds:CreateDBInstance");
             match result {
                 Ok(out) => {
-                    if let Some(db) = out.db_instance() {
-                        let record = Self::record(db, "rds:CreateDBInstance")?;
-                        ctx.set_record(self.name(), record)?;
-                    }
+                    self.record_created(ctx, out.db_instance(), "rds:CreateDBInstance")?;
                     break;
                 }
                 Err(e)
@@ -481,10 +420,7 @@ impl Resource for RdsInstance {
             }
         }
         drop(password);
-        let db = self.wait_available(ctx, Pace::Steady(USUAL_CREATE)).await?;
-        let record = Self::record(&db, "rds:DescribeDBInstances")?;
-        ctx.set_record(self.name(), record)?;
-        self.read_back(ctx, None).await
+        self.wait_created(ctx, USUAL_CREATE).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
@@ -589,14 +525,7 @@ impl Resource for RdsInstance {
                     "vpc_security_group_ids" => modify.vpc_security_group_ids(
                         ctx.id_of(Logical::SecurityGroup(Guards::Postgres))?,
                     ),
-                    other => {
-                        return Err(cannot_change(
-                            self.name(),
-                            other,
-                            change.observed.as_ref(),
-                            &change.desired,
-                        ));
-                    }
+                    _ => return Err(unchangeable(self.name(), change)),
                 };
             }
             let accepted = modify.send().await.op("rds:ModifyDBInstance")?;
@@ -613,17 +542,11 @@ impl Resource for RdsInstance {
     async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
         let rds = &ctx.clients.rds;
         let name = ctx.names().rds_instance();
-        let Some(db) = Self::describe(ctx).await? else {
+        let Some(db) = self.describe(ctx).await? else {
             return Ok(());
         };
         if db.db_instance_status() != Some("deleting") {
-            // RDS deletes only an instance at rest: one busy (backing-up, modifying) is waited for.
-            if db
-                .db_instance_status()
-                .is_some_and(|s| SETTLING.contains(&s))
-            {
-                self.wait_available(ctx, Pace::Adaptive).await?;
-            }
+            self.wait_unless_at_rest(ctx, &db).await?;
             if db.deletion_protection() == Some(true) {
                 // Lifted only here, after the user confirmed the destroy.
                 let modified = rds
@@ -656,28 +579,10 @@ impl Resource for RdsInstance {
                     .skip_final_snapshot(false)
                     .final_db_snapshot_identifier(snapshot)
             };
-            match delete.send().await.op("rds:DeleteDBInstance") {
-                // Refused while busy, or already being deleted (a retry whose first response
-                // was lost): only the second may be waited out; the first is tried again.
-                Err(e) if e.is(ErrorKind::NotReadyYet) => {
-                    let now = Self::describe(ctx).await?;
-                    if now
-                        .as_ref()
-                        .and_then(DbInstance::db_instance_status)
-                        .is_some_and(|s| s != "deleting")
-                    {
-                        return Err(e.into());
-                    }
-                }
-                other => gone(other)?,
-            }
+            self.deleting(ctx, delete.send().await.op("rds:DeleteDBInstance"))
+                .await?;
         }
-        self.waiter(ctx, "deleted", Pace::Steady(USUAL_DELETE))
-            .until_gone(ctx, || async {
-                let db = Self::describe(ctx).await?;
-                Ok(db.map(|db| db.db_instance_status().unwrap_or("deleting").to_owned()))
-            })
-            .await
+        self.wait_gone(ctx, USUAL_DELETE).await
     }
 }
 

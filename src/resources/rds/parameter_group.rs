@@ -13,7 +13,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, cannot_change, desired_tags, found, gone, recorded_attr};
+use crate::resources::common::{Required, desired_tags, found, gone, recorded_attr, unchangeable};
 use crate::state::Record;
 
 /// The parameters medtech sets; all are dynamic, so they apply without a reboot.
@@ -160,14 +160,7 @@ impl Resource for DbParameterGroup {
                     let arn = recorded_attr(self.name(), &current.record, "arn")?;
                     tags::write(ctx, arn, &ctx.names().db_parameter_group()).await?;
                 }
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => return Err(unchangeable(self.name(), change)),
             }
         }
         Ok(())

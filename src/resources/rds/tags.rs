@@ -19,22 +19,22 @@ pub(crate) fn sdk(ctx: &Ctx, name: &str) -> Vec<Tag> {
 
 /// The tags of the RDS resource at `arn`: from the environment's tag list when it holds them.
 pub(crate) async fn read(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Value, Error> {
-    if let Some(tags) = tagging::tags(ctx, recorded, arn).await? {
-        return Ok(tags);
-    }
-    let out = ctx
-        .clients
-        .rds
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .op("rds:ListTagsForResource")?;
-    Ok(tag_pairs(
-        out.tag_list()
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value()?))),
-    ))
+    tagging::tags_or(ctx, recorded, arn, || async {
+        let out = ctx
+            .clients
+            .rds
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .op("rds:ListTagsForResource")?;
+        Ok(tag_pairs(
+            out.tag_list()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value()?))),
+        ))
+    })
+    .await
 }
 
 pub(crate) async fn write(ctx: &Ctx, arn: &str, name: &str) -> Result<(), Error> {

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::logical::{Holds, Logical};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{
-    Required, cannot_change, desired_tags, found, listed, recorded_attr, tag_pairs,
+    Required, desired_tags, found, listed, recorded_attr, tag_pairs, unchangeable,
 };
 use crate::secret_value::{self, SecretString};
 use crate::state::Record;
@@ -432,14 +432,7 @@ impl Resource for Secret {
                         ),
                     ));
                 }
-                other => {
-                    return Err(cannot_change(
-                        self.name(),
-                        other,
-                        change.observed.as_ref(),
-                        &change.desired,
-                    ));
-                }
+                _ => return Err(unchangeable(self.name(), change)),
             }
         }
         Ok(())

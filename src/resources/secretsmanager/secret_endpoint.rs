@@ -77,12 +77,7 @@ impl Resource for SecretEndpoint {
         ))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        _current: &Observed,
-        _changes: &[Change],
-    ) -> Result<(), Error> {
+    async fn update(&self, ctx: &Ctx, _: &Observed, _: &[Change]) -> Result<(), Error> {
         let arn = ctx.arn_of(Logical::Secret(Holds::RdsCredentials))?;
         let (host, port) = Self::endpoint(ctx)?;
         // Never an empty host into the secret applications connect with.

@@ -1,0 +1,205 @@
+//! One describe call per EC2 kind, and the look-ups built on it: by the id in state or by the
+//! environment's name tags (`find`), and from one list of the whole VPC (`listed`). The SDK
+//! gives every kind its own request builder with no trait in common, so each kind's call is
+//! written once, by `described!`, and everything else is generic over `Described`.
+
+use aws_sdk_ec2::types::{
+    Address, Filter, FlowLog, InternetGateway, NatGateway, RouteTable, SecurityGroup, Subnet, Vpc,
+    VpcEndpoint,
+};
+
+use super::api::{filter, name_filters};
+use crate::aws::{AwsError, AwsResultExt};
+use crate::context::{Ctx, ListKey};
+use crate::error::Error;
+use crate::logical::Logical;
+use crate::resources::common::{self, Lookup, Required};
+use crate::state::Record;
+
+/// An EC2 item with its describe call.
+pub(crate) trait Described: Clone + Send + Sync + 'static {
+    /// The describe operation, as errors name it.
+    const OP: &'static str;
+    /// The id's field, as the error for an item without one names it.
+    const ID: &'static str;
+    /// For kinds whose reads of recorded items share one describe of the whole VPC: its key.
+    const LIST: Option<ListKey<Vec<(String, Self)>>> = None;
+
+    fn id(&self) -> Option<&str>;
+
+    /// One describe call; `None` leaves that part of the request out.
+    fn call(
+        ctx: &Ctx,
+        ids: Option<Vec<String>>,
+        filters: Option<Vec<Filter>>,
+    ) -> impl Future<Output = Result<Vec<Self>, AwsError>> + Send;
+}
+
+macro_rules! described {
+    ($($item:ident: $op:literal, $id:literal, $get_id:ident,
+       $describe:ident($set_ids:ident, $set_filters:ident) -> $items:ident $(, $in_vpc:ident)?;)*) => {$(
+        impl Described for $item {
+            const OP: &'static str = $op;
+            const ID: &'static str = $id;
+            $(const LIST: Option<ListKey<Vec<(String, Self)>>> =
+                Some(ListKey::new(described!(@$in_vpc $op)));)?
+
+            fn id(&self) -> Option<&str> {
+                self.$get_id()
+            }
+
+            async fn call(
+                ctx: &Ctx,
+                ids: Option<Vec<String>>,
+                filters: Option<Vec<Filter>>,
+            ) -> Result<Vec<Self>, AwsError> {
+                let call = ctx.clients.ec2.$describe().$set_ids(ids);
+                let out = call.$set_filters(filters).send().await.op($op)?;
+                Ok(out.$items().to_vec())
+            }
+        }
+    )*};
+    // The list takes the name of the call that fetches it.
+    (@in_vpc $op:literal) => {
+        $op
+    };
+}
+
+// kind: describe call, id field, its getter, the request's setters, the answer's list[, in_vpc]
+described! {
+    Vpc: "ec2:DescribeVpcs", "VpcId", vpc_id, describe_vpcs(set_vpc_ids, set_filters) -> vpcs;
+    Subnet: "ec2:DescribeSubnets", "SubnetId", subnet_id,
+        describe_subnets(set_subnet_ids, set_filters) -> subnets, in_vpc;
+    SecurityGroup: "ec2:DescribeSecurityGroups", "GroupId", group_id,
+        describe_security_groups(set_group_ids, set_filters) -> security_groups, in_vpc;
+    RouteTable: "ec2:DescribeRouteTables", "RouteTableId", route_table_id,
+        describe_route_tables(set_route_table_ids, set_filters) -> route_tables, in_vpc;
+    VpcEndpoint: "ec2:DescribeVpcEndpoints", "VpcEndpointId", vpc_endpoint_id,
+        describe_vpc_endpoints(set_vpc_endpoint_ids, set_filters) -> vpc_endpoints, in_vpc;
+    Address: "ec2:DescribeAddresses", "AllocationId", allocation_id,
+        describe_addresses(set_allocation_ids, set_filters) -> addresses;
+    InternetGateway: "ec2:DescribeInternetGateways", "InternetGatewayId", internet_gateway_id,
+        describe_internet_gateways(set_internet_gateway_ids, set_filters) -> internet_gateways;
+    NatGateway: "ec2:DescribeNatGateways", "NatGatewayId", nat_gateway_id,
+        describe_nat_gateways(set_nat_gateway_ids, set_filter) -> nat_gateways;
+    FlowLog: "ec2:DescribeFlowLogs", "FlowLogId", flow_log_id,
+        describe_flow_logs(set_flow_log_ids, set_filter) -> flow_logs;
+}
+
+/// The item's id; one without is an error naming the call and the field.
+pub(crate) fn id_of<T: Described>(item: &T) -> Result<&str, AwsError> {
+    item.id().required(T::OP, T::ID)
+}
+
+/// Each item with its id, the shape `common::find` and `common::single` take.
+pub(crate) fn with_ids<T: Described>(items: Vec<T>) -> Result<Vec<(String, T)>, AwsError> {
+    items
+        .into_iter()
+        .map(|item| Ok((id_of(&item)?.to_owned(), item)))
+        .collect()
+}
+
+/// The item with this id; `None` when AWS answers that it is not found, or lists nothing.
+pub(crate) async fn by_id<T: Described>(ctx: &Ctx, id: &str) -> Result<Option<T>, Error> {
+    let items = common::found(T::call(ctx, Some(vec![id.to_owned()]), None).await)?;
+    Ok(items.and_then(|items| items.into_iter().next()))
+}
+
+/// The items by filters alone.
+pub(crate) async fn filtered<T: Described>(
+    ctx: &Ctx,
+    filters: Vec<Filter>,
+) -> Result<Vec<T>, AwsError> {
+    T::call(ctx, None, Some(filters)).await
+}
+
+/// What `lookup` finds: the id, or the environment's name tags and `extra` filters.
+pub(crate) async fn looked_up<T: Described>(
+    ctx: &Ctx,
+    lookup: &Lookup,
+    extra: Vec<Filter>,
+) -> Result<Vec<T>, AwsError> {
+    match lookup {
+        Lookup::Id(id) => T::call(ctx, Some(vec![id.clone()]), None).await,
+        Lookup::Name(name) => filtered(ctx, [name_filters(ctx, name), extra].concat()).await,
+    }
+}
+
+/// The item: from the VPC's list when its kind has one and the list holds it, else by
+/// `common::find` through `T`'s describe call.
+pub(crate) async fn find<T: Described>(
+    ctx: &Ctx,
+    resource: Logical,
+    kind: &str,
+    recorded: Option<&Record>,
+    name: &str,
+) -> Result<Option<T>, Error> {
+    if let Some(item) = listed(ctx, recorded).await? {
+        return Ok(Some(item));
+    }
+    let found = common::find(resource, kind, recorded, name, |lookup| async move {
+        with_ids(looked_up(ctx, &lookup, vec![]).await?)
+    })
+    .await?;
+    Ok(found.map(|(_, item)| item))
+}
+
+/// The recorded item, from one describe of the stack's whole VPC (see `common::listed`);
+/// `None` without a VPC, and for a kind without a list.
+pub(crate) async fn listed<T: Described>(
+    ctx: &Ctx,
+    recorded: Option<&Record>,
+) -> Result<Option<T>, Error> {
+    let (Some(key), Some(vpc)) = (&T::LIST, ctx.record(Logical::Vpc)) else {
+        return Ok(None);
+    };
+    common::listed(ctx, recorded, key, || async move {
+        Ok(with_ids(
+            filtered(ctx, vec![filter("vpc-id", vpc.id)]).await?,
+        )?)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind's describe call, id field and list, one line a kind.
+    fn table<T: Described>() -> String {
+        let list = if T::LIST.is_some() { "listed" } else { "alone" };
+        format!("{} {} {list}\n", T::OP, T::ID)
+    }
+
+    #[test]
+    fn each_kind_names_the_call_and_id_field_the_resource_modules_named() {
+        let kinds = [
+            table::<Vpc>() + &table::<Subnet>() + &table::<SecurityGroup>(),
+            table::<RouteTable>() + &table::<VpcEndpoint>() + &table::<Address>(),
+            table::<InternetGateway>() + &table::<NatGateway>() + &table::<FlowLog>(),
+        ];
+        assert_eq!(
+            kinds.concat(),
+            "ec2:DescribeVpcs VpcId alone
+ec2:DescribeSubnets SubnetId listed
+ec2:DescribeSecurityGroups GroupId listed
+ec2:DescribeRouteTables RouteTableId listed
+ec2:DescribeVpcEndpoints VpcEndpointId listed
+ec2:DescribeAddresses AllocationId alone
+ec2:DescribeInternetGateways InternetGatewayId alone
+ec2:DescribeNatGateways NatGatewayId alone
+ec2:DescribeFlowLogs FlowLogId alone
+"
+        );
+    }
+
+    #[test]
+    fn an_item_without_its_id_is_an_error_naming_the_call_and_the_field() {
+        let text = match id_of(&NatGateway::builder().build()) {
+            Ok(id) => panic!("read the id {id:?} from an item without one"),
+            Err(e) => e.to_string(),
+        };
+        assert!(text.contains("ec2:DescribeNatGateways"), "{text}");
+        assert!(text.contains("NatGatewayId"), "{text}");
+    }
+}
