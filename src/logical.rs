@@ -183,6 +183,38 @@ impl Logical {
     }
 }
 
+impl Logical {
+    /// The kind of resource it is, for reports and plan lines: `vpc`, `subnet`, `nat_gateway`.
+    pub(crate) fn kind(self) -> &'static str {
+        use Logical::*;
+        match self {
+            Vpc => "vpc",
+            DefaultSecurityGroup => "default_security_group",
+            Subnet(..) => "subnet",
+            InternetGateway => "internet_gateway",
+            NatEip => "elastic_ip",
+            NatGateway => "nat_gateway",
+            RouteTable(_) => "route_table",
+            SecurityGroup(_) => "security_group",
+            VpcEndpoint(_) => "vpc_endpoint",
+            KmsKey => "kms_key",
+            LogGroup(_) => "log_group",
+            Role(_) => "iam_role",
+            FlowLog => "flow_log",
+            KinesisStream => "kinesis_stream",
+            Secret(_) => "secret",
+            DbParameterGroup => "db_parameter_group",
+            DbSubnetGroup => "db_subnet_group",
+            RdsInstance => "rds_instance",
+            RdsSecretEndpoint => "secret_endpoint",
+            CacheSubnetGroup => "cache_subnet_group",
+            ReplicationGroup => "elasticache_replication_group",
+            AlarmTopic => "sns_topic",
+            Alarm(_) => "cloudwatch_alarm",
+        }
+    }
+}
+
 impl serde::Serialize for Logical {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
+use crate::property::Prop;
 use crate::state::Record;
 
 /// What destroying an environment deletes, said before any advice to do so.
@@ -19,7 +20,7 @@ the cache and the stream with their data, and the audit logs";
 /// Named settings of a resource, as JSON values so that one generic diff serves every kind.
 /// Object values compare as "every desired key has the desired value" (tags: extra tags added
 /// by others are not drift); everything else compares exactly.
-pub(crate) type Properties = BTreeMap<&'static str, Value>;
+pub(crate) type Properties = BTreeMap<Prop, Value>;
 
 /// A resource as AWS reports it.
 #[derive(Clone, Debug)]
@@ -34,17 +35,13 @@ pub(crate) struct Observed {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Transition {
     /// The property that holds AWS's status word.
-    pub property: &'static str,
+    pub property: Prop,
     pub status: String,
 }
 
 impl Transition {
     /// The transition `observed` is in, when its `property` holds one of `settling`.
-    pub(crate) fn of(
-        observed: &Observed,
-        property: &'static str,
-        settling: &[&str],
-    ) -> Option<Self> {
+    pub(crate) fn of(observed: &Observed, property: Prop, settling: &[&str]) -> Option<Self> {
         let status = observed.properties.get(property)?.as_str()?;
         settling.contains(&status).then(|| Self {
             property,
@@ -67,7 +64,7 @@ impl Transition {
 /// One property that differs: what AWS has, and what medtech wants.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Change {
-    pub property: &'static str,
+    pub property: Prop,
     pub observed: Option<Value>,
     pub desired: Value,
 }
@@ -80,11 +77,12 @@ pub(crate) trait Resource: Send + Sync {
     /// Which resource of the stack it is; unique in the stack.
     fn name(&self) -> Logical;
 
-    /// Kind for reports and check ids: `vpc`, `subnet`, `nat_gateway`.
-    fn kind(&self) -> &'static str;
-
     /// Logical names this resource needs resolved before it can be read or created.
     fn depends_on(&self) -> Vec<Logical>;
+
+    /// Every property `desired` sets, each with its control: what `verify` checks and
+    /// `medtech controls` lists.
+    fn properties(&self) -> &'static [Prop];
 
     /// About how long AWS takes to create (or delete) it, in seconds: the engine starts the
     /// steps with the longest chains behind them first. Most resources take about a second.
@@ -121,26 +119,38 @@ pub(crate) trait Resource: Send + Sync {
     /// Creates it with every desired property and waits until it is usable.
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error>;
 
-    /// Brings the listed properties to their desired values in place. The default refuses:
-    /// a kind that cannot change a property in place says so rather than replacing data.
+    /// Brings the listed properties to their desired values in place. Only properties declared
+    /// `in_place` get here: the engine refuses the others before calling it. A kind with no
+    /// such property keeps the default.
     async fn update(
         &self,
         _ctx: &Ctx,
         _current: &Observed,
         changes: &[Change],
     ) -> Result<(), Error> {
-        let names: Vec<&str> = changes.iter().map(|c| c.property).collect();
-        Err(Error::resource(
-            self.name(),
-            format!(
-                "{} cannot be changed in place; change the config back, or re-create the environment ({DESTROY_LOSES})",
-                names.join(", ")
-            ),
-        ))
+        match changes.first() {
+            Some(change) => Err(unchangeable(self.name(), change)),
+            None => Ok(()),
+        }
     }
 
     /// Deletes it and waits until it is gone. Must succeed when it is already gone.
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error>;
+}
+
+/// The error for a change that only re-creating the resource could make. A value AWS does not
+/// report is unknown, not different: no advice to destroy anything for it.
+pub(crate) fn unchangeable(resource: Logical, change: &Change) -> Error {
+    let (property, desired) = (change.property, &change.desired);
+    let message = match change.observed.as_ref().filter(|v| !v.is_null()) {
+        Some(have) => format!(
+            "{property} is {have} but config wants {desired}; it cannot change in place: revert the config, or re-create the environment ({DESTROY_LOSES})"
+        ),
+        None => format!(
+            "AWS does not report {property} (config wants {desired}); medtech cannot tell whether it differs and changes nothing: run the command again once AWS reports it"
+        ),
+    };
+    Error::resource(resource, message)
 }
 
 /// The properties whose observed value differs from the desired one.
@@ -169,39 +179,45 @@ fn matches(want: &Value, have: Option<&Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::EXISTS;
+    use crate::property::{Property, TAGS};
     use serde_json::json;
 
-    fn props(pairs: &[(&'static str, Value)]) -> Properties {
+    static CIDR: Property = Property::fixed("cidr", EXISTS);
+    static DNS: Property = Property::in_place("dns", EXISTS);
+    static RULES: Property = Property::in_place("rules", EXISTS);
+
+    fn props(pairs: &[(Prop, Value)]) -> Properties {
         pairs.iter().cloned().collect()
     }
 
     #[test]
     fn equal_properties_give_no_change() {
-        let want = props(&[("cidr", json!("10.0.0.0/16")), ("dns", json!(true))]);
+        let want = props(&[(&CIDR, json!("10.0.0.0/16")), (&DNS, json!(true))]);
         assert!(diff(&want, &want.clone()).is_empty());
     }
 
     #[test]
     fn differing_and_missing_properties_are_changes() {
-        let want = props(&[("cidr", json!("10.0.0.0/16")), ("dns", json!(true))]);
-        let have = props(&[("cidr", json!("10.0.0.0/16"))]);
+        let want = props(&[(&CIDR, json!("10.0.0.0/16")), (&DNS, json!(true))]);
+        let have = props(&[(&CIDR, json!("10.0.0.0/16"))]);
         let changes = diff(&want, &have);
         assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].property, "dns");
+        assert_eq!(changes[0].property, &DNS);
         assert_eq!(changes[0].observed, None);
     }
 
     #[test]
     fn objects_compare_as_subsets_and_lists_exactly() {
-        let want = props(&[("tags", json!({"Name": "x"})), ("rules", json!(["a"]))]);
+        let want = props(&[(&TAGS, json!({"Name": "x"})), (&RULES, json!(["a"]))]);
         let have = props(&[
-            ("tags", json!({"Name": "x", "Owner": "someone"})),
-            ("rules", json!(["a"])),
+            (&TAGS, json!({"Name": "x", "Owner": "someone"})),
+            (&RULES, json!(["a"])),
         ]);
         assert!(diff(&want, &have).is_empty());
-        let extra_rule = props(&[("tags", json!({"Name": "x"})), ("rules", json!(["a", "b"]))]);
-        assert_eq!(diff(&want, &extra_rule)[0].property, "rules");
-        let wrong_tag = props(&[("tags", json!({"Name": "y"})), ("rules", json!(["a"]))]);
-        assert_eq!(diff(&want, &wrong_tag)[0].property, "tags");
+        let extra_rule = props(&[(&TAGS, json!({"Name": "x"})), (&RULES, json!(["a", "b"]))]);
+        assert_eq!(diff(&want, &extra_rule)[0].property, &RULES);
+        let wrong_tag = props(&[(&TAGS, json!({"Name": "y"})), (&RULES, json!(["a"]))]);
+        assert_eq!(diff(&want, &wrong_tag)[0].property, &TAGS);
     }
 }

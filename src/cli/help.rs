@@ -21,8 +21,9 @@ const ALL_BUT_OUTPUT: [&str; 7] = [
 ];
 
 /// For each subcommand (by path), the global options it ignores.
-const IGNORED: [(&[&str], &[&str]); 5] = [
+const IGNORED: [(&[&str], &[&str]); 6] = [
     (&["graph"], &ALL_BUT_OUTPUT),
+    (&["controls"], &ALL_BUT_OUTPUT),
     (&["completions"], &ALL_BUT_OUTPUT),
     (&["man"], &ALL_BUT_OUTPUT),
     (&["outputs"], &AWS),
@@ -30,7 +31,7 @@ const IGNORED: [(&[&str], &[&str]); 5] = [
 ];
 
 /// One example per subcommand, shown after its options.
-const EXAMPLES: [(&str, &str); 9] = [
+const EXAMPLES: [(&str, &str); 10] = [
     (
         "up",
         "medtech up --env dev\n  medtech up --env prod --config prod.toml --output json",
@@ -52,6 +53,10 @@ const EXAMPLES: [(&str, &str); 9] = [
         "medtech destroy --env dev\n  medtech destroy --env ci-1234 --yes --skip-final-snapshot --force-delete-secrets",
     ),
     ("graph", "medtech graph | dot -Tsvg > stack.svg"),
+    (
+        "controls",
+        "medtech controls > docs/hipaa-controls.md\n  medtech controls --format json | jq '.controls[] | select(.severity == \"critical\")'",
+    ),
     (
         "state",
         "medtech state show --env dev\n  medtech state refresh --env dev",

@@ -166,6 +166,9 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Print the dependency graph the engine walks (DOT, or JSON with --output json).
     Graph,
+    /// List every control `verify` checks, with severity, HIPAA safeguard, fix, Prowler and
+    /// Config equivalents (Markdown, or JSON with --format json). No AWS call.
+    Controls(ControlsArgs),
     /// Inspect the state file, or rebuild it from what AWS reports.
     #[command(subcommand)]
     State(StateCommand),
@@ -192,6 +195,7 @@ impl Command {
             Self::Outputs(_) => "outputs",
             Self::Destroy(_) => "destroy",
             Self::Graph => "graph",
+            Self::Controls(_) => "controls",
             Self::State(StateCommand::Show) => "state show",
             Self::State(StateCommand::Refresh(_)) => "state refresh",
             Self::Completions(_) => "completions",
@@ -282,6 +286,19 @@ pub enum VerifyFormat {
     Json,
     Junit,
     Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ControlsArgs {
+    /// Markdown (docs/hipaa-controls.md is this) or JSON for tools.
+    #[arg(long, value_enum, default_value_t = ControlsFormat::Markdown)]
+    pub format: ControlsFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ControlsFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Args)]

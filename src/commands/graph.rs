@@ -16,7 +16,7 @@ pub(super) fn run(global: &GlobalArgs) -> Result<u8, Error> {
     if global.output == OutputMode::Json {
         let nodes: Vec<_> = stack
             .iter()
-            .map(|r| json!({"name": r.name(), "kind": r.kind(), "depends_on": r.depends_on()}))
+            .map(|r| json!({"name": r.name(), "kind": r.name().kind(), "depends_on": r.depends_on()}))
             .collect();
         crate::outln!(
             "{}",
@@ -29,7 +29,7 @@ pub(super) fn run(global: &GlobalArgs) -> Result<u8, Error> {
                 "  \"{}\" [label=\"{}\\n{}\"];",
                 r.name(),
                 r.name(),
-                r.kind()
+                r.name().kind()
             );
             for d in r.depends_on() {
                 crate::outln!("  \"{d}\" -> \"{}\";", r.name());

@@ -3,6 +3,7 @@
 //! (`plan --detailed-exitcode`, a failed `verify` check).
 
 mod completions;
+mod controls;
 mod destroy;
 mod graph;
 mod outputs;
@@ -24,6 +25,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Outputs(args) => outputs::run(global, args),
         Command::Destroy(args) => destroy::run(global, args).await,
         Command::Graph => graph::run(global),
+        Command::Controls(args) => controls::run(args.format),
         Command::Completions(args) => completions::completions(args.shell),
         Command::Man => completions::man(),
         Command::State(StateCommand::Show) => state::show(global),

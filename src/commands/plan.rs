@@ -119,18 +119,36 @@ fn text(
                 )
             }
             Outcome::Done(action @ Action::WouldUpdate(_)) => {
-                let mut line = format!(
-                    "  {} {} ({}) will be updated in place",
-                    paint.yellow("~"),
-                    r.resource,
-                    r.kind
-                );
+                let refused = action.changes().iter().any(|c| !c.property.in_place);
+                let mut line = if refused {
+                    format!(
+                        "  {} {} ({}) cannot be updated in place: up will refuse, changing nothing",
+                        paint.red("!"),
+                        r.resource,
+                        r.kind
+                    )
+                } else {
+                    format!(
+                        "  {} {} ({}) will be updated in place",
+                        paint.yellow("~"),
+                        r.resource,
+                        r.kind
+                    )
+                };
                 for c in action.changes() {
                     let from = c
                         .observed
                         .as_ref()
                         .map_or("(unset)".to_owned(), ToString::to_string);
-                    line.push_str(&format!("\n      {}: {from} -> {}", c.property, c.desired));
+                    let fixed = if c.property.in_place {
+                        ""
+                    } else {
+                        " (fixed at creation)"
+                    };
+                    line.push_str(&format!(
+                        "\n      {}: {from} -> {}{fixed}",
+                        c.property, c.desired
+                    ));
                 }
                 line
             }
@@ -181,7 +199,12 @@ fn text(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::EXISTS;
+    use crate::property::Property;
     use crate::resource::Change;
+
+    static ROTATION: Property = Property::in_place("rotation_enabled", EXISTS);
+    static SPEC: Property = Property::fixed("key_spec", EXISTS);
 
     fn step(resource: &str, action: Action) -> StepReport {
         StepReport {
@@ -196,7 +219,7 @@ mod tests {
     #[test]
     fn a_plan_lists_each_change_then_counts_them() {
         let change = Change {
-            property: "rotation_enabled",
+            property: &ROTATION,
             observed: Some(false.into()),
             desired: true.into(),
         };
@@ -214,6 +237,25 @@ mod tests {
         let painted = text(&reports, &Default::default(), &[], "dev", Paint::ANSI);
         assert!(painted.contains("\x1b[32m+\x1b[0m vpc"), "{painted}");
         assert!(painted.contains("\x1b[33m~\x1b[0m kms"), "{painted}");
+    }
+
+    #[test]
+    fn a_change_only_a_re_create_could_make_is_shown_as_refused() {
+        let change = |property, observed: &str, desired: &str| Change {
+            property,
+            observed: Some(observed.into()),
+            desired: desired.into(),
+        };
+        let changes = vec![
+            change(&SPEC, "RSA_2048", "SYMMETRIC_DEFAULT"),
+            change(&ROTATION, "false", "true"),
+        ];
+        let reports = [step("kms", Action::WouldUpdate(changes))];
+        let plain = text(&reports, &Default::default(), &[], "dev", Paint::PLAIN);
+        assert!(
+            plain.contains("  ! kms (kms_key) cannot be updated in place: up will refuse, changing nothing\n      key_spec: \"RSA_2048\" -> \"SYMMETRIC_DEFAULT\" (fixed at creation)\n      rotation_enabled: \"false\" -> \"true\"\n"),
+            "{plain}"
+        );
     }
 
     #[test]

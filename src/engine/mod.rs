@@ -22,7 +22,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::logical::Logical;
-use crate::resource::{Change, Observed, Resource, diff};
+use crate::resource::{Change, Observed, Resource, diff, unchangeable};
 
 /// What a step did (or, in `plan`, would do).
 #[derive(Clone, Debug)]
@@ -256,8 +256,11 @@ impl Engine {
                 let res = self.resources[node].as_ref();
                 // Instrumented, not entered: a guard held across awaits would leak the span
                 // into whichever step the executor polls next.
-                let span =
-                    tracing::info_span!("step", resource = res.name().as_str(), kind = res.kind());
+                let span = tracing::info_span!(
+                    "step",
+                    resource = res.name().as_str(),
+                    kind = res.name().kind()
+                );
                 self.progress.started(res.name().as_str(), activity);
                 let started = Instant::now();
                 let result = step(node, res).instrument(span).await;
@@ -283,7 +286,7 @@ impl Engine {
                 let res = &self.resources[node];
                 StepReport {
                     resource: res.name().to_string(),
-                    kind: res.kind(),
+                    kind: res.name().kind(),
                     id: ctx
                         .record(res.name())
                         .map(|r| r.id)
@@ -315,6 +318,11 @@ async fn converge(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
     let changes = diff(&res.desired(ctx).await?, &current.properties);
     if changes.is_empty() {
         return Ok(Action::Unchanged);
+    }
+    // Better no change than half of one: a property only a re-create could change stops the
+    // whole update before any call.
+    if let Some(fixed) = changes.iter().find(|c| !c.property.in_place) {
+        return Err(unchangeable(res.name(), fixed));
     }
     ctx.status(res.name(), "updating");
     res.update(ctx, &current, &changes).await?;

@@ -17,8 +17,10 @@ use serde_json::{Value, json};
 
 use crate::aws::AwsResultExt;
 use crate::context::{Ctx, ListKey};
+use crate::control::{ACTIVITY, Control, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, Metric};
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{desired_tags, gone, listed, recorded_attr, tag_pairs};
 use crate::resources::elasticache::replication_group;
@@ -74,10 +76,6 @@ enum Watched {
     Members(Vec<String>),
 }
 
-/// The property listing the replication group's current members (`<id> (<role>)`) that a
-/// Redis alarm does not watch: empty when the alarm covers the primary and every replica.
-const UNCOVERED_MEMBERS: &str = "uncovered_members";
-
 /// The dimension ElastiCache reports its per-node metrics under.
 const MEMBER_DIMENSION: &str = "CacheClusterId";
 
@@ -112,6 +110,61 @@ const SILENCE_IS_A_FAULT: &str = "missing";
 pub(crate) struct Alarm {
     metric: Metric,
 }
+
+const WATCHES: Control = control(
+    "Alarm watches the intended metric with the configured threshold",
+    Severity::Medium,
+    ACTIVITY,
+    "run `medtech up` (PutMetricAlarm)",
+    "-",
+    "-",
+);
+static NAMESPACE: Property = Property::in_place("namespace", WATCHES);
+static METRIC_NAME: Property = Property::in_place("metric_name", WATCHES);
+static STATISTIC: Property = Property::in_place("statistic", WATCHES);
+static DIMENSIONS: Property = Property::in_place("dimensions", WATCHES);
+static PERIOD: Property = Property::in_place("period", WATCHES);
+/// Set on the Redis alarms only: the metric math over their members.
+static EXPRESSION: Property = Property::in_place("expression", WATCHES);
+static COMPARISON: Property = Property::in_place("comparison_operator", WATCHES);
+static THRESHOLD: Property = Property::in_place("threshold", WATCHES);
+static EVALUATION_PERIODS: Property = Property::in_place("evaluation_periods", WATCHES);
+static MISSING_DATA: Property = Property::in_place(
+    "treat_missing_data",
+    control(
+        "Missing data is treated as the metric requires: healthy for Kinesis traffic metrics, a notification for metrics AWS always reports",
+        Severity::Medium,
+        ACTIVITY,
+        "run `medtech up` (PutMetricAlarm TreatMissingData)",
+        "-",
+        "-",
+    ),
+);
+const NOTIFIES: Control = control(
+    "Alarm notifies the topic on alarm and on missing data",
+    Severity::High,
+    ACTIVITY,
+    "run `medtech up` (PutMetricAlarm)",
+    "cloudwatch_alarm_actions_enabled",
+    "CLOUDWATCH_ALARM_ACTION_CHECK",
+);
+static ACTIONS_ENABLED: Property = Property::in_place("actions_enabled", NOTIFIES);
+static ALARM_ACTIONS: Property = Property::in_place("alarm_actions", NOTIFIES);
+static INSUFFICIENT_DATA_ACTIONS: Property =
+    Property::in_place("insufficient_data_actions", NOTIFIES);
+/// The replication group's current members (`<id> (<role>)`) that a Redis alarm does not
+/// watch: empty when the alarm covers the primary and every replica. Redis alarms only.
+static UNCOVERED_MEMBERS: Property = Property::in_place(
+    "uncovered_members",
+    control(
+        "Redis alarm watches every current member of the replication group, the primary and each replica, whichever a failover made primary",
+        Severity::High,
+        ACTIVITY,
+        "run `medtech up` (PutMetricAlarm over every member)",
+        "-",
+        "-",
+    ),
+);
 
 impl Alarm {
     pub(crate) fn new(metric: Metric) -> Self {
@@ -322,7 +375,7 @@ fn uniform<T: serde::Serialize + PartialEq>(values: &[T]) -> Value {
 
 /// The watched metric as `desired` states it, for a single-metric and a metric-math alarm
 /// alike: a math alarm's dimensions are `{name: [value per query]}`.
-fn observe_metric(alarm: &MetricAlarm) -> [(&'static str, Value); 6] {
+fn observe_metric(alarm: &MetricAlarm) -> [(Prop, Value); 6] {
     let expression = alarm
         .metrics()
         .iter()
@@ -340,12 +393,12 @@ fn observe_metric(alarm: &MetricAlarm) -> [(&'static str, Value); 6] {
             .filter_map(|d| Some((d.name()?.to_owned(), json!(d.value()?))))
             .collect();
         return [
-            ("namespace", json!(alarm.namespace())),
-            ("metric_name", json!(alarm.metric_name())),
-            ("statistic", json!(alarm.statistic().map(Statistic::as_str))),
-            ("dimensions", Value::Object(dimensions)),
-            ("period", json!(alarm.period())),
-            ("expression", json!(expression)),
+            (&NAMESPACE, json!(alarm.namespace())),
+            (&METRIC_NAME, json!(alarm.metric_name())),
+            (&STATISTIC, json!(alarm.statistic().map(Statistic::as_str))),
+            (&DIMENSIONS, Value::Object(dimensions)),
+            (&PERIOD, json!(alarm.period())),
+            (&EXPRESSION, json!(expression)),
         ];
     }
     let metrics: Vec<Option<&CloudWatchMetric>> = stats.iter().map(|s| s.metric()).collect();
@@ -361,21 +414,18 @@ fn observe_metric(alarm: &MetricAlarm) -> [(&'static str, Value); 6] {
         metrics.iter().map(|m| m.and_then(f)).collect()
     };
     [
-        ("namespace", uniform(&field(CloudWatchMetric::namespace))),
+        (&NAMESPACE, uniform(&field(CloudWatchMetric::namespace))),
+        (&METRIC_NAME, uniform(&field(CloudWatchMetric::metric_name))),
         (
-            "metric_name",
-            uniform(&field(CloudWatchMetric::metric_name)),
-        ),
-        (
-            "statistic",
+            &STATISTIC,
             uniform(&stats.iter().map(|s| s.stat()).collect::<Vec<_>>()),
         ),
-        ("dimensions", Value::Object(dimensions)),
+        (&DIMENSIONS, Value::Object(dimensions)),
         (
-            "period",
+            &PERIOD,
             uniform(&stats.iter().map(|s| s.period()).collect::<Vec<_>>()),
         ),
-        ("expression", json!(expression)),
+        (&EXPRESSION, json!(expression)),
     ]
 }
 
@@ -424,16 +474,16 @@ fn observe(alarm: &MetricAlarm) -> Properties {
     let mut props = Properties::from(observe_metric(alarm));
     props.extend([
         (
-            "comparison_operator",
+            &COMPARISON,
             json!(alarm.comparison_operator().map(ComparisonOperator::as_str)),
         ),
-        ("threshold", json!(alarm.threshold())),
-        ("evaluation_periods", json!(alarm.evaluation_periods())),
-        ("treat_missing_data", json!(alarm.treat_missing_data())),
-        ("actions_enabled", json!(alarm.actions_enabled())),
-        ("alarm_actions", json!(alarm.alarm_actions())),
+        (&THRESHOLD, json!(alarm.threshold())),
+        (&EVALUATION_PERIODS, json!(alarm.evaluation_periods())),
+        (&MISSING_DATA, json!(alarm.treat_missing_data())),
+        (&ACTIONS_ENABLED, json!(alarm.actions_enabled())),
+        (&ALARM_ACTIONS, json!(alarm.alarm_actions())),
         (
-            "insufficient_data_actions",
+            &INSUFFICIENT_DATA_ACTIONS,
             json!(alarm.insufficient_data_actions()),
         ),
     ]);
@@ -446,37 +496,74 @@ impl Resource for Alarm {
         Logical::Alarm(self.metric)
     }
 
-    fn kind(&self) -> &'static str {
-        "cloudwatch_alarm"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::AlarmTopic]
+    }
+
+    fn properties(&self) -> &'static [Prop] {
+        const ONE_METRIC: [Prop; 13] = [
+            &NAMESPACE,
+            &METRIC_NAME,
+            &STATISTIC,
+            &DIMENSIONS,
+            &COMPARISON,
+            &THRESHOLD,
+            &PERIOD,
+            &EVALUATION_PERIODS,
+            &MISSING_DATA,
+            &ACTIONS_ENABLED,
+            &ALARM_ACTIONS,
+            &INSUFFICIENT_DATA_ACTIONS,
+            &TAGS,
+        ];
+        // Alarms over the cache's members (`Watched::Members`) also watch their expression and
+        // that every member is covered.
+        const MEMBERS: [Prop; 15] = [
+            &NAMESPACE,
+            &METRIC_NAME,
+            &STATISTIC,
+            &DIMENSIONS,
+            &COMPARISON,
+            &THRESHOLD,
+            &PERIOD,
+            &EVALUATION_PERIODS,
+            &MISSING_DATA,
+            &ACTIONS_ENABLED,
+            &ALARM_ACTIONS,
+            &INSUFFICIENT_DATA_ACTIONS,
+            &TAGS,
+            &EXPRESSION,
+            &UNCOVERED_MEMBERS,
+        ];
+        match self.metric {
+            Metric::RedisCpu | Metric::RedisReplicationLag => const { &MEMBERS },
+            _ => const { &ONE_METRIC },
+        }
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let spec = self.spec(ctx);
         let topic = Self::topic(ctx)?;
         let mut desired = Properties::from([
-            ("namespace", json!(spec.namespace)),
-            ("metric_name", json!(spec.metric)),
-            ("statistic", json!(spec.statistic.as_str())),
-            ("dimensions", spec.watched.dimensions()),
-            ("comparison_operator", json!(spec.comparison.as_str())),
-            ("threshold", json!(spec.threshold)),
-            ("period", json!(spec.period)),
-            ("evaluation_periods", json!(spec.evaluation_periods)),
-            ("treat_missing_data", json!(spec.missing_data)),
-            ("actions_enabled", json!(true)),
-            ("alarm_actions", json!([topic])),
-            ("insufficient_data_actions", json!([topic])),
-            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+            (&NAMESPACE, json!(spec.namespace)),
+            (&METRIC_NAME, json!(spec.metric)),
+            (&STATISTIC, json!(spec.statistic.as_str())),
+            (&DIMENSIONS, spec.watched.dimensions()),
+            (&COMPARISON, json!(spec.comparison.as_str())),
+            (&THRESHOLD, json!(spec.threshold)),
+            (&PERIOD, json!(spec.period)),
+            (&EVALUATION_PERIODS, json!(spec.evaluation_periods)),
+            (&MISSING_DATA, json!(spec.missing_data)),
+            (&ACTIONS_ENABLED, json!(true)),
+            (&ALARM_ACTIONS, json!([topic])),
+            (&INSUFFICIENT_DATA_ACTIONS, json!([topic])),
+            (&TAGS, desired_tags(ctx, &self.aws_name(ctx))),
         ]);
         if let Watched::Members(members) = &spec.watched {
-            desired.insert("expression", json!(worst_of(members)));
+            desired.insert(&EXPRESSION, json!(worst_of(members)));
             // Whatever the configuration says, the members the group has now, primary and
             // replicas alike, must all be watched.
-            desired.insert(UNCOVERED_MEMBERS, json!([]));
+            desired.insert(&UNCOVERED_MEMBERS, json!([]));
         }
         Ok(desired)
     }
@@ -521,7 +608,7 @@ impl Resource for Alarm {
         })
         .await?;
         let mut props = observe(&alarm);
-        props.insert("tags", tags);
+        props.insert(&TAGS, tags);
         if matches!(self.spec(ctx).watched, Watched::Members(_)) {
             // Both Redis alarms read the group: one call serves them while nothing changed.
             let listed = ctx.listed(&MEMBERS, || current_members(ctx)).await?;
@@ -539,7 +626,7 @@ impl Resource for Alarm {
                 .filter(|(id, _)| !watched.contains(&id.as_str()))
                 .map(|(id, role)| format!("{id} ({role})"))
                 .collect();
-            props.insert(UNCOVERED_MEMBERS, json!(uncovered));
+            props.insert(&UNCOVERED_MEMBERS, json!(uncovered));
         }
         Ok(Some(Observed {
             record: Record::new(&name).with("arn", &arn),
@@ -553,7 +640,7 @@ impl Resource for Alarm {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        if changes.iter().any(|c| c.property == "tags") {
+        if changes.iter().any(|c| c.property == &TAGS) {
             ctx.clients
                 .cloudwatch
                 .tag_resource()
@@ -563,7 +650,7 @@ impl Resource for Alarm {
                 .await
                 .op("cloudwatch:TagResource")?;
         }
-        if changes.iter().any(|c| c.property != "tags") {
+        if changes.iter().any(|c| c.property != &TAGS) {
             self.put(ctx).await?;
         }
         Ok(())
@@ -612,11 +699,11 @@ mod tests {
             .set_metrics(Some(member_queries(&spec, &members())))
             .build();
         let observed = observe(&alarm);
-        assert_eq!(observed["dimensions"], spec.watched.dimensions());
-        assert_eq!(observed["expression"], json!("MAX([m1,m2])"));
-        assert_eq!(observed["namespace"], json!("AWS/ElastiCache"));
-        assert_eq!(observed["statistic"], json!("Average"));
-        assert_eq!(observed["period"], json!(300));
+        assert_eq!(observed[&DIMENSIONS], spec.watched.dimensions());
+        assert_eq!(observed[&EXPRESSION], json!("MAX([m1,m2])"));
+        assert_eq!(observed[&NAMESPACE], json!("AWS/ElastiCache"));
+        assert_eq!(observed[&STATISTIC], json!("Average"));
+        assert_eq!(observed[&PERIOD], json!(300));
         assert_eq!(watched_members(&alarm), ["g-001", "g-002"]);
     }
 
@@ -640,10 +727,10 @@ mod tests {
             )
             .build();
         let observed = observe(&MetricAlarm::builder().set_metrics(Some(queries)).build());
-        assert_eq!(observed["statistic"], json!(["Average", "Minimum"]));
-        assert_eq!(observed["period"], json!([300, 60]));
+        assert_eq!(observed[&STATISTIC], json!(["Average", "Minimum"]));
+        assert_eq!(observed[&PERIOD], json!([300, 60]));
         assert_eq!(
-            observed["dimensions"],
+            observed[&DIMENSIONS],
             json!({ MEMBER_DIMENSION: ["g-001"] })
         );
     }
@@ -661,12 +748,12 @@ mod tests {
             )
             .build();
         let observed = observe(&alarm);
-        assert_eq!(observed["dimensions"], json!({ MEMBER_DIMENSION: "g-001" }));
+        assert_eq!(observed[&DIMENSIONS], json!({ MEMBER_DIMENSION: "g-001" }));
         assert_ne!(
-            observed["dimensions"],
+            observed[&DIMENSIONS],
             spec(Watched::Members(members())).watched.dimensions()
         );
-        assert_eq!(observed["expression"], Value::Null);
+        assert_eq!(observed[&EXPRESSION], Value::Null);
         assert_eq!(watched_members(&alarm), ["g-001"]);
     }
 }

@@ -13,7 +13,6 @@ use crate::aws::AwsError;
 use crate::context::{Ctx, ListKey};
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::resource::{Change, DESTROY_LOSES};
 use crate::state::Record;
 
 /// A field AWS always sends for an operation (an id, an ARN, a status): its absence is an
@@ -97,49 +96,6 @@ pub(crate) fn single<T>(
             kind: kind.to_owned(),
             ids: found.into_iter().map(|(id, _)| id).collect(),
         }),
-    }
-}
-
-/// The error for a property that cannot change without replacing the resource. A value AWS
-/// does not report is unknown, not different: no advice to destroy anything for it.
-pub(crate) fn cannot_change(
-    resource: Logical,
-    property: &str,
-    observed: Option<&Value>,
-    desired: &Value,
-) -> Error {
-    let message = match observed.filter(|v| !v.is_null()) {
-        Some(have) => format!(
-            "{property} is {have} but config wants {desired}; it cannot change in place: revert the config, or re-create the environment ({DESTROY_LOSES})"
-        ),
-        None => format!(
-            "AWS does not report {property} (config wants {desired}); medtech cannot tell whether it differs and changes nothing: run the command again once AWS reports it"
-        ),
-    };
-    Error::resource(resource, message)
-}
-
-/// `cannot_change` for one of the changes `update` was given: the arm for a property it has no
-/// call for.
-pub(crate) fn unchangeable(resource: Logical, change: &Change) -> Error {
-    cannot_change(
-        resource,
-        change.property,
-        change.observed.as_ref(),
-        &change.desired,
-    )
-}
-
-/// Refuses the whole update when any change touches a property that only a replacement
-/// could change: better no change than half of one.
-pub(crate) fn refuse_replacements(
-    resource: Logical,
-    changes: &[Change],
-    replace_only: &[&str],
-) -> Result<(), Error> {
-    match changes.iter().find(|c| replace_only.contains(&c.property)) {
-        Some(c) => Err(unchangeable(resource, c)),
-        None => Ok(()),
     }
 }
 

@@ -13,14 +13,52 @@ use serde_json::json;
 
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{BACKUP, CONTINGENCY, Control, ENCRYPTION, Severity, control};
 use crate::error::Error;
 use crate::logical::Logical;
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition};
-use crate::resources::common::{desired_tags, found, gone, tag_pairs, unchangeable};
+use crate::resources::common::{desired_tags, found, gone, tag_pairs};
 use crate::resources::wait::{Pace, Waiter};
 use crate::state::Record;
 
 pub(crate) struct KinesisStream;
+
+/// One property: stopping encryption clears both type and key, and is one drift, not two.
+static ENCRYPTION_KMS: Property = Property::in_place(
+    "encryption",
+    control(
+        "Stream encrypted at rest with the stack's key",
+        Severity::Critical,
+        ENCRYPTION,
+        "run `medtech up` (StartStreamEncryption)",
+        "kinesis_stream_encrypted_at_rest",
+        "KINESIS_STREAM_ENCRYPTED",
+    ),
+);
+static RETENTION: Property = Property::in_place(
+    "retention_period_hours",
+    control(
+        "Stream retention as configured",
+        Severity::Medium,
+        BACKUP,
+        "run `medtech up`",
+        "kinesis_stream_data_retention_period",
+        "-",
+    ),
+);
+const SIZED: Control = control(
+    "Stream provisioned, sized and active as configured",
+    Severity::Low,
+    CONTINGENCY,
+    "run `medtech up`",
+    "-",
+    "-",
+);
+/// On-demand streams price and scale differently; medtech sizes provisioned ones only.
+static MODE: Property = Property::fixed("stream_mode", SIZED);
+static SHARDS: Property = Property::in_place("shard_count", SIZED);
+static STATUS: Property = Property::in_place("status", SIZED);
 
 /// The most tags one ListTagsForStream call returns.
 const TAG_PAGE: i32 = 50;
@@ -147,12 +185,12 @@ impl Resource for KinesisStream {
         Logical::KinesisStream
     }
 
-    fn kind(&self) -> &'static str {
-        "kinesis_stream"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::KmsKey]
+    }
+
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&MODE, &SHARDS, &RETENTION, &ENCRYPTION_KMS, &STATUS, &TAGS] }
     }
 
     /// Under a minute either way.
@@ -161,7 +199,7 @@ impl Resource for KinesisStream {
     }
 
     fn in_transition(&self, observed: &Observed) -> Option<Transition> {
-        Transition::of(observed, "status", &["CREATING", "UPDATING"])
+        Transition::of(observed, &STATUS, &["CREATING", "UPDATING"])
     }
 
     async fn settle(&self, ctx: &Ctx, _observed: &Observed) -> Result<(), Error> {
@@ -171,16 +209,15 @@ impl Resource for KinesisStream {
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let config = &ctx.settings.services.kinesis;
         Ok(Properties::from([
-            ("stream_mode", json!("PROVISIONED")),
-            ("shard_count", json!(config.shard_count)),
-            ("retention_period_hours", json!(config.retention_hours)),
-            // One property: stopping encryption clears both, and is one drift, not two.
+            (&MODE, json!("PROVISIONED")),
+            (&SHARDS, json!(config.shard_count)),
+            (&RETENTION, json!(config.retention_hours)),
             (
-                "encryption",
+                &ENCRYPTION_KMS,
                 json!({"type": "KMS", "key_id": ctx.arn_of(Logical::KmsKey)?}),
             ),
-            ("status", json!("ACTIVE")),
-            ("tags", desired_tags(ctx, &ctx.names().kinesis_stream())),
+            (&STATUS, json!("ACTIVE")),
+            (&TAGS, desired_tags(ctx, &ctx.names().kinesis_stream())),
         ]))
     }
 
@@ -200,22 +237,19 @@ impl Resource for KinesisStream {
         Ok(Some(Observed {
             record: Record::new(summary.stream_name()).with("arn", summary.stream_arn()),
             properties: Properties::from([
-                ("stream_mode", json!(mode)),
-                ("shard_count", json!(summary.open_shard_count())),
+                (&MODE, json!(mode)),
+                (&SHARDS, json!(summary.open_shard_count())),
+                (&RETENTION, json!(summary.retention_period_hours())),
                 (
-                    "retention_period_hours",
-                    json!(summary.retention_period_hours()),
-                ),
-                (
-                    "encryption",
+                    &ENCRYPTION_KMS,
                     json!({
                         "type": summary.encryption_type().map(EncryptionType::as_str),
                         "key_id": summary.key_id(),
                     }),
                 ),
-                ("status", json!(summary.stream_status().as_str())),
+                (&STATUS, json!(summary.stream_status().as_str())),
                 (
-                    "tags",
+                    &TAGS,
                     // Kinesis allows a tag without a value: it reads as an empty one.
                     tag_pairs(tags.iter().map(|t| (t.key(), t.value().unwrap_or("")))),
                 ),
@@ -266,37 +300,24 @@ impl Resource for KinesisStream {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        const IN_PLACE: [&str; 5] = [
-            "status",
-            "retention_period_hours",
-            "encryption",
-            "shard_count",
-            "tags",
-        ];
-        if let Some(c) = changes.iter().find(|c| !IN_PLACE.contains(&c.property)) {
-            return Err(unchangeable(self.name(), c));
-        }
-        let changed = |p: &str| changes.iter().any(|c| c.property == p);
+        let changed = |p: Prop| changes.iter().any(|c| c.property == p);
         let kinesis = &ctx.clients.kinesis;
         let name = ctx.names().kinesis_stream();
         // A stream found CREATING or UPDATING (a run stopped mid-wait) is waited for here.
         self.wait_active(ctx).await?;
-        if changed("retention_period_hours") {
-            let now = current
-                .properties
-                .get("retention_period_hours")
-                .and_then(|v| v.as_i64());
+        if changed(&RETENTION) {
+            let now = current.properties.get(&RETENTION).and_then(|v| v.as_i64());
             self.set_retention(ctx, now.and_then(|n| i32::try_from(n).ok()))
                 .await?;
         }
-        if changed("encryption") {
+        if changed(&ENCRYPTION_KMS) {
             self.encrypt(ctx).await?;
         }
-        if changed("shard_count") {
+        if changed(&SHARDS) {
             let want = ctx.settings.services.kinesis.shard_count;
             let from = current
                 .properties
-                .get("shard_count")
+                .get(&SHARDS)
                 .and_then(|v| v.as_i64())
                 .and_then(|n| i32::try_from(n).ok())
                 .unwrap_or(want);
@@ -326,7 +347,7 @@ impl Resource for KinesisStream {
                 self.wait_active(ctx).await?;
             }
         }
-        if changed("tags") {
+        if changed(&TAGS) {
             kinesis
                 .add_tags_to_stream()
                 .stream_name(&name)

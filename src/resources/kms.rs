@@ -18,14 +18,61 @@ use serde_json::{Value, json};
 
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{ACCESS_MGMT, Control, ENCRYPTION, Severity, control};
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, desired_tags, gone, tag_pairs, unchangeable};
+use crate::property::{Prop, Property, TAGS};
+use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::{Required, desired_tags, gone, tag_pairs};
 use crate::resources::tagging;
 use crate::state::Record;
 
 pub(crate) struct KmsKey;
+
+const SYMMETRIC: Control = control(
+    "Symmetric encryption key with its alias",
+    Severity::High,
+    ENCRYPTION,
+    "run `medtech up`",
+    "-",
+    "-",
+);
+static SPEC: Property = Property::fixed("key_spec", SYMMETRIC);
+static USAGE: Property = Property::fixed("key_usage", SYMMETRIC);
+static ALIAS: Property = Property::in_place("alias", SYMMETRIC);
+static ENABLED: Property = Property::in_place(
+    "enabled",
+    control(
+        "Key enabled, not pending deletion",
+        Severity::Critical,
+        ENCRYPTION,
+        "cancel the deletion / enable the key, then `medtech up`",
+        "kms_cmk_are_used",
+        "KMS_CMK_NOT_SCHEDULED_FOR_DELETION",
+    ),
+);
+static ROTATION: Property = Property::in_place(
+    "rotation_enabled",
+    control(
+        "Automatic key rotation enabled",
+        Severity::High,
+        ENCRYPTION,
+        "run `medtech up` (EnableKeyRotation)",
+        "kms_cmk_rotation_enabled",
+        "CMK_BACKING_KEY_ROTATION_ENABLED",
+    ),
+);
+static POLICY: Property = Property::in_place(
+    "policy",
+    control(
+        "Key policy: account administration, CloudWatch Logs of this environment, alarms only",
+        Severity::Critical,
+        ACCESS_MGMT,
+        "run `medtech up` (PutKeyPolicy)",
+        "kms_key_not_publicly_accessible",
+        "-",
+    ),
+);
 
 /// How long calls about a key made (or re-enabled) seconds ago may still be refused. KMS is
 /// eventually consistent: "the new KMS key might not be immediately available" to every part of
@@ -204,16 +251,13 @@ impl KmsKey {
         Ok(Observed {
             record: Record::new(id).with("arn", arn).with("alias", &alias_name),
             properties: Properties::from([
-                ("key_spec", json!(meta.key_spec().map(KeySpec::as_str))),
-                (
-                    "key_usage",
-                    json!(meta.key_usage().map(KeyUsageType::as_str)),
-                ),
-                ("enabled", json!(meta.enabled())),
-                ("rotation_enabled", json!(rotation)),
-                ("alias", json!(alias)),
-                ("policy", policy),
-                ("tags", tags),
+                (&SPEC, json!(meta.key_spec().map(KeySpec::as_str))),
+                (&USAGE, json!(meta.key_usage().map(KeyUsageType::as_str))),
+                (&ENABLED, json!(meta.enabled())),
+                (&ROTATION, json!(rotation)),
+                (&ALIAS, json!(alias)),
+                (&POLICY, policy),
+                (&TAGS, tags),
             ]),
         })
     }
@@ -392,23 +436,23 @@ impl Resource for KmsKey {
         Logical::KmsKey
     }
 
-    fn kind(&self) -> &'static str {
-        "kms_key"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&SPEC, &USAGE, &ENABLED, &ROTATION, &ALIAS, &POLICY, &TAGS] }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("key_spec", json!("SYMMETRIC_DEFAULT")),
-            ("key_usage", json!("ENCRYPT_DECRYPT")),
-            ("enabled", json!(true)),
-            ("rotation_enabled", json!(true)),
-            ("alias", json!(ctx.names().kms_alias())),
-            ("policy", Self::policy(ctx)),
-            ("tags", desired_tags(ctx, &ctx.names().kms_key())),
+            (&SPEC, json!("SYMMETRIC_DEFAULT")),
+            (&USAGE, json!("ENCRYPT_DECRYPT")),
+            (&ENABLED, json!(true)),
+            (&ROTATION, json!(true)),
+            (&ALIAS, json!(ctx.names().kms_alias())),
+            (&POLICY, Self::policy(ctx)),
+            (&TAGS, desired_tags(ctx, &ctx.names().kms_key())),
         ]))
     }
 
@@ -475,22 +519,22 @@ impl Resource for KmsKey {
         let id = current.record.id.as_str();
         for change in changes {
             match change.property {
-                "enabled" => {
+                p if p == &ENABLED => {
                     kms.enable_key()
                         .key_id(id)
                         .send()
                         .await
                         .op("kms:EnableKey")?;
                 }
-                "rotation_enabled" => {
+                p if p == &ROTATION => {
                     kms.enable_key_rotation()
                         .key_id(id)
                         .send()
                         .await
                         .op("kms:EnableKeyRotation")?;
                 }
-                "alias" => Self::point_alias(ctx, id).await?,
-                "policy" => {
+                p if p == &ALIAS => Self::point_alias(ctx, id).await?,
+                p if p == &POLICY => {
                     kms.put_key_policy()
                         .key_id(id)
                         .policy_name("default")
@@ -499,7 +543,7 @@ impl Resource for KmsKey {
                         .await
                         .op("kms:PutKeyPolicy")?;
                 }
-                "tags" => {
+                p if p == &TAGS => {
                     kms.tag_resource()
                         .key_id(id)
                         .set_tags(Some(Self::tags(ctx)?))

@@ -10,10 +10,12 @@ use serde_json::json;
 
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::{Ctx, ListKey};
+use crate::control::{AUDIT, ENCRYPTION, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, Purpose};
-use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{desired_tags, gone, listed, tag_pairs, unchangeable};
+use crate::property::{Prop, Property, TAGS};
+use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::{desired_tags, gone, listed, tag_pairs};
 use crate::resources::tagging;
 use crate::state::Record;
 
@@ -25,6 +27,29 @@ const RDS_GROUPS: ListKey<Groups> = ListKey::new("logs:DescribeLogGroups:rds");
 pub(crate) struct LogGroup {
     purpose: Purpose,
 }
+
+static KMS_KEY: Property = Property::in_place(
+    "kms_key_id",
+    control(
+        "Log group encrypted with the stack's key",
+        Severity::High,
+        ENCRYPTION,
+        "run `medtech up` (AssociateKmsKey)",
+        "cloudwatch_log_group_kms_encryption_enabled",
+        "CLOUDWATCH_LOG_GROUP_ENCRYPTED",
+    ),
+);
+static RETENTION: Property = Property::in_place(
+    "retention_in_days",
+    control(
+        "Logs kept for the configured retention (at least 90 days)",
+        Severity::High,
+        AUDIT,
+        "run `medtech up` (PutRetentionPolicy)",
+        "cloudwatch_log_group_retention_policy_specific_days_enabled",
+        "CW_LOGGROUP_RETENTION_PERIOD_CHECK",
+    ),
+);
 
 impl LogGroup {
     pub(crate) fn new(purpose: Purpose) -> Self {
@@ -85,12 +110,12 @@ impl Resource for LogGroup {
         Logical::LogGroup(self.purpose)
     }
 
-    fn kind(&self) -> &'static str {
-        "log_group"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::KmsKey]
+    }
+
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&KMS_KEY, &RETENTION, &TAGS] }
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -98,12 +123,9 @@ impl Resource for LogGroup {
             .record(Logical::KmsKey)
             .and_then(|r| r.attr("arn").map(str::to_owned));
         Ok(Properties::from([
-            ("kms_key_id", json!(key)),
-            (
-                "retention_in_days",
-                json!(ctx.settings.services.logs.retention_days),
-            ),
-            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+            (&KMS_KEY, json!(key)),
+            (&RETENTION, json!(ctx.settings.services.logs.retention_days)),
+            (&TAGS, desired_tags(ctx, &self.aws_name(ctx))),
         ]))
     }
 
@@ -136,9 +158,9 @@ impl Resource for LogGroup {
         Ok(Some(Observed {
             record: Record::new(self.aws_name(ctx)).with("arn", self.arn(ctx)),
             properties: Properties::from([
-                ("kms_key_id", json!(group.kms_key_id())),
-                ("retention_in_days", json!(group.retention_in_days())),
-                ("tags", tags),
+                (&KMS_KEY, json!(group.kms_key_id())),
+                (&RETENTION, json!(group.retention_in_days())),
+                (&TAGS, tags),
             ]),
         }))
     }
@@ -172,8 +194,8 @@ impl Resource for LogGroup {
         let logs = &ctx.clients.logs;
         for change in changes {
             match change.property {
-                "retention_in_days" => self.set_retention(ctx).await?,
-                "kms_key_id" => {
+                p if p == &RETENTION => self.set_retention(ctx).await?,
+                p if p == &KMS_KEY => {
                     logs.associate_kms_key()
                         .log_group_name(self.aws_name(ctx))
                         .kms_key_id(ctx.arn_of(Logical::KmsKey)?)
@@ -181,7 +203,7 @@ impl Resource for LogGroup {
                         .await
                         .op("logs:AssociateKmsKey")?;
                 }
-                "tags" => {
+                p if p == &TAGS => {
                     logs.tag_resource()
                         .resource_arn(self.arn(ctx))
                         .set_tags(Some(ctx.tags(&self.aws_name(ctx)).into_iter().collect()))

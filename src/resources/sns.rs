@@ -7,14 +7,40 @@ use serde_json::{Value, json};
 
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
+use crate::control::{ACTIVITY, ENCRYPTION, Severity, control};
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{desired_tags, found, gone, tag_pairs, unchangeable};
+use crate::property::{Prop, Property, TAGS};
+use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::{desired_tags, found, gone, tag_pairs};
 use crate::resources::tagging;
 use crate::state::Record;
 
 pub(crate) struct SnsTopic;
+
+static KMS_KEY: Property = Property::in_place(
+    "kms_master_key_id",
+    control(
+        "Alarm topic encrypted with the stack's key",
+        Severity::High,
+        ENCRYPTION,
+        "run `medtech up`",
+        "sns_topics_kms_encryption_at_rest_enabled",
+        "SNS_ENCRYPTED_KMS",
+    ),
+);
+/// Desired only when config names an e-mail address.
+static EMAILS: Property = Property::in_place(
+    "email_subscriptions",
+    control(
+        "Alarm notifications reach their subscribers",
+        Severity::Low,
+        ACTIVITY,
+        "run `medtech up`",
+        "-",
+        "-",
+    ),
+);
 
 impl SnsTopic {
     fn arn(ctx: &Ctx) -> String {
@@ -48,22 +74,22 @@ impl Resource for SnsTopic {
         Logical::AlarmTopic
     }
 
-    fn kind(&self) -> &'static str {
-        "sns_topic"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::KmsKey]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&KMS_KEY, &EMAILS, &TAGS] }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let mut props = Properties::from([
-            ("kms_master_key_id", json!(ctx.arn_of(Logical::KmsKey)?)),
-            ("tags", desired_tags(ctx, &ctx.names().alarm_topic())),
+            (&KMS_KEY, json!(ctx.arn_of(Logical::KmsKey)?)),
+            (&TAGS, desired_tags(ctx, &ctx.names().alarm_topic())),
         ]);
         // An object, so that subscriptions others added are not drift.
         if let Some(email) = &ctx.settings.services.alarms.email {
-            props.insert("email_subscriptions", json!({ email.as_str(): true }));
+            props.insert(&EMAILS, json!({ email.as_str(): true }));
         }
         Ok(props)
     }
@@ -109,9 +135,9 @@ impl Resource for SnsTopic {
         Ok(Some(Observed {
             record: Record::new(&arn).with("arn", &arn),
             properties: Properties::from([
-                ("kms_master_key_id", json!(kms_key)),
-                ("email_subscriptions", Value::Object(emails)),
-                ("tags", tags),
+                (&KMS_KEY, json!(kms_key)),
+                (&EMAILS, Value::Object(emails)),
+                (&TAGS, tags),
             ]),
         }))
     }
@@ -143,7 +169,7 @@ impl Resource for SnsTopic {
         let arn = Self::arn(ctx);
         for change in changes {
             match change.property {
-                "kms_master_key_id" => {
+                p if p == &KMS_KEY => {
                     sns.set_topic_attributes()
                         .topic_arn(&arn)
                         .attribute_name("KmsMasterKeyId")
@@ -152,12 +178,12 @@ impl Resource for SnsTopic {
                         .await
                         .op("sns:SetTopicAttributes")?;
                 }
-                "email_subscriptions" => {
+                p if p == &EMAILS => {
                     if let Some(email) = &ctx.settings.services.alarms.email {
                         Self::subscribe(ctx, email).await?;
                     }
                 }
-                "tags" => {
+                p if p == &TAGS => {
                     sns.tag_resource()
                         .resource_arn(&arn)
                         .set_tags(Some(Self::tags(ctx)))

@@ -235,22 +235,36 @@ mod tests {
     /// table cell (and holds what XML and Markdown must escape).
     fn checks() -> Vec<Check> {
         vec![
-            Check::new(Logical::Vpc, "vpc", "exists", true.into(), true.into()),
-            Check::new(
+            Check::common(
+                Logical::Vpc,
+                ("exists", crate::control::EXISTS),
+                true.into(),
+                true.into(),
+            ),
+            Check::property(
                 Logical::KmsKey,
-                "kms_key",
-                "rotation_enabled",
+                declared(Logical::KmsKey, "rotation_enabled"),
                 true.into(),
                 false.into(),
             ),
-            Check::new(
+            Check::property(
                 Logical::SecurityGroup(Guards::Postgres),
-                "security_group",
-                "ingress",
+                declared(Logical::SecurityGroup(Guards::Postgres), "ingress"),
                 json!([]),
                 json!([{"cidr": "0.0.0.0/0", "ports": "0-65535", "note": "<opened by hand> & 'kept' | \"wide\""}]),
             ),
         ]
+    }
+
+    /// The property `resource` declares under `name`, control and all.
+    fn declared(resource: Logical, name: &str) -> crate::property::Prop {
+        let stack = crate::resources::stack();
+        let res = stack.iter().find(|r| r.name() == resource).unwrap();
+        res.properties()
+            .iter()
+            .find(|p| p.name == name)
+            .copied()
+            .unwrap()
     }
 
     /// The document with its one moving part, the timestamp, fixed.

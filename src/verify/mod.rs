@@ -4,7 +4,6 @@
 //! equivalents). Exit 0 when all pass, 1 when any fails, 2 when verification could not run.
 
 pub(crate) mod check_report;
-pub(crate) mod controls;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -12,12 +11,13 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use crate::context::Ctx;
+use crate::control::{self, Control, Severity};
 use crate::engine::{Engine, Outcome, StepReport};
 use crate::error::Error;
 use crate::logical::Logical;
+use crate::property::Prop;
 use crate::resource::{Observed, diff};
 use crate::state::Record;
-use controls::{Control, Severity};
 
 /// Verification could not run (no access, bad input, unreadable state).
 pub(crate) const COULD_NOT_RUN: u8 = 2;
@@ -35,22 +35,32 @@ pub(crate) struct Check {
 }
 
 impl Check {
-    fn new(
+    /// A check every resource gets (`exists`, `unique`, …) with its control.
+    fn common(
         resource: Logical,
-        kind: &'static str,
-        property: &str,
+        (check, control): (&str, Control),
         expected: Value,
         observed: Value,
     ) -> Self {
         Self {
-            id: format!("{resource}.{property}"),
+            id: format!("{resource}.{check}"),
             resource: resource.to_string(),
-            kind,
+            kind: resource.kind(),
             passed: expected == observed,
             expected,
             observed,
-            control: controls::for_property(kind, property),
+            control,
         }
+    }
+
+    /// The check of one of the resource's declared properties.
+    fn property(resource: Logical, property: Prop, expected: Value, observed: Value) -> Self {
+        Self::common(
+            resource,
+            (property.name, property.control),
+            expected,
+            observed,
+        )
     }
 
     pub(crate) fn severity(&self) -> Severity {
@@ -69,13 +79,12 @@ pub(crate) async fn assess(
 ) -> Result<Vec<Check>, Error> {
     let mut checks = Vec::new();
     for ((resource, report), observed) in engine.resources().iter().zip(reports).zip(found) {
-        let (name, kind) = (resource.name(), resource.kind());
+        let name = resource.name();
         match (&report.outcome, observed) {
             (Outcome::Failed(Error::Duplicates { ids, .. }), _) => {
-                checks.push(Check::new(
+                checks.push(Check::common(
                     name,
-                    kind,
-                    "unique",
+                    ("unique", control::UNIQUE),
                     Value::from(1),
                     Value::from(ids.len()),
                 ));
@@ -83,37 +92,33 @@ pub(crate) async fn assess(
             (Outcome::Failed(e), _) => return Err(Error::resource(name, e.to_string())),
             (Outcome::Skipped { because }, _) => {
                 // Only a duplicated dependency gets here: other failures ended the run above.
-                checks.push(Check::new(
+                checks.push(Check::common(
                     name,
-                    kind,
-                    "exists",
+                    ("exists", control::EXISTS),
                     Value::Bool(true),
                     Value::String(format!("not checked: {because} is duplicated")),
                 ));
             }
             (Outcome::NotStarted, _) => return Err(Error::Interrupted),
             (Outcome::Done(_), None) => {
-                checks.push(Check::new(
+                checks.push(Check::common(
                     name,
-                    kind,
-                    "exists",
+                    ("exists", control::EXISTS),
                     Value::Bool(true),
                     Value::Bool(false),
                 ));
             }
             (Outcome::Done(_), Some(observed)) => {
-                checks.push(Check::new(
+                checks.push(Check::common(
                     name,
-                    kind,
-                    "exists",
+                    ("exists", control::EXISTS),
                     Value::Bool(true),
                     Value::Bool(true),
                 ));
                 if let Some(record) = recorded.get(name.as_str()) {
-                    checks.push(Check::new(
+                    checks.push(Check::common(
                         name,
-                        kind,
-                        "recorded",
+                        ("recorded", control::RECORDED),
                         Value::from(record.id.as_str()),
                         Value::from(observed.record.id.as_str()),
                     ));
@@ -122,10 +127,9 @@ pub(crate) async fn assess(
                 let failed = diff(&desired, &observed.properties);
                 let transition = resource.in_transition(observed);
                 if let Some(t) = &transition {
-                    checks.push(Check::new(
+                    checks.push(Check::common(
                         name,
-                        kind,
-                        "settled",
+                        ("settled", control::SETTLED),
                         Value::Bool(true),
                         Value::String(format!("still {}", t.status)),
                     ));
@@ -143,7 +147,7 @@ pub(crate) async fn assess(
                     {
                         continue;
                     }
-                    let mut check = Check::new(name, kind, property, want.clone(), have);
+                    let mut check = Check::property(name, property, want.clone(), have);
                     // Object properties (tags) pass when every desired key matches.
                     check.passed = !failed.iter().any(|c| c.property == *property);
                     checks.push(check);

@@ -8,13 +8,26 @@ use serde_json::{Value, json};
 
 use crate::aws::{AwsError, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{ACCESS, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, Tier};
-use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{
-    desired_tags, found, gone, recorded_attr, sorted_ids, unchangeable,
-};
+use crate::property::{Prop, Property, TAGS};
+use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::{desired_tags, found, gone, recorded_attr, sorted_ids};
 use crate::state::Record;
+
+/// The same property, and control, for the database's and the cache's group.
+static SUBNET_IDS: Property = Property::in_place(
+    "subnet_ids",
+    control(
+        "Data tier only in the private subnets",
+        Severity::High,
+        ACCESS,
+        "run `medtech up`",
+        "elasticache_cluster_uses_public_subnet",
+        "-",
+    ),
+);
 
 /// A group as its service describes it.
 pub(crate) struct Described {
@@ -26,7 +39,6 @@ pub(crate) struct Described {
 #[async_trait]
 pub(crate) trait PrivateSubnetGroup: Send + Sync {
     const LOGICAL: Logical;
-    const KIND: &'static str;
 
     fn group_name(ctx: &Ctx) -> String;
 
@@ -59,18 +71,18 @@ impl<G: PrivateSubnetGroup> Resource for G {
         G::LOGICAL
     }
 
-    fn kind(&self) -> &'static str {
-        G::KIND
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         Logical::subnets(Tier::Private).to_vec()
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&SUBNET_IDS, &TAGS] }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("subnet_ids", json!(private_subnets(ctx)?)),
-            ("tags", desired_tags(ctx, &G::group_name(ctx))),
+            (&SUBNET_IDS, json!(private_subnets(ctx)?)),
+            (&TAGS, desired_tags(ctx, &G::group_name(ctx))),
         ]))
     }
 
@@ -94,7 +106,7 @@ impl<G: PrivateSubnetGroup> Resource for G {
         };
         Ok(Some(Observed {
             record: Record::new(&name).with("arn", &group.arn),
-            properties: Properties::from([("subnet_ids", json!(group.subnet_ids)), ("tags", tags)]),
+            properties: Properties::from([(&SUBNET_IDS, json!(group.subnet_ids)), (&TAGS, tags)]),
         }))
     }
 
@@ -113,8 +125,8 @@ impl<G: PrivateSubnetGroup> Resource for G {
         let name = G::group_name(ctx);
         for change in changes {
             match change.property {
-                "subnet_ids" => G::modify(ctx, &name, private_subnets(ctx)?).await?,
-                "tags" => {
+                p if p == &SUBNET_IDS => G::modify(ctx, &name, private_subnets(ctx)?).await?,
+                p if p == &TAGS => {
                     let arn = recorded_attr(self.name(), &current.record, "arn")?;
                     G::write_tags(ctx, arn, &name).await?;
                 }

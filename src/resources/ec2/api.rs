@@ -13,8 +13,8 @@ use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::resource::Change;
-use crate::resources::common::unchangeable;
+use crate::property::TAGS;
+use crate::resource::{Change, unchangeable};
 use crate::state::Record;
 
 pub(crate) fn filter(name: &str, value: impl Into<String>) -> Filter {
@@ -90,7 +90,7 @@ pub(crate) async fn retag_or_refuse(
     change: &Change,
 ) -> Result<(), Error> {
     match change.property {
-        "tags" => retag(ctx, id, name).await,
+        p if p == &TAGS => retag(ctx, id, name).await,
         _ => Err(unchangeable(resource, change)),
     }
 }

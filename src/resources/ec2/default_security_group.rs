@@ -11,13 +11,25 @@ use super::api::filter;
 use super::describe;
 use super::sg_rules::{self, Direction, group_id, rule_names};
 use crate::context::Ctx;
+use crate::control::{ACCESS, Control, Severity, control};
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::unchangeable;
+use crate::property::{Prop, Property};
+use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
 use crate::state::Record;
 
 pub(crate) struct DefaultSecurityGroup;
+
+const CLOSED: Control = control(
+    "The VPC's default security group allows no traffic",
+    Severity::High,
+    ACCESS,
+    "run `medtech up` to revoke its rules",
+    "ec2_securitygroup_default_restrict_traffic",
+    "VPC_DEFAULT_SECURITY_GROUP_CLOSED",
+);
+static INGRESS: Property = Property::in_place("ingress", CLOSED);
+static EGRESS: Property = Property::in_place("egress", CLOSED);
 
 impl DefaultSecurityGroup {
     async fn describe(ctx: &Ctx) -> Result<Option<SecurityGroup>, Error> {
@@ -37,18 +49,18 @@ impl Resource for DefaultSecurityGroup {
         Logical::DefaultSecurityGroup
     }
 
-    fn kind(&self) -> &'static str {
-        "default_security_group"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::Vpc]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&INGRESS, &EGRESS] }
+    }
+
     async fn desired(&self, _ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("ingress", json!([])),
-            ("egress", json!([])),
+            (&INGRESS, json!([])),
+            (&EGRESS, json!([])),
         ]))
     }
 
@@ -63,8 +75,8 @@ impl Resource for DefaultSecurityGroup {
         Ok(Some(Observed {
             record: Record::new(group_id(&group)?),
             properties: Properties::from([
-                ("ingress", json!(rule_names(&group, Direction::Ingress)?)),
-                ("egress", json!(rule_names(&group, Direction::Egress)?)),
+                (&INGRESS, json!(rule_names(&group, Direction::Ingress)?)),
+                (&EGRESS, json!(rule_names(&group, Direction::Egress)?)),
             ]),
         }))
     }
@@ -87,8 +99,8 @@ impl Resource for DefaultSecurityGroup {
             .ok_or_else(|| Error::resource(self.name(), "disappeared while being locked down"))?;
         for change in changes {
             let direction = match change.property {
-                "ingress" => Direction::Ingress,
-                "egress" => Direction::Egress,
+                p if p == &INGRESS => Direction::Ingress,
+                p if p == &EGRESS => Direction::Egress,
                 _ => return Err(unchangeable(self.name(), change)),
             };
             sg_rules::converge(ctx, &group, direction, &[]).await?;

@@ -12,13 +12,27 @@ use super::api::{self, no_retry, tags_value};
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
+use crate::control::{ACCESS, Severity, control};
 use crate::error::Error;
 use crate::logical::Logical;
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{Required, desired_tags, gone};
 use crate::state::Record;
 
 pub(crate) struct ElasticIp;
+
+static DOMAIN: Property = Property::fixed(
+    "domain",
+    control(
+        "NAT address allocated in the VPC",
+        Severity::Low,
+        ACCESS,
+        "run `medtech up`",
+        "ec2_elastic_ip_unassigned",
+        "EIP_ATTACHED",
+    ),
+);
 
 /// How long EC2 may keep answering `AuthFailure` for the address of a NAT gateway that is
 /// already `deleted`. Not documented; terraform-provider-aws retries for minutes.
@@ -32,8 +46,8 @@ impl ElasticIp {
             record: Record::new(address.allocation_id().required(OP, "AllocationId")?)
                 .with("public_ip", address.public_ip().required(OP, "PublicIp")?),
             properties: Properties::from([
-                ("domain", json!(address.domain().map(DomainType::as_str))),
-                ("tags", tags_value(address.tags())),
+                (&DOMAIN, json!(address.domain().map(DomainType::as_str))),
+                (&TAGS, tags_value(address.tags())),
             ]),
         })
     }
@@ -54,18 +68,18 @@ impl Resource for ElasticIp {
         Logical::NatEip
     }
 
-    fn kind(&self) -> &'static str {
-        "elastic_ip"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&DOMAIN, &TAGS] }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("domain", json!("vpc")),
-            ("tags", desired_tags(ctx, &ctx.names().nat_eip())),
+            (&DOMAIN, json!("vpc")),
+            (&TAGS, desired_tags(ctx, &ctx.names().nat_eip())),
         ]))
     }
 

@@ -13,43 +13,66 @@ use super::api::{self, filter, is_ours, tags_value};
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
+use crate::control::{AUDIT, Control, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, Purpose, RoleFor};
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{desired_tags, gone, single};
 use crate::state::Record;
 
 pub(crate) struct FlowLog;
 
+const CAPTURED: Control = control(
+    "VPC flow logs capture ALL traffic into the encrypted group",
+    Severity::High,
+    AUDIT,
+    "run `medtech up`",
+    "vpc_flow_logs_enabled",
+    "VPC_FLOW_LOGS_ENABLED",
+);
+static RESOURCE: Property = Property::fixed("resource_id", CAPTURED);
+static TRAFFIC: Property = Property::fixed("traffic_type", CAPTURED);
+static DESTINATION_TYPE: Property = Property::fixed("log_destination_type", CAPTURED);
+static GROUP: Property = Property::fixed("log_group_name", CAPTURED);
+static ROLE: Property = Property::fixed("deliver_logs_permission_arn", CAPTURED);
+/// In place although nothing on the flow log changes it: `update` explains what does (the
+/// role's policy), where the engine's refusal would advise re-creating the environment.
+static DELIVERY: Property = Property::in_place(
+    "delivery",
+    control(
+        "AWS delivers the flow logs (DeliverLogsStatus SUCCESS): the role may write to the group",
+        Severity::High,
+        AUDIT,
+        "run `medtech up` to repair the flow-logs role's policy, then `medtech verify` once AWS has delivered again",
+        "vpc_flow_logs_enabled",
+        "VPC_FLOW_LOGS_ENABLED",
+    ),
+);
+
 impl FlowLog {
     fn observe(log: &SdkFlowLog) -> Result<Observed, AwsError> {
         Ok(Observed {
             record: Record::new(describe::id_of(log)?),
             properties: Properties::from([
-                ("resource_id", json!(log.resource_id())),
+                (&RESOURCE, json!(log.resource_id())),
+                (&TRAFFIC, json!(log.traffic_type().map(TrafficType::as_str))),
                 (
-                    "traffic_type",
-                    json!(log.traffic_type().map(TrafficType::as_str)),
-                ),
-                (
-                    "log_destination_type",
+                    &DESTINATION_TYPE,
                     json!(log.log_destination_type().map(LogDestinationType::as_str)),
                 ),
-                ("log_group_name", json!(log.log_group_name())),
-                (
-                    "deliver_logs_permission_arn",
-                    json!(log.deliver_logs_permission_arn()),
-                ),
+                (&GROUP, json!(log.log_group_name())),
+                (&ROLE, json!(log.deliver_logs_permission_arn())),
                 // Whether AWS can deliver through the role: a flow log that exists but
                 // delivers nothing is no audit trail.
                 (
-                    "delivery",
+                    &DELIVERY,
                     json!({
                         "status": log.deliver_logs_status(),
                         "error": log.deliver_logs_error_message(),
                     }),
                 ),
-                ("tags", tags_value(log.tags())),
+                (&TAGS, tags_value(log.tags())),
             ]),
         })
     }
@@ -72,10 +95,6 @@ impl Resource for FlowLog {
         Logical::FlowLog
     }
 
-    fn kind(&self) -> &'static str {
-        "flow_log"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![
             Logical::Vpc,
@@ -84,16 +103,30 @@ impl Resource for FlowLog {
         ]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const {
+            &[
+                &RESOURCE,
+                &TRAFFIC,
+                &DESTINATION_TYPE,
+                &GROUP,
+                &ROLE,
+                &DELIVERY,
+                &TAGS,
+            ]
+        }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("resource_id", json!(ctx.id_of(Logical::Vpc)?)),
-            ("traffic_type", json!("ALL")),
-            ("log_destination_type", json!("cloud-watch-logs")),
-            ("log_group_name", json!(ctx.names().flow_log_group())),
-            ("deliver_logs_permission_arn", json!(Self::role_arn(ctx)?)),
+            (&RESOURCE, json!(ctx.id_of(Logical::Vpc)?)),
+            (&TRAFFIC, json!("ALL")),
+            (&DESTINATION_TYPE, json!("cloud-watch-logs")),
+            (&GROUP, json!(ctx.names().flow_log_group())),
+            (&ROLE, json!(Self::role_arn(ctx)?)),
             // AWS's error message, when there is one, is for the report, not compared.
-            ("delivery", json!({"status": "SUCCESS"})),
-            ("tags", desired_tags(ctx, &ctx.names().flow_log())),
+            (&DELIVERY, json!({"status": "SUCCESS"})),
+            (&TAGS, desired_tags(ctx, &ctx.names().flow_log())),
         ]))
     }
 
@@ -169,7 +202,7 @@ impl Resource for FlowLog {
             match change.property {
                 // Nothing on the flow log sets it: the role's permissions do, and the role
                 // was brought in line before this step.
-                "delivery" => {
+                p if p == &DELIVERY => {
                     let observed = change.observed.as_ref();
                     let field = |key: &str| {
                         observed

@@ -8,13 +8,28 @@ use super::api::{self, no_retry, tags_value};
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{Severity, TRANSMISSION, control};
 use crate::error::Error;
 use crate::logical::Logical;
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{desired_tags, gone};
 use crate::state::Record;
 
 pub(crate) struct InternetGateway;
+
+/// In place only from detached: `update` refuses to move it from another VPC.
+static ATTACHED_VPC: Property = Property::in_place(
+    "attached_vpc",
+    control(
+        "Internet gateway attached to the VPC",
+        Severity::Low,
+        TRANSMISSION,
+        "run `medtech up`",
+        "-",
+        "-",
+    ),
+);
 
 impl InternetGateway {
     fn observe(gateway: &SdkGateway) -> Result<Observed, AwsError> {
@@ -27,10 +42,10 @@ impl InternetGateway {
             record: Record::new(describe::id_of(gateway)?),
             properties: Properties::from([
                 (
-                    "attached_vpc",
+                    &ATTACHED_VPC,
                     attached.first().map_or(Value::Null, |v| json!(v)),
                 ),
-                ("tags", tags_value(gateway.tags())),
+                (&TAGS, tags_value(gateway.tags())),
             ]),
         })
     }
@@ -59,18 +74,18 @@ impl Resource for InternetGateway {
         Logical::InternetGateway
     }
 
-    fn kind(&self) -> &'static str {
-        "internet_gateway"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::Vpc]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&ATTACHED_VPC, &TAGS] }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("attached_vpc", json!(ctx.id_of(Logical::Vpc)?)),
-            ("tags", desired_tags(ctx, &ctx.names().igw())),
+            (&ATTACHED_VPC, json!(ctx.id_of(Logical::Vpc)?)),
+            (&TAGS, desired_tags(ctx, &ctx.names().igw())),
         ]))
     }
 
@@ -109,7 +124,7 @@ impl Resource for InternetGateway {
         for change in changes {
             match change.property {
                 // Attached elsewhere would mean detaching another VPC's gateway: refuse.
-                "attached_vpc" if change.observed.as_ref().is_none_or(Value::is_null) => {
+                p if p == &ATTACHED_VPC && change.observed.as_ref().is_none_or(Value::is_null) => {
                     Self::attach(ctx, id).await?;
                 }
                 _ => api::retag_or_refuse(ctx, self.name(), id, &name, change).await?,
@@ -122,7 +137,7 @@ impl Resource for InternetGateway {
         let (ec2, id) = (&ctx.clients.ec2, &current.record.id);
         if let Some(vpc) = current
             .properties
-            .get("attached_vpc")
+            .get(&ATTACHED_VPC)
             .and_then(Value::as_str)
         {
             // DependencyViolation here means a NAT gateway's address is still mapped; the

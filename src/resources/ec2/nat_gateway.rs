@@ -14,9 +14,11 @@ use super::api::{self, is_ours, tags_value};
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
+use crate::control::{ACCESS, Control, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, Tier};
 use crate::naming::Zone;
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition};
 use crate::resources::common::{Lookup, desired_tags, find, gone};
 use crate::resources::wait::{Pace, Waiter};
@@ -30,6 +32,20 @@ const USUAL_DELETE: Duration = Duration::from_secs(60);
 
 pub(crate) struct NatGateway;
 
+const PLACED: Control = control(
+    "NAT gateway in public subnet a, available",
+    Severity::Medium,
+    ACCESS,
+    "run `medtech up`",
+    "-",
+    "-",
+);
+static SUBNET: Property = Property::fixed("subnet_id", PLACED);
+static ALLOCATION: Property = Property::fixed("allocation_id", PLACED);
+static CONNECTIVITY: Property = Property::fixed("connectivity_type", PLACED);
+/// Fixed: a gateway `read` finds is pending, which settles by itself, or available.
+static STATE: Property = Property::fixed("state", PLACED);
+
 impl NatGateway {
     fn observe(nat: &SdkNat) -> Result<Observed, AwsError> {
         let allocation = nat
@@ -39,14 +55,14 @@ impl NatGateway {
         Ok(Observed {
             record: Record::new(describe::id_of(nat)?),
             properties: Properties::from([
-                ("subnet_id", json!(nat.subnet_id())),
-                ("allocation_id", json!(allocation)),
+                (&SUBNET, json!(nat.subnet_id())),
+                (&ALLOCATION, json!(allocation)),
                 (
-                    "connectivity_type",
+                    &CONNECTIVITY,
                     json!(nat.connectivity_type().map(ConnectivityType::as_str)),
                 ),
-                ("state", json!(nat.state().map(NatGatewayState::as_str))),
-                ("tags", tags_value(nat.tags())),
+                (&STATE, json!(nat.state().map(NatGatewayState::as_str))),
+                (&TAGS, tags_value(nat.tags())),
             ]),
         })
     }
@@ -98,10 +114,6 @@ impl Resource for NatGateway {
         Logical::NatGateway
     }
 
-    fn kind(&self) -> &'static str {
-        "nat_gateway"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         // The gateway routes through the IGW; destroy must also remove it (unmapping the EIP)
         // before the IGW can be detached.
@@ -112,12 +124,16 @@ impl Resource for NatGateway {
         ]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&SUBNET, &ALLOCATION, &CONNECTIVITY, &STATE, &TAGS] }
+    }
+
     fn typical_seconds(&self) -> u64 {
         USUAL_CREATE.as_secs()
     }
 
     fn in_transition(&self, observed: &Observed) -> Option<Transition> {
-        Transition::of(observed, "state", &["pending"])
+        Transition::of(observed, &STATE, &["pending"])
     }
 
     async fn settle(&self, ctx: &Ctx, observed: &Observed) -> Result<(), Error> {
@@ -127,13 +143,13 @@ impl Resource for NatGateway {
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
             (
-                "subnet_id",
+                &SUBNET,
                 json!(ctx.id_of(Logical::Subnet(Tier::Public, Zone::A))?),
             ),
-            ("allocation_id", json!(ctx.id_of(Logical::NatEip)?)),
-            ("connectivity_type", json!("public")),
-            ("state", json!("available")),
-            ("tags", desired_tags(ctx, &ctx.names().nat())),
+            (&ALLOCATION, json!(ctx.id_of(Logical::NatEip)?)),
+            (&CONNECTIVITY, json!("public")),
+            (&STATE, json!("available")),
+            (&TAGS, desired_tags(ctx, &ctx.names().nat())),
         ]))
     }
 

@@ -10,8 +10,10 @@ use super::api::{self, filter, no_retry, tags_value};
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{ACCESS, Control, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, Tier};
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{Required, desired_tags, gone, sorted_ids, strings};
 use crate::state::Record;
@@ -21,6 +23,18 @@ const DEFAULT_ROUTE: &str = "0.0.0.0/0";
 pub(crate) struct RouteTable {
     tier: Tier,
 }
+
+const ROUTING: Control = control(
+    "Routes and explicit subnet associations as designed",
+    Severity::High,
+    ACCESS,
+    "run `medtech up` to restore routes and associations",
+    "-",
+    "-",
+);
+static VPC_ID: Property = Property::fixed("vpc_id", ROUTING);
+static ROUTES: Property = Property::in_place("routes", ROUTING);
+static SUBNETS: Property = Property::in_place("associated_subnets", ROUTING);
 
 impl RouteTable {
     pub(crate) fn new(tier: Tier) -> Self {
@@ -74,10 +88,10 @@ impl RouteTable {
         Ok(Observed {
             record: Record::new(describe::id_of(table)?),
             properties: Properties::from([
-                ("vpc_id", json!(table.vpc_id())),
-                ("routes", json!(routes)),
-                ("associated_subnets", json!(subnets)),
-                ("tags", tags_value(table.tags())),
+                (&VPC_ID, json!(table.vpc_id())),
+                (&ROUTES, json!(routes)),
+                (&SUBNETS, json!(subnets)),
+                (&TAGS, tags_value(table.tags())),
             ]),
         })
     }
@@ -237,27 +251,24 @@ impl Resource for RouteTable {
         Logical::RouteTable(self.tier)
     }
 
-    fn kind(&self) -> &'static str {
-        "route_table"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         let [a, b] = self.subnets();
         vec![Logical::Vpc, self.gateway(), a, b]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&VPC_ID, &ROUTES, &SUBNETS, &TAGS] }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("vpc_id", json!(ctx.id_of(Logical::Vpc)?)),
+            (&VPC_ID, json!(ctx.id_of(Logical::Vpc)?)),
             (
-                "routes",
+                &ROUTES,
                 json!([route(DEFAULT_ROUTE, &ctx.id_of(self.gateway())?)]),
             ),
-            (
-                "associated_subnets",
-                json!(sorted_ids(ctx, &self.subnets())?),
-            ),
-            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+            (&SUBNETS, json!(sorted_ids(ctx, &self.subnets())?)),
+            (&TAGS, desired_tags(ctx, &self.aws_name(ctx))),
         ]))
     }
 
@@ -297,7 +308,7 @@ impl Resource for RouteTable {
         let (id, name) = (&current.record.id, self.aws_name(ctx));
         for change in changes {
             match change.property {
-                "routes" => {
+                p if p == &ROUTES => {
                     self.fix_routes(
                         ctx,
                         id,
@@ -306,7 +317,7 @@ impl Resource for RouteTable {
                     )
                     .await?;
                 }
-                "associated_subnets" => {
+                p if p == &SUBNETS => {
                     let desired = strings(Some(&change.desired));
                     let observed = strings(change.observed.as_ref());
                     for subnet in desired.iter().filter(|s| !observed.contains(s)) {

@@ -11,8 +11,10 @@ use super::describe::{self, Described};
 use super::sg_rules::{self, Direction, group_id, rule_names, tcp_from};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{ACCESS, Severity, control};
 use crate::error::Error;
 use crate::logical::{Guards, Logical};
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{desired_tags, gone};
 use crate::state::Record;
@@ -20,6 +22,40 @@ use crate::state::Record;
 pub(crate) struct SecurityGroup {
     service: Guards,
 }
+
+static VPC_ID: Property = Property::fixed(
+    "vpc_id",
+    control(
+        "Security group in the stack's VPC",
+        Severity::Medium,
+        ACCESS,
+        "re-create the environment",
+        "-",
+        "-",
+    ),
+);
+static INGRESS: Property = Property::in_place(
+    "ingress",
+    control(
+        "Only the service port, only from inside the VPC",
+        Severity::Critical,
+        ACCESS,
+        "run `medtech up` to revoke extra rules",
+        "ec2_securitygroup_allow_ingress_from_internet_to_any_port",
+        "RESTRICTED_INCOMING_TRAFFIC",
+    ),
+);
+static EGRESS: Property = Property::in_place(
+    "egress",
+    control(
+        "No egress rules on data-tier groups",
+        Severity::Medium,
+        ACCESS,
+        "run `medtech up` to revoke them",
+        "-",
+        "-",
+    ),
+);
 
 impl SecurityGroup {
     pub(crate) fn new(service: Guards) -> Self {
@@ -58,10 +94,10 @@ impl SecurityGroup {
         Ok(Observed {
             record: Record::new(group_id(group)?),
             properties: Properties::from([
-                ("vpc_id", json!(group.vpc_id())),
-                ("ingress", json!(rule_names(group, Direction::Ingress)?)),
-                ("egress", json!(rule_names(group, Direction::Egress)?)),
-                ("tags", tags_value(group.tags())),
+                (&VPC_ID, json!(group.vpc_id())),
+                (&INGRESS, json!(rule_names(group, Direction::Ingress)?)),
+                (&EGRESS, json!(rule_names(group, Direction::Egress)?)),
+                (&TAGS, tags_value(group.tags())),
             ]),
         })
     }
@@ -95,12 +131,12 @@ impl Resource for SecurityGroup {
         Logical::SecurityGroup(self.service)
     }
 
-    fn kind(&self) -> &'static str {
-        "security_group"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::Vpc]
+    }
+
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&VPC_ID, &INGRESS, &EGRESS, &TAGS] }
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -110,10 +146,10 @@ impl Resource for SecurityGroup {
             .map(|(p, c)| tcp_from(*p, c))
             .collect();
         Ok(Properties::from([
-            ("vpc_id", json!(ctx.id_of(Logical::Vpc)?)),
-            ("ingress", json!(ingress)),
-            ("egress", json!([])),
-            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+            (&VPC_ID, json!(ctx.id_of(Logical::Vpc)?)),
+            (&INGRESS, json!(ingress)),
+            (&EGRESS, json!([])),
+            (&TAGS, desired_tags(ctx, &self.aws_name(ctx))),
         ]))
     }
 
@@ -181,8 +217,8 @@ impl Resource for SecurityGroup {
         let (id, name) = (&current.record.id, self.aws_name(ctx));
         for change in changes {
             match change.property {
-                "ingress" => self.converge_rules(ctx, id, Direction::Ingress).await?,
-                "egress" => self.converge_rules(ctx, id, Direction::Egress).await?,
+                p if p == &INGRESS => self.converge_rules(ctx, id, Direction::Ingress).await?,
+                p if p == &EGRESS => self.converge_rules(ctx, id, Direction::Egress).await?,
                 _ => api::retag_or_refuse(ctx, self.name(), id, &name, change).await?,
             }
         }

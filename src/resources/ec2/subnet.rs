@@ -9,9 +9,11 @@ use super::api::{self, no_retry, tags_value};
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
+use crate::control::{ACCESS, CONTINGENCY, Control, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, Tier};
 use crate::naming::Zone;
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{Required, desired_tags, gone};
 use crate::state::Record;
@@ -20,6 +22,29 @@ pub(crate) struct Subnet {
     tier: Tier,
     zone: Zone,
 }
+
+const PLACEMENT: Control = control(
+    "Subnet placement as configured (VPC, CIDR, availability zone)",
+    Severity::Medium,
+    CONTINGENCY,
+    "re-create the environment if the layout changed",
+    "vpc_subnet_separate_private_public",
+    "-",
+);
+static VPC_ID: Property = Property::fixed("vpc_id", PLACEMENT);
+static CIDR: Property = Property::fixed("cidr_block", PLACEMENT);
+static ZONE: Property = Property::fixed("availability_zone", PLACEMENT);
+static MAP_PUBLIC_IP: Property = Property::in_place(
+    "map_public_ip_on_launch",
+    control(
+        "Subnets do not hand out public IPs",
+        Severity::High,
+        ACCESS,
+        "run `medtech up`",
+        "vpc_subnet_no_public_ip_by_default",
+        "SUBNET_AUTO_MAP_PUBLIC_IP_DISABLED",
+    ),
+);
 
 impl Subnet {
     pub(crate) fn new(tier: Tier, zone: Zone) -> Self {
@@ -47,14 +72,14 @@ impl Subnet {
         Ok(Observed {
             record: Record::new(subnet.subnet_id().required(operation, "SubnetId")?),
             properties: Properties::from([
-                ("vpc_id", json!(subnet.vpc_id())),
-                ("cidr_block", json!(subnet.cidr_block())),
-                ("availability_zone", json!(subnet.availability_zone())),
+                (&VPC_ID, json!(subnet.vpc_id())),
+                (&CIDR, json!(subnet.cidr_block())),
+                (&ZONE, json!(subnet.availability_zone())),
                 (
-                    "map_public_ip_on_launch",
+                    &MAP_PUBLIC_IP,
                     json!(subnet.map_public_ip_on_launch().unwrap_or(false)),
                 ),
-                ("tags", tags_value(subnet.tags())),
+                (&TAGS, tags_value(subnet.tags())),
             ]),
         })
     }
@@ -66,21 +91,21 @@ impl Resource for Subnet {
         Logical::Subnet(self.tier, self.zone)
     }
 
-    fn kind(&self) -> &'static str {
-        "subnet"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::Vpc]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&VPC_ID, &CIDR, &ZONE, &MAP_PUBLIC_IP, &TAGS] }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("vpc_id", json!(ctx.id_of(Logical::Vpc)?)),
-            ("cidr_block", json!(self.cidr(ctx))),
-            ("availability_zone", json!(ctx.zone(self.zone).await?)),
-            ("map_public_ip_on_launch", json!(false)),
-            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+            (&VPC_ID, json!(ctx.id_of(Logical::Vpc)?)),
+            (&CIDR, json!(self.cidr(ctx))),
+            (&ZONE, json!(ctx.zone(self.zone).await?)),
+            (&MAP_PUBLIC_IP, json!(false)),
+            (&TAGS, desired_tags(ctx, &self.aws_name(ctx))),
         ]))
     }
 
@@ -114,12 +139,12 @@ impl Resource for Subnet {
             .subnet()
             .ok_or_else(|| AwsError::unexpected("ec2:CreateSubnet", "no subnet in the response"))?;
         let observed = Self::observe(subnet, "ec2:CreateSubnet")?;
-        if observed.properties["map_public_ip_on_launch"] != json!(false) {
+        if observed.properties[&MAP_PUBLIC_IP] != json!(false) {
             self.update(
                 ctx,
                 &observed,
                 &[Change {
-                    property: "map_public_ip_on_launch",
+                    property: &MAP_PUBLIC_IP,
                     observed: None,
                     desired: json!(false),
                 }],
@@ -133,7 +158,7 @@ impl Resource for Subnet {
         let (id, name) = (&current.record.id, self.aws_name(ctx));
         for change in changes {
             match change.property {
-                "map_public_ip_on_launch" => {
+                p if p == &MAP_PUBLIC_IP => {
                     ctx.clients
                         .ec2
                         .modify_subnet_attribute()

@@ -9,13 +9,37 @@ use super::api::{self, no_retry, tags_value};
 use super::describe;
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
+use crate::control::{ACCESS, Control, Severity, TRANSMISSION, control};
 use crate::error::Error;
 use crate::logical::Logical;
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::{desired_tags, gone};
 use crate::state::Record;
 
 pub(crate) struct Vpc;
+
+static CIDR: Property = Property::fixed(
+    "cidr_block",
+    control(
+        "VPC address range as configured",
+        Severity::Medium,
+        ACCESS,
+        "the CIDR cannot change in place: revert the config or re-create",
+        "-",
+        "-",
+    ),
+);
+const DNS: Control = control(
+    "VPC DNS support and hostnames on (private endpoints need both)",
+    Severity::Medium,
+    TRANSMISSION,
+    "run `medtech up`",
+    "-",
+    "-",
+);
+static DNS_SUPPORT: Property = Property::in_place("enable_dns_support", DNS);
+static DNS_HOSTNAMES: Property = Property::in_place("enable_dns_hostnames", DNS);
 
 impl Vpc {
     async fn dns_attribute(
@@ -43,11 +67,11 @@ impl Vpc {
             .unwrap_or(false))
     }
 
-    async fn enable_dns(ctx: &Ctx, id: &str, property: &str) -> Result<(), Error> {
+    async fn enable_dns(ctx: &Ctx, id: &str, property: Prop) -> Result<(), Error> {
         let on = AttributeBooleanValue::builder().value(true).build();
         // One attribute per call: the API refuses both at once.
         let call = ctx.clients.ec2.modify_vpc_attribute().vpc_id(id);
-        let call = if property == "enable_dns_hostnames" {
+        let call = if property == &DNS_HOSTNAMES {
             call.enable_dns_hostnames(on)
         } else {
             call.enable_dns_support(on)
@@ -66,10 +90,10 @@ impl Vpc {
         Ok(Observed {
             record: Record::new(id),
             properties: Properties::from([
-                ("cidr_block", json!(vpc.cidr_block())),
-                ("enable_dns_support", json!(support)),
-                ("enable_dns_hostnames", json!(hostnames)),
-                ("tags", tags_value(vpc.tags())),
+                (&CIDR, json!(vpc.cidr_block())),
+                (&DNS_SUPPORT, json!(support)),
+                (&DNS_HOSTNAMES, json!(hostnames)),
+                (&TAGS, tags_value(vpc.tags())),
             ]),
         })
     }
@@ -81,23 +105,20 @@ impl Resource for Vpc {
         Logical::Vpc
     }
 
-    fn kind(&self) -> &'static str {
-        "vpc"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&CIDR, &DNS_SUPPORT, &DNS_HOSTNAMES, &TAGS] }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            (
-                "cidr_block",
-                json!(ctx.settings.network.vpc_cidr.to_string()),
-            ),
-            ("enable_dns_support", json!(true)),
-            ("enable_dns_hostnames", json!(true)),
-            ("tags", desired_tags(ctx, &ctx.names().vpc())),
+            (&CIDR, json!(ctx.settings.network.vpc_cidr.to_string())),
+            (&DNS_SUPPORT, json!(true)),
+            (&DNS_HOSTNAMES, json!(true)),
+            (&TAGS, desired_tags(ctx, &ctx.names().vpc())),
         ]))
     }
 
@@ -123,8 +144,8 @@ impl Resource for Vpc {
             .op("ec2:CreateVpc")?;
         let id = out.vpc().and_then(SdkVpc::vpc_id);
         let record = api::record_created(ctx, self.name(), "ec2:CreateVpc", id, "VPC id")?;
-        Self::enable_dns(ctx, &record.id, "enable_dns_support").await?;
-        Self::enable_dns(ctx, &record.id, "enable_dns_hostnames").await?;
+        Self::enable_dns(ctx, &record.id, &DNS_SUPPORT).await?;
+        Self::enable_dns(ctx, &record.id, &DNS_HOSTNAMES).await?;
         self.read_back(ctx, Some(&record)).await
     }
 
@@ -132,7 +153,7 @@ impl Resource for Vpc {
         let (id, name) = (&current.record.id, ctx.names().vpc());
         for change in changes {
             match change.property {
-                "enable_dns_support" | "enable_dns_hostnames" => {
+                p if p == &DNS_SUPPORT || p == &DNS_HOSTNAMES => {
                     Self::enable_dns(ctx, id, change.property).await?;
                 }
                 _ => api::retag_or_refuse(ctx, self.name(), id, &name, change).await?,

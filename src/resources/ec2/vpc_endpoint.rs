@@ -12,11 +12,13 @@ use super::api::{self, filter, is_ours, tags_value};
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind, classify};
 use crate::context::Ctx;
+use crate::control::{Control, Severity, TRANSMISSION, control};
 use crate::error::Error;
 use crate::logical::{Endpoint, Guards, Logical, Tier};
 use crate::naming::Zone;
-use crate::resource::{Change, Observed, Properties, Resource, Transition};
-use crate::resources::common::{desired_tags, gone, single, sorted_ids, strings, unchangeable};
+use crate::property::{Prop, Property, TAGS};
+use crate::resource::{Change, Observed, Properties, Resource, Transition, unchangeable};
+use crate::resources::common::{desired_tags, gone, single, sorted_ids, strings};
 use crate::resources::wait::{Pace, Waiter};
 use crate::state::Record;
 
@@ -30,6 +32,32 @@ const SETTLING: [&str; 2] = ["pending", "pendingacceptance"];
 pub(crate) struct VpcEndpoint {
     service: Endpoint,
 }
+
+const PRIVATE_PATH: Control = control(
+    "AWS API traffic stays inside the VPC (endpoints in place and available)",
+    Severity::Medium,
+    TRANSMISSION,
+    "run `medtech up`",
+    "vpc_endpoint_services_allowed_principals_trust_boundaries",
+    "-",
+);
+static SERVICE: Property = Property::fixed("service_name", PRIVATE_PATH);
+static TYPE: Property = Property::fixed("vpc_endpoint_type", PRIVATE_PATH);
+static STATE: Property = Property::fixed("state", PRIVATE_PATH);
+static ROUTE_TABLES: Property = Property::in_place("route_table_ids", PRIVATE_PATH);
+static SUBNETS: Property = Property::in_place("subnet_ids", PRIVATE_PATH);
+static SECURITY_GROUPS: Property = Property::in_place("security_group_ids", PRIVATE_PATH);
+static PRIVATE_DNS: Property = Property::in_place(
+    "private_dns_enabled",
+    control(
+        "Endpoints answer the services' standard names (private DNS)",
+        Severity::Medium,
+        TRANSMISSION,
+        "run `medtech up`",
+        "-",
+        "-",
+    ),
+);
 
 impl VpcEndpoint {
     pub(crate) fn new(service: Endpoint) -> Self {
@@ -73,28 +101,28 @@ impl VpcEndpoint {
             v
         };
         let mut props = Properties::from([
-            ("service_name", json!(endpoint.service_name())),
+            (&SERVICE, json!(endpoint.service_name())),
             (
-                "vpc_endpoint_type",
+                &TYPE,
                 json!(endpoint.vpc_endpoint_type().map(VpcEndpointType::as_str)),
             ),
-            ("state", json!(state_of(endpoint))),
-            ("tags", tags_value(endpoint.tags())),
+            (&STATE, json!(state_of(endpoint))),
+            (&TAGS, tags_value(endpoint.tags())),
         ]);
         if self.is_gateway() {
             props.insert(
-                "route_table_ids",
+                &ROUTE_TABLES,
                 json!(sorted(endpoint.route_table_ids().to_vec())),
             );
         } else {
-            props.insert("subnet_ids", json!(sorted(endpoint.subnet_ids().to_vec())));
+            props.insert(&SUBNETS, json!(sorted(endpoint.subnet_ids().to_vec())));
             let groups = endpoint
                 .groups()
                 .iter()
                 .filter_map(|g| g.group_id().map(str::to_owned))
                 .collect();
-            props.insert("security_group_ids", json!(sorted(groups)));
-            props.insert("private_dns_enabled", json!(endpoint.private_dns_enabled()));
+            props.insert(&SECURITY_GROUPS, json!(sorted(groups)));
+            props.insert(&PRIVATE_DNS, json!(endpoint.private_dns_enabled()));
         }
         Ok(Observed {
             record: Record::new(describe::id_of(endpoint)?),
@@ -208,10 +236,6 @@ impl Resource for VpcEndpoint {
         Logical::VpcEndpoint(self.service)
     }
 
-    fn kind(&self) -> &'static str {
-        "vpc_endpoint"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         if self.is_gateway() {
             vec![Logical::Vpc, Logical::RouteTable(Tier::Private)]
@@ -225,12 +249,30 @@ impl Resource for VpcEndpoint {
         }
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        if self.is_gateway() {
+            const { &[&SERVICE, &TYPE, &STATE, &ROUTE_TABLES, &TAGS] }
+        } else {
+            const {
+                &[
+                    &SERVICE,
+                    &TYPE,
+                    &STATE,
+                    &SUBNETS,
+                    &SECURITY_GROUPS,
+                    &PRIVATE_DNS,
+                    &TAGS,
+                ]
+            }
+        }
+    }
+
     fn typical_seconds(&self) -> u64 {
         self.usual_create().as_secs()
     }
 
     fn in_transition(&self, observed: &Observed) -> Option<Transition> {
-        Transition::of(observed, "state", &SETTLING)
+        Transition::of(observed, &STATE, &SETTLING)
     }
 
     async fn settle(&self, ctx: &Ctx, observed: &Observed) -> Result<(), Error> {
@@ -239,36 +281,36 @@ impl Resource for VpcEndpoint {
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let mut props = Properties::from([
-            ("service_name", json!(self.service_name(ctx))),
+            (&SERVICE, json!(self.service_name(ctx))),
             (
-                "vpc_endpoint_type",
+                &TYPE,
                 json!(if self.is_gateway() {
                     "Gateway"
                 } else {
                     "Interface"
                 }),
             ),
-            ("state", json!("available")),
-            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+            (&STATE, json!("available")),
+            (&TAGS, desired_tags(ctx, &self.aws_name(ctx))),
         ]);
         if self.is_gateway() {
             props.insert(
-                "route_table_ids",
+                &ROUTE_TABLES,
                 json!(sorted_ids(ctx, &[Logical::RouteTable(Tier::Private)])?),
             );
         } else {
             props.insert(
-                "subnet_ids",
+                &SUBNETS,
                 json!(sorted_ids(ctx, &Logical::subnets(Tier::Private))?),
             );
             props.insert(
-                "security_group_ids",
+                &SECURITY_GROUPS,
                 json!(sorted_ids(
                     ctx,
                     &[Logical::SecurityGroup(Guards::Endpoints)]
                 )?),
             );
-            props.insert("private_dns_enabled", json!(true));
+            props.insert(&PRIVATE_DNS, json!(true));
         }
         Ok(props)
     }
@@ -351,20 +393,20 @@ impl Resource for VpcEndpoint {
             let remove: Vec<String> = have.iter().filter(|x| !want.contains(x)).cloned().collect();
             let modify = ctx.clients.ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
             let modify = match change.property {
-                "tags" => {
+                p if p == &TAGS => {
                     api::retag(ctx, id, &self.aws_name(ctx)).await?;
                     continue;
                 }
-                "subnet_ids" => modify
+                p if p == &SUBNETS => modify
                     .set_add_subnet_ids(Some(add))
                     .set_remove_subnet_ids(Some(remove)),
-                "security_group_ids" => modify
+                p if p == &SECURITY_GROUPS => modify
                     .set_add_security_group_ids(Some(add))
                     .set_remove_security_group_ids(Some(remove)),
-                "route_table_ids" => modify
+                p if p == &ROUTE_TABLES => modify
                     .set_add_route_table_ids(Some(add))
                     .set_remove_route_table_ids(Some(remove)),
-                "private_dns_enabled" => modify.private_dns_enabled(true),
+                p if p == &PRIVATE_DNS => modify.private_dns_enabled(true),
                 _ => return Err(unchangeable(self.name(), change)),
             };
             modify.send().await.op("ec2:ModifyVpcEndpoint")?;

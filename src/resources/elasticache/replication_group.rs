@@ -15,11 +15,16 @@ use serde_json::{Value, json};
 use super::tags;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{
+    ACCESS, AUTHN, BACKUP, CONTINGENCY, Control, ENCRYPTION, INTEGRITY, Severity, TRANSMISSION,
+    control,
+};
 use crate::error::Error;
 use crate::logical::{Guards, Holds, Logical};
+use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
 use crate::resources::common::settling::Settling;
-use crate::resources::common::{Required, desired_tags, found, recorded_attr, refuse_replacements};
+use crate::resources::common::{Required, desired_tags, found, recorded_attr};
 use crate::resources::secretsmanager::secret::{self};
 use crate::resources::wait::Pace;
 use crate::secret_value::SecretString;
@@ -34,6 +39,106 @@ const USUAL_DELETE: Duration = Duration::from_secs(5 * 60);
 const SETTLING: [&str; 3] = ["creating", "modifying", "snapshotting"];
 
 pub(crate) struct ReplicationGroup;
+
+const SHAPE: Control = control(
+    "Replication group shape and state as configured",
+    Severity::Low,
+    CONTINGENCY,
+    "run `medtech up`",
+    "-",
+    "-",
+);
+static ENGINE: Property = Property::fixed("engine", SHAPE);
+static ENGINE_MAJOR: Property = Property::fixed("engine_major_version", SHAPE);
+static NODE_TYPE: Property = Property::in_place("cache_node_type", SHAPE);
+static PORT: Property = Property::fixed("port", SHAPE);
+static MAINTENANCE_WINDOW: Property = Property::in_place("preferred_maintenance_window", SHAPE);
+static STATUS: Property = Property::in_place("status", SHAPE);
+const ENCRYPTED_AT_REST: Control = control(
+    "Encrypted at rest with the stack's key",
+    Severity::Critical,
+    ENCRYPTION,
+    "cannot change in place: re-create from a snapshot",
+    "elasticache_redis_cluster_rest_encryption_enabled",
+    "ELASTICACHE_REPL_GRP_ENCRYPTED_AT_REST",
+);
+static AT_REST_ENCRYPTION: Property =
+    Property::fixed("at_rest_encryption_enabled", ENCRYPTED_AT_REST);
+static KMS_KEY: Property = Property::fixed("kms_key_id", ENCRYPTED_AT_REST);
+static TRANSIT_ENCRYPTION: Property = Property::fixed(
+    "transit_encryption_enabled",
+    control(
+        "TLS in transit",
+        Severity::Critical,
+        TRANSMISSION,
+        "cannot change in place: re-create",
+        "elasticache_redis_cluster_in_transit_encryption_enabled",
+        "ELASTICACHE_REPL_GRP_ENCRYPTED_IN_TRANSIT",
+    ),
+);
+static AUTH_TOKEN: Property = Property::fixed(
+    "auth_token_enabled",
+    control(
+        "Redis AUTH required",
+        Severity::Critical,
+        AUTHN,
+        "cannot change in place: re-create",
+        "elasticache_redis_replication_group_auth_enabled",
+        "ELASTICACHE_REPL_GRP_REDIS_AUTH_ENABLED",
+    ),
+);
+static AUTOMATIC_FAILOVER: Property = Property::in_place(
+    "automatic_failover",
+    control(
+        "Automatic failover",
+        Severity::High,
+        CONTINGENCY,
+        "run `medtech up`",
+        "elasticache_redis_cluster_automatic_failover_enabled",
+        "ELASTICACHE_REPL_GRP_AUTO_FAILOVER_ENABLED",
+    ),
+);
+const REPLICATED: Control = control(
+    "Multi-AZ with a replica",
+    Severity::High,
+    CONTINGENCY,
+    "run `medtech up`",
+    "elasticache_redis_cluster_multi_az_enabled",
+    "-",
+);
+static MULTI_AZ: Property = Property::in_place("multi_az", REPLICATED);
+static NODES: Property = Property::in_place("num_cache_clusters", REPLICATED);
+const SNAPSHOTS: Control = control(
+    "Daily snapshots kept at least 7 days",
+    Severity::High,
+    BACKUP,
+    "run `medtech up`",
+    "elasticache_redis_cluster_backup_enabled",
+    "ELASTICACHE_REDIS_CLUSTER_AUTOMATIC_BACKUP_CHECK",
+);
+static SNAPSHOT_RETENTION: Property = Property::in_place("snapshot_retention_limit", SNAPSHOTS);
+static SNAPSHOT_WINDOW: Property = Property::in_place("snapshot_window", SNAPSHOTS);
+static AUTO_MINOR_UPGRADE: Property = Property::in_place(
+    "auto_minor_version_upgrade",
+    control(
+        "Automatic minor version upgrades",
+        Severity::Medium,
+        INTEGRITY,
+        "run `medtech up`",
+        "elasticache_redis_cluster_auto_minor_version_upgrades",
+        "ELASTICACHE_AUTO_MINOR_VERSION_UPGRADE_CHECK",
+    ),
+);
+const PLACEMENT: Control = control(
+    "Cache only in the private subnets, behind its security group",
+    Severity::High,
+    ACCESS,
+    "run `medtech up`",
+    "elasticache_cluster_uses_public_subnet",
+    "-",
+);
+static SUBNET_GROUP: Property = Property::fixed("cache_subnet_group", PLACEMENT);
+static SECURITY_GROUPS: Property = Property::in_place("security_group_ids", PLACEMENT);
 
 /// The environment's replication group as ElastiCache describes it, `None` when there is none
 /// (also what the Redis alarms look at, to cover every member).
@@ -144,10 +249,6 @@ impl Resource for ReplicationGroup {
         Logical::ReplicationGroup
     }
 
-    fn kind(&self) -> &'static str {
-        "elasticache_replication_group"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![
             Logical::KmsKey,
@@ -157,12 +258,38 @@ impl Resource for ReplicationGroup {
         ]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const {
+            &[
+                &ENGINE,
+                &ENGINE_MAJOR,
+                &NODE_TYPE,
+                &NODES,
+                &AUTOMATIC_FAILOVER,
+                &MULTI_AZ,
+                &TRANSIT_ENCRYPTION,
+                &AT_REST_ENCRYPTION,
+                &KMS_KEY,
+                &AUTH_TOKEN,
+                &AUTO_MINOR_UPGRADE,
+                &PORT,
+                &SNAPSHOT_RETENTION,
+                &SNAPSHOT_WINDOW,
+                &MAINTENANCE_WINDOW,
+                &SUBNET_GROUP,
+                &SECURITY_GROUPS,
+                &STATUS,
+                &TAGS,
+            ]
+        }
+    }
+
     fn typical_seconds(&self) -> u64 {
         USUAL_CREATE.as_secs()
     }
 
     fn in_transition(&self, observed: &Observed) -> Option<Transition> {
-        Transition::of(observed, "status", &SETTLING)
+        Transition::of(observed, &STATUS, &SETTLING)
     }
 
     async fn settle(&self, ctx: &Ctx, _observed: &Observed) -> Result<(), Error> {
@@ -172,41 +299,29 @@ impl Resource for ReplicationGroup {
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let redis = &ctx.settings.services.redis;
         Ok(Properties::from([
-            ("engine", json!("redis")),
+            (&ENGINE, json!("redis")),
+            (&ENGINE_MAJOR, json!(redis.engine_version.split('.').next())),
+            (&NODE_TYPE, json!(redis.node_type)),
+            (&NODES, json!(redis.num_cache_clusters)),
+            (&AUTOMATIC_FAILOVER, json!("enabled")),
+            (&MULTI_AZ, json!("enabled")),
+            (&TRANSIT_ENCRYPTION, json!(true)),
+            (&AT_REST_ENCRYPTION, json!(true)),
+            (&KMS_KEY, json!(ctx.arn_of(Logical::KmsKey)?)),
+            (&AUTH_TOKEN, json!(true)),
+            (&AUTO_MINOR_UPGRADE, json!(true)),
+            (&PORT, json!(REDIS_PORT)),
+            (&SNAPSHOT_RETENTION, json!(redis.snapshot_retention_days)),
+            (&SNAPSHOT_WINDOW, json!(redis.snapshot_window)),
+            (&MAINTENANCE_WINDOW, json!(redis.maintenance_window)),
+            (&SUBNET_GROUP, json!(ctx.names().cache_subnet_group())),
             (
-                "engine_major_version",
-                json!(redis.engine_version.split('.').next()),
-            ),
-            ("cache_node_type", json!(redis.node_type)),
-            ("num_cache_clusters", json!(redis.num_cache_clusters)),
-            ("automatic_failover", json!("enabled")),
-            ("multi_az", json!("enabled")),
-            ("transit_encryption_enabled", json!(true)),
-            ("at_rest_encryption_enabled", json!(true)),
-            ("kms_key_id", json!(ctx.arn_of(Logical::KmsKey)?)),
-            ("auth_token_enabled", json!(true)),
-            ("auto_minor_version_upgrade", json!(true)),
-            ("port", json!(REDIS_PORT)),
-            (
-                "snapshot_retention_limit",
-                json!(redis.snapshot_retention_days),
-            ),
-            ("snapshot_window", json!(redis.snapshot_window)),
-            (
-                "preferred_maintenance_window",
-                json!(redis.maintenance_window),
-            ),
-            (
-                "cache_subnet_group",
-                json!(ctx.names().cache_subnet_group()),
-            ),
-            (
-                "security_group_ids",
+                &SECURITY_GROUPS,
                 json!([ctx.id_of(Logical::SecurityGroup(Guards::Redis))?]),
             ),
-            ("status", json!("available")),
+            (&STATUS, json!("available")),
             (
-                "tags",
+                &TAGS,
                 desired_tags(ctx, &ctx.names().redis_replication_group()),
             ),
         ]))
@@ -246,11 +361,11 @@ impl Resource for ReplicationGroup {
             record: Self::record(&group, Self::DESCRIBE)?,
             properties: Properties::from([
                 (
-                    "engine",
+                    &ENGINE,
                     json!(member.as_ref().and_then(|m| m.engine()).or(group.engine())),
                 ),
                 (
-                    "engine_major_version",
+                    &ENGINE_MAJOR,
                     json!(
                         member
                             .as_ref()
@@ -258,10 +373,10 @@ impl Resource for ReplicationGroup {
                             .and_then(|v| v.split('.').next())
                     ),
                 ),
-                ("cache_node_type", json!(group.cache_node_type())),
-                ("num_cache_clusters", json!(group.member_clusters().len())),
+                (&NODE_TYPE, json!(group.cache_node_type())),
+                (&NODES, json!(group.member_clusters().len())),
                 (
-                    "automatic_failover",
+                    &AUTOMATIC_FAILOVER,
                     json!(
                         group
                             .automatic_failover()
@@ -269,31 +384,28 @@ impl Resource for ReplicationGroup {
                     ),
                 ),
                 (
-                    "multi_az",
+                    &MULTI_AZ,
                     json!(group.multi_az().map(MultiAzStatus::as_str)),
                 ),
                 (
-                    "transit_encryption_enabled",
+                    &TRANSIT_ENCRYPTION,
                     json!(group.transit_encryption_enabled()),
                 ),
                 (
-                    "at_rest_encryption_enabled",
+                    &AT_REST_ENCRYPTION,
                     json!(group.at_rest_encryption_enabled()),
                 ),
-                ("kms_key_id", json!(group.kms_key_id())),
-                ("auth_token_enabled", json!(group.auth_token_enabled())),
+                (&KMS_KEY, json!(group.kms_key_id())),
+                (&AUTH_TOKEN, json!(group.auth_token_enabled())),
                 (
-                    "auto_minor_version_upgrade",
+                    &AUTO_MINOR_UPGRADE,
                     json!(member.as_ref().and_then(|m| m.auto_minor_version_upgrade())),
                 ),
-                ("port", json!(port)),
+                (&PORT, json!(port)),
+                (&SNAPSHOT_RETENTION, json!(group.snapshot_retention_limit())),
+                (&SNAPSHOT_WINDOW, json!(group.snapshot_window())),
                 (
-                    "snapshot_retention_limit",
-                    json!(group.snapshot_retention_limit()),
-                ),
-                ("snapshot_window", json!(group.snapshot_window())),
-                (
-                    "preferred_maintenance_window",
+                    &MAINTENANCE_WINDOW,
                     json!(
                         member
                             .as_ref()
@@ -301,12 +413,12 @@ impl Resource for ReplicationGroup {
                     ),
                 ),
                 (
-                    "cache_subnet_group",
+                    &SUBNET_GROUP,
                     json!(member.as_ref().and_then(|m| m.cache_subnet_group_name())),
                 ),
-                ("security_group_ids", json!(groups)),
-                ("status", json!(group.status())),
-                ("tags", tags),
+                (&SECURITY_GROUPS, json!(groups)),
+                (&STATUS, json!(group.status())),
+                (&TAGS, tags),
             ]),
         }))
     }
@@ -369,26 +481,15 @@ impl Resource for ReplicationGroup {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        const REPLACE_ONLY: [&str; 8] = [
-            "engine",
-            "transit_encryption_enabled",
-            "at_rest_encryption_enabled",
-            "kms_key_id",
-            "auth_token_enabled",
-            "port",
-            "cache_subnet_group",
-            "engine_major_version",
-        ];
-        refuse_replacements(self.name(), changes, &REPLACE_ONLY)?;
         let redis = &ctx.settings.services.redis;
         let elasticache = &ctx.clients.elasticache;
         let id = ctx.names().redis_replication_group();
-        let changed = |p: &str| changes.iter().any(|c| c.property == p);
+        let changed = |p: Prop| changes.iter().any(|c| c.property == p);
         self.wait_available(ctx, Pace::Adaptive).await?;
-        if changed("num_cache_clusters") {
+        if changed(&NODES) {
             let have = current
                 .properties
-                .get("num_cache_clusters")
+                .get(&NODES)
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             let replicas = redis.num_cache_clusters - 1;
@@ -413,10 +514,7 @@ impl Resource for ReplicationGroup {
                     .op("elasticache:DecreaseReplicaCount")?
                     .replication_group
             };
-            let count: Vec<&Change> = changes
-                .iter()
-                .filter(|c| c.property == "num_cache_clusters")
-                .collect();
+            let count: Vec<&Change> = changes.iter().filter(|c| c.property == &NODES).collect();
             self.wait_modified(ctx, accepted.as_ref(), &count).await?;
         }
         let mut modify = elasticache
@@ -426,22 +524,22 @@ impl Resource for ReplicationGroup {
         let mut modified = Vec::new();
         for change in changes {
             modify = match change.property {
-                "cache_node_type" => modify.cache_node_type(&redis.node_type),
-                "automatic_failover" => modify.automatic_failover_enabled(true),
-                "multi_az" => modify
+                p if p == &NODE_TYPE => modify.cache_node_type(&redis.node_type),
+                p if p == &AUTOMATIC_FAILOVER => modify.automatic_failover_enabled(true),
+                p if p == &MULTI_AZ => modify
                     .multi_az_enabled(true)
                     .automatic_failover_enabled(true),
-                "snapshot_retention_limit" => {
+                p if p == &SNAPSHOT_RETENTION => {
                     modify.snapshot_retention_limit(redis.snapshot_retention_days)
                 }
-                "snapshot_window" => modify.snapshot_window(&redis.snapshot_window),
-                "preferred_maintenance_window" => {
+                p if p == &SNAPSHOT_WINDOW => modify.snapshot_window(&redis.snapshot_window),
+                p if p == &MAINTENANCE_WINDOW => {
                     modify.preferred_maintenance_window(&redis.maintenance_window)
                 }
-                "security_group_ids" => {
+                p if p == &SECURITY_GROUPS => {
                     modify.security_group_ids(ctx.id_of(Logical::SecurityGroup(Guards::Redis))?)
                 }
-                "auto_minor_version_upgrade" => modify.auto_minor_version_upgrade(true),
+                p if p == &AUTO_MINOR_UPGRADE => modify.auto_minor_version_upgrade(true),
                 _ => continue,
             };
             modified.push(change);
@@ -454,7 +552,7 @@ impl Resource for ReplicationGroup {
             self.wait_modified(ctx, accepted.replication_group(), &modified)
                 .await?;
         }
-        if changed("tags") {
+        if changed(&TAGS) {
             let arn = recorded_attr(self.name(), &current.record, "arn")?;
             tags::write(ctx, arn, &id).await?;
         }

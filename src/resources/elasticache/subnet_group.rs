@@ -18,7 +18,6 @@ pub(crate) struct CacheSubnetGroup;
 #[async_trait]
 impl PrivateSubnetGroup for CacheSubnetGroup {
     const LOGICAL: Logical = Logical::CacheSubnetGroup;
-    const KIND: &'static str = "cache_subnet_group";
 
     fn group_name(ctx: &Ctx) -> String {
         ctx.names().cache_subnet_group()

@@ -10,16 +10,14 @@ use serde_json::{Value, json};
 
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::{Ctx, ListKey};
+use crate::control::{ACCESS_MGMT, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, RoleFor};
 use crate::naming::Names;
-use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{
-    Required, desired_tags, found, gone, listed, strings, tag_pairs, unchangeable,
-};
+use crate::property::{Prop, Property, TAGS};
+use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::{Required, desired_tags, found, gone, listed, strings, tag_pairs};
 use crate::state::Record;
-
-const KIND: &str = "iam_role";
 
 /// Where a role's permissions come from.
 pub(crate) enum Permissions {
@@ -45,6 +43,52 @@ pub(crate) struct IamRole {
     pub depends_on: Vec<Logical>,
 }
 
+static TRUST_POLICY: Property = Property::in_place(
+    "assume_role_policy",
+    control(
+        "Only the intended principals may assume the role",
+        Severity::Critical,
+        ACCESS_MGMT,
+        "run `medtech up` (UpdateAssumeRolePolicy)",
+        "iam_role_cross_service_confused_deputy_prevention",
+        "-",
+    ),
+);
+static INLINE_POLICIES: Property = Property::in_place(
+    "inline_policies",
+    control(
+        "No inline policies",
+        Severity::High,
+        ACCESS_MGMT,
+        "run `medtech up` to delete them",
+        "iam_inline_policy_no_administrative_privileges",
+        "IAM_NO_INLINE_POLICY_CHECK",
+    ),
+);
+static ATTACHED_POLICIES: Property = Property::in_place(
+    "attached_policies",
+    control(
+        "Only the intended managed policy is attached",
+        Severity::High,
+        ACCESS_MGMT,
+        "run `medtech up`",
+        "iam_policy_attached_only_to_group_or_roles",
+        "IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS",
+    ),
+);
+/// Only roles with a customer-managed policy have one.
+static POLICY_DOCUMENT: Property = Property::in_place(
+    "policy_document",
+    control(
+        "Least privilege: exact actions on this stack's ARNs, KMS on this key only",
+        Severity::Critical,
+        ACCESS_MGMT,
+        "run `medtech up` (new policy version)",
+        "iam_customer_attached_policy_no_administrative_privileges",
+        "IAM_CUSTOMER_POLICY_BLOCKED_KMS_ACTIONS",
+    ),
+);
+
 impl IamRole {
     fn role_name(&self, ctx: &Ctx) -> String {
         (self.aws_name)(ctx.names())
@@ -58,22 +102,22 @@ impl IamRole {
         attached.sort();
         let mut props = Properties::from([
             (
-                "assume_role_policy",
+                &TRUST_POLICY,
                 read.role
                     .assume_role_policy_document()
                     .map_or(Value::Null, decode_document),
             ),
-            ("inline_policies", json!(inline)),
-            ("attached_policies", json!(attached)),
+            (&INLINE_POLICIES, json!(inline)),
+            (&ATTACHED_POLICIES, json!(attached)),
             (
-                "tags",
+                &TAGS,
                 tag_pairs(read.role.tags().iter().map(|t| (t.key(), t.value()))),
             ),
         ]);
         // Only roles with a customer-managed policy report its document.
         if matches!(self.permissions, Permissions::Custom(_)) {
             props.insert(
-                "policy_document",
+                &POLICY_DOCUMENT,
                 read.policy_document.clone().unwrap_or(Value::Null),
             );
         }
@@ -386,23 +430,38 @@ impl Resource for IamRole {
         self.logical
     }
 
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         self.depends_on.clone()
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        match self.permissions {
+            Permissions::Custom(_) => {
+                const {
+                    &[
+                        &TRUST_POLICY,
+                        &INLINE_POLICIES,
+                        &ATTACHED_POLICIES,
+                        &POLICY_DOCUMENT,
+                        &TAGS,
+                    ]
+                }
+            }
+            Permissions::AwsManaged(_) => {
+                const { &[&TRUST_POLICY, &INLINE_POLICIES, &ATTACHED_POLICIES, &TAGS] }
+            }
+        }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         let mut props = Properties::from([
-            ("assume_role_policy", self.trust_policy(ctx)),
-            ("inline_policies", json!([])),
-            ("attached_policies", json!([self.policy_arn(ctx)])),
-            ("tags", desired_tags(ctx, &self.role_name(ctx))),
+            (&TRUST_POLICY, self.trust_policy(ctx)),
+            (&INLINE_POLICIES, json!([])),
+            (&ATTACHED_POLICIES, json!([self.policy_arn(ctx)])),
+            (&TAGS, desired_tags(ctx, &self.role_name(ctx))),
         ]);
         if let Permissions::Custom(document) = self.permissions {
-            props.insert("policy_document", document(ctx)?);
+            props.insert(&POLICY_DOCUMENT, document(ctx)?);
         }
         Ok(props)
     }
@@ -468,7 +527,7 @@ impl Resource for IamRole {
         let name = self.role_name(ctx);
         for change in changes {
             match change.property {
-                "assume_role_policy" => {
+                p if p == &TRUST_POLICY => {
                     iam.update_assume_role_policy()
                         .role_name(&name)
                         .policy_document(self.trust_policy(ctx).to_string())
@@ -476,12 +535,12 @@ impl Resource for IamRole {
                         .await
                         .op("iam:UpdateAssumeRolePolicy")?;
                 }
-                "inline_policies" => {
+                p if p == &INLINE_POLICIES => {
                     for policy in strings(change.observed.as_ref()) {
                         delete_inline_policy(iam, &name, &policy).await?;
                     }
                 }
-                "attached_policies" => {
+                p if p == &ATTACHED_POLICIES => {
                     let wanted = self.policy_arn(ctx);
                     for arn in strings(change.observed.as_ref()) {
                         if arn != wanted {
@@ -491,7 +550,7 @@ impl Resource for IamRole {
                     self.ensure_policy(ctx).await?;
                     self.attach(ctx).await?;
                 }
-                "policy_document" => {
+                p if p == &POLICY_DOCUMENT => {
                     if let Permissions::Custom(document) = self.permissions {
                         if change.observed.as_ref().is_none_or(Value::is_null) {
                             self.ensure_policy(ctx).await?;
@@ -501,7 +560,7 @@ impl Resource for IamRole {
                         }
                     }
                 }
-                "tags" => {
+                p if p == &TAGS => {
                     iam.tag_role()
                         .role_name(&name)
                         .set_tags(Some(self.tags(ctx)?))

@@ -13,8 +13,7 @@ use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::resource::Change;
-use crate::resources::common::unchangeable;
+use crate::resource::{Change, unchangeable};
 
 const ENGINE: &str = "postgres";
 

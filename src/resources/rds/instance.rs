@@ -12,13 +12,16 @@ use serde_json::{Value, json};
 use super::{engine, tags};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{
+    ACCESS, ACTIVITY, AUDIT, AUTHN, BACKUP, CONTINGENCY, Control, ENCRYPTION, INTEGRITY, Severity,
+    TRANSMISSION, control,
+};
 use crate::error::Error;
 use crate::logical::{Guards, Holds, Logical, Purpose, RoleFor};
-use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
+use crate::property::{Prop, Property, TAGS};
+use crate::resource::{Change, Observed, Properties, Resource, Transition, diff, unchangeable};
 use crate::resources::common::settling::Settling;
-use crate::resources::common::{
-    Required, desired_tags, found, recorded_attr, refuse_replacements, strings, unchangeable,
-};
+use crate::resources::common::{Required, desired_tags, found, recorded_attr, strings};
 use crate::resources::secretsmanager::secret::{self, RDS_PORT};
 use crate::resources::wait::Pace;
 use crate::secret_value::SecretString;
@@ -66,6 +69,177 @@ fn usable_status(status: Option<&str>) -> Option<&str> {
 
 pub(crate) struct RdsInstance;
 
+const SHAPE: Control = control(
+    "Instance shape and state as configured",
+    Severity::Low,
+    CONTINGENCY,
+    "run `medtech up`",
+    "-",
+    "-",
+);
+static ENGINE: Property = Property::fixed("engine", SHAPE);
+/// A major version cannot change in place, yet it is declared in place: `update` refuses a
+/// new one itself, to say whether it is an upgrade or a downgrade and how to go back.
+static ENGINE_MAJOR: Property = Property::in_place("engine_major_version", SHAPE);
+static INSTANCE_CLASS: Property = Property::in_place("instance_class", SHAPE);
+/// Grows in place; `update` refuses to shrink it.
+static ALLOCATED_STORAGE: Property = Property::in_place("allocated_storage", SHAPE);
+static STORAGE_TYPE: Property = Property::in_place("storage_type", SHAPE);
+static MAINTENANCE_WINDOW: Property = Property::in_place("preferred_maintenance_window", SHAPE);
+static PORT: Property = Property::fixed("port", SHAPE);
+static STATUS: Property = Property::in_place("status", SHAPE);
+static MASTER_USERNAME: Property = Property::fixed(
+    "master_username",
+    control(
+        "Master user is not a default name",
+        Severity::Medium,
+        AUTHN,
+        "cannot change in place",
+        "rds_instance_default_admin",
+        "-",
+    ),
+);
+const ENCRYPTED_STORAGE: Control = control(
+    "Storage encrypted with the stack's key",
+    Severity::Critical,
+    ENCRYPTION,
+    "cannot change in place: restore a snapshot into an encrypted instance",
+    "rds_instance_storage_encrypted",
+    "RDS_STORAGE_ENCRYPTED",
+);
+static STORAGE_ENCRYPTED: Property = Property::fixed("storage_encrypted", ENCRYPTED_STORAGE);
+static KMS_KEY: Property = Property::fixed("kms_key_id", ENCRYPTED_STORAGE);
+const AUTOMATED_BACKUPS: Control = control(
+    "Automated backups kept 30 days",
+    Severity::High,
+    BACKUP,
+    "run `medtech up`",
+    "rds_instance_backup_enabled",
+    "DB_INSTANCE_BACKUP_ENABLED",
+);
+static BACKUP_RETENTION: Property =
+    Property::in_place("backup_retention_period", AUTOMATED_BACKUPS);
+static BACKUP_WINDOW: Property = Property::in_place("preferred_backup_window", AUTOMATED_BACKUPS);
+static MULTI_AZ: Property = Property::in_place(
+    "multi_az",
+    control(
+        "Multi-AZ standby",
+        Severity::High,
+        CONTINGENCY,
+        "run `medtech up`",
+        "rds_instance_multi_az",
+        "RDS_MULTI_AZ_SUPPORT",
+    ),
+);
+static PUBLICLY_ACCESSIBLE: Property = Property::in_place(
+    "publicly_accessible",
+    control(
+        "Not publicly accessible",
+        Severity::Critical,
+        ACCESS,
+        "run `medtech up`",
+        "rds_instance_no_public_access",
+        "RDS_INSTANCE_PUBLIC_ACCESS_CHECK",
+    ),
+);
+static DELETION_PROTECTION: Property = Property::in_place(
+    "deletion_protection",
+    control(
+        "Deletion protection on",
+        Severity::High,
+        CONTINGENCY,
+        "run `medtech up`",
+        "rds_instance_deletion_protection",
+        "RDS_INSTANCE_DELETION_PROTECTION_ENABLED",
+    ),
+);
+static EXPORTED_LOGS: Property = Property::in_place(
+    "enabled_cloudwatch_logs_exports",
+    control(
+        "PostgreSQL and upgrade logs exported to CloudWatch",
+        Severity::High,
+        AUDIT,
+        "run `medtech up`",
+        "rds_instance_integration_cloudwatch_logs",
+        "RDS_LOGGING_ENABLED",
+    ),
+);
+const ENHANCED_MONITORING: Control = control(
+    "Enhanced monitoring through its role",
+    Severity::Medium,
+    ACTIVITY,
+    "run `medtech up`",
+    "rds_instance_enhanced_monitoring_enabled",
+    "RDS_ENHANCED_MONITORING_ENABLED",
+);
+static MONITORING_INTERVAL: Property =
+    Property::in_place("monitoring_interval", ENHANCED_MONITORING);
+static MONITORING_ROLE: Property = Property::in_place("monitoring_role_arn", ENHANCED_MONITORING);
+static IAM_AUTHENTICATION: Property = Property::in_place(
+    "iam_database_authentication_enabled",
+    control(
+        "IAM database authentication on",
+        Severity::Medium,
+        AUTHN,
+        "run `medtech up`",
+        "rds_instance_iam_authentication_enabled",
+        "RDS_INSTANCE_IAM_AUTHENTICATION_ENABLED",
+    ),
+);
+static AUTO_MINOR_UPGRADE: Property = Property::in_place(
+    "auto_minor_version_upgrade",
+    control(
+        "Automatic minor version upgrades (security patches)",
+        Severity::Medium,
+        INTEGRITY,
+        "run `medtech up`",
+        "rds_instance_minor_version_upgrade_enabled",
+        "RDS_AUTOMATIC_MINOR_VERSION_UPGRADE_ENABLED",
+    ),
+);
+static COPY_TAGS_TO_SNAPSHOT: Property = Property::in_place(
+    "copy_tags_to_snapshot",
+    control(
+        "Snapshots carry the PHI tags",
+        Severity::Low,
+        BACKUP,
+        "run `medtech up`",
+        "rds_instance_copy_tags_to_snapshots",
+        "-",
+    ),
+);
+const INSIGHTS: Control = control(
+    "Performance Insights on, encrypted with the stack's key",
+    Severity::Medium,
+    ENCRYPTION,
+    "run `medtech up`",
+    "-",
+    "-",
+);
+static INSIGHTS_ENABLED: Property = Property::in_place("performance_insights_enabled", INSIGHTS);
+static INSIGHTS_KEY: Property = Property::fixed("performance_insights_kms_key_id", INSIGHTS);
+static PARAMETER_GROUP: Property = Property::in_place(
+    "db_parameter_group",
+    control(
+        "Instance uses the TLS-forcing parameter group",
+        Severity::Critical,
+        TRANSMISSION,
+        "run `medtech up`",
+        "rds_instance_transport_encrypted",
+        "-",
+    ),
+);
+const PLACEMENT: Control = control(
+    "Instance only in the private subnets, behind its security group",
+    Severity::High,
+    ACCESS,
+    "run `medtech up`",
+    "rds_instance_inside_vpc",
+    "-",
+);
+static SUBNET_GROUP: Property = Property::fixed("db_subnet_group", PLACEMENT);
+static SECURITY_GROUPS: Property = Property::in_place("vpc_security_group_ids", PLACEMENT);
+
 impl RdsInstance {
     /// What `read` reports of one description.
     fn observed(db: &DbInstance) -> Result<Observed, AwsError> {
@@ -90,54 +264,39 @@ impl RdsInstance {
         Ok(Observed {
             record: Self::record(db, Self::DESCRIBE)?,
             properties: Properties::from([
-                ("engine", json!(db.engine())),
-                ("master_username", json!(db.master_username())),
+                (&ENGINE, json!(db.engine())),
+                (&MASTER_USERNAME, json!(db.master_username())),
                 (
-                    "engine_major_version",
+                    &ENGINE_MAJOR,
                     json!(db.engine_version().and_then(|v| v.split('.').next())),
                 ),
-                ("instance_class", json!(db.db_instance_class())),
-                ("allocated_storage", json!(db.allocated_storage())),
-                ("storage_type", json!(db.storage_type())),
-                ("multi_az", json!(db.multi_az())),
-                ("storage_encrypted", json!(db.storage_encrypted())),
-                ("kms_key_id", json!(db.kms_key_id())),
+                (&INSTANCE_CLASS, json!(db.db_instance_class())),
+                (&ALLOCATED_STORAGE, json!(db.allocated_storage())),
+                (&STORAGE_TYPE, json!(db.storage_type())),
+                (&MULTI_AZ, json!(db.multi_az())),
+                (&STORAGE_ENCRYPTED, json!(db.storage_encrypted())),
+                (&KMS_KEY, json!(db.kms_key_id())),
+                (&BACKUP_RETENTION, json!(db.backup_retention_period())),
+                (&BACKUP_WINDOW, json!(db.preferred_backup_window())),
                 (
-                    "backup_retention_period",
-                    json!(db.backup_retention_period()),
-                ),
-                (
-                    "preferred_backup_window",
-                    json!(db.preferred_backup_window()),
-                ),
-                (
-                    "preferred_maintenance_window",
+                    &MAINTENANCE_WINDOW,
                     json!(db.preferred_maintenance_window()),
                 ),
-                ("enabled_cloudwatch_logs_exports", json!(exports)),
-                ("publicly_accessible", json!(db.publicly_accessible())),
-                ("deletion_protection", json!(db.deletion_protection())),
-                ("copy_tags_to_snapshot", json!(db.copy_tags_to_snapshot())),
+                (&EXPORTED_LOGS, json!(exports)),
+                (&PUBLICLY_ACCESSIBLE, json!(db.publicly_accessible())),
+                (&DELETION_PROTECTION, json!(db.deletion_protection())),
+                (&COPY_TAGS_TO_SNAPSHOT, json!(db.copy_tags_to_snapshot())),
+                (&AUTO_MINOR_UPGRADE, json!(db.auto_minor_version_upgrade())),
                 (
-                    "auto_minor_version_upgrade",
-                    json!(db.auto_minor_version_upgrade()),
-                ),
-                (
-                    "iam_database_authentication_enabled",
+                    &IAM_AUTHENTICATION,
                     json!(db.iam_database_authentication_enabled()),
                 ),
-                ("monitoring_interval", json!(db.monitoring_interval())),
-                ("monitoring_role_arn", json!(db.monitoring_role_arn())),
+                (&MONITORING_INTERVAL, json!(db.monitoring_interval())),
+                (&MONITORING_ROLE, json!(db.monitoring_role_arn())),
+                (&INSIGHTS_ENABLED, json!(db.performance_insights_enabled())),
+                (&INSIGHTS_KEY, json!(db.performance_insights_kms_key_id())),
                 (
-                    "performance_insights_enabled",
-                    json!(db.performance_insights_enabled()),
-                ),
-                (
-                    "performance_insights_kms_key_id",
-                    json!(db.performance_insights_kms_key_id()),
-                ),
-                (
-                    "db_parameter_group",
+                    &PARAMETER_GROUP,
                     json!(
                         db.db_parameter_groups()
                             .first()
@@ -145,20 +304,20 @@ impl RdsInstance {
                     ),
                 ),
                 (
-                    "db_subnet_group",
+                    &SUBNET_GROUP,
                     json!(db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
                 ),
-                ("vpc_security_group_ids", json!(groups)),
+                (&SECURITY_GROUPS, json!(groups)),
                 (
-                    "port",
+                    &PORT,
                     json!(
                         db.endpoint()
                             .and_then(|e| e.port())
                             .or(db.db_instance_port())
                     ),
                 ),
-                ("status", json!(usable_status(db.db_instance_status()))),
-                ("tags", tags),
+                (&STATUS, json!(usable_status(db.db_instance_status()))),
+                (&TAGS, tags),
             ]),
         })
     }
@@ -261,10 +420,6 @@ impl Resource for RdsInstance {
         Logical::RdsInstance
     }
 
-    fn kind(&self) -> &'static str {
-        "rds_instance"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![
             Logical::KmsKey,
@@ -279,12 +434,47 @@ impl Resource for RdsInstance {
         ]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const {
+            &[
+                &ENGINE,
+                &ENGINE_MAJOR,
+                &MASTER_USERNAME,
+                &INSTANCE_CLASS,
+                &ALLOCATED_STORAGE,
+                &STORAGE_TYPE,
+                &MULTI_AZ,
+                &STORAGE_ENCRYPTED,
+                &KMS_KEY,
+                &BACKUP_RETENTION,
+                &BACKUP_WINDOW,
+                &MAINTENANCE_WINDOW,
+                &EXPORTED_LOGS,
+                &PUBLICLY_ACCESSIBLE,
+                &DELETION_PROTECTION,
+                &COPY_TAGS_TO_SNAPSHOT,
+                &AUTO_MINOR_UPGRADE,
+                &IAM_AUTHENTICATION,
+                &MONITORING_INTERVAL,
+                &MONITORING_ROLE,
+                &INSIGHTS_ENABLED,
+                &INSIGHTS_KEY,
+                &PARAMETER_GROUP,
+                &SUBNET_GROUP,
+                &SECURITY_GROUPS,
+                &PORT,
+                &STATUS,
+                &TAGS,
+            ]
+        }
+    }
+
     fn typical_seconds(&self) -> u64 {
         USUAL_CREATE.as_secs()
     }
 
     fn in_transition(&self, observed: &Observed) -> Option<Transition> {
-        Transition::of(observed, "status", &SETTLING)
+        Transition::of(observed, &STATUS, &SETTLING)
     }
 
     async fn settle(&self, ctx: &Ctx, _observed: &Observed) -> Result<(), Error> {
@@ -295,52 +485,40 @@ impl Resource for RdsInstance {
         let rds = &ctx.settings.services.rds;
         let key = ctx.arn_of(Logical::KmsKey)?;
         Ok(Properties::from([
-            ("engine", json!("postgres")),
+            (&ENGINE, json!("postgres")),
+            (&ENGINE_MAJOR, json!(rds.engine_version.split('.').next())),
+            (&MASTER_USERNAME, json!(rds.master_username)),
+            (&INSTANCE_CLASS, json!(rds.instance_class)),
+            (&ALLOCATED_STORAGE, json!(rds.allocated_storage_gb)),
+            (&STORAGE_TYPE, json!("gp3")),
+            (&MULTI_AZ, json!(true)),
+            (&STORAGE_ENCRYPTED, json!(true)),
+            (&KMS_KEY, json!(key)),
+            (&BACKUP_RETENTION, json!(rds.backup_retention_days)),
+            (&BACKUP_WINDOW, json!(rds.backup_window)),
+            (&MAINTENANCE_WINDOW, json!(rds.maintenance_window)),
+            (&EXPORTED_LOGS, json!(LOG_EXPORTS)),
+            (&PUBLICLY_ACCESSIBLE, json!(false)),
+            (&DELETION_PROTECTION, json!(true)),
+            (&COPY_TAGS_TO_SNAPSHOT, json!(true)),
+            (&AUTO_MINOR_UPGRADE, json!(true)),
+            (&IAM_AUTHENTICATION, json!(true)),
+            (&MONITORING_INTERVAL, json!(rds.monitoring_interval_seconds)),
             (
-                "engine_major_version",
-                json!(rds.engine_version.split('.').next()),
-            ),
-            ("master_username", json!(rds.master_username)),
-            ("instance_class", json!(rds.instance_class)),
-            ("allocated_storage", json!(rds.allocated_storage_gb)),
-            ("storage_type", json!("gp3")),
-            ("multi_az", json!(true)),
-            ("storage_encrypted", json!(true)),
-            ("kms_key_id", json!(key)),
-            ("backup_retention_period", json!(rds.backup_retention_days)),
-            ("preferred_backup_window", json!(rds.backup_window)),
-            (
-                "preferred_maintenance_window",
-                json!(rds.maintenance_window),
-            ),
-            ("enabled_cloudwatch_logs_exports", json!(LOG_EXPORTS)),
-            ("publicly_accessible", json!(false)),
-            ("deletion_protection", json!(true)),
-            ("copy_tags_to_snapshot", json!(true)),
-            ("auto_minor_version_upgrade", json!(true)),
-            ("iam_database_authentication_enabled", json!(true)),
-            (
-                "monitoring_interval",
-                json!(rds.monitoring_interval_seconds),
-            ),
-            (
-                "monitoring_role_arn",
+                &MONITORING_ROLE,
                 json!(ctx.arn_of(Logical::Role(RoleFor::RdsMonitoring))?),
             ),
-            ("performance_insights_enabled", json!(true)),
-            ("performance_insights_kms_key_id", json!(key)),
+            (&INSIGHTS_ENABLED, json!(true)),
+            (&INSIGHTS_KEY, json!(key)),
+            (&PARAMETER_GROUP, json!(ctx.names().db_parameter_group())),
+            (&SUBNET_GROUP, json!(ctx.names().db_subnet_group())),
             (
-                "db_parameter_group",
-                json!(ctx.names().db_parameter_group()),
-            ),
-            ("db_subnet_group", json!(ctx.names().db_subnet_group())),
-            (
-                "vpc_security_group_ids",
+                &SECURITY_GROUPS,
                 json!([ctx.id_of(Logical::SecurityGroup(Guards::Postgres))?]),
             ),
-            ("port", json!(RDS_PORT)),
-            ("status", json!("available")),
-            ("tags", desired_tags(ctx, &ctx.names().rds_instance())),
+            (&PORT, json!(RDS_PORT)),
+            (&STATUS, json!("available")),
+            (&TAGS, desired_tags(ctx, &ctx.names().rds_instance())),
         ]))
     }
 
@@ -424,28 +602,15 @@ impl Resource for RdsInstance {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        const REPLACE_ONLY: [&str; 7] = [
-            "engine",
-            "master_username",
-            "storage_encrypted",
-            "kms_key_id",
-            "performance_insights_kms_key_id",
-            "db_subnet_group",
-            "port",
-        ];
-        refuse_replacements(self.name(), changes, &REPLACE_ONLY)?;
-        if let Some(change) = changes
-            .iter()
-            .find(|c| c.property == "engine_major_version")
-        {
+        if let Some(change) = changes.iter().find(|c| c.property == &ENGINE_MAJOR) {
             return Err(engine::refuse_major_change(self.name(), change));
         }
         let rds = &ctx.settings.services.rds;
-        let changed = |p: &str| changes.iter().any(|c| c.property == p);
-        if changed("allocated_storage") {
+        let changed = |p: Prop| changes.iter().any(|c| c.property == p);
+        if changed(&ALLOCATED_STORAGE) {
             let now = current
                 .properties
-                .get("allocated_storage")
+                .get(&ALLOCATED_STORAGE)
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             if now > i64::from(rds.allocated_storage_gb) {
@@ -462,7 +627,7 @@ impl Resource for RdsInstance {
         self.wait_available(ctx, Pace::Adaptive).await?;
         let settings: Vec<&Change> = changes
             .iter()
-            .filter(|c| !matches!(c.property, "status" | "tags"))
+            .filter(|c| c.property != &STATUS && c.property != &TAGS)
             .collect();
         if !settings.is_empty() {
             let key = ctx.arn_of(Logical::KmsKey)?;
@@ -474,18 +639,20 @@ impl Resource for RdsInstance {
                 .apply_immediately(true);
             for change in &settings {
                 modify = match change.property {
-                    "instance_class" => modify.db_instance_class(&rds.instance_class),
-                    "allocated_storage" => modify.allocated_storage(rds.allocated_storage_gb),
-                    "storage_type" => modify.storage_type("gp3"),
-                    "multi_az" => modify.multi_az(true),
-                    "backup_retention_period" => {
+                    p if p == &INSTANCE_CLASS => modify.db_instance_class(&rds.instance_class),
+                    p if p == &ALLOCATED_STORAGE => {
+                        modify.allocated_storage(rds.allocated_storage_gb)
+                    }
+                    p if p == &STORAGE_TYPE => modify.storage_type("gp3"),
+                    p if p == &MULTI_AZ => modify.multi_az(true),
+                    p if p == &BACKUP_RETENTION => {
                         modify.backup_retention_period(rds.backup_retention_days)
                     }
-                    "preferred_backup_window" => modify.preferred_backup_window(&rds.backup_window),
-                    "preferred_maintenance_window" => {
+                    p if p == &BACKUP_WINDOW => modify.preferred_backup_window(&rds.backup_window),
+                    p if p == &MAINTENANCE_WINDOW => {
                         modify.preferred_maintenance_window(&rds.maintenance_window)
                     }
-                    "enabled_cloudwatch_logs_exports" => {
+                    p if p == &EXPORTED_LOGS => {
                         let have = strings(change.observed.as_ref());
                         let enable: Vec<String> = LOG_EXPORTS
                             .iter()
@@ -503,26 +670,26 @@ impl Resource for RdsInstance {
                                 .build(),
                         )
                     }
-                    "publicly_accessible" => modify.publicly_accessible(false),
-                    "deletion_protection" => modify.deletion_protection(true),
-                    "copy_tags_to_snapshot" => modify.copy_tags_to_snapshot(true),
-                    "auto_minor_version_upgrade" => modify.auto_minor_version_upgrade(true),
-                    "iam_database_authentication_enabled" => {
+                    p if p == &PUBLICLY_ACCESSIBLE => modify.publicly_accessible(false),
+                    p if p == &DELETION_PROTECTION => modify.deletion_protection(true),
+                    p if p == &COPY_TAGS_TO_SNAPSHOT => modify.copy_tags_to_snapshot(true),
+                    p if p == &AUTO_MINOR_UPGRADE => modify.auto_minor_version_upgrade(true),
+                    p if p == &IAM_AUTHENTICATION => {
                         modify.enable_iam_database_authentication(true)
                     }
-                    "monitoring_interval" | "monitoring_role_arn" => modify
+                    p if p == &MONITORING_INTERVAL || p == &MONITORING_ROLE => modify
                         .monitoring_interval(rds.monitoring_interval_seconds)
                         .monitoring_role_arn(ctx.arn_of(Logical::Role(RoleFor::RdsMonitoring))?),
-                    "performance_insights_enabled" => modify
+                    p if p == &INSIGHTS_ENABLED => modify
                         .enable_performance_insights(true)
                         .performance_insights_kms_key_id(&key)
                         .performance_insights_retention_period(
                             rds.performance_insights_retention_days,
                         ),
-                    "db_parameter_group" => {
+                    p if p == &PARAMETER_GROUP => {
                         modify.db_parameter_group_name(ctx.names().db_parameter_group())
                     }
-                    "vpc_security_group_ids" => modify.vpc_security_group_ids(
+                    p if p == &SECURITY_GROUPS => modify.vpc_security_group_ids(
                         ctx.id_of(Logical::SecurityGroup(Guards::Postgres))?,
                     ),
                     _ => return Err(unchangeable(self.name(), change)),
@@ -532,7 +699,7 @@ impl Resource for RdsInstance {
             self.wait_modified(ctx, accepted.db_instance(), &settings)
                 .await?;
         }
-        if changed("tags") {
+        if changed(&TAGS) {
             let arn = recorded_attr(self.name(), &current.record, "arn")?;
             tags::write(ctx, arn, &ctx.names().rds_instance()).await?;
         }
@@ -603,7 +770,7 @@ mod tests {
     fn optimizing_storage_is_available_not_drift_nor_a_wait() {
         let optimizing = described(OPTIMIZING_STORAGE);
         assert_eq!(
-            optimizing.properties.get("status"),
+            optimizing.properties.get(&STATUS),
             Some(&json!("available"))
         );
         assert!(RdsInstance.in_transition(&optimizing).is_none());

@@ -10,10 +10,12 @@ use serde_json::{Map, Value, json};
 use super::{engine, tags};
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{Severity, TRANSMISSION, control};
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, desired_tags, found, gone, recorded_attr, unchangeable};
+use crate::property::{Prop, Property, TAGS};
+use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::{Required, desired_tags, found, gone, recorded_attr};
 use crate::state::Record;
 
 /// The parameters medtech sets; all are dynamic, so they apply without a reboot.
@@ -24,6 +26,31 @@ const PARAMETERS: [(&str, &str); 3] = [
 ];
 
 pub(crate) struct DbParameterGroup;
+
+static PARAMETERS_SET: Property = Property::in_place(
+    "parameters",
+    control(
+        "TLS forced (rds.force_ssl=1); connections and disconnections logged",
+        Severity::Critical,
+        TRANSMISSION,
+        "run `medtech up` (ModifyDBParameterGroup)",
+        "rds_instance_transport_encrypted",
+        "RDS_LOGGING_ENABLED",
+    ),
+);
+/// A family cannot change, yet it is declared in place: `update` refuses a new one itself, to
+/// say that it is a major version change and how to go back.
+static FAMILY: Property = Property::in_place(
+    "family",
+    control(
+        "Parameter group of the engine's family",
+        Severity::Medium,
+        TRANSMISSION,
+        "change the config back",
+        "-",
+        "-",
+    ),
+);
 
 impl DbParameterGroup {
     async fn set_parameters(ctx: &Ctx) -> Result<(), Error> {
@@ -55,12 +82,12 @@ impl Resource for DbParameterGroup {
         Logical::DbParameterGroup
     }
 
-    fn kind(&self) -> &'static str {
-        "db_parameter_group"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![]
+    }
+
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&FAMILY, &PARAMETERS_SET, &TAGS] }
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -70,11 +97,11 @@ impl Resource for DbParameterGroup {
             .collect();
         Ok(Properties::from([
             (
-                "family",
+                &FAMILY,
                 json!(engine::for_major(ctx, self.name()).await?.family),
             ),
-            ("parameters", Value::Object(parameters)),
-            ("tags", desired_tags(ctx, &ctx.names().db_parameter_group())),
+            (&PARAMETERS_SET, Value::Object(parameters)),
+            (&TAGS, desired_tags(ctx, &ctx.names().db_parameter_group())),
         ]))
     }
 
@@ -115,9 +142,9 @@ impl Resource for DbParameterGroup {
         Ok(Some(Observed {
             record: Record::new(&name).with("arn", &arn),
             properties: Properties::from([
-                ("family", json!(group.db_parameter_group_family())),
-                ("parameters", Value::Object(parameters)),
-                ("tags", tags::read(ctx, recorded, &arn).await?),
+                (&FAMILY, json!(group.db_parameter_group_family())),
+                (&PARAMETERS_SET, Value::Object(parameters)),
+                (&TAGS, tags::read(ctx, recorded, &arn).await?),
             ]),
         }))
     }
@@ -150,13 +177,13 @@ impl Resource for DbParameterGroup {
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
         // Only a new major version changes the family: refused before the other changes.
-        if let Some(change) = changes.iter().find(|c| c.property == "family") {
+        if let Some(change) = changes.iter().find(|c| c.property == &FAMILY) {
             return Err(engine::refuse_major_change(self.name(), change));
         }
         for change in changes {
             match change.property {
-                "parameters" => Self::set_parameters(ctx).await?,
-                "tags" => {
+                p if p == &PARAMETERS_SET => Self::set_parameters(ctx).await?,
+                p if p == &TAGS => {
                     let arn = recorded_attr(self.name(), &current.record, "arn")?;
                     tags::write(ctx, arn, &ctx.names().db_parameter_group()).await?;
                 }

@@ -18,7 +18,6 @@ pub(crate) struct DbSubnetGroup;
 #[async_trait]
 impl PrivateSubnetGroup for DbSubnetGroup {
     const LOGICAL: Logical = Logical::DbSubnetGroup;
-    const KIND: &'static str = "db_subnet_group";
 
     fn group_name(ctx: &Ctx) -> String {
         ctx.names().db_subnet_group()

@@ -11,12 +11,12 @@ use serde_json::{Map, Value, json};
 
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::{Ctx, ListKey};
+use crate::control::{AUTHN, ENCRYPTION, Severity, control};
 use crate::error::Error;
 use crate::logical::{Holds, Logical};
-use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{
-    Required, desired_tags, found, listed, recorded_attr, tag_pairs, unchangeable,
-};
+use crate::property::{Prop, Property, TAGS};
+use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::{Required, desired_tags, found, listed, recorded_attr, tag_pairs};
 use crate::secret_value::{self, SecretString};
 use crate::state::Record;
 
@@ -30,6 +30,31 @@ const VALUES: ListKey<Vec<(String, Arc<SecretString>)>> =
 pub(crate) struct Secret {
     holds: Holds,
 }
+
+static KMS_KEY: Property = Property::in_place(
+    "kms_key_id",
+    control(
+        "Secret encrypted with the stack's key",
+        Severity::High,
+        ENCRYPTION,
+        "run `medtech up` (UpdateSecret)",
+        "secretsmanager_secret_encrypted_with_cmk",
+        "SECRETSMANAGER_USING_CMK",
+    ),
+);
+/// Never rewritten, yet declared in place: `update` refuses it itself, to say how to rotate
+/// the value rather than to re-create the secret.
+static VALUE: Property = Property::in_place(
+    "value",
+    control(
+        "Secret holds the expected keys and a value within the service's rules",
+        Severity::High,
+        AUTHN,
+        "restore the JSON keys; rotate through the service if the value is weak",
+        "-",
+        "-",
+    ),
+);
 
 impl Secret {
     pub(crate) fn new(holds: Holds) -> Self {
@@ -133,10 +158,10 @@ impl Secret {
         Ok(Some(Observed {
             record: Record::new(&name).with("arn", &arn),
             properties: Properties::from([
-                ("kms_key_id", json!(kms_key_id)),
-                ("value", json!(value)),
+                (&KMS_KEY, json!(kms_key_id)),
+                (&VALUE, json!(value)),
                 (
-                    "tags",
+                    &TAGS,
                     tag_pairs(
                         tags.iter()
                             .flatten()
@@ -303,19 +328,19 @@ impl Resource for Secret {
         Logical::Secret(self.holds)
     }
 
-    fn kind(&self) -> &'static str {
-        "secret"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::KmsKey]
     }
 
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&KMS_KEY, &VALUE, &TAGS] }
+    }
+
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
         Ok(Properties::from([
-            ("kms_key_id", json!(ctx.arn_of(Logical::KmsKey)?)),
-            ("value", json!("ok")),
-            ("tags", desired_tags(ctx, &self.aws_name(ctx))),
+            (&KMS_KEY, json!(ctx.arn_of(Logical::KmsKey)?)),
+            (&VALUE, json!("ok")),
+            (&TAGS, desired_tags(ctx, &self.aws_name(ctx))),
         ]))
     }
 
@@ -399,7 +424,7 @@ impl Resource for Secret {
         let arn = recorded_attr(self.name(), &current.record, "arn")?;
         for change in changes {
             match change.property {
-                "kms_key_id" => {
+                p if p == &KMS_KEY => {
                     secrets
                         .update_secret()
                         .secret_id(arn)
@@ -408,7 +433,7 @@ impl Resource for Secret {
                         .await
                         .op("secretsmanager:UpdateSecret")?;
                 }
-                "tags" => {
+                p if p == &TAGS => {
                     secrets
                         .tag_resource()
                         .secret_id(arn)
@@ -418,7 +443,7 @@ impl Resource for Secret {
                         .op("secretsmanager:TagResource")?;
                 }
                 // Rewriting the value would break the database or cache it belongs to.
-                "value" => {
+                p if p == &VALUE => {
                     return Err(Error::resource(
                         self.name(),
                         format!(

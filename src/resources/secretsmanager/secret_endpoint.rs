@@ -8,13 +8,26 @@ use serde_json::{Value, json};
 use super::secret::{self};
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
+use crate::control::{Control, INTEGRITY, Severity, control};
 use crate::error::Error;
 use crate::logical::{Holds, Logical};
+use crate::property::{Prop, Property};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::secret_value::SecretString;
 use crate::state::Record;
 
 pub(crate) struct SecretEndpoint;
+
+const POINTS_AT_INSTANCE: Control = control(
+    "RDS secret points at the live instance",
+    Severity::Low,
+    INTEGRITY,
+    "run `medtech up`",
+    "-",
+    "-",
+);
+static HOST: Property = Property::in_place("host", POINTS_AT_INSTANCE);
+static PORT: Property = Property::in_place("port", POINTS_AT_INSTANCE);
 
 impl SecretEndpoint {
     /// The instance's host and port; the host is `None` until AWS reports one (while the
@@ -38,12 +51,12 @@ impl Resource for SecretEndpoint {
         Logical::RdsSecretEndpoint
     }
 
-    fn kind(&self) -> &'static str {
-        "secret_endpoint"
-    }
-
     fn depends_on(&self) -> Vec<Logical> {
         vec![Logical::Secret(Holds::RdsCredentials), Logical::RdsInstance]
+    }
+
+    fn properties(&self) -> &'static [Prop] {
+        const { &[&HOST, &PORT] }
     }
 
     async fn desired(&self, ctx: &Ctx) -> Result<Properties, Error> {
@@ -51,8 +64,8 @@ impl Resource for SecretEndpoint {
         // Until the instance has an endpoint, the secret holds the empty host it was created
         // with: what `plan` and `verify` expect while the instance is being created.
         Ok(Properties::from([
-            ("host", json!(host.as_deref().unwrap_or(""))),
-            ("port", json!(port)),
+            (&HOST, json!(host.as_deref().unwrap_or(""))),
+            (&PORT, json!(port)),
         ]))
     }
 
@@ -64,8 +77,8 @@ impl Resource for SecretEndpoint {
         Ok(Some(Observed {
             record: Record::new(ctx.names().rds_secret()),
             properties: Properties::from([
-                ("host", value.get("host").cloned().unwrap_or(Value::Null)),
-                ("port", value.get("port").cloned().unwrap_or(Value::Null)),
+                (&HOST, value.get("host").cloned().unwrap_or(Value::Null)),
+                (&PORT, value.get("port").cloned().unwrap_or(Value::Null)),
             ]),
         }))
     }
