@@ -501,43 +501,29 @@ impl Resource for Alarm {
     }
 
     fn properties(&self) -> &'static [Prop] {
-        const ONE_METRIC: [Prop; 13] = [
-            &NAMESPACE,
-            &METRIC_NAME,
-            &STATISTIC,
-            &DIMENSIONS,
-            &COMPARISON,
-            &THRESHOLD,
-            &PERIOD,
-            &EVALUATION_PERIODS,
-            &MISSING_DATA,
-            &ACTIONS_ENABLED,
-            &ALARM_ACTIONS,
-            &INSUFFICIENT_DATA_ACTIONS,
-            &TAGS,
-        ];
         // Alarms over the cache's members (`Watched::Members`) also watch their expression and
-        // that every member is covered.
-        const MEMBERS: [Prop; 15] = [
-            &NAMESPACE,
-            &METRIC_NAME,
-            &STATISTIC,
-            &DIMENSIONS,
-            &COMPARISON,
-            &THRESHOLD,
-            &PERIOD,
-            &EVALUATION_PERIODS,
-            &MISSING_DATA,
-            &ACTIONS_ENABLED,
-            &ALARM_ACTIONS,
-            &INSUFFICIENT_DATA_ACTIONS,
-            &TAGS,
+        // that every member is covered: the first two.
+        const ALL: [Prop; 15] = [
             &EXPRESSION,
             &UNCOVERED_MEMBERS,
+            &NAMESPACE,
+            &METRIC_NAME,
+            &STATISTIC,
+            &DIMENSIONS,
+            &COMPARISON,
+            &THRESHOLD,
+            &PERIOD,
+            &EVALUATION_PERIODS,
+            &MISSING_DATA,
+            &ACTIONS_ENABLED,
+            &ALARM_ACTIONS,
+            &INSUFFICIENT_DATA_ACTIONS,
+            &TAGS,
         ];
+        let all: &'static [Prop] = const { &ALL };
         match self.metric {
-            Metric::RedisCpu | Metric::RedisReplicationLag => const { &MEMBERS },
-            _ => const { &ONE_METRIC },
+            Metric::RedisCpu | Metric::RedisReplicationLag => all,
+            _ => &all[2..],
         }
     }
 
