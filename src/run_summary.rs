@@ -331,6 +331,13 @@ mod tests {
         }
     }
 
+    /// The counts line (unpainted) and the JSON counts of `reports` ended as `run`.
+    fn assert_counts(run: Run, reports: &[StepReport], line: &str, counts: Value) {
+        let summary = Summary::of(run, reports);
+        assert_eq!(summary.line(Paint::PLAIN), line);
+        assert_eq!(summary.json(), counts);
+    }
+
     /// The columns people and the e2e tests read (`RESOURCE ` starts the table, the fourth
     /// word is the action), SECONDS right-aligned, then the calls line and each root cause once.
     #[test]
@@ -387,17 +394,14 @@ mod tests {
             step("c", Outcome::Done(Action::WouldUpdate(vec![]))),
             step("d", Outcome::Done(Action::Unchanged)),
         ];
-        let summary = Summary::of(Run::Plan, &reports);
-        assert_eq!(
-            summary.line(Paint::PLAIN),
-            "Plan: 2 to create, 1 to change, 1 to leave alone."
+        assert_counts(
+            Run::Plan,
+            &reports,
+            "Plan: 2 to create, 1 to change, 1 to leave alone.",
+            json!({"create": 2, "change": 1, "unchanged": 1, "settling": 0, "failed": 0, "not_run": 0}),
         );
         assert_eq!(
-            summary.json(),
-            json!({"create": 2, "change": 1, "unchanged": 1, "settling": 0, "failed": 0, "not_run": 0})
-        );
-        assert_eq!(
-            summary.line(Paint::ANSI),
+            Summary::of(Run::Plan, &reports).line(Paint::ANSI),
             "\x1b[1mPlan:\x1b[0m 2 to create, 1 to change, 1 to leave alone."
         );
     }
@@ -426,14 +430,11 @@ mod tests {
             step("b", Outcome::Done(Action::Absent)),
             step("c", Outcome::Done(Action::Absent)),
         ];
-        let summary = Summary::of(Run::Destroy, &gone);
-        assert_eq!(
-            summary.line(Paint::PLAIN),
-            "Destroy: 1 destroyed, 2 already gone."
-        );
-        assert_eq!(
-            summary.json(),
-            json!({"destroyed": 1, "already_gone": 2, "failed": 0, "not_run": 0})
+        assert_counts(
+            Run::Destroy,
+            &gone,
+            "Destroy: 1 destroyed, 2 already gone.",
+            json!({"destroyed": 1, "already_gone": 2, "failed": 0, "not_run": 0}),
         );
     }
 }

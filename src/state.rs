@@ -357,28 +357,12 @@ mod tests {
         );
 
         paths.save(&sample()).unwrap();
-        let err = paths.load(&env(), "eu-west-1", "123456789012").unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StateError::Mismatch {
-                    field: "region",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        let err = paths.load(&env(), "us-east-1", "999999999999").unwrap_err();
-        assert!(
-            matches!(
-                err,
-                StateError::Mismatch {
-                    field: "account",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        let mismatched = |region, account| match paths.load(&env(), region, account) {
+            Err(StateError::Mismatch { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(mismatched("eu-west-1", "123456789012"), "region");
+        assert_eq!(mismatched("us-east-1", "999999999999"), "account");
     }
 
     #[test]

@@ -66,11 +66,7 @@ impl Clients {
         // --region and AWS_REGION were checked with the settings; a profile's region is
         // checked here, still before the first call.
         let region = crate::config::validate_region("region (of the AWS profile)", region)?;
-        let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(&config)
-                .interceptor(calls.clone())
-                .build(),
-        );
+        let sts = counted_client!(aws_sdk_sts, &config, &calls);
         // Two attempts, not ten: an unreachable endpoint or missing credentials should be
         // reported within seconds, not after a minute of backoff.
         let identity = sts
@@ -105,41 +101,17 @@ impl Clients {
             account_id,
             partition,
             calls: calls.clone(),
-            ec2: aws_sdk_ec2::Client::from_conf(with_counter!(aws_sdk_ec2, &config, &calls)),
-            kms: aws_sdk_kms::Client::from_conf(with_counter!(aws_sdk_kms, &config, &calls)),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(with_counter!(
-                aws_sdk_cloudwatchlogs,
-                &config,
-                &calls
-            )),
-            kinesis: aws_sdk_kinesis::Client::from_conf(with_counter!(
-                aws_sdk_kinesis,
-                &config,
-                &calls
-            )),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(with_counter!(
-                aws_sdk_secretsmanager,
-                &config,
-                &calls
-            )),
-            rds: aws_sdk_rds::Client::from_conf(with_counter!(aws_sdk_rds, &config, &calls)),
-            elasticache: aws_sdk_elasticache::Client::from_conf(with_counter!(
-                aws_sdk_elasticache,
-                &config,
-                &calls
-            )),
-            iam: aws_sdk_iam::Client::from_conf(with_counter!(aws_sdk_iam, &config, &calls)),
-            sns: aws_sdk_sns::Client::from_conf(with_counter!(aws_sdk_sns, &config, &calls)),
-            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(with_counter!(
-                aws_sdk_cloudwatch,
-                &config,
-                &calls
-            )),
-            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(with_counter!(
-                aws_sdk_resourcegroupstagging,
-                &config,
-                &calls
-            )),
+            ec2: counted_client!(aws_sdk_ec2, &config, &calls),
+            kms: counted_client!(aws_sdk_kms, &config, &calls),
+            logs: counted_client!(aws_sdk_cloudwatchlogs, &config, &calls),
+            kinesis: counted_client!(aws_sdk_kinesis, &config, &calls),
+            secrets: counted_client!(aws_sdk_secretsmanager, &config, &calls),
+            rds: counted_client!(aws_sdk_rds, &config, &calls),
+            elasticache: counted_client!(aws_sdk_elasticache, &config, &calls),
+            iam: counted_client!(aws_sdk_iam, &config, &calls),
+            sns: counted_client!(aws_sdk_sns, &config, &calls),
+            cloudwatch: counted_client!(aws_sdk_cloudwatch, &config, &calls),
+            tagging: counted_client!(aws_sdk_resourcegroupstagging, &config, &calls),
         })
     }
 
@@ -157,15 +129,18 @@ impl Clients {
     }
 }
 
-/// A service's config from the shared one, with the call counter attached.
-macro_rules! with_counter {
+/// A service's client from the shared config, with the call counter attached. A macro: each
+/// SDK crate has its own `Client` and config builder, with no trait in common.
+macro_rules! counted_client {
     ($krate:ident, $config:expr, $calls:expr) => {
-        $krate::config::Builder::from($config)
-            .interceptor($calls.clone())
-            .build()
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($config)
+                .interceptor($calls.clone())
+                .build(),
+        )
     };
 }
-use with_counter;
+use counted_client;
 
 async fn load_sdk_config(target: &AwsTarget) -> SdkConfig {
     // A 35-resource parallel run meets throttling that the default three attempts cannot

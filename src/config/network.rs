@@ -38,18 +38,16 @@ impl Network {
             .map_err(|e| ConfigError::new(vpc_field, e.to_string()))?
             .take(4)
             .collect();
-        let public_subnets = subnet_pair(
-            &format!("{file}:network.public_subnet_cidrs"),
-            public,
-            [defaults[0], defaults[1]],
-            &vpc_cidr,
-        )?;
-        let private_subnets = subnet_pair(
-            &format!("{file}:network.private_subnet_cidrs"),
-            private,
-            [defaults[2], defaults[3]],
-            &vpc_cidr,
-        )?;
+        let pair = |tier: &str, given: Option<&[String]>, first: usize| {
+            subnet_pair(
+                &format!("{file}:network.{tier}_subnet_cidrs"),
+                given,
+                [defaults[first], defaults[first + 1]],
+                &vpc_cidr,
+            )
+        };
+        let public_subnets = pair("public", public, 0)?;
+        let private_subnets = pair("private", private, 2)?;
         let all = [
             public_subnets[0],
             public_subnets[1],

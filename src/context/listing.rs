@@ -36,6 +36,20 @@ impl<T> ListKey<T> {
     }
 }
 
+/// What fetches a list: called once, on first demand, by whichever read asks first. Named so
+/// that the cache and `Ctx::listed`, which hands it on, state one bound.
+pub(crate) trait Fetch<T>: FnOnce() -> Self::Listing {
+    type Listing: Future<Output = Result<T, Error>>;
+}
+
+impl<T, F, Fut> Fetch<T> for F
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    type Listing = Fut;
+}
+
 /// A list's name and type: two lists of one name cannot be mistaken for each other.
 type Slot = (&'static str, TypeId);
 
@@ -55,17 +69,12 @@ struct Listed {
 impl Listings {
     /// The list under `key`, fetched by `fetch` on first demand (concurrent callers share one
     /// fetch); `None` once the run has changed something (before the fetch or since).
-    pub(super) async fn get<T, F, Fut>(
+    pub(super) async fn get<T: Send + Sync + 'static>(
         &self,
         calls: &CallCounter,
         key: &ListKey<T>,
-        fetch: F,
-    ) -> Result<Option<Arc<T>>, Error>
-    where
-        T: Send + Sync + 'static,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
-    {
+        fetch: impl Fetch<T>,
+    ) -> Result<Option<Arc<T>>, Error> {
         let cell = Arc::clone(
             self.cells
                 .lock()
@@ -105,14 +114,46 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// A run's lists and its call count, every read asking for the same list.
+    #[derive(Default)]
+    struct Run {
+        listings: Listings,
+        calls: CallCounter,
+    }
+
+    impl Run {
+        async fn get<T: Send + Sync + 'static>(
+            &self,
+            fetch: impl Fetch<T>,
+        ) -> Result<Option<Arc<T>>, Error> {
+            self.listings
+                .get(&self.calls, &ListKey::new("k"), fetch)
+                .await
+        }
+
+        /// A read whose fetch fails with an AWS error of `kind`.
+        async fn get_failing(&self, kind: ErrorKind) -> Result<Option<Arc<u8>>, Error> {
+            self.get(|| async {
+                let mut e = crate::aws::AwsError::unexpected("tag:GetResources", "no");
+                e.kind = kind;
+                Err(Error::Aws(e))
+            })
+            .await
+        }
+
+        /// Whether a read now takes its item from the list.
+        async fn reads_from_the_list(&self) -> bool {
+            self.get(|| async { Ok(1u8) }).await.unwrap().is_some()
+        }
+    }
+
     #[tokio::test]
     async fn one_fetch_serves_every_reader() {
-        let listings = Listings::default();
-        let calls = CallCounter::default();
+        let run = Run::default();
         let fetches = AtomicUsize::new(0);
         for _ in 0..3 {
-            let got = listings
-                .get(&calls, &ListKey::new("subnets"), || async {
+            let got = run
+                .get(|| async {
                     fetches.fetch_add(1, Ordering::SeqCst);
                     Ok(vec!["subnet-1".to_owned()])
                 })
@@ -123,109 +164,52 @@ mod tests {
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 
+    /// Whether a list fetched before `operation` was sent (`polling`: by a wait) still serves
+    /// reads after it.
+    async fn outlives(operation: &str, polling: bool) -> bool {
+        let run = Run::default();
+        assert!(run.reads_from_the_list().await);
+        run.calls.count(operation.to_owned(), polling);
+        run.reads_from_the_list().await
+    }
+
     #[tokio::test]
     async fn a_change_after_the_fetch_retires_the_list() {
-        let listings = Listings::default();
-        let calls = CallCounter::default();
-        let fetch = || async { Ok(1u8) };
-        assert!(
-            listings
-                .get(&calls, &ListKey::new("k"), fetch)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        calls.count("EC2:DescribeVpcs".to_owned(), false);
-        assert!(
-            listings
-                .get(&calls, &ListKey::new("k"), fetch)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        calls.count("EC2:CreateTags".to_owned(), false);
-        assert!(
-            listings
-                .get(&calls, &ListKey::new("k"), fetch)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(outlives("EC2:DescribeVpcs", false).await);
+        assert!(!outlives("EC2:CreateTags", false).await);
     }
 
     /// A wait that saw a resource settle (a pending endpoint now available) must not be
     /// followed by a read from the list fetched while it was pending.
     #[tokio::test]
     async fn a_poll_after_the_fetch_retires_the_list() {
-        let listings = Listings::default();
-        let calls = CallCounter::default();
-        let fetch = || async { Ok(1u8) };
-        assert!(
-            listings
-                .get(&calls, &ListKey::new("k"), fetch)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        calls.count("EC2:DescribeVpcEndpoints".to_owned(), true);
-        assert!(
-            listings
-                .get(&calls, &ListKey::new("k"), fetch)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(!outlives("EC2:DescribeVpcEndpoints", true).await);
     }
 
     #[tokio::test]
     async fn nothing_is_listed_once_the_run_has_changed_something() {
-        let listings = Listings::default();
-        let calls = CallCounter::default();
-        calls.count("EC2:CreateVpc".to_owned(), false);
-        let got = listings
-            .get(&calls, &ListKey::new("k"), || async {
-                panic!("a list fetched after a change")
-            })
+        let run = Run::default();
+        run.calls.count("EC2:CreateVpc".to_owned(), false);
+        let got = run
+            .get(|| async { panic!("a list fetched after a change") })
             .await;
         assert!(matches!(got, Ok(None::<Arc<u8>>)));
     }
 
-    fn aws(kind: ErrorKind) -> Error {
-        let mut e = crate::aws::AwsError::unexpected("tag:GetResources", "no");
-        e.kind = kind;
-        Error::Aws(e)
-    }
-
     #[tokio::test]
     async fn a_fetch_failed_for_now_is_tried_again() {
-        let listings = Listings::default();
-        let calls = CallCounter::default();
-        let first: Result<Option<Arc<u8>>, Error> = listings
-            .get(&calls, &ListKey::new("k"), || async {
-                Err(aws(ErrorKind::Throttled))
-            })
-            .await;
-        assert!(first.is_err());
-        let second = listings
-            .get(&calls, &ListKey::new("k"), || async { Ok(7u8) })
-            .await;
+        let run = Run::default();
+        assert!(run.get_failing(ErrorKind::Throttled).await.is_err());
+        let second = run.get(|| async { Ok(7u8) }).await;
         assert_eq!(*second.unwrap().unwrap(), 7);
     }
 
     #[tokio::test]
     async fn a_denied_list_sends_reads_one_by_one_without_asking_again() {
-        let listings = Listings::default();
-        let calls = CallCounter::default();
-        let denied = listings
-            .get(&calls, &ListKey::new("k"), || async {
-                Err::<u8, _>(aws(ErrorKind::Other))
-            })
-            .await;
-        assert!(matches!(denied, Ok(None)));
-        let again = listings
-            .get(&calls, &ListKey::new("k"), || async {
-                panic!("asked again after a denial")
-            })
+        let run = Run::default();
+        assert!(matches!(run.get_failing(ErrorKind::Other).await, Ok(None)));
+        let again = run
+            .get(|| async { panic!("asked again after a denial") })
             .await;
         assert!(matches!(again, Ok(None::<Arc<u8>>)));
     }

@@ -19,7 +19,7 @@ use crate::naming::{Names, Zone};
 use crate::state::Record;
 use crate::tags;
 pub(crate) use listing::ListKey;
-use listing::Listings;
+use listing::{Fetch, Listings};
 
 /// Receives the live status of a step ("pending", "creating") for the progress display.
 pub(crate) trait StatusSink: Send + Sync {
@@ -95,16 +95,11 @@ impl Ctx {
 
     /// A batched list shared by every read of its kind in this run (see `listing`); `None`
     /// once something may have changed since it was fetched.
-    pub(crate) async fn listed<T, F, Fut>(
+    pub(crate) async fn listed<T: Send + Sync + 'static>(
         &self,
         key: &ListKey<T>,
-        fetch: F,
-    ) -> Result<Option<Arc<T>>, Error>
-    where
-        T: Send + Sync + 'static,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
-    {
+        fetch: impl Fetch<T>,
+    ) -> Result<Option<Arc<T>>, Error> {
         self.listings.get(&self.clients.calls, key, fetch).await
     }
 

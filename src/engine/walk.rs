@@ -109,6 +109,7 @@ fn skip_after<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use std::sync::Mutex;
     use std::time::Duration;
 
@@ -123,21 +124,69 @@ mod tests {
         .unwrap()
     }
 
+    /// A walk of `graph()`: forward, every node as urgent, not interrupted, unless a test
+    /// says otherwise.
+    struct TestWalk {
+        direction: Direction,
+        parallelism: usize,
+        priority: Vec<u64>,
+        interrupt: Interrupt,
+    }
+
+    impl TestWalk {
+        fn new(parallelism: usize) -> Self {
+            Self {
+                direction: Direction::Forward,
+                parallelism,
+                priority: vec![0; graph().len()],
+                interrupt: Interrupt::default(),
+            }
+        }
+
+        /// Runs `step` on each node's name; the results by name.
+        async fn run<T, Fut>(&self, step: impl Fn(String) -> Fut) -> HashMap<String, NodeResult<T>>
+        where
+            Fut: Future<Output = Result<T, Error>>,
+        {
+            let g = graph();
+            let results = walk(
+                &g,
+                self.direction,
+                self.parallelism,
+                &self.priority,
+                &self.interrupt,
+                |n| step(g.name(n).to_owned()),
+            )
+            .await;
+            (0..g.len())
+                .map(|n| g.name(n).to_owned())
+                .zip(results)
+                .collect()
+        }
+
+        /// The order in which the walk starts the nodes.
+        async fn starts(&self) -> Vec<String> {
+            let log = Mutex::new(Vec::new());
+            self.run(|name| {
+                let log = &log;
+                async move {
+                    log.lock().unwrap().push(name);
+                    Ok(())
+                }
+            })
+            .await;
+            log.into_inner().unwrap()
+        }
+    }
+
     #[tokio::test]
     async fn runs_independent_nodes_at_once_and_dependents_after() {
-        let g = graph();
         let log = Mutex::new(Vec::new());
         let active = Mutex::new(0usize);
         let peak = Mutex::new(0usize);
-        let results = walk(
-            &g,
-            Direction::Forward,
-            10,
-            &[0; 5],
-            &Interrupt::default(),
-            |n| {
+        let results = TestWalk::new(10)
+            .run(|name| {
                 let (log, active, peak) = (&log, &active, &peak);
-                let name = g.name(n).to_owned();
                 async move {
                     {
                         let mut a = active.lock().unwrap();
@@ -149,12 +198,11 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     log.lock().unwrap().push(format!("end {name}"));
                     *active.lock().unwrap() -= 1;
-                    Ok::<_, Error>(name)
+                    Ok(name)
                 }
-            },
-        )
-        .await;
-        assert!(results.iter().all(|r| matches!(r, NodeResult::Done(_))));
+            })
+            .await;
+        assert!(results.values().all(|r| matches!(r, NodeResult::Done(_))));
         let log = log.into_inner().unwrap();
         let at = |s: &str| log.iter().position(|l| l == s).unwrap();
         assert!(at("end vpc") < at("start subnet-a"));
@@ -166,16 +214,10 @@ mod tests {
 
     #[tokio::test]
     async fn parallelism_bounds_concurrency() {
-        let g = graph();
         let active = Mutex::new(0usize);
         let peak = Mutex::new(0usize);
-        walk(
-            &g,
-            Direction::Forward,
-            1,
-            &[0; 5],
-            &Interrupt::default(),
-            |_| {
+        TestWalk::new(1)
+            .run(|_| {
                 let (active, peak) = (&active, &peak);
                 async move {
                     let now = {
@@ -189,63 +231,39 @@ mod tests {
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     *active.lock().unwrap() -= 1;
-                    Ok::<_, Error>(())
+                    Ok(())
                 }
-            },
-        )
-        .await;
+            })
+            .await;
         assert_eq!(*peak.lock().unwrap(), 1);
     }
 
     #[tokio::test]
     async fn failure_skips_dependents_but_not_other_branches() {
-        let g = graph();
-        let results = walk(
-            &g,
-            Direction::Forward,
-            10,
-            &[0; 5],
-            &Interrupt::default(),
-            |n| {
-                let name = g.name(n).to_owned();
-                async move {
-                    if name == "subnet-a" {
-                        Err(Error::resource(&name, "boom"))
-                    } else {
-                        Ok(())
-                    }
+        let results = TestWalk::new(10)
+            .run(|name| async move {
+                if name == "subnet-a" {
+                    Err(Error::resource(&name, "boom"))
+                } else {
+                    Ok(())
                 }
-            },
-        )
-        .await;
-        let by_name = |name: &str| &results[(0..g.len()).find(|&n| g.name(n) == name).unwrap()];
-        assert!(matches!(by_name("subnet-a"), NodeResult::Failed(_)));
-        assert!(matches!(by_name("nat"), NodeResult::Skipped { because } if because == "subnet-a"));
-        assert!(matches!(by_name("subnet-b"), NodeResult::Done(())));
-        assert!(matches!(by_name("eip"), NodeResult::Done(())));
+            })
+            .await;
+        assert!(matches!(&results["subnet-a"], NodeResult::Failed(_)));
+        assert!(
+            matches!(&results["nat"], NodeResult::Skipped { because } if because == "subnet-a")
+        );
+        assert!(matches!(&results["subnet-b"], NodeResult::Done(())));
+        assert!(matches!(&results["eip"], NodeResult::Done(())));
     }
 
     #[tokio::test]
     async fn reverse_walk_runs_dependents_first() {
-        let g = graph();
-        let log = Mutex::new(Vec::new());
-        walk(
-            &g,
-            Direction::Reverse,
-            10,
-            &[0; 5],
-            &Interrupt::default(),
-            |n| {
-                let log = &log;
-                let name = g.name(n).to_owned();
-                async move {
-                    log.lock().unwrap().push(name);
-                    Ok::<_, Error>(())
-                }
-            },
-        )
-        .await;
-        let log = log.into_inner().unwrap();
+        let reverse = TestWalk {
+            direction: Direction::Reverse,
+            ..TestWalk::new(10)
+        };
+        let log = reverse.starts().await;
         let at = |s: &str| log.iter().position(|l| l == s).unwrap();
         assert!(at("nat") < at("subnet-a"));
         assert!(at("subnet-a") < at("vpc"));
@@ -254,52 +272,40 @@ mod tests {
 
     #[tokio::test]
     async fn the_heaviest_chain_starts_first_when_slots_are_short() {
-        let g = graph();
-        let log = Mutex::new(Vec::new());
         // vpc -> subnet-a -> nat is the heavy chain; eip and subnet-b are light.
-        let priority = g.chain_weights(Direction::Forward, &[1, 1, 1, 100, 1]);
-        walk(
-            &g,
-            Direction::Forward,
-            1,
-            &priority,
-            &Interrupt::default(),
-            |n| {
-                let log = &log;
-                let name = g.name(n).to_owned();
-                async move {
-                    log.lock().unwrap().push(name);
-                    Ok::<_, Error>(())
-                }
-            },
-        )
-        .await;
+        let weighted = TestWalk {
+            priority: graph().chain_weights(Direction::Forward, &[1, 1, 1, 100, 1]),
+            ..TestWalk::new(1)
+        };
         assert_eq!(
-            log.into_inner().unwrap(),
+            weighted.starts().await,
             ["vpc", "subnet-a", "nat", "eip", "subnet-b"]
         );
     }
 
     #[tokio::test]
     async fn interruption_stops_new_steps() {
-        let g = graph();
-        let interrupt = Interrupt::default();
-        let results = walk(&g, Direction::Forward, 1, &[0; 5], &interrupt, |n| {
-            let interrupt = interrupt.clone();
-            let name = g.name(n).to_owned();
-            async move {
-                if name == "vpc" {
-                    interrupt.raise();
+        let serial = TestWalk::new(1);
+        let results = serial
+            .run(|name| {
+                let interrupt = serial.interrupt.clone();
+                async move {
+                    if name == "vpc" {
+                        interrupt.raise();
+                    }
+                    Ok(())
                 }
-                Ok::<_, Error>(())
-            }
-        })
-        .await;
+            })
+            .await;
         let done = results
-            .iter()
+            .values()
             .filter(|r| matches!(r, NodeResult::Done(_)))
             .count();
         assert_eq!(done, 1);
-        assert!(results.iter().any(|r| matches!(r, NodeResult::NotStarted)));
+        assert!(
+            results
+                .values()
+                .any(|r| matches!(r, NodeResult::NotStarted))
+        );
     }
 }

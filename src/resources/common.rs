@@ -2,10 +2,12 @@
 //! property, "exactly one" lookups, fields AWS must send, the refusal for properties that
 //! cannot change in place, and deletes that treat "already gone" as done. Beside them, what
 //! two services' resources share: `settling` (the waits of the RDS instance and the Redis
-//! replication group) and `subnet_group` (the DB and cache subnet groups).
+//! replication group), `subnet_group` (the DB and cache subnet groups) and `tags_by_arn`
+//! (the tag calls RDS and ElastiCache make by ARN).
 
 pub(crate) mod settling;
 pub(crate) mod subnet_group;
+pub(crate) mod tags_by_arn;
 
 use serde_json::Value;
 

@@ -107,36 +107,22 @@ impl Waiter {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<(T, String)>, Error>>,
     {
-        paced(
-            ctx,
-            self.resource,
-            self.goal,
-            self.timeout,
-            self.pace,
-            || {
-                let look = refresh();
-                async move {
-                    match look.await? {
-                        Some((item, status)) if self.target.contains(&status.as_str()) => {
-                            Ok(Poll::Ready(item))
-                        }
-                        Some((_, status)) if self.pending.contains(&status.as_str()) => {
-                            Ok(Poll::Pending(status))
-                        }
-                        found => Err(Error::resource(
-                            self.resource,
-                            format!(
-                                "is {}; it will not become {} without help",
-                                found
-                                    .as_ref()
-                                    .map_or("missing", |(_, status)| status.as_str()),
-                                self.goal
-                            ),
-                        )),
-                    }
-                }
-            },
-        )
+        self.poll(ctx, refresh, |found| match found {
+            Some((item, status)) if self.target.contains(&status.as_str()) => Ok(Poll::Ready(item)),
+            Some((_, status)) if self.pending.contains(&status.as_str()) => {
+                Ok(Poll::Pending(status))
+            }
+            found => Err(Error::resource(
+                self.resource,
+                format!(
+                    "is {}; it will not become {} without help",
+                    found
+                        .as_ref()
+                        .map_or("missing", |(_, status)| status.as_str()),
+                    self.goal
+                ),
+            )),
+        })
         .await
     }
 
@@ -146,6 +132,26 @@ impl Waiter {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<String>, Error>>,
     {
+        self.poll(ctx, refresh, |found| {
+            Ok(match found {
+                None => Poll::Ready(()),
+                Some(status) => Poll::Pending(status),
+            })
+        })
+        .await
+    }
+
+    /// Polls `refresh` at this wait's pace and timeout until `judge` finds what it saw final.
+    async fn poll<Seen, T, F, Fut>(
+        &self,
+        ctx: &Ctx,
+        refresh: F,
+        judge: impl Fn(Seen) -> Result<Poll<T>, Error>,
+    ) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Seen, Error>>,
+    {
         paced(
             ctx,
             self.resource,
@@ -154,12 +160,8 @@ impl Waiter {
             self.pace,
             || {
                 let look = refresh();
-                async move {
-                    Ok(match look.await? {
-                        None => Poll::Ready(()),
-                        Some(status) => Poll::Pending(status),
-                    })
-                }
+                let judge = &judge;
+                async move { judge(look.await?) }
             },
         )
         .await

@@ -4,7 +4,7 @@
 //! is said once here.
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::aws::{AwsError, ErrorKind};
 use crate::context::Ctx;
@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::logical::{Logical, Tier};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::tags_by_arn::TagsByArn;
 use crate::resources::common::{desired_tags, found, gone, recorded_attr, sorted_ids};
 use crate::state::Record;
 
@@ -40,6 +41,9 @@ pub(crate) struct Described {
 pub(crate) trait PrivateSubnetGroup: Send + Sync {
     const LOGICAL: Logical;
 
+    /// The service's tag calls.
+    type Tags: TagsByArn;
+
     fn group_name(ctx: &Ctx) -> String;
 
     /// The ARN the group has, where the service's ARNs follow from the name alone: a group
@@ -48,7 +52,6 @@ pub(crate) trait PrivateSubnetGroup: Send + Sync {
     fn arn_of_name(ctx: &Ctx, name: &str) -> Option<String>;
 
     async fn describe(ctx: &Ctx, name: &str) -> Result<Option<Described>, AwsError>;
-    async fn read_tags(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Value, Error>;
     async fn create(
         ctx: &Ctx,
         name: &str,
@@ -56,7 +59,6 @@ pub(crate) trait PrivateSubnetGroup: Send + Sync {
         subnet_ids: Vec<String>,
     ) -> Result<(), AwsError>;
     async fn modify(ctx: &Ctx, name: &str, subnet_ids: Vec<String>) -> Result<(), AwsError>;
-    async fn write_tags(ctx: &Ctx, arn: &str, name: &str) -> Result<(), Error>;
     /// Refused until what uses the group is fully gone: the engine retries.
     async fn delete(ctx: &Ctx, name: &str) -> Result<(), AwsError>;
 }
@@ -91,7 +93,7 @@ impl<G: PrivateSubnetGroup> Resource for G {
         let (described, tags) = match recorded.and(G::arn_of_name(ctx, &name)) {
             Some(arn) => {
                 let (d, t) =
-                    tokio::join!(G::describe(ctx, &name), G::read_tags(ctx, recorded, &arn));
+                    tokio::join!(G::describe(ctx, &name), G::Tags::read(ctx, recorded, &arn));
                 (d, Some(t))
             }
             None => (G::describe(ctx, &name).await, None),
@@ -102,7 +104,7 @@ impl<G: PrivateSubnetGroup> Resource for G {
         group.subnet_ids.sort();
         let tags = match tags {
             Some(tags) => tags?,
-            None => G::read_tags(ctx, recorded, &group.arn).await?,
+            None => G::Tags::read(ctx, recorded, &group.arn).await?,
         };
         Ok(Some(Observed {
             record: Record::new(&name).with("arn", &group.arn),
@@ -128,7 +130,7 @@ impl<G: PrivateSubnetGroup> Resource for G {
                 p if p == &SUBNET_IDS => G::modify(ctx, &name, private_subnets(ctx)?).await?,
                 p if p == &TAGS => {
                     let arn = recorded_attr(self.name(), &current.record, "arn")?;
-                    G::write_tags(ctx, arn, &name).await?;
+                    G::Tags::write(ctx, arn, &name).await?;
                 }
                 _ => return Err(unchangeable(self.name(), change)),
             }

@@ -1,15 +1,17 @@
 //! What the EC2-backed resources share: tag specifications at create time, lookup filters by
 //! name and environment, recording a create's id, re-tagging (and refusing what cannot change
-//! in place), and the per-call override that turns off the SDK's blind retry for creates that
-//! have no idempotency token. The describe calls and the look-ups on them are in `describe`.
+//! in place), and sending the creates that have no idempotency token without the SDK's blind
+//! retry (`create_once`). The describe calls and the look-ups on them are in `describe`.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::retry::RetryConfig;
 use serde_json::Value;
 
-use crate::aws::{AwsError, AwsResultExt};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
@@ -95,6 +97,15 @@ pub(crate) async fn retag_or_refuse(
     }
 }
 
+/// The answer to a call the engine may send again after losing its first answer (an attach,
+/// an association, a route, a rule): "already exists" means the first one took.
+pub(crate) fn already_done<T>(result: Result<T, AwsError>) -> Result<(), Error> {
+    match result {
+        Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(()),
+        other => other.map(drop).map_err(Error::from),
+    }
+}
+
 /// Records the id a create answered with, right away: a later wait that fails, or a lost
 /// state file, must not lead to a second copy. No id is an error naming the call.
 pub(crate) fn record_created(
@@ -125,10 +136,62 @@ pub(crate) async fn only_tags(
     Ok(())
 }
 
-/// For creates without a client token: a retried request whose first response was lost
-/// would create a second resource, so the engine re-reads by tag instead of the SDK retrying.
-pub(crate) fn no_retry() -> aws_sdk_ec2::config::Builder {
-    aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled())
+/// A create request that carries no client token, as its SDK builder (the builders share no
+/// trait): tagged at creation and sent once, by `create_once`.
+pub(crate) trait CreateOnce: Send {
+    type Output;
+    type Error;
+    /// What the tags given at creation apply to.
+    const TAGGED: ResourceType;
+
+    fn send_tagged(
+        self,
+        tags: TagSpecification,
+    ) -> impl Future<Output = Result<Self::Output, SdkError<Self::Error, HttpResponse>>> + Send;
+}
+
+macro_rules! create_once {
+    ($($module:ident::$builder:ident -> $output:ident, $error:ident, $tagged:ident;)*) => {$(
+        impl CreateOnce for aws_sdk_ec2::operation::$module::builders::$builder {
+            type Output = aws_sdk_ec2::operation::$module::$output;
+            type Error = aws_sdk_ec2::operation::$module::$error;
+            const TAGGED: ResourceType = ResourceType::$tagged;
+
+            async fn send_tagged(
+                self,
+                tags: TagSpecification,
+            ) -> Result<Self::Output, SdkError<Self::Error, HttpResponse>> {
+                let once =
+                    aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled());
+                self.tag_specifications(tags).customize().config_override(once).send().await
+            }
+        }
+    )*};
+}
+
+// module::request -> its output, its error, what its tags apply to
+create_once! {
+    allocate_address::AllocateAddressFluentBuilder
+        -> AllocateAddressOutput, AllocateAddressError, ElasticIp;
+    create_internet_gateway::CreateInternetGatewayFluentBuilder
+        -> CreateInternetGatewayOutput, CreateInternetGatewayError, InternetGateway;
+    create_route_table::CreateRouteTableFluentBuilder
+        -> CreateRouteTableOutput, CreateRouteTableError, RouteTable;
+    create_security_group::CreateSecurityGroupFluentBuilder
+        -> CreateSecurityGroupOutput, CreateSecurityGroupError, SecurityGroup;
+    create_subnet::CreateSubnetFluentBuilder -> CreateSubnetOutput, CreateSubnetError, Subnet;
+    create_vpc::CreateVpcFluentBuilder -> CreateVpcOutput, CreateVpcError, Vpc;
+}
+
+/// Sends `call`, tagged at creation as `name`, once: with no client token, the SDK retrying
+/// a request whose first response was lost would create a second resource, so the engine
+/// re-reads by tag instead.
+pub(crate) async fn create_once<C: CreateOnce>(
+    ctx: &Ctx,
+    call: C,
+    name: &str,
+) -> Result<C::Output, SdkError<C::Error, HttpResponse>> {
+    call.send_tagged(tag_spec(ctx, C::TAGGED, name)).await
 }
 
 /// A deterministic idempotency token (at most 64 ASCII characters) for `parts` and for the id

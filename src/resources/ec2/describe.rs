@@ -1,7 +1,8 @@
 //! One describe call per EC2 kind, and the look-ups built on it: by the id in state or by the
-//! environment's name tags (`find`), and from one list of the whole VPC (`listed`). The SDK
-//! gives every kind its own request builder with no trait in common, so each kind's call is
-//! written once, by `described!`, and everything else is generic over `Described`.
+//! environment's name tags (`find`, and the `read` of most kinds on it), and from one list of
+//! the whole VPC (`listed`). The SDK gives every kind its own request builder with no trait in
+//! common, so each kind's call is written once, by `described!`, and everything else is generic
+//! over `Described`.
 
 use aws_sdk_ec2::types::{
     Address, Filter, FlowLog, InternetGateway, NatGateway, RouteTable, SecurityGroup, Subnet, Vpc,
@@ -13,11 +14,14 @@ use crate::aws::{AwsError, AwsResultExt};
 use crate::context::{Ctx, ListKey};
 use crate::error::Error;
 use crate::logical::Logical;
+use crate::resource::Observed;
 use crate::resources::common::{self, Lookup, Required};
 use crate::state::Record;
 
 /// An EC2 item with its describe call.
 pub(crate) trait Described: Clone + Send + Sync + 'static {
+    /// What errors call an item of the kind (a look-up that finds several).
+    const KIND: &'static str;
     /// The describe operation, as errors name it.
     const OP: &'static str;
     /// The id's field, as the error for an item without one names it.
@@ -36,9 +40,10 @@ pub(crate) trait Described: Clone + Send + Sync + 'static {
 }
 
 macro_rules! described {
-    ($($item:ident: $op:literal, $id:literal, $get_id:ident,
+    ($($item:ident $kind:literal: $op:literal, $id:literal, $get_id:ident,
        $describe:ident($set_ids:ident, $set_filters:ident) -> $items:ident $(, $in_vpc:ident)?;)*) => {$(
         impl Described for $item {
+            const KIND: &'static str = $kind;
             const OP: &'static str = $op;
             const ID: &'static str = $id;
             $(const LIST: Option<ListKey<Vec<(String, Self)>>> =
@@ -65,24 +70,27 @@ macro_rules! described {
     };
 }
 
-// kind: describe call, id field, its getter, the request's setters, the answer's list[, in_vpc]
+// kind "as errors name it": describe call, id field, its getter, the request's setters, the
+// answer's list[, in_vpc]
 described! {
-    Vpc: "ec2:DescribeVpcs", "VpcId", vpc_id, describe_vpcs(set_vpc_ids, set_filters) -> vpcs;
-    Subnet: "ec2:DescribeSubnets", "SubnetId", subnet_id,
+    Vpc "VPC": "ec2:DescribeVpcs", "VpcId", vpc_id,
+        describe_vpcs(set_vpc_ids, set_filters) -> vpcs;
+    Subnet "subnet": "ec2:DescribeSubnets", "SubnetId", subnet_id,
         describe_subnets(set_subnet_ids, set_filters) -> subnets, in_vpc;
-    SecurityGroup: "ec2:DescribeSecurityGroups", "GroupId", group_id,
+    SecurityGroup "security group": "ec2:DescribeSecurityGroups", "GroupId", group_id,
         describe_security_groups(set_group_ids, set_filters) -> security_groups, in_vpc;
-    RouteTable: "ec2:DescribeRouteTables", "RouteTableId", route_table_id,
+    RouteTable "route table": "ec2:DescribeRouteTables", "RouteTableId", route_table_id,
         describe_route_tables(set_route_table_ids, set_filters) -> route_tables, in_vpc;
-    VpcEndpoint: "ec2:DescribeVpcEndpoints", "VpcEndpointId", vpc_endpoint_id,
+    VpcEndpoint "VPC endpoint": "ec2:DescribeVpcEndpoints", "VpcEndpointId", vpc_endpoint_id,
         describe_vpc_endpoints(set_vpc_endpoint_ids, set_filters) -> vpc_endpoints, in_vpc;
-    Address: "ec2:DescribeAddresses", "AllocationId", allocation_id,
+    Address "Elastic IP": "ec2:DescribeAddresses", "AllocationId", allocation_id,
         describe_addresses(set_allocation_ids, set_filters) -> addresses;
-    InternetGateway: "ec2:DescribeInternetGateways", "InternetGatewayId", internet_gateway_id,
+    InternetGateway "internet gateway": "ec2:DescribeInternetGateways", "InternetGatewayId",
+        internet_gateway_id,
         describe_internet_gateways(set_internet_gateway_ids, set_filters) -> internet_gateways;
-    NatGateway: "ec2:DescribeNatGateways", "NatGatewayId", nat_gateway_id,
+    NatGateway "NAT gateway": "ec2:DescribeNatGateways", "NatGatewayId", nat_gateway_id,
         describe_nat_gateways(set_nat_gateway_ids, set_filter) -> nat_gateways;
-    FlowLog: "ec2:DescribeFlowLogs", "FlowLogId", flow_log_id,
+    FlowLog "flow log": "ec2:DescribeFlowLogs", "FlowLogId", flow_log_id,
         describe_flow_logs(set_flow_log_ids, set_filter) -> flow_logs;
 }
 
@@ -130,18 +138,29 @@ pub(crate) async fn looked_up<T: Described>(
 pub(crate) async fn find<T: Described>(
     ctx: &Ctx,
     resource: Logical,
-    kind: &str,
     recorded: Option<&Record>,
     name: &str,
 ) -> Result<Option<T>, Error> {
     if let Some(item) = listed(ctx, recorded).await? {
         return Ok(Some(item));
     }
-    let found = common::find(resource, kind, recorded, name, |lookup| async move {
+    let found = common::find(resource, T::KIND, recorded, name, |lookup| async move {
         with_ids(looked_up(ctx, &lookup, vec![]).await?)
     })
     .await?;
     Ok(found.map(|(_, item)| item))
+}
+
+/// The whole `read` of a kind `find` serves: the item found, as `observe` reads it.
+pub(crate) async fn read<T: Described>(
+    ctx: &Ctx,
+    resource: Logical,
+    recorded: Option<&Record>,
+    name: &str,
+    observe: impl FnOnce(&T) -> Result<Observed, AwsError>,
+) -> Result<Option<Observed>, Error> {
+    let found = find(ctx, resource, recorded, name).await?;
+    Ok(found.map(|item| observe(&item)).transpose()?)
 }
 
 /// The recorded item, from one describe of the stack's whole VPC (see `common::listed`);
@@ -165,10 +184,10 @@ pub(crate) async fn listed<T: Described>(
 mod tests {
     use super::*;
 
-    /// Each kind's describe call, id field and list, one line a kind.
+    /// Each kind's describe call, id field, list and name, one line a kind.
     fn table<T: Described>() -> String {
         let list = if T::LIST.is_some() { "listed" } else { "alone" };
-        format!("{} {} {list}\n", T::OP, T::ID)
+        format!("{} {} {list} {}\n", T::OP, T::ID, T::KIND)
     }
 
     #[test]
@@ -180,15 +199,15 @@ mod tests {
         ];
         assert_eq!(
             kinds.concat(),
-            "ec2:DescribeVpcs VpcId alone
-ec2:DescribeSubnets SubnetId listed
-ec2:DescribeSecurityGroups GroupId listed
-ec2:DescribeRouteTables RouteTableId listed
-ec2:DescribeVpcEndpoints VpcEndpointId listed
-ec2:DescribeAddresses AllocationId alone
-ec2:DescribeInternetGateways InternetGatewayId alone
-ec2:DescribeNatGateways NatGatewayId alone
-ec2:DescribeFlowLogs FlowLogId alone
+            "ec2:DescribeVpcs VpcId alone VPC
+ec2:DescribeSubnets SubnetId listed subnet
+ec2:DescribeSecurityGroups GroupId listed security group
+ec2:DescribeRouteTables RouteTableId listed route table
+ec2:DescribeVpcEndpoints VpcEndpointId listed VPC endpoint
+ec2:DescribeAddresses AllocationId alone Elastic IP
+ec2:DescribeInternetGateways InternetGatewayId alone internet gateway
+ec2:DescribeNatGateways NatGatewayId alone NAT gateway
+ec2:DescribeFlowLogs FlowLogId alone flow log
 "
         );
     }

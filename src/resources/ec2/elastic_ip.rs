@@ -5,10 +5,10 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
+use aws_sdk_ec2::types::{Address, DomainType};
 use serde_json::json;
 
-use super::api::{self, no_retry, tags_value};
+use super::api::{self, tags_value};
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -85,24 +85,12 @@ impl Resource for ElasticIp {
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = ctx.names().nat_eip();
-        let found = describe::find(ctx, self.name(), "Elastic IP", recorded, &name).await?;
-        Ok(found.map(|address| Self::observe(&address)).transpose()?)
+        describe::read(ctx, self.name(), recorded, &name, Self::observe).await
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
-        let out = ctx
-            .clients
-            .ec2
-            .allocate_address()
-            .domain(DomainType::Vpc)
-            .tag_specifications(api::tag_spec(
-                ctx,
-                ResourceType::ElasticIp,
-                &ctx.names().nat_eip(),
-            ))
-            .customize()
-            .config_override(no_retry())
-            .send()
+        let call = ctx.clients.ec2.allocate_address().domain(DomainType::Vpc);
+        let out = api::create_once(ctx, call, &ctx.names().nat_eip())
             .await
             .op("ec2:AllocateAddress")?;
         let id = out

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{
 use serde_json::json;
 
 use super::api::{self, filter, is_ours, tags_value};
-use super::describe;
+use super::describe::{self, Described};
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::control::{AUDIT, Control, Severity, control};
@@ -141,9 +141,11 @@ impl Resource for FlowLog {
             .into_iter()
             .filter(|l| is_ours(ctx, l.tags(), &name))
             .collect();
-        Ok(single(self.name(), "flow log", describe::with_ids(ours)?)?
-            .map(|(_, l)| Self::observe(&l))
-            .transpose()?)
+        Ok(
+            single(self.name(), SdkFlowLog::KIND, describe::with_ids(ours)?)?
+                .map(|(_, l)| Self::observe(&l))
+                .transpose()?,
+        )
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {

@@ -1,12 +1,12 @@
 //! The internet gateway, attached to the VPC; the public route table's default route.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{InternetGateway as SdkGateway, ResourceType};
+use aws_sdk_ec2::types::InternetGateway as SdkGateway;
 use serde_json::{Value, json};
 
-use super::api::{self, no_retry, tags_value};
+use super::api::{self, tags_value};
 use super::describe;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::control::{Severity, TRANSMISSION, control};
 use crate::error::Error;
@@ -60,11 +60,7 @@ impl InternetGateway {
             .send()
             .await
             .op("ec2:AttachInternetGateway");
-        match result {
-            // A retried attach whose first response was lost.
-            Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(()),
-            other => other.map(drop).map_err(Error::from),
-        }
+        api::already_done(result)
     }
 }
 
@@ -91,23 +87,12 @@ impl Resource for InternetGateway {
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = ctx.names().igw();
-        let found = describe::find(ctx, self.name(), "internet gateway", recorded, &name).await?;
-        Ok(found.map(|gateway| Self::observe(&gateway)).transpose()?)
+        describe::read(ctx, self.name(), recorded, &name, Self::observe).await
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
-        let out = ctx
-            .clients
-            .ec2
-            .create_internet_gateway()
-            .tag_specifications(api::tag_spec(
-                ctx,
-                ResourceType::InternetGateway,
-                &ctx.names().igw(),
-            ))
-            .customize()
-            .config_override(no_retry())
-            .send()
+        let call = ctx.clients.ec2.create_internet_gateway();
+        let out = api::create_once(ctx, call, &ctx.names().igw())
             .await
             .op("ec2:CreateInternetGateway")?;
         let id = out

@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{
 use serde_json::json;
 
 use super::api::{self, is_ours, tags_value};
-use super::describe;
+use super::describe::{self, Described};
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::control::{ACCESS, Control, Severity, control};
@@ -155,7 +155,7 @@ impl Resource for NatGateway {
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = ctx.names().nat();
-        let found = find(self.name(), "NAT gateway", recorded, &name, |lookup| {
+        let found = find(self.name(), SdkNat::KIND, recorded, &name, |lookup| {
             let name = name.clone();
             async move {
                 // One filter, two values: separate filters are ANDed.

@@ -3,12 +3,12 @@
 //! which would silently route any new subnet).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, RouteTable as SdkTable};
+use aws_sdk_ec2::types::RouteTable as SdkTable;
 use serde_json::json;
 
-use super::api::{self, filter, no_retry, tags_value};
+use super::api::{self, filter, tags_value};
 use super::describe;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::control::{ACCESS, Control, Severity, control};
 use crate::error::Error;
@@ -119,11 +119,7 @@ impl RouteTable {
             let call = call.set_gateway_id(internet).set_nat_gateway_id(nat);
             call.send().await.map(drop).op("ec2:CreateRoute")
         };
-        match result {
-            // A retried CreateRoute whose first response was lost.
-            Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(()),
-            other => other.map_err(Error::from),
-        }
+        api::already_done(result)
     }
 
     async fn fix_routes(
@@ -200,11 +196,8 @@ impl RouteTable {
                     .send()
                     .await
                     .op("ec2:AssociateRouteTable");
-                match associated {
-                    // A retry whose first response was lost; the step's read-back checks it.
-                    Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(()),
-                    other => other.map(drop).map_err(Error::from),
-                }
+                // The step's read-back checks the association a lost answer hid.
+                api::already_done(associated)
             }
         }
     }
@@ -274,24 +267,13 @@ impl Resource for RouteTable {
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = self.aws_name(ctx);
-        let found = describe::find(ctx, self.name(), "route table", recorded, &name).await?;
-        Ok(found.map(|table| Self::observe(&table)).transpose()?)
+        describe::read(ctx, self.name(), recorded, &name, Self::observe).await
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
-        let out = ctx
-            .clients
-            .ec2
-            .create_route_table()
-            .vpc_id(ctx.id_of(Logical::Vpc)?)
-            .tag_specifications(api::tag_spec(
-                ctx,
-                ResourceType::RouteTable,
-                &self.aws_name(ctx),
-            ))
-            .customize()
-            .config_override(no_retry())
-            .send()
+        let call = ctx.clients.ec2.create_route_table();
+        let call = call.vpc_id(ctx.id_of(Logical::Vpc)?);
+        let out = api::create_once(ctx, call, &self.aws_name(ctx))
             .await
             .op("ec2:CreateRouteTable")?;
         let id = out.route_table().and_then(SdkTable::route_table_id);

@@ -3,10 +3,10 @@
 //! service opens outbound connections; replies to allowed inbound traffic are stateful).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, SecurityGroup as SdkGroup};
+use aws_sdk_ec2::types::SecurityGroup as SdkGroup;
 use serde_json::json;
 
-use super::api::{self, filter, no_retry, tags_value};
+use super::api::{self, filter, tags_value};
 use super::describe::{self, Described};
 use super::sg_rules::{self, Direction, group_id, rule_names, tcp_from};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
@@ -155,24 +155,15 @@ impl Resource for SecurityGroup {
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = self.aws_name(ctx);
-        let found = describe::find(ctx, self.name(), "security group", recorded, &name).await?;
-        Ok(found.map(|group| Self::observe(&group)).transpose()?)
+        describe::read(ctx, self.name(), recorded, &name, Self::observe).await
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
         let vpc = ctx.id_of(Logical::Vpc)?;
         let name = self.aws_name(ctx);
-        let created = ctx
-            .clients
-            .ec2
-            .create_security_group()
-            .group_name(&name)
-            .description(self.description())
-            .vpc_id(&vpc)
-            .tag_specifications(api::tag_spec(ctx, ResourceType::SecurityGroup, &name))
-            .customize()
-            .config_override(no_retry())
-            .send()
+        let call = ctx.clients.ec2.create_security_group().group_name(&name);
+        let call = call.description(self.description()).vpc_id(&vpc);
+        let created = api::create_once(ctx, call, &name)
             .await
             .op("ec2:CreateSecurityGroup");
         let out = match created {

@@ -2,14 +2,16 @@
 //! bring a group's rules to exactly a desired set: revoke what is extra, authorize what is
 //! missing. Shared by the locked-down default group and medtech's own groups.
 
+use aws_sdk_ec2::types::builders::IpPermissionBuilder;
 use aws_sdk_ec2::types::{
     IpPermission, IpRange, Ipv6Range, PrefixListId, SecurityGroup, UserIdGroupPair,
 };
 
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use super::api::already_done;
+use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resources::common::Required;
+use crate::resources::common::{Required, gone};
 
 /// Where every security group medtech reads comes from.
 const DESCRIBE: &str = "ec2:DescribeSecurityGroups";
@@ -48,49 +50,57 @@ pub(crate) fn rules(
             (Some(from), Some(to)) => format!("{from}-{to}"),
             (Some(from), None) => from.to_string(),
         };
-        let base = || {
-            IpPermission::builder()
+        let sources = (p.ip_ranges().iter().map(Source::Ipv4))
+            .chain(p.ipv6_ranges().iter().map(Source::Ipv6))
+            .chain(p.prefix_list_ids().iter().map(Source::PrefixList))
+            .chain(p.user_id_group_pairs().iter().map(Source::Group));
+        for source in sources {
+            let (address, field) = source.address();
+            let address = address.required(DESCRIBE, field)?;
+            let base = IpPermission::builder()
                 .set_ip_protocol(p.ip_protocol().map(str::to_owned))
                 .set_from_port(p.from_port())
-                .set_to_port(p.to_port())
-        };
-        for range in p.ip_ranges() {
-            let cidr = range.cidr_ip().required(DESCRIBE, "IpRanges.CidrIp")?;
-            let single = base()
-                .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
-                .build();
-            out.push((format!("{protocol} {ports} {cidr}"), single));
-        }
-        for range in p.ipv6_ranges() {
-            let cidr = range
-                .cidr_ipv6()
-                .required(DESCRIBE, "Ipv6Ranges.CidrIpv6")?;
-            let single = base()
-                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
-                .build();
-            out.push((format!("{protocol} {ports} {cidr}"), single));
-        }
-        for list in p.prefix_list_ids() {
-            let id = list
-                .prefix_list_id()
-                .required(DESCRIBE, "PrefixListIds.PrefixListId")?;
-            let single = base()
-                .prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
-                .build();
-            out.push((format!("{protocol} {ports} {id}"), single));
-        }
-        for pair in p.user_id_group_pairs() {
-            let id = pair
-                .group_id()
-                .required(DESCRIBE, "UserIdGroupPairs.GroupId")?;
-            let single = base()
-                .user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
-                .build();
-            out.push((format!("{protocol} {ports} {id}"), single));
+                .set_to_port(p.to_port());
+            let single = source.only(base, address).build();
+            out.push((format!("{protocol} {ports} {address}"), single));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// One source a permission lists: the four kinds are four lists on the SDK's type.
+enum Source<'a> {
+    Ipv4(&'a IpRange),
+    Ipv6(&'a Ipv6Range),
+    PrefixList(&'a PrefixListId),
+    Group(&'a UserIdGroupPair),
+}
+
+impl Source<'_> {
+    /// Its address, with the field that holds it (named by the error when it is missing).
+    fn address(&self) -> (Option<&str>, &'static str) {
+        match self {
+            Self::Ipv4(range) => (range.cidr_ip(), "IpRanges.CidrIp"),
+            Self::Ipv6(range) => (range.cidr_ipv6(), "Ipv6Ranges.CidrIpv6"),
+            Self::PrefixList(list) => (list.prefix_list_id(), "PrefixListIds.PrefixListId"),
+            Self::Group(pair) => (pair.group_id(), "UserIdGroupPairs.GroupId"),
+        }
+    }
+
+    /// `base` granting exactly this source, by its address alone.
+    fn only(&self, base: IpPermissionBuilder, address: &str) -> IpPermissionBuilder {
+        match self {
+            Self::Ipv4(_) => base.ip_ranges(IpRange::builder().cidr_ip(address).build()),
+            Self::Ipv6(_) => base.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(address).build()),
+            Self::PrefixList(_) => {
+                base.prefix_list_ids(PrefixListId::builder().prefix_list_id(address).build())
+            }
+            Self::Group(_) => {
+                base.user_id_group_pairs(UserIdGroupPair::builder().group_id(address).build())
+            }
+        }
+    }
 }
 
 pub(crate) fn rule_names(
@@ -125,7 +135,7 @@ pub(crate) async fn converge(
         .collect();
     if !extra.is_empty() {
         let result = send(ctx, id, Edit::Revoke, direction, extra).await;
-        ignore(result, ErrorKind::NotFound)?;
+        gone(result)?;
     }
     let have: Vec<&String> = current.iter().map(|(name, _)| name).collect();
     let missing: Vec<IpPermission> = desired
@@ -142,8 +152,7 @@ pub(crate) async fn converge(
         .collect();
     if !missing.is_empty() {
         let result = send(ctx, id, Edit::Authorize, direction, missing).await;
-        // A retried call whose first response was lost finds the rule already there.
-        ignore(result, ErrorKind::AlreadyExists)?;
+        already_done(result)?;
     }
     Ok(())
 }
@@ -181,13 +190,6 @@ async fn send(
         (Authorize, Egress) => {
             send! { authorize_security_group_egress, "ec2:AuthorizeSecurityGroupEgress" }
         }
-    }
-}
-
-fn ignore(result: Result<(), crate::aws::AwsError>, kind: ErrorKind) -> Result<(), Error> {
-    match result {
-        Err(e) if e.is(kind) => Ok(()),
-        other => other.map_err(Error::from),
     }
 }
 

@@ -2,10 +2,10 @@
 //! public IPs on launch; the public ones reach the internet only through the route table.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet as SdkSubnet};
+use aws_sdk_ec2::types::{AttributeBooleanValue, Subnet as SdkSubnet};
 use serde_json::json;
 
-use super::api::{self, no_retry, tags_value};
+use super::api::{self, tags_value};
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -111,28 +111,19 @@ impl Resource for Subnet {
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = self.aws_name(ctx);
-        let found = describe::find(ctx, self.name(), "subnet", recorded, &name).await?;
-        Ok(found
-            .map(|subnet| Self::observe(&subnet, "ec2:DescribeSubnets"))
-            .transpose()?)
+        let observe = |subnet: &SdkSubnet| Self::observe(subnet, "ec2:DescribeSubnets");
+        describe::read(ctx, self.name(), recorded, &name, observe).await
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
-        let out = ctx
+        let call = ctx
             .clients
             .ec2
             .create_subnet()
             .vpc_id(ctx.id_of(Logical::Vpc)?)
             .cidr_block(self.cidr(ctx))
-            .availability_zone(ctx.zone(self.zone).await?)
-            .tag_specifications(api::tag_spec(
-                ctx,
-                ResourceType::Subnet,
-                &self.aws_name(ctx),
-            ))
-            .customize()
-            .config_override(no_retry())
-            .send()
+            .availability_zone(ctx.zone(self.zone).await?);
+        let out = api::create_once(ctx, call, &self.aws_name(ctx))
             .await
             .op("ec2:CreateSubnet")?;
         let subnet = out

@@ -2,10 +2,10 @@
 //! DNS need both).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc as SdkVpc, VpcAttributeName};
+use aws_sdk_ec2::types::{AttributeBooleanValue, Vpc as SdkVpc, VpcAttributeName};
 use serde_json::json;
 
-use super::api::{self, no_retry, tags_value};
+use super::api::{self, tags_value};
 use super::describe;
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
@@ -123,7 +123,7 @@ impl Resource for Vpc {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let found = describe::find(ctx, self.name(), "VPC", recorded, &ctx.names().vpc()).await?;
+        let found = describe::find(ctx, self.name(), recorded, &ctx.names().vpc()).await?;
         match found {
             Some(vpc) => Ok(Some(Self::observe(ctx, &vpc).await?)),
             None => Ok(None),
@@ -131,15 +131,9 @@ impl Resource for Vpc {
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
-        let out = ctx
-            .clients
-            .ec2
-            .create_vpc()
-            .cidr_block(ctx.settings.network.vpc_cidr.to_string())
-            .tag_specifications(api::tag_spec(ctx, ResourceType::Vpc, &ctx.names().vpc()))
-            .customize()
-            .config_override(no_retry())
-            .send()
+        let call = ctx.clients.ec2.create_vpc();
+        let call = call.cidr_block(ctx.settings.network.vpc_cidr.to_string());
+        let out = api::create_once(ctx, call, &ctx.names().vpc())
             .await
             .op("ec2:CreateVpc")?;
         let id = out.vpc().and_then(SdkVpc::vpc_id);

@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEnd
 use serde_json::json;
 
 use super::api::{self, filter, is_ours, tags_value};
-use super::describe;
+use super::describe::{self, Described};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind, classify};
 use crate::context::Ctx;
 use crate::control::{Control, Severity, TRANSMISSION, control};
@@ -333,7 +333,7 @@ impl Resource for VpcEndpoint {
             .filter(|e| is_live(e) && is_ours(ctx, e.tags(), &name))
             .collect();
         Ok(
-            single(self.name(), "VPC endpoint", describe::with_ids(live)?)?
+            single(self.name(), SdkEndpoint::KIND, describe::with_ids(live)?)?
                 .map(|(_, e)| self.observe(&e))
                 .transpose()?,
         )

@@ -12,7 +12,7 @@ use aws_sdk_elasticache::types::{
 };
 use serde_json::{Value, json};
 
-use super::tags;
+use super::tags::CacheTags;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::control::{
@@ -24,6 +24,7 @@ use crate::logical::{Guards, Holds, Logical};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
 use crate::resources::common::settling::Settling;
+use crate::resources::common::tags_by_arn::TagsByArn;
 use crate::resources::common::{Required, desired_tags, found, recorded_attr};
 use crate::resources::secretsmanager::secret::{self};
 use crate::resources::wait::Pace;
@@ -353,7 +354,7 @@ impl Resource for ReplicationGroup {
         // then unknown (null), and `up` re-applies them once it is.
         let tags = match group.arn() {
             Some(arn) if group.status() == Some("available") => {
-                tags::read(ctx, recorded, arn).await?
+                CacheTags::read(ctx, recorded, arn).await?
             }
             _ => Value::Null,
         };
@@ -450,7 +451,7 @@ impl Resource for ReplicationGroup {
             .snapshot_window(&redis.snapshot_window)
             .preferred_maintenance_window(&redis.maintenance_window)
             .auto_minor_version_upgrade(true)
-            .set_tags(Some(tags::sdk(ctx, &id)))
+            .set_tags(Some(CacheTags::sdk(ctx, &id)))
             .send()
             .await
             .op("elasticache:CreateReplicationGroup");
@@ -554,7 +555,7 @@ impl Resource for ReplicationGroup {
         }
         if changed(&TAGS) {
             let arn = recorded_attr(self.name(), &current.record, "arn")?;
-            tags::write(ctx, arn, &id).await?;
+            CacheTags::write(ctx, arn, &id).await?;
         }
         Ok(())
     }

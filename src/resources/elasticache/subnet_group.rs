@@ -2,22 +2,21 @@
 //! replica live in different availability zones.
 
 use async_trait::async_trait;
-use serde_json::Value;
 
-use super::tags;
+use super::tags::CacheTags;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
-use crate::error::Error;
 use crate::logical::Logical;
 use crate::resources::common::Required;
 use crate::resources::common::subnet_group::{Described, PrivateSubnetGroup};
-use crate::state::Record;
+use crate::resources::common::tags_by_arn::TagsByArn;
 
 pub(crate) struct CacheSubnetGroup;
 
 #[async_trait]
 impl PrivateSubnetGroup for CacheSubnetGroup {
     const LOGICAL: Logical = Logical::CacheSubnetGroup;
+    type Tags = CacheTags;
 
     fn group_name(ctx: &Ctx) -> String {
         ctx.names().cache_subnet_group()
@@ -53,10 +52,6 @@ impl PrivateSubnetGroup for CacheSubnetGroup {
         }))
     }
 
-    async fn read_tags(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Value, Error> {
-        tags::read(ctx, recorded, arn).await
-    }
-
     async fn create(
         ctx: &Ctx,
         name: &str,
@@ -69,7 +64,7 @@ impl PrivateSubnetGroup for CacheSubnetGroup {
             .cache_subnet_group_name(name)
             .cache_subnet_group_description(description)
             .set_subnet_ids(Some(subnet_ids))
-            .set_tags(Some(tags::sdk(ctx, name)))
+            .set_tags(Some(CacheTags::sdk(ctx, name)))
             .send()
             .await
             .op("elasticache:CreateCacheSubnetGroup")
@@ -86,10 +81,6 @@ impl PrivateSubnetGroup for CacheSubnetGroup {
             .await
             .op("elasticache:ModifyCacheSubnetGroup")
             .map(drop)
-    }
-
-    async fn write_tags(ctx: &Ctx, arn: &str, name: &str) -> Result<(), Error> {
-        tags::write(ctx, arn, name).await
     }
 
     /// CacheSubnetGroupInUse until the replication group is fully gone.

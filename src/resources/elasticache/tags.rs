@@ -1,26 +1,30 @@
-//! Tags on ElastiCache resources, which are read and written by ARN rather than by name.
+//! Tags on ElastiCache resources, which are read and written by ARN rather than by name: the
+//! service's two tag calls, for what `TagsByArn` does with them.
 
+use async_trait::async_trait;
 use aws_sdk_elasticache::types::Tag;
 use serde_json::Value;
 
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resources::common::tag_pairs;
-use crate::resources::tagging;
-use crate::state::Record;
+use crate::resources::common::tags_by_arn::TagsByArn;
 
-pub(crate) fn sdk(ctx: &Ctx, name: &str) -> Vec<Tag> {
-    ctx.tags(name)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
+pub(crate) struct CacheTags;
 
-/// The tags of the ElastiCache resource at `arn`: from the environment's tag list when it
-/// holds them.
-pub(crate) async fn read(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Value, Error> {
-    tagging::tags_or(ctx, recorded, arn, || async {
+#[async_trait]
+impl TagsByArn for CacheTags {
+    type Tag = Tag;
+
+    fn tag(key: String, value: String) -> Tag {
+        Tag::builder().key(key).value(value).build()
+    }
+
+    fn pair(tag: &Tag) -> Option<(&str, &str)> {
+        Some((tag.key()?, tag.value()?))
+    }
+
+    async fn list(ctx: &Ctx, arn: &str) -> Result<Value, Error> {
         let out = ctx
             .clients
             .elasticache
@@ -29,23 +33,18 @@ pub(crate) async fn read(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Res
             .send()
             .await
             .op("elasticache:ListTagsForResource")?;
-        Ok(tag_pairs(
-            out.tag_list()
-                .iter()
-                .filter_map(|t| Some((t.key()?, t.value()?))),
-        ))
-    })
-    .await
-}
+        Ok(Self::value(out.tag_list()))
+    }
 
-pub(crate) async fn write(ctx: &Ctx, arn: &str, name: &str) -> Result<(), Error> {
-    ctx.clients
-        .elasticache
-        .add_tags_to_resource()
-        .resource_name(arn)
-        .set_tags(Some(sdk(ctx, name)))
-        .send()
-        .await
-        .op("elasticache:AddTagsToResource")?;
-    Ok(())
+    async fn write(ctx: &Ctx, arn: &str, name: &str) -> Result<(), Error> {
+        ctx.clients
+            .elasticache
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(Self::sdk(ctx, name)))
+            .send()
+            .await
+            .op("elasticache:AddTagsToResource")?;
+        Ok(())
+    }
 }

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
 use serde_json::{Value, json};
 
-use super::{engine, tags};
+use super::engine;
+use super::tags::RdsTags;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::control::{
@@ -21,6 +22,7 @@ use crate::logical::{Guards, Holds, Logical, Purpose, RoleFor};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff, unchangeable};
 use crate::resources::common::settling::Settling;
+use crate::resources::common::tags_by_arn::TagsByArn;
 use crate::resources::common::{Required, desired_tags, found, recorded_attr, strings};
 use crate::resources::secretsmanager::secret::{self, RDS_PORT};
 use crate::resources::wait::Pace;
@@ -256,11 +258,7 @@ impl RdsInstance {
             .collect();
         groups.sort();
         // DescribeDBInstances carries the tags: no ListTagsForResource call.
-        let tags = crate::resources::common::tag_pairs(
-            db.tag_list()
-                .iter()
-                .filter_map(|t| Some((t.key()?, t.value()?))),
-        );
+        let tags = RdsTags::value(db.tag_list());
         Ok(Observed {
             record: Self::record(db, Self::DESCRIBE)?,
             properties: Properties::from([
@@ -573,7 +571,7 @@ impl Resource for RdsInstance {
                 .enable_performance_insights(true)
                 .performance_insights_kms_key_id(&key)
                 .performance_insights_retention_period(rds.performance_insights_retention_days)
-                .set_tags(Some(tags::sdk(ctx, &name)))
+                .set_tags(Some(RdsTags::sdk(ctx, &name)))
                 .send()
                 .await
                 .op("rds:CreateDBInstance");
@@ -701,7 +699,7 @@ impl Resource for RdsInstance {
         }
         if changed(&TAGS) {
             let arn = recorded_attr(self.name(), &current.record, "arn")?;
-            tags::write(ctx, arn, &ctx.names().rds_instance()).await?;
+            RdsTags::write(ctx, arn, &ctx.names().rds_instance()).await?;
         }
         Ok(())
     }

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use serde_json::{Map, Value, json};
 
-use super::{engine, tags};
+use super::engine;
+use super::tags::RdsTags;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::control::{Severity, TRANSMISSION, control};
@@ -15,6 +16,7 @@ use crate::error::Error;
 use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::tags_by_arn::TagsByArn;
 use crate::resources::common::{Required, desired_tags, found, gone, recorded_attr};
 use crate::state::Record;
 
@@ -144,7 +146,7 @@ impl Resource for DbParameterGroup {
             properties: Properties::from([
                 (&FAMILY, json!(group.db_parameter_group_family())),
                 (&PARAMETERS_SET, Value::Object(parameters)),
-                (&TAGS, tags::read(ctx, recorded, &arn).await?),
+                (&TAGS, RdsTags::read(ctx, recorded, &arn).await?),
             ]),
         }))
     }
@@ -162,7 +164,7 @@ impl Resource for DbParameterGroup {
                 "medtech {}: TLS only, connections logged",
                 ctx.settings.env()
             ))
-            .set_tags(Some(tags::sdk(ctx, &name)))
+            .set_tags(Some(RdsTags::sdk(ctx, &name)))
             .send()
             .await
             .op("rds:CreateDBParameterGroup");
@@ -185,7 +187,7 @@ impl Resource for DbParameterGroup {
                 p if p == &PARAMETERS_SET => Self::set_parameters(ctx).await?,
                 p if p == &TAGS => {
                     let arn = recorded_attr(self.name(), &current.record, "arn")?;
-                    tags::write(ctx, arn, &ctx.names().db_parameter_group()).await?;
+                    RdsTags::write(ctx, arn, &ctx.names().db_parameter_group()).await?;
                 }
                 _ => return Err(unchangeable(self.name(), change)),
             }

@@ -2,22 +2,21 @@
 //! instance and its Multi-AZ standby live.
 
 use async_trait::async_trait;
-use serde_json::Value;
 
-use super::tags;
+use super::tags::RdsTags;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
-use crate::error::Error;
 use crate::logical::Logical;
 use crate::resources::common::Required;
 use crate::resources::common::subnet_group::{Described, PrivateSubnetGroup};
-use crate::state::Record;
+use crate::resources::common::tags_by_arn::TagsByArn;
 
 pub(crate) struct DbSubnetGroup;
 
 #[async_trait]
 impl PrivateSubnetGroup for DbSubnetGroup {
     const LOGICAL: Logical = Logical::DbSubnetGroup;
+    type Tags = RdsTags;
 
     fn group_name(ctx: &Ctx) -> String {
         ctx.names().db_subnet_group()
@@ -53,10 +52,6 @@ impl PrivateSubnetGroup for DbSubnetGroup {
         }))
     }
 
-    async fn read_tags(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Value, Error> {
-        tags::read(ctx, recorded, arn).await
-    }
-
     async fn create(
         ctx: &Ctx,
         name: &str,
@@ -69,7 +64,7 @@ impl PrivateSubnetGroup for DbSubnetGroup {
             .db_subnet_group_name(name)
             .db_subnet_group_description(description)
             .set_subnet_ids(Some(subnet_ids))
-            .set_tags(Some(tags::sdk(ctx, name)))
+            .set_tags(Some(RdsTags::sdk(ctx, name)))
             .send()
             .await
             .op("rds:CreateDBSubnetGroup")
@@ -86,10 +81,6 @@ impl PrivateSubnetGroup for DbSubnetGroup {
             .await
             .op("rds:ModifyDBSubnetGroup")
             .map(drop)
-    }
-
-    async fn write_tags(ctx: &Ctx, arn: &str, name: &str) -> Result<(), Error> {
-        tags::write(ctx, arn, name).await
     }
 
     /// InvalidDBSubnetGroupStateFault until the instance is fully gone.
