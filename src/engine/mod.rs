@@ -4,6 +4,7 @@
 
 pub(crate) mod graph;
 pub(crate) mod progress;
+mod read_ahead;
 mod retry;
 pub(crate) mod walk;
 
@@ -15,6 +16,7 @@ use tracing::Instrument;
 
 use graph::{Direction, Graph, GraphError};
 use progress::Progress;
+use read_ahead::{Ahead, ReadAhead};
 use retry::{RetryPolicy, with_retries};
 use walk::{NodeResult, walk};
 
@@ -22,7 +24,7 @@ use crate::context::Ctx;
 use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::logical::Logical;
-use crate::resource::{Change, Observed, Resource, diff, unchangeable};
+use crate::resource::{Change, Observed, Properties, Resource, diff, unchangeable};
 
 /// What a step did (or, in `plan`, would do).
 #[derive(Clone, Debug)]
@@ -129,11 +131,16 @@ impl Engine {
 
     /// Creates what is missing and repairs what drifted, dependencies first.
     pub(crate) async fn up(&self, ctx: &Ctx) -> Vec<StepReport> {
-        self.run(ctx, Direction::Forward, "reading", |_, res| async move {
-            with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || {
-                converge(res, ctx)
+        let ahead = &self.read_ahead(ctx, true).await;
+        self.run(ctx, Direction::Forward, "reading", |node, res| async move {
+            let action = with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || {
+                converge(res, ctx, self.taken(ctx, ahead, node))
             })
-            .await
+            .await?;
+            if matches!(action, Action::Created | Action::Updated(_)) {
+                ahead.moved(node);
+            }
+            Ok(action)
         })
         .await
     }
@@ -142,7 +149,8 @@ impl Engine {
     pub(crate) async fn plan(&self, ctx: &Ctx) -> Vec<StepReport> {
         let planned_create: Mutex<BTreeSet<Logical>> = Mutex::default();
         let planned_create = &planned_create;
-        self.run(ctx, Direction::Forward, "reading", |_, res| async move {
+        let ahead = &self.read_ahead(ctx, true).await;
+        self.run(ctx, Direction::Forward, "reading", |node, res| async move {
             let parent_missing = {
                 let created = planned_create
                     .lock()
@@ -152,7 +160,7 @@ impl Engine {
             let action = if parent_missing {
                 Action::WouldCreate
             } else {
-                predict(res, ctx).await?
+                predict(res, ctx, self.taken(ctx, ahead, node)).await?
             };
             if matches!(action, Action::WouldCreate) {
                 planned_create
@@ -170,15 +178,21 @@ impl Engine {
     pub(crate) async fn discover(&self, ctx: &Ctx) -> (Vec<StepReport>, Vec<Option<Observed>>) {
         let found: Mutex<Vec<Option<Observed>>> = Mutex::new(vec![None; self.resources.len()]);
         let found_ref = &found;
+        let ahead = &self.read_ahead(ctx, false).await;
         let reports = self
             .run(
                 ctx,
                 Direction::Forward,
                 "reading",
                 |index, res| async move {
-                    let recorded = ctx.record(res.name());
                     let observed = with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || {
-                        res.read(ctx, recorded.as_ref())
+                        let ahead = self.taken(ctx, ahead, index);
+                        async move {
+                            match ahead {
+                                Some(ahead) => Ok(ahead.found),
+                                None => res.read(ctx, ctx.record(res.name()).as_ref()).await,
+                            }
+                        }
                     })
                     .await?;
                     let action = match &observed {
@@ -222,6 +236,14 @@ impl Engine {
             },
         )
         .await
+    }
+
+    async fn read_ahead(&self, ctx: &Ctx, compare: bool) -> ReadAhead {
+        ReadAhead::read(ctx, &self.resources, &self.graph, self.parallelism, compare).await
+    }
+
+    fn taken(&self, ctx: &Ctx, ahead: &ReadAhead, node: usize) -> Option<Ahead> {
+        ahead.take(ctx, &self.resources, &self.graph, node)
     }
 
     async fn run<'a, F, Fut>(
@@ -304,10 +326,33 @@ impl Engine {
     }
 }
 
+/// What `res` is now, and what it should be when that was worked out ahead.
+async fn read(
+    res: &dyn Resource,
+    ctx: &Ctx,
+    ahead: Option<Ahead>,
+) -> Result<(Option<Observed>, Option<Properties>), Error> {
+    match ahead {
+        Some(ahead) => Ok((ahead.found, ahead.desired)),
+        None => Ok((res.read(ctx, ctx.record(res.name()).as_ref()).await?, None)),
+    }
+}
+
+async fn desired(
+    res: &dyn Resource,
+    ctx: &Ctx,
+    ahead: Option<Properties>,
+) -> Result<Properties, Error> {
+    match ahead {
+        Some(desired) => Ok(desired),
+        None => res.desired(ctx).await,
+    }
+}
+
 /// One attempt at bringing a resource to its desired state.
-async fn converge(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
-    let recorded = ctx.record(res.name());
-    let Some(current) = res.read(ctx, recorded.as_ref()).await? else {
+async fn converge(res: &dyn Resource, ctx: &Ctx, ahead: Option<Ahead>) -> Result<Action, Error> {
+    let (found, wanted) = read(res, ctx, ahead).await?;
+    let Some(current) = found else {
         ctx.status(res.name(), "creating");
         let created = res.create(ctx).await?;
         ctx.set_record(res.name(), created.record)?;
@@ -315,7 +360,7 @@ async fn converge(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
     };
     ctx.set_record(res.name(), current.record.clone())?;
     let current = settled(res, ctx, current).await?;
-    let changes = diff(&res.desired(ctx).await?, &current.properties);
+    let changes = diff(&desired(res, ctx, wanted).await?, &current.properties);
     if changes.is_empty() {
         return Ok(Action::Unchanged);
     }
@@ -349,13 +394,13 @@ async fn converge(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
     Ok(Action::Updated(changes))
 }
 
-async fn predict(res: &dyn Resource, ctx: &Ctx) -> Result<Action, Error> {
-    let recorded = ctx.record(res.name());
-    let Some(current) = res.read(ctx, recorded.as_ref()).await? else {
+async fn predict(res: &dyn Resource, ctx: &Ctx, ahead: Option<Ahead>) -> Result<Action, Error> {
+    let (found, wanted) = read(res, ctx, ahead).await?;
+    let Some(current) = found else {
         return Ok(Action::WouldCreate);
     };
     ctx.set_record(res.name(), current.record.clone())?;
-    let changes = diff(&res.desired(ctx).await?, &current.properties);
+    let changes = diff(&desired(res, ctx, wanted).await?, &current.properties);
     let transition = res.in_transition(&current);
     let changes = match &transition {
         Some(t) => t.known_changes(changes),

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
@@ -66,6 +66,32 @@ impl SnsTopic {
             .op("sns:Subscribe")?;
         Ok(())
     }
+
+    /// The topic's email subscriptions, when `alarms.email` asks for one: without it there is
+    /// nothing to compare them with (others' subscriptions are never drift).
+    async fn emails(ctx: &Ctx, arn: &str) -> Result<Option<Map<String, Value>>, Error> {
+        if ctx.settings.services.alarms.email.is_none() {
+            return Ok(None);
+        }
+        let subscriptions = found(
+            ctx.clients
+                .sns
+                .list_subscriptions_by_topic()
+                .topic_arn(arn)
+                .send()
+                .await
+                .op("sns:ListSubscriptionsByTopic"),
+        )?;
+        Ok(Some(
+            subscriptions
+                .iter()
+                .flat_map(|out| out.subscriptions())
+                .filter(|s| s.protocol() == Some("email"))
+                .filter_map(|s| s.endpoint())
+                .map(|e| (e.to_owned(), Value::Bool(true)))
+                .collect(),
+        ))
+    }
 }
 
 #[async_trait]
@@ -97,18 +123,17 @@ impl Resource for SnsTopic {
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let sns = &ctx.clients.sns;
         let arn = Self::arn(ctx);
-        let Some(out) = found(
-            sns.get_topic_attributes()
-                .topic_arn(&arn)
-                .send()
-                .await
-                .op("sns:GetTopicAttributes"),
-        )?
-        else {
-            return Ok(None);
+        // The topic's ARN follows from its name: its attributes, tags and subscriptions are
+        // asked for at once, the last two counting only once the first says it exists.
+        let attributes = async {
+            found(
+                sns.get_topic_attributes()
+                    .topic_arn(&arn)
+                    .send()
+                    .await
+                    .op("sns:GetTopicAttributes"),
+            )
         };
-        // No KmsMasterKeyId attribute: the topic is not encrypted (reported as null, so drift).
-        let kms_key = out.attributes().and_then(|a| a.get("KmsMasterKeyId"));
         let tags = tagging::tags_or(ctx, recorded, &arn, || async {
             let out = sns
                 .list_tags_for_resource()
@@ -117,28 +142,22 @@ impl Resource for SnsTopic {
                 .await
                 .op("sns:ListTagsForResource")?;
             Ok(tag_pairs(out.tags().iter().map(|t| (t.key(), t.value()))))
-        })
-        .await?;
-        let subscriptions = sns
-            .list_subscriptions_by_topic()
-            .topic_arn(&arn)
-            .send()
-            .await
-            .op("sns:ListSubscriptionsByTopic")?;
-        let emails: serde_json::Map<String, Value> = subscriptions
-            .subscriptions()
-            .iter()
-            .filter(|s| s.protocol() == Some("email"))
-            .filter_map(|s| s.endpoint())
-            .map(|e| (e.to_owned(), Value::Bool(true)))
-            .collect();
+        });
+        let (attributes, tags, emails) = tokio::join!(attributes, tags, Self::emails(ctx, &arn));
+        let Some(out) = attributes? else {
+            return Ok(None);
+        };
+        // No KmsMasterKeyId attribute: the topic is not encrypted (reported as null, so drift).
+        let kms_key = out.attributes().and_then(|a| a.get("KmsMasterKeyId"));
+        let tags = tags?;
+        let emails = emails?;
         Ok(Some(Observed {
             record: Record::new(&arn).with("arn", &arn),
-            properties: Properties::from([
-                (&KMS_KEY, json!(kms_key)),
-                (&EMAILS, Value::Object(emails)),
-                (&TAGS, tags),
-            ]),
+            properties: Properties::from_iter(
+                [(&KMS_KEY, json!(kms_key)), (&TAGS, tags)]
+                    .into_iter()
+                    .chain(emails.map(|emails| (&EMAILS, Value::Object(emails)))),
+            ),
         }))
     }
 

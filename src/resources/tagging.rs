@@ -73,6 +73,9 @@ async fn environment_tags(ctx: &Ctx) -> Result<Vec<(String, Value)>, Error> {
         .tag_filters(filter("Environment", ctx.settings.env().as_str()))
         .set_resource_type_filters(Some(SERVICES.iter().map(|s| (*s).to_owned()).collect()))
         .resources_per_page(100)
+        // The most the API takes: GetResources pages by tags too (100 by default), and a
+        // stack's resources carry more tags than that between them.
+        .tags_per_page(500)
         .into_paginator()
         .send();
     let mut found = Vec::new();

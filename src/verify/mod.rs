@@ -5,6 +5,7 @@
 
 pub(crate) mod check_report;
 
+use futures::future::join_all;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -78,7 +79,32 @@ pub(crate) async fn assess(
     recorded: &BTreeMap<String, Record>,
 ) -> Result<Vec<Check>, Error> {
     let mut checks = Vec::new();
-    for ((resource, report), observed) in engine.resources().iter().zip(reports).zip(found) {
+    // All at once: a `desired` may ask AWS (the parameter group's family), and one after
+    // another they would add round trips to every verify.
+    let wanted = join_all(
+        engine
+            .resources()
+            .iter()
+            .zip(found)
+            .map(|(resource, observed)| {
+                let wants = observed.is_some();
+                async move {
+                    if wants {
+                        Some(resource.desired(ctx).await)
+                    } else {
+                        None
+                    }
+                }
+            }),
+    )
+    .await;
+    let each = engine
+        .resources()
+        .iter()
+        .zip(reports)
+        .zip(found)
+        .zip(wanted);
+    for (((resource, report), observed), wanted) in each {
         let name = resource.name();
         match (&report.outcome, observed) {
             (Outcome::Failed(Error::Duplicates { ids, .. }), _) => {
@@ -123,7 +149,10 @@ pub(crate) async fn assess(
                         Value::from(observed.record.id.as_str()),
                     ));
                 }
-                let desired = resource.desired(ctx).await?;
+                let desired = match wanted {
+                    Some(desired) => desired?,
+                    None => resource.desired(ctx).await?,
+                };
                 let failed = diff(&desired, &observed.properties);
                 let transition = resource.in_transition(observed);
                 if let Some(t) = &transition {

@@ -167,3 +167,47 @@ pub(crate) fn alarm_members(alarm: &aws_sdk_cloudwatch::types::MetricAlarm) -> B
         .filter_map(|d| d.value().map(str::to_owned))
         .collect()
 }
+
+/// The topic's email subscriptions, by address, with their ARNs.
+async fn email_subscriptions(t: &TestContext, topic: &str) -> BTreeMap<String, String> {
+    sent!(t.sns.list_subscriptions_by_topic().topic_arn(topic))
+        .subscriptions()
+        .iter()
+        .filter(|s| s.protocol() == Some("email"))
+        .filter_map(|s| Some((s.endpoint()?.to_owned(), s.subscription_arn()?.to_owned())))
+        .collect()
+}
+
+/// `alarms.email` subscribes its address to the alarm topic. A subscription removed outside
+/// medtech is drift that `plan` names and `up` repairs; another team's subscription is not.
+#[tokio::test]
+async fn the_configured_email_is_subscribed_and_kept() {
+    const ONCALL: &str = "oncall@example.com";
+    const OTHERS: &str = "billing@example.com";
+    let t = TestContext::new("email").await;
+    std::fs::write(
+        t.path("medtech.toml"),
+        format!("[alarms]\nemail = \"{ONCALL}\"\n"),
+    )
+    .unwrap();
+    t.run_ok(&["up"]);
+    let topic = topic_arn(&t, &t.env).await;
+    let subscribed = email_subscriptions(&t, &topic).await;
+    assert_eq!(subscribed.keys().collect::<Vec<_>>(), [ONCALL]);
+
+    sent!(
+        t.sns
+            .subscribe()
+            .topic_arn(&topic)
+            .protocol("email")
+            .endpoint(OTHERS)
+    );
+    sent!(t.sns.unsubscribe().subscription_arn(&subscribed[ONCALL]));
+    assert_eq!(
+        crate::runs::planned_changes(&t),
+        BTreeSet::from(["alarm-topic.email_subscriptions".to_owned()])
+    );
+    t.run_ok(&["up"]);
+    let after = email_subscriptions(&t, &topic).await;
+    assert_eq!(after.keys().collect::<Vec<_>>(), [OTHERS, ONCALL]);
+}

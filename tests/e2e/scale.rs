@@ -39,12 +39,42 @@ fn noop_up_calls(t: &TestContext) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// What a no-op `up` reads once, not once per resource or per page: IAM's 15 facts (each of
+/// four roles, its inline and its attached policies; each customer-managed policy at the
+/// version its role's record names, with no GetPolicy and nothing for the AWS-managed one),
+/// the environment's tags in one page, the replication group once for itself and the Redis
+/// alarms, and no subscriptions without `alarms.email` to compare them with.
+fn assert_reads_each_fact_once(calls: &BTreeMap<String, u64>) {
+    let iam: BTreeMap<&str, u64> = calls
+        .iter()
+        .filter(|(op, _)| op.starts_with("iam:"))
+        .map(|(op, n)| (op.as_str(), *n))
+        .collect();
+    assert_eq!(
+        iam,
+        BTreeMap::from([
+            ("iam:GetPolicyVersion", 3),
+            ("iam:GetRole", 4),
+            ("iam:ListAttachedRolePolicies", 4),
+            ("iam:ListRolePolicies", 4),
+        ])
+    );
+    for (op, once) in [
+        ("tagging:GetResources", Some(&1)),
+        ("elasticache:DescribeReplicationGroups", Some(&1)),
+        ("sns:ListSubscriptionsByTopic", None),
+    ] {
+        assert_eq!(calls.get(op), once, "{op} in a no-op up: {calls:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_crowded_account_costs_no_extra_call_and_hides_no_role_setting() {
     let t = TestContext::new("crowd").await;
     t.run_ok(&["up"]);
     let env = t.env.clone();
     let empty = noop_up_calls(&t);
+    assert_reads_each_fact_once(&empty);
     crowd(
         &t,
         &json!({"team": "billing", "environment": env, "roles": FOREIGN_IAM,

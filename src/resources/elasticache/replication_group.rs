@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::tags::CacheTags;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
-use crate::context::Ctx;
+use crate::context::{Ctx, ListKey};
 use crate::control::{
     ACCESS, AUTHN, BACKUP, CONTINGENCY, Control, ENCRYPTION, INTEGRITY, Severity, TRANSMISSION,
     control,
@@ -141,9 +141,19 @@ const PLACEMENT: Control = control(
 static SUBNET_GROUP: Property = Property::fixed("cache_subnet_group", PLACEMENT);
 static SECURITY_GROUPS: Property = Property::in_place("security_group_ids", PLACEMENT);
 
-/// The environment's replication group as ElastiCache describes it, `None` when there is none
-/// (also what the Redis alarms look at, to cover every member).
+/// The environment's replication group as ElastiCache describes it, `None` when there is none.
+/// The Redis alarms look at it too, to cover every member: while the run has changed nothing,
+/// they and the group's read share one call.
 pub(crate) async fn describe(ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
+    match ctx.listed(&GROUP, || describe_now(ctx)).await? {
+        Some(group) => Ok(group.as_ref().clone()),
+        None => describe_now(ctx).await,
+    }
+}
+
+const GROUP: ListKey<Option<SdkGroup>> = ListKey::new("elasticache:DescribeReplicationGroups");
+
+async fn describe_now(ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
     Ok(found(
         ctx.clients
             .elasticache

@@ -114,15 +114,22 @@ impl IamRole {
                 tag_pairs(read.role.tags().iter().map(|t| (t.key(), t.value()))),
             ),
         ]);
+        let mut record = Record::new(self.role_name(ctx))
+            .with("arn", read.role.arn())
+            .with(POLICY, self.policy_arn(ctx));
         // Only roles with a customer-managed policy report its document.
         if matches!(self.permissions, Permissions::Custom(_)) {
+            let policy = read.policy.as_ref();
             props.insert(
                 &POLICY_DOCUMENT,
-                read.policy_document.clone().unwrap_or(Value::Null),
+                policy.map_or(Value::Null, |p| p.document.clone()),
             );
+            if let Some(policy) = policy {
+                record = record.with(POLICY_VERSION, &policy.id);
+            }
         }
         Observed {
-            record: Record::new(self.role_name(ctx)).with("arn", read.role.arn()),
+            record,
             properties: props,
         }
     }
@@ -131,9 +138,13 @@ impl IamRole {
     async fn read_by_name(&self, ctx: &Ctx) -> Result<Option<Observed>, Error> {
         let policy =
             matches!(self.permissions, Permissions::Custom(_)).then(|| self.policy_arn(ctx));
-        Ok(read_role(ctx, &self.role_name(ctx), policy.as_deref())
-            .await?
-            .map(|read| self.observe(ctx, &read)))
+        Ok(read_role(
+            ctx,
+            &self.role_name(ctx),
+            policy.as_deref().map(|arn| (arn, None)),
+        )
+        .await?
+        .map(|read| self.observe(ctx, &read)))
     }
 
     fn policy_arn(&self, ctx: &Ctx) -> String {
@@ -260,15 +271,28 @@ impl IamRole {
     }
 }
 
-/// A role as IAM reports it. `policy_document`: the default document of the customer-managed
-/// policy named like the role, `None` when there is no such policy (or it was not asked for).
+/// A role as IAM reports it. `policy`: the default version of the customer-managed policy
+/// named like the role, `None` when there is no such policy (or it was not asked for).
 #[derive(Clone)]
 struct RoleRead {
     role: Role,
     inline: Vec<String>,
     attached: Vec<String>,
-    policy_document: Option<Value>,
+    policy: Option<PolicyVersion>,
 }
+
+/// One version of a customer-managed policy.
+#[derive(Clone)]
+struct PolicyVersion {
+    id: String,
+    is_default: bool,
+    document: Value,
+}
+
+/// The policy a role's permissions come from, as its record keeps it: the role's reads then
+/// know, without asking IAM, whether there is a namesake policy to read and at which version.
+const POLICY: &str = "policy";
+const POLICY_VERSION: &str = "policy_version";
 
 /// The ARN of the customer-managed policy that shares the role's name.
 fn namesake_policy_arn(ctx: &Ctx, role_name: &str) -> String {
@@ -280,17 +304,21 @@ fn namesake_policy_arn(ctx: &Ctx, role_name: &str) -> String {
 }
 
 /// One role, read by name: its trust policy and tags, inline policy names, attached policy
-/// ARNs and, with `policy`, that policy's default document, all at once. `None` when the role
-/// does not exist.
-async fn read_role(ctx: &Ctx, name: &str, policy: Option<&str>) -> Result<Option<RoleRead>, Error> {
+/// ARNs and, with `policy` (its ARN, and the version last seen as its default if known), that
+/// policy's default version, all at once. `None` when the role does not exist.
+async fn read_role(
+    ctx: &Ctx,
+    name: &str,
+    policy: Option<(&str, Option<&str>)>,
+) -> Result<Option<RoleRead>, Error> {
     let iam = &ctx.clients.iam;
     let document = async {
         match policy {
-            Some(arn) => policy_document(ctx, arn).await,
+            Some((arn, known)) => default_version(ctx, arn, known).await,
             None => Ok(None),
         }
     };
-    let (role, inline, attached, policy_document) = tokio::join!(
+    let (role, inline, attached, policy) = tokio::join!(
         iam.get_role().role_name(name).send(),
         iam.list_role_policies().role_name(name).send(),
         iam.list_attached_role_policies().role_name(name).send(),
@@ -299,7 +327,7 @@ async fn read_role(ctx: &Ctx, name: &str, policy: Option<&str>) -> Result<Option
     let role = found(role.op("iam:GetRole"))?;
     let inline = found(inline.op("iam:ListRolePolicies"))?;
     let attached = found(attached.op("iam:ListAttachedRolePolicies"))?;
-    let policy_document = policy_document?;
+    let policy = policy?;
     let (Some(role), Some(inline), Some(attached)) = (role.and_then(|r| r.role), inline, attached)
     else {
         return Ok(None);
@@ -312,16 +340,28 @@ async fn read_role(ctx: &Ctx, name: &str, policy: Option<&str>) -> Result<Option
             .iter()
             .filter_map(|p| p.policy_arn().map(str::to_owned))
             .collect(),
-        policy_document,
+        policy,
     }))
 }
 
-/// The default version's document of the customer-managed policy at `arn`; `None` when the
-/// policy does not exist.
-async fn policy_document(ctx: &Ctx, arn: &str) -> Result<Option<Value>, Error> {
-    let iam = &ctx.clients.iam;
+/// The default version of the customer-managed policy at `arn`; `None` when the policy does
+/// not exist. `known`, the version last seen as the default, is asked for directly: one call
+/// when it still is, and GetPolicy only when it is not (someone made another the default).
+async fn default_version(
+    ctx: &Ctx,
+    arn: &str,
+    known: Option<&str>,
+) -> Result<Option<PolicyVersion>, Error> {
+    if let Some(known) = known
+        && let Some(version) = policy_version(ctx, arn, known).await?
+        && version.is_default
+    {
+        return Ok(Some(version));
+    }
     let Some(out) = found(
-        iam.get_policy()
+        ctx.clients
+            .iam
+            .get_policy()
             .policy_arn(arn)
             .send()
             .await
@@ -330,11 +370,22 @@ async fn policy_document(ctx: &Ctx, arn: &str) -> Result<Option<Value>, Error> {
     else {
         return Ok(None);
     };
-    let Some(version) = out.policy().and_then(|p| p.default_version_id()) else {
-        return Ok(None);
-    };
+    match out.policy().and_then(|p| p.default_version_id()) {
+        Some(version) => policy_version(ctx, arn, version).await,
+        None => Ok(None),
+    }
+}
+
+/// One version of the policy at `arn`; `None` when it (or the policy) does not exist.
+async fn policy_version(
+    ctx: &Ctx,
+    arn: &str,
+    version: &str,
+) -> Result<Option<PolicyVersion>, Error> {
     let out = found(
-        iam.get_policy_version()
+        ctx.clients
+            .iam
+            .get_policy_version()
             .policy_arn(arn)
             .version_id(version)
             .send()
@@ -344,8 +395,11 @@ async fn policy_document(ctx: &Ctx, arn: &str) -> Result<Option<Value>, Error> {
     Ok(out
         .as_ref()
         .and_then(|o| o.policy_version())
-        .and_then(|v| v.document())
-        .map(decode_document))
+        .map(|v| PolicyVersion {
+            id: version.to_owned(),
+            is_default: v.is_default_version(),
+            document: v.document().map_or(Value::Null, decode_document),
+        }))
 }
 
 const ROLES: ListKey<Vec<(String, RoleRead)>> = ListKey::new("iam:StackRoles");
@@ -354,24 +408,27 @@ const ROLES: ListKey<Vec<(String, RoleRead)>> = ListKey::new("iam:StackRoles");
 /// roles' reads take their item from. It asks only for the stack's own roles and policies, so
 /// its cost does not grow with what else the account holds (an account-wide listing such as
 /// `GetAccountAuthorizationDetails` pages through every role and policy of every team). Each
-/// role's namesake customer-managed policy is asked for; the RDS monitoring role has none
-/// (its policy is AWS managed), which costs one NotFound answer alongside its other reads
-/// and spares a second description of which role holds which policy.
+/// record says which policy its role runs on: the namesake customer-managed one is read (at
+/// the recorded version), an AWS-managed one is not; a record from before records said so
+/// gets the namesake asked for.
 async fn stack_roles(ctx: &Ctx) -> Result<Vec<(String, RoleRead)>, Error> {
-    let names: Vec<String> = RoleFor::ALL
+    let records: Vec<Record> = RoleFor::ALL
         .into_iter()
         .filter_map(|role| ctx.record(Logical::Role(role)))
-        .map(|record| record.id)
         .collect();
-    let reads = names.iter().map(|name| async move {
-        let policy = namesake_policy_arn(ctx, name);
-        read_role(ctx, name, Some(&policy)).await
+    let reads = records.iter().map(|record| async move {
+        let namesake = namesake_policy_arn(ctx, &record.id);
+        let policy = match record.attr(POLICY) {
+            Some(policy) if policy != namesake => None,
+            _ => Some((namesake.as_str(), record.attr(POLICY_VERSION))),
+        };
+        read_role(ctx, &record.id, policy).await
     });
     let read = futures::future::try_join_all(reads).await?;
-    Ok(names
+    Ok(records
         .into_iter()
         .zip(read)
-        .filter_map(|(name, role)| Some((name, role?)))
+        .filter_map(|(record, role)| Some((record.id, role?)))
         .collect())
 }
 
