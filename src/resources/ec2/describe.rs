@@ -9,6 +9,8 @@ use aws_sdk_ec2::types::{
     VpcEndpoint,
 };
 
+use futures::future::BoxFuture;
+
 use super::api::{filter, name_filters};
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::{Ctx, ListKey};
@@ -31,12 +33,15 @@ pub(crate) trait Described: Clone + Send + Sync + 'static {
 
     fn id(&self) -> Option<&str>;
 
-    /// One describe call; `None` leaves that part of the request out.
+    /// One describe call; `None` leaves that part of the request out. Boxed: an SDK call's
+    /// future is deep, every read nests it in several generic layers (the VPC's list, the
+    /// look-up, the read ahead), and unboxed the compiler's layout query overflows its depth
+    /// limit in a release build.
     fn call(
         ctx: &Ctx,
         ids: Option<Vec<String>>,
         filters: Option<Vec<Filter>>,
-    ) -> impl Future<Output = Result<Vec<Self>, AwsError>> + Send;
+    ) -> BoxFuture<'_, Result<Vec<Self>, AwsError>>;
 }
 
 macro_rules! described {
@@ -53,14 +58,16 @@ macro_rules! described {
                 self.$get_id()
             }
 
-            async fn call(
+            fn call(
                 ctx: &Ctx,
                 ids: Option<Vec<String>>,
                 filters: Option<Vec<Filter>>,
-            ) -> Result<Vec<Self>, AwsError> {
-                let call = ctx.clients.ec2.$describe().$set_ids(ids);
-                let out = call.$set_filters(filters).send().await.op($op)?;
-                Ok(out.$items().to_vec())
+            ) -> BoxFuture<'_, Result<Vec<Self>, AwsError>> {
+                Box::pin(async move {
+                    let call = ctx.clients.ec2.$describe().$set_ids(ids);
+                    let out = call.$set_filters(filters).send().await.op($op)?;
+                    Ok(out.$items().to_vec())
+                })
             }
         }
     )*};
