@@ -39,6 +39,9 @@ pub(crate) struct Clients {
     /// The Resource Groups Tagging API: the tags of every resource of the environment in one
     /// paged call, for batched reads.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// The S3 state backend's. Not counted with the others: a state write changes nothing of
+    /// the stack, and counted as a change it would retire every batched list.
+    pub s3: aws_sdk_s3::Client,
 }
 
 /// Why `Clients::connect` failed: the region (bad input), or the access to AWS.
@@ -112,6 +115,13 @@ impl Clients {
             sns: counted_client!(aws_sdk_sns, &config, &calls),
             cloudwatch: counted_client!(aws_sdk_cloudwatch, &config, &calls),
             tagging: counted_client!(aws_sdk_resourcegroupstagging, &config, &calls),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config)
+                    // An endpoint of one's own (an emulator, a proxy) serves paths, not the
+                    // bucket-named hosts of AWS.
+                    .force_path_style(config.endpoint_url().is_some())
+                    .build(),
+            ),
         })
     }
 

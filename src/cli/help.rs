@@ -10,13 +10,14 @@ use clap::{Arg, Command};
 const AWS: [&str; 5] = ["region", "profile", "endpoint_url", "config", "time_scale"];
 
 /// Every global option but the output ones (-v, -q, --output, --color).
-const ALL_BUT_OUTPUT: [&str; 7] = [
+const ALL_BUT_OUTPUT: [&str; 8] = [
     "env",
     "region",
     "profile",
     "endpoint_url",
     "config",
     "state_dir",
+    "state_backend",
     "outputs_file",
 ];
 

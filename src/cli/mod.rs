@@ -98,6 +98,16 @@ pub struct GlobalArgs {
     )]
     pub state_dir: PathBuf,
 
+    /// Keep the state in S3 instead: s3://BUCKET/PREFIX, shared by every machine and locked
+    /// with S3 conditional writes (overrides --state-dir).
+    #[arg(
+        long,
+        global = true,
+        env = "MEDTECH_STATE_BACKEND",
+        value_name = "s3://BUCKET/PREFIX"
+    )]
+    pub state_backend: Option<String>,
+
     /// Where `up` writes the flat outputs file.
     #[arg(
         long,

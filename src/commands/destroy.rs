@@ -24,6 +24,11 @@ pub(super) async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, E
     let retirement = &mut session.settings.services.destroy;
     retirement.skip_final_snapshot = args.skip_final_snapshot;
     retirement.force_delete_secrets = args.force_delete_secrets;
+    let result = delete(&session, global, args).await;
+    session.close(result).await
+}
+
+async fn delete(session: &Session, global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, Error> {
     let env = session.settings.env().to_string();
     let ctx = session.context(true);
     let engine = session.engine()?;
@@ -31,7 +36,7 @@ pub(super) async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, E
     run_summary::conclude(&found_reports, engine.interrupted())?;
     let count = found.iter().flatten().count();
     if count == 0 {
-        session.paths.clear()?;
+        session.clear().await?;
         // Every step of the discovery is `absent`: the run's document and counts say so.
         let summary = Summary::of(Run::Destroy, &found_reports);
         if session.json {
@@ -70,7 +75,7 @@ pub(super) async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, E
         global.quiet,
     );
     run_summary::conclude(&reports, engine.interrupted())?;
-    session.paths.clear()?;
+    session.clear().await?;
     let retirement = &session.settings.services.destroy;
     let snapshot_kept = !retirement.skip_final_snapshot
         && reports.iter().any(|r| {

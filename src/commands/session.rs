@@ -1,5 +1,6 @@
 //! What every command that talks to AWS opens first: settings validated, the state lock
 //! taken, state read, AWS connected, Ctrl-C watched; and from it the engine and its context.
+//! A command that changes state ends with `close`: the last state written, the lock released.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -14,18 +15,20 @@ use crate::engine::progress::{self, Progress};
 use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::resources;
-use crate::state::{State, StateLock, StatePaths};
+use crate::state::State;
+use crate::state::store::{Held, Store, Writer};
 
 /// What a command that talks to AWS works with.
 pub(crate) struct Session {
     pub(crate) settings: Settings,
-    pub(crate) paths: StatePaths,
+    pub(crate) store: Store,
     pub(crate) clients: Clients,
     pub(crate) state: Option<State>,
     pub(crate) progress: Arc<dyn Progress>,
     pub(crate) interrupt: Interrupt,
     pub(crate) json: bool,
-    _lock: Option<StateLock>,
+    writer: Arc<Writer>,
+    lock: Option<Held>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -38,7 +41,8 @@ pub(crate) enum Locking {
 
 impl Session {
     /// Validates everything local first (settings, state file readable, lock free), then
-    /// connects, so bad input never reaches AWS.
+    /// connects, so bad input never reaches AWS. State in S3 is locked and read once
+    /// connected.
     pub(crate) async fn open(
         global: &GlobalArgs,
         stack: &StackArgs,
@@ -48,14 +52,34 @@ impl Session {
     ) -> Result<Self, Error> {
         let settings = Settings::resolve(global, stack)?;
         before_connect(&settings)?;
-        let paths = StatePaths::new(&settings.state_dir, settings.env());
-        let lock = match locking {
-            Locking::Exclusive => Some(StateLock::acquire(&paths, command)?),
-            Locking::None => None,
+        let env = settings.env().clone();
+        let mut lock = None;
+        let store = match &settings.state_backend {
+            None => {
+                let store = Store::local(&settings.state_dir, &env);
+                if locking == Locking::Exclusive {
+                    lock = Some(store.lock(command).await?);
+                }
+                store.read().await?;
+                store
+            }
+            Some(_) => Store::local(&settings.state_dir, &env),
         };
-        paths.read()?;
         let clients = Clients::connect(&settings.aws).await?;
-        let state = paths.load(settings.env(), &clients.region, &clients.account_id)?;
+        let store = match &settings.state_backend {
+            None => store,
+            Some(location) => {
+                let store = Store::s3(clients.s3.clone(), location.clone(), &env);
+                if locking == Locking::Exclusive {
+                    lock = Some(store.lock(command).await?);
+                }
+                store
+            }
+        };
+        let state = store.read().await?;
+        if let Some(state) = &state {
+            state.check_owner(&store.name(), &env, &clients.region, &clients.account_id)?;
+        }
         let interactive = std::io::stderr().is_terminal() && global.verbose == 0;
         let interrupt = Interrupt::default();
         watch_ctrl_c(interrupt.clone());
@@ -66,13 +90,40 @@ impl Session {
                 global.quiet || (locking == Locking::None && !interactive),
             ),
             json: global.output == OutputMode::Json,
+            writer: Arc::new(store.writer()),
             settings,
-            paths,
+            store,
             clients,
             state,
             interrupt,
-            _lock: lock,
+            lock,
         })
+    }
+
+    /// Ends a command that changed state: waits for the last state write, then gives the
+    /// lock back. `result` is the command's; a failed write fails a command that succeeded.
+    pub(crate) async fn close(self, result: Result<u8, Error>) -> Result<u8, Error> {
+        let written = self.writer.finish().await;
+        if let Some(lock) = self.lock {
+            if let Err(e) = Store::release(lock).await {
+                tracing::warn!(error = %e, "the state lock was not released; it expires by itself");
+            }
+        }
+        let code = result?;
+        written?;
+        Ok(code)
+    }
+
+    /// Writes `state` at once (after the run's own records are written).
+    pub(crate) async fn save(&self, state: &State) -> Result<(), Error> {
+        self.writer.finish().await?;
+        Ok(self.store.save(state).await?)
+    }
+
+    /// Removes the state (after a complete `destroy`), once no write of the run is pending.
+    pub(crate) async fn clear(&self) -> Result<(), Error> {
+        self.writer.finish().await?;
+        Ok(self.store.clear().await?)
     }
 
     /// The context for the engine, seeded with the records in state. With `persist`, every
@@ -84,7 +135,7 @@ impl Session {
             .as_ref()
             .map_or_else(BTreeMap::new, |s| s.resources.clone());
         let persist: Option<Persist> = persist.then(|| {
-            let paths = self.paths.clone();
+            let writer = Arc::clone(&self.writer);
             let mut template = self.state.clone().unwrap_or_else(|| {
                 State::new(
                     self.settings.env(),
@@ -97,7 +148,7 @@ impl Session {
                 let mut state = template.clone();
                 state.resources = records.clone();
                 state.updated_at = chrono::Utc::now();
-                paths.save(&state).map_err(Error::from)
+                writer.record(state).map_err(Error::from)
             }) as Persist
         });
         Ctx::new(

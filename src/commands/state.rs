@@ -40,6 +40,11 @@ pub(super) async fn refresh(global: &GlobalArgs, stack: &StackArgs) -> Result<u8
         Ok(())
     })
     .await?;
+    let result = rebuild(&session, global).await;
+    session.close(result).await
+}
+
+async fn rebuild(session: &Session, global: &GlobalArgs) -> Result<u8, Error> {
     let ctx = session.context(true);
     let engine = session.engine()?;
     let (reports, found) = engine.discover(&ctx).await;
@@ -54,13 +59,13 @@ pub(super) async fn refresh(global: &GlobalArgs, stack: &StackArgs) -> Result<u8
     });
     state.resources = ctx.records();
     state.updated_at = chrono::Utc::now();
-    session.paths.save(&state)?;
+    session.save(&state).await?;
     if !global.quiet {
         eprintln!(
             "{} of {} resources found; {} rewritten",
             found.iter().flatten().count(),
             found.len(),
-            session.paths.file.display()
+            session.store.name()
         );
     }
     Ok(exit::OK)

@@ -9,6 +9,11 @@ use super::session::{Locking, Session};
 
 pub(super) async fn run(global: &GlobalArgs, stack: &StackArgs) -> Result<u8, Error> {
     let session = Session::open(global, stack, "up", Locking::Exclusive, |_| Ok(())).await?;
+    let result = converge(&session, global).await;
+    session.close(result).await
+}
+
+async fn converge(session: &Session, global: &GlobalArgs) -> Result<u8, Error> {
     let ctx = session.context(true);
     let engine = session.engine()?;
     let reports = engine.up(&ctx).await;

@@ -53,6 +53,8 @@ pub(crate) struct Settings {
     pub time_scale: f64,
     pub services: Services,
     pub state_dir: PathBuf,
+    /// The S3 state backend; `None`: the local `state_dir`.
+    pub state_backend: Option<S3Location>,
     pub outputs_file: PathBuf,
 }
 
@@ -92,6 +94,8 @@ struct FileConfig {
     timeouts: Timeouts,
     #[serde(default)]
     destroy: Retirement,
+    #[serde(default)]
+    state: FileState,
 }
 
 impl FileConfig {
@@ -115,6 +119,12 @@ struct FileNetwork {
     vpc_cidr: Option<String>,
     public_subnet_cidrs: Option<Vec<String>>,
     private_subnet_cidrs: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileState {
+    backend: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -191,6 +201,17 @@ impl Settings {
             ));
         }
 
+        // The flag and MEDTECH_STATE_BACKEND (clap reads both into the flag) beat the file.
+        let state_backend = match (&global.state_backend, &file.state.backend) {
+            (Some(raw), _) => Some((given.field("state_backend", "--state-backend"), raw)),
+            (None, Some(raw)) => Some((in_file("state.backend"), raw)),
+            (None, None) => None,
+        }
+        .map(|(field, raw)| {
+            S3Location::parse(raw).map_err(|problem| ConfigError::new(format!("{field} {raw:?}"), problem))
+        })
+        .transpose()?;
+
         Ok(Self {
             names: Names::new(env),
             aws,
@@ -200,6 +221,7 @@ impl Settings {
             time_scale: global.time_scale,
             services,
             state_dir: global.state_dir.clone(),
+            state_backend,
             outputs_file: global.outputs_file.clone(),
         })
     }

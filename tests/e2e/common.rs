@@ -118,6 +118,7 @@ pub(crate) struct TestContext {
     pub iam: aws_sdk_iam::Client,
     pub sns: aws_sdk_sns::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub s3: aws_sdk_s3::Client,
     /// `MEDTECH_TIME_SCALE` for every run: an emulator without a latency model finishes
     /// everything at once, so medtech's pauses between polls (15 s on the RDS and Redis grid)
     /// would only be idle time; one with a model sets its own scale per run.
@@ -196,6 +197,12 @@ impl TestContext {
             iam: aws_sdk_iam::Client::new(&config),
             sns: aws_sdk_sns::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            // The emulator serves paths, not bucket-named hosts.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config)
+                    .force_path_style(true)
+                    .build(),
+            ),
             emulator,
             dir: tempfile::tempdir().expect("temp dir"),
             env: env.to_owned(),

@@ -35,3 +35,4 @@ mod redis;
 mod release;
 mod rendering;
 mod scale;
+mod team_state;

@@ -1,112 +1,15 @@
-//! The state file `state/<env>.json`: which AWS ids belong to which logical resource. Typed and
-//! versioned, written atomically (0600) after every step, with the previous good copy kept as
-//! `<env>.json.bak`, and guarded by a lock so two runs cannot interleave. It never holds a
-//! secret value: only ids, ARNs and names.
+//! The local backend: `state/<env>.json`, written atomically (0600) after every step with the
+//! previous good copy kept as `<env>.json.bak`, and an OS file lock beside it.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 
+use super::{Holder, State, StateError};
 use crate::fsutil::write_private_atomic;
 use crate::naming::EnvName;
-
-pub(crate) const SCHEMA_VERSION: u32 = 1;
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct State {
-    pub schema_version: u32,
-    pub environment: String,
-    pub region: String,
-    pub account_id: String,
-    pub updated_at: DateTime<Utc>,
-    pub resources: BTreeMap<String, Record>,
-}
-
-/// One logical resource's identity in AWS.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Record {
-    pub id: String,
-    /// Further non-secret identifiers (ARNs, association ids, endpoints).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attrs: BTreeMap<String, String>,
-}
-
-impl Record {
-    pub(crate) fn new(id: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            attrs: BTreeMap::new(),
-        }
-    }
-
-    pub(crate) fn with(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.attrs.insert(key.to_owned(), value.into());
-        self
-    }
-
-    pub(crate) fn attr(&self, key: &str) -> Option<&str> {
-        self.attrs.get(key).map(String::as_str)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error(
-        "{path} is locked by {holder}; wait for that run to finish (a lock held by a process that died is released by the system)"
-    )]
-    Locked { path: String, holder: String },
-    #[error(
-        "{path} is not a readable medtech state file ({detail}); it was left untouched: restore {path}.bak, or move it aside and run again to adopt the resources by their tags"
-    )]
-    Corrupt { path: String, detail: String },
-    #[error(
-        "{path} has schema version {found}, newer than this medtech understands ({SCHEMA_VERSION}); upgrade medtech"
-    )]
-    NewerSchema { path: String, found: u32 },
-    #[error(
-        "{path} belongs to {field} {found:?}, not {expected:?}; point --state-dir elsewhere or use the matching {field}"
-    )]
-    Mismatch {
-        path: String,
-        field: &'static str,
-        expected: String,
-        found: String,
-    },
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
-}
-
-impl StateError {
-    fn io(path: &Path, source: io::Error) -> Self {
-        Self::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    }
-}
-
-impl State {
-    pub(crate) fn new(env: &EnvName, region: &str, account_id: &str) -> Self {
-        Self {
-            schema_version: SCHEMA_VERSION,
-            environment: env.to_string(),
-            region: region.to_owned(),
-            account_id: account_id.to_owned(),
-            updated_at: Utc::now(),
-            resources: BTreeMap::new(),
-        }
-    }
-}
 
 /// Paths of one environment's state files.
 #[derive(Clone, Debug)]
@@ -125,71 +28,21 @@ impl StatePaths {
         }
     }
 
-    /// Reads the state without checking whose it is (for `outputs` and tests).
+    /// Reads the state without checking whose it is (`State::check_owner` does).
     pub(crate) fn read(&self) -> Result<Option<State>, StateError> {
         let text = match fs::read_to_string(&self.file) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StateError::io(&self.file, e)),
         };
-        let shown = self.file.display().to_string();
-        // Read the version first, so a newer file is named as such rather than as corrupt.
-        #[derive(Deserialize)]
-        struct Version {
-            schema_version: u32,
-        }
-        let version: Version = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
-            path: shown.clone(),
-            detail: e.to_string(),
-        })?;
-        if version.schema_version > SCHEMA_VERSION {
-            return Err(StateError::NewerSchema {
-                path: shown,
-                found: version.schema_version,
-            });
-        }
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| StateError::Corrupt {
-                path: shown,
-                detail: e.to_string(),
-            })
-    }
-
-    /// Reads the state and refuses one that belongs to another environment, region or account.
-    pub(crate) fn load(
-        &self,
-        env: &EnvName,
-        region: &str,
-        account_id: &str,
-    ) -> Result<Option<State>, StateError> {
-        let Some(state) = self.read()? else {
-            return Ok(None);
-        };
-        let path = self.file.display().to_string();
-        for (field, expected, found) in [
-            ("environment", env.as_str(), state.environment.as_str()),
-            ("region", region, state.region.as_str()),
-            ("account", account_id, state.account_id.as_str()),
-        ] {
-            if expected != found {
-                return Err(StateError::Mismatch {
-                    path,
-                    field,
-                    expected: expected.to_owned(),
-                    found: found.to_owned(),
-                });
-            }
-        }
-        Ok(Some(state))
+        State::parse(&text, &self.file.display().to_string()).map(Some)
     }
 
     /// Atomically replaces the state file, keeping the previous one as the backup.
     pub(crate) fn save(&self, state: &State) -> Result<(), StateError> {
-        let mut json = serde_json::to_vec_pretty(state).map_err(|e| {
+        let json = state.to_json().map_err(|e| {
             StateError::io(&self.file, io::Error::new(io::ErrorKind::InvalidData, e))
         })?;
-        json.push(b'\n');
         match fs::read(&self.file) {
             Ok(previous) => write_private_atomic(&self.backup, &previous)
                 .map_err(|e| StateError::io(&self.backup, e))?,
@@ -210,15 +63,6 @@ impl StatePaths {
         }
         Ok(())
     }
-}
-
-/// Who holds a lock; written into the lock file so a blocked run can name it.
-#[derive(Debug, Serialize, Deserialize)]
-struct Holder {
-    pid: u32,
-    host: String,
-    command: String,
-    started_at: DateTime<Utc>,
 }
 
 /// An exclusive advisory lock on one environment's state, released when dropped or when the
@@ -249,15 +93,7 @@ impl StateLock {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
                 let holder = serde_json::from_str::<Holder>(&text)
-                    .map(|h| {
-                        format!(
-                            "pid {} on {} (medtech {}, started {})",
-                            h.pid,
-                            h.host,
-                            h.command,
-                            h.started_at.format("%Y-%m-%d %H:%M:%S UTC")
-                        )
-                    })
+                    .map(|h| h.to_string())
                     .unwrap_or_else(|_| "another medtech run".to_owned());
                 return Err(StateError::Locked {
                     path: paths.file.display().to_string(),
@@ -266,14 +102,7 @@ impl StateLock {
             }
             Err(TryLockError::Error(e)) => return Err(StateError::io(path, e)),
         }
-        let holder = Holder {
-            pid: std::process::id(),
-            host: hostname::get()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "unknown host".into()),
-            command: command.to_owned(),
-            started_at: Utc::now(),
-        };
+        let holder = Holder::this_process(command, Utc::now());
         let body = serde_json::to_vec(&holder)
             .map_err(|e| StateError::io(path, io::Error::new(io::ErrorKind::InvalidData, e)))?;
         let write = file
@@ -300,9 +129,19 @@ impl PrivateMode for OpenOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::Record;
 
     fn env() -> EnvName {
         EnvName::parse("dev").unwrap()
+    }
+
+    /// What a session does with the file: read it, then check whose it is.
+    fn load(paths: &StatePaths, region: &str, account: &str) -> Result<Option<State>, StateError> {
+        let state = paths.read()?;
+        if let Some(state) = &state {
+            state.check_owner(&paths.file.display().to_string(), &env(), region, account)?;
+        }
+        Ok(state)
     }
 
     fn sample() -> State {
@@ -318,19 +157,14 @@ mod tests {
     fn round_trips_and_keeps_a_backup() {
         let dir = tempfile::tempdir().unwrap();
         let paths = StatePaths::new(dir.path(), &env());
-        assert!(
-            paths
-                .load(&env(), "us-east-1", "123456789012")
-                .unwrap()
-                .is_none()
-        );
+        assert!(load(&paths, "us-east-1", "123456789012").unwrap().is_none());
         let first = sample();
         paths.save(&first).unwrap();
         let mut second = first.clone();
         second.resources.insert("igw".into(), Record::new("igw-1"));
         paths.save(&second).unwrap();
         assert_eq!(
-            paths.load(&env(), "us-east-1", "123456789012").unwrap(),
+            load(&paths, "us-east-1", "123456789012").unwrap(),
             Some(second)
         );
         let backup: State = serde_json::from_slice(&fs::read(&paths.backup).unwrap()).unwrap();
@@ -343,21 +177,28 @@ mod tests {
         let paths = StatePaths::new(dir.path(), &env());
 
         fs::write(&paths.file, "{ not json").unwrap();
-        let err = paths.load(&env(), "us-east-1", "1").unwrap_err();
+        let err = load(&paths, "us-east-1", "1").unwrap_err();
         assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "restore {}.bak, or move it aside",
+                paths.file.display()
+            )),
+            "{err}"
+        );
         assert_eq!(fs::read_to_string(&paths.file).unwrap(), "{ not json");
 
         let mut newer = serde_json::to_value(sample()).unwrap();
         newer["schema_version"] = 99.into();
         fs::write(&paths.file, newer.to_string()).unwrap();
-        let err = paths.load(&env(), "us-east-1", "123456789012").unwrap_err();
+        let err = load(&paths, "us-east-1", "123456789012").unwrap_err();
         assert!(
             matches!(err, StateError::NewerSchema { found: 99, .. }),
             "{err}"
         );
 
         paths.save(&sample()).unwrap();
-        let mismatched = |region, account| match paths.load(&env(), region, account) {
+        let mismatched = |region, account| match load(&paths, region, account) {
             Err(StateError::Mismatch { field, .. }) => field,
             other => panic!("{other:?}"),
         };
@@ -377,6 +218,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("medtech up"), "{text}");
+        assert!(text.contains("released by the system"), "{text}");
         drop(held);
         StateLock::acquire(&paths, "destroy").unwrap();
     }

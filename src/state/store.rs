@@ -1,0 +1,185 @@
+//! Where an environment's state lives, and what guards it: a local file under an OS lock, or
+//! an S3 object under a lock object taken with a conditional write (`lease`). Commands see one
+//! `Store`, and record every step through its `Writer`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::lease::S3Lock;
+use super::local::{StateLock, StatePaths};
+use super::s3::{S3Location, S3Store};
+use super::{State, StateError};
+use crate::naming::EnvName;
+
+/// How long a run holds the S3 lock without renewing it: a run killed without releasing it
+/// blocks the environment this long at most (it renews every third of it while alive).
+const LEASE: Duration = Duration::from_secs(120);
+
+pub(crate) enum Store {
+    Local(StatePaths),
+    S3(Arc<S3Store>),
+}
+
+/// A lock held until dropped (local) or released (S3: `Store::release`).
+pub(crate) enum Held {
+    Local { _lock: StateLock },
+    S3(Arc<S3Lock>),
+}
+
+impl Store {
+    pub(crate) fn local(dir: &std::path::Path, env: &EnvName) -> Self {
+        Self::Local(StatePaths::new(dir, env))
+    }
+
+    pub(crate) fn s3(client: aws_sdk_s3::Client, location: S3Location, env: &EnvName) -> Self {
+        Self::S3(Arc::new(S3Store::new(client, location, env.clone())))
+    }
+
+    /// Where the state is, as messages name it.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Self::Local(paths) => paths.file.display().to_string(),
+            Self::S3(store) => store.url(),
+        }
+    }
+
+    /// Takes the environment's lock, or says who holds it.
+    pub(crate) async fn lock(&self, command: &str) -> Result<Held, StateError> {
+        match self {
+            Self::Local(paths) => {
+                StateLock::acquire(paths, command).map(|lock| Held::Local { _lock: lock })
+            }
+            Self::S3(store) => {
+                let lock = S3Lock::acquire(
+                    store.client(),
+                    store.location(),
+                    store.env(),
+                    command,
+                    LEASE,
+                    Duration::ZERO,
+                )
+                .await?;
+                let lock = Arc::new(lock);
+                S3Lock::spawn_renewal(Arc::clone(&lock));
+                Ok(Held::S3(lock))
+            }
+        }
+    }
+
+    /// Gives the lock back; a local lock goes with its file descriptor.
+    pub(crate) async fn release(held: Held) -> Result<(), StateError> {
+        match held {
+            Held::Local { .. } => Ok(()),
+            Held::S3(lock) => match Arc::try_unwrap(lock) {
+                Ok(lock) => lock.release().await,
+                // The renewal task still holds it: the lease ends by itself.
+                Err(_) => Ok(()),
+            },
+        }
+    }
+
+    /// The state, without checking whose it is.
+    pub(crate) async fn read(&self) -> Result<Option<State>, StateError> {
+        match self {
+            Self::Local(paths) => paths.read(),
+            Self::S3(store) => Ok(store.read().await?.map(|(state, _)| state)),
+        }
+    }
+
+    pub(crate) async fn save(&self, state: &State) -> Result<(), StateError> {
+        match self {
+            Self::Local(paths) => paths.save(state),
+            Self::S3(store) => store.save(state).await,
+        }
+    }
+
+    /// Removes the state (after a complete `destroy`); an S3 object keeps its versions.
+    pub(crate) async fn clear(&self) -> Result<(), StateError> {
+        match self {
+            Self::Local(paths) => paths.clear(),
+            Self::S3(store) => store.clear().await,
+        }
+    }
+
+    /// Records every step: a local file is written at once; an S3 object in the background,
+    /// the latest state winning and one write in flight, so recording never slows a step.
+    pub(crate) fn writer(&self) -> Writer {
+        match self {
+            Self::Local(paths) => Writer::Local(paths.clone()),
+            Self::S3(store) => {
+                let (tx, mut rx) = watch::channel::<Option<State>>(None);
+                let failed: Arc<Mutex<Option<StateError>>> = Arc::default();
+                let store = Arc::clone(store);
+                let failure = Arc::clone(&failed);
+                let task = tokio::spawn(async move {
+                    // A state sent before the sender closed is still seen: `changed` reports
+                    // an unseen value before it reports the close.
+                    while rx.changed().await.is_ok() {
+                        let Some(state) = rx.borrow_and_update().clone() else {
+                            continue;
+                        };
+                        if let Err(e) = store.save(&state).await {
+                            *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                            return;
+                        }
+                    }
+                });
+                Writer::S3 {
+                    tx: Mutex::new(Some(tx)),
+                    failed,
+                    task: Mutex::new(Some(task)),
+                }
+            }
+        }
+    }
+}
+
+pub(crate) enum Writer {
+    Local(StatePaths),
+    S3 {
+        /// Dropped by `finish`: the writer ends once it has written what is queued.
+        tx: Mutex<Option<watch::Sender<Option<State>>>>,
+        /// The first write that failed (someone else wrote): the run stops at its next record.
+        failed: Arc<Mutex<Option<StateError>>>,
+        task: Mutex<Option<JoinHandle<()>>>,
+    },
+}
+
+impl Writer {
+    /// Records `state`: written (local) or queued (S3). An earlier S3 write that failed is
+    /// reported here, so the run stops instead of carrying on unrecorded.
+    pub(crate) fn record(&self, state: State) -> Result<(), StateError> {
+        match self {
+            Self::Local(paths) => paths.save(&state),
+            Self::S3 { tx, failed, .. } => {
+                if let Some(e) = failed.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                    return Err(e);
+                }
+                if let Some(tx) = tx.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                    tx.send_replace(Some(state));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits for the last queued state to be written, and reports a write that failed.
+    pub(crate) async fn finish(&self) -> Result<(), StateError> {
+        let Self::S3 { tx, failed, task } = self else {
+            return Ok(());
+        };
+        drop(tx.lock().unwrap_or_else(PoisonError::into_inner).take());
+        let task = task.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(task) = task {
+            // A writer that panicked wrote nothing more; what it failed on is reported below.
+            let _ = task.await;
+        }
+        match failed.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}

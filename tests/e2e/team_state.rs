@@ -1,0 +1,160 @@
+//! Team state (issue 12): the environment's state as an S3 object, locked with a conditional
+//! write, so that CI runners and people on different machines share one environment safely.
+
+use std::process::Stdio;
+
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use serde_json::Value;
+
+use crate::common::sent;
+use crate::common::*;
+
+/// A versioned bucket of the test's own, as `state bootstrap` makes one.
+async fn bucket(t: &TestContext) -> String {
+    let name = format!("medtech-state-{}", t.env);
+    sent!(t.s3.create_bucket().bucket(&name));
+    sent!(
+        t.s3.put_bucket_versioning().bucket(&name).versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build()
+        )
+    );
+    name
+}
+
+/// The state object's body, parsed, and how many versions it has.
+async fn state_object(t: &TestContext, bucket: &str, key: &str) -> (Value, usize) {
+    let got = sent!(t.s3.get_object().bucket(bucket).key(key));
+    let body = got.body.collect().await.expect("state body").into_bytes();
+    let versions = sent!(t.s3.list_object_versions().bucket(bucket).prefix(key));
+    (
+        serde_json::from_slice(&body).expect("state JSON"),
+        versions.versions().len(),
+    )
+}
+
+/// Two `up`s of one environment at once, from two working directories (two machines): one
+/// runs, the other stops at once with exit 3 naming the holder. The state is then one S3
+/// object; the second machine, with no state of its own, runs from it.
+#[tokio::test]
+async fn two_ups_at_once_one_runs_the_other_is_told_who_holds_the_lock() {
+    let t = TestContext::new("team").await;
+    let bucket = bucket(&t).await;
+    let backend = format!("s3://{bucket}/medtech");
+    let backend_env = [("MEDTECH_STATE_BACKEND", backend.as_str())];
+    let second = tempfile::tempdir().expect("second working directory");
+    let args = ["up", "--env", t.env.as_str()];
+    let start = |dir: &std::path::Path| {
+        t.command(dir, &args, &backend_env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start medtech")
+    };
+    let (a, b) = (start(t.dir.path()), start(second.path()));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let (winner, loser) = match (a.status.code(), b.status.code()) {
+        (Some(0), Some(3)) => (a, b),
+        (Some(3), Some(0)) => (b, a),
+        codes => panic!(
+            "expected one 0 and one 3, got {codes:?}\nA: {}\nB: {}",
+            stderr(&a),
+            stderr(&b)
+        ),
+    };
+    let told = stderr(&loser);
+    assert!(
+        told.contains("locked by") && told.contains("medtech up") && told.contains(&backend),
+        "the run that lost must name the holder and the state: {told}"
+    );
+    assert!(winner.status.success());
+
+    let key = format!("medtech/{}.json", t.env);
+    let (state, versions) = state_object(&t, &bucket, &key).await;
+    assert_eq!(state["environment"], t.env.as_str());
+    assert!(state["resources"]["rds"]["id"].is_string(), "{state}");
+    let lock = t
+        .s3
+        .head_object()
+        .bucket(&bucket)
+        .key(format!("medtech/{}.lock", t.env))
+        .send()
+        .await;
+    assert!(lock.is_err(), "the lock outlived its run");
+    for dir in [t.dir.path(), second.path()] {
+        assert!(!dir.join("state").exists(), "a local state file was written");
+    }
+
+    // The second machine, with no state of its own, converges from the shared object.
+    let out = t.medtech_in(
+        second.path(),
+        &["up", "--env", &t.env, "--output", "json"],
+        &backend_env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("up JSON");
+    assert_eq!(report["api_calls"]["mutating"], 0, "{report}");
+    let (_, after) = state_object(&t, &bucket, &key).await;
+    assert!(after > versions, "the second machine's run did not write the shared state");
+}
+
+/// A write to the state object by anyone else during a run (a broken lock, a manual edit)
+/// stops the run with exit 3 at its next record, and nothing is overwritten.
+#[tokio::test]
+async fn a_foreign_write_during_a_run_stops_it_and_is_kept() {
+    let t = TestContext::new("foreign").await;
+    let bucket = bucket(&t).await;
+    let backend = format!("s3://{bucket}/teams");
+    let key = format!("teams/{}.json", t.env);
+    let run = t
+        .command(
+            t.dir.path(),
+            &["up", "--env", &t.env],
+            &[("MEDTECH_STATE_BACKEND", backend.as_str())],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start medtech");
+    // The run's first record, then someone else's edit of it.
+    let mut state = loop {
+        if let Ok(got) = t.s3.get_object().bucket(&bucket).key(&key).send().await {
+            let body = got.body.collect().await.expect("body").into_bytes();
+            break serde_json::from_slice::<Value>(&body).expect("state JSON");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    state["resources"]["edited"] = serde_json::json!({"id": "by-hand"});
+    let edited = serde_json::to_vec_pretty(&state).unwrap();
+    sent!(
+        t.s3.put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(edited.clone().into())
+    );
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("someone else wrote"),
+        "{}",
+        stderr(&out)
+    );
+    let (kept, _) = state_object(&t, &bucket, &key).await;
+    assert_eq!(kept["resources"]["edited"]["id"], "by-hand", "the edit was overwritten");
+}
+
+/// A bucket that does not exist, or one without versioning, is refused before anything is
+/// created, with one line that says what to do.
+#[tokio::test]
+async fn an_unusable_bucket_is_refused_in_one_line() {
+    let t = TestContext::new("nobucket").await;
+    let out = t.medtech_with(
+        &["up", "--env", &t.env],
+        &[("MEDTECH_STATE_BACKEND", "s3://medtech-no-such-bucket/x")],
+    );
+    assert!(matches!(out.status.code(), Some(2 | 4)), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(said.contains("medtech-no-such-bucket"), "{said}");
+}
