@@ -187,12 +187,7 @@ impl Engine {
                 |index, res| async move {
                     let observed = with_retries(ctx, res.name(), RetryPolicy::CONVERGE, || {
                         let ahead = self.taken(ctx, ahead, index);
-                        async move {
-                            match ahead {
-                                Some(ahead) => Ok(ahead.found),
-                                None => res.read(ctx, ctx.record(res.name()).as_ref()).await,
-                            }
-                        }
+                        async move { Ok(read(res, ctx, ahead).await?.0) }
                     })
                     .await?;
                     let action = match &observed {
