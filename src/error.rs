@@ -96,6 +96,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Config(_) | Self::Confirmation(_) => exit::INVALID_INPUT,
+            Self::State(StateError::Unfit { .. }) => exit::INVALID_INPUT,
+            Self::State(StateError::Aws { source, .. }) if is_access_problem(source) => {
+                exit::AWS_ACCESS
+            }
             Self::State(_) => exit::STATE,
             Self::Aws(e) if is_access_problem(e) => exit::AWS_ACCESS,
             Self::AccessDenied { .. } => exit::AWS_ACCESS,

@@ -115,13 +115,9 @@ impl Clients {
             sns: counted_client!(aws_sdk_sns, &config, &calls),
             cloudwatch: counted_client!(aws_sdk_cloudwatch, &config, &calls),
             tagging: counted_client!(aws_sdk_resourcegroupstagging, &config, &calls),
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&config)
-                    // An endpoint of one's own (an emulator, a proxy) serves paths, not the
-                    // bucket-named hosts of AWS.
-                    .force_path_style(config.endpoint_url().is_some())
-                    .build(),
-            ),
+            // Not counted: the counter takes every call that is not a read for a change to the
+            // stack, and each state write would throw away the run's batched listings.
+            s3: s3_client(&config),
         })
     }
 
@@ -151,6 +147,22 @@ macro_rules! counted_client {
     };
 }
 use counted_client;
+
+/// The S3 client for the state backend, alone: commands that only read state make no other
+/// call.
+pub(crate) async fn state_client(target: &AwsTarget) -> aws_sdk_s3::Client {
+    s3_client(&load_sdk_config(target).await)
+}
+
+fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            // An endpoint of one's own (an emulator, a proxy) serves paths, not the
+            // bucket-named hosts of AWS.
+            .force_path_style(config.endpoint_url().is_some())
+            .build(),
+    )
+}
 
 async fn load_sdk_config(target: &AwsTarget) -> SdkConfig {
     // A 35-resource parallel run meets throttling that the default three attempts cannot

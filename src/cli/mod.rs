@@ -108,6 +108,17 @@ pub struct GlobalArgs {
     )]
     pub state_backend: Option<String>,
 
+    /// How long `up`, `destroy` and `state refresh` wait for an environment another run has
+    /// locked (e.g. 5m); by default they stop at once, naming the holder.
+    #[arg(
+        long,
+        global = true,
+        env = "MEDTECH_LOCK_TIMEOUT",
+        value_name = "DURATION",
+        value_parser = humantime::parse_duration
+    )]
+    pub lock_timeout: Option<std::time::Duration>,
+
     /// Where `up` writes the flat outputs file.
     #[arg(
         long,
@@ -208,6 +219,7 @@ impl Command {
             Self::Controls(_) => "controls",
             Self::State(StateCommand::Show) => "state show",
             Self::State(StateCommand::Refresh(_)) => "state refresh",
+            Self::State(StateCommand::Unlock(_)) => "state unlock",
             Self::Completions(_) => "completions",
             Self::Man => "man",
         }
@@ -220,6 +232,16 @@ pub enum StateCommand {
     Show,
     /// Find every resource in AWS (by recorded id, else by name and tags) and rewrite the state.
     Refresh(RefreshArgs),
+    /// Break the S3 state lock of --env whose id a blocked run printed, e.g. after the run
+    /// holding it was killed; says whose it was. Any other lock id is refused.
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The lock id, as the refused run printed it.
+    #[arg(long)]
+    pub lock_id: String,
 }
 
 #[derive(Debug, Args)]

@@ -22,13 +22,14 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Up(args) => up::run(global, &args.stack).await,
         Command::Plan(args) => plan::run(global, &args.stack, args.detailed_exitcode).await,
         Command::Verify(args) => verify::run(global, args).await,
-        Command::Outputs(args) => outputs::run(global, args),
+        Command::Outputs(args) => outputs::run(global, args).await,
         Command::Destroy(args) => destroy::run(global, args).await,
         Command::Graph => graph::run(global),
         Command::Controls(args) => controls::run(args.format),
         Command::Completions(args) => completions::completions(args.shell),
         Command::Man => completions::man(),
-        Command::State(StateCommand::Show) => state::show(global),
+        Command::State(StateCommand::Show) => state::show(global).await,
         Command::State(StateCommand::Refresh(args)) => state::refresh(global, &args.stack).await,
+        Command::State(StateCommand::Unlock(args)) => state::unlock(global, &args.lock_id).await,
     }
 }

@@ -1,6 +1,6 @@
-//! `medtech outputs`: prints the outputs — of one environment from its state file with
-//! `--env`, else the last outputs file `up` wrote; all of them, or the one named. No AWS call,
-//! so it is instant.
+//! `medtech outputs`: prints the outputs — of one environment from its state with `--env`,
+//! else the last outputs file `up` wrote; all of them, or the one named. No AWS call but the
+//! S3 backend's read, so it is instant.
 
 use std::path::PathBuf;
 
@@ -9,24 +9,20 @@ use serde_json::{Map, Value};
 use crate::cli::{GlobalArgs, OutputsArgs, OutputsFormat};
 use crate::config::ConfigError;
 use crate::error::{Error, exit};
-use crate::naming::EnvName;
 use crate::outputs;
-use crate::state::StatePaths;
 
-pub(super) fn run(global: &GlobalArgs, args: &OutputsArgs) -> Result<u8, Error> {
+use super::session::peek;
+
+pub(super) async fn run(global: &GlobalArgs, args: &OutputsArgs) -> Result<u8, Error> {
     let values = match &global.env {
-        Some(raw) => {
-            let env = EnvName::parse(raw).map_err(|problem| ConfigError {
-                field: format!("--env {raw:?}"),
-                problem,
-            })?;
-            let paths = StatePaths::new(&global.state_dir, &env);
-            let state = paths.read()?.ok_or_else(|| {
+        Some(_) => {
+            let (settings, place, state) = peek(global).await?;
+            let env = settings.env();
+            let state = state.ok_or_else(|| {
                 Error::Config(ConfigError {
                     field: format!("--env {env}"),
                     problem: format!(
-                        "no state in {}; run `medtech up --env {env}` first, or point --state-dir at it",
-                        paths.file.display()
+                        "no state in {place}; run `medtech up --env {env}` first, or point --state-dir or --state-backend at it"
                     ),
                 })
             })?;

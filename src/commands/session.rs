@@ -53,25 +53,25 @@ impl Session {
         let settings = Settings::resolve(global, stack)?;
         before_connect(&settings)?;
         let env = settings.env().clone();
+        let wait = global.lock_timeout.unwrap_or_default();
         let mut lock = None;
+        let clients;
         let store = match &settings.state_backend {
+            // A local lock is taken before connecting: a second run is refused without a call.
             None => {
                 let store = Store::local(&settings.state_dir, &env);
                 if locking == Locking::Exclusive {
-                    lock = Some(store.lock(command).await?);
+                    lock = Some(store.lock(command, wait).await?);
                 }
                 store.read().await?;
+                clients = Clients::connect(&settings.aws).await?;
                 store
             }
-            Some(_) => Store::local(&settings.state_dir, &env),
-        };
-        let clients = Clients::connect(&settings.aws).await?;
-        let store = match &settings.state_backend {
-            None => store,
             Some(location) => {
-                let store = Store::s3(clients.s3.clone(), location.clone(), &env);
+                clients = Clients::connect(&settings.aws).await?;
+                let store = Store::s3(clients.s3.clone(), location.clone(), &env).await?;
                 if locking == Locking::Exclusive {
-                    lock = Some(store.lock(command).await?);
+                    lock = Some(store.lock(command, wait).await?);
                 }
                 store
             }
@@ -90,7 +90,7 @@ impl Session {
                 global.quiet || (locking == Locking::None && !interactive),
             ),
             json: global.output == OutputMode::Json,
-            writer: Arc::new(store.writer()),
+            writer: Arc::new(store.writer(lock.as_ref())),
             settings,
             store,
             clients,
@@ -104,10 +104,10 @@ impl Session {
     /// lock back. `result` is the command's; a failed write fails a command that succeeded.
     pub(crate) async fn close(self, result: Result<u8, Error>) -> Result<u8, Error> {
         let written = self.writer.finish().await;
-        if let Some(lock) = self.lock {
-            if let Err(e) = Store::release(lock).await {
-                tracing::warn!(error = %e, "the state lock was not released; it expires by itself");
-            }
+        if let Some(lock) = self.lock
+            && let Err(e) = Store::release(lock).await
+        {
+            tracing::warn!(error = %e, "the state lock was not released; it expires by itself");
         }
         let code = result?;
         written?;
@@ -117,13 +117,22 @@ impl Session {
     /// Writes `state` at once (after the run's own records are written).
     pub(crate) async fn save(&self, state: &State) -> Result<(), Error> {
         self.writer.finish().await?;
+        self.check_lock()?;
         Ok(self.store.save(state).await?)
     }
 
     /// Removes the state (after a complete `destroy`), once no write of the run is pending.
     pub(crate) async fn clear(&self) -> Result<(), Error> {
         self.writer.finish().await?;
+        self.check_lock()?;
         Ok(self.store.clear().await?)
+    }
+
+    fn check_lock(&self) -> Result<(), Error> {
+        match &self.lock {
+            Some(lock) => Ok(lock.check()?),
+            None => Ok(()),
+        }
     }
 
     /// The context for the engine, seeded with the records in state. With `persist`, every
@@ -170,6 +179,21 @@ impl Session {
         )
         .map_err(|e| Error::resource("stack", e.to_string()))
     }
+}
+
+/// The state of `--env` for commands that only read it (`outputs`, `state show`): no lock,
+/// and no AWS call but the S3 backend's. Returns where it was looked for, and what was there.
+pub(crate) async fn peek(global: &GlobalArgs) -> Result<(Settings, String, Option<State>), Error> {
+    let settings = Settings::resolve(global, &StackArgs::default())?;
+    let store = match &settings.state_backend {
+        None => Store::local(&settings.state_dir, settings.env()),
+        Some(location) => {
+            let client = crate::aws::state_client(&settings.aws).await;
+            Store::s3(client, location.clone(), settings.env()).await?
+        }
+    };
+    let state = store.read().await?;
+    Ok((settings, store.name(), state))
 }
 
 /// First Ctrl-C: stop starting steps, let running ones finish, save state. Second: leave now

@@ -1,34 +1,26 @@
-//! `medtech state show` and `medtech state refresh`: look at the state file, or rebuild it
-//! from what AWS reports when it was lost or went stale.
+//! `medtech state show`, `state refresh` and `state unlock`: look at the state, rebuild it
+//! from what AWS reports when it was lost or went stale, or break a lock whose run is gone.
 
 use crate::cli::{GlobalArgs, StackArgs};
 use crate::config::ConfigError;
 use crate::error::{Error, exit};
-use crate::naming::EnvName;
 use crate::run_summary;
-use crate::state::StatePaths;
 
-use super::session::{Locking, Session};
+use super::session::{Locking, Session, peek};
 
-pub(super) fn show(global: &GlobalArgs) -> Result<u8, Error> {
-    let raw = global
-        .env
-        .as_deref()
-        .ok_or_else(|| ConfigError::new("--env", "missing; pass --env NAME or set MEDTECH_ENV"))?;
-    let env = EnvName::parse(raw)
-        .map_err(|problem| ConfigError::new(format!("--env {raw:?}"), problem))?;
-    let paths = StatePaths::new(&global.state_dir, &env);
-    let state = paths.read()?.ok_or_else(|| {
+pub(super) async fn show(global: &GlobalArgs) -> Result<u8, Error> {
+    let (settings, place, state) = peek(global).await?;
+    let env = settings.env();
+    let state = state.ok_or_else(|| {
         ConfigError::new(
             format!("--env {env}"),
             format!(
-                "no state in {}; run `medtech state refresh --env {env}` to rebuild it from AWS",
-                paths.file.display()
+                "no state in {place}; run `medtech state refresh --env {env}` to rebuild it from AWS"
             ),
         )
     })?;
     let text = serde_json::to_string_pretty(&state).map_err(|e| Error::Io {
-        path: paths.file.display().to_string(),
+        path: place,
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
     })?;
     crate::outln!("{text}");
@@ -66,6 +58,28 @@ async fn rebuild(session: &Session, global: &GlobalArgs) -> Result<u8, Error> {
             found.iter().flatten().count(),
             found.len(),
             session.store.name()
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// Breaks the S3 lock `lock_id` of `--env`, and says whose it was.
+pub(super) async fn unlock(global: &GlobalArgs, lock_id: &str) -> Result<u8, Error> {
+    let settings = crate::config::Settings::resolve(global, &StackArgs::default())?;
+    let env = settings.env();
+    let Some(location) = &settings.state_backend else {
+        return Err(ConfigError::new(
+            "--state-backend",
+            "not set: a local state lock is released by the system when its process ends, so there is none to break; pass the s3:// backend whose lock you mean",
+        )
+        .into());
+    };
+    let client = crate::aws::state_client(&settings.aws).await;
+    let holder = crate::state::lease::unlock(&client, location, env, lock_id).await?;
+    if !global.quiet {
+        eprintln!(
+            "broke the lock {lock_id} of {}: it was held by {holder}",
+            location.url(&location.state_key(env))
         );
     }
     Ok(exit::OK)

@@ -15,6 +15,7 @@ pub(crate) use services::{Alarms, Iam, Kinesis, Logs, Rds, Redis, Retirement, Se
 
 use crate::cli::{Given, GlobalArgs, StackArgs};
 use crate::naming::{EnvName, Names};
+use crate::state::location::S3Location;
 use crate::tags::RESERVED_TAG_KEYS;
 
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "medtech.toml";
@@ -208,7 +209,8 @@ impl Settings {
             (None, None) => None,
         }
         .map(|(field, raw)| {
-            S3Location::parse(raw).map_err(|problem| ConfigError::new(format!("{field} {raw:?}"), problem))
+            S3Location::parse(raw)
+                .map_err(|problem| ConfigError::new(format!("{field} {raw:?}"), problem))
         })
         .transpose()?;
 

@@ -11,7 +11,8 @@ use aws_sdk_s3::Client;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::s3::{Condition, Object, Outcome, S3Location};
+use super::location::S3Location;
+use super::s3::{Condition, Object, Outcome};
 use super::{Holder, StateError};
 use crate::naming::EnvName;
 

@@ -5,6 +5,7 @@
 
 pub(crate) mod lease;
 mod local;
+pub(crate) mod location;
 pub(crate) mod s3;
 pub(crate) mod store;
 
@@ -18,8 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsError;
 use crate::naming::EnvName;
-
-pub(crate) use local::StatePaths;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
@@ -99,6 +98,8 @@ pub enum StateError {
         "{path}: this run's lock was lost ({detail}); another run may be changing this environment: let it finish, then run the command again"
     )]
     LockLost { path: String, detail: String },
+    #[error("--state-backend {location}: {problem}")]
+    Unfit { location: String, problem: String },
     #[error("cannot unlock {path}: {detail}")]
     Unlock { path: String, detail: String },
     #[error("{location}: {source}")]
@@ -299,7 +300,12 @@ mod fake_s3 {
                     SharedHttpConnector::new(fake.clone())
                 }))
                 .build();
-            super::s3::client(&sdk, &self.calls)
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .interceptor(self.calls.clone())
+                    .force_path_style(true)
+                    .build(),
+            )
         }
 
         pub(crate) fn calls(&self) -> &CallCounter {

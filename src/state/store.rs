@@ -10,13 +10,17 @@ use tokio::task::JoinHandle;
 
 use super::lease::S3Lock;
 use super::local::{StateLock, StatePaths};
-use super::s3::{S3Location, S3Store};
+use super::location::S3Location;
+use super::s3::S3Store;
 use super::{State, StateError};
 use crate::naming::EnvName;
 
 /// How long a run holds the S3 lock without renewing it: a run killed without releasing it
 /// blocks the environment this long at most (it renews every third of it while alive).
 const LEASE: Duration = Duration::from_secs(120);
+
+/// How often a run waiting for a local lock tries again (a lock on one disk frees at once).
+const LOCAL_POLL: Duration = Duration::from_millis(500);
 
 pub(crate) enum Store {
     Local(StatePaths),
@@ -29,13 +33,29 @@ pub(crate) enum Held {
     S3(Arc<S3Lock>),
 }
 
+impl Held {
+    /// Fails once an S3 lock is found to be another run's (taken over, or broken by hand).
+    pub(crate) fn check(&self) -> Result<(), StateError> {
+        match self {
+            Self::Local { .. } => Ok(()),
+            Self::S3(lock) => lock.check(),
+        }
+    }
+}
+
 impl Store {
     pub(crate) fn local(dir: &std::path::Path, env: &EnvName) -> Self {
         Self::Local(StatePaths::new(dir, env))
     }
 
-    pub(crate) fn s3(client: aws_sdk_s3::Client, location: S3Location, env: &EnvName) -> Self {
-        Self::S3(Arc::new(S3Store::new(client, location, env.clone())))
+    /// The S3 store, once its bucket is found fit for state.
+    pub(crate) async fn s3(
+        client: aws_sdk_s3::Client,
+        location: S3Location,
+        env: &EnvName,
+    ) -> Result<Self, StateError> {
+        let store = S3Store::open(client, location, env.clone()).await?;
+        Ok(Self::S3(Arc::new(store)))
     }
 
     /// Where the state is, as messages name it.
@@ -46,11 +66,22 @@ impl Store {
         }
     }
 
-    /// Takes the environment's lock, or says who holds it.
-    pub(crate) async fn lock(&self, command: &str) -> Result<Held, StateError> {
+    /// Takes the environment's lock, waiting up to `wait` for its holder to finish, or says
+    /// who holds it.
+    pub(crate) async fn lock(&self, command: &str, wait: Duration) -> Result<Held, StateError> {
         match self {
             Self::Local(paths) => {
-                StateLock::acquire(paths, command).map(|lock| Held::Local { _lock: lock })
+                let deadline = tokio::time::Instant::now() + wait;
+                loop {
+                    match StateLock::acquire(paths, command) {
+                        Err(StateError::Locked { .. })
+                            if tokio::time::Instant::now() < deadline =>
+                        {
+                            tokio::time::sleep(LOCAL_POLL).await;
+                        }
+                        result => return result.map(|lock| Held::Local { _lock: lock }),
+                    }
+                }
             }
             Self::S3(store) => {
                 let lock = S3Lock::acquire(
@@ -59,9 +90,14 @@ impl Store {
                     store.env(),
                     command,
                     LEASE,
-                    Duration::ZERO,
+                    wait,
                 )
                 .await?;
+                tracing::info!(
+                    lock = %store.location().url(&store.location().lock_key(store.env())),
+                    lock_id = lock.lock_id(),
+                    "took the state lock"
+                );
                 let lock = Arc::new(lock);
                 S3Lock::spawn_renewal(Arc::clone(&lock));
                 Ok(Held::S3(lock))
@@ -73,11 +109,7 @@ impl Store {
     pub(crate) async fn release(held: Held) -> Result<(), StateError> {
         match held {
             Held::Local { .. } => Ok(()),
-            Held::S3(lock) => match Arc::try_unwrap(lock) {
-                Ok(lock) => lock.release().await,
-                // The renewal task still holds it: the lease ends by itself.
-                Err(_) => Ok(()),
-            },
+            Held::S3(lock) => lock.release().await,
         }
     }
 
@@ -106,10 +138,15 @@ impl Store {
 
     /// Records every step: a local file is written at once; an S3 object in the background,
     /// the latest state winning and one write in flight, so recording never slows a step.
-    pub(crate) fn writer(&self) -> Writer {
+    /// Under `held`, an S3 write is made only while the lock is still this run's.
+    pub(crate) fn writer(&self, held: Option<&Held>) -> Writer {
         match self {
             Self::Local(paths) => Writer::Local(paths.clone()),
             Self::S3(store) => {
+                let lock = match held {
+                    Some(Held::S3(lock)) => Some(Arc::clone(lock)),
+                    _ => None,
+                };
                 let (tx, mut rx) = watch::channel::<Option<State>>(None);
                 let failed: Arc<Mutex<Option<StateError>>> = Arc::default();
                 let store = Arc::clone(store);
@@ -121,7 +158,16 @@ impl Store {
                         let Some(state) = rx.borrow_and_update().clone() else {
                             continue;
                         };
-                        if let Err(e) = store.save(&state).await {
+                        let saved = match &lock {
+                            Some(lock) => lock.check(),
+                            None => Ok(()),
+                        };
+                        if let Err(e) = async {
+                            saved?;
+                            store.save(&state).await
+                        }
+                        .await
+                        {
                             *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
                             return;
                         }

@@ -14,11 +14,13 @@ async fn bucket(t: &TestContext) -> String {
     let name = format!("medtech-state-{}", t.env);
     sent!(t.s3.create_bucket().bucket(&name));
     sent!(
-        t.s3.put_bucket_versioning().bucket(&name).versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build()
-        )
+        t.s3.put_bucket_versioning()
+            .bucket(&name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build()
+            )
     );
     name
 }
@@ -74,16 +76,18 @@ async fn two_ups_at_once_one_runs_the_other_is_told_who_holds_the_lock() {
     let (state, versions) = state_object(&t, &bucket, &key).await;
     assert_eq!(state["environment"], t.env.as_str());
     assert!(state["resources"]["rds"]["id"].is_string(), "{state}");
-    let lock = t
-        .s3
-        .head_object()
-        .bucket(&bucket)
-        .key(format!("medtech/{}.lock", t.env))
-        .send()
-        .await;
+    let lock =
+        t.s3.head_object()
+            .bucket(&bucket)
+            .key(format!("medtech/{}.lock", t.env))
+            .send()
+            .await;
     assert!(lock.is_err(), "the lock outlived its run");
     for dir in [t.dir.path(), second.path()] {
-        assert!(!dir.join("state").exists(), "a local state file was written");
+        assert!(
+            !dir.join("state").exists(),
+            "a local state file was written"
+        );
     }
 
     // The second machine, with no state of its own, converges from the shared object.
@@ -96,7 +100,10 @@ async fn two_ups_at_once_one_runs_the_other_is_told_who_holds_the_lock() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("up JSON");
     assert_eq!(report["api_calls"]["mutating"], 0, "{report}");
     let (_, after) = state_object(&t, &bucket, &key).await;
-    assert!(after > versions, "the second machine's run did not write the shared state");
+    assert!(
+        after > versions,
+        "the second machine's run did not write the shared state"
+    );
 }
 
 /// A write to the state object by anyone else during a run (a broken lock, a manual edit)
@@ -141,7 +148,10 @@ async fn a_foreign_write_during_a_run_stops_it_and_is_kept() {
         stderr(&out)
     );
     let (kept, _) = state_object(&t, &bucket, &key).await;
-    assert_eq!(kept["resources"]["edited"]["id"], "by-hand", "the edit was overwritten");
+    assert_eq!(
+        kept["resources"]["edited"]["id"], "by-hand",
+        "the edit was overwritten"
+    );
 }
 
 /// A bucket that does not exist, or one without versioning, is refused before anything is
