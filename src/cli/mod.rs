@@ -217,7 +217,10 @@ impl Command {
             Self::Destroy(_) => "destroy",
             Self::Graph => "graph",
             Self::Controls(_) => "controls",
-            Self::State(StateCommand::Show) => "state show",
+            Self::State(StateCommand::Show(_)) => "state show",
+            Self::State(StateCommand::History) => "state history",
+            Self::State(StateCommand::Bootstrap(_)) => "state bootstrap",
+            Self::State(StateCommand::Migrate(_)) => "state migrate",
             Self::State(StateCommand::Refresh(_)) => "state refresh",
             Self::State(StateCommand::Unlock(_)) => "state unlock",
             Self::Completions(_) => "completions",
@@ -228,13 +231,46 @@ impl Command {
 
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
-    /// Print the state file (ids and ARNs only; no AWS call).
-    Show,
+    /// Print the state (ids and ARNs only; no AWS call but the S3 backend's read), or with
+    /// --version one earlier version of the S3 state object.
+    Show(ShowArgs),
+    /// List the versions of the S3 state object of --env: when, by which command and run.
+    History,
+    /// Create the S3 bucket for team state (versioned, KMS-encrypted with its own key, private,
+    /// TLS only, old versions expiring), or check and complete an existing one.
+    Bootstrap(BootstrapArgs),
+    /// Move the state of --env to another backend (s3://BUCKET/PREFIX, or local), with both
+    /// locks held, and check the copy before the original goes.
+    Migrate(MigrateArgs),
     /// Find every resource in AWS (by recorded id, else by name and tags) and rewrite the state.
     Refresh(RefreshArgs),
     /// Break the S3 state lock of --env whose id a blocked run printed, e.g. after the run
     /// holding it was killed; says whose it was. Any other lock id is refused.
     Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A version id that `medtech state history` listed (S3 backend only).
+    #[arg(long)]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Where the state will live: s3://BUCKET or s3://BUCKET/PREFIX.
+    #[arg(value_name = "s3://BUCKET/PREFIX")]
+    pub location: String,
+    /// Days an old state version is kept after a newer one replaces it.
+    #[arg(long, default_value_t = 90)]
+    pub noncurrent_days: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The backend to move to: s3://BUCKET/PREFIX, or `local` for --state-dir.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX|local")]
+    pub to: String,
 }
 
 #[derive(Debug, Args)]

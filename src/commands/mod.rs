@@ -2,10 +2,13 @@
 //! hands the stack to the engine. They return an exit code for outcomes that are not errors
 //! (`plan --detailed-exitcode`, a failed `verify` check).
 
+mod bootstrap;
 mod completions;
 mod controls;
 mod destroy;
 mod graph;
+mod history;
+mod migrate;
 mod outputs;
 mod plan;
 mod session;
@@ -28,7 +31,13 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Controls(args) => controls::run(args.format),
         Command::Completions(args) => completions::completions(args.shell),
         Command::Man => completions::man(),
-        Command::State(StateCommand::Show) => state::show(global).await,
+        Command::State(StateCommand::Show(args)) => match &args.version {
+            None => state::show(global).await,
+            Some(version) => history::show_version(global, version).await,
+        },
+        Command::State(StateCommand::History) => history::run(global).await,
+        Command::State(StateCommand::Bootstrap(args)) => bootstrap::run(global, args).await,
+        Command::State(StateCommand::Migrate(args)) => migrate::run(global, &args.to).await,
         Command::State(StateCommand::Refresh(args)) => state::refresh(global, &args.stack).await,
         Command::State(StateCommand::Unlock(args)) => state::unlock(global, &args.lock_id).await,
     }

@@ -2,6 +2,7 @@
 //! compare-and-swap on the ETag this run last read or wrote, so a write by anyone else in
 //! between (a broken lock, a manual edit) stops the run instead of being overwritten.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,6 +18,12 @@ use super::{State, StateError};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::naming::EnvName;
 
+/// User metadata keys on each version of the state object (S3 sends them as
+/// `x-amz-meta-<key>`): the command that wrote it, from which host, under which lock.
+pub(crate) const LABEL_COMMAND: &str = "medtech-command";
+pub(crate) const LABEL_HOST: &str = "medtech-host";
+pub(crate) const LABEL_LOCK_ID: &str = "medtech-lock-id";
+
 /// One environment's state object.
 #[derive(Debug)]
 pub(crate) struct S3Store {
@@ -25,6 +32,8 @@ pub(crate) struct S3Store {
     env: EnvName,
     /// The ETag this run last read or wrote; `None` while it has seen no object.
     etag: Mutex<Option<String>>,
+    /// Metadata on every version this run writes: its command, host and lock id.
+    labels: Mutex<Option<HashMap<String, String>>>,
 }
 
 impl S3Store {
@@ -34,7 +43,21 @@ impl S3Store {
             location,
             env,
             etag: Mutex::new(None),
+            labels: Mutex::new(None),
         }
+    }
+
+    /// Names the run in the metadata of every version it writes (`LABEL_*` keys).
+    pub(crate) fn label(&self, command: &str, lock_id: &str) {
+        let host = hostname::get().map_or_else(
+            |_| "unknown".to_owned(),
+            |h| h.to_string_lossy().into_owned(),
+        );
+        *self.labels.lock().unwrap_or_else(PoisonError::into_inner) = Some(HashMap::from([
+            (LABEL_COMMAND.to_owned(), command.to_owned()),
+            (LABEL_HOST.to_owned(), host),
+            (LABEL_LOCK_ID.to_owned(), lock_id.to_owned()),
+        ]));
     }
 
     /// The store, once its bucket is found fit for state: versioned, so that every write can
@@ -150,7 +173,16 @@ impl S3Store {
             Some(etag) => Condition::Matches(etag),
             None => Condition::Absent,
         };
-        if let Outcome::Done(etag) = self.object.put(body.clone(), condition).await? {
+        let labels = self
+            .labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Outcome::Done(etag) = self
+            .object
+            .put_labelled(body.clone(), condition, labels)
+            .await?
+        {
             *self.remembered() = Some(etag);
             return Ok(());
         }
@@ -281,6 +313,16 @@ impl Object {
         body: Vec<u8>,
         condition: Condition<'_>,
     ) -> Result<Outcome<String>, StateError> {
+        self.put_labelled(body, condition, None).await
+    }
+
+    /// `put`, with user metadata on the new version (which run wrote it, for `state history`).
+    pub(super) async fn put_labelled(
+        &self,
+        body: Vec<u8>,
+        condition: Condition<'_>,
+        labels: Option<HashMap<String, String>>,
+    ) -> Result<Outcome<String>, StateError> {
         let mut attempt = 0;
         loop {
             let request = self
@@ -290,6 +332,7 @@ impl Object {
                 .key(&self.key)
                 .content_type("application/json")
                 .set_server_side_encryption(self.encryption.clone())
+                .set_metadata(labels.clone())
                 .body(ByteStream::from(body.clone()));
             let request = match condition {
                 Condition::Absent => request.if_none_match("*"),

@@ -98,6 +98,7 @@ impl Store {
                     lock_id = lock.lock_id(),
                     "took the state lock"
                 );
+                store.label(command, lock.lock_id());
                 let lock = Arc::new(lock);
                 S3Lock::spawn_renewal(Arc::clone(&lock));
                 Ok(Held::S3(lock))

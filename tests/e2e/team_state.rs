@@ -166,5 +166,46 @@ async fn an_unusable_bucket_is_refused_in_one_line() {
     assert!(matches!(out.status.code(), Some(2 | 4)), "{}", stderr(&out));
     let said = stderr(&out);
     assert_eq!(said.trim().lines().count(), 1, "{said}");
-    assert!(said.contains("medtech-no-such-bucket"), "{said}");
+    assert!(
+        said.contains("medtech-no-such-bucket") && said.contains("medtech state bootstrap"),
+        "{said}"
+    );
+
+    let unversioned = format!("medtech-plain-{}", t.env);
+    sent!(t.s3.create_bucket().bucket(&unversioned));
+    let out = t.medtech_with(
+        &["up", "--env", &t.env],
+        &[("MEDTECH_STATE_BACKEND", &format!("s3://{unversioned}"))],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(
+        said.contains("does not keep versions") && said.contains("put-bucket-versioning"),
+        "{said}"
+    );
+    for bucket in [&unversioned] {
+        let objects = sent!(t.s3.list_objects_v2().bucket(bucket));
+        assert_eq!(
+            objects.key_count(),
+            Some(0),
+            "something was written to {bucket}"
+        );
+    }
+    assert_eq!(
+        t.ec2
+            .describe_vpcs()
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .iter()
+            .filter(|v| v
+                .tags()
+                .iter()
+                .any(|tag| tag.value() == Some(t.env.as_str())))
+            .count(),
+        0,
+        "a refused run created resources"
+    );
 }
