@@ -101,7 +101,8 @@ impl Session {
     }
 
     /// Ends a command that changed state: waits for the last state write, then gives the
-    /// lock back. `result` is the command's; a failed write fails a command that succeeded.
+    /// lock back. `result` is the command's; a failed write outranks it, since it is what
+    /// stopped the run.
     pub(crate) async fn close(self, result: Result<u8, Error>) -> Result<u8, Error> {
         let written = self.writer.finish().await;
         if let Some(lock) = self.lock
@@ -109,9 +110,8 @@ impl Session {
         {
             tracing::warn!(error = %e, "the state lock was not released; it expires by itself");
         }
-        let code = result?;
         written?;
-        Ok(code)
+        result
     }
 
     /// Writes `state` at once (after the run's own records are written).
@@ -145,6 +145,7 @@ impl Session {
             .map_or_else(BTreeMap::new, |s| s.resources.clone());
         let persist: Option<Persist> = persist.then(|| {
             let writer = Arc::clone(&self.writer);
+            let interrupt = self.interrupt.clone();
             let mut template = self.state.clone().unwrap_or_else(|| {
                 State::new(
                     self.settings.env(),
@@ -157,7 +158,12 @@ impl Session {
                 let mut state = template.clone();
                 state.resources = records.clone();
                 state.updated_at = chrono::Utc::now();
-                writer.record(state).map_err(Error::from)
+                // State that can no longer be written stops the run as Ctrl-C does: no step
+                // starts whose result could not be recorded.
+                writer.record(state).map_err(|e| {
+                    interrupt.raise();
+                    Error::from(e)
+                })
             }) as Persist
         });
         Ctx::new(

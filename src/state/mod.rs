@@ -98,6 +98,9 @@ pub enum StateError {
         "{path}: this run's lock was lost ({detail}); another run may be changing this environment: let it finish, then run the command again"
     )]
     LockLost { path: String, detail: String },
+    /// A record refused because an earlier background write failed with this message.
+    #[error("{0}")]
+    Halted(String),
     #[error("--state-backend {location}: {problem}")]
     Unfit { location: String, problem: String },
     #[error("cannot unlock {path}: {detail}")]

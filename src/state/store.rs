@@ -196,14 +196,19 @@ pub(crate) enum Writer {
 }
 
 impl Writer {
-    /// Records `state`: written (local) or queued (S3). An earlier S3 write that failed is
-    /// reported here, so the run stops instead of carrying on unrecorded.
+    /// Records `state`: written (local) or queued (S3). Once an S3 write has failed, every
+    /// record fails with what went wrong, so the run stops instead of carrying on unrecorded;
+    /// `finish` reports the failure itself.
     pub(crate) fn record(&self, state: State) -> Result<(), StateError> {
         match self {
             Self::Local(paths) => paths.save(&state),
             Self::S3 { tx, failed, .. } => {
-                if let Some(e) = failed.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                    return Err(e);
+                if let Some(e) = failed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                {
+                    return Err(StateError::Halted(e.to_string()));
                 }
                 if let Some(tx) = tx.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
                     tx.send_replace(Some(state));

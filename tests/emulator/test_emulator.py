@@ -1444,3 +1444,60 @@ def test_replication_group_maintenance_window_is_at_least_an_hour(aws, uid):
     rg = ec.describe_replication_groups(ReplicationGroupId=rid)["ReplicationGroups"][0]
     members = ec.describe_cache_clusters(CacheClusterId=rg["MemberClusters"][0])["CacheClusters"]
     assert members[0]["PreferredMaintenanceWindow"] == "mon:01:00-mon:02:00"
+
+
+# ====================================================================== s3
+def test_bucket_versioning_answers_with_the_aws_root_element(emulator, aws, uid):
+    """The Rust SDK reads GetBucketVersioning only under <VersioningConfiguration>."""
+    import xml.etree.ElementTree as ET
+
+    s3 = aws("s3")
+    bucket = f"medtech-versioning-{uid}"
+    s3.create_bucket(Bucket=bucket)
+
+    def root():
+        with urllib.request.urlopen(f"{emulator}/{bucket}?versioning", timeout=10) as reply:
+            return ET.fromstring(reply.read())
+
+    never = root()
+    assert never.tag.split("}")[-1] == "VersioningConfiguration", never.tag
+    assert list(never) == []
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    enabled = root()
+    assert enabled.tag.split("}")[-1] == "VersioningConfiguration", enabled.tag
+    assert [child.text for child in enabled] == ["Enabled"]
+
+
+def test_listings_answer_with_the_aws_root_elements(emulator, aws, uid):
+    """The Rust SDK reads ListObjectsV2 under <ListBucketResult>, ListObjectVersions under
+    <ListVersionsResult>."""
+    import xml.etree.ElementTree as ET
+
+    s3 = aws("s3")
+    bucket = f"medtech-listing-{uid}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dev.json", Body=b"{}")
+    for query, root in (("list-type=2", "ListBucketResult"), ("versions", "ListVersionsResult")):
+        with urllib.request.urlopen(f"{emulator}/{bucket}?{query}", timeout=10) as reply:
+            tree = ET.fromstring(reply.read())
+        assert tree.tag.split("}")[-1] == root, (query, tree.tag)
+        assert "dev.json" in ET.tostring(tree, encoding="unicode")
+
+
+def test_refused_conditional_requests_are_412(aws, uid):
+    """If-None-Match on an existing key, a stale If-Match, and a conditional delete of a
+    changed object are each 412 PreconditionFailed, as S3 answers them."""
+    s3 = aws("s3")
+    bucket = f"medtech-conditions-{uid}"
+    s3.create_bucket(Bucket=bucket)
+    first = s3.put_object(Bucket=bucket, Key="dev.lock", Body=b"1", IfNoneMatch="*")["ETag"]
+    s3.put_object(Bucket=bucket, Key="dev.lock", Body=b"2", IfMatch=first)
+    for call in (
+        lambda: s3.put_object(Bucket=bucket, Key="dev.lock", Body=b"3", IfNoneMatch="*"),
+        lambda: s3.put_object(Bucket=bucket, Key="dev.lock", Body=b"3", IfMatch=first),
+        lambda: s3.delete_object(Bucket=bucket, Key="dev.lock", IfMatch=first),
+    ):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert code_of(err) == "PreconditionFailed"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412

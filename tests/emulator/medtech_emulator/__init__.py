@@ -48,6 +48,7 @@ def apply_patches() -> None:
             patches_kms,
             patches_logs,
             patches_rds,
+            patches_s3,
             patches_secretsmanager,
             patches_server,
         )
@@ -62,6 +63,7 @@ def apply_patches() -> None:
             patches_kms,
             patches_logs,
             patches_rds,
+            patches_s3,
             patches_secretsmanager,
             patches_server,
         ):
