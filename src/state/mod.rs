@@ -3,6 +3,8 @@
 //! a secret value: only ids, ARNs and names. It lives either in a local file (`local`) or, for a
 //! team, in an S3 object written by compare-and-swap (`s3`) under a leased lock (`lease`).
 
+pub(crate) mod bootstrap;
+pub(crate) mod history;
 pub(crate) mod lease;
 mod local;
 pub(crate) mod location;

@@ -35,4 +35,7 @@ mod redis;
 mod release;
 mod rendering;
 mod scale;
+mod team_bootstrap;
+mod team_history;
+mod team_migrate;
 mod team_state;
