@@ -52,6 +52,17 @@ pub struct AwsError {
 
 /// Where a person who meets a denied call finds every permission medtech needs.
 pub(crate) const POLICY_DOC: &str = "docs/iam-policy.json";
+/// The same for the S3 state backend's calls, which are scoped to a bucket of the user's.
+const STATE_POLICY_DOC: &str = "docs/iam-policy-state.json";
+
+/// The policy document that lists `operation`.
+fn policy_doc(operation: &str) -> &'static str {
+    if operation.starts_with("s3:") {
+        STATE_POLICY_DOC
+    } else {
+        POLICY_DOC
+    }
+}
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,9 +72,10 @@ impl fmt::Display for AwsError {
             write!(
                 f,
                 "{op}: access denied: the identity running medtech may not call {op}; allow it in \
-                 its IAM policy ({POLICY_DOC} lists every action medtech needs) [AWS: {}]",
+                 its IAM policy ({doc} lists every action medtech needs) [AWS: {}]",
                 self.detail,
                 op = self.operation,
+                doc = policy_doc(self.operation),
             )
         } else {
             write!(f, "{}: {}", self.operation, self.detail)

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::resources;
 use crate::state::State;
-use crate::state::store::{Held, Store, Writer};
+use crate::state::store::{Held, LEASE, Store, Writer};
 
 /// What a command that talks to AWS works with.
 pub(crate) struct Session {
@@ -71,7 +71,8 @@ impl Session {
                 clients = Clients::connect(&settings.aws).await?;
                 let store = Store::s3(clients.s3.clone(), location.clone(), &env).await?;
                 if locking == Locking::Exclusive {
-                    lock = Some(store.lock(command, wait).await?);
+                    let lease = LEASE.mul_f64(settings.time_scale);
+                    lock = Some(store.lock_for(command, wait, lease).await?);
                 }
                 store
             }

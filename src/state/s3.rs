@@ -103,7 +103,8 @@ impl S3Store {
             // Buckets made before 2023 can have no default encryption at all.
             Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => false,
             encryption => encryption
-                .op("s3:GetBucketEncryption")
+                // Named by its IAM action, as a refusal names what to allow.
+                .op("s3:GetEncryptionConfiguration")
                 .map_err(|e| store.object.aws(e))?
                 .server_side_encryption_configuration()
                 .is_some_and(|c| {

@@ -17,7 +17,10 @@ use crate::naming::EnvName;
 
 /// How long a run holds the S3 lock without renewing it: a run killed without releasing it
 /// blocks the environment this long at most (it renews every third of it while alive).
-const LEASE: Duration = Duration::from_secs(120);
+pub(crate) const LEASE: Duration = Duration::from_secs(120);
+
+/// The shortest lease: renewals every third of it must fit between a busy machine's pauses.
+const MIN_LEASE: Duration = Duration::from_secs(3);
 
 /// How often a run waiting for a local lock tries again (a lock on one disk frees at once).
 const LOCAL_POLL: Duration = Duration::from_millis(500);
@@ -69,6 +72,17 @@ impl Store {
     /// Takes the environment's lock, waiting up to `wait` for its holder to finish, or says
     /// who holds it.
     pub(crate) async fn lock(&self, command: &str, wait: Duration) -> Result<Held, StateError> {
+        self.lock_for(command, wait, LEASE).await
+    }
+
+    /// `lock`, with an S3 lease of `lease` (at least `MIN_LEASE`): the tests' time scale
+    /// shortens it, so that a killed run's lock runs out within a test.
+    pub(crate) async fn lock_for(
+        &self,
+        command: &str,
+        wait: Duration,
+        lease: Duration,
+    ) -> Result<Held, StateError> {
         match self {
             Self::Local(paths) => {
                 let deadline = tokio::time::Instant::now() + wait;
@@ -89,7 +103,7 @@ impl Store {
                     store.location(),
                     store.env(),
                     command,
-                    LEASE,
+                    lease.max(MIN_LEASE),
                     wait,
                 )
                 .await?;

@@ -232,7 +232,7 @@ pub(crate) async fn check_iam(t: &TestContext, env: &str) {
 /// PassedToService, AWSServiceName and GrantIsForAWSResource conditions are not proven here,
 /// nor are iam:PassRole, iam:CreateServiceLinkedRole and kms:CreateGrant, which AWS checks on
 /// the caller's behalf and moto never does.
-fn shipped_policy_for_the_emulator(without: Option<&str>) -> Value {
+pub(crate) fn shipped_policy_for_the_emulator(without: Option<&str>) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/iam-policy.json");
     let mut policy: Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("policy JSON");

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::common::sent;
 use crate::common::*;
+use crate::sweep::counts;
 
 /// A versioned bucket of the test's own, as `state bootstrap` makes one.
 async fn bucket(t: &TestContext) -> String {
@@ -65,6 +66,11 @@ async fn two_ups_at_once_one_runs_the_other_is_told_who_holds_the_lock() {
             stderr(&b)
         ),
     };
+    assert_eq!(
+        counts(&t.sweep_all(&t.env).await),
+        TestContext::reference_counts().await,
+        "not exactly one of everything after two ups at once"
+    );
     let told = stderr(&loser);
     assert!(
         told.contains("locked by") && told.contains("medtech up") && told.contains(&backend),
@@ -213,4 +219,142 @@ async fn an_unusable_bucket_is_refused_in_one_line() {
         0,
         "a refused run created resources"
     );
+}
+
+/// docs/iam-policy-state.json for `bucket` (no prefix), its resources widened to `*` as
+/// `shipped_policy_for_the_emulator` does (moto checks S3 actions, not S3 resources), and
+/// without the action `without`.
+fn state_policy_for_the_emulator(without: Option<&str>) -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/iam-policy-state.json");
+    let policy: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("policy JSON");
+    let mut statements = policy["Statement"].as_array().unwrap().clone();
+    for statement in &mut statements {
+        statement["Resource"] = Value::from("*");
+        if let Some(without) = without {
+            statement["Action"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|a| a != without);
+        }
+    }
+    statements
+}
+
+/// The runner's policy (docs/iam-policy.json with docs/iam-policy-state.json) runs `up` on
+/// the S3 backend under the emulator's IAM enforcement; without s3:PutObject the run stops
+/// with exit 4 naming the action, before it creates anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_state_policy_runs_up_and_a_missing_permission_is_exit_4() {
+    let t = TestContext::new("statepol").await;
+    let bucket = bucket(&t).await;
+    let backend = format!("s3://{bucket}");
+    let policy = |without: Option<&str>| {
+        let mut policy = crate::iam::shipped_policy_for_the_emulator(None);
+        policy["Statement"]
+            .as_array_mut()
+            .unwrap()
+            .extend(state_policy_for_the_emulator(without));
+        policy
+    };
+    let user = "medtech-runner";
+    let (key_id, secret) = t.create_user_with_policy(user, &policy(None)).await;
+    let env = [
+        ("AWS_ACCESS_KEY_ID", key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+        ("MEDTECH_STATE_BACKEND", backend.as_str()),
+    ];
+    t.set_iam_enforcement(true);
+    let out = t.medtech_with(&["up", "--env", &t.env], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = t.medtech_with(&["outputs", "--env", &t.env], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    t.put_user_policy(user, &policy(Some("s3:PutObject"))).await;
+    let fresh = format!("{}-b", t.env);
+    let out = t.medtech_with(&["up", "--env", &fresh], &env);
+    t.set_iam_enforcement(false);
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{said}");
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(
+        said.contains("may not call s3:PutObject") && said.contains("docs/iam-policy-state.json"),
+        "{said}"
+    );
+    let left = t.sweep(&fresh).await;
+    assert!(
+        left.values().all(Vec::is_empty),
+        "a run without state access created {left:?}"
+    );
+}
+
+/// A lock holder killed with SIGKILL leaves its lock: the next run is refused (exit 3) while
+/// the lease runs, and one that waits (`--lock-timeout`) takes the lock over once the lease
+/// has run out, and converges to one of everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_holders_lock_blocks_until_its_lease_runs_out_then_is_taken_over() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let t = TestContext::new("killed").await;
+    let bucket = bucket(&t).await;
+    let backend = format!("s3://{bucket}");
+    // A tenth of real time: a lease of 12 s, long enough to see the lock held after the kill.
+    let env = [
+        ("MEDTECH_STATE_BACKEND", backend.as_str()),
+        ("MEDTECH_TIME_SCALE", "0.1"),
+    ];
+    let key = format!("{}.json", t.env);
+    let mut child = t
+        .command(t.dir.path(), &["up", "--env", &t.env], &env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start medtech");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "up finished before it could be killed"
+        );
+        assert!(std::time::Instant::now() < deadline, "up recorded nothing");
+        if let Ok(got) = t.s3.get_object().bucket(&bucket).key(&key).send().await {
+            let body = got.body.collect().await.expect("body").into_bytes();
+            let state: Value = serde_json::from_slice(&body).expect("state JSON");
+            if state["resources"].as_object().is_some_and(|r| r.len() >= 5) {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+
+    let blocked = t.medtech_with(&["up", "--env", &t.env], &env);
+    let said = stderr(&blocked);
+    assert_eq!(blocked.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("locked by") && said.contains("lock id") && said.contains("medtech up"),
+        "{said}"
+    );
+
+    let waited = t.medtech_with(&["up", "--env", &t.env, "--lock-timeout", "60s"], &env);
+    let said = stderr(&waited);
+    assert!(waited.status.success(), "{said}");
+    assert!(
+        said.contains("took over a lock whose lease had run out"),
+        "{said}"
+    );
+    assert_eq!(
+        counts(&t.sweep_all(&t.env).await),
+        TestContext::reference_counts().await,
+        "not exactly one of everything after the takeover"
+    );
+    let lock =
+        t.s3.head_object()
+            .bucket(&bucket)
+            .key(format!("{}.lock", t.env))
+            .send()
+            .await;
+    assert!(lock.is_err(), "the lock outlived the run that took it over");
 }
