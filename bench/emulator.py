@@ -6,8 +6,9 @@
 Same options, output and signals as ``scripts/emulator``. It adds one WSGI middleware, placed
 outermost through the emulator's documented ``EmulatorServer(extra=[...])`` hook, that notes
 every AWS request: arrival and response times (epoch seconds, the clock of the stats timeline), the operation
-as ``service:Operation`` (the same identification the latency layer uses), the ids it names and
-the HTTP status. Parameter values other than resource ids are not kept.
+as ``service:Operation`` (the same identification the latency layer uses), the ids it names (for
+S3, the object as ``bucket/key``: which calls were the lock's) and the HTTP status. Parameter
+values other than resource ids are not kept.
 
     GET  /_bench/requests         {"requests": [{"t", "done", "op", "ids", "status"}, ...]}
     POST /_bench/requests/reset   clears the log
@@ -76,7 +77,10 @@ class RequestLog:
             return self.app(environ, start_response)
         arrived = time.time()
         request = self.identify(environ)  # reads the body and rewinds it for the next layer
-        entry = {"t": arrived, "op": request.name, "ids": _ids(request.params), "status": None}
+        ids = _ids(request.params)
+        if request.protocol == "s3" and request.params.get("Key"):
+            ids = [f"{request.params['Bucket']}/{request.params['Key']}"]
+        entry = {"t": arrived, "op": request.name, "ids": ids, "status": None}
 
         def recording_start_response(status, headers, exc_info=None):
             try:

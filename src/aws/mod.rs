@@ -39,8 +39,8 @@ pub(crate) struct Clients {
     /// The Resource Groups Tagging API: the tags of every resource of the environment in one
     /// paged call, for batched reads.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
-    /// The S3 state backend's. Not counted with the others: a state write changes nothing of
-    /// the stack, and counted as a change it would retire every batched list.
+    /// S3 in the stack's account and region (for `state bootstrap`); the state backend's own
+    /// calls go through `state_client`.
     pub s3: aws_sdk_s3::Client,
 }
 
@@ -115,8 +115,6 @@ impl Clients {
             sns: counted_client!(aws_sdk_sns, &config, &calls),
             cloudwatch: counted_client!(aws_sdk_cloudwatch, &config, &calls),
             tagging: counted_client!(aws_sdk_resourcegroupstagging, &config, &calls),
-            // Not counted: the counter takes every call that is not a read for a change to the
-            // stack, and each state write would throw away the run's batched listings.
             s3: s3_client(&config),
         })
     }
@@ -148,8 +146,10 @@ macro_rules! counted_client {
 }
 use counted_client;
 
-/// The S3 client for the state backend, alone: commands that only read state make no other
-/// call.
+/// The S3 client for the state backend, for its own target (`[state]` may name another
+/// profile or region than the stack's). Not counted with the stack's calls: the counter takes
+/// every call that is not a read for a change to the stack, and each state write would throw
+/// away the run's batched listings.
 pub(crate) async fn state_client(target: &AwsTarget) -> aws_sdk_s3::Client {
     s3_client(&load_sdk_config(target).await)
 }

@@ -6,11 +6,12 @@
 
 use clap::{Arg, Command};
 
-/// Global options that matter only to commands that talk to AWS.
-const AWS: [&str; 5] = ["region", "profile", "endpoint_url", "config", "time_scale"];
+/// Global options that matter only to commands that change the stack: the tests' time scale,
+/// and how long to wait for a state lock.
+const CHANGE: [&str; 2] = ["time_scale", "lock_timeout"];
 
 /// Every global option but the output ones (-v, -q, --output, --color).
-const ALL_BUT_OUTPUT: [&str; 8] = [
+const ALL_BUT_OUTPUT: [&str; 10] = [
     "env",
     "region",
     "profile",
@@ -19,16 +20,35 @@ const ALL_BUT_OUTPUT: [&str; 8] = [
     "state_dir",
     "state_backend",
     "outputs_file",
+    "time_scale",
+    "lock_timeout",
+];
+
+/// What `state bootstrap` ignores: it makes a bucket, for no environment in particular.
+const BOOTSTRAP: [&str; 6] = [
+    "env",
+    "state_dir",
+    "state_backend",
+    "outputs_file",
+    "time_scale",
+    "lock_timeout",
 ];
 
 /// For each subcommand (by path), the global options it ignores.
-const IGNORED: [(&[&str], &[&str]); 6] = [
+const IGNORED: [(&[&str], &[&str]); 12] = [
     (&["graph"], &ALL_BUT_OUTPUT),
     (&["controls"], &ALL_BUT_OUTPUT),
     (&["completions"], &ALL_BUT_OUTPUT),
     (&["man"], &ALL_BUT_OUTPUT),
-    (&["outputs"], &AWS),
-    (&["state", "show"], &AWS),
+    // These read the state, in S3 too, so they keep the AWS options.
+    (&["outputs"], &CHANGE),
+    (&["plan"], &["lock_timeout"]),
+    (&["verify"], &["lock_timeout"]),
+    (&["state", "show"], &CHANGE),
+    (&["state", "history"], &CHANGE),
+    (&["state", "unlock"], &CHANGE),
+    (&["state", "bootstrap"], &BOOTSTRAP),
+    (&["state", "migrate"], &["time_scale"]),
 ];
 
 /// One example per subcommand, shown after its options.
@@ -60,7 +80,7 @@ const EXAMPLES: [(&str, &str); 10] = [
     ),
     (
         "state",
-        "medtech state show --env dev\n  medtech state refresh --env dev",
+        "medtech state show --env dev\n  medtech state refresh --env dev\n  medtech state bootstrap s3://acme-medtech-state/teams\n  medtech state migrate --env dev --to s3://acme-medtech-state/teams\n  medtech state history --env dev --state-backend s3://acme-medtech-state/teams",
     ),
     (
         "completions",

@@ -69,7 +69,8 @@ impl Session {
             }
             Some(location) => {
                 clients = Clients::connect(&settings.aws).await?;
-                let store = Store::s3(clients.s3.clone(), location.clone(), &env).await?;
+                let client = crate::aws::state_client(&settings.state_aws).await;
+                let store = Store::s3(client, location.clone(), &env).await?;
                 if locking == Locking::Exclusive {
                     let lease = LEASE.mul_f64(settings.time_scale);
                     lock = Some(store.lock_for(command, wait, lease).await?);
@@ -195,7 +196,7 @@ pub(crate) async fn peek(global: &GlobalArgs) -> Result<(Settings, String, Optio
     let store = match &settings.state_backend {
         None => Store::local(&settings.state_dir, settings.env()),
         Some(location) => {
-            let client = crate::aws::state_client(&settings.aws).await;
+            let client = crate::aws::state_client(&settings.state_aws).await;
             Store::s3(client, location.clone(), settings.env()).await?
         }
     };

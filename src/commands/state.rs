@@ -74,7 +74,7 @@ pub(super) async fn unlock(global: &GlobalArgs, lock_id: &str) -> Result<u8, Err
         )
         .into());
     };
-    let client = crate::aws::state_client(&settings.aws).await;
+    let client = crate::aws::state_client(&settings.state_aws).await;
     let holder = crate::state::lease::unlock(&client, location, env, lock_id).await?;
     if !global.quiet {
         eprintln!(

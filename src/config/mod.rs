@@ -56,6 +56,9 @@ pub(crate) struct Settings {
     pub state_dir: PathBuf,
     /// The S3 state backend; `None`: the local `state_dir`.
     pub state_backend: Option<S3Location>,
+    /// Where the state backend's calls go: the stack's target, unless `[state]` names another
+    /// profile (a bucket in another account) or region.
+    pub state_aws: AwsTarget,
     pub outputs_file: PathBuf,
 }
 
@@ -126,6 +129,8 @@ struct FileNetwork {
 #[serde(deny_unknown_fields)]
 struct FileState {
     backend: Option<String>,
+    profile: Option<String>,
+    region: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -213,6 +218,16 @@ impl Settings {
                 .map_err(|problem| ConfigError::new(format!("{field} {raw:?}"), problem))
         })
         .transpose()?;
+        let state_aws = AwsTarget {
+            region: match (&file.state.region, &file.state.profile) {
+                (Some(raw), _) => Some(validate_region(&in_file("state.region"), raw.clone())?),
+                // Another profile brings its own region, as the AWS CLI's does.
+                (None, Some(_)) => None,
+                (None, None) => aws.region.clone(),
+            },
+            profile: file.state.profile.clone().or_else(|| aws.profile.clone()),
+            endpoint_url: aws.endpoint_url.clone(),
+        };
 
         Ok(Self {
             names: Names::new(env),
@@ -224,6 +239,7 @@ impl Settings {
             services,
             state_dir: global.state_dir.clone(),
             state_backend,
+            state_aws,
             outputs_file: global.outputs_file.clone(),
         })
     }
@@ -444,6 +460,35 @@ mod tests {
         let from_flags = Settings::resolve(&args, &flags).unwrap();
         assert_eq!(from_flags.network.vpc_cidr.to_string(), "10.2.0.0/16");
         assert_eq!(from_flags.parallelism, 5);
+    }
+
+    #[test]
+    fn the_state_backend_takes_its_own_profile_and_region_from_the_file() {
+        let (_f, mut args) = with_file(
+            "[state]\nbackend = \"s3://acme-state/teams\"\nprofile = \"shared\"\nregion = \"eu-west-1\"\n",
+        );
+        args.region = Some("us-east-2".into());
+        let settings = Settings::resolve(&args, &StackArgs::default()).unwrap();
+        assert_eq!(settings.aws.region.as_deref(), Some("us-east-2"));
+        assert_eq!(settings.aws.profile, None);
+        assert_eq!(settings.state_aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(settings.state_aws.profile.as_deref(), Some("shared"));
+        assert_eq!(
+            settings.state_backend.map(|l| l.to_string()).as_deref(),
+            Some("s3://acme-state/teams")
+        );
+
+        // Without them, the backend goes where the stack goes.
+        let (_f, mut args) = with_file("[state]\nbackend = \"s3://acme-state\"\n");
+        args.region = Some("us-east-2".into());
+        args.profile = Some("ci".into());
+        let settings = Settings::resolve(&args, &StackArgs::default()).unwrap();
+        assert_eq!(settings.state_aws.region.as_deref(), Some("us-east-2"));
+        assert_eq!(settings.state_aws.profile.as_deref(), Some("ci"));
+
+        let (_f, args) = with_file("[state]\nregion = \"mars-1\"\n");
+        let err = rejected(&args, &StackArgs::default()).to_string();
+        assert!(err.contains("state.region") && !err.contains('\n'), "{err}");
     }
 
     fn rejected(args: &GlobalArgs, stack: &StackArgs) -> ConfigError {

@@ -36,6 +36,7 @@ mod release;
 mod rendering;
 mod scale;
 mod team_bootstrap;
+mod team_faults;
 mod team_history;
 mod team_migrate;
 mod team_state;

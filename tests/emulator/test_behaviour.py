@@ -833,6 +833,132 @@ def test_stats_count_and_reset(emu):
         assert ("ready_at" in entry) != ("gone_at" in entry)
 
 
+# ======================================================================== S3
+def s3_bucket(emu, uid, name):
+    s3 = emu("s3")
+    bucket = f"{name}-{uid}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return s3, bucket
+
+
+def s3_environ(method, path, query=""):
+    from werkzeug.test import EnvironBuilder
+
+    return EnvironBuilder(path=path, method=method, query_string=query, headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/eu-west-1/s3/aws4_request, "
+                         "SignedHeaders=host, Signature=0"}).get_environ()
+
+
+def test_s3_requests_are_named_by_method_path_and_subresource():
+    from medtech_emulator.behaviour_front import identify
+
+    cases = [
+        ("PUT", "/state/team/dev.lock", "", "PutObject", "Key=state/team/dev.lock"),
+        ("PUT", "/state/dev.json", "x-id=PutObject", "PutObject", "Key=state/dev.json"),
+        ("GET", "/state/dev.json", "", "GetObject", "Key=state/dev.json"),
+        ("HEAD", "/state/dev.json", "", "HeadObject", "Key=state/dev.json"),
+        ("DELETE", "/state/dev.lock", "", "DeleteObject", "Key=state/dev.lock"),
+        ("GET", "/state/dev.json", "tagging", "GetObjectTagging", "Key=state/dev.json"),
+        ("GET", "/state", "versioning", "GetBucketVersioning", "Bucket=state"),
+        ("PUT", "/state", "versioning", "PutBucketVersioning", "Bucket=state"),
+        ("GET", "/state/", "encryption", "GetBucketEncryption", "Bucket=state"),
+        ("GET", "/state", "versions&prefix=team%2Fdev.json", "ListObjectVersions", "Bucket=state"),
+        ("GET", "/state", "list-type=2&prefix=team", "ListObjectsV2", "Bucket=state"),
+        ("PUT", "/state", "publicAccessBlock", "PutPublicAccessBlock", "Bucket=state"),
+        ("DELETE", "/state", "policy", "DeleteBucketPolicy", "Bucket=state"),
+        ("PUT", "/state", "", "CreateBucket", "Bucket=state"),
+        ("HEAD", "/state", "", "HeadBucket", "Bucket=state"),
+        ("POST", "/state", "delete", "DeleteObjects", "Bucket=state"),
+        ("GET", "/", "", "ListBuckets", ""),
+    ]
+    for method, path, query, operation, target in cases:
+        request = identify(s3_environ(method, path, query))
+        assert (request.protocol, request.name, request.target, request.region) == (
+            "s3", f"s3:{operation}", target, "eu-west-1"), (method, path, query)
+
+
+@pytest.mark.parametrize("kind, code, http", [
+    ("throttle", "SlowDown", 503),
+    ("server_error", "InternalError", 500),
+])
+def test_s3_faults_are_not_applied_and_speak_s3s_xml(emu, uid, kind, code, http):
+    s3, bucket = s3_bucket(emu, uid, f"faulted-{kind.replace('_', '-')}")
+    emu.behave({"fault_rate": 1.0, "faults": [kind], "max_consecutive_faults": 1000,
+                "fault_operations": ["s3:PutObject", "s3:GetBucketVersioning"]})
+
+    def check(call, **kwargs):
+        with pytest.raises(ClientError) as err:
+            call(**kwargs)
+        # botocore found the code in S3's own <Error> document.
+        assert code_of(err) == code, call
+        meta = err.value.response["ResponseMetadata"]
+        assert meta["HTTPStatusCode"] == http
+        assert meta["HTTPHeaders"]["x-medtech-fault"] == kind
+        assert meta["HTTPHeaders"]["content-type"] == "application/xml"
+        assert err.value.response["Error"]["Message"]
+
+    check(s3.put_object, Bucket=bucket, Key="team/dev.lock", Body=b"{}", IfNoneMatch="*")
+    check(s3.get_bucket_versioning, Bucket=bucket)
+    assert outcome(s3.head_bucket, Bucket=bucket) == "ok"  # not in fault_operations
+
+    emu.behave(LATENCY)
+    assert outcome(s3.head_object, Bucket=bucket, Key="team/dev.lock") == "404"  # not applied
+    operations = emu.stats()["operations"]
+    assert operations["s3:PutObject"]["faults"][kind] >= 1
+    assert operations["s3:GetBucketVersioning"]["faults"][kind] >= 1
+
+
+def test_s3_lost_response_on_a_put_applies_the_write(emu, uid):
+    s3, bucket = s3_bucket(emu, uid, "lost")
+    emu.behave({"fault_rate": 1.0, "faults": ["lost_response"], "fault_operations": ["s3:PutObject"],
+                "max_consecutive_faults": 1})
+    lock = b'{"lock_id": "mine"}'
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="team/dev.lock", Body=lock, IfNoneMatch="*")
+    assert code_of(err) == "InternalError"
+    meta = err.value.response["ResponseMetadata"]
+    assert meta["HTTPStatusCode"] == 500 and meta["HTTPHeaders"]["x-medtech-fault"] == "lost_response"
+    # The client saw a 500, yet the lock is there (GetObject is not in fault_operations) ...
+    assert s3.get_object(Bucket=bucket, Key="team/dev.lock")["Body"].read() == lock
+    # ... so the retry of a create-if-absent is refused: the key is taken, by the lost write.
+    assert outcome(s3.put_object, Bucket=bucket, Key="team/dev.lock", Body=lock,
+                   IfNoneMatch="*") == "PreconditionFailed"
+    # Streaks are counted per key: another object's first put loses its answer too.
+    assert outcome(s3.put_object, Bucket=bucket, Key="team/dev.json", Body=b"{}") == "InternalError"
+    assert s3.head_object(Bucket=bucket, Key="team/dev.json")["ContentLength"] == 2
+    assert emu.stats()["operations"]["s3:PutObject"]["faults"]["lost_response"] >= 2
+
+
+def test_s3_requests_are_counted_per_operation_and_wait_their_latency(emu, uid):
+    s3, bucket = s3_bucket(emu, uid, "counted")
+    assert control(emu.url, "POST", "/_medtech/stats/reset")[0] == 200
+    s3.put_object(Bucket=bucket, Key="team/dev.lock", Body=b"{}", IfNoneMatch="*")
+    s3.put_object(Bucket=bucket, Key="team/dev.json", Body=b"{}")
+    s3.get_object(Bucket=bucket, Key="team/dev.json")
+    s3.head_object(Bucket=bucket, Key="team/dev.json")
+    s3.get_bucket_versioning(Bucket=bucket)
+    s3.list_object_versions(Bucket=bucket, Prefix="team/dev.json")
+    s3.delete_object(Bucket=bucket, Key="team/dev.lock")
+    requests = {op: entry["requests"] for op, entry in emu.stats()["operations"].items()
+                if op.startswith("s3:")}
+    assert requests == {"s3:PutObject": 2, "s3:GetObject": 1, "s3:HeadObject": 1,
+                        "s3:GetBucketVersioning": 1, "s3:ListObjectVersions": 1,
+                        "s3:DeleteObject": 1}
+
+    def timed(call, **kwargs):
+        started = time.monotonic()
+        call(**kwargs)
+        return time.monotonic() - started
+
+    status, body = control(emu.url, "POST", "/_medtech/behaviour", {"service_latency": {"s3": 11}})
+    assert status == 400 and "service_latency.s3" in body["error"]
+    behaviour = emu.behave({**LATENCY, "service_latency": {"s3": 0.5}})
+    assert behaviour["service_latency"] == {"s3": 0.5} and behaviour["call_latency"] == 0
+    assert timed(s3.head_object, Bucket=bucket, Key="team/dev.json") >= 0.5
+    assert timed(emu("ec2").describe_vpcs) < 0.5  # the other services keep call_latency (0)
+
+
 # ================================================================ modify lag
 # Long enough phases that a poll every 50 ms sees each of them, even on a loaded machine.
 LAGGED = {**LATENCY, "durations": {**DURATIONS, "modify_lag": 100, "rds_modify": 100,

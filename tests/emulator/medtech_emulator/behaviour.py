@@ -9,9 +9,10 @@ resources are final at once and no fault is ever injected.
       "seed": 0,                     # random.Random(seed) decides the faults
       "fault_rate": 0.0,             # probability of a fault per request, 0..1
       "faults": ["throttle", "server_error", "lost_response"],
-      "fault_operations": null,      # e.g. ["CreateVpc", "rds:CreateDBInstance"]
+      "fault_operations": null,      # e.g. ["CreateVpc", "rds:CreateDBInstance", "s3:*"]
       "max_consecutive_faults": 3,   # then the next call for that operation+target goes through
-      "call_latency": 0.0            # real seconds every AWS request waits before it is served
+      "call_latency": 0.0,           # real seconds every AWS request waits before it is served
+      "service_latency": {"s3": 0.04}  # per service (SigV4 signing name), instead of call_latency
     }
 
 Sources: ``server.py --behaviour '<json>'`` or ``--behaviour @file.json``, the
@@ -54,7 +55,7 @@ DEFAULT_DURATIONS: dict[str, float] = {
 FAULT_KINDS: tuple[str, ...] = ("throttle", "server_error", "lost_response")
 
 _FIELDS = ("time_scale", "durations", "seed", "fault_rate", "faults", "fault_operations",
-           "max_consecutive_faults", "call_latency")
+           "max_consecutive_faults", "call_latency", "service_latency")
 
 # A round trip longer than this is a typo (ms for s), not a latency.
 MAX_CALL_LATENCY = 10.0
@@ -92,6 +93,7 @@ class Behaviour:
     fault_operations: tuple[str, ...] | None = None
     max_consecutive_faults: int = 3
     call_latency: float = 0.0
+    service_latency: dict[str, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------ parsing
     @classmethod
@@ -144,6 +146,14 @@ class Behaviour:
         if doc.get("call_latency") is not None:
             kwargs["call_latency"] = _number("call_latency", doc["call_latency"], 0.0,
                                              MAX_CALL_LATENCY)
+        if doc.get("service_latency") is not None:
+            given = doc["service_latency"]
+            if not isinstance(given, dict) or not all(isinstance(k, str) and k for k in given):
+                raise BehaviourError("service_latency must be an object of service -> seconds, "
+                                     'e.g. {"s3": 0.04}')
+            kwargs["service_latency"] = {
+                name: _number(f"service_latency.{name}", value, 0.0, MAX_CALL_LATENCY)
+                for name, value in given.items()}
         return cls(**kwargs)
 
     @classmethod
@@ -176,6 +186,7 @@ class Behaviour:
             "fault_operations": None if self.fault_operations is None else list(self.fault_operations),
             "max_consecutive_faults": self.max_consecutive_faults,
             "call_latency": self.call_latency,
+            "service_latency": dict(self.service_latency),
         }
 
     @property
@@ -191,6 +202,10 @@ class Behaviour:
     def is_default(self) -> bool:
         """Nothing switched on: the emulator behaves exactly as without this layer."""
         return not self.latency and not self.faulty
+
+    def latency_of(self, service: str | None) -> float:
+        """Real seconds a request to ``service`` waits before it is served."""
+        return self.service_latency.get(service or "", self.call_latency)
 
     def seconds(self, name: str) -> float:
         """The scaled duration of ``name`` in real seconds."""

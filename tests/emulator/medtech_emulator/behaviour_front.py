@@ -6,8 +6,8 @@ Stack position (app.py)::
 
 It sees exactly what the SDK sent, so it can answer in the client's own wire
 format: EC2 query XML, query XML (RDS, ElastiCache, IAM, SNS, STS, CloudWatch
-query), JSON 1.0/1.1 (KMS, Logs, Kinesis, Secrets Manager) and Smithy RPCv2
-CBOR (CloudWatch through the CBOR front).
+query), JSON 1.0/1.1 (KMS, Logs, Kinesis, Secrets Manager), Smithy RPCv2
+CBOR (CloudWatch through the CBOR front) and S3's REST XML.
 
 Per request
 -----------
@@ -16,11 +16,12 @@ Per request
    forgets its resources.
 2. The service comes from the SigV4 credential scope (else the JSON target
    prefix, else the CBOR path), the operation from ``Action=`` (query),
-   ``X-Amz-Target`` (JSON) or the CBOR path.  The body is read once and handed
-   on unchanged.
-3. With ``call_latency`` > 0 the request first waits that long (real
-   seconds, never scaled): the round trip every AWS call costs, so that a
-   client's cost in calls shows in its wall time.
+   ``X-Amz-Target`` (JSON), the CBOR path, or for S3 (path style) from the
+   method, the path (bucket or object) and the query's subresource.  The body
+   is read once and handed on unchanged.
+3. With ``call_latency`` (or the service's ``service_latency``) > 0 the request
+   first waits that long (real seconds, never scaled): the round trip every
+   AWS call costs, so that a client's cost in calls shows in its wall time.
 4. With the default behaviour the request goes straight to the next layer
    (only counted).  Otherwise: the latency model's due transitions run
    (lifecycle.Model.tick), a fault may be drawn, and the response of a
@@ -31,9 +32,10 @@ Faults (independent of ``time_scale``), drawn with ``random.Random(seed)``:
 
 * ``throttle`` -- not applied; EC2 ``RequestLimitExceeded`` (503), query
   services ``Throttling`` (400), JSON/CBOR services ``ThrottlingException``
-  (400; CloudWatch's ``x-amzn-query-error: Throttling;Sender``).
-* ``server_error`` -- not applied; HTTP 500, EC2 ``InternalError``, others
-  ``InternalFailure``.
+  (400; CloudWatch's ``x-amzn-query-error: Throttling;Sender``), S3
+  ``SlowDown`` (503).
+* ``server_error`` -- not applied; HTTP 500, EC2 and S3 ``InternalError``,
+  others ``InternalFailure``.
 * ``lost_response`` -- moto applies the request, then the client gets the
   same 500 as ``server_error``: the response was "lost".
 
@@ -70,6 +72,37 @@ _TARGET_SERVICES = {"Kinesis_20131202": "kinesis", "TrentService": "kms", "Logs_
                     "secretsmanager": "secretsmanager", "GraniteServiceVersion20100801": "monitoring"}
 _CBOR_SERVICES = {"GraniteServiceVersion20100801": "monitoring"}
 
+# S3 (REST, path style): the operation of a bucket or object request is its method plus the
+# query's subresource (``GET /bucket?versioning``); none means the plain object or bucket call.
+# The Rust SDK also names most object operations in ``x-id=`` (botocore does not), which wins.
+_S3_BUCKET_SUBRESOURCES = {
+    "versioning": ("GetBucketVersioning", "PutBucketVersioning", None),
+    "encryption": ("GetBucketEncryption", "PutBucketEncryption", "DeleteBucketEncryption"),
+    "policy": ("GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"),
+    "publicAccessBlock": ("GetPublicAccessBlock", "PutPublicAccessBlock", "DeletePublicAccessBlock"),
+    "ownershipControls": ("GetBucketOwnershipControls", "PutBucketOwnershipControls",
+                          "DeleteBucketOwnershipControls"),
+    "lifecycle": ("GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration",
+                  "DeleteBucketLifecycle"),
+    "tagging": ("GetBucketTagging", "PutBucketTagging", "DeleteBucketTagging"),
+    "acl": ("GetBucketAcl", "PutBucketAcl", None),
+    "location": ("GetBucketLocation", None, None),
+    "versions": ("ListObjectVersions", None, None),
+    "uploads": ("ListMultipartUploads", None, None),
+}
+_S3_OBJECT_SUBRESOURCES = {
+    "tagging": ("GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging"),
+    "acl": ("GetObjectAcl", "PutObjectAcl", None),
+    "attributes": ("GetObjectAttributes", None, None),
+    "uploadId": ("ListParts", "UploadPart", "AbortMultipartUpload"),
+}
+_S3_PLAIN = {  # method -> (bucket operation, object operation)
+    "GET": ("ListObjects", "GetObject"),
+    "HEAD": ("HeadBucket", "HeadObject"),
+    "PUT": ("CreateBucket", "PutObject"),
+    "DELETE": ("DeleteBucket", "DeleteObject"),
+}
+
 # The request parameter naming the resource an operation acts on, in order of
 # preference: faults in a row are counted per operation + this target.
 TARGET_PARAMS = (
@@ -85,7 +118,7 @@ TARGET_PARAMS = (
 
 @dataclass
 class Request:
-    protocol: str | None  # "ec2", "query", "json", "cbor" or None (not an AWS API call we know)
+    protocol: str | None  # "ec2", "query", "json", "cbor", "s3" or None (not an AWS API call we know)
     service: str | None
     operation: str | None
     region: str
@@ -130,6 +163,8 @@ def identify(environ: dict) -> Request:
     scope = _SCOPE.search(auth)
     access_key, region, service = scope.groups() if scope else (None, None, None)
     region = region or "us-east-1"
+    if service == "s3":
+        return _s3_request(environ, path, region, access_key)
     target = (environ.get("HTTP_X_AMZ_TARGET") or "").strip()
     content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
     cbor = _CBOR_PATH.match(path)
@@ -180,6 +215,47 @@ def identify(environ: dict) -> Request:
     return Request(None, service, None, region, access_key)
 
 
+def _s3_request(environ: dict, path: str, region: str, access_key: str | None) -> Request:
+    # WSGI hands the path over percent-decoded, as latin-1; object keys are UTF-8.
+    path = path.encode("latin-1", "replace").decode("utf-8", "replace")
+    bucket, _, key = path.lstrip("/").partition("/")
+    query = dict(parse_qsl(environ.get("QUERY_STRING") or "", keep_blank_values=True))
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    params = {"Bucket": bucket, **({"Key": key} if key else {})}
+    request = Request("s3", "s3", _s3_operation(method, bucket, key, query, environ), region,
+                      access_key, params)
+    # Faults in a row are counted per object (the lock and the state are two keys of one bucket).
+    request.target = f"Key={bucket}/{key}" if key else f"Bucket={bucket}" if bucket else ""
+    return request
+
+
+def _s3_operation(method: str, bucket: str, key: str, query: dict, environ: dict) -> str | None:
+    if query.get("x-id"):
+        return query["x-id"]
+    if not bucket:
+        return "ListBuckets" if method == "GET" else None
+    if method == "POST":
+        if "delete" in query:
+            return "DeleteObjects"
+        if key and "uploads" in query:
+            return "CreateMultipartUpload"
+        if key and "uploadId" in query:
+            return "CompleteMultipartUpload"
+        return None
+    slot = {"GET": 0, "HEAD": 0, "PUT": 1, "DELETE": 2}.get(method)
+    if slot is None:
+        return None
+    table = _S3_OBJECT_SUBRESOURCES if key else _S3_BUCKET_SUBRESOURCES
+    for subresource, operations in table.items():
+        if subresource in query and method != "HEAD":
+            return operations[slot]
+    if not key and method == "GET" and query.get("list-type") == "2":
+        return "ListObjectsV2"
+    if key and method == "PUT" and environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+        return "CopyObject"
+    return _S3_PLAIN[method][1 if key else 0]
+
+
 def _finish(request: Request) -> Request:
     for name in TARGET_PARAMS:
         for key, value in request.params.items():
@@ -211,7 +287,13 @@ def render_error(start_response: Callable, request: Request, status: int, code: 
     request_id = str(uuid.uuid4())
     sender = "Receiver" if status >= 500 else "Sender"
     headers: list[tuple[str, str]] = []
-    if request.protocol == "ec2":
+    if request.protocol == "s3":
+        # S3's errors are a bare <Error> document; the request id is also a header of its own.
+        body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>"
+                f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId>"
+                f"</Error>").encode("utf-8")
+        headers += [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
+    elif request.protocol == "ec2":
         body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
                 f"<Code>{code}</Code><Message>{escape(message)}</Message></Error></Errors>"
                 f"<RequestID>{request_id}</RequestID></Response>").encode("utf-8")
@@ -246,6 +328,8 @@ def render_error(start_response: Callable, request: Request, status: int, code: 
 def fault_error(kind: str, request: Request) -> tuple[int, str, str]:
     """(status, code, message) of an injected fault for this protocol."""
     if kind == "throttle":
+        if request.protocol == "s3":
+            return 503, "SlowDown", "Please reduce your request rate."
         if request.protocol == "ec2":
             return 503, "RequestLimitExceeded", "Request limit exceeded."
         if request.protocol == "query":
@@ -253,7 +337,7 @@ def fault_error(kind: str, request: Request) -> tuple[int, str, str]:
         if request.protocol == "cbor":
             return 400, "Throttling", "Rate exceeded"
         return 400, "ThrottlingException", "Rate exceeded"
-    code = "InternalError" if request.protocol == "ec2" else "InternalFailure"
+    code = "InternalError" if request.protocol in ("ec2", "s3") else "InternalFailure"
     return 500, code, "We encountered an internal error. Please try again."
 
 
@@ -283,7 +367,8 @@ class Faults:
         if not behaviour.faulty or not request.operation:
             return None
         ops = behaviour.fault_operations
-        if ops is not None and request.operation not in ops and request.name not in ops:
+        if (ops is not None and request.operation not in ops and request.name not in ops
+                and f"{request.service}:*" not in ops):
             return None
         with self.lock:
             # Always two draws, so the sequence depends only on the seed and the request order.
@@ -409,8 +494,9 @@ class BehaviourFront:
 
         request = identify(environ)
         behaviour = self.behaviour
-        if behaviour.call_latency and request.operation:
-            time.sleep(behaviour.call_latency)
+        latency = behaviour.latency_of(request.service)
+        if latency and request.operation:
+            time.sleep(latency)
         if behaviour.is_default and not self.model.jobs:
             self.stats.count(request.name)
             return self.app(environ, start_response)
@@ -419,6 +505,10 @@ class BehaviourFront:
         fault = None if is_observer(environ) else self.faults.decide(behaviour, request)
         self.stats.count(request.name, fault=fault)
         if fault in ("throttle", "server_error"):
+            if request.protocol == "s3":
+                # Unread, an object's body would be cut off by the connection's close, and the
+                # client could see that reset instead of the error.
+                _read_body(environ)
             status, code, message = fault_error(fault, request)
             return render_error(start_response, request, status, code, message, fault)
 
