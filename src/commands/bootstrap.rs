@@ -1,8 +1,68 @@
-//! `medtech state bootstrap` (a helper is writing it).
+//! `medtech state bootstrap s3://BUCKET[/PREFIX]`: makes (or adopts) the bucket a team keeps
+//! its state in, reporting each setting as it goes, and ends with the command to use it.
+//! It serves every environment, so it takes no `--env` and reads no stack settings.
 
-use crate::cli::{BootstrapArgs, GlobalArgs};
-use crate::error::Error;
+use serde_json::json;
 
-pub(super) async fn run(_global: &GlobalArgs, _args: &BootstrapArgs) -> Result<u8, Error> {
-    Err(Error::resource("state bootstrap", "not built yet"))
+use crate::aws::Clients;
+use crate::cli::{BootstrapArgs, GlobalArgs, OutputMode};
+use crate::config::{AwsTarget, ConfigError, validate_region};
+use crate::error::{Error, exit};
+use crate::naming::EnvName;
+use crate::state::bootstrap::{self, prefix_of};
+use crate::state::location::S3Location;
+
+pub(super) async fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<u8, Error> {
+    let location = S3Location::parse(&args.location).map_err(|problem| {
+        ConfigError::new(format!("s3://BUCKET/PREFIX {:?}", args.location), problem)
+    })?;
+    if args.noncurrent_days < 1 {
+        return Err(ConfigError::new(
+            format!("--noncurrent-days {}", args.noncurrent_days),
+            "must be at least 1: the days an old state version is kept after a newer one replaces it",
+        )
+        .into());
+    }
+    let clients = Clients::connect(&aws_target(global)?).await?;
+    let quiet = global.quiet;
+    let settings = bootstrap::run(&clients, &location, args.noncurrent_days, &mut |s| {
+        if !quiet {
+            eprintln!("{:<22}{} ({})", s.name, s.action.as_str(), s.value);
+        }
+    })
+    .await?;
+    if global.output == OutputMode::Json {
+        let report = json!({
+            "format_version": crate::stdout::FORMAT_VERSION,
+            "bucket": location.bucket(),
+            "prefix": prefix_of(&location),
+            "region": clients.region,
+            "settings": settings,
+        });
+        crate::outln!("{report}");
+    }
+    if !quiet {
+        let env = global
+            .env
+            .as_deref()
+            .filter(|e| EnvName::parse(e).is_ok())
+            .unwrap_or("ENV");
+        eprintln!("next: medtech up --env {env} --state-backend {location}");
+    }
+    Ok(exit::OK)
+}
+
+/// Where the calls go, from the flags and environment alone: `Settings::resolve` needs an
+/// environment, which a bucket for every environment has none of.
+fn aws_target(global: &GlobalArgs) -> Result<AwsTarget, ConfigError> {
+    let region = global
+        .region
+        .clone()
+        .map(|raw| validate_region(&global.given.field("region", "--region"), raw))
+        .transpose()?;
+    Ok(AwsTarget {
+        region,
+        profile: global.profile.clone(),
+        endpoint_url: global.endpoint_url.clone(),
+    })
 }

@@ -67,14 +67,38 @@ impl Session {
                 clients = Clients::connect(&settings.aws).await?;
                 store
             }
+            // The S3 backend's checks and lock go at the same time as the first call to the
+            // stack's account: each is a round trip.
             Some(location) => {
-                clients = Clients::connect(&settings.aws).await?;
                 let client = crate::aws::state_client(&settings.state_aws).await;
-                let store = Store::s3(client, location.clone(), &env).await?;
-                if locking == Locking::Exclusive {
-                    let lease = LEASE.mul_f64(settings.time_scale);
-                    lock = Some(store.lock_for(command, wait, lease).await?);
-                }
+                let location = location.clone();
+                let opening = async {
+                    if locking == Locking::Exclusive {
+                        let lease = LEASE.mul_f64(settings.time_scale);
+                        Store::s3_locked(client, location, &env, command, wait, lease)
+                            .await
+                            .map(|(store, held)| (store, Some(held)))
+                    } else {
+                        Ok((Store::s3(client, location, &env).await?, None))
+                    }
+                };
+                let (connected, opened) =
+                    tokio::join!(Clients::connect(&settings.aws), opening);
+                let (store, held) = match (connected, opened) {
+                    (Ok(connected), Ok(opened)) => {
+                        clients = connected;
+                        opened
+                    }
+                    // Credentials that fail explain a failing bucket too.
+                    (Err(e), opened) => {
+                        if let Ok((_, Some(held))) = opened {
+                            Store::release(held).await.ok();
+                        }
+                        return Err(e.into());
+                    }
+                    (Ok(_), Err(e)) => return Err(e.into()),
+                };
+                lock = held;
                 store
             }
         };

@@ -309,7 +309,11 @@ impl S3Lock {
         }
         let mut current = self.current.lock().await;
         current.released = true;
-        // Read rather than trust the remembered ETag: an aborted renewal may have landed.
+        if let Outcome::Done(()) = self.object.delete(&current.etag).await? {
+            return Ok(());
+        }
+        // Refused: a renewal aborted in flight may have landed with an ETag this run never
+        // saw, or the lock was taken over. Look whose it is now.
         match look(&self.object).await? {
             Some(Seen {
                 lock: Ok(held),

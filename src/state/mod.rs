@@ -344,18 +344,19 @@ mod fake_s3 {
             self.inner()
                 .seen
                 .iter()
-                .filter(|(m, _)| m == method)
+                .filter(|(call, _)| call.split(' ').next() == Some(method))
                 .count()
         }
 
-        pub(crate) fn every_put_was_kms_encrypted_json(&self) -> bool {
+        /// Every write of a state object (`.json`; a lock is left to the bucket's default).
+        pub(crate) fn every_state_put_was_kms_encrypted_json(&self) -> bool {
             let has = |headers: &[(String, String)], name: &str, value: &str| {
                 headers.iter().any(|(n, v)| n == name && v == value)
             };
             self.inner()
                 .seen
                 .iter()
-                .filter(|(method, _)| method == "PUT")
+                .filter(|(call, _)| call.starts_with("PUT ") && call.contains(".json"))
                 .all(|(_, headers)| {
                     has(headers, "x-amz-server-side-encryption", "aws:kms")
                         && has(headers, "content-type", "application/json")
@@ -375,7 +376,7 @@ mod fake_s3 {
             let method = request.method().to_owned();
             let header = |name: &str| request.headers().get(name).map(str::to_owned);
             self.seen.push((
-                method.clone(),
+                format!("{method} {}", request.uri()),
                 request
                     .headers()
                     .iter()

@@ -39,7 +39,8 @@ pub(crate) struct S3Store {
 impl S3Store {
     pub(crate) fn new(client: Client, location: S3Location, env: EnvName) -> Self {
         Self {
-            object: Object::new(client, &location, location.state_key(&env)),
+            object: Object::new(client, &location, location.state_key(&env))
+                .encrypted(Some(ServerSideEncryption::AwsKms)),
             location,
             env,
             etag: Mutex::new(None),
@@ -120,7 +121,7 @@ impl S3Store {
                 }),
         };
         if default_kms {
-            store.object.encryption = None;
+            store.object = store.object.encrypted(None);
         }
         Ok(store)
     }
@@ -259,8 +260,8 @@ pub(super) struct Object {
     bucket: String,
     key: String,
     pub(super) url: String,
-    /// Asks for SSE-KMS on each write: `None` where the bucket's default encryption is KMS
-    /// already, whose key (the bucket's own) is better than the account's `aws/s3`.
+    /// What each write asks for: for state, SSE-KMS, unless the bucket's default encryption is
+    /// KMS already, whose key (the bucket's own) is better than the account's `aws/s3`.
     encryption: Option<ServerSideEncryption>,
 }
 
@@ -275,8 +276,14 @@ impl Object {
             client,
             bucket: location.bucket().to_owned(),
             key,
-            encryption: Some(ServerSideEncryption::AwsKms),
+            encryption: None,
         }
+    }
+
+    /// The object, written with `encryption` asked for: state is encrypted with KMS; a lock
+    /// (who holds it, until when) is left to the bucket's default.
+    pub(super) fn encrypted(self, encryption: Option<ServerSideEncryption>) -> Self {
+        Self { encryption, ..self }
     }
 
     /// The object's body and ETag, or `None` if there is none.
@@ -461,7 +468,7 @@ mod tests {
         assert_eq!(read, second);
         let (body, stored) = s3.object("medtech/dev.json").unwrap();
         assert_eq!((body, stored), (second.to_json().unwrap(), etag));
-        assert!(s3.every_put_was_kms_encrypted_json());
+        assert!(s3.every_state_put_was_kms_encrypted_json());
 
         // Someone else writes in between: the next write stops and leaves theirs in place.
         s3.put_raw("medtech/dev.json", b"{\"edited\": true}");

@@ -36,6 +36,20 @@ pub(crate) enum Held {
     S3(Arc<S3Lock>),
 }
 
+/// A lock just taken on `store`: named in the log, on every state version the run writes,
+/// and renewed until released.
+fn hold(store: &S3Store, command: &str, lock: S3Lock) -> Held {
+    tracing::info!(
+        lock = %store.location().url(&store.location().lock_key(store.env())),
+        lock_id = lock.lock_id(),
+        "took the state lock"
+    );
+    store.label(command, lock.lock_id());
+    let lock = Arc::new(lock);
+    S3Lock::spawn_renewal(Arc::clone(&lock));
+    Held::S3(lock)
+}
+
 impl Held {
     /// Fails once an S3 lock is found to be another run's (taken over, or broken by hand).
     pub(crate) fn check(&self) -> Result<(), StateError> {
@@ -72,17 +86,6 @@ impl Store {
     /// Takes the environment's lock, waiting up to `wait` for its holder to finish, or says
     /// who holds it.
     pub(crate) async fn lock(&self, command: &str, wait: Duration) -> Result<Held, StateError> {
-        self.lock_for(command, wait, LEASE).await
-    }
-
-    /// `lock`, with an S3 lease of `lease` (at least `MIN_LEASE`): the tests' time scale
-    /// shortens it, so that a killed run's lock runs out within a test.
-    pub(crate) async fn lock_for(
-        &self,
-        command: &str,
-        wait: Duration,
-        lease: Duration,
-    ) -> Result<Held, StateError> {
         match self {
             Self::Local(paths) => {
                 let deadline = tokio::time::Instant::now() + wait;
@@ -103,20 +106,45 @@ impl Store {
                     store.location(),
                     store.env(),
                     command,
-                    lease.max(MIN_LEASE),
+                    LEASE,
                     wait,
                 )
                 .await?;
-                tracing::info!(
-                    lock = %store.location().url(&store.location().lock_key(store.env())),
-                    lock_id = lock.lock_id(),
-                    "took the state lock"
-                );
-                store.label(command, lock.lock_id());
-                let lock = Arc::new(lock);
-                S3Lock::spawn_renewal(Arc::clone(&lock));
-                Ok(Held::S3(lock))
+                Ok(hold(store, command, lock))
             }
+        }
+    }
+
+    /// `s3` and `lock` at once: the bucket's checks and the lock's conditional write together
+    /// cost one round trip, not two. A lock taken for a bucket found unfit is given back. The
+    /// lease is `lease`, at least `MIN_LEASE`: the tests' time scale shortens it, so that a
+    /// killed run's lock runs out within a test.
+    pub(crate) async fn s3_locked(
+        client: aws_sdk_s3::Client,
+        location: S3Location,
+        env: &EnvName,
+        command: &str,
+        wait: Duration,
+        lease: Duration,
+    ) -> Result<(Self, Held), StateError> {
+        let (opened, locked) = tokio::join!(
+            S3Store::open(client.clone(), location.clone(), env.clone()),
+            S3Lock::acquire(&client, &location, env, command, lease.max(MIN_LEASE), wait),
+        );
+        match (opened, locked) {
+            (Ok(store), Ok(lock)) => {
+                let store = Arc::new(store);
+                let held = hold(&store, command, lock);
+                Ok((Self::S3(store), held))
+            }
+            (Err(unfit), Ok(lock)) => {
+                if let Err(e) = Arc::new(lock).release().await {
+                    tracing::warn!(error = %e, "the state lock was not released; it expires by itself");
+                }
+                Err(unfit)
+            }
+            // What is wrong with the bucket explains a refused lock better than the refusal.
+            (Err(e), Err(_)) | (Ok(_), Err(e)) => Err(e),
         }
     }
 

@@ -1501,3 +1501,79 @@ def test_refused_conditional_requests_are_412(aws, uid):
             call()
         assert code_of(err) == "PreconditionFailed"
         assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+
+
+def test_bucket_lifecycle_and_tagging_answer_with_the_aws_root_elements(emulator, aws, uid):
+    """The Rust SDK reads GetBucketLifecycleConfiguration only under <LifecycleConfiguration>
+    and GetBucketTagging only under <Tagging>."""
+    import xml.etree.ElementTree as ET
+
+    s3 = aws("s3")
+    bucket = f"medtech-settings-{uid}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
+        "ID": "medtech-state", "Status": "Enabled", "Filter": {"Prefix": "teams/"},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]})
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "Purpose", "Value": "state"}]})
+    for query, root, inside in (("lifecycle", "LifecycleConfiguration", "medtech-state"),
+                                ("tagging", "Tagging", "Purpose")):
+        with urllib.request.urlopen(f"{emulator}/{bucket}?{query}", timeout=10) as reply:
+            tree = ET.fromstring(reply.read())
+        assert tree.tag.split("}")[-1] == root, (query, tree.tag)
+        assert inside in ET.tostring(tree, encoding="unicode")
+    # boto3 reads both as before.
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in rules] == [90]
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "Purpose", "Value": "state"}]
+
+
+def test_head_bucket_of_another_accounts_bucket_is_403(aws, uid):
+    """S3 answers HeadBucket on a bucket another account owns (and shares with no one) 403,
+    and CreateBucket of its name 409 BucketAlreadyExists; moto answered the HEAD 200."""
+    import boto3
+
+    other = boto3.session.Session(region_name=REGION).client(
+        "s3", endpoint_url=aws("s3").meta.endpoint_url)
+    other.meta.events.register(
+        "before-sign.s3.*", lambda request, **_: request.headers.add_header(
+            "x-moto-account-id", "111122223333"))
+    s3 = aws("s3")
+    theirs, ours = f"medtech-theirs-{uid}", f"medtech-ours-{uid}"
+    other.create_bucket(Bucket=theirs)
+    s3.create_bucket(Bucket=ours)
+    with pytest.raises(ClientError) as err:
+        s3.head_bucket(Bucket=theirs)
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert other.head_bucket(Bucket=theirs)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3.head_bucket(Bucket=ours)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    with pytest.raises(ClientError) as err:
+        s3.create_bucket(Bucket=theirs)
+    assert code_of(err) == "BucketAlreadyExists"
+    with pytest.raises(ClientError) as err:
+        s3.head_bucket(Bucket=f"medtech-nobody-{uid}")
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_a_bucket_policy_denying_plain_http_lets_requests_through(aws, uid):
+    """Clients reach S3 over TLS, so a statement that denies requests with
+    aws:SecureTransport = false does not apply to them; one without that condition still
+    does.  moto ignored the condition and denied every object request."""
+    s3 = aws("s3")
+    bucket = f"medtech-tls-{uid}"
+    s3.create_bucket(Bucket=bucket)
+    tls_only = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [tls_only]}))
+    s3.put_object(Bucket=bucket, Key="dev.json", Body=b"{}")
+    assert s3.get_object(Bucket=bucket, Key="dev.json")["Body"].read() == b"{}"
+    no_reads = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*"}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [tls_only, no_reads]}))
+    with pytest.raises(ClientError) as err:
+        s3.get_object(Bucket=bucket, Key="dev.json")
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    s3.put_object(Bucket=bucket, Key="dev.json", Body=b"{}")

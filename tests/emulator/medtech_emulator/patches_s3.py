@@ -6,8 +6,21 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
   (empty for a bucket that never had versioning).  moto names the root
   ``GetBucketVersioningResponse``, which boto3 tolerates but the Rust SDK rejects
   as an unexpected document, so a state bucket's versioning could not be read.
+* ``GetBucketLifecycleConfiguration`` answers under ``LifecycleConfiguration`` and
+  ``GetBucketTagging`` under ``Tagging``; moto names both roots
+  ``<Operation>Response``, so ``state bootstrap`` could not read a bucket's
+  lifecycle rules or tags.
 * ``ListObjectsV2`` answers under ``ListBucketResult`` and ``ListObjectVersions``
   under ``ListVersionsResult``; moto names both roots ``<Operation>Response``.
+* ``HeadBucket`` on a bucket another account owns is ``403`` (S3 does not say
+  whose it is); moto answered ``200``, so ``state bootstrap`` would have adopted
+  another account's bucket instead of stopping.
+* A bucket policy statement conditioned on ``aws:SecureTransport`` applies as
+  to a request made over TLS, as every SDK's request to S3 is: the usual
+  "deny when ``aws:SecureTransport`` is false" statement lets requests through.
+  moto ignores ``Bool`` conditions, so that statement denied every object
+  request to the bucket (this emulator is reached over plain HTTP only because
+  it is local).
 * A refused conditional request (``If-Match``, ``If-None-Match``) is
   ``412 PreconditionFailed``, and a conditional write racing another on the same
   key ``409 ConditionalRequestConflict``.  Behind this emulator's model loader moto
@@ -16,10 +29,13 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
 from __future__ import annotations
 
 import functools
+import json
 
 # moto's root element -> AWS's, per operation whose answer moto names after itself.
 _ROOTS = {
     "get_bucket_versioning": (b"GetBucketVersioningResponse", b"VersioningConfiguration"),
+    "get_bucket_lifecycle": (b"GetBucketLifecycleConfigurationResponse", b"LifecycleConfiguration"),
+    "get_bucket_tags": (b"GetBucketTaggingResponse", b"Tagging"),
 }
 _LISTINGS = {
     b"<ListObjectsV2Response": b"<ListBucketResult",
@@ -38,6 +54,8 @@ def apply() -> None:
     for name, (moto_root, aws_root) in _ROOTS.items():
         _rename_root(S3Response, name, {moto_root: aws_root})
     _rename_root(S3Response, "_bucket_response_get", _LISTINGS)
+    _foreign_head_is_403(S3Response)
+    _requests_come_over_tls()
 
     original_error = S3Serializer._serialized_error_to_response
 
@@ -69,3 +87,51 @@ def _rename_root(cls, name: str, renames: dict[bytes, bytes]) -> None:
         return status, headers, body
 
     setattr(cls, name, renamed)
+
+
+def _foreign_head_is_403(cls) -> None:
+    from moto.s3.exceptions import MissingBucket
+
+    original = cls.head_bucket
+
+    @functools.wraps(original)
+    def head_bucket(self):
+        try:
+            bucket = self.backend.get_bucket(self.bucket_name)
+        except MissingBucket:
+            return original(self)
+        if bucket.account_id != self.current_account:
+            return 403, {}, ""
+        return original(self)
+
+    cls.head_bucket = head_bucket
+
+
+def _requests_come_over_tls() -> None:
+    from moto.iam.access_control import IAMPolicy
+    from moto.s3.models import FakeBucket
+
+    original = FakeBucket.get_permission
+
+    def applies_over_tls(statement) -> bool:
+        wanted = statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+        if wanted is None:
+            return True
+        values = wanted if isinstance(wanted, list) else [wanted]
+        return any(str(v).lower() == "true" for v in values)
+
+    @functools.wraps(original)
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return original(self, action, resource)
+        policy = json.loads(self.policy)
+        statements = policy.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        applicable = [s for s in statements if applies_over_tls(s)]
+        if len(applicable) == len(statements):
+            return original(self, action, resource)
+        return IAMPolicy(json.dumps({**policy, "Statement": applicable})).is_action_permitted(
+            action, resource)
+
+    FakeBucket.get_permission = get_permission
