@@ -6,10 +6,10 @@ use serde_json::json;
 
 use crate::aws::Clients;
 use crate::cli::{BootstrapArgs, GlobalArgs, OutputMode};
-use crate::config::{AwsTarget, ConfigError, validate_region};
+use crate::config::{ConfigError, state_target_of};
 use crate::error::{Error, exit};
 use crate::naming::EnvName;
-use crate::state::bootstrap::{self, prefix_of};
+use crate::state::bootstrap;
 use crate::state::location::S3Location;
 
 pub(super) async fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<u8, Error> {
@@ -23,7 +23,8 @@ pub(super) async fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<u8,
         )
         .into());
     }
-    let clients = Clients::connect(&aws_target(global)?).await?;
+    // Where `up` will look for the bucket: the flags, and `[state]` of medtech.toml.
+    let clients = Clients::connect(&state_target_of(global)?).await?;
     let quiet = global.quiet;
     let settings = bootstrap::run(&clients, &location, args.noncurrent_days, &mut |s| {
         if !quiet {
@@ -35,7 +36,7 @@ pub(super) async fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<u8,
         let report = json!({
             "format_version": crate::stdout::FORMAT_VERSION,
             "bucket": location.bucket(),
-            "prefix": prefix_of(&location),
+            "prefix": location.prefix(),
             "region": clients.region,
             "settings": settings,
         });
@@ -50,19 +51,4 @@ pub(super) async fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<u8,
         eprintln!("next: medtech up --env {env} --state-backend {location}");
     }
     Ok(exit::OK)
-}
-
-/// Where the calls go, from the flags and environment alone: `Settings::resolve` needs an
-/// environment, which a bucket for every environment has none of.
-fn aws_target(global: &GlobalArgs) -> Result<AwsTarget, ConfigError> {
-    let region = global
-        .region
-        .clone()
-        .map(|raw| validate_region(&global.given.field("region", "--region"), raw))
-        .transpose()?;
-    Ok(AwsTarget {
-        region,
-        profile: global.profile.clone(),
-        endpoint_url: global.endpoint_url.clone(),
-    })
 }

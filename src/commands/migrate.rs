@@ -7,8 +7,6 @@
 //! The state's environment is checked, its account is not: that would need STS, and migrate
 //! makes no AWS call but S3's.
 
-use std::io;
-
 use crate::cli::{GlobalArgs, StackArgs};
 use crate::config::{ConfigError, Settings};
 use crate::error::{Error, exit};
@@ -128,10 +126,7 @@ async fn relocate(
             } else {
                 "is missing"
             };
-            return Err(state_problem(
-                &to,
-                io::ErrorKind::InvalidData,
-                format!(
+            return Err(state_problem(&to, format!(
                     "the copy read back {found}; {from} was left in place: remove this copy by hand ({}) and run the migrate again",
                     removal(target)
                 ),
@@ -141,10 +136,7 @@ async fn relocate(
     }
     check(held)?;
     source.clear().await.map_err(|e| {
-        state_problem(
-            &from,
-            io::ErrorKind::Other,
-            format!(
+        state_problem(&from, format!(
                 "the state was copied to {to} and checked there, but could not be removed here ({e}); remove it by hand ({}) to finish the move",
                 removal(source)
             ),
@@ -184,14 +176,14 @@ fn occupied(source: &Store, target: &Store, state: &State, there: &State) -> Sta
             removal(source)
         )
     };
-    state_problem(&to, io::ErrorKind::AlreadyExists, problem)
+    state_problem(&to, problem)
 }
 
 /// A state problem (exit 3) about `path`, in one line.
-fn state_problem(path: &str, kind: io::ErrorKind, problem: String) -> StateError {
-    StateError::Io {
+fn state_problem(path: &str, problem: String) -> StateError {
+    StateError::Migrate {
         path: path.to_owned(),
-        source: io::Error::new(kind, problem),
+        detail: problem,
     }
 }
 

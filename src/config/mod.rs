@@ -156,19 +156,7 @@ impl Settings {
         // A value from the file is named `file:key`, as the user finds it.
         let in_file = |key: &str| format!("{file_name}:{key}");
 
-        let aws = AwsTarget {
-            region: global
-                .region
-                .clone()
-                .map(|raw| validate_region(&given.field("region", "--region"), raw))
-                .transpose()?,
-            profile: global.profile.clone(),
-            endpoint_url: global
-                .endpoint_url
-                .clone()
-                .map(|raw| validate_endpoint(&given.field("endpoint_url", "--endpoint-url"), raw))
-                .transpose()?,
-        };
+        let aws = aws_target(global)?;
 
         let vpc_field = given.field("vpc_cidr", in_file("network.vpc_cidr"));
         let vpc_raw = stack
@@ -218,16 +206,7 @@ impl Settings {
                 .map_err(|problem| ConfigError::new(format!("{field} {raw:?}"), problem))
         })
         .transpose()?;
-        let state_aws = AwsTarget {
-            region: match (&file.state.region, &file.state.profile) {
-                (Some(raw), _) => Some(validate_region(&in_file("state.region"), raw.clone())?),
-                // Another profile brings its own region, as the AWS CLI's does.
-                (None, Some(_)) => None,
-                (None, None) => aws.region.clone(),
-            },
-            profile: file.state.profile.clone().or_else(|| aws.profile.clone()),
-            endpoint_url: aws.endpoint_url.clone(),
-        };
+        let state_aws = state_target(&aws, &file.state, &file_name)?;
 
         Ok(Self {
             names: Names::new(env),
@@ -250,6 +229,53 @@ impl Settings {
 }
 
 /// The config file as it is named in messages, and what it holds (nothing when there is none).
+/// Where the stack's calls go, from the flags and their environment variables.
+fn aws_target(global: &GlobalArgs) -> Result<AwsTarget, ConfigError> {
+    let given = &global.given;
+    Ok(AwsTarget {
+        region: global
+            .region
+            .clone()
+            .map(|raw| validate_region(&given.field("region", "--region"), raw))
+            .transpose()?,
+        profile: global.profile.clone(),
+        endpoint_url: global
+            .endpoint_url
+            .clone()
+            .map(|raw| validate_endpoint(&given.field("endpoint_url", "--endpoint-url"), raw))
+            .transpose()?,
+    })
+}
+
+/// Where the state backend's calls go: `aws`, unless `[state]` names another profile (a
+/// bucket in another account) or region.
+fn state_target(
+    aws: &AwsTarget,
+    state: &FileState,
+    file_name: &str,
+) -> Result<AwsTarget, ConfigError> {
+    Ok(AwsTarget {
+        region: match (&state.region, &state.profile) {
+            (Some(raw), _) => Some(validate_region(
+                &format!("{file_name}:state.region"),
+                raw.clone(),
+            )?),
+            // Another profile brings its own region, as the AWS CLI's does.
+            (None, Some(_)) => None,
+            (None, None) => aws.region.clone(),
+        },
+        profile: state.profile.clone().or_else(|| aws.profile.clone()),
+        endpoint_url: aws.endpoint_url.clone(),
+    })
+}
+
+/// The state backend's target for a command of no environment (`state bootstrap`): the flags,
+/// and `[state]` of the configuration file.
+pub(crate) fn state_target_of(global: &GlobalArgs) -> Result<AwsTarget, ConfigError> {
+    let (file_name, file) = load_file(global.config.as_deref(), &global.given)?;
+    state_target(&aws_target(global)?, &file.state, &file_name)
+}
+
 fn load_file(explicit: Option<&Path>, given: &Given) -> Result<(String, FileConfig), ConfigError> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),

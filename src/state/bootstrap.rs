@@ -82,16 +82,6 @@ fn key_alias(bucket: &str) -> String {
     format!("alias/medtech-state-{}", bucket.replace('.', "_"))
 }
 
-/// The location's key prefix (empty at the bucket's root), as its `Display` shows it.
-pub(crate) fn prefix_of(location: &S3Location) -> String {
-    let shown = location.to_string();
-    shown
-        .strip_prefix(&format!("s3://{}", location.bucket()))
-        .unwrap_or_default()
-        .trim_start_matches('/')
-        .to_owned()
-}
-
 /// Makes `location`'s bucket fit for state: each setting goes to `each` as soon as it is
 /// settled, so that a run stopped half-way has said what it did.
 pub(crate) async fn run(
@@ -641,8 +631,8 @@ impl Bootstrap<'_> {
             "NoSuchLifecycleConfiguration",
             OP,
         )?;
-        let prefix = prefix_of(self.location);
-        let wanted = lifecycle_rule(&prefix, noncurrent_days)?;
+        let prefix = self.location.prefix();
+        let wanted = lifecycle_rule(prefix, noncurrent_days)?;
         let rules = found.as_ref().map_or(&[][..], |f| f.rules());
         let holds = rules.iter().any(|r| same_rule(r, &wanted));
         if !holds {
@@ -950,11 +940,8 @@ mod tests {
             "alias/medtech-state-acme_state-1"
         );
         let at = S3Location::parse("s3://team-state/medtech/teams/").unwrap();
-        assert_eq!(prefix_of(&at), "medtech/teams");
-        assert_eq!(
-            prefix_of(&S3Location::parse("s3://team-state").unwrap()),
-            ""
-        );
+        assert_eq!(at.prefix(), "medtech/teams");
+        assert_eq!(S3Location::parse("s3://team-state").unwrap().prefix(), "");
     }
 
     #[test]

@@ -52,6 +52,11 @@ impl S3Location {
         &self.bucket
     }
 
+    /// The key prefix, without slashes at either end; empty for the bucket's root.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// `PREFIX/E.json`: other tools look for exactly this key.
     pub(crate) fn state_key(&self, env: &EnvName) -> String {
         self.key(&format!("{env}.json"))

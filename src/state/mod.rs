@@ -105,6 +105,8 @@ pub enum StateError {
     Halted(String),
     #[error("--state-backend {location}: {problem}")]
     Unfit { location: String, problem: String },
+    #[error("{path}: {detail}")]
+    Migrate { path: String, detail: String },
     #[error("cannot unlock {path}: {detail}")]
     Unlock { path: String, detail: String },
     #[error("{location}: {source}")]
