@@ -358,3 +358,48 @@ async fn a_killed_holders_lock_blocks_until_its_lease_runs_out_then_is_taken_ove
             .await;
     assert!(lock.is_err(), "the lock outlived the run that took it over");
 }
+
+/// `destroy` on the S3 backend deletes the state object at the end and keeps its versions (a
+/// delete marker on top); a second `destroy` is calm, and leaves no lock behind.
+#[tokio::test]
+async fn destroy_deletes_the_state_object_and_keeps_its_versions() {
+    let t = TestContext::new("s3down").await;
+    let bucket = bucket(&t).await;
+    let backend = format!("s3://{bucket}/teams");
+    let env = [("MEDTECH_STATE_BACKEND", backend.as_str())];
+    let key = format!("teams/{}.json", t.env);
+    let out = t.medtech_with(&["up", "--env", &t.env], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, mut versions) = state_object(&t, &bucket, &key).await;
+
+    for round in 0..2 {
+        let mut args = crate::runs::DESTROY_NOW.to_vec();
+        args.extend(["--env", t.env.as_str()]);
+        let out = t.medtech_with(&args, &env);
+        assert!(out.status.success(), "destroy {round}: {}", stderr(&out));
+        let current = t.s3.get_object().bucket(&bucket).key(&key).send().await;
+        assert!(current.is_err(), "destroy {round} left the state object");
+        let listed = sent!(t.s3.list_object_versions().bucket(&bucket).prefix(&key));
+        // The first destroy records each deletion; the second finds nothing to record.
+        let now = listed.versions().len();
+        if round == 0 {
+            assert!(now > versions, "destroy recorded nothing: {now} versions");
+        } else {
+            assert_eq!(now, versions, "a destroy of nothing wrote state");
+        }
+        versions = now;
+        assert_eq!(
+            listed.delete_markers().len(),
+            1,
+            "destroy {round}: one delete marker on top of the versions"
+        );
+        let lock =
+            t.s3.head_object()
+                .bucket(&bucket)
+                .key(format!("teams/{}.lock", t.env))
+                .send()
+                .await;
+        assert!(lock.is_err(), "destroy {round} left its lock");
+    }
+    t.assert_nothing_left(&t.env).await;
+}
