@@ -97,7 +97,9 @@ impl Error {
         match self {
             Self::Config(_) | Self::Confirmation(_) => exit::INVALID_INPUT,
             Self::State(StateError::Unfit { .. }) => exit::INVALID_INPUT,
-            Self::State(StateError::Aws { source, .. }) if is_access_problem(source) => {
+            Self::State(StateError::Aws { source, .. } | StateError::Bootstrap { source, .. })
+                if is_access_problem(source) =>
+            {
                 exit::AWS_ACCESS
             }
             Self::State(_) => exit::STATE,

@@ -66,6 +66,22 @@ fn policy_doc(operation: &str) -> &'static str {
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, policy_doc(self.operation))
+    }
+}
+
+/// An error shown with the policy document of a command that needs its own (`state
+/// bootstrap`, an admin's job, whose S3 and KMS actions the runner's documents also list).
+pub(crate) struct UnderPolicy<'a>(pub &'a AwsError, pub &'static str);
+
+impl fmt::Display for UnderPolicy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.render(f, self.1)
+    }
+}
+
+impl AwsError {
+    fn render(&self, f: &mut fmt::Formatter<'_>, doc: &str) -> fmt::Result {
         if self.kind == ErrorKind::AccessDenied {
             // The operation is the IAM action: say it plainly, so that the fix is one line in
             // a policy, whatever protocol or message the service used.
@@ -75,7 +91,6 @@ impl fmt::Display for AwsError {
                  its IAM policy ({doc} lists every action medtech needs) [AWS: {}]",
                 self.detail,
                 op = self.operation,
-                doc = policy_doc(self.operation),
             )
         } else {
             write!(f, "{}: {}", self.operation, self.detail)

@@ -13,7 +13,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub(crate) use calls::{CallCounter, CallTotals, polling};
-pub(crate) use errors::{AwsError, AwsResultExt, ErrorKind, POLICY_DOC, classify};
+pub(crate) use errors::{AwsError, AwsResultExt, ErrorKind, POLICY_DOC, UnderPolicy, classify};
 
 use crate::config::{AwsTarget, ConfigError};
 

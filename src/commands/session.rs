@@ -82,8 +82,7 @@ impl Session {
                         Ok((Store::s3(client, location, &env).await?, None))
                     }
                 };
-                let (connected, opened) =
-                    tokio::join!(Clients::connect(&settings.aws), opening);
+                let (connected, opened) = tokio::join!(Clients::connect(&settings.aws), opening);
                 let (store, held) = match (connected, opened) {
                     (Ok(connected), Ok(opened)) => {
                         clients = connected;

@@ -19,7 +19,10 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aws::AwsError;
+use crate::aws::{AwsError, UnderPolicy};
+
+/// What the person who runs `state bootstrap` needs.
+const BOOTSTRAP_POLICY_DOC: &str = "docs/iam-policy-bootstrap.json";
 use crate::naming::EnvName;
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -107,6 +110,13 @@ pub enum StateError {
     Unfit { location: String, problem: String },
     #[error("{path}: {detail}")]
     Migrate { path: String, detail: String },
+    /// A call of `state bootstrap` failed: a refusal names its own policy document.
+    #[error("{location}: {}", UnderPolicy(.source, BOOTSTRAP_POLICY_DOC))]
+    Bootstrap {
+        location: String,
+        #[source]
+        source: AwsError,
+    },
     #[error("cannot unlock {path}: {detail}")]
     Unlock { path: String, detail: String },
     #[error("{location}: {source}")]

@@ -1,7 +1,9 @@
 //! `medtech state bootstrap` (issue 12): the bucket a team keeps its state in, made or
-//! adopted, each setting read back from the emulator.
+//! adopted, each setting read back from the emulator; and docs/iam-policy-bootstrap.json, the
+//! admin's policy for it, run under the emulator's IAM enforcement.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
@@ -364,4 +366,177 @@ async fn bad_input_and_a_foreign_bucket_are_refused_in_one_line() {
     let made = t.s3.head_bucket().bucket(&bucket).send().await;
     assert!(made.is_err(), "a refused run made its bucket");
     assert_eq!(keys_and_aliases(&t).await, (0, Vec::new()));
+}
+
+fn bootstrap_policy() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/iam-policy-bootstrap.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("policy JSON")
+}
+
+/// The IAM actions bootstrap names its calls by (what a denied call tells the user to allow):
+/// each `"s3:Action"` or `"kms:Action"` literal outside the unit tests of
+/// src/state/bootstrap/.
+fn actions_bootstrap_calls() -> BTreeSet<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/state/bootstrap");
+    let mut actions = BTreeSet::new();
+    for file in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for service in ["\"s3:", "\"kms:"] {
+            for (at, _) in code.match_indices(service) {
+                let literal = &code[at + 1..];
+                let end = literal.find('"').unwrap();
+                let (prefix, name) = literal[..end].split_once(':').unwrap();
+                if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic()) {
+                    actions.insert(format!("{prefix}:{name}"));
+                }
+            }
+        }
+    }
+    actions
+}
+
+/// The policy allows every action bootstrap calls and nothing else (but `sts:GetCallerIdentity`,
+/// every command's first call), each bucket action on the bucket alone.
+#[test]
+fn the_bootstrap_policy_lists_exactly_the_actions_bootstrap_calls() {
+    let policy = bootstrap_policy();
+    let statements = as_list(policy.get("Statement"));
+    let allowed: BTreeSet<String> = statements
+        .iter()
+        .flat_map(|s| as_strings(s.get("Action")))
+        .collect();
+    let mut called = actions_bootstrap_calls();
+    assert!(
+        called.contains("s3:CreateBucket") && called.contains("kms:CreateKey"),
+        "{called:?}"
+    );
+    called.insert("sts:GetCallerIdentity".to_owned());
+    assert_eq!(
+        allowed, called,
+        "docs/iam-policy-bootstrap.json against the code"
+    );
+    for statement in &statements {
+        let actions = as_strings(statement.get("Action"));
+        if actions.iter().any(|a| a.starts_with("s3:")) {
+            assert_eq!(
+                as_strings(statement.get("Resource")),
+                ["arn:aws:s3:::STATE_BUCKET"],
+                "{statement}"
+            );
+        }
+    }
+}
+
+/// docs/iam-policy-bootstrap.json as the emulator can check it, without the action `without`
+/// (taken out of every statement). moto evaluates the Resource element only for IAM, and no
+/// condition, so resources are widened to `*` (as `crate::iam::shipped_policy_for_the_emulator`
+/// does) and the tag and alias conditions pass. The emulator checks each S3 call as the IAM
+/// action AWS checks (tests/emulator/medtech_emulator/patches_s3.py).
+fn bootstrap_policy_for_the_emulator(without: Option<&str>) -> Value {
+    let mut policy = bootstrap_policy();
+    let mut found = without.is_none();
+    for statement in policy["Statement"].as_array_mut().unwrap() {
+        statement["Resource"] = Value::from("*");
+        let actions = statement["Action"].as_array_mut().unwrap();
+        let before = actions.len();
+        actions.retain(|a| Some(a.as_str().unwrap()) != without);
+        found |= actions.len() != before;
+    }
+    assert!(
+        found,
+        "{without:?} is not in docs/iam-policy-bootstrap.json"
+    );
+    policy
+}
+
+/// An admin holding only docs/iam-policy-bootstrap.json makes a new state bucket with every
+/// setting; without one of the sampled actions, bootstrap of a fresh bucket stops with exit 4
+/// naming the action, and the setting it would have written is not there.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bootstrap_policy_makes_a_bucket_and_each_sampled_action_is_needed() {
+    let t = TestContext::new("bootpol").await;
+    let user = "medtech-admin";
+    let (key_id, secret) = t
+        .create_user_with_policy(user, &bootstrap_policy_for_the_emulator(None))
+        .await;
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+    ];
+    let bucket = format!("medtech-state-{}", t.env);
+    let backend = format!("s3://{bucket}/teams");
+    t.set_iam_enforcement(true);
+    let out = t.medtech_with(&["state", "bootstrap", &backend, "--output", "json"], &keys);
+    t.set_iam_enforcement(false);
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let made = actions(&report);
+    assert_eq!(made.len(), 11, "{made:?}");
+    assert!(made.values().all(|a| a != "kept"), "{made:?}");
+    let versioning = sent!(t.s3.get_bucket_versioning().bucket(&bucket));
+    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+    assert_eq!(tls_denials(&t, &bucket).await, 1, "no TLS-only policy");
+    let key = sent!(t.kms.describe_key().key_id(alias_of(&bucket)));
+    let key = key.key_metadata().unwrap();
+    let rotation = sent!(t.kms.get_key_rotation_status().key_id(key.key_id()));
+    assert!(rotation.key_rotation_enabled(), "the key does not rotate");
+    let encryption = sent!(t.s3.get_bucket_encryption().bucket(&bucket));
+    let default = encryption
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0]
+        .apply_server_side_encryption_by_default()
+        .unwrap()
+        .clone();
+    assert_eq!(default.kms_master_key_id(), key.arn());
+    assert_state_tags(&bucket_tags(&t, &bucket).await, "the bucket's tags");
+
+    for (n, action) in [
+        "s3:PutBucketVersioning",
+        "kms:EnableKeyRotation",
+        "s3:PutBucketPolicy",
+        "s3:PutBucketPublicAccessBlock",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        t.put_user_policy(user, &bootstrap_policy_for_the_emulator(Some(action)))
+            .await;
+        let fresh = format!("medtech-state-{}-{n}", t.env);
+        t.set_iam_enforcement(true);
+        let out = t.medtech_with(&["state", "bootstrap", &format!("s3://{fresh}")], &keys);
+        t.set_iam_enforcement(false);
+        let said = stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "without {action}: {said}");
+        let last = said.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("error: ")
+                && last.contains(&format!("may not call {action}"))
+                && last.contains("docs/iam-policy-bootstrap.json"),
+            "without {action}: last line {last:?}\n{said}"
+        );
+        // Refused by the emulator, not skipped: the bucket lacks what the action would set.
+        let lacks = match action {
+            "s3:PutBucketVersioning" => {
+                let versioning = sent!(t.s3.get_bucket_versioning().bucket(&fresh));
+                versioning.status().is_none()
+            }
+            "kms:EnableKeyRotation" => {
+                let key = sent!(t.kms.describe_key().key_id(alias_of(&fresh)));
+                let id = key.key_metadata().unwrap().key_id();
+                !sent!(t.kms.get_key_rotation_status().key_id(id)).key_rotation_enabled()
+            }
+            "s3:PutBucketPolicy" => tls_denials(&t, &fresh).await == 0,
+            _ => {
+                t.s3.get_public_access_block()
+                    .bucket(&fresh)
+                    .send()
+                    .await
+                    .is_err()
+            }
+        };
+        assert!(lacks, "without {action}, {fresh} has what it would set");
+    }
 }

@@ -1577,3 +1577,60 @@ def test_a_bucket_policy_denying_plain_http_lets_requests_through(aws, uid):
         s3.get_object(Bucket=bucket, Key="dev.json")
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     s3.put_object(Bucket=bucket, Key="dev.json", Body=b"{}")
+
+
+def test_bucket_calls_are_checked_as_their_iam_actions(emulator, aws, uid):
+    """HeadBucket needs s3:ListBucket; bucket encryption, public access block and ownership
+    controls need their own IAM actions, not s3:ListBucket or s3:CreateBucket."""
+    import boto3
+
+    bucket = f"medtech-iam-{uid}"
+    aws("s3").create_bucket(Bucket=bucket)
+    iam = aws("iam")
+    user = f"s3-{uid}"
+    iam.create_user(UserName=user)
+
+    def allow(*actions):
+        iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Resource": "*", "Action": list(actions)}]}))
+
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    s3 = boto3.session.Session(region_name=REGION, aws_access_key_id=key["AccessKeyId"],
+                               aws_secret_access_key=key["SecretAccessKey"]).client(
+        "s3", endpoint_url=emulator)
+    gets = (
+        (lambda: s3.get_bucket_encryption(Bucket=bucket), "ServerSideEncryptionConfigurationNotFoundError"),
+        (lambda: s3.get_public_access_block(Bucket=bucket), "NoSuchPublicAccessBlockConfiguration"),
+        (lambda: s3.get_bucket_ownership_controls(Bucket=bucket), "OwnershipControlsNotFoundError"),
+    )
+    puts = (
+        lambda: s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}),
+        lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True}),
+        lambda: s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+            "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}),
+    )
+    allow("s3:ListBucket", "s3:CreateBucket")
+    _set_auth(emulator, "0")
+    try:
+        s3.head_bucket(Bucket=bucket)
+        for call in [get for get, _ in gets] + list(puts):
+            with pytest.raises(ClientError) as denied:
+                call()
+            assert code_of(denied) == "AccessDenied"
+        _set_auth(emulator, "inf")
+        allow("s3:GetEncryptionConfiguration", "s3:GetBucketPublicAccessBlock",
+              "s3:GetBucketOwnershipControls", "s3:PutEncryptionConfiguration",
+              "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls")
+        _set_auth(emulator, "0")
+        for call, missing in gets:
+            # Allowed: the answer is the bucket's (no such setting yet), not a refusal.
+            with pytest.raises(ClientError) as err:
+                call()
+            assert code_of(err) == missing, err.value.response["Error"]
+        for call in puts:
+            call()
+    finally:
+        _set_auth(emulator, "inf")

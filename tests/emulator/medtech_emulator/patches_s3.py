@@ -25,6 +25,14 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
   ``412 PreconditionFailed``, and a conditional write racing another on the same
   key ``409 ConditionalRequestConflict``.  Behind this emulator's model loader moto
   sent both as 400, which no client recognises as a failed condition.
+* Under IAM enforcement, each bucket call is checked as the IAM action AWS
+  checks: ``HeadBucket`` as ``s3:ListBucket``; Get/Put of default encryption as
+  ``s3:GetEncryptionConfiguration``/``s3:PutEncryptionConfiguration``, of the
+  public access block as ``s3:GetBucketPublicAccessBlock``/``s3:PutBucketPublicAccessBlock``
+  and of ownership controls as ``s3:GetBucketOwnershipControls``/
+  ``s3:PutBucketOwnershipControls``.  moto checked ``s3:HeadBucket`` and fell back
+  to ``s3:ListBucket``/``s3:CreateBucket`` for the others (its key
+  ``public_access_block`` never matches the ``publicAccessBlock`` query).
 """
 from __future__ import annotations
 
@@ -46,8 +54,29 @@ _LISTINGS = {
 _STATUS = {"PreconditionFailed": 412, "ConditionalRequestConflict": 409}
 
 
+# Query key -> IAM action, per method, for bucket calls moto checks under another name.
+_BUCKET_ACTIONS = {
+    "GET": {
+        "encryption": "GetEncryptionConfiguration",
+        "publicAccessBlock": "GetBucketPublicAccessBlock",
+        "ownershipControls": "GetBucketOwnershipControls",
+    },
+    "PUT": {
+        "encryption": "PutEncryptionConfiguration",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "ownershipControls": "PutBucketOwnershipControls",
+    },
+}
+
+
 def apply() -> None:
+    from moto.s3 import responses as s3_responses
     from moto.s3.responses import S3Response
+
+    bucket = s3_responses.ACTION_MAP["BUCKET"]
+    bucket["HEAD"]["DEFAULT"] = "ListBucket"
+    for method, actions in _BUCKET_ACTIONS.items():
+        bucket[method].update(actions)
 
     from moto.core.serialize import S3Serializer
 
