@@ -104,7 +104,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "MEDTECH_STATE_BACKEND",
-        value_name = "s3://BUCKET/PREFIX"
+        value_name = "S3_URL"
     )]
     pub state_backend: Option<String>,
 
