@@ -282,16 +282,26 @@ class Emulator:
             self.log_file.close()
 
 
+_MAKE_BUCKET = """
+import sys, boto3
+url, bucket = sys.argv[1:3]
+s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+s3.create_bucket(Bucket=bucket)
+s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+"""
+
+
 def make_state_bucket(url: str) -> None:
-    """The versioned bucket of the S3-backend runs, made through the emulator."""
-    try:
-        import boto3
-    except ImportError as exc:
-        raise BenchError(f"boto3 is missing ({exc}): run the bench with .venv/bin/python (bench/run does)") from exc
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
-    s3.create_bucket(Bucket=S3_BUCKET)
-    s3.put_bucket_versioning(Bucket=S3_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    """The versioned bucket of the S3-backend runs, made through the emulator. In a process of
+    its own: boto3 imported here would double this process's memory, and a child forked from
+    it reports the parent's peak as its own (ru_maxrss survives exec), which would hide
+    medtech's peak RSS under Python's."""
+    done = subprocess.run([sys.executable, "-c", _MAKE_BUCKET, url, S3_BUCKET],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise BenchError("making the state bucket failed (run the bench with .venv/bin/python, "
+                         f"as bench/run does): {done.stderr.strip()[-1500:]}")
 
 
 # ----------------------------------------------------------------------------- medtech runs
