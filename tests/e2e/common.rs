@@ -367,6 +367,25 @@ impl TestContext {
 /// IAM enforcement (tests/emulator/medtech_emulator/patches_iam_auth.py): users are held to
 /// their policies, while the context's own `testing` keys act as the account's root user.
 impl TestContext {
+    /// A versioned bucket of the test's own for the S3 state backend, as `state bootstrap`
+    /// makes one.
+    pub(crate) async fn state_bucket(&self) -> String {
+        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+        let name = format!("medtech-state-{}", self.env);
+        sent!(self.s3.create_bucket().bucket(&name));
+        sent!(
+            self.s3
+                .put_bucket_versioning()
+                .bucket(&name)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build()
+                )
+        );
+        name
+    }
+
     /// Switches the emulator's policy evaluation on or off (moto's `/moto-api/reset-auth`,
     /// whose body is the number of requests still let through unchecked).
     pub(crate) fn set_iam_enforcement(&self, on: bool) {

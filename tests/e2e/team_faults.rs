@@ -5,27 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::{Value, json};
 
 use crate::common::sent;
 use crate::common::*;
-
-/// A versioned bucket of the test's own, as `state bootstrap` makes one.
-async fn bucket(t: &TestContext) -> String {
-    let name = format!("medtech-state-{}", t.env);
-    sent!(t.s3.create_bucket().bucket(&name));
-    sent!(
-        t.s3.put_bucket_versioning()
-            .bucket(&name)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build()
-            )
-    );
-    name
-}
 
 /// `up` on the S3 backend `s3://BUCKET/team` at `time_scale`; it must succeed.
 fn up(t: &TestContext, bucket: &str, time_scale: &str) -> String {
@@ -136,7 +119,7 @@ async fn lost_answers_to_lock_and_state_writes_are_recognised_as_the_runs_own() 
         }),
     )
     .await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     up(&t, &bucket, "0.005");
 
     let lock_id = assert_complete_and_unlocked(&t, &bucket).await;
@@ -176,7 +159,7 @@ async fn s3_throttles_and_server_errors_are_retried() {
         }),
     )
     .await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     up(&t, &bucket, "0.01");
     assert_complete_and_unlocked(&t, &bucket).await;
     let operations = t.emulator_stats()["operations"].clone();

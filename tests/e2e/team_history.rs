@@ -1,27 +1,10 @@
 //! `medtech state history` and `state show --version` (issue 12): the versions of an
 //! environment's S3 state object, who wrote each, and any one version's state.
 
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::Value;
 
 use crate::common::sent;
 use crate::common::*;
-
-/// A versioned bucket of the test's own, as `state bootstrap` makes one.
-async fn bucket(t: &TestContext) -> String {
-    let name = format!("medtech-state-{}", t.env);
-    sent!(t.s3.create_bucket().bucket(&name));
-    sent!(
-        t.s3.put_bucket_versioning()
-            .bucket(&name)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build()
-            )
-    );
-    name
-}
 
 /// Two `up`s that write state: the history lists their versions newest first, each named by
 /// the run's command, host and lock id as the emulator holds them; any version, however old,
@@ -29,7 +12,7 @@ async fn bucket(t: &TestContext) -> String {
 #[tokio::test]
 async fn history_names_each_version_s_run_newest_first_and_show_prints_any_version() {
     let t = TestContext::new("hist").await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     let backend = format!("s3://{bucket}/teams");
     let key = format!("teams/{}.json", t.env);
     let with = [("MEDTECH_STATE_BACKEND", backend.as_str())];
@@ -145,7 +128,7 @@ async fn history_names_each_version_s_run_newest_first_and_show_prints_any_versi
 #[tokio::test]
 async fn an_unknown_version_and_the_local_backend_are_refused_in_one_line() {
     let t = TestContext::new("histbad").await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     let backend = format!("s3://{bucket}");
     let key = format!("{}.json", t.env);
     let state = serde_json::json!({

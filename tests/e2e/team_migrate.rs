@@ -1,27 +1,10 @@
 //! `medtech state migrate` (issue 12): an environment's state moved between the local backend
 //! and S3, in both directions, with the copy checked and nothing overwritten.
 
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::Value;
 
 use crate::common::sent;
 use crate::common::*;
-
-/// A versioned bucket of the test's own, as `state bootstrap` makes one.
-async fn bucket(t: &TestContext) -> String {
-    let name = format!("medtech-state-{}", t.env);
-    sent!(t.s3.create_bucket().bucket(&name));
-    sent!(
-        t.s3.put_bucket_versioning()
-            .bucket(&name)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build()
-            )
-    );
-    name
-}
 
 async fn object(t: &TestContext, bucket: &str, key: &str) -> Option<Vec<u8>> {
     let got =
@@ -40,7 +23,7 @@ async fn object(t: &TestContext, bucket: &str, key: &str) -> Option<Vec<u8>> {
 #[tokio::test]
 async fn state_moves_to_s3_and_back_whole() {
     let t = TestContext::new("migr").await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     let backend = format!("s3://{bucket}/moved");
     let key = format!("moved/{}.json", t.env);
     t.run_ok(&["up"]);
@@ -135,7 +118,7 @@ async fn state_moves_to_s3_and_back_whole() {
 #[tokio::test]
 async fn a_target_holding_state_is_refused_and_nothing_changes() {
     let t = TestContext::new("migrbad").await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     let backend = format!("s3://{bucket}");
     let key = format!("{}.json", t.env);
     let state = |vpc: &str| {

@@ -3,28 +3,11 @@
 
 use std::process::Stdio;
 
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::Value;
 
 use crate::common::sent;
 use crate::common::*;
 use crate::sweep::counts;
-
-/// A versioned bucket of the test's own, as `state bootstrap` makes one.
-async fn bucket(t: &TestContext) -> String {
-    let name = format!("medtech-state-{}", t.env);
-    sent!(t.s3.create_bucket().bucket(&name));
-    sent!(
-        t.s3.put_bucket_versioning()
-            .bucket(&name)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build()
-            )
-    );
-    name
-}
 
 /// The state object's body, parsed, and how many versions it has.
 async fn state_object(t: &TestContext, bucket: &str, key: &str) -> (Value, usize) {
@@ -43,7 +26,7 @@ async fn state_object(t: &TestContext, bucket: &str, key: &str) -> (Value, usize
 #[tokio::test]
 async fn two_ups_at_once_one_runs_the_other_is_told_who_holds_the_lock() {
     let t = TestContext::new("team").await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     let backend = format!("s3://{bucket}/medtech");
     let backend_env = [("MEDTECH_STATE_BACKEND", backend.as_str())];
     let second = tempfile::tempdir().expect("second working directory");
@@ -117,7 +100,7 @@ async fn two_ups_at_once_one_runs_the_other_is_told_who_holds_the_lock() {
 #[tokio::test]
 async fn a_foreign_write_during_a_run_stops_it_and_is_kept() {
     let t = TestContext::new("foreign").await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     let backend = format!("s3://{bucket}/teams");
     let key = format!("teams/{}.json", t.env);
     let run = t
@@ -247,7 +230,7 @@ fn state_policy_for_the_emulator(without: Option<&str>) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_state_policy_runs_up_and_a_missing_permission_is_exit_4() {
     let t = TestContext::new("statepol").await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     let backend = format!("s3://{bucket}");
     let policy = |without: Option<&str>| {
         let mut policy = crate::iam::shipped_policy_for_the_emulator(None);
@@ -296,7 +279,7 @@ async fn a_killed_holders_lock_blocks_until_its_lease_runs_out_then_is_taken_ove
     use std::os::unix::process::ExitStatusExt;
 
     let t = TestContext::new("killed").await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     let backend = format!("s3://{bucket}");
     // A tenth of real time: a lease of 12 s, long enough to see the lock held after the kill.
     let env = [
@@ -364,7 +347,7 @@ async fn a_killed_holders_lock_blocks_until_its_lease_runs_out_then_is_taken_ove
 #[tokio::test]
 async fn destroy_deletes_the_state_object_and_keeps_its_versions() {
     let t = TestContext::new("s3down").await;
-    let bucket = bucket(&t).await;
+    let bucket = t.state_bucket().await;
     let backend = format!("s3://{bucket}/teams");
     let env = [("MEDTECH_STATE_BACKEND", backend.as_str())];
     let key = format!("teams/{}.json", t.env);
