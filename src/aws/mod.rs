@@ -24,6 +24,9 @@ pub(crate) struct Clients {
     pub account_id: String,
     /// `aws`, `aws-cn`, `aws-us-gov`: part of every ARN medtech writes into a policy.
     pub partition: String,
+    /// Who runs medtech, as STS names it (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`
+    /// for a role session).
+    pub caller_arn: String,
     /// Every call any client below sends.
     pub calls: CallCounter,
     pub ec2: aws_sdk_ec2::Client,
@@ -99,10 +102,15 @@ impl Clients {
             .filter(|p| !p.is_empty())
             .unwrap_or("aws")
             .to_owned();
+        let caller_arn = identity
+            .arn()
+            .ok_or_else(|| AwsError::missing("sts:GetCallerIdentity", "Arn"))?
+            .to_owned();
         Ok(Self {
             region,
             account_id,
             partition,
+            caller_arn,
             calls: calls.clone(),
             ec2: counted_client!(aws_sdk_ec2, &config, &calls),
             kms: counted_client!(aws_sdk_kms, &config, &calls),

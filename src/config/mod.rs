@@ -11,7 +11,9 @@ mod network;
 mod services;
 
 pub(crate) use network::Network;
-pub(crate) use services::{Alarms, Iam, Kinesis, Logs, Rds, Redis, Retirement, Services, Timeouts};
+pub(crate) use services::{
+    Alarms, Iam, Kinesis, Logs, Rds, Redis, Retirement, Secrets, Services, Timeouts,
+};
 
 use crate::cli::{Given, GlobalArgs, StackArgs};
 use crate::naming::{EnvName, Names};
@@ -99,6 +101,8 @@ struct FileConfig {
     #[serde(default)]
     destroy: Retirement,
     #[serde(default)]
+    secrets: Secrets,
+    #[serde(default)]
     state: FileState,
 }
 
@@ -113,6 +117,7 @@ impl FileConfig {
             iam: self.iam.clone(),
             timeouts: self.timeouts.clone(),
             destroy: self.destroy.clone(),
+            secrets: self.secrets.clone(),
         }
     }
 }

@@ -26,6 +26,7 @@ pub(crate) struct Services {
     pub iam: Iam,
     pub timeouts: Timeouts,
     pub destroy: Retirement,
+    pub secrets: Secrets,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -252,6 +253,31 @@ impl Default for Alarms {
 pub(crate) struct Iam {
     pub kinesis_producer_principals: Vec<String>,
     pub secrets_reader_principals: Vec<String>,
+}
+
+/// How old the credentials may grow, and who besides the secrets-reader role and the runner
+/// may touch the secrets (their resource policy denies everyone else).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Secrets {
+    /// `verify` fails a secret whose current value is older (HIPAA §164.308(a)(5)(ii)(D)).
+    pub rotation_days: i64,
+    /// How long a Redis AUTH token rotation may wait for its `SET` (both tokens accepted
+    /// meanwhile) before `verify` fails it.
+    pub redis_grace_hours: i64,
+    /// Exact IAM role or user ARNs that keep access to the secrets (break-glass admins,
+    /// every CI role that runs medtech).
+    pub admin_principals: Vec<String>,
+}
+
+impl Default for Secrets {
+    fn default() -> Self {
+        Self {
+            rotation_days: 90,
+            redis_grace_hours: 24,
+            admin_principals: Vec::new(),
+        }
+    }
 }
 
 /// How long to wait for each slow resource; real AWS takes 15–25 min for a Multi-AZ RDS
@@ -583,6 +609,32 @@ impl Services {
                 ));
             }
         }
+        let secrets = &self.secrets;
+        if !(1..=365).contains(&secrets.rotation_days) {
+            return Err(ConfigError::new(
+                field("secrets.rotation_days"),
+                format!("{} is out of range; use 1 to 365", secrets.rotation_days),
+            ));
+        }
+        if !(0..=720).contains(&secrets.redis_grace_hours) {
+            return Err(ConfigError::new(
+                field("secrets.redis_grace_hours"),
+                format!(
+                    "{} is out of range; use 0 to 720",
+                    secrets.redis_grace_hours
+                ),
+            ));
+        }
+        for p in &secrets.admin_principals {
+            if !is_exact_iam_arn(p) {
+                return Err(ConfigError::new(
+                    field("secrets.admin_principals"),
+                    format!(
+                        "{p:?} is not an exact IAM role or user ARN (arn:aws:iam::123456789012:role/NAME, no wildcards)"
+                    ),
+                ));
+            }
+        }
         range(
             field("destroy.kms_deletion_window_days"),
             self.destroy.kms_deletion_window_days,
@@ -600,6 +652,23 @@ impl Services {
         }
         Ok(())
     }
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME` or `:user/…`, without wildcards: what a
+/// resource policy's `aws:PrincipalArn` condition matches exactly.
+fn is_exact_iam_arn(p: &str) -> bool {
+    let parts: Vec<&str> = p.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && (parts[5].starts_with("role/") || parts[5].starts_with("user/"))
+        && parts[5].len() > 5
+        && !p.contains('*')
+        && !p.contains('?')
 }
 
 fn range(field: String, value: i32, min: i32, max: i32) -> Result<(), ConfigError> {
