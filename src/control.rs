@@ -47,6 +47,7 @@ pub(crate) const ACCESS_MGMT: &str = "164.308(a)(4) information access managemen
 pub(crate) const ACTIVITY: &str = "164.308(a)(1)(ii)(D) information system activity review";
 pub(crate) const INTEGRITY: &str = "164.312(c)(1) integrity";
 pub(crate) const AUTHN: &str = "164.312(d) person or entity authentication";
+pub(crate) const PASSWORD_MGMT: &str = "164.308(a)(5)(ii)(D) password management";
 
 /// A control: title, severity, safeguard, fix, then the Prowler check and the Config rule
 /// (`-` when neither has an equivalent).

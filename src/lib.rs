@@ -19,6 +19,7 @@ mod outputs;
 mod property;
 mod resource;
 mod resources;
+mod rotation;
 mod run_summary;
 mod secret_value;
 mod state;

@@ -36,6 +36,16 @@ impl fmt::Debug for SecretString {
     }
 }
 
+/// A random version-4 UUID from the OS's CSPRNG (lock ids, secret version ids).
+pub(crate) fn random_uuid() -> Result<String, getrandom::Error> {
+    let mut bytes = [0_u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string())
+}
+
 pub(crate) fn rds_password() -> Result<SecretString, getrandom::Error> {
     generate(RDS_ALPHABET, RDS_PASSWORD_LEN)
 }

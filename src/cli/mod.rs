@@ -185,6 +185,9 @@ pub enum Command {
     Outputs(OutputsArgs),
     /// Delete everything in reverse dependency order and clear the state.
     Destroy(DestroyArgs),
+    /// Rotate the database password and the Redis AUTH token with the Secrets Manager staging
+    /// protocol (AWSPENDING, then AWSCURRENT); a killed run is finished by the next one.
+    Rotate(RotateArgs),
     /// Print the dependency graph the engine walks (DOT, or JSON with --output json).
     Graph,
     /// List every control `verify` checks, with severity, HIPAA safeguard, fix, Prowler and
@@ -215,6 +218,7 @@ impl Command {
             Self::Verify(_) => "verify",
             Self::Outputs(_) => "outputs",
             Self::Destroy(_) => "destroy",
+            Self::Rotate(_) => "rotate",
             Self::Graph => "graph",
             Self::Controls(_) => "controls",
             Self::State(StateCommand::Show(_)) => "state show",
@@ -388,6 +392,42 @@ pub enum OutputsFormat {
     Json,
     Env,
     Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Which credential to rotate.
+    #[arg(long, value_enum, default_value_t = SecretChoice::All, env = "MEDTECH_ROTATE_SECRET")]
+    pub secret: SecretChoice,
+
+    /// Only rotate a secret whose current value is older than this (e.g. 30d): a daily
+    /// scheduled run then rotates each secret once a month.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "MEDTECH_ROTATE_IF_OLDER_THAN",
+        value_parser = humantime::parse_duration
+    )]
+    pub if_older_than: Option<std::time::Duration>,
+
+    /// After a Redis rotation, keep accepting the old token this long (e.g. 10m), then retire
+    /// it in the same run; without it, the next `rotate` retires it.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "MEDTECH_ROTATE_GRACE",
+        value_parser = humantime::parse_duration
+    )]
+    pub grace: Option<std::time::Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SecretChoice {
+    /// The RDS master password.
+    Rds,
+    /// The ElastiCache Redis AUTH token.
+    Redis,
+    All,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,15 @@ fn rows() -> Vec<Row> {
             });
         }
     }
+    for (name, check, control) in crate::rotation::checks::declared() {
+        rows.push(Row {
+            id: format!("{name}.{check}"),
+            resource: name.to_string(),
+            kind: name.kind(),
+            in_place: true,
+            control,
+        });
+    }
     rows.sort_by(|a, b| a.id.cmp(&b.id));
     rows
 }

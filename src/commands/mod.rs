@@ -11,6 +11,7 @@ mod history;
 mod migrate;
 mod outputs;
 mod plan;
+mod rotate;
 mod session;
 mod state;
 mod up;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Verify(args) => verify::run(global, args).await,
         Command::Outputs(args) => outputs::run(global, args).await,
         Command::Destroy(args) => destroy::run(global, args).await,
+        Command::Rotate(args) => rotate::run(global, args).await,
         Command::Graph => graph::run(global),
         Command::Controls(args) => controls::run(args.format),
         Command::Completions(args) => completions::completions(args.shell),

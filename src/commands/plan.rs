@@ -1,10 +1,13 @@
 //! `medtech plan`: what `up` would create, change or leave — the same reads and diffs as
 //! `up`, stopping before any mutating call, and no state written.
 
+use std::collections::BTreeMap;
+
 use crate::cli::{GlobalArgs, StackArgs};
 use crate::engine::{Action, Outcome, StepReport};
 use crate::error::{Error, exit};
 use crate::run_summary::{self, Run, Summary};
+use crate::state::rotation::Rotation;
 use crate::style::Paint;
 
 use super::session::{Locking, Session};
@@ -41,6 +44,11 @@ pub(super) async fn run(
     // choice that cannot be made (a retired pinned version) fails the plan as it would `up`.
     let mut notes = serde_json::Map::new();
     let mut unresolved = None;
+    let no_rotations = BTreeMap::new();
+    let rotations = session
+        .state
+        .as_ref()
+        .map_or(&no_rotations, |s| &s.rotations);
     for r in &reports {
         if matches!(r.outcome, Outcome::Done(Action::WouldCreate)) {
             match crate::resources::rds::engine::create_note(&ctx, &r.resource).await {
@@ -60,6 +68,7 @@ pub(super) async fn run(
             .map(|(name, id)| serde_json::json!({"resource": name, "id": id, "action": "delete"}))
             .collect();
         json["summary"] = Summary::of(Run::Plan, &reports).json();
+        json["rotations"] = serde_json::json!(rotations);
         crate::outln!("{json}");
     } else {
         crate::stdout::write(&text(
@@ -69,6 +78,7 @@ pub(super) async fn run(
             &env,
             crate::style::stdout(),
         ));
+        crate::stdout::write(&rotation_lines(rotations, crate::style::stdout()));
         for r in &reports {
             if let Outcome::Failed(e) = &r.outcome {
                 eprintln!("error: {}: {e}", r.resource);
@@ -192,6 +202,30 @@ fn text(
     } else {
         out.push_str(&Summary::of(Run::Plan, reports).line(paint));
         out.push('\n');
+    }
+    out
+}
+
+/// The rotations `medtech rotate` began and has yet to finish (a Redis `SET` waiting for its
+/// grace): `up` leaves them alone, so the plan says what will.
+fn rotation_lines(rotations: &BTreeMap<String, Rotation>, paint: Paint) -> String {
+    let mut out = String::new();
+    for (secret, r) in rotations {
+        let what = match r.set_pending_since {
+            Some(since) => format!(
+                "the old Redis AUTH token is still accepted (SET pending since {})",
+                since.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => format!(
+                "a rotation is under way (version {}, begun {})",
+                r.version_id,
+                r.started_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        };
+        out.push_str(&format!(
+            "  {} {secret}: {what}; `medtech rotate` finishes it\n",
+            paint.yellow("*")
+        ));
     }
     out
 }

@@ -64,6 +64,12 @@ async fn checks(global: &GlobalArgs, args: &VerifyArgs) -> Result<(String, Vec<C
     if let Some(denied) = Error::from_denied_steps(failures) {
         return Err(denied);
     }
-    let checks = assess(&ctx, &engine, &reports, &found, &recorded).await?;
+    let mut checks = assess(&ctx, &engine, &reports, &found, &recorded).await?;
+    let rotations = session
+        .state
+        .as_ref()
+        .map(|s| s.rotations.clone())
+        .unwrap_or_default();
+    checks.extend(crate::rotation::checks::checks(&ctx, &rotations).await?);
     Ok((session.settings.env().to_string(), checks))
 }

@@ -84,19 +84,7 @@ fn expiry(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 
 /// A random version-4 UUID, as Terraform's lock ids are.
 fn new_lock_id() -> Result<String, getrandom::Error> {
-    let mut bytes = [0_u8; 16];
-    getrandom::fill(&mut bytes)?;
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = hex::encode(bytes);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    ))
+    crate::secret_value::random_uuid()
 }
 
 /// What the lock object holds now.

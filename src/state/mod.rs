@@ -8,6 +8,7 @@ pub(crate) mod history;
 pub(crate) mod lease;
 mod local;
 pub(crate) mod location;
+pub(crate) mod rotation;
 pub(crate) mod s3;
 pub(crate) mod store;
 
@@ -20,12 +21,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{AwsError, UnderPolicy};
+use crate::naming::EnvName;
 
 /// What the person who runs `state bootstrap` needs.
 const BOOTSTRAP_POLICY_DOC: &str = "docs/iam-policy-bootstrap.json";
-use crate::naming::EnvName;
 
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+/// 2 added `rotations`; a version-1 document reads as one with none in progress.
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +38,10 @@ pub(crate) struct State {
     pub account_id: String,
     pub updated_at: DateTime<Utc>,
     pub resources: BTreeMap<String, Record>,
+    /// Credential rotations `medtech rotate` has begun and not finished, by secret: their
+    /// step and version id, never a value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rotations: BTreeMap<String, rotation::Rotation>,
 }
 
 /// One logical resource's identity in AWS.
@@ -167,6 +173,7 @@ impl State {
             account_id: account_id.to_owned(),
             updated_at: Utc::now(),
             resources: BTreeMap::new(),
+            rotations: BTreeMap::new(),
         }
     }
 

@@ -54,6 +54,20 @@ impl Check {
         }
     }
 
+    /// A check beside the declared properties (the rotation's), passing as `passed` says.
+    pub(crate) fn new(
+        resource: Logical,
+        check: (&str, Control),
+        expected: Value,
+        observed: Value,
+        passed: bool,
+    ) -> Self {
+        Self {
+            passed,
+            ..Self::common(resource, check, expected, observed)
+        }
+    }
+
     /// The check of one of the resource's declared properties.
     fn property(resource: Logical, property: Prop, expected: Value, observed: Value) -> Self {
         Self::common(
