@@ -35,7 +35,7 @@ const BOOTSTRAP: [&str; 6] = [
 ];
 
 /// For each subcommand (by path), the global options it ignores.
-const IGNORED: [(&[&str], &[&str]); 12] = [
+const IGNORED: [(&[&str], &[&str]); 13] = [
     (&["graph"], &ALL_BUT_OUTPUT),
     (&["controls"], &ALL_BUT_OUTPUT),
     (&["completions"], &ALL_BUT_OUTPUT),
@@ -49,10 +49,11 @@ const IGNORED: [(&[&str], &[&str]); 12] = [
     (&["state", "unlock"], &CHANGE),
     (&["state", "bootstrap"], &BOOTSTRAP),
     (&["state", "migrate"], &["time_scale"]),
+    (&["rotate"], &["outputs_file"]),
 ];
 
 /// One example per subcommand, shown after its options.
-const EXAMPLES: [(&str, &str); 10] = [
+const EXAMPLES: [(&str, &str); 11] = [
     (
         "up",
         "medtech up --env dev\n  medtech up --env prod --config prod.toml --output json",
@@ -72,6 +73,10 @@ const EXAMPLES: [(&str, &str); 10] = [
     (
         "destroy",
         "medtech destroy --env dev\n  medtech destroy --env ci-1234 --yes --skip-final-snapshot --force-delete-secrets",
+    ),
+    (
+        "rotate",
+        "medtech rotate --env dev\n  medtech rotate --env prod --if-older-than 30d   # daily: rotates what is a month old\n  medtech rotate --env prod --secret redis --grace 15m",
     ),
     ("graph", "medtech graph | dot -Tsvg > stack.svg"),
     (
