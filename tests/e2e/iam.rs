@@ -285,9 +285,10 @@ async fn the_shipped_iam_policy_runs_the_lifecycle_and_each_sampled_action_is_ne
         "UnauthorizedOperation",
         "AuthorizationError",
     ];
-    let lifecycle: [&[&str]; 5] = [
+    let lifecycle: [&[&str]; 6] = [
         &["up"],
         &["plan"],
+        &["rotate"],
         &["verify"],
         &["outputs"],
         &["state", "refresh"],
@@ -305,7 +306,7 @@ async fn the_shipped_iam_policy_runs_the_lifecycle_and_each_sampled_action_is_ne
 
     // Each sample: the one action taken out, and the command that needs it. A create needs a
     // fresh environment; the reads and the delete run against the environment made above.
-    let samples: [(&str, &str, &[&str]); 6] = [
+    let samples: [(&str, &str, &[&str]); 7] = [
         ("ec2:CreateNatGateway", "iampol-nat", &["up"]),
         ("iam:CreateRole", "iampol-role", &["up"]),
         ("kinesis:DescribeStreamSummary", "iampol", &["plan"]),
@@ -313,6 +314,12 @@ async fn the_shipped_iam_policy_runs_the_lifecycle_and_each_sampled_action_is_ne
         // verify checks (DNS support and hostnames).
         ("ec2:DescribeVpcAttribute", "iampol", &["verify"]),
         ("rds:DescribeDBInstances", "iampol", &["state", "refresh"]),
+        // Rotation's own: moving AWSCURRENT (the run stops there; destroy below needs none).
+        (
+            "secretsmanager:UpdateSecretVersionStage",
+            "iampol",
+            &["rotate", "--secret", "redis"],
+        ),
         ("kms:ScheduleKeyDeletion", "iampol", &["destroy", "--yes"]),
     ];
     for (action, env, args) in samples {

@@ -215,6 +215,22 @@ async fn rotate_moves_awscurrent_to_values_the_services_accept() {
     assert_eq!(check("rds-secret.rotation_age")["passed"], true);
     assert_eq!(check("rds-secret.rotation_unfinished")["passed"], true);
 
+    // `up` never rotates: the values, their versions and the pending SET stay as they are.
+    let versions = [
+        t.holding(RDS, "AWSCURRENT").await,
+        t.holding(REDIS, "AWSCURRENT").await,
+    ];
+    run(&t, &["up"]);
+    assert_eq!(
+        [
+            t.holding(RDS, "AWSCURRENT").await,
+            t.holding(REDIS, "AWSCURRENT").await
+        ],
+        versions
+    );
+    assert_eq!(t.accepts(REDIS, &old_token), (true, 2));
+    assert_eq!(t.rotation_in_state(REDIS), pending);
+
     // The next run retires the old token and, the secret being fresh, rotates nothing more.
     let out = run(
         &t,

@@ -11,7 +11,8 @@ CBOR (CloudWatch through the CBOR front) and S3's REST XML.
 
 Per request
 -----------
-1. ``/_medtech/*`` is answered here (behaviour, stats, crowd); ``/moto-api/*`` passes
+1. ``/_medtech/*`` is answered here (behaviour, stats, crowd, what a resource's
+   credentials are: credentials.py); ``/moto-api/*`` passes
    through untouched (never a fault); after ``/moto-api/reset`` the model
    forgets its resources.
 2. The service comes from the SigV4 credential scope (else the JSON target
@@ -58,11 +59,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
+from . import credentials
 from .behaviour import FAULT_KINDS, Behaviour, BehaviourError
 from .crowd import CrowdError, crowd
 from .lifecycle import MODEL, Model
 
 CONTROL_PREFIX = "/_medtech/"
+CREDENTIAL_ROUTES = ("credentials/check", "secrets/backdate")
 MOTO_API_PREFIX = "/moto-api/"
 
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
@@ -573,10 +576,34 @@ class BehaviourFront:
             except _RESTError as exc:
                 return _json_reply(start_response, 409, {"error": f"{exc.error_type}: {exc.message}"})
             return _json_reply(start_response, 200, made)
+        elif route in CREDENTIAL_ROUTES and method == "POST":
+            return self._credentials(environ, start_response, route)
         else:
             return _json_reply(start_response, 404, {"error": f"no such endpoint: {path}",
                                                      "endpoints": ["GET/POST /_medtech/behaviour",
                                                                    "GET /_medtech/stats",
                                                                    "POST /_medtech/stats/reset",
-                                                                   "POST /_medtech/crowd"]})
+                                                                   "POST /_medtech/crowd",
+                                                                   "POST /_medtech/credentials/check",
+                                                                   "POST /_medtech/secrets/backdate"]})
         return _json_reply(start_response, 405, {"error": f"{method} not allowed on {path}"})
+
+    def _credentials(self, environ: dict, start_response: Callable, route: str) -> Iterable[bytes]:
+        """What AWS holds now, not what medtech logged: modifications due are applied first."""
+        self.model.tick()
+        body = _read_body(environ)
+        try:
+            doc = json.loads(body) if body.strip() else {}
+            if route == "credentials/check":
+                answer = credentials.check(doc)
+            else:
+                count = credentials.backdate(doc)
+                answer = None if count is None else {"versions": count}
+        except ValueError as exc:  # CredentialsError, or a body that is not JSON
+            return _json_reply(start_response, 400, {"error": str(exc)})
+        if answer is None:
+            # Never the candidate value: it may be a real secret.
+            what = (f"{doc['service']} resource {doc['id']}" if route == "credentials/check"
+                    else f"secret {doc['secret_id']}")
+            return _json_reply(start_response, 404, {"error": f"no such {what}"})
+        return _json_reply(start_response, 200, answer)

@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import credentials
 from .behaviour import Behaviour
 
 # Which Describe/List operation shows which kind, and the request parameters
@@ -68,6 +69,11 @@ GONE_STATE = {"nat": "deleted"}
 # A ModifyDBInstance that only sets these applies without a `modifying` cycle: deletion
 # protection is a flag on the instance, not a change to its storage, class or engine.
 FLAG_ONLY_MODIFY = {"db_instance_identifier", "apply_immediately", "deletion_protection"}
+# A ModifyDBInstance that only sets a new master password: `resetting-master-credentials`
+# instead of `modifying`, as RDS reports it.
+CREDENTIALS_ONLY_MODIFY = FLAG_ONLY_MODIFY | {"master_user_password"}
+# What PendingModifiedValues shows for a new master password (RDS never returns it).
+MASKED = "****"
 # What a modification may change that its PendingModifiedValues reports, by moto attribute
 # (the rest of the shapes' members are settings medtech never changes).
 RDS_PENDING = {"db_instance_class": "DBInstanceClass", "allocated_storage": "AllocatedStorage",
@@ -99,6 +105,17 @@ def hold(obj, before: dict, pending_names: dict) -> None:
     obj._medtech_held = held
     obj.pending_modified_values = {pending_names[k.lstrip("_")]: v for k, v in held.items()
                                    if k.lstrip("_") in pending_names}
+
+
+def pend(obj, name: str, value) -> None:
+    """``name`` shows in the object's PendingModifiedValues until :func:`unpend`."""
+    obj.pending_modified_values = {**(getattr(obj, "pending_modified_values", None) or {}),
+                                   name: value}
+
+
+def unpend(obj, name: str) -> None:
+    obj.pending_modified_values = {k: v for k, v in obj.pending_modified_values.items()
+                                   if k != name}
 
 
 def release(obj) -> None:
@@ -428,7 +445,7 @@ def _install_rds(m: Model) -> None:
 
     def settle(db):
         def apply():
-            if db.status in ("creating", "modifying"):
+            if db.status in ("creating", "modifying", "resetting-master-credentials"):
                 db.status = "available"
             db._medtech_no_endpoint = False
         return apply
@@ -471,11 +488,16 @@ def _install_rds(m: Model) -> None:
             if given <= FLAG_ONLY_MODIFY:
                 return db  # a flag RDS flips without a modification cycle: still available
             rid = db.db_instance_identifier
+            status = ("resetting-master-credentials" if given <= CREDENTIALS_ONLY_MODIFY
+                      else "modifying")
+            new_password = "master_user_password" in given
             if m.behaviour.seconds("modify_lag") > 0:
-                hold(db, before, RDS_PENDING)
+                hold(db, before, RDS_PENDING)  # the new password among the held values
+                if new_password:
+                    pend(db, "MasterUserPassword", MASKED)
 
                 def begin():
-                    db.status = "modifying"
+                    db.status = status
                     m.start("rds", self, rid, "modify", "rds_modify", finish)
 
                 def finish():
@@ -483,8 +505,20 @@ def _install_rds(m: Model) -> None:
                     settle(db)()
                 m.start("rds", self, rid, "modify_lag", "modify_lag", begin)
                 return db
-            db.status = "modifying"
-            m.start("rds", self, rid, "modify", "rds_modify", settle(db))
+            # The old password is the one accepted until the modification is over.
+            password = getattr(db, "_master_user_password", None)
+            old_password = before.get("_master_user_password")
+
+            def apply():
+                if new_password:
+                    db._master_user_password = password
+                    unpend(db, "MasterUserPassword")
+                settle(db)()
+            if new_password:
+                db._master_user_password = old_password
+                pend(db, "MasterUserPassword", MASKED)
+            db.status = status
+            m.start("rds", self, rid, "modify", "rds_modify", apply)
             return db
         return modify_db_instance
 
@@ -600,10 +634,28 @@ def _install_elasticache(m: Model) -> None:
                     "Replication group must be in available state to modify.")
             held = [rg, *members(self, rg)] if rg is not None else []
             before = [snapshot(o) for o in held]
+            auth_before = credentials.redis_auth(self, rg) if rg is not None else None
             rg = orig(self, replication_group_id, *args, **kwargs)
+            # New AUTH tokens are accepted once the modification is over, the old ones until.
+            tokens = credentials.redis_tokens(rg)
+            new_tokens = auth_before is not None and tokens != auth_before.tokens
+            strategy = kwargs.get("auth_token_update_strategy") or "ROTATE"
+            if new_tokens:
+                credentials.restore_redis_auth(auth_before, rg)
+
+            def pend_tokens():
+                if new_tokens:
+                    pend(rg, "AuthTokenStatus", "ROTATING" if strategy == "ROTATE" else "SETTING")
+
+            def apply_tokens():
+                if new_tokens:
+                    credentials.set_redis_tokens(self, rg, tokens)
+                    unpend(rg, "AuthTokenStatus")
+
             if m.behaviour.seconds("modify_lag") > 0:
                 for obj, was in zip(held, before):
                     hold(obj, was, REDIS_PENDING if obj is rg else {})
+                pend_tokens()
 
                 def begin():
                     set_status(self, rg, "modifying")
@@ -613,12 +665,18 @@ def _install_elasticache(m: Model) -> None:
                 def finish():
                     for obj in held:
                         release(obj)
+                    apply_tokens()
                     settle(self, rg)()
                 m.start("redis", self, replication_group_id, "modify_lag", "modify_lag", begin)
                 return rg
+
+            def finish_now():
+                apply_tokens()
+                settle(self, rg)()
+            pend_tokens()
             set_status(self, rg, "modifying")
             m.start("redis", self, rg.replication_group_id, "modify", "redis_modify",
-                    settle(self, rg))
+                    finish_now)
             return rg
         return modify_replication_group
 

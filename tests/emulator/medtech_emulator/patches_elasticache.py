@@ -42,6 +42,22 @@ ModifyReplicationGroup
   ``SecurityGroupIds`` (moto ignores them), with the same failover/Multi-AZ
   and maintenance-window validation.
 
+AUTH tokens (moto keeps none, and ignores ``AuthToken`` on modify)
+* A group accepts one or two AUTH tokens (credentials.py keeps them): the
+  ``AuthToken`` it was created with, then what ``ModifyReplicationGroup``
+  with ``AuthToken`` and ``AuthTokenUpdateStrategy`` makes of them.  ``ROTATE``
+  (the default when no strategy is given) adds the new token to the current
+  one; a group with two already drops the older.  ``SET`` keeps only the new
+  one, and needs a group that has AUTH already (SET is "allowed only after
+  ROTATE").  ``DELETE`` ends AUTH, only together with ``UserGroupIdsToAdd``
+  (the move to RBAC) and without ``AuthToken``.  The token must have the
+  format and the group in-transit encryption, as on create.
+  ``AuthTokenLastModifiedDate`` (group and members) is when the tokens last
+  changed.  Adding user groups to a group with AUTH without ``DELETE`` is
+  AWS's ``InvalidParameterCombination`` "User group can't be associated with
+  auth token enabled. Pass AuthStrategy delete to proceed."  With the latency
+  model on, lifecycle.py applies the new tokens when the modification ends.
+
 TestFailover (moto: not implemented)
 * Promotes the first replica of the node group (``NodeGroupId``, ``0001`` for
   cluster mode disabled) and demotes the primary: ``CurrentRole`` in
@@ -71,11 +87,14 @@ import string
 import threading
 import time
 
+from . import credentials
+
 _lock = threading.RLock()
 # What a group created without SnapshotWindow reports: AWS picks an hour from an 8-hour block
 # of the region (us-east-1: 03:00-11:00 UTC); any hour but medtech's default does here.
 DEFAULT_SNAPSHOT_WINDOW = "08:30-09:30"
 _AUTH_TOKEN = re.compile(r"^[A-Za-z0-9!&#$^<>\-]{16,128}$")
+AUTH_STRATEGIES = ("ROTATE", "SET", "DELETE")
 _MAINTENANCE_WINDOW = re.compile(
     r"^(sun|mon|tue|wed|thu|fri|sat):([01]\d|2[0-3]):([0-5]\d)-"
     r"(sun|mon|tue|wed|thu|fri|sat):([01]\d|2[0-3]):([0-5]\d)$")
@@ -248,6 +267,8 @@ def apply() -> None:
             rg = orig_create(*bound.args, **bound.kwargs)
             if disabled:
                 _finish_group(self, rg, a)
+            token = a.get("auth_token")
+            credentials.set_redis_tokens(self, rg, (token,) if token else ())
             return rg
 
     def _finish_group(backend, rg, a) -> None:
@@ -359,19 +380,58 @@ def apply() -> None:
                     cluster.cache_cluster_status = "deleting"
             return rg
 
+    def auth_change(rg, token, strategy, user_groups) -> tuple[str, ...] | None:
+        """The tokens the group accepts after this modify (None: AUTH is not touched)."""
+        current = credentials.redis_tokens(rg)
+        if strategy is not None and strategy not in AUTH_STRATEGIES:
+            raise InvalidParameterValueException(
+                f"Invalid AuthTokenUpdateStrategy {strategy}: valid values are "
+                f"{', '.join(AUTH_STRATEGIES)}.")
+        if user_groups and current and strategy != "DELETE":
+            raise InvalidParameterCombinationException(
+                "User group can't be associated with auth token enabled. Pass AuthStrategy "
+                "delete to proceed.")
+        if strategy == "DELETE":
+            if token is not None:
+                raise InvalidParameterCombinationException(
+                    "AuthToken can't be given with AuthTokenUpdateStrategy DELETE.")
+            if not current:
+                raise InvalidParameterValueException(
+                    "Auth token update strategy delete is not supported currently")
+            if not user_groups:
+                raise InvalidParameterCombinationException(
+                    "AuthTokenUpdateStrategy DELETE is allowed only when moving to RBAC, "
+                    "with UserGroupIdsToAdd.")
+            return ()
+        if token is None:
+            if strategy is not None:
+                raise InvalidParameterCombinationException(
+                    f"AuthTokenUpdateStrategy {strategy} must be given with AuthToken.")
+            return None
+        check_auth_token(token, rg.transit_encryption_enabled)
+        if strategy == "SET" and not current:
+            raise InvalidParameterValueException(
+                "AuthTokenUpdateStrategy SET is allowed only after ROTATE: the replication "
+                "group has no AUTH token to replace.")
+        return credentials.next_tokens(current, strategy or "ROTATE", token)
+
     orig_modify = ElastiCacheBackend.modify_replication_group
 
     @functools.wraps(orig_modify)
     def modify_replication_group(self, replication_group_id, replication_group_description,
                                  engine, cache_node_type, automatic_failover_enabled,
                                  multi_az_enabled, snapshot_retention_limit, snapshot_window=None,
-                                 preferred_maintenance_window=None, security_group_ids=None):
+                                 preferred_maintenance_window=None, security_group_ids=None,
+                                 auth_token=None, auth_token_update_strategy=None,
+                                 user_group_ids_to_add=None):
         with _lock:
             purge(self)
             if replication_group_id not in self.replication_groups:
                 raise ReplicationGroupNotFound(replication_group_id)
             rg = self.replication_groups[replication_group_id]
             check_maintenance_window(preferred_maintenance_window)
+            tokens = auth_change(rg, auth_token, auth_token_update_strategy,
+                                 user_group_ids_to_add)
             failover = (automatic_failover_enabled if automatic_failover_enabled is not None
                         else rg.automatic_failover == "enabled")
             multi_az = multi_az_enabled if multi_az_enabled is not None else rg.multi_az == "enabled"
@@ -398,6 +458,12 @@ def apply() -> None:
                     cluster.security_group_ids = list(security_group_ids)
                 if cache_node_type is not None:
                     cluster.cache_node_type = cache_node_type
+            if user_group_ids_to_add:
+                rg.user_group_ids = [*rg.user_group_ids,
+                                     *(g for g in user_group_ids_to_add
+                                       if g not in rg.user_group_ids)]
+            if tokens is not None:
+                credentials.set_redis_tokens(self, rg, tokens)
             return rg
 
     def test_failover(self, replication_group_id, node_group_id):
@@ -475,6 +541,9 @@ def apply() -> None:
             snapshot_window=self._get_param("SnapshotWindow"),
             preferred_maintenance_window=self._get_param("PreferredMaintenanceWindow"),
             security_group_ids=self._get_param("SecurityGroupIds"),
+            auth_token=self._get_param("AuthToken"),
+            auth_token_update_strategy=self._get_param("AuthTokenUpdateStrategy"),
+            user_group_ids_to_add=self._get_param("UserGroupIdsToAdd"),
         )
         return ActionResult({"ReplicationGroup": rg})
 
