@@ -86,16 +86,24 @@ async fn rotate(session: &Session, global: &GlobalArgs, args: &RotateArgs) -> Re
             }
         }
     }
-    report(&outcomes, session.json, global.quiet);
+    report(env.as_str(), &outcomes, session.json, global.quiet);
     match first_error {
         Some(e) => Err(e),
         None => Ok(exit::OK),
     }
 }
 
-fn report(outcomes: &[Outcome], json: bool, quiet: bool) {
+fn report(env: &str, outcomes: &[Outcome], json: bool, quiet: bool) {
     if json {
-        crate::outln!("{}", json!({ "secrets": outcomes }));
+        crate::outln!(
+            "{}",
+            json!({
+                "format_version": 1,
+                "command": "rotate",
+                "environment": env,
+                "secrets": outcomes,
+            })
+        );
         return;
     }
     if quiet {
