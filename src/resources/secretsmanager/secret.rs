@@ -1,6 +1,7 @@
 //! The two Secrets Manager secrets: RDS credentials (`username,password,engine,host,port,
 //! dbname`) and the Redis AUTH token (`auth_token`). Values are generated once, inside
-//! medtech, encrypted with the stack's key, and never rotated by a re-run. Properties expose
+//! medtech, encrypted with the stack's key, and never rotated by a re-run (`medtech rotate`
+//! does that, `crate::rotation`). Properties expose
 //! the shape of a secret and whether its value keeps the rules, never the value.
 //!
 //! Each secret carries a resource policy that denies every Secrets Manager action to every
@@ -80,7 +81,7 @@ static VALUE: Property = Property::in_place(
         "Secret holds the expected keys and a value within the service's rules",
         Severity::High,
         AUTHN,
-        "restore the JSON keys; rotate through the service if the value is weak",
+        "restore the JSON keys; `medtech rotate` replaces a weak value",
         "-",
         "-",
     ),
@@ -298,7 +299,7 @@ pub(crate) fn field(
         None => Err(Error::resource(
             secret,
             format!(
-                "its value has no {key} string; medtech does not rotate credentials in place: put the one the service uses back under {key}"
+                "its value has no {key} string; put the one the service uses back under {key}, or replace it on both sides with `medtech rotate`"
             ),
         )),
     }
@@ -696,7 +697,7 @@ impl Resource for Secret {
                     return Err(Error::resource(
                         self.name(),
                         format!(
-                            "the stored value {}; medtech does not rotate credentials in place: rotate them with the service and update the secret, or restore the expected JSON keys {:?}",
+                            "the stored value {}; `up` never rewrites credentials: replace a weak one with `medtech rotate`, or restore the expected JSON keys {:?}",
                             change
                                 .observed
                                 .as_ref()
