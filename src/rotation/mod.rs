@@ -26,7 +26,7 @@ use crate::error::Error;
 use crate::logical::{Holds, Logical};
 use crate::secret_value::{self, SecretString};
 use crate::state::rotation::{Rotation, Step};
-use service::Send;
+use service::Change;
 use versions::{CURRENT, PENDING, Versions};
 
 /// Where each step is recorded before the next one starts.
@@ -237,8 +237,8 @@ impl Rotator<'_> {
     async fn send(&self, rotation: &Rotation) -> Result<(), Error> {
         let value = self.credential(&rotation.version_id).await?;
         let how = match self.secret {
-            Holds::RdsCredentials => Send::Replace,
-            Holds::RedisAuthToken => Send::Rotate,
+            Holds::RdsCredentials => Change::Replace,
+            Holds::RedisAuthToken => Change::Rotate,
         };
         self.ctx
             .status(self.logical(), "sending the new value to the service");
@@ -280,7 +280,7 @@ impl Rotator<'_> {
         self.ctx
             .status(self.logical(), "retiring the old token (SET)");
         let sent_at = Utc::now();
-        service::send(self.ctx, self.secret, Send::Set, &value).await?;
+        service::send(self.ctx, self.secret, Change::Set, &value).await?;
         service::wait_applied(self.ctx, self.secret, sent_at).await?;
         self.journal.write(self.secret, None).await
     }

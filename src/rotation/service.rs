@@ -40,9 +40,9 @@ pub(crate) fn generate(secret: Holds) -> Result<SecretString, Error> {
     })
 }
 
-/// How a credential goes to the service.
+/// How the service takes the new credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Send {
+pub(crate) enum Change {
     /// RDS: the new master password replaces the old one at once.
     Replace,
     /// Redis: the new token is accepted beside the old one.
@@ -56,7 +56,7 @@ pub(crate) enum Send {
 pub(crate) async fn send(
     ctx: &Ctx,
     secret: Holds,
-    how: Send,
+    how: Change,
     value: &SecretString,
 ) -> Result<(), Error> {
     match secret {
@@ -75,8 +75,8 @@ pub(crate) async fn send(
         Holds::RedisAuthToken => {
             ReplicationGroup.wait_available(ctx, Pace::Adaptive).await?;
             let strategy = match how {
-                Send::Set => AuthTokenUpdateStrategyType::Set,
-                Send::Rotate | Send::Replace => AuthTokenUpdateStrategyType::Rotate,
+                Change::Set => AuthTokenUpdateStrategyType::Set,
+                Change::Rotate | Change::Replace => AuthTokenUpdateStrategyType::Rotate,
             };
             ctx.clients
                 .elasticache
