@@ -53,14 +53,39 @@ pub(crate) enum RoleFor {
     RdsMonitoring,
     KinesisProducer,
     SecretsReader,
+    /// AWS Backup, backing up the RDS instance into the vault.
+    Backup,
 }
 
 impl RoleFor {
-    pub(crate) const ALL: [RoleFor; 4] = [
+    pub(crate) const ALL: [RoleFor; 5] = [
         RoleFor::FlowLogs,
         RoleFor::RdsMonitoring,
         RoleFor::KinesisProducer,
         RoleFor::SecretsReader,
+        RoleFor::Backup,
+    ];
+}
+
+/// Which RDS events an event subscription sends to the alarm topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum RdsEvents {
+    /// The instance's failures, maintenance and configuration changes.
+    Critical,
+    /// The instance's failovers and low storage.
+    Availability,
+    /// Changes to its parameter group.
+    ParameterGroup,
+    /// Changes to and failures of (legacy) DB security groups.
+    SecurityGroups,
+}
+
+impl RdsEvents {
+    pub(crate) const ALL: [RdsEvents; 4] = [
+        RdsEvents::Critical,
+        RdsEvents::Availability,
+        RdsEvents::ParameterGroup,
+        RdsEvents::SecurityGroups,
     ];
 }
 
@@ -108,6 +133,8 @@ pub(crate) enum Logical {
     NatEip,
     NatGateway,
     RouteTable(Tier),
+    NetworkAcl(Tier),
+    DefaultNetworkAcl,
     SecurityGroup(Guards),
     VpcEndpoint(Endpoint),
     KmsKey,
@@ -120,6 +147,10 @@ pub(crate) enum Logical {
     DbSubnetGroup,
     RdsInstance,
     RdsSecretEndpoint,
+    RdsEventSubscription(RdsEvents),
+    BackupVault,
+    BackupPlan,
+    BackupSelection,
     CacheSubnetGroup,
     ReplicationGroup,
     AlarmTopic,
@@ -147,6 +178,9 @@ impl Logical {
             NatGateway => "nat",
             RouteTable(Tier::Public) => "public-rt",
             RouteTable(Tier::Private) => "private-rt",
+            NetworkAcl(Tier::Public) => "public-nacl",
+            NetworkAcl(Tier::Private) => "private-nacl",
+            DefaultNetworkAcl => "default-nacl",
             SecurityGroup(Guards::Postgres) => "rds-sg",
             SecurityGroup(Guards::Redis) => "redis-sg",
             SecurityGroup(Guards::Endpoints) => "endpoints-sg",
@@ -162,6 +196,7 @@ impl Logical {
             Role(RoleFor::RdsMonitoring) => "rds-monitoring-role",
             Role(RoleFor::KinesisProducer) => "kinesis-producer-role",
             Role(RoleFor::SecretsReader) => "secrets-reader-role",
+            Role(RoleFor::Backup) => "backup-role",
             FlowLog => "flow-logs",
             KinesisStream => "kinesis",
             Secret(Holds::RdsCredentials) => "rds-secret",
@@ -170,6 +205,13 @@ impl Logical {
             DbSubnetGroup => "db-subnets",
             RdsInstance => "rds",
             RdsSecretEndpoint => "rds-secret-endpoint",
+            RdsEventSubscription(RdsEvents::Critical) => "rds-events",
+            RdsEventSubscription(RdsEvents::Availability) => "rds-availability-events",
+            RdsEventSubscription(RdsEvents::ParameterGroup) => "rds-params-events",
+            RdsEventSubscription(RdsEvents::SecurityGroups) => "rds-sg-events",
+            BackupVault => "backup-vault",
+            BackupPlan => "backup-plan",
+            BackupSelection => "backup-selection",
             CacheSubnetGroup => "redis-subnets",
             ReplicationGroup => "redis",
             AlarmTopic => "alarm-topic",
@@ -195,6 +237,8 @@ impl Logical {
             NatEip => "elastic_ip",
             NatGateway => "nat_gateway",
             RouteTable(_) => "route_table",
+            NetworkAcl(_) => "network_acl",
+            DefaultNetworkAcl => "default_network_acl",
             SecurityGroup(_) => "security_group",
             VpcEndpoint(_) => "vpc_endpoint",
             KmsKey => "kms_key",
@@ -207,6 +251,10 @@ impl Logical {
             DbSubnetGroup => "db_subnet_group",
             RdsInstance => "rds_instance",
             RdsSecretEndpoint => "secret_endpoint",
+            RdsEventSubscription(_) => "rds_event_subscription",
+            BackupVault => "backup_vault",
+            BackupPlan => "backup_plan",
+            BackupSelection => "backup_selection",
             CacheSubnetGroup => "cache_subnet_group",
             ReplicationGroup => "elasticache_replication_group",
             AlarmTopic => "sns_topic",

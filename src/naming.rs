@@ -98,6 +98,12 @@ impl Names {
     pub(crate) fn private_route_table(&self) -> String {
         self.resource("private-rt")
     }
+    pub(crate) fn public_network_acl(&self) -> String {
+        self.resource("public-nacl")
+    }
+    pub(crate) fn private_network_acl(&self) -> String {
+        self.resource("private-nacl")
+    }
     pub(crate) fn rds_security_group(&self) -> String {
         self.resource("rds-sg")
     }
@@ -176,11 +182,29 @@ impl Names {
     pub(crate) fn secrets_reader_role(&self) -> String {
         self.resource("secrets-reader")
     }
+    pub(crate) fn backup_role(&self) -> String {
+        self.resource("backup")
+    }
+    /// `medtech-E`: the vault and the plan are the environment's only ones.
+    pub(crate) fn backup_vault(&self) -> String {
+        format!("medtech-{}", self.env)
+    }
+    pub(crate) fn backup_plan(&self) -> String {
+        format!("medtech-{}", self.env)
+    }
+    /// Named after what it selects: the RDS instance.
+    pub(crate) fn backup_selection(&self) -> String {
+        self.rds_instance()
+    }
     pub(crate) fn alarm_topic(&self) -> String {
         self.resource("alarms")
     }
     pub(crate) fn alarm(&self, metric: &str) -> String {
         self.resource(metric)
+    }
+    /// `medtech-rds-events-E` and its siblings: `events` is the subscription's logical name.
+    pub(crate) fn rds_event_subscription(&self, events: &str) -> String {
+        self.resource(events)
     }
 }
 
@@ -254,6 +278,8 @@ mod tests {
         );
         // IAM role names: 64.
         assert!(names.kinesis_producer_role().len() <= 64);
+        // Backup vault, plan and selection names: 50.
+        assert!(names.backup_vault().len() <= 50 && names.backup_selection().len() <= 50);
         // ElastiCache subnet group names: 255; KMS aliases: 256.
         assert!(names.cache_subnet_group().len() <= 255);
         assert_eq!(

@@ -43,6 +43,20 @@ impl Property {
     }
 }
 
+/// A least value a scanner holds a number `read` reports to, whatever the config asks (a week
+/// of stream retention, a CA valid three more months). `read` reports the number under
+/// `property` (null when unknown, which fails; left out when AWS does not describe it, which
+/// is not checked), and `desired` never sets it: `verify` checks it beside the declared
+/// properties, and `up` never converges to it, because the config may ask for less on purpose
+/// (the finding then stands, and says so), or only a config change can fix it.
+pub(crate) struct Floor {
+    /// The check `<resource>.<name>` with its control, and the key `read` reports under.
+    pub property: Property,
+    pub at_least: i64,
+    /// What the number counts (`hours`, `days`), for the report.
+    pub unit: &'static str,
+}
+
 /// The required tags, which every resource has and every resource can change in place.
 pub(crate) static TAGS: Property = Property::in_place(
     "tags",

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::property::Prop;
+use crate::property::{Floor, Prop};
 use crate::state::Record;
 
 /// What destroying an environment deletes, said before any advice to do so.
@@ -83,6 +83,11 @@ pub(crate) trait Resource: Send + Sync {
     /// Every property `desired` sets, each with its control: what `verify` checks and
     /// `medtech controls` lists.
     fn properties(&self) -> &'static [Prop];
+
+    /// The least values `verify` holds some of what `read` reports to, beside the properties.
+    fn floors(&self) -> &'static [&'static Floor] {
+        &[]
+    }
 
     /// About how long AWS takes to create (or delete) it, in seconds: the engine starts the
     /// steps with the longest chains behind them first. Most resources take about a second.

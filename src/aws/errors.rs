@@ -54,11 +54,15 @@ pub struct AwsError {
 pub(crate) const POLICY_DOC: &str = "docs/iam-policy.json";
 /// The same for the S3 state backend's calls, which are scoped to a bucket of the user's.
 const STATE_POLICY_DOC: &str = "docs/iam-policy-state.json";
+/// The same for the reads of `verify --account`, granted to whoever audits the account.
+const ACCOUNT_POLICY_DOC: &str = "docs/iam-policy-account.json";
 
 /// The policy document that lists `operation`.
 fn policy_doc(operation: &str) -> &'static str {
     if operation.starts_with("s3:") {
         STATE_POLICY_DOC
+    } else if crate::verify::account::ACTIONS.contains(&operation) {
+        ACCOUNT_POLICY_DOC
     } else {
         POLICY_DOC
     }
@@ -378,5 +382,21 @@ mod tests {
         assert!(text.contains("may not call kms:CreateKey"), "{text}");
         assert!(text.contains("docs/iam-policy.json"), "{text}");
         assert!(!text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn a_denied_account_read_names_the_account_policy() {
+        let denied = AwsError {
+            operation: "guardduty:ListDetectors",
+            kind: ErrorKind::AccessDenied,
+            code: Some("AccessDeniedException".into()),
+            detail: "AccessDeniedException: not authorized".into(),
+        };
+        let text = denied.to_string();
+        assert!(
+            text.contains("may not call guardduty:ListDetectors"),
+            "{text}"
+        );
+        assert!(text.contains("docs/iam-policy-account.json"), "{text}");
     }
 }

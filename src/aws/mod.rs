@@ -39,12 +39,19 @@ pub(crate) struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub sns: aws_sdk_sns::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// AWS Backup: the RDS instance's vault, plan and selection.
+    pub backup: aws_sdk_backup::Client,
     /// The Resource Groups Tagging API: the tags of every resource of the environment in one
     /// paged call, for batched reads.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// S3 in the stack's account and region (for `state bootstrap`); the state backend's own
     /// calls go through `state_client`.
     pub s3: aws_sdk_s3::Client,
+    /// The account baseline `verify --account` reads (never the stack's own resources).
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub guardduty: aws_sdk_guardduty::Client,
+    pub securityhub: aws_sdk_securityhub::Client,
+    pub configservice: aws_sdk_config::Client,
 }
 
 /// Why `Clients::connect` failed: the region (bad input), or the access to AWS.
@@ -122,8 +129,13 @@ impl Clients {
             iam: counted_client!(aws_sdk_iam, &config, &calls),
             sns: counted_client!(aws_sdk_sns, &config, &calls),
             cloudwatch: counted_client!(aws_sdk_cloudwatch, &config, &calls),
+            backup: counted_client!(aws_sdk_backup, &config, &calls),
             tagging: counted_client!(aws_sdk_resourcegroupstagging, &config, &calls),
             s3: s3_client(&config),
+            cloudtrail: counted_client!(aws_sdk_cloudtrail, &config, &calls),
+            guardduty: counted_client!(aws_sdk_guardduty, &config, &calls),
+            securityhub: counted_client!(aws_sdk_securityhub, &config, &calls),
+            configservice: counted_client!(aws_sdk_config, &config, &calls),
         })
     }
 

@@ -309,7 +309,7 @@ pub struct StackArgs {
     #[arg(long, env = "MEDTECH_KINESIS_SHARDS")]
     pub kinesis_shards: Option<i32>,
 
-    /// Kinesis retention, hours (24 to 8760; default 24).
+    /// Kinesis retention, hours (24 to 8760; default 168).
     #[arg(long, env = "MEDTECH_KINESIS_RETENTION_HOURS")]
     pub kinesis_retention_hours: Option<i32>,
 
@@ -350,6 +350,12 @@ pub struct VerifyArgs {
     /// Report format (default: table, or json with --output json).
     #[arg(long, value_enum, env = "MEDTECH_FORMAT")]
     pub format: Option<VerifyFormat>,
+
+    /// Also check the account's security baseline in the region, read-only: CloudTrail,
+    /// GuardDuty, Security Hub, AWS Config, the IAM password policy and the CIS metric-filter
+    /// alarms (docs/account-baseline.md; the reads are in docs/iam-policy-account.json).
+    #[arg(long, env = "MEDTECH_VERIFY_ACCOUNT", value_parser = FalseyValueParser::new())]
+    pub account: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -447,4 +453,9 @@ pub struct DestroyArgs {
     /// reserved until then, so an immediate re-create of the environment would fail).
     #[arg(long, env = "MEDTECH_FORCE_DELETE_SECRETS", value_parser = FalseyValueParser::new())]
     pub force_delete_secrets: bool,
+
+    /// Delete the backup vault's recovery points, then the vault `medtech-<env>`; without it
+    /// the vault is kept with them (the next `up` takes it back).
+    #[arg(long, env = "MEDTECH_DELETE_RECOVERY_POINTS", value_parser = FalseyValueParser::new())]
+    pub delete_recovery_points: bool,
 }

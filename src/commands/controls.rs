@@ -9,6 +9,7 @@ use crate::cli::ControlsFormat;
 use crate::control::{self, Control};
 use crate::error::{Error, exit};
 use crate::resources;
+use crate::verify::ACCOUNT;
 
 /// One check of one resource, as `verify` reports it.
 #[derive(Serialize)]
@@ -48,6 +49,15 @@ fn rows() -> Vec<Row> {
                 control: property.control,
             });
         }
+        for floor in res.floors() {
+            rows.push(Row {
+                id: format!("{name}.{}", floor.property),
+                resource: name.to_string(),
+                kind,
+                in_place: true,
+                control: floor.property.control,
+            });
+        }
     }
     for (name, check, control) in crate::rotation::checks::declared() {
         rows.push(Row {
@@ -60,6 +70,21 @@ fn rows() -> Vec<Row> {
     }
     rows.sort_by(|a, b| a.id.cmp(&b.id));
     rows
+}
+
+/// The checks of `verify --account`, in the order they are declared (by service): the
+/// account around the stack, so a section of their own.
+fn account_rows() -> Vec<Row> {
+    crate::verify::account::declared()
+        .into_iter()
+        .map(|(check, control)| Row {
+            id: format!("{ACCOUNT}.{check}"),
+            resource: ACCOUNT.to_owned(),
+            kind: ACCOUNT,
+            in_place: true,
+            control,
+        })
+        .collect()
 }
 
 const PREAMBLE: &str = "\
@@ -87,8 +112,55 @@ place: `plan` shows the difference and `up` refuses it, changing nothing.
 
 ";
 
+const ACCOUNT_PREAMBLE: &str = "\
+## Account baseline (`verify --account`)
+
+The account around the stack, which no environment owns: CloudTrail, GuardDuty, Security Hub,
+AWS Config, the IAM password policy and the CIS metric-filter alarms, in the stack's region.
+`verify` checks them only with `--account`, read-only, as the resource `account` (in reports,
+never in state or plan); whoever audits needs the reads of
+[iam-policy-account.json](iam-policy-account.json). [account-baseline.md](account-baseline.md)
+explains each check, with the benchmark's metric-filter patterns.
+
+| Check id | What it checks | Severity | HIPAA safeguard | Prowler | Config rule | Fix |
+|---|---|---|---|---|---|---|
+";
+
+/// The account baseline's own section.
+fn account_section() -> String {
+    let mut out = String::from(ACCOUNT_PREAMBLE);
+    for r in account_rows() {
+        let c = &r.control;
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+            r.id,
+            cell(c.title),
+            c.severity.as_str(),
+            cell(c.safeguard),
+            code(c.prowler),
+            code(c.config_rule),
+            cell(c.fix)
+        ));
+    }
+    out.push('\n');
+    out
+}
+
 const NOT_COVERED: &str = "\
-## Credential rotation, as scanners see it
+## Exceptions
+
+What a HIPAA scan (Prowler `hipaa_aws` and the stack's services' checks) of a fresh stack still
+reports on resources medtech creates, on purpose. Each has its reason and the control that
+stands in for it.
+
+| Check | Why it stays | Compensating control |
+|---|---|---|
+| `secretsmanager_automatic_rotation_enabled`, `secretsmanager_secret_rotated_periodically` / `SECRETSMANAGER_ROTATION_ENABLED_CHECK` | These read `RotationEnabled` and `LastRotatedDate`, which only Secrets Manager's own (Lambda) rotation sets. medtech rotates both credentials itself with the staging protocol and no Lambda (see below), which leaves them empty. | `rds-secret.rotation_age`, `redis-secret.rotation_age` (younger than `secrets.rotation_days`), `*.rotation_unfinished`, `redis-secret.old_token_retired`; a daily `medtech rotate --if-older-than 30d` ([ci.md](ci.md)) |
+| `rds_instance_non_default_port` | The default stays 5432: another port hides the database from nobody who can reach it, STACK.md names 5432, and moving it reboots every existing database ([configuration.md](configuration.md#database-port)). `rds.port` sets another. | `rds-sg` admits the port from inside the VPC only, the private tier's network ACL, TLS forced (`rds.force_ssl`), IAM database authentication, no public access |
+| `rds_instance_critical_event_subscription`, `rds_instance_event_subscription_parameter_groups`, `rds_instance_event_subscription_security_groups`: FAIL rows for the *other* subscriptions | Prowler judges every subscription of the account against each check's exact set of categories, so each subscription fails the checks meant for the others. Each check has one subscription that passes it (`rds-events`, `rds-params-events`, `rds-sg-events`); failover and low storage go to a fourth (`rds-availability-events`), which no exact set allows. | the four subscriptions, each checked by `verify` (source, categories, enabled, topic, `active` status) |
+| `backup_vaults_*` vault lock | The vault is not locked by default: a compliance-mode lock cannot be undone after its grace time, so `destroy` could never remove the vault or its recovery points. A production account's owner turns it on (`[backup.vault_lock]`). | recovery points kept by `destroy` unless `--delete-recovery-points`; the vault encrypted with the stack's key; `backup-*` checks in `verify` |
+
+### Credential rotation, as scanners see it
 
 `medtech rotate` rotates the RDS master password and the Redis AUTH token itself, with the
 Secrets Manager staging protocol and no rotation Lambda ([rotation.md](rotation.md)); a
@@ -110,9 +182,8 @@ in use is. Accept the scanner finding as a documented exception pointing at that
 
 | Prowler / Config | Why medtech does not check it |
 |---|---|
-| `RDS_IN_BACKUP_PLAN`, `ELASTICACHE_REDIS_CLUSTER_AUTOMATIC_BACKUP_CHECK` via AWS Backup | The stack uses the services' own automated backups (30 days RDS, ≥ 7 days Redis snapshots), checked above; an AWS Backup plan is an account-level choice. |
+| `ELASTICACHE_REDIS_CLUSTER_AUTOMATIC_BACKUP_CHECK` via AWS Backup | AWS Backup protects the RDS instance (the record of PHI); Redis is a cache rebuilt from it, and its own snapshots (≥ 7 days) are checked above. |
 | `rds_snapshots_public_accessible`, `RDS_SNAPSHOTS_PUBLIC_PROHIBITED` | medtech makes no manual snapshots besides the final one on destroy, which is private and encrypted with the key. |
-| `CLOUD_TRAIL_*`, `GUARDDUTY_ENABLED_CENTRALIZED`, `SECURITYHUB_ENABLED` | Account-wide services, owned by the account's security baseline, not by one environment. |
 ";
 
 /// A Markdown table cell: a pipe would end the cell.
@@ -157,6 +228,7 @@ fn markdown(rows: &[Row]) -> String {
         ));
     }
     out.push('\n');
+    out.push_str(&account_section());
     out.push_str(NOT_COVERED);
     out
 }
@@ -167,7 +239,10 @@ pub(super) fn run(format: ControlsFormat) -> Result<u8, Error> {
         ControlsFormat::Markdown => crate::stdout::write(&markdown(&rows)),
         ControlsFormat::Json => crate::outln!(
             "{}",
-            json!({ "format_version": crate::stdout::FORMAT_VERSION, "controls": rows })
+            json!({
+                "format_version": crate::stdout::FORMAT_VERSION,
+                "controls": rows.iter().chain(&account_rows()).collect::<Vec<_>>(),
+            })
         ),
     }
     Ok(exit::OK)

@@ -4,8 +4,13 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::{DestroyArgs, GlobalArgs};
+use crate::context::Ctx;
+use crate::engine::{Action, Outcome, StepReport};
 use crate::error::{Error, exit};
+use crate::logical::Logical;
+use crate::resources::backup::vault;
 use crate::run_summary::{self, Run, Summary};
+use crate::state::{Record, State};
 
 use super::session::{Locking, Session};
 
@@ -24,6 +29,7 @@ pub(super) async fn run(global: &GlobalArgs, args: &DestroyArgs) -> Result<u8, E
     let retirement = &mut session.settings.services.destroy;
     retirement.skip_final_snapshot = args.skip_final_snapshot;
     retirement.force_delete_secrets = args.force_delete_secrets;
+    retirement.delete_recovery_points = args.delete_recovery_points;
     let result = delete(&session, global, args).await;
     session.close(result).await
 }
@@ -75,34 +81,78 @@ async fn delete(session: &Session, global: &GlobalArgs, args: &DestroyArgs) -> R
         global.quiet,
     );
     run_summary::conclude(&reports, engine.interrupted())?;
-    session.clear().await?;
     let retirement = &session.settings.services.destroy;
-    let snapshot_kept = !retirement.skip_final_snapshot
-        && reports.iter().any(|r| {
-            r.resource == "rds"
-                && matches!(
-                    r.outcome,
-                    crate::engine::Outcome::Done(crate::engine::Action::Deleted)
-                )
-        });
+    let vault = kept_vault(&ctx, &reports).await?;
+    match &vault {
+        // What remains is what state records: the next `up` takes the vault back, and the
+        // next `destroy` finds it again.
+        Some((record, _)) => {
+            let clients = &session.clients;
+            let mut state =
+                State::new(session.settings.env(), &clients.region, &clients.account_id);
+            state
+                .resources
+                .insert(Logical::BackupVault.to_string(), record.clone());
+            session.save(&state).await?;
+        }
+        None => session.clear().await?,
+    }
+    let mut kept = Vec::new();
+    if !retirement.skip_final_snapshot && deleted(&reports, Logical::RdsInstance) {
+        kept.push(format!(
+            "the final snapshot {}-final-*",
+            session.settings.names.rds_instance()
+        ));
+    }
+    if let Some((record, points)) = &vault {
+        eprintln!(
+            "kept: backup vault {} with its {points} recovery points (AWS Backup deletes no vault that holds any); \
+             the next `medtech up` of {env} takes it back, and `medtech destroy --delete-recovery-points` deletes them and the vault",
+            record.id
+        );
+        kept.push(format!("the recovery points of backup vault {}", record.id));
+    }
     let key = reports
         .iter()
-        .find(|r| r.resource == "kms")
+        .find(|r| r.resource == Logical::KmsKey.as_str())
         .and_then(|r| r.id.clone());
-    if let (true, Some(key)) = (snapshot_kept, key) {
-        // The snapshot outlives the key it is encrypted with unless someone acts.
+    if let (false, Some(key)) = (kept.is_empty(), key) {
+        // What is kept outlives the key it is encrypted with unless someone acts.
         eprintln!(
-            "warning: the final snapshot {}-final-* is encrypted with KMS key {key}, scheduled for deletion in {} days; \
-             to keep the snapshot restorable, cancel the key deletion (aws kms cancel-key-deletion --key-id {key}) \
-             or copy the snapshot with another key before then",
-            session.settings.names.rds_instance(),
+            "warning: {} encrypted with KMS key {key}, scheduled for deletion in {} days; \
+             to keep them restorable, cancel the key deletion (aws kms cancel-key-deletion --key-id {key}) \
+             or copy them with another key before then",
+            kept.join(" and "),
             retirement.kms_deletion_window_days
         );
     }
     if !session.json && !global.quiet {
-        eprintln!("\nenvironment {env} is destroyed");
+        let but = if vault.is_some() {
+            ", but for its backup vault"
+        } else {
+            ""
+        };
+        eprintln!("\nenvironment {env} is destroyed{but}");
     }
     Ok(exit::OK)
+}
+
+/// Whether the run deleted `resource` (it was there, and its step went through).
+fn deleted(reports: &[StepReport], resource: Logical) -> bool {
+    reports.iter().any(|r| {
+        r.resource == resource.as_str() && matches!(r.outcome, Outcome::Done(Action::Deleted))
+    })
+}
+
+/// The backup vault the run left in place because it holds recovery points, and how many;
+/// `None` when the vault was not there or is gone.
+async fn kept_vault(ctx: &Ctx, reports: &[StepReport]) -> Result<Option<(Record, i64)>, Error> {
+    if ctx.settings.services.destroy.delete_recovery_points
+        || !deleted(reports, Logical::BackupVault)
+    {
+        return Ok(None);
+    }
+    vault::kept(ctx).await
 }
 
 fn confirm(env: &str, count: usize, region: &str, account: &str) -> Result<(), Error> {

@@ -33,7 +33,8 @@ pub(super) async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<u8, Er
 /// every command), and says why in the format asked for: the JSON error document, or a JUnit
 /// document whose one test case errs, so that a CI's test view shows the reason.
 fn could_not_run(env: Option<&str>, e: Error, format: VerifyFormat) -> u8 {
-    let code = if matches!(e, Error::AccessDenied { .. }) {
+    // A step's refusal comes gathered (`AccessDenied`); a read of `--account`'s, as it is.
+    let code = if matches!(e, Error::AccessDenied { .. }) || e.denied_action().is_some() {
         exit::AWS_ACCESS
     } else {
         COULD_NOT_RUN
@@ -71,5 +72,8 @@ async fn checks(global: &GlobalArgs, args: &VerifyArgs) -> Result<(String, Vec<C
         .map(|s| s.rotations.clone())
         .unwrap_or_default();
     checks.extend(crate::rotation::checks::checks(&ctx, &rotations).await?);
+    if args.account {
+        checks.extend(crate::verify::account::checks(&ctx.clients).await?);
+    }
     Ok((session.settings.env().to_string(), checks))
 }

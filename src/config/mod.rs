@@ -12,7 +12,8 @@ mod services;
 
 pub(crate) use network::Network;
 pub(crate) use services::{
-    Alarms, Iam, Kinesis, Logs, Rds, Redis, Retirement, Secrets, Services, Timeouts,
+    Alarms, BACKUP_START_WINDOW_MINUTES, Backup, Iam, Kinesis, Logs, Rds, Redis, Retirement,
+    Secrets, Services, Timeouts,
 };
 
 use crate::cli::{Given, GlobalArgs, StackArgs};
@@ -103,6 +104,8 @@ struct FileConfig {
     #[serde(default)]
     secrets: Secrets,
     #[serde(default)]
+    backup: Backup,
+    #[serde(default)]
     state: FileState,
 }
 
@@ -118,6 +121,7 @@ impl FileConfig {
             timeouts: self.timeouts.clone(),
             destroy: self.destroy.clone(),
             secrets: self.secrets.clone(),
+            backup: self.backup.clone(),
         }
     }
 }

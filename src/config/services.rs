@@ -27,6 +27,7 @@ pub(crate) struct Services {
     pub timeouts: Timeouts,
     pub destroy: Retirement,
     pub secrets: Secrets,
+    pub backup: Backup,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -55,7 +56,9 @@ impl Default for Kinesis {
     fn default() -> Self {
         Self {
             shard_count: 2,
-            retention_hours: 24,
+            // A week: a consumer down over a long weekend can still replay every PHI event,
+            // and Prowler's kinesis_stream_data_retention_period asks no less.
+            retention_hours: 168,
         }
     }
 }
@@ -76,6 +79,13 @@ pub(crate) struct Rds {
     pub backup_window: String,
     /// UTC, `ddd:hh24:mi-ddd:hh24:mi`.
     pub maintenance_window: String,
+    /// The CA that signs the instance's server certificate: one of `RDS_CAS`.
+    pub ca_certificate: String,
+    /// PostgreSQL's own 5432 by default: another port only hides the database from scanners
+    /// that try the usual one, while the security group (the VPC only), TLS and IAM
+    /// authentication are what protect it; and moving it reboots the instance
+    /// (docs/configuration.md, "Database port").
+    pub port: u16,
 }
 
 impl Default for Rds {
@@ -91,9 +101,19 @@ impl Default for Rds {
             performance_insights_retention_days: 7,
             backup_window: "03:00-04:00".into(),
             maintenance_window: "sun:04:30-sun:05:30".into(),
+            ca_certificate: "rds-ca-rsa2048-g1".into(),
+            port: 5432,
         }
     }
 }
+
+/// The CAs RDS signs server certificates with (DescribeCertificates); rds-ca-2019 expired in
+/// August 2024. RSA 2048 is valid until 2061 and what every PostgreSQL client accepts.
+pub(crate) const RDS_CAS: [&str; 3] =
+    ["rds-ca-rsa2048-g1", "rds-ca-rsa4096-g1", "rds-ca-ecc384-g1"];
+
+/// The ports RDS accepts for PostgreSQL (SQL Server alone also refuses some inside it).
+const RDS_PORTS: std::ops::RangeInclusive<u16> = 1150..=65535;
 
 /// PostgreSQL majors RDS has offered; the minors come from RDS itself.
 const POSTGRES_MAJORS: std::ops::RangeInclusive<u32> = 11..=18;
@@ -280,6 +300,135 @@ impl Default for Secrets {
     }
 }
 
+/// AWS Backup of the RDS instance (HIPAA §164.308(a)(7)(ii)(A)): daily recovery points kept
+/// beyond RDS's 35-day automated backups, optionally monthly ones kept longer, in a vault whose
+/// lock is off unless configured (docs/configuration.md, "Backup").
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Backup {
+    pub daily_retention_days: i32,
+    /// 0: no monthly rule.
+    pub monthly_retention_days: i32,
+    /// The UTC hour both rules start their job in; outside `rds.backup_window`.
+    pub schedule_hour_utc: i32,
+    /// `[backup.vault_lock]`; absent, the vault has no lock.
+    pub vault_lock: Option<VaultLock>,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Self {
+            daily_retention_days: 35,
+            monthly_retention_days: 0,
+            schedule_hour_utc: 5,
+            vault_lock: None,
+        }
+    }
+}
+
+/// AWS Backup Vault Lock: governance mode, or compliance mode once `changeable_for_days` have
+/// passed, after which nobody can lift it, shorten retention or delete the vault early.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VaultLock {
+    pub min_retention_days: i32,
+    #[serde(default)]
+    pub max_retention_days: Option<i32>,
+    #[serde(default)]
+    pub changeable_for_days: Option<i32>,
+}
+
+/// The longest retention AWS Backup takes (100 years).
+const MAX_BACKUP_DAYS: i32 = 36_500;
+
+impl Backup {
+    /// `rds_window`: `rds.backup_window` as (start, length) in minutes; a job started inside
+    /// it would meet RDS's own snapshot.
+    fn validate(
+        &self,
+        field: &dyn Fn(&str) -> String,
+        rds_window: (u32, u32),
+    ) -> Result<(), ConfigError> {
+        let daily = self.daily_retention_days;
+        range(
+            field("backup.daily_retention_days"),
+            daily,
+            1,
+            MAX_BACKUP_DAYS,
+        )?;
+        let monthly = self.monthly_retention_days;
+        if monthly != 0 && !(daily < monthly && monthly <= MAX_BACKUP_DAYS) {
+            return Err(ConfigError::new(
+                field("backup.monthly_retention_days"),
+                format!(
+                    "{monthly} is out of range; use 0 for no monthly backups, or more days than backup.daily_retention_days ({daily}) up to {MAX_BACKUP_DAYS}"
+                ),
+            ));
+        }
+        range(
+            field("backup.schedule_hour_utc"),
+            self.schedule_hour_utc,
+            0,
+            23,
+        )?;
+        let start = u32::try_from(self.schedule_hour_utc).unwrap_or(0) * 60;
+        if overlaps_daily((start, BACKUP_START_WINDOW_MINUTES), rds_window) {
+            return Err(ConfigError::new(
+                field("backup.schedule_hour_utc"),
+                format!(
+                    "{hour:02}:00-{next:02}:00 overlaps rds.backup_window, when RDS takes its own snapshot; choose an hour outside it, like 5",
+                    hour = self.schedule_hour_utc,
+                    next = (self.schedule_hour_utc + 1) % 24
+                ),
+            ));
+        }
+        let Some(lock) = &self.vault_lock else {
+            return Ok(());
+        };
+        let min = lock.min_retention_days;
+        if !(1..=daily).contains(&min) {
+            return Err(ConfigError::new(
+                field("backup.vault_lock.min_retention_days"),
+                format!(
+                    "{min} is out of range; use 1 to backup.daily_retention_days ({daily}): AWS Backup fails every job whose retention is shorter than the lock's minimum"
+                ),
+            ));
+        }
+        let longest = daily.max(monthly);
+        if let Some(max) = lock.max_retention_days
+            && !(longest..=MAX_BACKUP_DAYS).contains(&max)
+        {
+            return Err(ConfigError::new(
+                field("backup.vault_lock.max_retention_days"),
+                format!(
+                    "{max} is out of range; use {longest} (the longest retention of the backup rules) to {MAX_BACKUP_DAYS}, or leave it out"
+                ),
+            ));
+        }
+        if let Some(days) = lock.changeable_for_days
+            && !(3..=MAX_BACKUP_DAYS).contains(&days)
+        {
+            return Err(ConfigError::new(
+                field("backup.vault_lock.changeable_for_days"),
+                format!(
+                    "{days} is out of range; use 3 (AWS's minimum grace time) to {MAX_BACKUP_DAYS}, or leave it out for governance mode"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How long after its scheduled hour a backup rule's job may start: AWS Backup's minimum, so
+/// the job runs in the hour `backup.schedule_hour_utc` names.
+pub(crate) const BACKUP_START_WINDOW_MINUTES: u32 = 60;
+
+/// Whether two daily windows, (start, length) in minutes of the day, share a minute.
+fn overlaps_daily(a: (u32, u32), b: (u32, u32)) -> bool {
+    const DAY: u32 = 24 * 60;
+    (b.0 + DAY - a.0) % DAY < a.1 || (a.0 + DAY - b.0) % DAY < b.1
+}
+
 /// How long to wait for each slow resource; real AWS takes 15–25 min for a Multi-AZ RDS
 /// instance and 10–15 min for a replication group, deletions about as long.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -316,6 +465,10 @@ pub(crate) struct Retirement {
     /// `destroy --force-delete-secrets`: a flag only.
     #[serde(skip)]
     pub force_delete_secrets: bool,
+    /// `destroy --delete-recovery-points`: a flag only; without it the backup vault is kept
+    /// with its recovery points.
+    #[serde(skip)]
+    pub delete_recovery_points: bool,
 }
 
 impl Default for Retirement {
@@ -325,6 +478,7 @@ impl Default for Retirement {
             secret_recovery_window_days: 30,
             skip_final_snapshot: false,
             force_delete_secrets: false,
+            delete_recovery_points: false,
         }
     }
 }
@@ -468,9 +622,31 @@ impl Services {
                 format!("{pi} is not allowed; use 7, a multiple of 31 up to 713, or 731"),
             ));
         }
+        if !RDS_CAS.contains(&rds.ca_certificate.as_str()) {
+            return Err(ConfigError::new(
+                field("rds.ca_certificate"),
+                format!(
+                    "{:?} is not a CA RDS offers; use one of {}",
+                    rds.ca_certificate,
+                    RDS_CAS.join(", ")
+                ),
+            ));
+        }
+        if !RDS_PORTS.contains(&rds.port) {
+            return Err(ConfigError::new(
+                field("rds.port"),
+                format!(
+                    "{} is out of range; RDS for PostgreSQL takes {} to {}",
+                    rds.port,
+                    RDS_PORTS.start(),
+                    RDS_PORTS.end()
+                ),
+            ));
+        }
         let backup = daily_window(&field("rds.backup_window"), &rds.backup_window)?;
         let maintenance = weekly_window(&field("rds.maintenance_window"), &rds.maintenance_window)?;
         no_overlap(&field("rds.maintenance_window"), backup, maintenance)?;
+        self.backup.validate(field, backup)?;
 
         let redis = &self.redis;
         let redis_major: u32 = redis
@@ -841,6 +1017,9 @@ mod tests {
             .unwrap();
         assert_eq!(s.rds.engine_version, "16");
         assert_eq!(s.logs.retention_days, 365);
+        assert_eq!(s.kinesis.retention_hours, 168);
+        assert_eq!(s.rds.ca_certificate, "rds-ca-rsa2048-g1");
+        assert_eq!(s.rds.port, 5432);
     }
 
     #[test]
@@ -888,6 +1067,15 @@ mod tests {
             "[rds]\nbackup_window = \"25:00-26:00\"\n",
             "rds.backup_window",
         );
+        for ca in ["rds-ca-2019", "rds-ca-rsa2048", ""] {
+            rejects(
+                &format!("[rds]\nca_certificate = {ca:?}\n"),
+                "rds.ca_certificate",
+            );
+        }
+        for port in [0, 1149] {
+            rejects(&format!("[rds]\nport = {port}\n"), "rds.port");
+        }
         rejects(
             "[rds]\nbackup_window = \"04:00-05:00\"\nmaintenance_window = \"sun:04:30-sun:05:30\"\n",
             "rds.maintenance_window",
@@ -926,6 +1114,78 @@ mod tests {
             "[rds]\nengine_version = \"16.8\"\n",
             "[rds]\nengine_version = \"17\"\n",
             "[rds]\nmaster_username = \"postgres\"\n",
+        ] {
+            let services: Services = toml::from_str(body).expect("valid toml");
+            services
+                .resolve(&StackArgs::default(), &Given::default(), "f")
+                .expect(body);
+        }
+    }
+
+    /// Below a week of retention is allowed: `verify` reports it as a low finding instead.
+    #[test]
+    fn every_rds_ca_the_port_range_and_a_one_day_stream_are_accepted() {
+        let cas = RDS_CAS.map(|ca| format!("[rds]\nca_certificate = {ca:?}\n"));
+        let others = [
+            "[rds]\nport = 1150\n".to_owned(),
+            "[rds]\nport = 65535\n".to_owned(),
+            "[kinesis]\nretention_hours = 24\n".to_owned(),
+        ];
+        for body in cas.iter().chain(&others) {
+            let services: Services = toml::from_str(body).expect("valid toml");
+            services
+                .resolve(&StackArgs::default(), &Given::default(), "f")
+                .expect(body);
+        }
+    }
+
+    #[test]
+    fn backup_limits_are_enforced_with_the_field_named() {
+        for days in [0, 36501] {
+            rejects(
+                &format!("[backup]\ndaily_retention_days = {days}\n"),
+                "backup.daily_retention_days",
+            );
+        }
+        for days in [35, 10, 36501] {
+            rejects(
+                &format!("[backup]\nmonthly_retention_days = {days}\n"),
+                "backup.monthly_retention_days",
+            );
+        }
+        // 03:00-04:00 is the default RDS backup window; 02:00-03:00 only touches it.
+        for hour in [-1, 24, 3] {
+            rejects(
+                &format!("[backup]\nschedule_hour_utc = {hour}\n"),
+                "backup.schedule_hour_utc",
+            );
+        }
+        rejects(
+            "[rds]\nbackup_window = \"05:30-06:30\"\n",
+            "backup.schedule_hour_utc",
+        );
+        let lock = "[backup.vault_lock]\nmin_retention_days";
+        rejects(
+            &format!("{lock} = 36\n"),
+            "backup.vault_lock.min_retention_days",
+        );
+        rejects(
+            &format!(
+                "[backup]\nmonthly_retention_days = 365\n{lock} = 7\nmax_retention_days = 100\n"
+            ),
+            "backup.vault_lock.max_retention_days",
+        );
+        rejects(
+            &format!("{lock} = 7\nchangeable_for_days = 2\n"),
+            "backup.vault_lock.changeable_for_days",
+        );
+        let ok = Services::default()
+            .resolve(&StackArgs::default(), &Given::default(), "f")
+            .unwrap();
+        assert_eq!(ok.backup, Backup::default());
+        for body in [
+            "[backup]\nschedule_hour_utc = 2\nmonthly_retention_days = 365\n",
+            "[backup.vault_lock]\nmin_retention_days = 7\nmax_retention_days = 35\nchangeable_for_days = 3\n",
         ] {
             let services: Services = toml::from_str(body).expect("valid toml");
             services

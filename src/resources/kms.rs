@@ -1,12 +1,16 @@
 //! The stack's customer-managed KMS key and its alias: symmetric, rotation on, and a key
 //! policy that lets the account administer it, CloudWatch Logs of this region use it for this
-//! environment's log groups only, and CloudWatch alarms publish to the encrypted SNS topic.
-//! Everything that can be encrypted in the stack uses this key.
+//! environment's log groups only, and CloudWatch alarms and this account's RDS events publish
+//! to the encrypted SNS topic.
+//! Everything that can be encrypted in the stack uses this key. AWS Backup needs no statement:
+//! the vault uses the key through grants its creator makes, and the backup role reaches the RDS
+//! snapshots' key through RDS, both under IAM policies, which the account statement lets decide.
 //!
 //! `destroy` only schedules the key for deletion. The next `up` of the environment takes its
 //! own key back (cancels the deletion, enables it, points the alias at it) rather than making a
-//! new one: the secrets a non-forced destroy keeps, the final snapshot and the log data are
-//! encrypted with it, and stay readable only through it.
+//! new one: the secrets a non-forced destroy keeps, the final snapshot, the recovery points of
+//! a kept backup vault and the log data are encrypted with it, and stay readable only through
+//! it.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -65,7 +69,7 @@ static ROTATION: Property = Property::in_place(
 static POLICY: Property = Property::in_place(
     "policy",
     control(
-        "Key policy: account administration, CloudWatch Logs of this environment, alarms only",
+        "Key policy: account administration, CloudWatch Logs of this environment, alarms and RDS events only",
         Severity::Critical,
         ACCESS_MGMT,
         "run `medtech up` (PutKeyPolicy)",
@@ -158,6 +162,18 @@ impl KmsKey {
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": c.account_id}}
+                },
+                {
+                    // Without it RDS accepts its event subscriptions and drops their events.
+                    "Sid": "RdsEventsToEncryptedTopic",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.rds.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": c.account_id},
+                        "ArnLike": {"aws:SourceArn": c.arn("rds", "*")}
+                    }
                 }
             ]
         })

@@ -2,6 +2,7 @@
 //! that puts them together. Dependencies are declared by each resource; the list order is
 //! only the order in reports.
 
+pub(crate) mod backup;
 pub(crate) mod cloudwatch;
 pub(crate) mod common;
 pub(crate) mod ec2;
@@ -16,16 +17,21 @@ pub(crate) mod sns;
 pub(crate) mod tagging;
 pub(crate) mod wait;
 
-use crate::logical::{Endpoint, Guards, Holds, Logical, Metric, Purpose, RoleFor, Tier};
+use crate::logical::{Endpoint, Guards, Holds, Logical, Metric, Purpose, RdsEvents, RoleFor, Tier};
 use crate::naming::{Names, Zone};
 use crate::resource::Resource;
 
+use backup::plan::BackupPlan;
+use backup::selection::BackupSelection;
+use backup::vault::BackupVault;
 use cloudwatch::Alarm;
+use ec2::default_network_acl::DefaultNetworkAcl;
 use ec2::default_security_group::DefaultSecurityGroup;
 use ec2::elastic_ip::ElasticIp;
 use ec2::flow_log::FlowLog;
 use ec2::internet_gateway::InternetGateway;
 use ec2::nat_gateway::NatGateway;
+use ec2::network_acl::NetworkAcl;
 use ec2::route_table::RouteTable;
 use ec2::security_group::SecurityGroup;
 use ec2::subnet::Subnet;
@@ -37,6 +43,7 @@ use iam::role::{IamRole, Permissions, Trust};
 use kinesis::KinesisStream;
 use kms::KmsKey;
 use logs::LogGroup;
+use rds::event_subscription::RdsEventSubscription;
 use rds::instance::RdsInstance;
 use rds::parameter_group::DbParameterGroup;
 use rds::subnet_group::DbSubnetGroup;
@@ -58,6 +65,9 @@ pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
         Box::new(NatGateway),
         Box::new(RouteTable::new(Tier::Public)),
         Box::new(RouteTable::new(Tier::Private)),
+        Box::new(NetworkAcl::new(Tier::Public)),
+        Box::new(NetworkAcl::new(Tier::Private)),
+        Box::new(DefaultNetworkAcl),
         Box::new(SecurityGroup::new(Guards::Postgres)),
         Box::new(SecurityGroup::new(Guards::Redis)),
         Box::new(SecurityGroup::new(Guards::Endpoints)),
@@ -88,10 +98,24 @@ pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
             aws_name: Names::rds_monitoring_role,
             description: "medtech: RDS enhanced monitoring publishes OS metrics",
             trust: Trust::Service("monitoring.rds.amazonaws.com"),
-            permissions: Permissions::AwsManaged("service-role/AmazonRDSEnhancedMonitoringRole"),
+            permissions: Permissions::AwsManaged(&["service-role/AmazonRDSEnhancedMonitoringRole"]),
             depends_on: vec![],
         }),
         Box::new(RdsInstance),
+        Box::new(BackupVault),
+        Box::new(BackupPlan),
+        Box::new(IamRole {
+            logical: Logical::Role(RoleFor::Backup),
+            aws_name: Names::backup_role,
+            description: "medtech: AWS Backup backs up the RDS instance into its vault, and restores it",
+            trust: Trust::Service("backup.amazonaws.com"),
+            permissions: Permissions::AwsManaged(&[
+                "service-role/AWSBackupServiceRolePolicyForBackup",
+                "service-role/AWSBackupServiceRolePolicyForRestores",
+            ]),
+            depends_on: vec![],
+        }),
+        Box::new(BackupSelection),
         Box::new(SecretEndpoint),
         Box::new(CacheSubnetGroup),
         Box::new(ReplicationGroup),
@@ -118,5 +142,8 @@ pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
         Box::new(SnsTopic),
     ]);
     resources.extend(Metric::ALL.map(|m| Box::new(Alarm::new(m)) as Box<dyn Resource>));
+    resources.extend(
+        RdsEvents::ALL.map(|e| Box::new(RdsEventSubscription::new(e)) as Box<dyn Resource>),
+    );
     resources
 }

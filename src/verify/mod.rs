@@ -3,6 +3,7 @@
 //! state. Every check carries its control (severity, HIPAA safeguard, fix, Prowler and Config
 //! equivalents). Exit 0 when all pass, 1 when any fails, 2 when verification could not run.
 
+pub(crate) mod account;
 pub(crate) mod check_report;
 
 use futures::future::join_all;
@@ -16,12 +17,17 @@ use crate::control::{self, Control, Severity};
 use crate::engine::{Engine, Outcome, StepReport};
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::property::Prop;
+use crate::property::{Floor, Prop};
 use crate::resource::{Observed, diff};
 use crate::state::Record;
 
 /// Verification could not run (no access, bad input, unreadable state).
 pub(crate) const COULD_NOT_RUN: u8 = 2;
+
+/// The resource of the checks of the account around the stack (`verify --account`): named in
+/// check ids and reports like a resource, but no `Logical`, so never in the stack's graph,
+/// state or plan.
+pub(crate) const ACCOUNT: &str = "account";
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Check {
@@ -68,6 +74,24 @@ impl Check {
         }
     }
 
+    /// A check of the account's baseline (`account.<check>`), passing as `passed` says.
+    pub(crate) fn account(
+        (check, control): (&str, Control),
+        expected: Value,
+        observed: Value,
+        passed: bool,
+    ) -> Self {
+        Self {
+            id: format!("{ACCOUNT}.{check}"),
+            resource: ACCOUNT.to_owned(),
+            kind: ACCOUNT,
+            passed,
+            expected,
+            observed,
+            control,
+        }
+    }
+
     /// The check of one of the resource's declared properties.
     fn property(resource: Logical, property: Prop, expected: Value, observed: Value) -> Self {
         Self::common(
@@ -76,6 +100,15 @@ impl Check {
             expected,
             observed,
         )
+    }
+
+    /// The check of one of the resource's floors: the number `read` reported is at least the
+    /// floor's.
+    fn floor(resource: Logical, floor: &Floor, observed: Value) -> Self {
+        let passed = observed.as_i64().is_some_and(|n| n >= floor.at_least);
+        let expected = Value::from(format!("at least {} {}", floor.at_least, floor.unit));
+        let check = (floor.property.name, floor.property.control);
+        Self::new(resource, check, expected, observed, passed)
     }
 
     pub(crate) fn severity(&self) -> Severity {
@@ -194,6 +227,15 @@ pub(crate) async fn assess(
                     // Object properties (tags) pass when every desired key matches.
                     check.passed = !failed.iter().any(|c| c.property == *property);
                     checks.push(check);
+                }
+                for floor in resource.floors() {
+                    // Not reported at all: AWS does not describe that number here.
+                    let Some(have) = observed.properties.get(&floor.property) else {
+                        continue;
+                    };
+                    if transition.is_none() || !have.is_null() {
+                        checks.push(Check::floor(name, floor, have.clone()));
+                    }
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! `destroy` of the whole stack: nothing left in any service, the key pending deletion, the
-//! secrets gone when forced, and a final RDS snapshot unless told not to take one.
+//! secrets gone when forced, a final RDS snapshot unless told not to take one, and the backup
+//! vault kept with its recovery points unless told to delete them.
 
+use crate::backup::back_up_now;
 use crate::common::TestContext;
 use crate::common::sent;
 use crate::lifecycle::assert_full_sweep;
@@ -14,8 +16,12 @@ async fn destroy_leaves_nothing_in_any_service() {
     let env = t.env.clone();
     assert_full_sweep(&env, &t.sweep_all(&env).await);
     let key_id = stack_key(&t, &env).await.key_id().to_owned();
+    // A backup has run: the vault holds a recovery point, which only the flag deletes.
+    back_up_now(&t, &env).await;
 
-    t.run_ok(&DESTROY_NOW);
+    let mut everything = DESTROY_NOW.to_vec();
+    everything.push("--delete-recovery-points");
+    t.run_ok(&everything);
     t.assert_nothing_left(&env).await;
     assert!(!t.state_file().exists(), "state file still there");
     let rds_logs = sent!(
@@ -63,6 +69,7 @@ async fn destroy_takes_a_final_snapshot_unless_told_not_to() {
     let env = t.env.clone();
     let instance = format!("medtech-rds-{env}");
     let key_arn = stack_key(&t, &env).await.arn().unwrap().to_owned();
+    back_up_now(&t, &env).await;
 
     let started = chrono::Utc::now();
     t.run_ok(&["destroy", "--yes"]);
@@ -116,6 +123,7 @@ async fn destroy_takes_a_final_snapshot_unless_told_not_to() {
         "final snapshot key"
     );
 
-    // Everything else is gone (a snapshot is not in sweep_all: it is meant to stay).
-    t.assert_nothing_left(&env).await;
+    // Everything else is gone but the backup vault, kept with its recovery point as the
+    // snapshot is (a snapshot is not in sweep_all: it is meant to stay).
+    t.assert_only_the_vault_left(&env).await;
 }

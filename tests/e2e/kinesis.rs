@@ -1,12 +1,12 @@
-//! The Kinesis stream: its settings read back, its tags read across pages, and shard changes
-//! within Kinesis's limits.
+//! The Kinesis stream: its settings read back, its tags read across pages, shard changes
+//! within Kinesis's limits, and a retention kept shorter than a week on purpose.
 
 use std::collections::BTreeMap;
 
 use crate::common::sent;
 use crate::common::{TestContext, stderr};
 use crate::lookup::{assert_tags, is_key, stack_key, stream_summary, write_user_config};
-use crate::runs::{assert_no_changes, assert_verify_passes};
+use crate::runs::{assert_no_changes, assert_verify_passes, failed_checks, verify_report};
 use crate::sweep::TagSource;
 
 pub(crate) async fn check_kinesis(t: &TestContext, env: &str) {
@@ -20,8 +20,8 @@ pub(crate) async fn check_kinesis(t: &TestContext, env: &str) {
     assert_eq!(s.open_shard_count(), 2, "shards (default 2)");
     assert_eq!(
         s.retention_period_hours(),
-        24,
-        "retention hours (default 24)"
+        168,
+        "retention hours (default 168)"
     );
     assert_eq!(s.encryption_type().map(|x| x.as_str()), Some("KMS"));
     assert!(is_key(s.key_id(), &key, env), "stream key {:?}", s.key_id());
@@ -94,4 +94,52 @@ async fn kinesis_shard_changes_go_in_steps_within_the_daily_limit() {
         "{err}"
     );
     assert_eq!(open().await, 16, "a refused change changes nothing");
+}
+
+/// A config may keep the stream shorter than a week: the stream keeps what the config asks,
+/// the config check passes, and the low-severity week check fails on its own, so `verify`
+/// exits 1 while `plan` and `up` see nothing to repair. A week or more passes again.
+#[tokio::test]
+async fn a_stream_kept_shorter_than_a_week_is_a_low_finding_that_up_leaves_alone() {
+    let t = TestContext::new("kweek").await;
+    let env = t.env.clone();
+    write_user_config(&t, "\n[kinesis]\nretention_hours = 48\n");
+    t.run_ok(&["up"]);
+    assert_eq!(stream_summary(&t, &env).await.retention_period_hours(), 48);
+
+    let failed = failed_checks(&t, 1);
+    let week = "kinesis.retention_at_least_a_week";
+    assert_eq!(
+        failed,
+        std::collections::BTreeSet::from([week.to_owned()]),
+        "only the week check fails"
+    );
+    let (_, report) = verify_report(&t, &env);
+    let check = |id: &str| {
+        report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} in {report}"))
+            .clone()
+    };
+    let floor = check(week);
+    assert_eq!(floor["severity"], "low", "{floor}");
+    assert_eq!(floor["prowler"], "kinesis_stream_data_retention_period");
+    assert_eq!(floor["expected"], "at least 168 hours");
+    assert_eq!(floor["observed"], 48);
+    let configured = check("kinesis.retention_period_hours");
+    assert_eq!(configured["passed"], true, "{configured}");
+    assert_eq!(configured["expected"], 48);
+
+    // Nothing for `up` to do: the config asks for 48 hours and has them.
+    assert_no_changes(&t, &env);
+    t.run_ok(&["up"]);
+    assert_eq!(stream_summary(&t, &env).await.retention_period_hours(), 48);
+
+    write_user_config(&t, "\n[kinesis]\nretention_hours = 336\n");
+    t.run_ok(&["up"]);
+    assert_eq!(stream_summary(&t, &env).await.retention_period_hours(), 336);
+    assert_verify_passes(&t, &env);
 }

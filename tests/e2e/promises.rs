@@ -518,7 +518,7 @@ retention_days = 400
 
 [kinesis]
 shard_count = 3
-retention_hours = 48
+retention_hours = 336
 
 [rds]
 instance_class = "db.m6g.large"
@@ -597,7 +597,7 @@ redis_replication_lag_seconds = 20
     );
     let stream = stream.stream_description_summary().unwrap();
     assert_eq!(stream.open_shard_count(), 3);
-    assert_eq!(stream.retention_period_hours(), 48);
+    assert_eq!(stream.retention_period_hours(), 336);
 
     let groups = sent!(
         t.logs

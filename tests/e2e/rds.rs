@@ -1,17 +1,24 @@
-//! The RDS instance, its parameter and subnet groups: every STACK.md setting read back, and
-//! the engine version resolved through RDS, never a pinned minor that RDS has retired.
+//! The RDS instance, its parameter and subnet groups: every STACK.md setting read back, the
+//! engine version resolved through RDS, never a pinned minor that RDS has retired, the CA
+//! pinned and repaired, and the configured port everywhere a client or a rule needs it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use crate::common::sent;
 use crate::common::{TestContext, stderr, stdout};
 use crate::lookup::{
-    assert_tagged, assert_tags, rds_instance, role, security_group_id, sorted, stack_key,
-    subnet_ids, vpc_id,
+    assert_tagged, assert_tags, rds_instance, role, secret_json, security_group_id, sorted,
+    stack_key, subnet_ids, vpc_id,
+};
+use crate::runs::{
+    assert_no_changes, assert_verify_passes, failed_checks, planned_changes, verify_report,
 };
 use crate::sweep::TagSource;
+
+/// The CA medtech pins by default (`rds.ca_certificate`).
+const DEFAULT_CA: &str = "rds-ca-rsa2048-g1";
 
 pub(crate) async fn check_rds(t: &TestContext, env: &str) {
     let key = stack_key(t, env).await;
@@ -157,6 +164,29 @@ pub(crate) async fn check_rds(t: &TestContext, env: &str) {
     let endpoint = db.endpoint().expect("endpoint");
     assert!(endpoint.address().is_some_and(|a| !a.is_empty()));
     assert_eq!(endpoint.port(), Some(5432), "the only port rds-sg opens");
+    assert_eq!(
+        db.ca_certificate_identifier(),
+        Some(DEFAULT_CA),
+        "CA (default)"
+    );
+    assert_eq!(
+        db.certificate_details().and_then(|c| c.ca_identifier()),
+        Some(DEFAULT_CA),
+        "the server certificate's CA"
+    );
+    let resource_id = db.dbi_resource_id().expect("DbiResourceId");
+    assert_eq!(
+        db.enhanced_monitoring_resource_arn(),
+        Some(
+            format!(
+                "arn:aws:logs:{}:{}:log-group:RDSOSMetrics:log-stream:{resource_id}",
+                crate::common::REGION,
+                t.account_id().await
+            )
+            .as_str()
+        ),
+        "where enhanced monitoring delivers"
+    );
     assert!(
         db.secondary_availability_zone().is_some(),
         "Multi-AZ instance without a standby AZ"
@@ -290,4 +320,147 @@ async fn a_retired_pinned_version_fails_plan_naming_the_field_and_the_choices() 
             && err.contains("set \"16\""),
         "{err}"
     );
+}
+
+/// The rule of `medtech-rds-sg-<env>`, as `tcp <port> <cidr>` lines.
+async fn rds_ingress(t: &TestContext, env: &str) -> Vec<String> {
+    let id = security_group_id(t, &format!("medtech-rds-sg-{env}")).await;
+    let out = sent!(t.ec2.describe_security_groups().group_ids(id));
+    let mut rules = Vec::new();
+    for p in out.security_groups()[0].ip_permissions() {
+        for range in p.ip_ranges() {
+            rules.push(format!(
+                "{} {:?}-{:?} {}",
+                p.ip_protocol().unwrap_or_default(),
+                p.from_port(),
+                p.to_port(),
+                range.cidr_ip().unwrap_or_default()
+            ));
+        }
+    }
+    rules
+}
+
+/// Everywhere a client or a rule needs the database's port: the instance, the one ingress
+/// rule of its security group, the secret applications connect with, and the outputs.
+async fn assert_port_everywhere(t: &TestContext, env: &str, port: i32) {
+    let db = rds_instance(t, env).await;
+    assert_eq!(db.endpoint().and_then(|e| e.port()), Some(port), "endpoint");
+    assert_eq!(
+        rds_ingress(t, env).await,
+        [format!("tcp Some({port})-Some({port}) 10.0.0.0/16")],
+        "the database's security group"
+    );
+    let (_, secret) = secret_json(t, &format!("medtech-rds-credentials-{env}")).await;
+    assert_eq!(secret["port"], Value::from(port), "the secret's port");
+    let outputs: Value = serde_json::from_slice(&t.run_ok(&["outputs"]).stdout).unwrap();
+    assert_eq!(
+        outputs["rds_port"],
+        Value::from(port),
+        "the rds_port output"
+    );
+}
+
+/// `rds.port` reaches the instance, its security group, the secret and the outputs; a new
+/// port is moved in place by `up` (DBPortNumber), everywhere at once, with no new instance.
+#[tokio::test]
+async fn the_configured_port_is_used_everywhere_and_moves_in_place() {
+    let t = TestContext::new("port").await;
+    let env = t.env.clone();
+    std::fs::write(t.path("medtech.toml"), "[rds]\nport = 6543\n").unwrap();
+    t.run_ok(&["up"]);
+    assert_port_everywhere(&t, &env, 6543).await;
+    let created = rds_instance(&t, &env)
+        .await
+        .dbi_resource_id()
+        .map(str::to_owned);
+    assert_verify_passes(&t, &env);
+
+    std::fs::write(t.path("medtech.toml"), "[rds]\nport = 7000\n").unwrap();
+    let planned = planned_changes(&t);
+    for change in ["rds.port", "rds-sg.ingress"] {
+        assert!(planned.contains(change), "{change} not in {planned:?}");
+    }
+    t.run_ok(&["up"]);
+    assert_port_everywhere(&t, &env, 7000).await;
+    assert_eq!(
+        rds_instance(&t, &env)
+            .await
+            .dbi_resource_id()
+            .map(str::to_owned),
+        created,
+        "the same instance"
+    );
+    assert_verify_passes(&t, &env);
+    assert_no_changes(&t, &env);
+}
+
+/// The CA is pinned at create; one changed behind medtech's back fails `verify` (and only
+/// that check) and `up` puts it back; a new CA in the config is applied the same way. The
+/// CA's expiry is read from DescribeCertificates (2061 for the default).
+#[tokio::test]
+async fn the_pinned_ca_is_checked_and_repaired_in_place() {
+    let t = TestContext::new("ca").await;
+    let env = t.env.clone();
+    let id = format!("medtech-rds-{env}");
+    t.run_ok(&["up"]);
+    assert_eq!(
+        rds_instance(&t, &env).await.ca_certificate_identifier(),
+        Some(DEFAULT_CA)
+    );
+    let (code, report) = verify_report(&t, &env);
+    assert_eq!(code, Some(0), "{report}");
+    let check = |report: &Value, id: &str| {
+        report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} in {report}"))
+            .clone()
+    };
+    let validity = check(&report, "rds.ca_certificate_valid_days");
+    assert_eq!(validity["prowler"], "rds_instance_certificate_expiration");
+    assert_eq!(validity["expected"], "at least 90 days");
+    // Valid until 2061-05-25: at least 34 years from the day this was written.
+    let days = validity["observed"].as_i64().expect("days");
+    assert!(days > 34 * 365, "{validity}");
+    let server = check(&report, "rds.server_certificate_valid_days");
+    assert_eq!(server["passed"], true, "{server}");
+
+    sent!(
+        t.rds
+            .modify_db_instance()
+            .db_instance_identifier(&id)
+            .ca_certificate_identifier("rds-ca-rsa4096-g1")
+            .apply_immediately(true)
+    );
+    assert_eq!(
+        failed_checks(&t, 1),
+        BTreeSet::from(["rds.ca_certificate_identifier".to_owned()])
+    );
+    assert_eq!(
+        planned_changes(&t),
+        BTreeSet::from(["rds.ca_certificate_identifier".to_owned()])
+    );
+    t.run_ok(&["up"]);
+    let db = rds_instance(&t, &env).await;
+    assert_eq!(db.ca_certificate_identifier(), Some(DEFAULT_CA), "repaired");
+    assert_eq!(
+        db.certificate_details().and_then(|c| c.ca_identifier()),
+        Some(DEFAULT_CA)
+    );
+    assert_verify_passes(&t, &env);
+
+    std::fs::write(
+        t.path("medtech.toml"),
+        "[rds]\nca_certificate = \"rds-ca-ecc384-g1\"\n",
+    )
+    .unwrap();
+    t.run_ok(&["up"]);
+    assert_eq!(
+        rds_instance(&t, &env).await.ca_certificate_identifier(),
+        Some("rds-ca-ecc384-g1")
+    );
+    assert_verify_passes(&t, &env);
 }

@@ -39,8 +39,8 @@ fn noop_up_calls(t: &TestContext) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// What a no-op `up` reads once, not once per resource or per page: IAM's 15 facts (each of
-/// four roles, its inline and its attached policies; each customer-managed policy at the
+/// What a no-op `up` reads once, not once per resource or per page: IAM's 18 facts (each of
+/// five roles, its inline and its attached policies; each customer-managed policy at the
 /// version its role's record names, with no GetPolicy and nothing for the AWS-managed one),
 /// the environment's tags in one page, the replication group once for itself and the Redis
 /// alarms, and no subscriptions without `alarms.email` to compare them with.
@@ -54,9 +54,9 @@ fn assert_reads_each_fact_once(calls: &BTreeMap<String, u64>) {
         iam,
         BTreeMap::from([
             ("iam:GetPolicyVersion", 3),
-            ("iam:GetRole", 4),
-            ("iam:ListAttachedRolePolicies", 4),
-            ("iam:ListRolePolicies", 4),
+            ("iam:GetRole", 5),
+            ("iam:ListAttachedRolePolicies", 5),
+            ("iam:ListRolePolicies", 5),
         ])
     );
     for (op, once) in [

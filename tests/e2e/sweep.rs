@@ -51,6 +51,9 @@ const SERVICES: &[(&str, Lister)] = &[
     ("alarm", composite_alarms),
     ("vpc_endpoint", vpc_endpoints),
     ("flow_log", flow_logs),
+    ("backup_vault", backup_vaults),
+    ("backup_plan", backup_plans),
+    ("backup_selection", backup_selections),
 ];
 
 /// One resource as its listing reports it.
@@ -105,6 +108,8 @@ pub(crate) enum TagSource {
     IamPolicy(String),
     Sns(String),
     CloudWatch(String),
+    /// A backup vault or plan, by ARN.
+    Backup(String),
 }
 
 /// Every page of a paginated SDK call, failing the test on an error.
@@ -163,23 +168,35 @@ impl TestContext {
     /// Everything the emulator holds, in every service the stack uses, that carries the tag
     /// `Environment=<env>` or a name ending in `-<env>` / containing `/<env>/`: the kinds of
     /// [`TestContext::sweep`] plus KMS, CloudWatch Logs, Kinesis, Secrets Manager, RDS,
-    /// ElastiCache, IAM, SNS, CloudWatch alarms, VPC endpoints and flow logs. Every kind is
-    /// present, empty when nothing is found, so two sweeps compare as a whole. Things already
-    /// on their way out and no longer billable or usable are left out: KMS keys pending
-    /// deletion, secrets scheduled for deletion, deleted VPC endpoints and NAT gateways.
+    /// ElastiCache, IAM, SNS, CloudWatch alarms, VPC endpoints, flow logs and AWS Backup (vaults,
+    /// plans, selections). Every kind is present, empty when nothing is found, so two sweeps
+    /// compare as a whole. Things already on their way out and no longer billable or usable
+    /// are left out: KMS keys pending deletion, secrets scheduled for deletion, deleted VPC
+    /// endpoints, NAT gateways and backup plans.
     pub(crate) async fn sweep_all(&self, env: &str) -> Swept {
         self.sweep_kinds(env, NETWORK.iter().chain(SERVICES)).await
     }
 
     /// Asserts that the emulator holds nothing of `env` in any service.
     pub(crate) async fn assert_nothing_left(&self, env: &str) {
-        let left: Swept = self
-            .sweep_all(env)
+        let left = self.left(env).await;
+        assert!(left.is_empty(), "{env}: destroy left {left:#?}");
+    }
+
+    /// Asserts that the emulator holds nothing of `env` but its backup vault, which `destroy`
+    /// keeps while it holds recovery points.
+    pub(crate) async fn assert_only_the_vault_left(&self, env: &str) {
+        let vault = Swept::from([("backup_vault", vec![format!("medtech-{env}")])]);
+        assert_eq!(self.left(env).await, vault, "{env}: destroy left");
+    }
+
+    /// The kinds of which the emulator holds something of `env`.
+    async fn left(&self, env: &str) -> Swept {
+        self.sweep_all(env)
             .await
             .into_iter()
             .filter(|(_, ids)| !ids.is_empty())
-            .collect();
-        assert!(left.is_empty(), "{env}: destroy left {left:#?}");
+            .collect()
     }
 
     /// What a full environment holds, per kind, as swept after an `up` in an emulator of its
@@ -281,6 +298,14 @@ impl TestContext {
                     cloudwatch.list_tags_for_resource().resource_arn(arn),
                     |out| out.tags().iter().map(|t| (t.key(), t.value()))
                 )
+            }
+            TagSource::Backup(arn) => {
+                let backup = crate::backup::client(self).await;
+                tag_call!(backup.list_tags().resource_arn(arn), |out| out
+                    .tags()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))))
             }
         }
     }
@@ -565,6 +590,63 @@ lister!(
         Some(listed.tagged(tags).within("vpc", f.resource_id()))
     }
 );
+
+/// Backup vaults, by name.
+fn backup_vaults<'a>(t: &'a TestContext, _: &'a str) -> LocalBoxFuture<'a, Vec<Listed>> {
+    Box::pin(async move {
+        let backup = crate::backup::client(t).await;
+        let pages: Vec<_> = pages!(backup.list_backup_vaults());
+        let vaults = pages.iter().flat_map(|p| p.backup_vault_list());
+        vaults
+            .filter_map(|v| {
+                named(
+                    v.backup_vault_name(),
+                    v.backup_vault_arn(),
+                    TagSource::Backup,
+                )
+            })
+            .collect()
+    })
+}
+
+/// Backup plans not deleted, by id; their names are not unique.
+fn backup_plans<'a>(t: &'a TestContext, _: &'a str) -> LocalBoxFuture<'a, Vec<Listed>> {
+    Box::pin(async move {
+        let backup = crate::backup::client(t).await;
+        let pages: Vec<_> = pages!(backup.list_backup_plans());
+        let plans = pages.iter().flat_map(|p| p.backup_plans_list());
+        plans
+            .filter(|p| p.deletion_date().is_none())
+            .filter_map(|p| {
+                let tags = TagSource::Backup(p.backup_plan_arn()?.to_owned());
+                Some(Listed::new(
+                    p.backup_plan_id()?,
+                    &[p.backup_plan_name()],
+                    tags,
+                ))
+            })
+            .collect()
+    })
+}
+
+/// The selections of every live plan: by name, or in one of this environment's plans.
+fn backup_selections<'a>(t: &'a TestContext, _: &'a str) -> LocalBoxFuture<'a, Vec<Listed>> {
+    Box::pin(async move {
+        let backup = crate::backup::client(t).await;
+        let mut selections = Vec::new();
+        for plan in backup_plans(t, "").await {
+            let pages: Vec<_> = pages!(backup.list_backup_selections().backup_plan_id(&plan.id));
+            for s in pages.iter().flat_map(|p| p.backup_selections_list()) {
+                let Some(id) = s.selection_id() else {
+                    continue;
+                };
+                let listed = Listed::new(id, &[s.selection_name()], TagSource::Untagged);
+                selections.push(listed.within("backup_plan", Some(&plan.id)));
+            }
+        }
+        selections
+    })
+}
 
 /// Customer keys not pending deletion; they belong by tag only.
 fn kms_keys<'a>(t: &'a TestContext, _: &'a str) -> LocalBoxFuture<'a, Vec<Listed>> {

@@ -175,6 +175,8 @@ create_once! {
         -> AllocateAddressOutput, AllocateAddressError, ElasticIp;
     create_internet_gateway::CreateInternetGatewayFluentBuilder
         -> CreateInternetGatewayOutput, CreateInternetGatewayError, InternetGateway;
+    create_network_acl::CreateNetworkAclFluentBuilder
+        -> CreateNetworkAclOutput, CreateNetworkAclError, NetworkAcl;
     create_route_table::CreateRouteTableFluentBuilder
         -> CreateRouteTableOutput, CreateRouteTableError, RouteTable;
     create_security_group::CreateSecurityGroupFluentBuilder

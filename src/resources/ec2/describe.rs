@@ -5,8 +5,8 @@
 //! over `Described`.
 
 use aws_sdk_ec2::types::{
-    Address, Filter, FlowLog, InternetGateway, NatGateway, RouteTable, SecurityGroup, Subnet, Vpc,
-    VpcEndpoint,
+    Address, Filter, FlowLog, InternetGateway, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
+    Subnet, Vpc, VpcEndpoint,
 };
 
 use futures::future::BoxFuture;
@@ -88,6 +88,8 @@ described! {
         describe_security_groups(set_group_ids, set_filters) -> security_groups, in_vpc;
     RouteTable "route table": "ec2:DescribeRouteTables", "RouteTableId", route_table_id,
         describe_route_tables(set_route_table_ids, set_filters) -> route_tables, in_vpc;
+    NetworkAcl "network ACL": "ec2:DescribeNetworkAcls", "NetworkAclId", network_acl_id,
+        describe_network_acls(set_network_acl_ids, set_filters) -> network_acls, in_vpc;
     VpcEndpoint "VPC endpoint": "ec2:DescribeVpcEndpoints", "VpcEndpointId", vpc_endpoint_id,
         describe_vpc_endpoints(set_vpc_endpoint_ids, set_filters) -> vpc_endpoints, in_vpc;
     Address "Elastic IP": "ec2:DescribeAddresses", "AllocationId", allocation_id,
@@ -203,6 +205,7 @@ mod tests {
             table::<Vpc>() + &table::<Subnet>() + &table::<SecurityGroup>(),
             table::<RouteTable>() + &table::<VpcEndpoint>() + &table::<Address>(),
             table::<InternetGateway>() + &table::<NatGateway>() + &table::<FlowLog>(),
+            table::<NetworkAcl>(),
         ];
         assert_eq!(
             kinds.concat(),
@@ -215,6 +218,7 @@ ec2:DescribeAddresses AllocationId alone Elastic IP
 ec2:DescribeInternetGateways InternetGatewayId alone internet gateway
 ec2:DescribeNatGateways NatGatewayId alone NAT gateway
 ec2:DescribeFlowLogs FlowLogId alone flow log
+ec2:DescribeNetworkAcls NetworkAclId listed network ACL
 "
         );
     }

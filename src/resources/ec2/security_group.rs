@@ -1,6 +1,7 @@
-//! medtech's own security groups: PostgreSQL (5432), Redis (6379) and the interface endpoints
-//! (443), each reachable only over TCP on its port from inside the VPC, with no egress rules (neither
-//! service opens outbound connections; replies to allowed inbound traffic are stateful).
+//! medtech's own security groups: PostgreSQL (`rds.port`, 5432 by default), Redis (6379) and
+//! the interface endpoints (443), each reachable only over TCP on its port from inside the VPC,
+//! with no egress rules (neither service opens outbound connections; replies to allowed inbound
+//! traffic are stateful).
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::SecurityGroup as SdkGroup;
@@ -62,9 +63,9 @@ impl SecurityGroup {
         Self { service }
     }
 
-    fn port(&self) -> u16 {
+    fn port(&self, ctx: &Ctx) -> u16 {
         match self.service {
-            Guards::Postgres => 5432,
+            Guards::Postgres => ctx.settings.services.rds.port,
             Guards::Redis => 6379,
             Guards::Endpoints => 443,
         }
@@ -87,7 +88,7 @@ impl SecurityGroup {
     }
 
     fn ingress(&self, ctx: &Ctx) -> Vec<(u16, String)> {
-        vec![(self.port(), ctx.settings.network.vpc_cidr.to_string())]
+        vec![(self.port(ctx), ctx.settings.network.vpc_cidr.to_string())]
     }
 
     fn observe(group: &SdkGroup) -> Result<Observed, AwsError> {

@@ -1,6 +1,7 @@
 //! IAM roles: each trusts exactly the principals it must, and gets its permissions from one
-//! customer-managed policy of the same name (or, for RDS enhanced monitoring, the AWS managed
-//! policy made for it) — never inline policies, which the HIPAA conformance pack flags.
+//! customer-managed policy of the same name (or, for RDS enhanced monitoring and AWS Backup,
+//! the AWS managed policies made for them) — never inline policies, which the HIPAA
+//! conformance pack flags.
 //! Custom policies name this stack's ARNs, never `*`.
 
 use async_trait::async_trait;
@@ -21,8 +22,8 @@ use crate::state::Record;
 
 /// Where a role's permissions come from.
 pub(crate) enum Permissions {
-    /// An AWS managed policy, by path and name under `arn:PARTITION:iam::aws:policy/`.
-    AwsManaged(&'static str),
+    /// AWS managed policies, by path and name under `arn:PARTITION:iam::aws:policy/`.
+    AwsManaged(&'static [&'static str]),
     /// A customer-managed policy with this document, built once dependencies are known.
     Custom(fn(&Ctx) -> Result<Value, Error>),
 }
@@ -116,7 +117,7 @@ impl IamRole {
         ]);
         let mut record = Record::new(self.role_name(ctx))
             .with("arn", read.role.arn())
-            .with(POLICY, self.policy_arn(ctx));
+            .with(POLICY, self.policy_arns(ctx).join(","));
         // Only roles with a customer-managed policy report its document.
         if matches!(self.permissions, Permissions::Custom(_)) {
             let policy = read.policy.as_ref();
@@ -147,12 +148,22 @@ impl IamRole {
         .map(|read| self.observe(ctx, &read)))
     }
 
+    /// The customer-managed policy of a role with `Permissions::Custom`.
     fn policy_arn(&self, ctx: &Ctx) -> String {
-        let c = &ctx.clients;
-        match self.permissions {
-            Permissions::AwsManaged(path) => format!("arn:{}:iam::aws:policy/{path}", c.partition),
-            Permissions::Custom(_) => namesake_policy_arn(ctx, &self.role_name(ctx)),
-        }
+        namesake_policy_arn(ctx, &self.role_name(ctx))
+    }
+
+    /// Every policy the role should have attached, sorted as `observe` reports them.
+    fn policy_arns(&self, ctx: &Ctx) -> Vec<String> {
+        let mut arns = match self.permissions {
+            Permissions::AwsManaged(paths) => paths
+                .iter()
+                .map(|path| format!("arn:{}:iam::aws:policy/{path}", ctx.clients.partition))
+                .collect(),
+            Permissions::Custom(_) => vec![self.policy_arn(ctx)],
+        };
+        arns.sort();
+        arns
     }
 
     fn trust_policy(&self, ctx: &Ctx) -> Value {
@@ -259,14 +270,16 @@ impl IamRole {
     }
 
     async fn attach(&self, ctx: &Ctx) -> Result<(), Error> {
-        ctx.clients
-            .iam
-            .attach_role_policy()
-            .role_name(self.role_name(ctx))
-            .policy_arn(self.policy_arn(ctx))
-            .send()
-            .await
-            .op("iam:AttachRolePolicy")?;
+        for arn in self.policy_arns(ctx) {
+            ctx.clients
+                .iam
+                .attach_role_policy()
+                .role_name(self.role_name(ctx))
+                .policy_arn(arn)
+                .send()
+                .await
+                .op("iam:AttachRolePolicy")?;
+        }
         Ok(())
     }
 }
@@ -514,7 +527,7 @@ impl Resource for IamRole {
         let mut props = Properties::from([
             (&TRUST_POLICY, self.trust_policy(ctx)),
             (&INLINE_POLICIES, json!([])),
-            (&ATTACHED_POLICIES, json!([self.policy_arn(ctx)])),
+            (&ATTACHED_POLICIES, json!(self.policy_arns(ctx))),
             (&TAGS, desired_tags(ctx, &self.role_name(ctx))),
         ]);
         if let Permissions::Custom(document) = self.permissions {
@@ -598,9 +611,9 @@ impl Resource for IamRole {
                     }
                 }
                 p if p == &ATTACHED_POLICIES => {
-                    let wanted = self.policy_arn(ctx);
+                    let wanted = self.policy_arns(ctx);
                     for arn in strings(change.observed.as_ref()) {
-                        if arn != wanted {
+                        if !wanted.contains(&arn) {
                             detach_policy(iam, &name, &arn).await?;
                         }
                     }

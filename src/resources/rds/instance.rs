@@ -1,30 +1,31 @@
 //! The RDS PostgreSQL instance: Multi-AZ, encrypted with the stack's key, gp3, 30-day
-//! backups, TLS forced through its parameter group, logs exported, private, deletion
-//! protected, IAM authentication, enhanced monitoring and Performance Insights (encrypted).
-//! Creation takes 15–25 minutes on real AWS; deletion protection is lifted only by `destroy`.
+//! backups, TLS forced through its parameter group with a server certificate from a pinned,
+//! current CA, logs exported, private, on the configured port, deletion protected, IAM
+//! authentication, enhanced monitoring and Performance Insights (encrypted). Creation takes
+//! 15–25 minutes on real AWS; deletion protection is lifted only by `destroy`.
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
+use aws_sdk_rds::types::{Certificate, DbInstance, PendingModifiedValues};
 use serde_json::{Value, json};
 
 use super::engine;
 use super::tags::RdsTags;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
-use crate::context::Ctx;
+use crate::context::{Ctx, ListKey};
 use crate::control::{
     ACCESS, ACTIVITY, AUDIT, AUTHN, BACKUP, CONTINGENCY, Control, ENCRYPTION, INTEGRITY, Severity,
     TRANSMISSION, control,
 };
 use crate::error::Error;
 use crate::logical::{Guards, Holds, Logical, Purpose, RoleFor};
-use crate::property::{Prop, Property, TAGS};
+use crate::property::{Floor, Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff, unchangeable};
 use crate::resources::common::settling::Settling;
 use crate::resources::common::tags_by_arn::TagsByArn;
 use crate::resources::common::{Required, desired_tags, found, recorded_attr, strings};
-use crate::resources::secretsmanager::secret::{self, RDS_PORT};
+use crate::resources::secretsmanager::secret;
 use crate::resources::wait::Pace;
 use crate::secret_value::SecretString;
 use crate::state::Record;
@@ -88,7 +89,10 @@ static INSTANCE_CLASS: Property = Property::in_place("instance_class", SHAPE);
 static ALLOCATED_STORAGE: Property = Property::in_place("allocated_storage", SHAPE);
 static STORAGE_TYPE: Property = Property::in_place("storage_type", SHAPE);
 static MAINTENANCE_WINDOW: Property = Property::in_place("preferred_maintenance_window", SHAPE);
-static PORT: Property = Property::fixed("port", SHAPE);
+/// Changed in place (DBPortNumber), which RDS applies at once with a reboot whatever
+/// ApplyImmediately says: a brief outage, shown by `plan` first, rather than a new instance;
+/// the security group, the secret and the outputs follow in the same run.
+static PORT: Property = Property::in_place("port", SHAPE);
 static STATUS: Property = Property::in_place("status", SHAPE);
 static MASTER_USERNAME: Property = Property::fixed(
     "master_username",
@@ -177,6 +181,12 @@ const ENHANCED_MONITORING: Control = control(
 static MONITORING_INTERVAL: Property =
     Property::in_place("monitoring_interval", ENHANCED_MONITORING);
 static MONITORING_ROLE: Property = Property::in_place("monitoring_role_arn", ENHANCED_MONITORING);
+/// Where RDS delivers the OS metrics, which is what scanners read to call monitoring on: the
+/// instance's own stream of the `RDSOSMetrics` log group.
+static MONITORING_STREAM: Property =
+    Property::in_place("enhanced_monitoring_resource_arn", ENHANCED_MONITORING);
+/// The log group RDS delivers every instance's OS metrics to.
+const OS_METRICS_GROUP: &str = "RDSOSMetrics";
 static IAM_AUTHENTICATION: Property = Property::in_place(
     "iam_database_authentication_enabled",
     control(
@@ -241,10 +251,66 @@ const PLACEMENT: Control = control(
 );
 static SUBNET_GROUP: Property = Property::fixed("db_subnet_group", PLACEMENT);
 static SECURITY_GROUPS: Property = Property::in_place("vpc_security_group_ids", PLACEMENT);
+/// Changed in place with ApplyImmediately: the PostgreSQL versions RDS offers rotate the
+/// certificate without a restart (SupportsCertificateRotationWithoutRestart), others reboot;
+/// RDS reports `modifying` and the CA in PendingModifiedValues until it is done.
+static CA_CERTIFICATE: Property = Property::in_place(
+    "ca_certificate_identifier",
+    control(
+        "Server certificate signed by the configured current RDS CA",
+        Severity::High,
+        TRANSMISSION,
+        "run `medtech up` (ModifyDBInstance CACertificateIdentifier)",
+        "-",
+        "-",
+    ),
+);
+/// Three months, Prowler's line between pass and fail: time to roll a new CA bundle out to
+/// every client, test it and switch the instance in a maintenance window, before clients that
+/// verify the server (verify-full) stop connecting.
+static CA_VALIDITY: Floor = Floor {
+    property: Property::in_place(
+        "ca_certificate_valid_days",
+        control(
+            "The instance's CA stays valid at least 90 more days (DescribeCertificates)",
+            Severity::High,
+            TRANSMISSION,
+            "set rds.ca_certificate to a CA valid longer, then run `medtech up`",
+            "rds_instance_certificate_expiration",
+            "-",
+        ),
+    ),
+    at_least: 90,
+    unit: "days",
+};
+/// Not 90 days: RDS rotates the server certificate itself before it expires (under every CA
+/// medtech allows), so a near date is normal; an expired one is not.
+static SERVER_CERTIFICATE_VALIDITY: Floor = Floor {
+    property: Property::in_place(
+        "server_certificate_valid_days",
+        control(
+            "The instance's server certificate has not expired (CertificateDetails)",
+            Severity::High,
+            TRANSMISSION,
+            "ask AWS Support: RDS rotates the server certificate itself",
+            "-",
+            "-",
+        ),
+    ),
+    at_least: 0,
+    unit: "days",
+};
+
+/// The CAs the region offers: one page, as RDS has a handful.
+const CERTIFICATES: ListKey<Vec<Certificate>> = ListKey::new("rds:DescribeCertificates");
 
 impl RdsInstance {
-    /// What `read` reports of one description.
-    fn observed(db: &DbInstance) -> Result<Observed, AwsError> {
+    /// What `read` reports of one description; `certificates` are the region's CAs, which
+    /// give the instance's CA its expiry (`None` in a wait, which does not look at it).
+    fn observed(
+        db: &DbInstance,
+        certificates: Option<&[Certificate]>,
+    ) -> Result<Observed, AwsError> {
         let mut exports: Vec<&str> = db
             .enabled_cloudwatch_logs_exports()
             .iter()
@@ -259,7 +325,7 @@ impl RdsInstance {
         groups.sort();
         // DescribeDBInstances carries the tags: no ListTagsForResource call.
         let tags = RdsTags::value(db.tag_list());
-        Ok(Observed {
+        let mut observed = Observed {
             record: Self::record(db, Self::DESCRIBE)?,
             properties: Properties::from([
                 (&ENGINE, json!(db.engine())),
@@ -291,6 +357,8 @@ impl RdsInstance {
                 ),
                 (&MONITORING_INTERVAL, json!(db.monitoring_interval())),
                 (&MONITORING_ROLE, json!(db.monitoring_role_arn())),
+                (&MONITORING_STREAM, monitoring_stream(db)),
+                (&CA_CERTIFICATE, json!(db.ca_certificate_identifier())),
                 (&INSIGHTS_ENABLED, json!(db.performance_insights_enabled())),
                 (&INSIGHTS_KEY, json!(db.performance_insights_kms_key_id())),
                 (
@@ -317,7 +385,43 @@ impl RdsInstance {
                 (&STATUS, json!(usable_status(db.db_instance_status()))),
                 (&TAGS, tags),
             ]),
-        })
+        };
+        let now = chrono::Utc::now().timestamp();
+        if let Some(certificates) = certificates {
+            let days = ca_days_left(db, certificates, now);
+            observed
+                .properties
+                .insert(&CA_VALIDITY.property, json!(days));
+        }
+        // Only when AWS reports the server certificate: it is not always described.
+        if let Some(till) = db.certificate_details().and_then(|c| c.valid_till()) {
+            let days = days_until(till.secs(), now);
+            observed
+                .properties
+                .insert(&SERVER_CERTIFICATE_VALIDITY.property, json!(days));
+        }
+        Ok(observed)
+    }
+
+    /// The CAs RDS offers in the region, from the run's batched list while it is current.
+    async fn certificates(ctx: &Ctx) -> Result<Vec<Certificate>, Error> {
+        let fetch = || Self::describe_certificates(ctx);
+        match ctx.listed(&CERTIFICATES, fetch).await? {
+            Some(listed) => Ok(listed.as_ref().clone()),
+            None => Self::describe_certificates(ctx).await,
+        }
+    }
+
+    async fn describe_certificates(ctx: &Ctx) -> Result<Vec<Certificate>, Error> {
+        let out = ctx
+            .clients
+            .rds
+            .describe_certificates()
+            .max_records(100)
+            .send()
+            .await
+            .op("rds:DescribeCertificates")?;
+        Ok(out.certificates().to_vec())
     }
 
     async fn password(ctx: &Ctx) -> Result<SecretString, Error> {
@@ -400,8 +504,34 @@ impl Settling for RdsInstance {
         db: &DbInstance,
         wanted: &Properties,
     ) -> Result<bool, Error> {
-        Ok(diff(wanted, &Self::observed(db)?.properties).is_empty())
+        Ok(diff(wanted, &Self::observed(db, None)?.properties).is_empty())
     }
+}
+
+/// Where the OS metrics go, as AWS reports it (`EnhancedMonitoringResourceArn`,
+/// `arn:aws:logs:REGION:ACCOUNT:log-group:RDSOSMetrics:log-stream:<DbiResourceId>`): the log
+/// group, which is what must hold, beside the ARN for the report; null while AWS reports none.
+fn monitoring_stream(db: &DbInstance) -> Value {
+    let Some(arn) = db.enhanced_monitoring_resource_arn() else {
+        return Value::Null;
+    };
+    let group = arn.split(':').skip_while(|p| *p != "log-group").nth(1);
+    json!({"log_group": group, "arn": arn})
+}
+
+/// Whole days from `now` to `till` (epoch seconds); negative once past.
+fn days_until(till: i64, now: i64) -> i64 {
+    (till - now).div_euclid(86_400)
+}
+
+/// Whole days until the instance's CA expires, as RDS lists the CA; `None` when RDS no longer
+/// lists it (a retired CA).
+fn ca_days_left(db: &DbInstance, certificates: &[Certificate], now: i64) -> Option<i64> {
+    let ca = db.ca_certificate_identifier()?;
+    let listed = certificates
+        .iter()
+        .find(|c| c.certificate_identifier() == Some(ca))?;
+    Some(days_until(listed.valid_till()?.secs(), now))
 }
 
 /// A monitoring role made seconds ago is refused until IAM has propagated it; RDS says so
@@ -455,16 +585,22 @@ impl Resource for RdsInstance {
                 &IAM_AUTHENTICATION,
                 &MONITORING_INTERVAL,
                 &MONITORING_ROLE,
+                &MONITORING_STREAM,
                 &INSIGHTS_ENABLED,
                 &INSIGHTS_KEY,
                 &PARAMETER_GROUP,
                 &SUBNET_GROUP,
                 &SECURITY_GROUPS,
                 &PORT,
+                &CA_CERTIFICATE,
                 &STATUS,
                 &TAGS,
             ]
         }
+    }
+
+    fn floors(&self) -> &'static [&'static Floor] {
+        const { &[&CA_VALIDITY, &SERVER_CERTIFICATE_VALIDITY] }
     }
 
     fn typical_seconds(&self) -> u64 {
@@ -506,6 +642,7 @@ impl Resource for RdsInstance {
                 &MONITORING_ROLE,
                 json!(ctx.arn_of(Logical::Role(RoleFor::RdsMonitoring))?),
             ),
+            (&MONITORING_STREAM, json!({"log_group": OS_METRICS_GROUP})),
             (&INSIGHTS_ENABLED, json!(true)),
             (&INSIGHTS_KEY, json!(key)),
             (&PARAMETER_GROUP, json!(ctx.names().db_parameter_group())),
@@ -514,18 +651,17 @@ impl Resource for RdsInstance {
                 &SECURITY_GROUPS,
                 json!([ctx.id_of(Logical::SecurityGroup(Guards::Postgres))?]),
             ),
-            (&PORT, json!(RDS_PORT)),
+            (&PORT, json!(rds.port)),
+            (&CA_CERTIFICATE, json!(rds.ca_certificate)),
             (&STATUS, json!("available")),
             (&TAGS, desired_tags(ctx, &ctx.names().rds_instance())),
         ]))
     }
 
     async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        Ok(self
-            .describe(ctx)
-            .await?
-            .as_ref()
-            .map(Self::observed)
+        let (db, certificates) = tokio::try_join!(self.describe(ctx), Self::certificates(ctx))?;
+        Ok(db
+            .map(|db| Self::observed(&db, Some(&certificates)))
             .transpose()?)
     }
 
@@ -550,7 +686,8 @@ impl Resource for RdsInstance {
                 .master_username(&rds.master_username)
                 .master_user_password(password.expose())
                 .db_name(&rds.database_name)
-                .port(i32::from(RDS_PORT))
+                .port(i32::from(rds.port))
+                .ca_certificate_identifier(&rds.ca_certificate)
                 .db_subnet_group_name(ctx.names().db_subnet_group())
                 .vpc_security_group_ids(ctx.id_of(Logical::SecurityGroup(Guards::Postgres))?)
                 .db_parameter_group_name(ctx.names().db_parameter_group())
@@ -675,9 +812,14 @@ impl Resource for RdsInstance {
                     p if p == &IAM_AUTHENTICATION => {
                         modify.enable_iam_database_authentication(true)
                     }
-                    p if p == &MONITORING_INTERVAL || p == &MONITORING_ROLE => modify
-                        .monitoring_interval(rds.monitoring_interval_seconds)
-                        .monitoring_role_arn(ctx.arn_of(Logical::Role(RoleFor::RdsMonitoring))?),
+                    p if p == &MONITORING_INTERVAL
+                        || p == &MONITORING_ROLE
+                        || p == &MONITORING_STREAM =>
+                    {
+                        modify
+                            .monitoring_interval(rds.monitoring_interval_seconds)
+                            .monitoring_role_arn(ctx.arn_of(Logical::Role(RoleFor::RdsMonitoring))?)
+                    }
                     p if p == &INSIGHTS_ENABLED => modify
                         .enable_performance_insights(true)
                         .performance_insights_kms_key_id(&key)
@@ -690,6 +832,10 @@ impl Resource for RdsInstance {
                     p if p == &SECURITY_GROUPS => modify.vpc_security_group_ids(
                         ctx.id_of(Logical::SecurityGroup(Guards::Postgres))?,
                     ),
+                    p if p == &PORT => modify.db_port_number(i32::from(rds.port)),
+                    p if p == &CA_CERTIFICATE => {
+                        modify.ca_certificate_identifier(&rds.ca_certificate)
+                    }
                     _ => return Err(unchangeable(self.name(), change)),
                 };
             }
@@ -761,7 +907,45 @@ mod tests {
             .db_instance_arn("arn:aws:rds:us-east-1:000000000000:db:medtech-dev-db")
             .db_instance_status(status)
             .build();
-        RdsInstance::observed(&db).unwrap()
+        RdsInstance::observed(&db, None).unwrap()
+    }
+
+    #[test]
+    fn the_ca_expires_when_rds_lists_it_and_a_retired_one_is_unknown() {
+        use aws_sdk_rds::primitives::DateTime;
+        let now = 1_700_000_000;
+        let listed = |ca: &str, days: i64| {
+            Certificate::builder()
+                .certificate_identifier(ca)
+                .valid_till(DateTime::from_secs(now + days * 86_400 + 60))
+                .build()
+        };
+        let certificates = [
+            listed("rds-ca-rsa2048-g1", 89),
+            listed("rds-ca-rsa4096-g1", 36_500),
+        ];
+        let on = |ca: &str| DbInstance::builder().ca_certificate_identifier(ca).build();
+        let days = |ca: &str| ca_days_left(&on(ca), &certificates, now);
+        assert_eq!(days("rds-ca-rsa2048-g1"), Some(89));
+        assert_eq!(days("rds-ca-rsa4096-g1"), Some(36_500));
+        assert_eq!(days("rds-ca-2019"), None, "not listed: unknown, and failed");
+        assert_eq!(days_until(now - 1, now), -1, "expired a second ago");
+    }
+
+    #[test]
+    fn monitoring_is_seen_by_the_log_group_rds_delivers_to() {
+        let arn = "arn:aws:logs:us-east-1:123456789012:log-group:RDSOSMetrics:log-stream:db-ABC";
+        let db = DbInstance::builder()
+            .enhanced_monitoring_resource_arn(arn)
+            .build();
+        assert_eq!(
+            monitoring_stream(&db),
+            json!({"log_group": OS_METRICS_GROUP, "arn": arn})
+        );
+        assert_eq!(
+            monitoring_stream(&DbInstance::builder().build()),
+            Value::Null
+        );
     }
 
     #[test]

@@ -40,8 +40,6 @@ use crate::resources::common::{Required, desired_tags, found, listed, recorded_a
 use crate::secret_value::{self, SecretString};
 use crate::state::Record;
 
-pub(crate) const RDS_PORT: u16 = 5432;
-
 const SECRETS: ListKey<Vec<(String, SecretListEntry)>> = ListKey::new("secretsmanager:ListSecrets");
 /// Secret values by ARN, wiped when dropped.
 const VALUES: ListKey<Vec<(String, Arc<SecretString>)>> =
@@ -122,7 +120,7 @@ impl Secret {
                     "password": password.expose(),
                     "engine": "postgres",
                     "host": "",
-                    "port": RDS_PORT,
+                    "port": rds.port,
                     "dbname": rds.database_name,
                 })
             }

@@ -31,7 +31,7 @@ static PORT: Property = Property::in_place("port", POINTS_AT_INSTANCE);
 
 impl SecretEndpoint {
     /// The instance's host and port; the host is `None` until AWS reports one (while the
-    /// instance is being created).
+    /// instance is being created), and the port is the configured one until then.
     fn endpoint(ctx: &Ctx) -> Result<(Option<String>, u16), Error> {
         let record = ctx
             .record(Logical::RdsInstance)
@@ -40,7 +40,7 @@ impl SecretEndpoint {
         let port = record
             .attr("port")
             .and_then(|p| p.parse().ok())
-            .unwrap_or(secret::RDS_PORT);
+            .unwrap_or(ctx.settings.services.rds.port);
         Ok((host, port))
     }
 }

@@ -39,6 +39,8 @@ def apply_patches() -> None:
                 f"found {moto.__version__}: re-run scripts/emulator-setup"
             )
         from . import (
+            patches_account,
+            patches_backup,
             patches_cloudwatch,
             patches_ec2,
             patches_elasticache,
@@ -54,6 +56,8 @@ def apply_patches() -> None:
         )
 
         for module in (
+            patches_account,
+            patches_backup,
             patches_cloudwatch,
             patches_ec2,
             patches_elasticache,

@@ -62,6 +62,29 @@ Flow logs
   is gone.  Otherwise ``SUCCESS``.  moto fixes the status at creation from the
   group's existence only.  The status is read at every describe, as AWS
   reports delivery as it happens.
+
+Network ACLs
+* A new network ACL has the two ``*`` entries AWS gives every ACL: rule 32767, deny all
+  from/to 0.0.0.0/0, inbound and outbound ("a rule whose rule number is an asterisk ...
+  You can't modify or remove this rule"; ``DescribeNetworkAcls`` reports it as 32767).
+  moto creates it with no entries at all.
+* ``CreateNetworkAclEntry`` and ``ReplaceNetworkAclEntry`` keep ``IcmpTypeCode`` (the wire
+  name is ``Icmp.Type``/``Icmp.Code``; moto reads the wire name from a request it has
+  already parsed by member name, and drops the type and code).
+* ``DeleteNetworkAclEntry`` and ``ReplaceNetworkAclEntry`` of a rule number the ACL does
+  not have in that direction fail with ``InvalidNetworkAclEntry.NotFound`` (moto crashes:
+  a 500 the SDKs retry).
+* ``ReplaceNetworkAclAssociation`` of an unknown association id fails with
+  ``InvalidAssociationID.NotFound`` (moto crashes); to an unknown ACL with
+  ``InvalidNetworkAclID.NotFound`` before anything changes (moto first drops the subnet's
+  association, leaving the subnet with no ACL).
+* ``DescribeNetworkAcls`` of an unknown id fails with ``InvalidNetworkAclID.NotFound``
+  (moto answers ``InvalidRouteTableID.NotFound``).
+* ``DeleteSubnet`` ends the subnet's ACL association (moto keeps it, so the ACL it was
+  associated with can never be deleted: ``DependencyViolation``).
+* ``DeleteVpc`` is refused with ``DependencyViolation`` while a non-default ACL of the VPC
+  remains, as for its other non-default children; the default ACL goes with the VPC (moto
+  deletes the VPC and keeps both).
 """
 from __future__ import annotations
 
@@ -231,6 +254,7 @@ def apply() -> None:
 
     _patch_flow_log_delivery()
     _patch_delete_vpc_endpoints()
+    _patch_network_acls()
 
     from moto.ec2.models.vpcs import VPCEndPoint
 
@@ -352,3 +376,119 @@ def _patch_delete_vpc_endpoints() -> None:
         return ActionResult({"Unsuccessful": unsuccessful})
 
     VPCs.delete_vpc_endpoints = delete_vpc_endpoints
+
+
+# The `*` entry of every network ACL: what EC2 reports as rule 32767.
+LAST_RULE = 32767
+
+
+def _patch_network_acls() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.ec2.exceptions import DependencyViolationError, EC2ClientError, InvalidNetworkAclIdError
+    from moto.ec2.models.network_acls import NetworkAclBackend
+    from moto.ec2.models.subnets import SubnetBackend
+    from moto.ec2.models.vpcs import VPCBackend
+    from moto.ec2.responses.network_acls import NetworkACLs
+
+    orig_create = NetworkAclBackend.create_network_acl
+
+    @functools.wraps(orig_create)
+    def create_network_acl(self, vpc_id, tags=None, default=False):
+        acl = orig_create(self, vpc_id, tags=tags, default=default)
+        if not default:  # the default ACL gets its entries, the `*` ones included, from moto
+            for egress in (True, False):
+                self.create_network_acl_entry(
+                    network_acl_id=acl.id, rule_number=LAST_RULE, protocol="-1",
+                    rule_action="deny", egress=egress, cidr_block="0.0.0.0/0", icmp_code=None,
+                    icmp_type=None, port_range_from=None, port_range_to=None,
+                    ipv6_cidr_block=None)
+        return acl
+
+    def entry_of(acl, rule_number, egress):
+        for entry in acl.network_acl_entries:
+            if bool(entry.egress) == bool(egress) and int(entry.rule_number) == int(rule_number):
+                return entry
+        direction = "egress" if egress else "ingress"
+        raise EC2ClientError(
+            "InvalidNetworkAclEntry.NotFound",
+            f"The network ACL {acl.id} has no {direction} entry with rule number {rule_number}.")
+
+    def delete_network_acl_entry(self, network_acl_id, rule_number, egress):
+        acl = self.get_network_acl(network_acl_id)
+        entry = entry_of(acl, rule_number, egress)
+        acl.network_acl_entries.remove(entry)
+        return entry
+
+    orig_replace_association = NetworkAclBackend.replace_network_acl_association
+
+    @functools.wraps(orig_replace_association)
+    def replace_network_acl_association(self, association_id, network_acl_id):
+        if not any(association_id in acl._associations for acl in self.network_acls.values()):
+            raise EC2ClientError("InvalidAssociationID.NotFound",
+                                 f"The association ID '{association_id}' does not exist")
+        self.get_network_acl(network_acl_id)
+        return orig_replace_association(self, association_id, network_acl_id)
+
+    orig_describe = NetworkAclBackend.describe_network_acls
+
+    @functools.wraps(orig_describe)
+    def describe_network_acls(self, network_acl_ids=None, filters=None):
+        for acl_id in network_acl_ids or []:
+            if acl_id not in self.network_acls:
+                raise InvalidNetworkAclIdError(acl_id)
+        return orig_describe(self, network_acl_ids, filters)
+
+    orig_delete_subnet = SubnetBackend.delete_subnet
+
+    @functools.wraps(orig_delete_subnet)
+    def delete_subnet(self, subnet_id):
+        subnet = orig_delete_subnet(self, subnet_id)
+        for acl in self.network_acls.values():
+            for key, association in list(acl._associations.items()):
+                if association.subnet_id == subnet_id:
+                    del acl._associations[key]
+        return subnet
+
+    orig_delete_vpc = VPCBackend.delete_vpc
+
+    @functools.wraps(orig_delete_vpc)
+    def delete_vpc(self, vpc_id):
+        acls = [acl for acl in self.network_acls.values() if acl.vpc_id == vpc_id]
+        if any(not acl.default for acl in acls):
+            raise DependencyViolationError(
+                f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+        vpc = orig_delete_vpc(self, vpc_id)
+        for acl in acls:
+            self.network_acls.pop(acl.id, None)
+        return vpc
+
+    def entry_request(response):
+        """The entry a Create/ReplaceNetworkAclEntry request names, by member name."""
+        get = response._get_param
+        return {
+            "network_acl_id": get("NetworkAclId"), "rule_number": get("RuleNumber"),
+            "protocol": get("Protocol"), "rule_action": get("RuleAction"),
+            "egress": get("Egress"), "cidr_block": get("CidrBlock"),
+            "icmp_code": get("IcmpTypeCode.Code"), "icmp_type": get("IcmpTypeCode.Type"),
+            "port_range_from": get("PortRange.From"), "port_range_to": get("PortRange.To"),
+            "ipv6_cidr_block": get("Ipv6CidrBlock"),
+        }
+
+    def r_create_network_acl_entry(self):
+        self.ec2_backend.create_network_acl_entry(**entry_request(self))
+        return EmptyResult()
+
+    def r_replace_network_acl_entry(self):
+        self.ec2_backend.replace_network_acl_entry(**entry_request(self))
+        return EmptyResult()
+
+    NetworkAclBackend.create_network_acl = create_network_acl
+    NetworkAclBackend.delete_network_acl_entry = delete_network_acl_entry
+    NetworkAclBackend.replace_network_acl_association = replace_network_acl_association
+    NetworkAclBackend.describe_network_acls = describe_network_acls
+    SubnetBackend.delete_subnet = delete_subnet
+    VPCBackend.delete_vpc = delete_vpc
+    r_create_network_acl_entry.__name__ = "create_network_acl_entry"
+    r_replace_network_acl_entry.__name__ = "replace_network_acl_entry"
+    NetworkACLs.create_network_acl_entry = r_create_network_acl_entry
+    NetworkACLs.replace_network_acl_entry = r_replace_network_acl_entry

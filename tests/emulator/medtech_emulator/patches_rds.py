@@ -68,10 +68,54 @@ Engine versions
 * ``MasterUsername`` of a PostgreSQL instance may not be a reserved word
   (``admin``, ``rdsadmin``, the SQL words PostgreSQL reserves such as ``user``)
   or start with ``pg_`` (``InvalidParameterValue``); ``postgres`` is allowed.
+
+CAs, ports and enhanced monitoring
+* ``DescribeCertificates`` exists (moto: 501) and lists the region's three CAs with their
+  real ``ValidFrom``/``ValidTill`` (us-east-1's, from the API reference's example):
+  ``rds-ca-rsa2048-g1`` till 2061, ``rds-ca-rsa4096-g1`` and ``rds-ca-ecc384-g1`` till 2121;
+  ``DefaultCertificateForNewLaunches`` is ``rds-ca-rsa2048-g1``.  ``CertificateIdentifier``
+  (case-insensitive) narrows the list; an unknown one is ``CertificateNotFound`` (404), a
+  ``MaxRecords`` outside 20..100 ``InvalidParameterValue``.
+* ``CACertificateIdentifier`` defaults to ``rds-ca-rsa2048-g1``, RDS's default since January
+  2024 (moto: ``rds-ca-default``, which no region offers); one that is not offered fails
+  ``CreateDBInstance`` and ``ModifyDBInstance`` with ``CertificateNotFound``.
+* ``CertificateDetails`` is reported (moto: never): ``CAIdentifier`` and the ``ValidTill`` of
+  the server certificate, a year after the instance was created or last changed CA (RDS
+  rotates it before then, which no test lives to see).
+* ``ModifyDBInstance`` with ``DBPortNumber`` moves the instance's port (``Endpoint.Port``,
+  ``DbInstancePort``); moto accepted and ignored it.  A PostgreSQL port outside 1150..65535
+  fails ``CreateDBInstance`` and ``ModifyDBInstance`` with ``InvalidParameterValue``.
+* ``EnhancedMonitoringResourceArn`` is reported while ``MonitoringInterval`` > 0, as
+  ``arn:aws:logs:<region>:<account>:log-group:RDSOSMetrics:log-stream:<DbiResourceId>``
+  (moto: never), and each instance has its own ``DbiResourceId`` (moto: one for all).
+
+Event subscriptions
+* ``CreateEventSubscription`` checks what RDS checks: the topic exists
+  (``SNSTopicArnNotFound``), the source type is one RDS has (``InvalidParameterValue``),
+  each category is one of the source type's (``SubscriptionCategoryNotFound``; for the
+  instance, parameter group, security group, snapshot and cluster snapshot types), each
+  source id names a source of the type (``SourceNotFound``), and no categories or ids come
+  without a source type (``InvalidParameterCombination``).  ``Enabled`` defaults to true
+  (moto: false).
+* ``ModifyEventSubscription``, ``AddSourceIdentifierToSubscription`` and
+  ``RemoveSourceIdentifierFromSubscription`` exist (moto: 501), with the same checks; removing
+  an id the subscription does not have is ``SourceNotFound``.
+* ``Status`` says whether RDS can deliver (moto: always ``active``): ``topic-not-exist`` once
+  the topic is gone; ``no-permission`` while the topic policy does not let
+  ``events.rds.amazonaws.com`` publish, or, for a topic encrypted with a KMS key, the key
+  policy does not let it ``kms:GenerateDataKey`` and ``kms:Decrypt``; else ``active``.  RDS
+  accepts such a subscription and drops its events.  The policies are evaluated for the
+  service principal (``*``, ``{"AWS": "*"}`` or ``{"Service": ...}``), with ``aws:SourceAccount``,
+  ``aws:SourceOwner``, ``aws:SourceArn`` (the ARN of each source, or ``<type>:*`` without
+  one) and ``kms:EncryptionContext:aws:sns:topicArn`` under the positive ``String``/``Arn``
+  operators (and ``IfExists``); a statement with another operator is not applied.
+* ``GetResources`` lists event subscriptions (``rds:es``) with their tags.
 """
 from __future__ import annotations
 
+import fnmatch
 import functools
+import json
 import re
 
 from ._kms import default_service_key_arn, find_key, usable
@@ -521,3 +565,390 @@ def apply() -> None:
                 )
 
     RDSBackend.iter_tagged_resources = iter_tagged_resources
+    _install_event_subscriptions()
+    _install_certificates_ports_and_monitoring()
+
+
+# ------------------------------------------------------------ event subscriptions
+# The categories RDS lists for each source type it notifies of (RDS User Guide, "Amazon RDS
+# event categories and event messages"). Other source types RDS takes are not checked here.
+_EVENT_CATEGORIES = {
+    "db-instance": {"availability", "backup", "configuration change", "creation", "deletion",
+                    "failover", "failure", "low storage", "maintenance", "notification",
+                    "read replica", "recovery", "restoration", "security", "security patching"},
+    "db-parameter-group": {"configuration change"},
+    "db-security-group": {"configuration change", "failure"},
+    "db-snapshot": {"creation", "deletion", "notification", "restoration"},
+    "db-cluster-snapshot": {"backup"},
+}
+_SOURCE_TYPES = set(_EVENT_CATEGORIES) | {
+    "db-cluster", "db-proxy", "zero-etl", "custom-engine-version", "blue-green-deployment"}
+# The resource type in the ARN of a source of each type (an event's `Resource` attribute).
+_SOURCE_ARN_TYPE = {"db-instance": "db", "db-parameter-group": "pg", "db-security-group": "secgrp",
+                    "db-snapshot": "snapshot", "db-cluster": "cluster",
+                    "db-cluster-snapshot": "cluster-snapshot", "db-proxy": "db-proxy"}
+_RDS_EVENTS = "events.rds.amazonaws.com"
+# What RDS needs of the topic's key to publish to an encrypted topic (SNS Developer Guide,
+# "Enable compatibility between event sources from AWS services and encrypted topics").
+_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+def _sources_of(backend, source_type):
+    """The backend's sources of ``source_type`` by id; ``None`` for a type not checked here."""
+    return {
+        "db-instance": backend.databases,
+        "db-parameter-group": backend.db_parameter_groups,
+        "db-security-group": backend.security_groups,
+        "db-snapshot": backend.database_snapshots,
+        "db-cluster": backend.clusters,
+        "db-cluster-snapshot": backend.cluster_snapshots,
+    }.get(source_type)
+
+
+def _check_subscription(backend, topic_arn, source_type, categories, source_ids):
+    """The errors RDS answers a Create/ModifyEventSubscription with; moto checks none."""
+    from moto.rds.exceptions import (InvalidParameterCombination, InvalidParameterValue,
+                                     RDSClientError)
+
+    if topic_arn is not None and _topic(topic_arn) is None:
+        raise RDSClientError("SNSTopicArnNotFound", f"Topic ARN {topic_arn} not found.")
+    if source_type is None:
+        if categories:
+            # The message terraform-provider-aws#1817 quotes.
+            raise InvalidParameterCombination("If SourceType is null, Categories must also be null.")
+        if source_ids:
+            raise InvalidParameterCombination("If SourceType is null, SourceIds must also be null.")
+        return
+    if source_type not in _SOURCE_TYPES:
+        raise InvalidParameterValue(f"Invalid source type: {source_type}")
+    known = _EVENT_CATEGORIES.get(source_type)
+    for category in categories or []:
+        if known is not None and category not in known:
+            raise RDSClientError("SubscriptionCategoryNotFound",
+                                 f"Category {category} not found for source type {source_type}.")
+    for source_id in source_ids or []:
+        _check_source(backend, source_type, source_id)
+
+
+def _check_source(backend, source_type, source_id):
+    from moto.rds.exceptions import RDSClientError
+
+    sources = _sources_of(backend, source_type)
+    if sources is not None and source_id not in sources:
+        raise RDSClientError("SourceNotFound", f"Source {source_id} not found.")
+
+
+def _topic(topic_arn):
+    """moto's SNS topic at ``topic_arn``, or ``None``."""
+    from moto.sns.models import sns_backends
+
+    parts = str(topic_arn).split(":")
+    if len(parts) != 6 or parts[2] != "sns":
+        return None
+    try:
+        return sns_backends[parts[4]][parts[3]].topics.get(topic_arn)
+    except Exception:  # noqa: BLE001 - unknown account or region: no such topic
+        return None
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _principal_matches(principal, service):
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    return "*" in _as_list(principal.get("AWS", [])) or service in _as_list(principal.get("Service", []))
+
+
+_CONDITION_TESTS = {
+    "StringEquals": lambda have, want: have == want,
+    "StringLike": lambda have, want: fnmatch.fnmatchcase(have, want),
+    "ArnEquals": lambda have, want: have == want,
+    "ArnLike": lambda have, want: fnmatch.fnmatchcase(have, want),
+}
+
+
+def _conditions_hold(conditions, context):
+    """Every condition of a statement, over ``context`` (keys lower-cased). Positive string
+    and ARN operators only, with ``IfExists``; a statement with another operator is not
+    applied."""
+    for operator, tests in (conditions or {}).items():
+        name = operator[:-len("IfExists")] if operator.endswith("IfExists") else operator
+        test = _CONDITION_TESTS.get(name)
+        if test is None:
+            return False
+        for key, wanted in tests.items():
+            have = context.get(key.lower())
+            if have is None:
+                if name == operator:
+                    return False
+                continue
+            if not any(test(have, str(w)) for w in _as_list(wanted)):
+                return False
+    return True
+
+
+def _policy_allows(policy, service, action, context):
+    """Whether the resource policy document ``policy`` lets ``service`` do ``action`` in
+    ``context``: an Allow statement that matches, and no Deny that does."""
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return False
+    allowed = False
+    for statement in _as_list((policy or {}).get("Statement", [])):
+        if not isinstance(statement, dict):
+            continue
+        actions = [str(a).lower() for a in _as_list(statement.get("Action", []))]
+        if not (_principal_matches(statement.get("Principal"), service)
+                and any(fnmatch.fnmatchcase(action.lower(), a) for a in actions)
+                and _conditions_hold(statement.get("Condition"), context)):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed |= statement.get("Effect") == "Allow"
+    return allowed
+
+
+def _source_arns(subscription):
+    """The ARNs RDS publishes the subscription's events from: its sources', else any source of
+    its type in its account and region."""
+    arn_type = _SOURCE_ARN_TYPE.get(subscription.source_type or "", "*")
+    prefix = f"arn:{subscription.partition}:rds:{subscription.region}:{subscription.account_id}"
+    return [f"{prefix}:{arn_type}:{source}" for source in subscription.source_ids or ["*"]]
+
+
+def _delivery_status(subscription):
+    """``Status`` as RDS reports it: ``topic-not-exist`` once the topic is gone,
+    ``no-permission`` while the topic's policy does not let RDS publish or the topic's KMS
+    key's policy does not let RDS use the key (RDS accepts the subscription and drops its
+    events), else ``active``."""
+    topic = _topic(subscription.sns_topic_arn)
+    if topic is None:
+        return "topic-not-exist"
+    key = None
+    if topic.kms_master_key_id:
+        key = find_key(topic.account_id, topic.sns_backend.region_name, topic.kms_master_key_id)
+        if key is None:
+            return "no-permission"
+    for source_arn in _source_arns(subscription):
+        context = {"aws:sourceaccount": subscription.account_id,
+                   "aws:sourceowner": subscription.account_id,
+                   "aws:sourcearn": source_arn,
+                   "kms:encryptioncontext:aws:sns:topicarn": topic.arn}
+        if not _policy_allows(topic.policy, _RDS_EVENTS, "sns:Publish", context):
+            return "no-permission"
+        if key is not None and not all(_policy_allows(key.policy, _RDS_EVENTS, action, context)
+                                       for action in _KEY_ACTIONS):
+            return "no-permission"
+    return "active"
+
+
+def _install_event_subscriptions() -> None:
+    """Event subscriptions as RDS keeps them: see the module docstring."""
+    from moto.core.resource_tagging import TaggedResource
+    from moto.core.responses import ActionResult
+    from moto.rds.exceptions import SubscriptionNotFoundError
+    from moto.rds.models import EventSubscription, RDSBackend
+    from moto.rds.responses import RDSResponse
+
+    EventSubscription.status = property(_delivery_status, lambda self, value: None)
+
+    orig_create = RDSBackend.create_event_subscription
+
+    @functools.wraps(orig_create)
+    def create_event_subscription(self, kwargs):
+        _check_subscription(self, kwargs.get("sns_topic_arn"), kwargs.get("source_type"),
+                            kwargs.get("event_categories"), kwargs.get("source_ids"))
+        if kwargs.get("enabled") is None:
+            kwargs["enabled"] = True
+        return orig_create(self, kwargs)
+
+    def subscription(backend, name):
+        found = backend.event_subscriptions.get(name)
+        if found is None:
+            raise SubscriptionNotFoundError(name)
+        return found
+
+    def r_modify_event_subscription(self):
+        sub = subscription(self.backend, self.params.get("SubscriptionName"))
+        topic_arn = self.params.get("SnsTopicArn")
+        source_type = self.params.get("SourceType") or sub.source_type
+        categories = self.params.get("EventCategories")
+        _check_subscription(self.backend, topic_arn, source_type,
+                            sub.event_categories if categories is None else categories, None)
+        sub.sns_topic_arn = topic_arn or sub.sns_topic_arn
+        sub.source_type = source_type
+        if categories is not None:
+            sub.event_categories = list(categories)
+        if self.params.get("Enabled") is not None:
+            sub.enabled = bool(self.params.get("Enabled"))
+        return ActionResult({"EventSubscription": sub})
+
+    def r_add_source_identifier_to_subscription(self):
+        sub = subscription(self.backend, self.params.get("SubscriptionName"))
+        source_id = self.params.get("SourceIdentifier")
+        _check_source(self.backend, sub.source_type, source_id)
+        if source_id not in sub.source_ids:
+            sub.source_ids = [*sub.source_ids, source_id]
+        return ActionResult({"EventSubscription": sub})
+
+    def r_remove_source_identifier_from_subscription(self):
+        from moto.rds.exceptions import RDSClientError
+
+        sub = subscription(self.backend, self.params.get("SubscriptionName"))
+        source_id = self.params.get("SourceIdentifier")
+        if source_id not in sub.source_ids:
+            raise RDSClientError("SourceNotFound", f"Source {source_id} not found.")
+        sub.source_ids = [s for s in sub.source_ids if s != source_id]
+        return ActionResult({"EventSubscription": sub})
+
+    orig_iter_tagged = RDSBackend.iter_tagged_resources
+
+    def iter_tagged_resources(self):
+        yield from orig_iter_tagged(self)
+        for sub in self.event_subscriptions.values():
+            yield TaggedResource(arn=sub.arn,
+                                 tags={tag["Key"]: tag["Value"] for tag in sub.get_tags()},
+                                 resource_type="rds:es")
+
+    RDSBackend.create_event_subscription = create_event_subscription
+    RDSBackend.iter_tagged_resources = iter_tagged_resources
+    RDSResponse.modify_event_subscription = r_modify_event_subscription
+    RDSResponse.add_source_identifier_to_subscription = r_add_source_identifier_to_subscription
+    RDSResponse.remove_source_identifier_from_subscription = (
+        r_remove_source_identifier_from_subscription)
+
+
+# ------------------------------------------------------ CAs, ports, enhanced monitoring
+# The CAs a region offers, as DescribeCertificates lists them in us-east-1 (the API
+# reference's example): (identifier, ValidFrom, ValidTill).
+_CERTIFICATES = [
+    ("rds-ca-rsa2048-g1", "2021-05-25T22:34:57+00:00", "2061-05-25T23:34:57+00:00"),
+    ("rds-ca-rsa4096-g1", "2021-05-25T22:38:35+00:00", "2121-05-25T23:38:35+00:00"),
+    ("rds-ca-ecc384-g1", "2021-05-25T22:41:55+00:00", "2121-05-25T23:41:55+00:00"),
+]
+_DEFAULT_CA = "rds-ca-rsa2048-g1"
+# A server certificate's life from its issue; RDS rotates it before the end.
+_SERVER_CERTIFICATE_DAYS = 365
+_POSTGRES_PORTS = range(1150, 65536)
+
+
+def _certificates(region: str) -> list[dict]:
+    """DescribeCertificates' entries for ``region``."""
+    import datetime as dt
+    import hashlib
+
+    return [{
+        "CertificateIdentifier": ca,
+        "CertificateType": "CA",
+        "Thumbprint": hashlib.sha1(ca.encode()).hexdigest(),
+        "ValidFrom": dt.datetime.fromisoformat(valid_from),
+        "ValidTill": dt.datetime.fromisoformat(valid_till),
+        "CertificateArn": f"arn:aws:rds:{region}::cert:{ca}",
+        "CustomerOverride": False,
+    } for ca, valid_from, valid_till in _CERTIFICATES]
+
+
+def _offered_ca(requested) -> str:
+    """The CA ``requested`` names, as RDS spells it; ``CertificateNotFound`` if none."""
+    from moto.rds.exceptions import RDSClientError
+
+    for ca, _, _ in _CERTIFICATES:
+        if ca == str(requested).lower():
+            return ca
+    raise RDSClientError("CertificateNotFound",
+                         f"Certificate {requested} not found; this region offers "
+                         f"{', '.join(ca for ca, _, _ in _CERTIFICATES)}.")
+
+
+def _check_port(engine, port) -> None:
+    from moto.rds.exceptions import InvalidParameterValue
+
+    if str(engine or "").lower() == "postgres" and int(port) not in _POSTGRES_PORTS:
+        raise InvalidParameterValue(
+            f"Invalid port {port}: use {_POSTGRES_PORTS.start} to {_POSTGRES_PORTS.stop - 1}.")
+
+
+def _new_resource_id() -> str:
+    """A DbiResourceId shaped like RDS's: ``db-`` and 26 base32 characters."""
+    import base64
+    import os
+
+    return "db-" + base64.b32encode(os.urandom(20)).decode()[:26]
+
+
+def _install_certificates_ports_and_monitoring() -> None:
+    import datetime as dt
+
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.rds.exceptions import InvalidParameterValue
+    from moto.rds.models import DBInstance, RDSBackend
+    from moto.rds.responses import RDSResponse
+
+    def certificate_details(self):
+        issued = getattr(self, "server_certificate_issued", None) or self.created
+        return {"CAIdentifier": self.ca_certificate_identifier,
+                "ValidTill": issued + dt.timedelta(days=_SERVER_CERTIFICATE_DAYS)}
+
+    def enhanced_monitoring_resource_arn(self):
+        if not self.monitoring_interval:
+            return None
+        return (f"arn:aws:logs:{self.region}:{self.account_id}:log-group:RDSOSMetrics:"
+                f"log-stream:{self.dbi_resource_id}")
+
+    DBInstance.certificate_details = property(certificate_details)
+    DBInstance.enhanced_monitoring_resource_arn = property(enhanced_monitoring_resource_arn)
+
+    orig_create = RDSBackend.create_db_instance
+    orig_modify = RDSBackend.modify_db_instance
+
+    @functools.wraps(orig_create)
+    def create_db_instance(self, db_kwargs):
+        db_kwargs["ca_certificate_identifier"] = _offered_ca(
+            db_kwargs.get("ca_certificate_identifier") or _DEFAULT_CA)
+        if db_kwargs.get("port") is not None:
+            _check_port(db_kwargs.get("engine"), db_kwargs["port"])
+        database = orig_create(self, db_kwargs)
+        database.dbi_resource_id = _new_resource_id()
+        database.server_certificate_issued = utcnow()
+        return database
+
+    @functools.wraps(orig_modify)
+    def modify_db_instance(self, db_instance_identifier, db_kwargs):
+        database = self.describe_db_instances(db_instance_identifier)[0]
+        ca = db_kwargs.get("ca_certificate_identifier")
+        if ca is not None:
+            ca = db_kwargs["ca_certificate_identifier"] = _offered_ca(ca)
+        port = db_kwargs.pop("db_port_number", None)
+        if port is not None:
+            _check_port(database.engine, port)
+            db_kwargs["port"] = int(port)
+        reissue = ca is not None and ca != database.ca_certificate_identifier
+        database = orig_modify(self, db_instance_identifier, db_kwargs)
+        if reissue:
+            database.server_certificate_issued = utcnow()
+        return database
+
+    RDSBackend.create_db_instance = create_db_instance
+    RDSBackend.modify_db_instance = modify_db_instance
+
+    def r_describe_certificates(self):
+        wanted = self.params.get("CertificateIdentifier")
+        records = self.params.get("MaxRecords")
+        if records is not None and not 20 <= int(records) <= 100:
+            raise InvalidParameterValue(
+                f"Invalid value {records} for MaxRecords. Must be between 20 and 100.")
+        certificates = _certificates(self.region)
+        if wanted is not None:
+            ca = _offered_ca(wanted)
+            certificates = [c for c in certificates if c["CertificateIdentifier"] == ca]
+        return ActionResult({"Certificates": certificates,
+                             "DefaultCertificateForNewLaunches": _DEFAULT_CA})
+
+    RDSResponse.describe_certificates = r_describe_certificates
