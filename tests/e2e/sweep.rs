@@ -27,6 +27,7 @@ const NETWORK: &[(&str, Lister)] = &[
     ("elastic_ip", addresses),
     ("nat_gateway", nat_gateways),
     ("route_table", route_tables),
+    ("network_acl", network_acls),
     ("security_group", security_groups),
 ];
 
@@ -41,6 +42,7 @@ const SERVICES: &[(&str, Lister)] = &[
     ("db_instance", db_instances),
     ("db_parameter_group", db_parameter_groups),
     ("db_subnet_group", db_subnet_groups),
+    ("db_event_subscription", db_event_subscriptions),
     ("replication_group", replication_groups),
     ("cache_cluster", cache_clusters),
     ("cache_subnet_group", cache_subnet_groups),
@@ -376,6 +378,12 @@ lister!(
     |r| ec2(r.route_table_id(), r.tags())
 );
 lister!(
+    network_acls,
+    |t, env| one!(t.ec2.describe_network_acls().filters(by_env(env))),
+    network_acls,
+    |a| ec2(a.network_acl_id(), a.tags())
+);
+lister!(
     security_groups,
     |t, env| one!(t.ec2.describe_security_groups().filters(by_env(env))),
     security_groups,
@@ -465,6 +473,12 @@ lister!(
             TagSource::Rds,
         )
     }
+);
+lister!(
+    db_event_subscriptions,
+    |t, _env| pages!(t.rds.describe_event_subscriptions()),
+    event_subscriptions_list,
+    |e| named(e.cust_subscription_id(), e.event_subscription_arn(), TagSource::Rds)
 );
 lister!(
     db_subnet_groups,
