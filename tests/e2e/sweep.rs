@@ -478,7 +478,11 @@ lister!(
     db_event_subscriptions,
     |t, _env| pages!(t.rds.describe_event_subscriptions()),
     event_subscriptions_list,
-    |e| named(e.cust_subscription_id(), e.event_subscription_arn(), TagSource::Rds)
+    |e| named(
+        e.cust_subscription_id(),
+        e.event_subscription_arn(),
+        TagSource::Rds
+    )
 );
 lister!(
     db_subnet_groups,
