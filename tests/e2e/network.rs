@@ -30,7 +30,8 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
     let ec2 = &t.ec2;
     let outputs = t.outputs();
 
-    // Exactly one of every kind (two subnets each tier, two route tables, two groups).
+    // Exactly one of every kind (two subnets each tier, two route tables and network ACLs, three
+    // groups).
     let swept = t.sweep(env).await;
     let counts: BTreeMap<&str, usize> = swept.iter().map(|(k, v)| (*k, v.len())).collect();
     assert_eq!(
@@ -38,6 +39,7 @@ async fn up_creates_one_of_each_network_resource_with_every_setting() {
         BTreeMap::from([
             ("elastic_ip", 1),
             ("internet_gateway", 1),
+            ("network_acl", 2),
             ("nat_gateway", 1),
             ("route_table", 2),
             ("security_group", 3),
