@@ -878,6 +878,45 @@ def test_s3_requests_are_named_by_method_path_and_subresource():
             "s3", f"s3:{operation}", target, "eu-west-1"), (method, path, query)
 
 
+def test_rest_json_requests_are_named_from_botocores_model():
+    """AWS Backup speaks REST-JSON: its calls are named, so they are counted, delayed and
+    faulted like every other service's (they went by as unknown requests before)."""
+    from werkzeug.test import EnvironBuilder
+
+    from medtech_emulator.behaviour_front import identify
+
+    def environ(method, path):
+        return EnvironBuilder(path=path, method=method, headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/eu-west-1/backup/"
+                             "aws4_request, SignedHeaders=host, Signature=0"}).get_environ()
+
+    cases = [
+        ("GET", "/backup/plans/", "ListBackupPlans", ""),
+        ("GET", "/backup/plans/p1/", "GetBackupPlan", "backupPlanId=p1"),
+        ("GET", "/backup/plans/p1/selections/", "ListBackupSelections", "backupPlanId=p1"),
+        ("GET", "/backup/plans/p1/selections/s1", "GetBackupSelection", "selectionId=s1"),
+        ("DELETE", "/backup/plans/p1/selections/s1", "DeleteBackupSelection", "selectionId=s1"),
+        ("GET", "/backup-vaults/v1", "DescribeBackupVault", "backupVaultName=v1"),
+        ("PUT", "/backup-vaults/v1", "CreateBackupVault", "backupVaultName=v1"),
+        ("GET", "/tags/arn:aws:backup:eu-west-1:1:backup-vault:v1/", "ListTags",
+         "resourceArn=arn:aws:backup:eu-west-1:1:backup-vault:v1"),
+    ]
+    for method, path, operation, target in cases:
+        request = identify(environ(method, path))
+        assert (request.protocol, request.name, request.target) == (
+            "rest-json", f"backup:{operation}", target), (method, path)
+
+
+def test_a_rest_json_call_is_faulted_and_counted_in_its_own_protocol(emu, uid):
+    emu.behave({"fault_rate": 1.0, "faults": ["throttle"], "max_consecutive_faults": 1000,
+                "fault_operations": ["backup:ListBackupPlans"]})
+    with pytest.raises(ClientError) as err:
+        emu("backup").list_backup_plans()
+    assert code_of(err) == "ThrottlingException"
+    assert err.value.response["ResponseMetadata"]["HTTPHeaders"]["x-medtech-fault"] == "throttle"
+    assert emu.stats()["operations"]["backup:ListBackupPlans"]["requests"] >= 1
+
+
 @pytest.mark.parametrize("kind, code, http", [
     ("throttle", "SlowDown", 503),
     ("server_error", "InternalError", 500),

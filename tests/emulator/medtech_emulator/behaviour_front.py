@@ -115,13 +115,14 @@ TARGET_PARAMS = (
     "GroupName", "AllocationId", "PublicIp", "InternetGatewayId", "RouteTableId", "VpcId",
     "RoleName", "PolicyArn", "PolicyName", "KeyId", "TargetKeyId", "AliasName", "logGroupName",
     "logGroupNamePrefix", "SecretId", "Name", "TopicArn", "AlarmName", "AlarmNames",
-    "ResourceARN", "ResourceName", "ResourceArn", "ResourceId", "ResourceIds",
+    "ResourceARN", "ResourceName", "ResourceArn", "ResourceId", "ResourceIds", "selectionId",
+    "backupPlanId", "backupVaultName", "resourceArn",
 )
 
 
 @dataclass
 class Request:
-    protocol: str | None  # "ec2", "query", "json", "cbor", "s3" or None (not an AWS API call we know)
+    protocol: str | None  # "ec2", "query", "json", "rest-json", "cbor", "s3" or None (not an AWS API call we know)
     service: str | None
     operation: str | None
     region: str
@@ -215,7 +216,72 @@ def identify(environ: dict) -> Request:
         operation = params.get("Action")
         return _finish(Request("ec2" if service == "ec2" else "query", service, operation, region,
                                access_key, params))
-    return Request(None, service, None, region, access_key)
+    rest = _rest_request(environ, path, method, service, region, access_key, content_type)
+    return rest or Request(None, service, None, region, access_key)
+
+
+# A REST service's operations as routes: (method, path pattern, required query keys, name).
+_REST_ROUTES: dict[str, list[tuple[str, re.Pattern, tuple[str, ...], str]]] = {}
+_REST_LOCK = threading.Lock()
+
+
+def _rest_routes(service: str) -> list[tuple[str, re.Pattern, tuple[str, ...], str]]:
+    """The routes of `service` from botocore's model (empty unless it speaks rest-json or
+    rest-xml), most specific first: literal text before labels, a `{label+}` last."""
+    with _REST_LOCK:
+        if service in _REST_ROUTES:
+            return _REST_ROUTES[service]
+        routes = []
+        try:
+            import botocore.session
+
+            model = botocore.session.get_session().get_service_model(service)
+        except Exception:  # noqa: BLE001 - an unknown service is one we do not name
+            model = None
+        if model is not None and model.protocol in ("rest-json", "rest-xml"):
+            for name in model.operation_names:
+                http = model.operation_model(name).http
+                uri, _, query = http["requestUri"].partition("?")
+                pattern, literal = "", 0
+                for piece in re.split(r"(\{[^}]+\})", uri.rstrip("/")):
+                    if piece.startswith("{"):
+                        label = re.sub(r"\W", "_", piece.strip("{}+"))
+                        pattern += f"(?P<{label}>.+)" if piece.endswith("+}") else f"(?P<{label}>[^/]+)"
+                    else:
+                        pattern += re.escape(piece)
+                        literal += len(piece)
+                keys = tuple(k.partition("=")[0] for k in query.split("&") if k)
+                greedy = "+}" in uri
+                routes.append((http["method"], re.compile(f"^{pattern}/?$"), keys, name, literal, greedy))
+            routes.sort(key=lambda r: (-len(r[2]), r[5], -r[4]))
+        _REST_ROUTES[service] = [r[:4] for r in routes]
+        return _REST_ROUTES[service]
+
+
+def _rest_request(environ: dict, path: str, method: str, service: str | None, region: str,
+                  access_key: str | None, content_type: str) -> Request | None:
+    """A REST-JSON call (AWS Backup, GuardDuty, Security Hub) named by the method and path
+    botocore's model gives each operation, with its path labels, query and body as params."""
+    if not service:
+        return None
+    query = dict(parse_qsl(environ.get("QUERY_STRING") or "", keep_blank_values=True))
+    for verb, pattern, keys, name in _rest_routes(service):
+        match = pattern.match(path) if verb == method else None
+        if match is None or any(k not in query for k in keys):
+            continue
+        params: dict = {**query, **match.groupdict()}
+        if method in ("POST", "PUT", "PATCH"):
+            body = _read_body(environ)
+            _rewind(environ, body)
+            try:
+                decoded = json.loads(body) if body.strip() else {}
+            except ValueError:
+                decoded = {}
+            if isinstance(decoded, dict):
+                params.update(decoded)
+        return _finish(Request("rest-json", service, name, region, access_key, params,
+                               content_type=content_type))
+    return None
 
 
 def _s3_request(environ: dict, path: str, region: str, access_key: str | None) -> Request:
@@ -319,6 +385,7 @@ def render_error(start_response: Callable, request: Request, status: int, code: 
     else:
         body = json.dumps({"__type": code, "message": message}).encode("utf-8")
         content_type = (request.content_type if request.content_type.startswith("application/x-amz-json")
+                        else "application/json" if request.protocol == "rest-json"
                         else "application/x-amz-json-1.1")
         headers += [("Content-Type", content_type), ("x-amzn-ErrorType", code)]
     headers += [("x-amzn-RequestId", request_id), ("Content-Length", str(len(body)))]
