@@ -20,8 +20,9 @@ use crate::state::Record;
 
 /// Reads at once per step the walk may run at once. A read is a call or three of a fraction
 /// of a second where a step may wait for minutes: at the default parallelism (10) the whole
-/// stack is read in one wave, and `--parallelism 1` still reads only a few at a time.
-const READS_PER_STEP: usize = 5;
+/// stack (55 resources with backup and the RDS event subscriptions) is read in one wave, and
+/// `--parallelism 1` still reads only a few at a time.
+const READS_PER_STEP: usize = 8;
 
 /// One resource, read ahead.
 pub(super) struct Ahead {
@@ -109,5 +110,23 @@ impl ReadAhead {
     /// `node`'s step changed its resource in AWS: what was read ahead of its dependents is stale.
     pub(super) fn moved(&self, node: usize) {
         self.moved[node].store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_PARALLELISM;
+
+    /// A stack larger than one wave reads its last resources a round trip late: a no-op run
+    /// then waits for two or more reads one after another.
+    #[test]
+    fn the_whole_stack_is_read_in_one_wave_at_the_default_parallelism() {
+        let resources = crate::resources::stack().len();
+        assert!(
+            resources <= DEFAULT_PARALLELISM * READS_PER_STEP,
+            "{resources} resources, {} reads at once",
+            DEFAULT_PARALLELISM * READS_PER_STEP
+        );
     }
 }

@@ -1,18 +1,29 @@
 //! VPC endpoints keep the pipeline's AWS traffic off the internet: interface endpoints for
 //! Secrets Manager and Kinesis in the private subnets (private DNS, so the standard SDK
 //! hostnames resolve to them), and a gateway endpoint for S3 on the private route table.
+//!
+//! Each endpoint's policy admits only principals of this account: AWS's default policy lets
+//! any account's credentials through, so someone inside the VPC could copy PHI out to an
+//! account of theirs over the endpoint. All actions and resources stay allowed: an endpoint
+//! carries only its own service's API, so naming the service's actions would narrow nothing,
+//! and naming this stack's resources would cut off the account's other workloads in the VPC,
+//! which private DNS and the S3 route send through the endpoints too. What the condition does
+//! shut out of the private subnets is S3 access under another account's signature or none:
+//! anonymous reads (Amazon Linux package repositories) and presigned URLs another account
+//! signed (ECR image layers). medtech runs nothing there that needs them; RDS, ElastiCache and
+//! the NAT gateway do not use the endpoints.
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::api::{self, filter, is_ours, tags_value};
 use super::describe::{self, Described};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind, classify};
 use crate::context::Ctx;
-use crate::control::{Control, Severity, TRANSMISSION, control};
+use crate::control::{ACCESS, Control, Severity, TRANSMISSION, control};
 use crate::error::Error;
 use crate::logical::{Endpoint, Guards, Logical, Tier};
 use crate::naming::Zone;
@@ -38,7 +49,8 @@ const PRIVATE_PATH: Control = control(
     Severity::Medium,
     TRANSMISSION,
     "run `medtech up`",
-    "vpc_endpoint_services_allowed_principals_trust_boundaries",
+    // Prowler's endpoint-service check judges services a VPC offers, not endpoints it uses.
+    "vpc_endpoint_multi_az_enabled",
     "-",
 );
 static SERVICE: Property = Property::fixed("service_name", PRIVATE_PATH);
@@ -47,6 +59,17 @@ static STATE: Property = Property::fixed("state", PRIVATE_PATH);
 static ROUTE_TABLES: Property = Property::in_place("route_table_ids", PRIVATE_PATH);
 static SUBNETS: Property = Property::in_place("subnet_ids", PRIVATE_PATH);
 static SECURITY_GROUPS: Property = Property::in_place("security_group_ids", PRIVATE_PATH);
+static POLICY: Property = Property::in_place(
+    "policy",
+    control(
+        "Endpoint policy admits only this account's principals (no other account's credentials through the endpoint)",
+        Severity::High,
+        ACCESS,
+        "run `medtech up` (ModifyVpcEndpoint PolicyDocument)",
+        "vpc_endpoint_connections_trust_boundaries",
+        "-",
+    ),
+);
 static PRIVATE_DNS: Property = Property::in_place(
     "private_dns_enabled",
     control(
@@ -91,6 +114,22 @@ impl VpcEndpoint {
         ctx.names().endpoint(self.parts().0)
     }
 
+    /// The endpoint policy: everything, for this account's principals only (see the module
+    /// comment for why no narrower).
+    fn policy(ctx: &Ctx) -> Value {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "ThisAccountOnly",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": ctx.clients.account_id}}
+            }]
+        })
+    }
+
     fn timeout(ctx: &Ctx) -> Duration {
         Duration::from_secs(ctx.settings.services.timeouts.endpoint_minutes * 60)
     }
@@ -107,6 +146,7 @@ impl VpcEndpoint {
                 json!(endpoint.vpc_endpoint_type().map(VpcEndpointType::as_str)),
             ),
             (&STATE, json!(state_of(endpoint))),
+            (&POLICY, policy_of(endpoint)),
             (&TAGS, tags_value(endpoint.tags())),
         ]);
         if self.is_gateway() {
@@ -165,6 +205,14 @@ fn state_of(endpoint: &SdkEndpoint) -> String {
         .map(State::as_str)
         .unwrap_or("unknown")
         .to_ascii_lowercase()
+}
+
+/// The endpoint's policy as JSON, so that AWS re-serializing it (spacing, key order) is no
+/// drift; null without one, the text itself when it is not JSON.
+fn policy_of(endpoint: &SdkEndpoint) -> Value {
+    endpoint.policy_document().map_or(Value::Null, |text| {
+        serde_json::from_str(text).unwrap_or_else(|_| json!(text))
+    })
 }
 
 /// Whether the endpoint still stands or is on its way up (not gone, going or refused).
@@ -251,7 +299,7 @@ impl Resource for VpcEndpoint {
 
     fn properties(&self) -> &'static [Prop] {
         if self.is_gateway() {
-            const { &[&SERVICE, &TYPE, &STATE, &ROUTE_TABLES, &TAGS] }
+            const { &[&SERVICE, &TYPE, &STATE, &ROUTE_TABLES, &POLICY, &TAGS] }
         } else {
             const {
                 &[
@@ -261,6 +309,7 @@ impl Resource for VpcEndpoint {
                     &SUBNETS,
                     &SECURITY_GROUPS,
                     &PRIVATE_DNS,
+                    &POLICY,
                     &TAGS,
                 ]
             }
@@ -291,6 +340,7 @@ impl Resource for VpcEndpoint {
                 }),
             ),
             (&STATE, json!("available")),
+            (&POLICY, Self::policy(ctx)),
             (&TAGS, desired_tags(ctx, &self.aws_name(ctx))),
         ]);
         if self.is_gateway() {
@@ -347,6 +397,7 @@ impl Resource for VpcEndpoint {
             .create_vpc_endpoint()
             .vpc_id(&vpc)
             .service_name(self.service_name(ctx))
+            .policy_document(Self::policy(ctx).to_string())
             .tag_specifications(api::tag_spec(
                 ctx,
                 ResourceType::VpcEndpoint,
@@ -407,6 +458,7 @@ impl Resource for VpcEndpoint {
                     .set_add_route_table_ids(Some(add))
                     .set_remove_route_table_ids(Some(remove)),
                 p if p == &PRIVATE_DNS => modify.private_dns_enabled(true),
+                p if p == &POLICY => modify.policy_document(Self::policy(ctx).to_string()),
                 _ => return Err(unchangeable(self.name(), change)),
             };
             modify.send().await.op("ec2:ModifyVpcEndpoint")?;

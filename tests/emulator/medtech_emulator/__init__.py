@@ -53,6 +53,7 @@ def apply_patches() -> None:
             patches_s3,
             patches_secretsmanager,
             patches_server,
+            patches_sts,
         )
 
         for module in (
@@ -70,6 +71,7 @@ def apply_patches() -> None:
             patches_s3,
             patches_secretsmanager,
             patches_server,
+            patches_sts,
         ):
             module.apply()
         _applied = True

@@ -49,6 +49,7 @@ from typing import Any
 
 from . import credentials
 from .behaviour import Behaviour
+from .patches_ec2 import drop_interfaces, keep_interfaces
 
 # Which Describe/List operation shows which kind, and the request parameters
 # naming one resource (a request without any of them lists them all).
@@ -255,15 +256,23 @@ class Model:
                 job.event["ready_at" if job.final == "ready" else "gone_at"] = min(job.due, now)
 
     # ------------------------------------------------------------- linger
-    def linger(self, backend: Any, owner: str, subnets, groups) -> None:
+    def linger(self, backend: Any, owner: str, subnets, groups, interfaces=()) -> None:
+        """The deleted ``owner``'s network ``interfaces`` (patches_ec2) stay listed, and hold
+        ``subnets`` and ``groups``, for ``eni_linger``."""
         seconds = self.behaviour.seconds("eni_linger")
         if seconds <= 0 or not (subnets or groups):
+            drop_interfaces(interfaces)
             return
         with self.lock:
             since = self._applying_due if self._applying_due is not None else time.time()
             self.lingering.append(Linger(backend.account_id, backend.region_name, owner,
                                          frozenset(subnets or ()), frozenset(groups or ()),
                                          since + seconds))
+            if interfaces:
+                key = (backend.account_id, backend.region_name, "eni",
+                       ",".join(eni.id for eni in interfaces))
+                self.jobs[key] = Job(key, since + seconds, {}, "gone",
+                                     functools.partial(drop_interfaces, interfaces))
 
     def lingering_users(self, account: str, region: str) -> list[Linger]:
         now = time.time()
@@ -545,7 +554,8 @@ def _install_rds(m: Model) -> None:
                         f"Instance is currently {db.status} - a final snapshot cannot be taken.")
                 raise not_available(db, "delete")
             subnets, groups = users_of(db) if db is not None else (set(), set())
-            deleted = orig(self, *args, **kwargs)  # final snapshot, status deleting, gone from moto ...
+            with keep_interfaces() as interfaces:
+                deleted = orig(self, *args, **kwargs)  # final snapshot, status deleting, gone from moto ...
             rid = deleted.db_instance_identifier
             self.databases[rid] = deleted  # ... but still there (and in use) while deleting
             deleted.status = "deleting"
@@ -553,7 +563,7 @@ def _install_rds(m: Model) -> None:
             def apply():
                 if self.databases.get(rid) is deleted:
                     del self.databases[rid]
-                m.linger(self, f"RDS DB instance {rid}", subnets, groups)
+                m.linger(self, f"RDS DB instance {rid}", subnets, groups, interfaces)
             m.start("rds", self, rid, "delete", "rds_delete", apply, final="gone")
             return deleted
         return delete_db_instance
@@ -693,7 +703,8 @@ def _install_elasticache(m: Model) -> None:
             # Hold the patch's purge (it forgets a deleting group after one describe).
             rg._medtech_hold_until = float("inf")
             try:
-                rg = orig(*args)
+                with keep_interfaces() as interfaces:
+                    rg = orig(*args)
             except Exception:
                 rg._medtech_hold_until = 0.0
                 raise
@@ -702,7 +713,7 @@ def _install_elasticache(m: Model) -> None:
                 rg._medtech_hold_until = 0.0
                 rg._medtech_delete_reported = True  # purged at the next ElastiCache call
                 m.linger(self, f"ElastiCache replication group {replication_group_id}",
-                         subnets, groups)
+                         subnets, groups, interfaces)
             m.start("redis", self, replication_group_id, "delete", "redis_delete", apply,
                     final="gone")
             return rg
@@ -933,11 +944,12 @@ def _install_ec2(m: Model) -> None:
                 groups = set(endpoint.security_group_ids or []) if interface else set()
 
                 def apply(vpce_id=vpce_id, endpoint=endpoint, subnets=subnets, groups=groups):
-                    orig(self, [vpce_id])  # ENIs / routes removed
+                    with keep_interfaces() as interfaces:
+                        orig(self, [vpce_id])  # routes removed; the ENIs linger
                     if self.vpc_end_points.get(vpce_id) is endpoint:
                         del self.vpc_end_points[vpce_id]
                     m.gone_endpoints[vpce_id] = endpoint
-                    m.linger(self, f"VPC endpoint {vpce_id}", subnets, groups)
+                    m.linger(self, f"VPC endpoint {vpce_id}", subnets, groups, interfaces)
                 m.start("vpce", self, vpce_id, "delete", "vpce_delete", apply, final="gone")
             if passthrough:
                 orig(self, passthrough)

@@ -32,6 +32,18 @@ VPC endpoints
   gone already, is how a client polls several endpoints at once without a NotFound for the
   whole call.
 
+Network interfaces of other services (requester-managed)
+* An interface VPC endpoint has one network interface per subnet, carrying the endpoint's
+  security groups (moto gives them none: the VPC's default group), requester-managed, of
+  ``InterfaceType`` ``vpc_endpoint`` and described ``VPC Endpoint Interface vpce-...``, as the
+  VPC User Guide's example shows.  ``ModifyVpcEndpoint`` moves them: added or removed subnets
+  add or remove an interface, added or removed security groups change every interface's.
+* :func:`open_interface` gives RDS instances and ElastiCache nodes theirs (patches_rds.py,
+  patches_elasticache.py).  Such an interface's groups are always its owner's current ones,
+  so a Modify of the owner's groups moves them, and it is gone when its owner is deleted.
+  The latency model (lifecycle.py) keeps them, through :func:`keep_interfaces`, while the
+  owner is deleting and for ``eni_linger`` after.
+
 Elastic IPs (what the NAT gateway's lifecycle touches)
 * ``ReleaseAddress`` of a VPC address that is still associated (e.g. with a
   NAT gateway) fails with ``InvalidIPAddress.InUse`` -- the API reference:
@@ -88,6 +100,7 @@ Network ACLs
 """
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import threading
@@ -255,6 +268,7 @@ def apply() -> None:
     _patch_flow_log_delivery()
     _patch_delete_vpc_endpoints()
     _patch_network_acls()
+    _patch_endpoint_interfaces()
 
     from moto.ec2.models.vpcs import VPCEndPoint
 
@@ -492,3 +506,161 @@ def _patch_network_acls() -> None:
     r_replace_network_acl_entry.__name__ = "replace_network_acl_entry"
     NetworkACLs.create_network_acl_entry = r_create_network_acl_entry
     NetworkACLs.replace_network_acl_entry = r_replace_network_acl_entry
+
+
+# -------------------------------------------------- requester-managed network interfaces
+# Who requests each service's interfaces, and the type EC2 reports (DescribeNetworkInterfaces
+# `RequesterId`, `InterfaceType`): RDS's and ElastiCache's as AWS names them, the VPC endpoint
+# requester as the VPC User Guide's example of a requester-managed interface shows it.
+REQUESTERS = {
+    "rds": ("amazon-rds", "interface"),
+    "elasticache": ("amazon-elasticache", "interface"),
+    "vpce": ("727180483921", "vpc_endpoint"),
+}
+_interface_class = None  # made by apply(): importing this module does not touch moto
+_kept = threading.local()
+
+
+def open_interface(owner, backend, service, subnet_ids, description, groups, az=None):
+    """Give ``owner`` a requester-managed interface of ``service`` in its subnet in ``az``.
+
+    The subnet is the first of ``subnet_ids`` in ``az`` (else the first that exists) in
+    ``backend``'s account and region.  The interface's security groups are ``groups()``, read
+    at every describe: the owner's as they are then.
+    """
+    from moto.ec2.exceptions import InvalidSubnetIdError
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    subnets = []
+    for subnet_id in subnet_ids:
+        try:
+            subnets.append(ec2.get_subnet(subnet_id))
+        except InvalidSubnetIdError:
+            continue
+    if not subnets:
+        return None
+    subnet = next((s for s in subnets if s.availability_zone == az), subnets[0])
+    eni = _interface_class(ec2, subnet, service, description, groups)
+    ec2.enis[eni.id] = eni
+    owner.__dict__.setdefault("_medtech_interfaces", []).append(eni)
+    return eni
+
+
+def interfaces_of(owner) -> list:
+    return owner.__dict__.get("_medtech_interfaces", [])
+
+
+def close_interfaces(owner) -> None:
+    """``owner`` is deleted: its interfaces go with it, or to :func:`keep_interfaces`."""
+    interfaces = owner.__dict__.pop("_medtech_interfaces", [])
+    kept = getattr(_kept, "interfaces", None)
+    if kept is not None:
+        kept.extend(interfaces)
+    else:
+        drop_interfaces(interfaces)
+
+
+def drop_interfaces(interfaces) -> None:
+    for eni in interfaces:
+        eni.ec2_backend.enis.pop(eni.id, None)
+
+
+@contextlib.contextmanager
+def keep_interfaces():
+    """The interfaces that owners deleted in the block close are not dropped but collected in
+    the list it yields: the latency model drops them once they stop lingering."""
+    kept: list = []
+    _kept.interfaces = kept
+    try:
+        yield kept
+    finally:
+        _kept.interfaces = None
+
+
+def _make_interface_class():
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+    class ServiceInterface(NetworkInterface):
+        """An interface another AWS service made and manages: its groups are its owner's."""
+
+        def __init__(self, backend, subnet, service, description, groups):
+            self._owner_groups = groups
+            super().__init__(backend, subnet, None, description=description)
+            self.requester_id, self.interface_type = REQUESTERS[service]
+            self.requester_managed = True
+            self.status = "in-use"
+
+        @property
+        def _group_set(self):
+            ids = list(self._owner_groups() or [])
+            if not ids:  # an owner without groups is in the VPC's default group, as on AWS
+                default = self.ec2_backend.get_default_security_group(self.subnet.vpc_id)
+                return [default] if default is not None else []
+            found = (self.ec2_backend.get_security_group_from_id(i) for i in ids)
+            return [group for group in found if group is not None]
+
+        @_group_set.setter
+        def _group_set(self, _groups):
+            """moto's constructor gives it the default group: the owner's count instead."""
+
+    return ServiceInterface
+
+
+def _patch_endpoint_interfaces() -> None:
+    global _interface_class
+    from moto.ec2.models.vpcs import VPCBackend
+
+    _interface_class = _make_interface_class()
+
+    def is_interface(endpoint) -> bool:
+        return (endpoint.vpc_endpoint_type or "").lower() == "interface"
+
+    def sync(backend, endpoint) -> None:
+        """One interface per subnet of the endpoint, as EC2 keeps them."""
+        have = {eni.subnet.id: eni for eni in interfaces_of(endpoint)}
+        wanted = list(endpoint.subnet_ids or [])
+        drop_interfaces([eni for subnet_id, eni in have.items() if subnet_id not in wanted])
+        endpoint._medtech_interfaces = [have[s] for s in wanted if s in have]
+        for subnet_id in wanted:
+            if subnet_id not in have:
+                open_interface(endpoint, backend, "vpce", [subnet_id],
+                               f"VPC Endpoint Interface {endpoint.id}",
+                               lambda: endpoint.security_group_ids)
+        endpoint.network_interface_ids = [eni.id for eni in interfaces_of(endpoint)]
+
+    orig_create = VPCBackend.create_vpc_endpoint
+
+    @functools.wraps(orig_create)
+    def create_vpc_endpoint(self, *args, **kwargs):
+        endpoint = orig_create(self, *args, **kwargs)
+        if is_interface(endpoint):
+            # moto's own: in the VPC's default group, and made by nobody.
+            for eni_id in endpoint.network_interface_ids or []:
+                self.enis.pop(eni_id, None)
+            sync(self, endpoint)
+        return endpoint
+
+    orig_modify = VPCBackend.modify_vpc_endpoint
+
+    @functools.wraps(orig_modify)
+    def modify_vpc_endpoint(self, vpc_id, *args, **kwargs):
+        orig_modify(self, vpc_id, *args, **kwargs)
+        endpoint = self.vpc_end_points.get(vpc_id)  # moto's name for the endpoint's id
+        if endpoint is not None and is_interface(endpoint):
+            sync(self, endpoint)
+
+    orig_delete = VPCBackend.delete_vpc_endpoints
+
+    @functools.wraps(orig_delete)
+    def delete_vpc_endpoints(self, vpce_ids=None):
+        for vpce_id in vpce_ids or []:
+            endpoint = self.vpc_end_points.get(vpce_id)
+            if endpoint is not None and is_interface(endpoint):
+                close_interfaces(endpoint)
+                endpoint.network_interface_ids = []  # else moto drops the kept ones itself
+        return orig_delete(self, vpce_ids)
+
+    VPCBackend.create_vpc_endpoint = create_vpc_endpoint
+    VPCBackend.modify_vpc_endpoint = modify_vpc_endpoint
+    VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints

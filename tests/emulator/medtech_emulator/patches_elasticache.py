@@ -68,6 +68,13 @@ TestFailover (moto: not implemented)
   ``NodeGroupNotFoundFault``; a group without automatic failover or without a
   replica, or not ``available``, is ``InvalidReplicationGroupState``.
 
+Network interfaces
+* Each node (member cache cluster) has a requester-managed network interface
+  (``RequesterId`` ``amazon-elasticache``, ``InterfaceType`` ``interface``, described
+  ``ElastiCache <cluster-id>``) in the cache subnet group's subnet of its AZ, carrying the
+  group's security groups, also after ``ModifyReplicationGroup`` changes them; it goes with
+  the node (moto makes none, so ``DescribeNetworkInterfaces`` showed the groups unused).
+
 DeleteReplicationGroup
 * The group (and its member clusters) reports ``deleting`` on the first
   describe after the delete and is gone afterwards
@@ -88,6 +95,7 @@ import threading
 import time
 
 from . import credentials
+from .patches_ec2 import close_interfaces, open_interface
 
 _lock = threading.RLock()
 # What a group created without SnapshotWindow reports: AWS picks an hour from an 8-hour block
@@ -267,6 +275,7 @@ def apply() -> None:
             rg = orig_create(*bound.args, **bound.kwargs)
             if disabled:
                 _finish_group(self, rg, a)
+                open_node_interfaces(self, rg)
             token = a.get("auth_token")
             credentials.set_redis_tokens(self, rg, (token,) if token else ())
             return rg
@@ -333,6 +342,17 @@ def apply() -> None:
             cluster.transit_encryption_mode = rg.transit_encryption_mode if tls else None
             backend.cache_clusters[cid] = cluster
 
+    def open_node_interfaces(backend, rg) -> None:
+        """One interface per node, in the cache subnet group's subnet of the node's AZ."""
+        group = backend.cache_subnet_groups.get(rg.cache_subnet_group_name or "")
+        subnet_ids = list(getattr(group, "subnet_ids", None) or [])
+        for cid in rg.member_clusters:
+            cluster = backend.cache_clusters.get(cid)
+            if cluster is not None:
+                open_interface(cluster, backend, "elasticache", subnet_ids, f"ElastiCache {cid}",
+                               lambda cluster=cluster: cluster.security_group_ids,
+                               az=cluster.preferred_availability_zone)
+
     orig_describe = ElastiCacheBackend.describe_replication_groups
 
     @functools.wraps(orig_describe)
@@ -378,6 +398,7 @@ def apply() -> None:
                     cluster.replication_group_id = None
                 else:
                     cluster.cache_cluster_status = "deleting"
+                    close_interfaces(cluster)
             return rg
 
     def auth_change(rg, token, strategy, user_groups) -> tuple[str, ...] | None:

@@ -30,6 +30,10 @@ know as asymmetric). A 2048-bit key takes 20-700 ms of the emulator's CPU, so ea
 than a minute of modeled AWS time, which real KMS does not spend (a symmetric key has no key
 pair, and no ``Sign``, ``Verify`` or ``GetPublicKey``). Here such keys get no private key at
 all; asymmetric specs are generated as before.
+
+**MultiRegion.** ``DescribeKey`` (and ``CreateKey``) report ``MultiRegion: false`` for a key
+created without ``MultiRegion``, as KMS does; moto stored the missing parameter and answered
+``null``, which a client that reads the flag as a boolean (a compliance scanner) cannot take.
 """
 from __future__ import annotations
 
@@ -153,3 +157,14 @@ def apply() -> None:
         return orig_cancel(self, key.id)
 
     backend.cancel_key_deletion = cancel_key_deletion
+
+    orig_create = backend.create_key
+    create_signature = inspect.signature(orig_create)
+
+    @functools.wraps(orig_create)
+    def create_key(self, *args, **kwargs):
+        bound = create_signature.bind(self, *args, **kwargs)
+        bound.arguments["multi_region"] = bool(bound.arguments.get("multi_region"))
+        return orig_create(*bound.args, **bound.kwargs)
+
+    backend.create_key = create_key

@@ -89,6 +89,13 @@ CAs, ports and enhanced monitoring
   ``arn:aws:logs:<region>:<account>:log-group:RDSOSMetrics:log-stream:<DbiResourceId>``
   (moto: never), and each instance has its own ``DbiResourceId`` (moto: one for all).
 
+Network interfaces
+* A DB instance has a requester-managed network interface (``RequesterId`` ``amazon-rds``,
+  ``InterfaceType`` ``interface``, described ``RDSNetworkInterface``) in the subnet of its DB
+  subnet group in its AZ, and a Multi-AZ one a second in its standby's AZ, carrying the
+  instance's VPC security groups, also after ``ModifyDBInstance`` changes them; they go with
+  the instance (moto makes none, so ``DescribeNetworkInterfaces`` showed the groups unused).
+
 Event subscriptions
 * ``CreateEventSubscription`` checks what RDS checks: the topic exists
   (``SNSTopicArnNotFound``), the source type is one RDS has (``InvalidParameterValue``),
@@ -119,6 +126,7 @@ import json
 import re
 
 from ._kms import default_service_key_arn, find_key, usable
+from .patches_ec2 import close_interfaces, open_interface
 
 _FAMILY = re.compile(
     r"^(postgres(9\.[3-6]|1[0-8])"
@@ -567,6 +575,7 @@ def apply() -> None:
     RDSBackend.iter_tagged_resources = iter_tagged_resources
     _install_event_subscriptions()
     _install_certificates_ports_and_monitoring()
+    _install_network_interfaces()
 
 
 # ------------------------------------------------------------ event subscriptions
@@ -952,3 +961,31 @@ def _install_certificates_ports_and_monitoring() -> None:
                              "DefaultCertificateForNewLaunches": _DEFAULT_CA})
 
     RDSResponse.describe_certificates = r_describe_certificates
+
+
+def _install_network_interfaces() -> None:
+    from moto.rds.models import RDSBackend
+
+    orig_create = RDSBackend.create_db_instance
+    orig_delete = RDSBackend.delete_db_instance
+
+    @functools.wraps(orig_create)
+    def create_db_instance(self, db_kwargs):
+        database = orig_create(self, db_kwargs)
+        group = getattr(database, "db_subnet_group", None)
+        subnet_ids = [s.id for s in (getattr(group, "_subnets", None) or [])]
+        # The primary's AZ, and a Multi-AZ instance's standby's.
+        azs = dict.fromkeys([database.availability_zone, database.secondary_availability_zone])
+        for az in filter(None, azs):
+            open_interface(database, self, "rds", subnet_ids, "RDSNetworkInterface",
+                           lambda: database.vpc_security_group_ids, az=az)
+        return database
+
+    @functools.wraps(orig_delete)
+    def delete_db_instance(self, *args, **kwargs):
+        database = orig_delete(self, *args, **kwargs)
+        close_interfaces(database)
+        return database
+
+    RDSBackend.create_db_instance = create_db_instance
+    RDSBackend.delete_db_instance = delete_db_instance
