@@ -239,7 +239,16 @@ impl Resource for BackupPlan {
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let name = ctx.names().backup_plan();
-        let found = find(
+        // The recorded plan's tags are asked for beside the plan, not after it: one round
+        // trip for a no-op run. They count only if the plan found is the recorded one.
+        let recorded_arn = recorded.and_then(|r| r.attr("arn"));
+        let early_tags = async {
+            match recorded_arn {
+                Some(arn) => Some(read_tags(ctx, arn).await),
+                None => None,
+            }
+        };
+        let lookup = find(
             self.name(),
             "backup plan",
             recorded,
@@ -250,8 +259,9 @@ impl Resource for BackupPlan {
                     Lookup::Name(name) => Self::named(ctx, &name).await,
                 }
             },
-        )
-        .await?;
+        );
+        let (found, early_tags) = tokio::join!(lookup, early_tags);
+        let found = found?;
         let Some((_, plan)) = found else {
             return Ok(None);
         };
@@ -263,7 +273,11 @@ impl Resource for BackupPlan {
                 .find(|r| r.rule_name() == name)
                 .map_or(Value::Null, Self::observed_rule)
         };
-        let tags = read_tags(ctx, recorded_attr(self.name(), &record, "arn")?).await?;
+        let arn = recorded_attr(self.name(), &record, "arn")?;
+        let tags = match early_tags {
+            Some(tags) if recorded_arn == Some(arn) => tags?,
+            _ => read_tags(ctx, arn).await?,
+        };
         Ok(Some(Observed {
             properties: Properties::from([
                 (&DAILY, rule(DAILY_RULE)),

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use super::tags::RdsTags;
 use crate::aws::{AwsError, AwsResultExt};
-use crate::context::Ctx;
+use crate::context::{Ctx, ListKey};
 use crate::control::{ACTIVITY, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, RdsEvents};
@@ -156,6 +156,26 @@ struct Spec {
 
 pub(crate) struct RdsEventSubscription {
     events: RdsEvents,
+}
+
+/// Every subscription of the account and region, the batched list the four reads take theirs
+/// from. Unfiltered, yet its cost cannot grow with the account: RDS allows 20 event
+/// subscriptions per account and region, one page of the 100 asked for.
+const SUBSCRIPTIONS: ListKey<Vec<EventSubscription>> = ListKey::new(DESCRIBE);
+
+async fn all_subscriptions(ctx: &Ctx) -> Result<Vec<EventSubscription>, Error> {
+    let mut pages = ctx
+        .clients
+        .rds
+        .describe_event_subscriptions()
+        .max_records(100)
+        .into_paginator()
+        .send();
+    let mut all = Vec::new();
+    while let Some(page) = pages.next().await {
+        all.extend_from_slice(page.op(DESCRIBE)?.event_subscriptions_list());
+    }
+    Ok(all)
 }
 
 impl RdsEventSubscription {
@@ -434,7 +454,19 @@ impl Resource for RdsEventSubscription {
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let Some(sub) = self.describe(ctx).await? else {
+        let listed = ctx
+            .listed(&SUBSCRIPTIONS, || all_subscriptions(ctx))
+            .await?;
+        let sub = match listed {
+            Some(list) => {
+                let name = self.aws_name(ctx);
+                list.iter()
+                    .find(|s| s.cust_subscription_id() == Some(name.as_str()))
+                    .cloned()
+            }
+            None => self.describe(ctx).await?,
+        };
+        let Some(sub) = sub else {
             return Ok(None);
         };
         let arn = sub
