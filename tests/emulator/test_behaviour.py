@@ -299,6 +299,14 @@ def test_behaviour_from_cli_file_and_runtime_endpoint(server):
 
 
 # ======================================================================= RDS
+def rds_groups(rds, uid, subnets):
+    """The subnet and parameter groups ``rds_args`` names."""
+    rds.create_db_subnet_group(DBSubnetGroupName=f"medtech-db-subnets-{uid}",
+                               DBSubnetGroupDescription="d", SubnetIds=subnets)
+    rds.create_db_parameter_group(DBParameterGroupName=f"medtech-pg-{uid}",
+                                  DBParameterGroupFamily="postgres16", Description="d")
+
+
 def rds_args(uid, name, sg, **extra):
     return {"DBInstanceIdentifier": name, "Engine": "postgres", "EngineVersion": "16",
             "DBInstanceClass": "db.t3.micro",
@@ -310,10 +318,7 @@ def rds_args(uid, name, sg, **extra):
 def test_rds_states_refusals_and_lingering_dependencies(emu, uid):
     ec2, rds = emu("ec2"), emu("rds")
     _, subnets, sg = network(ec2, uid)
-    rds.create_db_subnet_group(DBSubnetGroupName=f"medtech-db-subnets-{uid}",
-                               DBSubnetGroupDescription="d", SubnetIds=subnets)
-    rds.create_db_parameter_group(DBParameterGroupName=f"medtech-pg-{uid}",
-                                  DBParameterGroupFamily="postgres16", Description="d")
+    rds_groups(rds, uid, subnets)
     name = f"medtech-rds-{uid}"
 
     def status():
@@ -395,10 +400,7 @@ def test_rds_states_refusals_and_lingering_dependencies(emu, uid):
 def test_iam_propagation(emu, uid):
     ec2, rds, iam, logs = emu("ec2"), emu("rds"), emu("iam"), emu("logs")
     vpc, subnets, sg = network(ec2, uid)
-    rds.create_db_subnet_group(DBSubnetGroupName=f"medtech-db-subnets-{uid}",
-                               DBSubnetGroupDescription="d", SubnetIds=subnets)
-    rds.create_db_parameter_group(DBParameterGroupName=f"medtech-pg-{uid}",
-                                  DBParameterGroupFamily="postgres16", Description="d")
+    rds_groups(rds, uid, subnets)
     logs.create_log_group(logGroupName=f"/medtech/{uid}/vpc-flow")
     flow_args = dict(ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL",
                      LogDestinationType="cloud-watch-logs", LogGroupName=f"/medtech/{uid}/vpc-flow")
@@ -1017,10 +1019,7 @@ def test_a_modification_is_described_after_modify_lag(emu, uid):
     emu.behave(LAGGED)
     ec2, rds = emu("ec2"), emu("rds")
     _, subnets, sg = network(ec2, uid)
-    rds.create_db_subnet_group(DBSubnetGroupName=f"medtech-db-subnets-{uid}",
-                               DBSubnetGroupDescription="d", SubnetIds=subnets)
-    rds.create_db_parameter_group(DBParameterGroupName=f"medtech-pg-{uid}",
-                                  DBParameterGroupFamily="postgres16", Description="d")
+    rds_groups(rds, uid, subnets)
     name = f"medtech-rds-{uid}"
     rds.create_db_instance(**rds_args(uid, name, sg, BackupRetentionPeriod=7))
 

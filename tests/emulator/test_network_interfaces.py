@@ -16,6 +16,7 @@ from test_behaviour import (  # noqa: F401 (fixtures)
     emu,
     eventually,
     rds_args,
+    rds_groups,
     refused,
     server,
     settles,
@@ -145,10 +146,7 @@ def test_each_cache_node_has_an_interface_in_the_groups_security_groups(aws, uid
 def test_the_interfaces_of_a_deleted_instance_are_what_lingers(emu, uid):
     ec2, rds = emu("ec2"), emu("rds")
     vpc, subnets, sg = bare_network(ec2, uid)
-    rds.create_db_subnet_group(DBSubnetGroupName=f"medtech-db-subnets-{uid}",
-                               DBSubnetGroupDescription="d", SubnetIds=subnets)
-    rds.create_db_parameter_group(DBParameterGroupName=f"medtech-pg-{uid}",
-                                  DBParameterGroupFamily="postgres16", Description="d")
+    rds_groups(rds, uid, subnets)
     name = f"medtech-rds-{uid}"
 
     def status():
