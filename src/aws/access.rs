@@ -16,6 +16,16 @@ use crate::config::AwsTarget;
 
 const OPERATION: &str = "sts:GetCallerIdentity";
 
+/// AWS answered the first call with a 5xx or a throttle: it is reachable and the credentials
+/// were not the problem, so the call deserves the retries every other call gets.
+pub(super) fn answered_but_failed<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    matches!(err, SdkError::ServiceError(_) | SdkError::ResponseError(_))
+        && AwsError::from_sdk(OPERATION, err).kind.is_retryable()
+}
+
 /// The first call (`sts:GetCallerIdentity`) failed: say what is wrong with the access to AWS,
 /// rather than the SDK's nested error.
 /// `undefined_profile` is the profile asked for when the profile files do not define it.
@@ -32,17 +42,25 @@ where
         .as_deref()
         .map_or_else(String::new, |e| format!(" at {e}"));
     let (kind, detail) = match (err, undefined_profile) {
-        (SdkError::DispatchFailure(f), _) if f.is_io() || f.is_timeout() => (
-            ErrorKind::Transient,
-            format!(
-                "cannot reach AWS{at} ({}); check --endpoint-url / AWS_ENDPOINT_URL, the network and any proxy",
-                errors::chain(
-                    f.as_connector_error()
-                        .map_or(err as &dyn std::error::Error, |c| c
-                            as &dyn std::error::Error)
-                )
-            ),
-        ),
+        // A refused, reset or half-answered connection (hyper files the last under "other");
+        // the credentials chain's failures are dispatch failures too, and are told apart below.
+        (SdkError::DispatchFailure(f), _)
+            if f.is_io()
+                || f.is_timeout()
+                || (f.is_other() && credentials_failure(err).is_none()) =>
+        {
+            (
+                ErrorKind::Transient,
+                format!(
+                    "cannot reach AWS{at} ({}); check --endpoint-url / AWS_ENDPOINT_URL, the network and any proxy",
+                    errors::chain(
+                        f.as_connector_error()
+                            .map_or(err as &dyn std::error::Error, |c| c
+                                as &dyn std::error::Error)
+                    )
+                ),
+            )
+        }
         (SdkError::TimeoutError(_), _) => (
             ErrorKind::Transient,
             format!(

@@ -82,7 +82,7 @@ impl Clients {
         let sts = counted_client!(aws_sdk_sts, &config, &calls);
         // Two attempts, not ten: an unreachable endpoint or missing credentials should be
         // reported within seconds, not after a minute of backoff.
-        let identity = sts
+        let mut identity = sts
             .get_caller_identity()
             .customize()
             .config_override(
@@ -91,6 +91,13 @@ impl Clients {
             )
             .send()
             .await;
+        // But an AWS that answered, with a 5xx or a throttle, is reachable: it gets the retry
+        // budget of every other call rather than failing the run on two unlucky answers.
+        if let Err(e) = &identity
+            && access::answered_but_failed(e)
+        {
+            identity = sts.get_caller_identity().send().await;
+        }
         let identity = match identity {
             Ok(identity) => identity,
             Err(e) => {

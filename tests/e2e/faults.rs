@@ -222,3 +222,30 @@ async fn ctrl_c_stops_waiting_saves_state_and_the_next_run_resumes() {
     assert_eq!(all["db_instance"].len(), 1, "{all:?}");
     t.run_ok(&["verify"]);
 }
+
+/// The first call, `sts:GetCallerIdentity`, is answered 500 or throttled three times running
+/// (the layer's longest streak). A reachable AWS that errs is retried like every other call;
+/// only an unreachable endpoint is reported after two attempts.
+#[tokio::test]
+async fn a_failing_first_call_is_retried_like_any_other() {
+    for fault in ["server_error", "throttle"] {
+        let t = TestContext::with_behaviour(
+            "sts",
+            json!({
+                "seed": 1,
+                "fault_rate": 1.0,
+                "faults": [fault],
+                "fault_operations": ["sts:GetCallerIdentity"],
+                "max_consecutive_faults": 3,
+            }),
+        )
+        .await;
+        t.run_ok(&["plan"]);
+        let stats = t.emulator_stats();
+        assert_eq!(
+            stats["operations"]["sts:GetCallerIdentity"]["faults"][fault].as_u64(),
+            Some(3),
+            "{fault}: {stats}"
+        );
+    }
+}
