@@ -4,8 +4,10 @@
 //! binary did. Tests assert on what the emulator reports, never on what medtech says.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -25,9 +27,68 @@ pub(crate) use sent;
 
 /// A running emulator, stopped when dropped.
 pub(crate) struct Emulator {
-    child: Child,
+    pid: i32,
     pub endpoint: String,
     dir: tempfile::TempDir,
+}
+
+/// The fork server (`server.py --fork-server`): one Python process that loads moto and the
+/// patches once and forks a ready emulator per test, instead of about two seconds of CPU per
+/// start. It lives as long as this test process, whose end closes its stdin; then it kills
+/// what it forked and exits.
+struct Zygote {
+    requests: ChildStdin,
+    replies: BufReader<ChildStdout>,
+    _process: Child,
+}
+
+static ZYGOTE: OnceLock<Mutex<Zygote>> = OnceLock::new();
+
+impl Zygote {
+    fn start() -> Mutex<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/emulator-setup (scripts/test does it)",
+            python.display()
+        );
+        let mut process = Command::new(python)
+            .arg(root.join("tests/emulator/server.py"))
+            .arg("--fork-server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the emulator's fork server");
+        let requests = process.stdin.take().expect("fork server stdin");
+        let replies = BufReader::new(process.stdout.take().expect("fork server stdout"));
+        Mutex::new(Self {
+            requests,
+            replies,
+            _process: process,
+        })
+    }
+
+    /// Forks an emulator running `server.py ARGS` with its stderr in `log`; its pid.
+    fn fork(args: &[String], log: &Path) -> i32 {
+        let mut zygote = ZYGOTE
+            .get_or_init(Self::start)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let request = serde_json::json!({"args": args, "stderr": log});
+        writeln!(zygote.requests, "{request}").expect("ask the fork server for an emulator");
+        let mut reply = String::new();
+        zygote
+            .replies
+            .read_line(&mut reply)
+            .expect("the fork server's answer");
+        let reply: Value = serde_json::from_str(&reply)
+            .unwrap_or_else(|e| panic!("fork server answered {reply:?}: {e}"));
+        reply["pid"]
+            .as_i64()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .unwrap_or_else(|| panic!("fork server answered {reply}"))
+    }
 }
 
 impl Emulator {
@@ -37,29 +98,19 @@ impl Emulator {
 
     /// With a latency/fault behaviour (see tests/emulator/README.md).
     pub(crate) fn start_with(behaviour: Option<&serde_json::Value>) -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let python = root.join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run scripts/emulator-setup (scripts/test does it)",
-            python.display()
-        );
         let dir = tempfile::tempdir().expect("temp dir");
         let port_file = dir.path().join("port");
-        let log = std::fs::File::create(dir.path().join("emulator.log")).expect("log file");
-        let mut child = Command::new(python)
-            .arg(root.join("tests/emulator/server.py"))
-            .args(["--port", "0", "--port-file"])
-            .arg(&port_file)
-            .args(
-                behaviour
-                    .map(|b| vec!["--behaviour".to_owned(), b.to_string()])
-                    .unwrap_or_default(),
-            )
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the emulator");
+        let log = dir.path().join("emulator.log");
+        let mut args = vec![
+            "--port".to_owned(),
+            "0".to_owned(),
+            "--port-file".to_owned(),
+            port_file.display().to_string(),
+        ];
+        if let Some(b) = behaviour {
+            args.extend(["--behaviour".to_owned(), b.to_string()]);
+        }
+        let pid = Zygote::fork(&args, &log);
         let started = Instant::now();
         let port = loop {
             if let Some(port) = std::fs::read_to_string(&port_file)
@@ -68,19 +119,19 @@ impl Emulator {
             {
                 break port;
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                let log =
-                    std::fs::read_to_string(dir.path().join("emulator.log")).unwrap_or_default();
-                panic!("emulator exited with {status}:\n{log}");
+            // The fork server reaps its children, so a pid that is gone has exited.
+            if unsafe { libc::kill(pid, 0) } != 0 {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("emulator exited before it listened:\n{log}");
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
                 "emulator did not start in 60 s"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(10));
         };
         Self {
-            child,
+            pid,
             endpoint: format!("http://127.0.0.1:{port}"),
             dir,
         }
@@ -93,8 +144,7 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
     }
 }
 

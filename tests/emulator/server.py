@@ -4,6 +4,7 @@
 Usage:
     server.py [--host 127.0.0.1] [--port N] [--port-file PATH] [--log-requests]
               [--behaviour '<json>' | --behaviour @file.json]
+    server.py --fork-server     (one ready emulator per request on stdin; zygote.py)
 
 --port 0 (the default) picks a free port.  Once the socket accepts
 connections the bound port is written atomically to --port-file (if given)
@@ -44,10 +45,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
     parser.add_argument("--port-file", help="write the bound port here once accepting connections")
     parser.add_argument("--log-requests", action="store_true", help="log every request to stderr")
+    parser.add_argument("--fork-server", action="store_true",
+                        help="serve fork requests on stdin instead (for test suites; see "
+                             "medtech_emulator/zygote.py)")
     parser.add_argument("--behaviour", metavar="JSON|@FILE",
                         help="latency/fault behaviour as JSON or @path to a JSON file "
                              "(default: $MEDTECH_EMULATOR_BEHAVIOUR, else everything off)")
     args = parser.parse_args(argv)
+
+    # Fake credentials for moto's own internal calls; never real ones.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+    if args.fork_server:
+        from medtech_emulator import zygote
+
+        return zygote.serve(main)
 
     from medtech_emulator.behaviour import BehaviourError, resolve
 
@@ -56,11 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     except BehaviourError as exc:
         print(f"medtech-emulator: invalid behaviour: {exc}", file=sys.stderr)
         return 2
-
-    # Fake credentials for moto's own internal calls; never real ones.
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
     from medtech_emulator.app import EmulatorServer, write_port_file
 

@@ -1503,6 +1503,32 @@ def test_refused_conditional_requests_are_412(aws, uid):
         assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
 
 
+def test_conditional_writes_racing_on_one_key_have_one_winner(aws, uid):
+    """S3 applies a conditional write atomically: of many If-None-Match puts of one key sent
+    at once, exactly one succeeds (medtech's state lock rests on it). moto checks and then
+    stores, so two racing requests both passed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = aws("s3")
+    bucket = f"medtech-race-{uid}"
+    s3.create_bucket(Bucket=bucket)
+
+    def take(round_: int, n: int) -> bool:
+        try:
+            s3.put_object(Bucket=bucket, Key=f"dev{round_}.lock", Body=str(n).encode(),
+                          IfNoneMatch="*")
+            return True
+        except ClientError as err:
+            assert err.response["Error"]["Code"] in ("PreconditionFailed",
+                                                     "ConditionalRequestConflict"), err
+            return False
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for round_ in range(20):
+            wins = sum(pool.map(lambda n: take(round_, n), range(8)))
+            assert wins == 1, f"round {round_}: {wins} writers took the key"
+
+
 def test_bucket_lifecycle_and_tagging_answer_with_the_aws_root_elements(emulator, aws, uid):
     """The Rust SDK reads GetBucketLifecycleConfiguration only under <LifecycleConfiguration>
     and GetBucketTagging only under <Tagging>."""

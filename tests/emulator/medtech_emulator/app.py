@@ -108,13 +108,35 @@ def build_app(extra: list[Middleware] | None = None, behaviour: Any = None) -> W
     from .cbor_front import CborFront
 
     lifecycle.install()
-    app: WSGIApp = DomainDispatcherApplication(create_backend_app)
+    global _prepared
+    app: WSGIApp = _prepared or DomainDispatcherApplication(create_backend_app)
+    _prepared = None
     app = ErrorFront(app)
     app = CborFront(app)
     app = BehaviourFront(app, behaviour)
     for middleware in reversed(extra or []):
         app = middleware(app)
     return app
+
+
+_prepared: WSGIApp | None = None
+
+
+def prepare_dispatcher(services: Iterable[str]) -> None:
+    """Load moto, the patches and each service's app now, for the next :func:`build_app`.
+
+    A fork server calls this once; every emulator it forks then starts ready.
+    """
+    from . import apply_patches
+
+    apply_patches()
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    global _prepared
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    for service in services:
+        dispatcher.app_instances[service] = dispatcher.create_app(service)
+    _prepared = dispatcher
 
 
 def _request_handler(log_requests: bool):

@@ -25,6 +25,10 @@ Real-AWS behaviour reproduced (moto 5.2.5 differs):
   ``412 PreconditionFailed``, and a conditional write racing another on the same
   key ``409 ConditionalRequestConflict``.  Behind this emulator's model loader moto
   sent both as 400, which no client recognises as a failed condition.
+* A conditional write is atomic: of ``If-None-Match: *`` puts of one key racing
+  each other, exactly one succeeds, and an ``If-Match`` put or delete sees the
+  object as the last write left it.  moto checks the condition and then stores,
+  with nothing between, so on its threaded server two racing lock takers both won.
 * Under IAM enforcement, each bucket call is checked as the IAM action AWS
   checks: ``HeadBucket`` as ``s3:ListBucket``; Get/Put of default encryption as
   ``s3:GetEncryptionConfiguration``/``s3:PutEncryptionConfiguration``, of the
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 
 # moto's root element -> AWS's, per operation whose answer moto names after itself.
 _ROOTS = {
@@ -84,6 +89,7 @@ def apply() -> None:
         _rename_root(S3Response, name, {moto_root: aws_root})
     _rename_root(S3Response, "_bucket_response_get", _LISTINGS)
     _foreign_head_is_403(S3Response)
+    _object_writes_are_atomic(S3Response)
     _requests_come_over_tls()
 
     original_error = S3Serializer._serialized_error_to_response
@@ -97,6 +103,20 @@ def apply() -> None:
         return resp
 
     S3Serializer._serialized_error_to_response = _serialized_error_to_response
+
+
+def _object_writes_are_atomic(cls) -> None:
+    # One lock for every object write: the condition and the store happen as one step.
+    writes = threading.Lock()
+    for name in ("put_object", "delete_object"):
+        original = getattr(cls, name)
+
+        @functools.wraps(original)
+        def write(self, _original=original):
+            with writes:
+                return _original(self)
+
+        setattr(cls, name, write)
 
 
 def _rename_root(cls, name: str, renames: dict[bytes, bytes]) -> None:
