@@ -14,8 +14,9 @@ Protocol, one JSON object per line:
 ``args`` are ``server.py``'s own.  The emulator's stderr goes to ``stderr``;
 its stdin and stdout are /dev/null.  The caller stops an emulator by killing its
 pid; the zygote reaps it.  When stdin closes (the test process ended, however it
-ended) the zygote kills every emulator it forked and exits, and each emulator
-also dies with the zygote, so nothing outlives the suite.
+ended) the zygote exits, and the kernel kills every emulator it forked
+(``PR_SET_PDEATHSIG``), so nothing outlives the suite.  The zygote keeps no list
+of pids to kill itself: a pid reaped long ago may by then name another process.
 
 The zygote stays single-threaded, so each fork starts from a consistent copy:
 moto's backends for the default account exist but are empty, exactly as a fresh
@@ -65,31 +66,21 @@ def serve(run_emulator: Callable[[list[str]], int]) -> int:
     preload()
     # Children are reaped by the kernel; a killed emulator leaves no zombie.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    children: list[int] = []
-    requests = sys.stdin.buffer
     replies = sys.stdout
-    try:
-        for line in requests:
-            try:
-                request = json.loads(line)
-                args = [str(a) for a in request["args"]]
-                stderr_path = str(request["stderr"])
-            except (ValueError, KeyError, TypeError) as exc:
-                replies.write(json.dumps({"error": f"bad request: {exc}"}) + "\n")
-                replies.flush()
-                continue
-            pid = os.fork()
-            if pid == 0:
-                _become_emulator(run_emulator, args, stderr_path)
-            children.append(pid)
-            replies.write(json.dumps({"pid": pid}) + "\n")
+    for line in sys.stdin.buffer:
+        try:
+            request = json.loads(line)
+            args = [str(a) for a in request["args"]]
+            stderr_path = str(request["stderr"])
+        except (ValueError, KeyError, TypeError) as exc:
+            replies.write(json.dumps({"error": f"bad request: {exc}"}) + "\n")
             replies.flush()
-    finally:
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _become_emulator(run_emulator, args, stderr_path)
+        replies.write(json.dumps({"pid": pid}) + "\n")
+        replies.flush()
     return 0
 
 
@@ -98,7 +89,7 @@ def _become_emulator(run_emulator: Callable[[list[str]], int], args: list[str],
     status = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        # Die with the zygote, even if it is killed before it can kill us.
+        # Die with the zygote, however it ends; exit if it ended before this line.
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() == 1:
