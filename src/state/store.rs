@@ -22,6 +22,13 @@ pub(crate) const LEASE: Duration = Duration::from_secs(120);
 /// The shortest lease: renewals every third of it must fit between a busy machine's pauses.
 const MIN_LEASE: Duration = Duration::from_secs(3);
 
+/// How long the S3 writer lets records gather before it writes the latest. Steps that end
+/// together (a resource's id, then its read-back attributes; several resources at once) then
+/// cost one write, not one each behind each other, and above all at the end of a run, where
+/// `finish` writes at once and would otherwise wait for a write already in flight. A killed
+/// run loses at most this much more, and re-adopts it by tags as before.
+const SETTLE: Duration = Duration::from_millis(100);
+
 /// How often a run waiting for a local lock tries again (a lock on one disk frees at once).
 const LOCAL_POLL: Duration = Duration::from_millis(500);
 
@@ -190,30 +197,23 @@ impl Store {
                     Some(Held::S3(lock)) => Some(Arc::clone(lock)),
                     _ => None,
                 };
-                let (tx, mut rx) = watch::channel::<Option<State>>(None);
+                let (tx, rx) = watch::channel::<Option<State>>(None);
                 let failed: Arc<Mutex<Option<StateError>>> = Arc::default();
                 let store = Arc::clone(store);
                 let failure = Arc::clone(&failed);
                 let task = tokio::spawn(async move {
-                    // A state sent before the sender closed is still seen: `changed` reports
-                    // an unseen value before it reports the close.
-                    while rx.changed().await.is_ok() {
-                        let Some(state) = rx.borrow_and_update().clone() else {
-                            continue;
-                        };
-                        let saved = match &lock {
-                            Some(lock) => lock.check(),
-                            None => Ok(()),
-                        };
-                        if let Err(e) = async {
-                            saved?;
+                    let written = drain(rx, SETTLE, |state| {
+                        let (store, lock) = (Arc::clone(&store), lock.clone());
+                        async move {
+                            if let Some(lock) = &lock {
+                                lock.check()?;
+                            }
                             store.save(&state).await
                         }
-                        .await
-                        {
-                            *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
-                            return;
-                        }
+                    })
+                    .await;
+                    if let Err(e) = written {
+                        *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
                     }
                 });
                 Writer::S3 {
@@ -224,6 +224,30 @@ impl Store {
             }
         }
     }
+}
+
+/// Writes what `rx` is sent, the latest winning and one write at a time: a write goes out
+/// `settle` after the first record it carries (a steady stream of records still gets written),
+/// or at once when the sender closes. Returns the first failed write. A state sent before the sender closed is still written: `changed` reports an
+/// unseen value before it reports the close.
+async fn drain<W, F>(
+    mut rx: watch::Receiver<Option<State>>,
+    settle: Duration,
+    mut write: W,
+) -> Result<(), StateError>
+where
+    W: FnMut(State) -> F,
+    F: std::future::Future<Output = Result<(), StateError>>,
+{
+    while rx.changed().await.is_ok() {
+        let quiet_until = tokio::time::Instant::now() + settle;
+        while let Ok(Ok(())) = tokio::time::timeout_at(quiet_until, rx.changed()).await {}
+        let Some(state) = rx.borrow_and_update().clone() else {
+            continue;
+        };
+        write(state).await?;
+    }
+    Ok(())
 }
 
 pub(crate) enum Writer {
@@ -275,5 +299,101 @@ impl Writer {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(n: u32) -> State {
+        let mut state = State::new(
+            &crate::naming::EnvName::parse("dev").unwrap(),
+            "us-east-1",
+            "123456789012",
+        );
+        state.updated_at = chrono::DateTime::from_timestamp(i64::from(n), 0).unwrap();
+        state
+    }
+
+    type Written = Arc<Mutex<Vec<State>>>;
+
+    /// Runs `drain` in the background, recording what it writes.
+    fn spawn_drain(
+        settle: Duration,
+    ) -> (
+        watch::Sender<Option<State>>,
+        Written,
+        JoinHandle<Result<(), StateError>>,
+    ) {
+        let (tx, rx) = watch::channel(None);
+        let written: Arc<Mutex<Vec<State>>> = Arc::default();
+        let sink = Arc::clone(&written);
+        let task = tokio::spawn(drain(rx, settle, move |state| {
+            sink.lock().unwrap().push(state);
+            std::future::ready(Ok(()))
+        }));
+        (tx, written, task)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn records_that_end_together_are_written_once_and_at_once_when_the_run_finishes() {
+        let (tx, written, task) = spawn_drain(Duration::from_secs(3600));
+        tx.send_replace(Some(state(1)));
+        // The writer takes the first record and starts waiting for the rest.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        tx.send_replace(Some(state(2)));
+        tx.send_replace(Some(state(3)));
+        drop(tx);
+        // An hour's settling is cut short by the close: the test would time out otherwise.
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the close ends the wait")
+            .unwrap()
+            .unwrap();
+        let written = written.lock().unwrap();
+        assert_eq!(
+            written
+                .iter()
+                .map(|s| s.updated_at.timestamp())
+                .collect::<Vec<_>>(),
+            [3],
+            "one write, of the latest record"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_record_is_written_after_settling_while_the_run_goes_on() {
+        let (tx, written, task) = spawn_drain(Duration::from_millis(20));
+        tx.send_replace(Some(state(1)));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            written.lock().unwrap().len(),
+            1,
+            "written without the close"
+        );
+        tx.send_replace(Some(state(2)));
+        drop(tx);
+        task.await.unwrap().unwrap();
+        let stamps: Vec<_> = written
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.updated_at.timestamp())
+            .collect();
+        assert_eq!(stamps, [1, 2]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_write_ends_the_writer_with_its_error() {
+        let (tx, rx) = watch::channel(None);
+        let task = tokio::spawn(drain(rx, Duration::ZERO, |_| {
+            std::future::ready(Err(StateError::Halted("someone else wrote".into())))
+        }));
+        tx.send_replace(Some(state(1)));
+        let err = task.await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("someone else wrote"), "{err}");
     }
 }
