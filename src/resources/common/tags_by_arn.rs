@@ -1,8 +1,8 @@
 //! Tags as RDS and ElastiCache keep them: read and written by the resource's ARN, through
 //! calls of the same names (`ListTagsForResource`, `AddTagsToResource`) and a `Tag` of the
-//! same shape in each SDK. Each service gives its two calls and its `Tag` (`TagsByArn`);
-//! what medtech does with them (the environment's tag list first, the property value, the
-//! set sent at creation) is said once here.
+//! same shape in each SDK. What medtech does with them (the environment's tag list first, the
+//! property value, the set sent at creation) is said once here (`TagsByArn`), and so are the
+//! calls themselves (`tags_by_arn!`), which differ only by the SDK crate that makes them.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -47,3 +47,59 @@ pub(crate) trait TagsByArn: Send + Sync {
         tagging::tags_or(ctx, recorded, arn, || Self::list(ctx, arn)).await
     }
 }
+
+/// `TagsByArn` for the service whose SDK crate is `$krate` and client `ctx.clients.$client`,
+/// with the IAM actions of its two calls spelled out (to be found by name). A macro: each SDK crate has its own client and `Tag`, with
+/// no trait in common, though the calls and the `Tag` have the same names and shape in both.
+macro_rules! tags_by_arn {
+    ($tags:ident: $krate:ident, $client:ident, $list:literal, $add:literal) => {
+        pub(crate) struct $tags;
+
+        #[async_trait::async_trait]
+        impl $crate::resources::common::tags_by_arn::TagsByArn for $tags {
+            type Tag = $krate::types::Tag;
+
+            fn tag(key: String, value: String) -> Self::Tag {
+                $krate::types::Tag::builder().key(key).value(value).build()
+            }
+
+            fn pair(tag: &Self::Tag) -> Option<(&str, &str)> {
+                Some((tag.key()?, tag.value()?))
+            }
+
+            async fn list(
+                ctx: &$crate::context::Ctx,
+                arn: &str,
+            ) -> Result<serde_json::Value, $crate::error::Error> {
+                use $crate::aws::AwsResultExt;
+                let out = ctx
+                    .clients
+                    .$client
+                    .list_tags_for_resource()
+                    .resource_name(arn)
+                    .send()
+                    .await
+                    .op($list)?;
+                Ok(Self::value(out.tag_list()))
+            }
+
+            async fn write(
+                ctx: &$crate::context::Ctx,
+                arn: &str,
+                name: &str,
+            ) -> Result<(), $crate::error::Error> {
+                use $crate::aws::AwsResultExt;
+                ctx.clients
+                    .$client
+                    .add_tags_to_resource()
+                    .resource_name(arn)
+                    .set_tags(Some(Self::sdk(ctx, name)))
+                    .send()
+                    .await
+                    .op($add)?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use tags_by_arn;
