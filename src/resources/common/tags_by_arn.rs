@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resources::common::tag_pairs;
+use crate::logical::Logical;
+use crate::resources::common::{recorded_attr, tag_pairs};
 use crate::resources::tagging;
 use crate::state::Record;
 
@@ -40,6 +41,16 @@ pub(crate) trait TagsByArn: Send + Sync {
     /// Tags as a property value.
     fn value(tags: &[Self::Tag]) -> Value {
         tag_pairs(tags.iter().filter_map(Self::pair))
+    }
+
+    /// Puts the tags of `name` back on the recorded `resource`, at the ARN its record keeps.
+    async fn rewrite(
+        ctx: &Ctx,
+        resource: Logical,
+        record: &Record,
+        name: &str,
+    ) -> Result<(), Error> {
+        Self::write(ctx, recorded_attr(resource, record, "arn")?, name).await
     }
 
     /// The tags of the resource at `arn`: from the environment's tag list when it holds them.
