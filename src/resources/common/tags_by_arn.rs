@@ -60,8 +60,9 @@ pub(crate) trait TagsByArn: Send + Sync {
 }
 
 /// `TagsByArn` for the service whose SDK crate is `$krate` and client `ctx.clients.$client`,
-/// with the IAM actions of its two calls spelled out (to be found by name). A macro: each SDK crate has its own client and `Tag`, with
-/// no trait in common, though the calls and the `Tag` have the same names and shape in both.
+/// with the IAM actions of its two calls spelled out, so that a search finds them. A macro:
+/// each SDK crate has its own client and `Tag`, with no trait in common, though the calls and
+/// the `Tag` have the same names and shape in both.
 macro_rules! tags_by_arn {
     ($tags:ident: $krate:ident, $client:ident, $list:literal, $add:literal) => {
         pub(crate) struct $tags;
