@@ -14,7 +14,7 @@ use crate::logical::{Logical, Tier};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{desired_tags, found, gone, recorded_attr, sorted_ids};
+use crate::resources::common::{desired_tags, found, gone, sorted_ids};
 use crate::state::Record;
 
 /// The same property, and control, for the database's and the cache's group.
@@ -129,8 +129,7 @@ impl<G: PrivateSubnetGroup> Resource for G {
             match change.property {
                 p if p == &SUBNET_IDS => G::modify(ctx, &name, private_subnets(ctx)?).await?,
                 p if p == &TAGS => {
-                    let arn = recorded_attr(self.name(), &current.record, "arn")?;
-                    G::Tags::write(ctx, arn, &name).await?;
+                    G::Tags::rewrite(ctx, self.name(), &current.record, &name).await?
                 }
                 _ => return Err(unchangeable(self.name(), change)),
             }

@@ -25,7 +25,7 @@ use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
 use crate::resources::common::settling::Settling;
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags, found, recorded_attr};
+use crate::resources::common::{Required, desired_tags, found};
 use crate::resources::secretsmanager::secret::{self};
 use crate::resources::wait::Pace;
 use crate::secret_value::SecretString;
@@ -564,8 +564,7 @@ impl Resource for ReplicationGroup {
                 .await?;
         }
         if changed(&TAGS) {
-            let arn = recorded_attr(self.name(), &current.record, "arn")?;
-            CacheTags::write(ctx, arn, &id).await?;
+            CacheTags::rewrite(ctx, self.name(), &current.record, &id).await?;
         }
         Ok(())
     }

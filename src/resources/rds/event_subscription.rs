@@ -36,7 +36,7 @@ use crate::naming::Names;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff, unchangeable};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags, found, gone, recorded_attr, strings};
+use crate::resources::common::{Required, desired_tags, found, gone, strings};
 use crate::resources::wait::{Pace, Waiter};
 use crate::state::Record;
 
@@ -531,8 +531,7 @@ impl Resource for RdsEventSubscription {
             self.set_sources(ctx, change).await?;
         }
         if tags {
-            let arn = recorded_attr(self.name(), &current.record, "arn")?;
-            RdsTags::write(ctx, arn, &self.aws_name(ctx)).await?;
+            RdsTags::rewrite(ctx, self.name(), &current.record, &self.aws_name(ctx)).await?;
         }
         let status = self.wait_settled(ctx).await?;
         if deliver && status != DELIVERING {

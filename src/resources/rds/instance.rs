@@ -24,7 +24,7 @@ use crate::property::{Floor, Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff, unchangeable};
 use crate::resources::common::settling::Settling;
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags, found, recorded_attr, strings};
+use crate::resources::common::{Required, desired_tags, found, strings};
 use crate::resources::secretsmanager::secret;
 use crate::resources::wait::Pace;
 use crate::secret_value::SecretString;
@@ -844,8 +844,8 @@ impl Resource for RdsInstance {
                 .await?;
         }
         if changed(&TAGS) {
-            let arn = recorded_attr(self.name(), &current.record, "arn")?;
-            RdsTags::write(ctx, arn, &ctx.names().rds_instance()).await?;
+            let name = ctx.names().rds_instance();
+            RdsTags::rewrite(ctx, self.name(), &current.record, &name).await?;
         }
         Ok(())
     }

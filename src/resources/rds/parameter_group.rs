@@ -17,7 +17,7 @@ use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags, found, gone, recorded_attr};
+use crate::resources::common::{Required, desired_tags, found, gone};
 use crate::state::Record;
 
 /// The parameters medtech sets; all are dynamic, so they apply without a reboot.
@@ -186,8 +186,8 @@ impl Resource for DbParameterGroup {
             match change.property {
                 p if p == &PARAMETERS_SET => Self::set_parameters(ctx).await?,
                 p if p == &TAGS => {
-                    let arn = recorded_attr(self.name(), &current.record, "arn")?;
-                    RdsTags::write(ctx, arn, &ctx.names().db_parameter_group()).await?;
+                    let name = ctx.names().db_parameter_group();
+                    RdsTags::rewrite(ctx, self.name(), &current.record, &name).await?;
                 }
                 _ => return Err(unchangeable(self.name(), change)),
             }
