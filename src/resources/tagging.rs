@@ -16,7 +16,15 @@ use crate::tags::PROJECT;
 /// The services whose tags are read from here: the ones with more than one resource in the
 /// stack or no describe that carries tags. (The one Kinesis stream keeps its own tag call: one
 /// call either way.)
-const SERVICES: [&str; 6] = ["kms", "logs", "rds", "elasticache", "sns", "cloudwatch"];
+const SERVICES: [&str; 7] = [
+    "kms",
+    "logs",
+    "rds",
+    "elasticache",
+    "sns",
+    "cloudwatch",
+    "backup",
+];
 
 /// The tags of the resource at `arn`, when it is recorded and the environment's tag list
 /// holds it; `None` sends the caller to the service's own tag call (a resource that lost its

@@ -287,7 +287,32 @@ async fn drift_in_the_plan_and_the_selection_is_named_planned_and_repaired() {
             .selection_id(&selection)
     );
 
-    let drifted = ["backup-plan.daily_rule", "backup-selection.exists"];
+    // A tag taken off the vault and the plan: their tags come from the environment's tag
+    // list in a no-op run, and must show the drift all the same.
+    let vault_arn = sent!(
+        backup
+            .describe_backup_vault()
+            .backup_vault_name(format!("medtech-{env}"))
+    )
+    .backup_vault_arn()
+    .expect("vault ARN")
+    .to_owned();
+    let plan_arn = before.backup_plan_arn().expect("plan ARN").to_owned();
+    for arn in [&vault_arn, &plan_arn] {
+        sent!(
+            backup
+                .untag_resource()
+                .resource_arn(arn)
+                .tag_key_list("Compliance")
+        );
+    }
+
+    let drifted = [
+        "backup-plan.daily_rule",
+        "backup-plan.tags",
+        "backup-selection.exists",
+        "backup-vault.tags",
+    ];
     assert_eq!(failed_checks(&t, 1), drifted.map(str::to_owned).into());
     assert_eq!(planned_changes(&t), drifted.map(str::to_owned).into());
     t.run_ok(&["up"]);
@@ -301,6 +326,16 @@ async fn drift_in_the_plan_and_the_selection_is_named_planned_and_repaired() {
         daily.lifecycle().and_then(|l| l.delete_after_days()),
         Some(35)
     );
+    for arn in [&vault_arn, &plan_arn] {
+        let tags = sent!(backup.list_tags().resource_arn(arn));
+        assert_eq!(
+            tags.tags()
+                .and_then(|t| t.get("Compliance"))
+                .map(String::as_str),
+            Some("HIPAA"),
+            "{arn}"
+        );
+    }
     let (_, again, resources, _) = selection_of(&backup, &plan_id).await;
     assert_ne!(again, selection);
     assert_eq!(resources.len(), 1);

@@ -42,8 +42,9 @@ fn noop_up_calls(t: &TestContext) -> BTreeMap<String, u64> {
 /// What a no-op `up` reads once, not once per resource or per page: IAM's 18 facts (each of
 /// five roles, its inline and its attached policies; each customer-managed policy at the
 /// version its role's record names, with no GetPolicy and nothing for the AWS-managed one),
-/// the environment's tags in one page, the replication group once for itself and the Redis
-/// alarms, and no subscriptions without `alarms.email` to compare them with.
+/// the environment's tags in one page (the backup vault's and plan's among them), the
+/// replication group once for itself and the Redis alarms, and no subscriptions without
+/// `alarms.email` to compare them with.
 fn assert_reads_each_fact_once(calls: &BTreeMap<String, u64>) {
     let iam: BTreeMap<&str, u64> = calls
         .iter()
@@ -63,6 +64,7 @@ fn assert_reads_each_fact_once(calls: &BTreeMap<String, u64>) {
         ("tagging:GetResources", Some(&1)),
         ("elasticache:DescribeReplicationGroups", Some(&1)),
         ("sns:ListSubscriptionsByTopic", None),
+        ("backup:ListTags", None),
     ] {
         assert_eq!(calls.get(op), once, "{op} in a no-op up: {calls:?}");
     }

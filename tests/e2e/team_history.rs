@@ -24,7 +24,9 @@ async fn history_names_each_version_s_run_newest_first_and_show_prints_any_versi
     let got = sent!(t.s3.get_object().bucket(&bucket).key(&key));
     let body = got.body.collect().await.expect("body").into_bytes();
     let state: Value = serde_json::from_slice(&body).expect("state JSON");
-    let flow_log = state["resources"]["flow-logs"]["id"].as_str().expect("flow log id");
+    let flow_log = state["resources"]["flow-logs"]["id"]
+        .as_str()
+        .expect("flow log id");
     sent!(t.ec2.delete_flow_logs().flow_log_ids(flow_log));
     let out = t.medtech_with(&up, &with);
     assert!(out.status.success(), "{}", stderr(&out));

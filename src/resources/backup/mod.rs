@@ -37,29 +37,34 @@ use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::resources::common::tag_pairs;
+use crate::resources::tagging;
+use crate::state::Record;
 
 /// The standard tags of the resource named `name`, as AWS Backup takes them.
 fn tags(ctx: &Ctx, name: &str) -> HashMap<String, String> {
     ctx.tags(name).into_iter().collect()
 }
 
-/// The tags of the vault or plan at `arn` (AWS Backup's own call: the tagging API lists no
-/// backup plans).
-async fn read_tags(ctx: &Ctx, arn: &str) -> Result<Value, Error> {
-    let out = ctx
-        .clients
-        .backup
-        .list_tags()
-        .resource_arn(arn)
-        .send()
-        .await
-        .op("backup:ListTags")?;
-    Ok(tag_pairs(
-        out.tags()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    ))
+/// The tags of the vault or plan at `arn`: from the environment's tag list when `recorded`
+/// is the resource there, else through AWS Backup's own call.
+async fn read_tags(ctx: &Ctx, recorded: Option<&Record>, arn: &str) -> Result<Value, Error> {
+    tagging::tags_or(ctx, recorded, arn, || async {
+        let out = ctx
+            .clients
+            .backup
+            .list_tags()
+            .resource_arn(arn)
+            .send()
+            .await
+            .op("backup:ListTags")?;
+        Ok(tag_pairs(
+            out.tags()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
+    })
+    .await
 }
 
 /// Puts the standard tags of `name` on the vault or plan at `arn`.

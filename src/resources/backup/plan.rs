@@ -244,7 +244,7 @@ impl Resource for BackupPlan {
         let recorded_arn = recorded.and_then(|r| r.attr("arn"));
         let early_tags = async {
             match recorded_arn {
-                Some(arn) => Some(read_tags(ctx, arn).await),
+                Some(arn) => Some(read_tags(ctx, recorded, arn).await),
                 None => None,
             }
         };
@@ -276,7 +276,7 @@ impl Resource for BackupPlan {
         let arn = recorded_attr(self.name(), &record, "arn")?;
         let tags = match early_tags {
             Some(tags) if recorded_arn == Some(arn) => tags?,
-            _ => read_tags(ctx, arn).await?,
+            _ => read_tags(ctx, None, arn).await?,
         };
         Ok(Some(Observed {
             properties: Properties::from([

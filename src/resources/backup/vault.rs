@@ -251,11 +251,11 @@ impl Resource for BackupVault {
         Ok(props)
     }
 
-    async fn read(&self, ctx: &Ctx, _recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         // The ARN follows from the name: the vault and its tags are asked for at once, the
         // tags counting only once the vault is known to exist.
         let arn = Self::arn(ctx);
-        let (vault, tags) = tokio::join!(Self::describe(ctx), read_tags(ctx, &arn));
+        let (vault, tags) = tokio::join!(Self::describe(ctx), read_tags(ctx, recorded, &arn));
         let Some(vault) = vault? else {
             return Ok(None);
         };
