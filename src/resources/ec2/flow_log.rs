@@ -10,6 +10,7 @@ use aws_sdk_ec2::types::{
 use serde_json::json;
 
 use super::api::{self, filter, is_ours, tags_value};
+use super::delete::delete;
 use super::describe::{self, Described};
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -18,7 +19,7 @@ use crate::error::Error;
 use crate::logical::{Logical, Purpose, RoleFor};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{desired_tags, gone, single};
+use crate::resources::common::{desired_tags, single};
 use crate::state::Record;
 
 pub(crate) struct FlowLog;
@@ -229,8 +230,6 @@ impl Resource for FlowLog {
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        let ec2 = &ctx.clients.ec2;
-        let deleted = ec2.delete_flow_logs().flow_log_ids(&current.record.id);
-        gone(deleted.send().await.op("ec2:DeleteFlowLogs"))
+        delete::<SdkFlowLog>(ctx, &current.record.id).await
     }
 }
