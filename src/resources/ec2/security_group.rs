@@ -10,7 +10,7 @@ use serde_json::json;
 use super::api::{self, filter, tags_value};
 use super::delete::delete;
 use super::describe::{self, Described};
-use super::sg_rules::{self, Direction, group_id, rule_names, tcp_from};
+use super::sg_rules::{self, Direction, rule_names, tcp_from};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::control::{ACCESS, Severity, control};
@@ -84,7 +84,7 @@ impl SecurityGroup {
 
     fn observe(group: &SdkGroup) -> Result<Observed, AwsError> {
         Ok(Observed {
-            record: Record::new(group_id(group)?),
+            record: Record::new(describe::id_of(group)?),
             properties: Properties::from([
                 (&VPC_ID, json!(group.vpc_id())),
                 (&INGRESS, json!(rule_names(group, Direction::Ingress)?)),
