@@ -9,7 +9,9 @@ use std::marker::PhantomData;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::NetworkAcl;
 
-use super::lockdown::Lockdown;
+use super::lockdown::{Defaulted, Lockdown};
+use super::network_acl::{self, default_acl, entries, names};
+use super::sg_rules::Direction;
 use crate::context::Ctx;
 use crate::control::{ACCESS, Control, Severity, control};
 use crate::error::Error;
@@ -37,6 +39,20 @@ static LOCKDOWN: Lockdown<NetworkAcl> = Lockdown {
     egress: &EGRESS,
     kind: PhantomData,
 };
+
+impl Defaulted for NetworkAcl {
+    async fn default_of(ctx: &Ctx, vpc: &str) -> Result<Option<Self>, Error> {
+        default_acl(ctx, vpc).await
+    }
+
+    fn rule_names(&self, direction: Direction) -> Result<Vec<String>, Error> {
+        Ok(names(&entries(self, direction)?))
+    }
+
+    async fn strip(&self, ctx: &Ctx, direction: Direction) -> Result<(), Error> {
+        network_acl::converge(ctx, self, direction, &[]).await
+    }
+}
 
 #[async_trait]
 impl Resource for DefaultNetworkAcl {

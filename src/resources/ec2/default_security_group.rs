@@ -8,7 +8,10 @@ use std::marker::PhantomData;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::SecurityGroup;
 
-use super::lockdown::Lockdown;
+use super::api::filter;
+use super::describe;
+use super::lockdown::{Defaulted, Lockdown};
+use super::sg_rules::{self, Direction, rule_names};
 use crate::context::Ctx;
 use crate::control::{ACCESS, Control, Severity, control};
 use crate::error::Error;
@@ -36,6 +39,22 @@ static LOCKDOWN: Lockdown<SecurityGroup> = Lockdown {
     egress: &EGRESS,
     kind: PhantomData,
 };
+
+impl Defaulted for SecurityGroup {
+    async fn default_of(ctx: &Ctx, vpc: &str) -> Result<Option<Self>, Error> {
+        let filters = vec![filter("vpc-id", vpc), filter("group-name", "default")];
+        let found = describe::filtered(ctx, filters).await?;
+        Ok(found.into_iter().next())
+    }
+
+    fn rule_names(&self, direction: Direction) -> Result<Vec<String>, Error> {
+        Ok(rule_names(self, direction)?)
+    }
+
+    async fn strip(&self, ctx: &Ctx, direction: Direction) -> Result<(), Error> {
+        sg_rules::converge(ctx, self, direction, &[]).await
+    }
+}
 
 #[async_trait]
 impl Resource for DefaultSecurityGroup {

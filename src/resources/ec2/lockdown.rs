@@ -4,13 +4,10 @@
 
 use std::marker::PhantomData;
 
-use aws_sdk_ec2::types::{NetworkAcl, SecurityGroup};
 use serde_json::json;
 
-use super::api::filter;
 use super::describe::{self, Described};
-use super::network_acl::{self, default_acl, entries, names};
-use super::sg_rules::{self, Direction, rule_names};
+use super::sg_rules::Direction;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
@@ -33,36 +30,6 @@ pub(crate) trait Defaulted: Described {
         ctx: &Ctx,
         direction: Direction,
     ) -> impl Future<Output = Result<(), Error>> + Send;
-}
-
-impl Defaulted for NetworkAcl {
-    async fn default_of(ctx: &Ctx, vpc: &str) -> Result<Option<Self>, Error> {
-        default_acl(ctx, vpc).await
-    }
-
-    fn rule_names(&self, direction: Direction) -> Result<Vec<String>, Error> {
-        Ok(names(&entries(self, direction)?))
-    }
-
-    async fn strip(&self, ctx: &Ctx, direction: Direction) -> Result<(), Error> {
-        network_acl::converge(ctx, self, direction, &[]).await
-    }
-}
-
-impl Defaulted for SecurityGroup {
-    async fn default_of(ctx: &Ctx, vpc: &str) -> Result<Option<Self>, Error> {
-        let filters = vec![filter("vpc-id", vpc), filter("group-name", "default")];
-        let found = describe::filtered(ctx, filters).await?;
-        Ok(found.into_iter().next())
-    }
-
-    fn rule_names(&self, direction: Direction) -> Result<Vec<String>, Error> {
-        Ok(rule_names(self, direction)?)
-    }
-
-    async fn strip(&self, ctx: &Ctx, direction: Direction) -> Result<(), Error> {
-        sg_rules::converge(ctx, self, direction, &[]).await
-    }
 }
 
 /// The lock-down of the VPC's default `T`: `resource`, whose properties `ingress` and `egress`
