@@ -13,11 +13,28 @@ use serde_json::Value;
 
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
+use crate::control::{ACCESS, Severity, control};
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::property::TAGS;
+use crate::property::{Property, TAGS};
 use crate::resource::{Change, unchangeable};
 use crate::state::Record;
+
+/// The `vpc_id` of a kind that lives in the stack's VPC (`title`: its control's title): fixed,
+/// since nothing moves an item to another VPC.
+pub(crate) const fn in_stack_vpc(title: &'static str) -> Property {
+    Property::fixed(
+        "vpc_id",
+        control(
+            title,
+            Severity::Medium,
+            ACCESS,
+            "re-create the environment",
+            "-",
+            "-",
+        ),
+    )
+}
 
 pub(crate) fn filter(name: &str, value: impl Into<String>) -> Filter {
     Filter::builder().name(name).values(value).build()

@@ -4,11 +4,12 @@
 //! tier's ACL) gets no traffic at all instead of all of it. Locked only once both tiers' ACLs
 //! hold their subnets: until then the stack's subnets use this one.
 
-use async_trait::async_trait;
-use aws_sdk_ec2::types::NetworkAcl as SdkAcl;
-use serde_json::json;
+use std::marker::PhantomData;
 
-use super::describe;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::NetworkAcl;
+
+use super::lockdown::{Defaulted, Lockdown};
 use super::network_acl::{self, default_acl, entries, names};
 use super::sg_rules::Direction;
 use crate::context::Ctx;
@@ -16,7 +17,7 @@ use crate::control::{ACCESS, Control, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, Tier};
 use crate::property::{Prop, Property};
-use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resource::{Change, Observed, Properties, Resource};
 use crate::state::Record;
 
 pub(crate) struct DefaultNetworkAcl;
@@ -32,13 +33,24 @@ const CLOSED: Control = control(
 static INGRESS: Property = Property::in_place("ingress", CLOSED);
 static EGRESS: Property = Property::in_place("egress", CLOSED);
 
-impl DefaultNetworkAcl {
-    async fn describe(ctx: &Ctx) -> Result<Option<SdkAcl>, Error> {
-        // Without a VPC there is no default ACL to lock down.
-        let Some(vpc) = ctx.record(Logical::Vpc) else {
-            return Ok(None);
-        };
-        default_acl(ctx, &vpc.id).await
+static LOCKDOWN: Lockdown<NetworkAcl> = Lockdown {
+    resource: Logical::DefaultNetworkAcl,
+    ingress: &INGRESS,
+    egress: &EGRESS,
+    kind: PhantomData,
+};
+
+impl Defaulted for NetworkAcl {
+    async fn default_of(ctx: &Ctx, vpc: &str) -> Result<Option<Self>, Error> {
+        default_acl(ctx, vpc).await
+    }
+
+    fn rule_names(&self, direction: Direction) -> Result<Vec<String>, Error> {
+        Ok(names(&entries(self, direction)?))
+    }
+
+    async fn strip(&self, ctx: &Ctx, direction: Direction) -> Result<(), Error> {
+        network_acl::converge(ctx, self, direction, &[]).await
     }
 }
 
@@ -61,34 +73,15 @@ impl Resource for DefaultNetworkAcl {
     }
 
     async fn desired(&self, _ctx: &Ctx) -> Result<Properties, Error> {
-        Ok(Properties::from([
-            (&INGRESS, json!([])),
-            (&EGRESS, json!([])),
-        ]))
+        Ok(LOCKDOWN.desired())
     }
 
     async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
-        let acl = match describe::listed(ctx, recorded).await? {
-            Some(acl) => Some(acl),
-            None => Self::describe(ctx).await?,
-        };
-        let Some(acl) = acl else {
-            return Ok(None);
-        };
-        Ok(Some(Observed {
-            record: Record::new(describe::id_of(&acl)?),
-            properties: Properties::from([
-                (&INGRESS, json!(names(&entries(&acl, Direction::Ingress)?))),
-                (&EGRESS, json!(names(&entries(&acl, Direction::Egress)?))),
-            ]),
-        }))
+        LOCKDOWN.read(ctx, recorded).await
     }
 
     async fn create(&self, _ctx: &Ctx) -> Result<Observed, Error> {
-        Err(Error::resource(
-            self.name(),
-            "the VPC has no default network ACL; AWS creates one with every VPC, so the VPC is not usable",
-        ))
+        Err(LOCKDOWN.missing())
     }
 
     async fn update(
@@ -97,18 +90,7 @@ impl Resource for DefaultNetworkAcl {
         _current: &Observed,
         changes: &[Change],
     ) -> Result<(), Error> {
-        let acl = Self::describe(ctx)
-            .await?
-            .ok_or_else(|| Error::resource(self.name(), "disappeared while being locked down"))?;
-        for change in changes {
-            let direction = match change.property {
-                p if p == &INGRESS => Direction::Ingress,
-                p if p == &EGRESS => Direction::Egress,
-                _ => return Err(unchangeable(self.name(), change)),
-            };
-            network_acl::converge(ctx, &acl, direction, &[]).await?;
-        }
-        Ok(())
+        LOCKDOWN.update(ctx, changes).await
     }
 
     async fn destroy(&self, _ctx: &Ctx, _current: &Observed) -> Result<(), Error> {

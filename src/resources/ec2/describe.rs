@@ -6,12 +6,12 @@
 
 use aws_sdk_ec2::types::{
     Address, Filter, FlowLog, InternetGateway, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
-    Subnet, Vpc, VpcEndpoint,
+    Subnet, Tag, Vpc, VpcEndpoint,
 };
 
 use futures::future::BoxFuture;
 
-use super::api::{filter, name_filters};
+use super::api::{filter, is_ours, name_filters};
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::{Ctx, ListKey};
 use crate::error::Error;
@@ -32,6 +32,8 @@ pub(crate) trait Described: Clone + Send + Sync + 'static {
     const LIST: Option<ListKey<Vec<(String, Self)>>> = None;
 
     fn id(&self) -> Option<&str>;
+
+    fn tags(&self) -> &[Tag];
 
     /// One describe call; `None` leaves that part of the request out. Boxed: an SDK call's
     /// future is deep, every read nests it in several generic layers (the VPC's list, the
@@ -56,6 +58,10 @@ macro_rules! described {
 
             fn id(&self) -> Option<&str> {
                 self.$get_id()
+            }
+
+            fn tags(&self) -> &[Tag] {
+                $item::tags(self)
             }
 
             fn call(
@@ -128,6 +134,24 @@ pub(crate) async fn filtered<T: Described>(
     filters: Vec<Filter>,
 ) -> Result<Vec<T>, AwsError> {
     T::call(ctx, None, Some(filters)).await
+}
+
+/// The environment's one item named `name` among those `filters` find and `keep` admits, its tags
+/// checked here: for kinds whose server-side tag filters are unreliable.
+pub(crate) async fn ours<T: Described>(
+    ctx: &Ctx,
+    resource: Logical,
+    name: &str,
+    filters: Vec<Filter>,
+    keep: impl Fn(&T) -> bool,
+) -> Result<Option<T>, Error> {
+    let all: Vec<T> = filtered(ctx, filters).await?;
+    let ours = all
+        .into_iter()
+        .filter(|item| keep(item) && is_ours(ctx, item.tags(), name))
+        .collect();
+    let found = common::single(resource, T::KIND, with_ids(ours)?)?;
+    Ok(found.map(|(_, item)| item))
 }
 
 /// What `lookup` finds: the id, or the environment's name tags and `extra` filters.

@@ -9,6 +9,7 @@ use aws_sdk_ec2::types::{Address, DomainType};
 use serde_json::json;
 
 use super::api::{self, tags_value};
+use super::delete::Deleted;
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -113,14 +114,7 @@ impl Resource for ElasticIp {
         let id = &current.record.id;
         let started = Instant::now();
         loop {
-            let released = ctx
-                .clients
-                .ec2
-                .release_address()
-                .allocation_id(id)
-                .send()
-                .await
-                .op("ec2:ReleaseAddress");
+            let released = Address::delete(ctx, id).await;
             let Err(e) = released else {
                 return Ok(());
             };

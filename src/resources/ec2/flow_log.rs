@@ -9,8 +9,9 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::json;
 
-use super::api::{self, filter, is_ours, tags_value};
-use super::describe::{self, Described};
+use super::api::{self, filter, tags_value};
+use super::delete::delete;
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::control::{AUDIT, Control, Severity, control};
@@ -18,7 +19,7 @@ use crate::error::Error;
 use crate::logical::{Logical, Purpose, RoleFor};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{desired_tags, gone, single};
+use crate::resources::common::desired_tags;
 use crate::state::Record;
 
 pub(crate) struct FlowLog;
@@ -134,18 +135,9 @@ impl Resource for FlowLog {
         let Some(vpc) = ctx.record(Logical::Vpc) else {
             return Ok(None);
         };
-        let all: Vec<SdkFlowLog> =
-            describe::filtered(ctx, vec![filter("resource-id", vpc.id)]).await?;
-        let name = ctx.names().flow_log();
-        let ours = all
-            .into_iter()
-            .filter(|l| is_ours(ctx, l.tags(), &name))
-            .collect();
-        Ok(
-            single(self.name(), SdkFlowLog::KIND, describe::with_ids(ours)?)?
-                .map(|(_, l)| Self::observe(&l))
-                .transpose()?,
-        )
+        let (name, filters) = (ctx.names().flow_log(), vec![filter("resource-id", vpc.id)]);
+        let found = describe::ours(ctx, self.name(), &name, filters, |_: &SdkFlowLog| true).await?;
+        Ok(found.map(|l| Self::observe(&l)).transpose()?)
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
@@ -229,8 +221,6 @@ impl Resource for FlowLog {
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        let ec2 = &ctx.clients.ec2;
-        let deleted = ec2.delete_flow_logs().flow_log_ids(&current.record.id);
-        gone(deleted.send().await.op("ec2:DeleteFlowLogs"))
+        delete::<SdkFlowLog>(ctx, &current.record.id).await
     }
 }

@@ -5,6 +5,7 @@ use aws_sdk_ec2::types::InternetGateway as SdkGateway;
 use serde_json::{Value, json};
 
 use super::api::{self, tags_value};
+use super::delete::delete;
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -131,7 +132,6 @@ impl Resource for InternetGateway {
             let detached = detach.internet_gateway_id(id).send().await;
             gone(detached.op("ec2:DetachInternetGateway"))?;
         }
-        let deleted = ec2.delete_internet_gateway().internet_gateway_id(id);
-        gone(deleted.send().await.op("ec2:DeleteInternetGateway"))
+        delete::<SdkGateway>(ctx, id).await
     }
 }

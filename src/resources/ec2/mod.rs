@@ -4,10 +4,12 @@
 pub(crate) mod api;
 pub(crate) mod default_network_acl;
 pub(crate) mod default_security_group;
+mod delete;
 pub(crate) mod describe;
 pub(crate) mod elastic_ip;
 pub(crate) mod flow_log;
 pub(crate) mod internet_gateway;
+mod lockdown;
 pub(crate) mod nat_gateway;
 pub(crate) mod network_acl;
 pub(crate) mod route_table;

@@ -11,6 +11,7 @@ use aws_sdk_ec2::types::{
 use serde_json::json;
 
 use super::api::{self, is_ours, tags_value};
+use super::delete::delete;
 use super::describe::{self, Described};
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -20,7 +21,7 @@ use crate::logical::{Logical, Tier};
 use crate::naming::Zone;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition};
-use crate::resources::common::{Lookup, desired_tags, find, gone};
+use crate::resources::common::{Lookup, desired_tags, find};
 use crate::resources::wait::{Pace, Waiter};
 use crate::state::Record;
 
@@ -212,8 +213,7 @@ impl Resource for NatGateway {
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
         let id = &current.record.id;
-        let deleted = ctx.clients.ec2.delete_nat_gateway().nat_gateway_id(id);
-        gone(deleted.send().await.op("ec2:DeleteNatGateway"))?;
+        delete::<SdkNat>(ctx, id).await?;
         // Until it is `deleted`, its address stays mapped and the IGW cannot be detached.
         Self::waiter("deleted", Pace::Usually(USUAL_DELETE))
             .until_gone(ctx, || async {

@@ -46,6 +46,7 @@ use aws_sdk_ec2::types::{
 use serde_json::json;
 
 use super::api::{self, already_done, filter, tags_value};
+use super::delete::delete;
 use super::describe;
 use super::sg_rules::Direction;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
@@ -337,17 +338,7 @@ pub(crate) struct NetworkAcl {
     tier: Tier,
 }
 
-static VPC_ID: Property = Property::fixed(
-    "vpc_id",
-    control(
-        "Network ACL in the stack's VPC",
-        Severity::Medium,
-        ACCESS,
-        "re-create the environment",
-        "-",
-        "-",
-    ),
-);
+static VPC_ID: Property = api::in_stack_vpc("Network ACL in the stack's VPC");
 static INGRESS: Property = Property::in_place(
     "ingress",
     control(
@@ -641,8 +632,7 @@ impl Resource for NetworkAcl {
         if let Some(acl) = describe::by_id::<SdkAcl>(ctx, id).await? {
             self.release_all_but(ctx, &acl, &[]).await?;
         }
-        let deleted = ctx.clients.ec2.delete_network_acl().network_acl_id(id);
-        gone(deleted.send().await.op("ec2:DeleteNetworkAcl"))
+        delete::<SdkAcl>(ctx, id).await
     }
 }
 

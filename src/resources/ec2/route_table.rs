@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::RouteTable as SdkTable;
 use serde_json::json;
 
 use super::api::{self, filter, tags_value};
+use super::delete::delete;
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -316,7 +317,6 @@ impl Resource for RouteTable {
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
         let id = &current.record.id;
         self.disassociate_all_but(ctx, id, &[]).await?;
-        let deleted = ctx.clients.ec2.delete_route_table().route_table_id(id);
-        gone(deleted.send().await.op("ec2:DeleteRouteTable"))
+        delete::<SdkTable>(ctx, id).await
     }
 }

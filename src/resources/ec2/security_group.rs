@@ -8,8 +8,9 @@ use aws_sdk_ec2::types::SecurityGroup as SdkGroup;
 use serde_json::json;
 
 use super::api::{self, filter, tags_value};
+use super::delete::delete;
 use super::describe::{self, Described};
-use super::sg_rules::{self, Direction, group_id, rule_names, tcp_from};
+use super::sg_rules::{self, Direction, rule_names, tcp_from};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::control::{ACCESS, Severity, control};
@@ -17,24 +18,14 @@ use crate::error::Error;
 use crate::logical::{Guards, Logical};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{desired_tags, gone};
+use crate::resources::common::desired_tags;
 use crate::state::Record;
 
 pub(crate) struct SecurityGroup {
     service: Guards,
 }
 
-static VPC_ID: Property = Property::fixed(
-    "vpc_id",
-    control(
-        "Security group in the stack's VPC",
-        Severity::Medium,
-        ACCESS,
-        "re-create the environment",
-        "-",
-        "-",
-    ),
-);
+static VPC_ID: Property = api::in_stack_vpc("Security group in the stack's VPC");
 static INGRESS: Property = Property::in_place(
     "ingress",
     control(
@@ -93,7 +84,7 @@ impl SecurityGroup {
 
     fn observe(group: &SdkGroup) -> Result<Observed, AwsError> {
         Ok(Observed {
-            record: Record::new(group_id(group)?),
+            record: Record::new(describe::id_of(group)?),
             properties: Properties::from([
                 (&VPC_ID, json!(group.vpc_id())),
                 (&INGRESS, json!(rule_names(group, Direction::Ingress)?)),
@@ -220,8 +211,6 @@ impl Resource for SecurityGroup {
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
         // DependencyViolation while RDS/ElastiCache network interfaces linger: the engine
         // retries with backoff.
-        let ec2 = &ctx.clients.ec2;
-        let deleted = ec2.delete_security_group().group_id(&current.record.id);
-        gone(deleted.send().await.op("ec2:DeleteSecurityGroup"))
+        delete::<SdkGroup>(ctx, &current.record.id).await
     }
 }

@@ -8,6 +8,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::api::already_done;
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
@@ -113,11 +114,6 @@ pub(crate) fn rule_names(
         .collect())
 }
 
-/// The id of a group AWS described.
-pub(crate) fn group_id(group: &SecurityGroup) -> Result<&str, AwsError> {
-    group.group_id().required(DESCRIBE, "GroupId")
-}
-
 /// Makes `direction`'s rules of `group` exactly `desired` (which holds only `tcp_from` rules).
 pub(crate) async fn converge(
     ctx: &Ctx,
@@ -125,7 +121,7 @@ pub(crate) async fn converge(
     direction: Direction,
     desired: &[(u16, String)],
 ) -> Result<(), Error> {
-    let id = group_id(group)?;
+    let id = describe::id_of(group)?;
     let current = rules(group, direction)?;
     let wanted: Vec<String> = desired.iter().map(|(p, c)| tcp_from(*p, c)).collect();
     let extra: Vec<IpPermission> = current

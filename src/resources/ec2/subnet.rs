@@ -6,6 +6,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, Subnet as SdkSubnet};
 use serde_json::json;
 
 use super::api::{self, tags_value};
+use super::delete::delete;
 use super::describe;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
@@ -15,7 +16,7 @@ use crate::logical::{Logical, Tier};
 use crate::naming::Zone;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, desired_tags, gone};
+use crate::resources::common::{Required, desired_tags};
 use crate::state::Record;
 
 pub(crate) struct Subnet {
@@ -168,9 +169,7 @@ impl Resource for Subnet {
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        let ec2 = &ctx.clients.ec2;
-        let deleted = ec2.delete_subnet().subnet_id(&current.record.id);
-        gone(deleted.send().await.op("ec2:DeleteSubnet"))
+        delete::<SdkSubnet>(ctx, &current.record.id).await
     }
 }
 

@@ -6,6 +6,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, Vpc as SdkVpc, VpcAttributeName}
 use serde_json::json;
 
 use super::api::{self, tags_value};
+use super::delete::delete;
 use super::describe;
 use crate::aws::AwsResultExt;
 use crate::context::Ctx;
@@ -14,7 +15,7 @@ use crate::error::Error;
 use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{desired_tags, gone};
+use crate::resources::common::desired_tags;
 use crate::state::Record;
 
 pub(crate) struct Vpc;
@@ -157,7 +158,6 @@ impl Resource for Vpc {
     }
 
     async fn destroy(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        let deleted = ctx.clients.ec2.delete_vpc().vpc_id(&current.record.id);
-        gone(deleted.send().await.op("ec2:DeleteVpc"))
+        delete::<SdkVpc>(ctx, &current.record.id).await
     }
 }

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
 use serde_json::{Value, json};
 
-use super::api::{self, filter, is_ours, tags_value};
-use super::describe::{self, Described};
+use super::api::{self, filter, tags_value};
+use super::describe;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind, classify};
 use crate::context::Ctx;
 use crate::control::{ACCESS, Control, Severity, TRANSMISSION, control};
@@ -29,7 +29,7 @@ use crate::logical::{Endpoint, Guards, Logical, Tier};
 use crate::naming::Zone;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, unchangeable};
-use crate::resources::common::{desired_tags, gone, single, sorted_ids, strings};
+use crate::resources::common::{desired_tags, gone, sorted_ids, strings};
 use crate::resources::wait::{Pace, Waiter};
 use crate::state::Record;
 
@@ -375,18 +375,10 @@ impl Resource for VpcEndpoint {
             return Ok(None);
         };
         let service = filter("service-name", self.service_name(ctx));
-        let all: Vec<SdkEndpoint> =
-            describe::filtered(ctx, vec![filter("vpc-id", vpc.id), service]).await?;
+        let filters = vec![filter("vpc-id", vpc.id), service];
         let name = self.aws_name(ctx);
-        let live = all
-            .into_iter()
-            .filter(|e| is_live(e) && is_ours(ctx, e.tags(), &name))
-            .collect();
-        Ok(
-            single(self.name(), SdkEndpoint::KIND, describe::with_ids(live)?)?
-                .map(|(_, e)| self.observe(&e))
-                .transpose()?,
-        )
+        let found = describe::ours(ctx, self.name(), &name, filters, is_live).await?;
+        Ok(found.map(|e| self.observe(&e)).transpose()?)
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
