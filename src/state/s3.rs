@@ -303,15 +303,10 @@ impl Object {
             .e_tag()
             .ok_or_else(|| self.aws(AwsError::missing("s3:GetObject", "ETag")))?
             .to_owned();
-        let body = output.body.collect().await.map_err(|e| {
-            self.aws(AwsError {
-                operation: "s3:GetObject",
-                kind: ErrorKind::Transient,
-                code: None,
-                detail: format!("reading the object's body: {e}"),
-            })
-        })?;
-        Ok(Some((body.to_vec(), etag)))
+        let body = read_body(output.body, "s3:GetObject")
+            .await
+            .map_err(|e| self.aws(e))?;
+        Ok(Some((body, etag)))
     }
 
     /// Writes `body`, encrypted with KMS, if `condition` holds; the new ETag when it was
@@ -404,6 +399,20 @@ fn refusal<T, E: ProvideErrorMetadata>(
         409 if failure.err().code() == Some("ConditionalRequestConflict") => Some(Refusal::Busy),
         _ => None,
     }
+}
+
+/// An object's body, read to the end; a read that breaks off is worth another try.
+pub(super) async fn read_body(
+    body: ByteStream,
+    operation: &'static str,
+) -> Result<Vec<u8>, AwsError> {
+    let body = body.collect().await.map_err(|e| AwsError {
+        operation,
+        kind: ErrorKind::Transient,
+        code: None,
+        detail: format!("reading the object's body: {e}"),
+    })?;
+    Ok(body.to_vec())
 }
 
 /// Sends a conditional request, again after a pause while S3 answers that another
