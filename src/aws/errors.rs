@@ -371,32 +371,33 @@ mod tests {
     }
 
     #[test]
-    fn a_denied_call_names_its_action_and_the_policy_file() {
-        let denied = AwsError {
-            operation: "kms:CreateKey",
-            kind: ErrorKind::AccessDenied,
-            code: Some("AccessDeniedException".into()),
-            detail: "AccessDeniedException: User: arn:aws:iam::1:user/ci is not authorized".into(),
-        };
-        let text = denied.to_string();
-        assert!(text.contains("may not call kms:CreateKey"), "{text}");
-        assert!(text.contains("docs/iam-policy.json"), "{text}");
-        assert!(!text.contains('\n'), "{text}");
-    }
-
-    #[test]
-    fn a_denied_account_read_names_the_account_policy() {
-        let denied = AwsError {
-            operation: "guardduty:ListDetectors",
-            kind: ErrorKind::AccessDenied,
-            code: Some("AccessDeniedException".into()),
-            detail: "AccessDeniedException: not authorized".into(),
-        };
-        let text = denied.to_string();
-        assert!(
-            text.contains("may not call guardduty:ListDetectors"),
-            "{text}"
-        );
-        assert!(text.contains("docs/iam-policy-account.json"), "{text}");
+    fn a_denied_call_names_its_action_and_the_policy_that_grants_it() {
+        let cases = [
+            (
+                "kms:CreateKey",
+                "AccessDeniedException: User: arn:aws:iam::1:user/ci is not authorized",
+                "docs/iam-policy.json",
+            ),
+            (
+                "guardduty:ListDetectors",
+                "AccessDeniedException: not authorized",
+                "docs/iam-policy-account.json",
+            ),
+        ];
+        for (operation, detail, policy) in cases {
+            let text = AwsError {
+                operation,
+                kind: ErrorKind::AccessDenied,
+                code: Some("AccessDeniedException".into()),
+                detail: detail.into(),
+            }
+            .to_string();
+            assert!(
+                text.contains(&format!("may not call {operation}")),
+                "{text}"
+            );
+            assert!(text.contains(policy), "{text}");
+            assert!(!text.contains('\n'), "{text}");
+        }
     }
 }

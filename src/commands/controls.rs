@@ -130,17 +130,7 @@ explains each check, with the benchmark's metric-filter patterns.
 fn account_section() -> String {
     let mut out = String::from(ACCOUNT_PREAMBLE);
     for r in account_rows() {
-        let c = &r.control;
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
-            r.id,
-            cell(c.title),
-            c.severity.as_str(),
-            cell(c.safeguard),
-            code(c.prowler),
-            code(c.config_rule),
-            cell(c.fix)
-        ));
+        out.push_str(&check_row(&r, ""));
     }
     out.push('\n');
     out
@@ -188,6 +178,21 @@ in use is. Accept the scanner finding as a documented exception pointing at that
 ";
 
 /// A Markdown table cell: a pipe would end the cell.
+/// `r`'s line in a table of checks by id, `note` right after its title.
+fn check_row(r: &Row, note: &str) -> String {
+    let c = &r.control;
+    format!(
+        "| `{}` | {}{note} | {} | {} | {} | {} | {} |\n",
+        r.id,
+        cell(c.title),
+        c.severity.as_str(),
+        cell(c.safeguard),
+        code(c.prowler),
+        code(c.config_rule),
+        cell(c.fix)
+    )
+}
+
 fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
@@ -215,18 +220,8 @@ fn markdown(rows: &[Row]) -> String {
     }
     out.push_str("\n## Checks by resource\n\n| Check id | What it checks | Severity | HIPAA safeguard | Prowler | Config rule | Fix |\n|---|---|---|---|---|---|---|\n");
     for r in rows {
-        let c = &r.control;
         let fixed = if r.in_place { "" } else { " (fixed)" };
-        out.push_str(&format!(
-            "| `{}` | {}{fixed} | {} | {} | {} | {} | {} |\n",
-            r.id,
-            cell(c.title),
-            c.severity.as_str(),
-            cell(c.safeguard),
-            code(c.prowler),
-            code(c.config_rule),
-            cell(c.fix)
-        ));
+        out.push_str(&check_row(r, fixed));
     }
     out.push('\n');
     out.push_str(&account_section());

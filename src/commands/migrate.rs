@@ -198,18 +198,7 @@ fn removal(store: &Store) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Record;
-
-    fn env() -> EnvName {
-        EnvName::parse("dev").unwrap()
-    }
-
-    fn sample(vpc: &str) -> State {
-        let mut state = State::new(&env(), "us-east-1", "123456789012");
-        state.updated_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        state.resources.insert("vpc".into(), Record::new(vpc));
-        state
-    }
+    use crate::state::testing::{env, with_vpc};
 
     /// Two local directories stand for two backends: `run` refuses that, `relocate` does not
     /// care which kinds its stores are.
@@ -225,13 +214,13 @@ mod tests {
     #[tokio::test]
     async fn relocate_moves_checks_and_removes_the_original() {
         let (_dir, source, target, a, b) = stores().await;
-        source.save(&sample("vpc-1")).await.unwrap();
-        source.save(&sample("vpc-2")).await.unwrap();
+        source.save(&with_vpc("vpc-1")).await.unwrap();
+        source.save(&with_vpc("vpc-2")).await.unwrap();
         assert_eq!(
             relocate(&source, &target, &env(), [&a, &b]).await.unwrap(),
             1
         );
-        assert_eq!(target.read().await.unwrap(), Some(sample("vpc-2")));
+        assert_eq!(target.read().await.unwrap(), Some(with_vpc("vpc-2")));
         let Store::Local(paths) = &source else {
             unreachable!()
         };
@@ -247,8 +236,8 @@ mod tests {
     #[tokio::test]
     async fn a_target_holding_state_is_left_as_it_is_and_the_message_says_how_to_finish() {
         let (_dir, source, target, a, b) = stores().await;
-        source.save(&sample("vpc-1")).await.unwrap();
-        target.save(&sample("vpc-1")).await.unwrap();
+        source.save(&with_vpc("vpc-1")).await.unwrap();
+        target.save(&with_vpc("vpc-1")).await.unwrap();
         let err = relocate(&source, &target, &env(), [&a, &b])
             .await
             .unwrap_err();
@@ -258,20 +247,20 @@ mod tests {
         assert!(text.contains(&format!("rm {}", source.name())), "{text}");
         assert!(!text.contains('\n'), "{text}");
 
-        target.save(&sample("vpc-9")).await.unwrap();
+        target.save(&with_vpc("vpc-9")).await.unwrap();
         let text = relocate(&source, &target, &env(), [&a, &b])
             .await
             .unwrap_err()
             .to_string();
         assert!(text.contains("not the one in"), "{text}");
-        assert_eq!(source.read().await.unwrap(), Some(sample("vpc-1")));
-        assert_eq!(target.read().await.unwrap(), Some(sample("vpc-9")));
+        assert_eq!(source.read().await.unwrap(), Some(with_vpc("vpc-1")));
+        assert_eq!(target.read().await.unwrap(), Some(with_vpc("vpc-9")));
     }
 
     #[tokio::test]
     async fn another_environments_state_is_not_moved() {
         let (_dir, source, target, a, b) = stores().await;
-        let mut other = sample("vpc-1");
+        let mut other = with_vpc("vpc-1");
         other.environment = "prod".into();
         source.save(&other).await.unwrap();
         let err = relocate(&source, &target, &env(), [&a, &b])

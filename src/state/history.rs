@@ -12,9 +12,9 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::location::S3Location;
-use super::s3::{LABEL_COMMAND, LABEL_HOST, LABEL_LOCK_ID};
+use super::s3::{LABEL_COMMAND, LABEL_HOST, LABEL_LOCK_ID, read_body};
 use super::{State, StateError};
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt};
 use crate::naming::EnvName;
 
 /// HeadObject calls in flight at once: a history of 20 is read in three round trips.
@@ -74,6 +74,32 @@ struct Listed {
     deleted: bool,
 }
 
+/// The state object of one environment, as the calls here address it and their errors name it.
+struct StateObject<'a> {
+    bucket: &'a str,
+    key: String,
+    url: String,
+}
+
+impl<'a> StateObject<'a> {
+    fn new(location: &'a S3Location, env: &EnvName) -> Self {
+        let key = location.state_key(env);
+        Self {
+            bucket: location.bucket(),
+            url: location.url(&key),
+            key,
+        }
+    }
+
+    /// A failed call, as the state error that names the object.
+    fn aws(&self, source: AwsError) -> StateError {
+        StateError::Aws {
+            location: self.url.clone(),
+            source,
+        }
+    }
+}
+
 /// The newest `shown` versions of the state object of `env`, newest first.
 pub(crate) async fn list(
     client: &Client,
@@ -81,19 +107,14 @@ pub(crate) async fn list(
     env: &EnvName,
     shown: usize,
 ) -> Result<History, StateError> {
-    let key = location.state_key(env);
-    let url = location.url(&key);
-    let aws = |source| StateError::Aws {
-        location: url.clone(),
-        source,
-    };
+    let object = StateObject::new(location, env);
     let mut listed = Vec::new();
     let mut marker: Option<(Option<String>, Option<String>)> = None;
     loop {
         let mut request = client
             .list_object_versions()
-            .bucket(location.bucket())
-            .prefix(&key);
+            .bucket(object.bucket)
+            .prefix(&object.key);
         if let Some((key_marker, version_marker)) = marker.take() {
             request = request
                 .set_key_marker(key_marker)
@@ -103,7 +124,7 @@ pub(crate) async fn list(
             .send()
             .await
             .op("s3:ListBucketVersions")
-            .map_err(aws)?;
+            .map_err(|e| object.aws(e))?;
         let versions = page.versions().iter().map(|v| {
             (
                 v.key(),
@@ -125,11 +146,11 @@ pub(crate) async fn list(
         // The prefix also matches longer keys (`dev.json2`); they sort after the state key.
         let mut past_the_key = false;
         for (at, version_id, time, latest, deleted) in versions.chain(markers) {
-            if at != Some(key.as_str()) {
+            if at != Some(object.key.as_str()) {
                 past_the_key = true;
                 continue;
             }
-            let missing = |field| aws(AwsError::missing("s3:ListBucketVersions", field));
+            let missing = |field| object.aws(AwsError::missing("s3:ListBucketVersions", field));
             let time = time.ok_or_else(|| missing("LastModified"))?;
             listed.push(Listed {
                 version_id: version_id.ok_or_else(|| missing("VersionId"))?.to_owned(),
@@ -151,7 +172,7 @@ pub(crate) async fn list(
     let older = listed.len().saturating_sub(shown);
     listed.truncate(shown);
     let versions = futures::stream::iter(listed)
-        .map(|listed| labelled(client, location.bucket(), &key, listed, &aws))
+        .map(|listed| labelled(client, &object, listed))
         .buffered(HEADS_AT_ONCE)
         .try_collect()
         .await?;
@@ -169,24 +190,22 @@ fn newest_first(listed: &mut [Listed]) {
 /// metadata and answers HeadObject with 405).
 async fn labelled(
     client: &Client,
-    bucket: &str,
-    key: &str,
+    object: &StateObject<'_>,
     listed: Listed,
-    aws: &impl Fn(AwsError) -> StateError,
 ) -> Result<Version, StateError> {
     let written_by = if listed.deleted {
         None
     } else {
         let head = client
             .head_object()
-            .bucket(bucket)
-            .key(key)
+            .bucket(object.bucket)
+            .key(&object.key)
             .version_id(&listed.version_id)
             .send()
             .await
             // HeadObject of a version is authorised as GetObjectVersion.
             .op("s3:GetObjectVersion")
-            .map_err(aws)?;
+            .map_err(|e| object.aws(e))?;
         Writer::from_labels(head.metadata())
     };
     Ok(Version {
@@ -215,16 +234,11 @@ pub(crate) async fn read_version(
     env: &EnvName,
     version: &str,
 ) -> Result<VersionRead, StateError> {
-    let key = location.state_key(env);
-    let url = location.url(&key);
-    let aws = |source| StateError::Aws {
-        location: url.clone(),
-        source,
-    };
+    let object = StateObject::new(location, env);
     let result = client
         .get_object()
-        .bucket(location.bucket())
-        .key(&key)
+        .bucket(object.bucket)
+        .key(&object.key)
         .version_id(version)
         .send()
         .await;
@@ -240,18 +254,15 @@ pub(crate) async fn read_version(
             return Ok(VersionRead::Unknown);
         }
         Err(e) if e.code() == Some("MethodNotAllowed") => return Ok(VersionRead::DeleteMarker),
-        result => result.op("s3:GetObjectVersion").map_err(aws)?,
+        result => result
+            .op("s3:GetObjectVersion")
+            .map_err(|e| object.aws(e))?,
     };
-    let body = output.body.collect().await.map_err(|e| {
-        aws(AwsError {
-            operation: "s3:GetObjectVersion",
-            kind: ErrorKind::Transient,
-            code: None,
-            detail: format!("reading the object's body: {e}"),
-        })
-    })?;
-    let shown = format!("{url} version {version}");
-    let text = String::from_utf8(body.to_vec()).map_err(|e| StateError::Corrupt {
+    let body = read_body(output.body, "s3:GetObjectVersion")
+        .await
+        .map_err(|e| object.aws(e))?;
+    let shown = format!("{} version {version}", object.url);
+    let text = String::from_utf8(body).map_err(|e| StateError::Corrupt {
         path: shown.clone(),
         detail: e.to_string(),
     })?;

@@ -387,12 +387,9 @@ pub(crate) async fn unlock(
 mod tests {
     use super::*;
     use crate::state::fake_s3::FakeS3;
+    use crate::state::testing::env;
 
     const LEASE: Duration = Duration::from_secs(60);
-
-    fn env() -> EnvName {
-        EnvName::parse("dev").unwrap()
-    }
 
     fn at() -> S3Location {
         S3Location::parse("s3://team-state/medtech").unwrap()

@@ -130,10 +130,7 @@ impl PrivateMode for OpenOptions {
 mod tests {
     use super::*;
     use crate::state::Record;
-
-    fn env() -> EnvName {
-        EnvName::parse("dev").unwrap()
-    }
+    use crate::state::testing::env;
 
     /// What a session does with the file: read it, then check whose it is.
     fn load(paths: &StatePaths, region: &str, account: &str) -> Result<Option<State>, StateError> {

@@ -123,10 +123,7 @@ fn check_bucket(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env() -> EnvName {
-        EnvName::parse("dev").unwrap()
-    }
+    use crate::state::testing::env;
 
     #[test]
     fn locations_parse_into_keys_and_display_without_a_trailing_slash() {

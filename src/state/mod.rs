@@ -11,6 +11,8 @@ pub(crate) mod location;
 pub(crate) mod rotation;
 pub(crate) mod s3;
 pub(crate) mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -467,10 +469,7 @@ mod fake_s3 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env() -> EnvName {
-        EnvName::parse("dev").unwrap()
-    }
+    use crate::state::testing::env;
 
     #[test]
     fn parse_names_the_source_and_owner_checks_every_field() {

@@ -303,15 +303,10 @@ impl Object {
             .e_tag()
             .ok_or_else(|| self.aws(AwsError::missing("s3:GetObject", "ETag")))?
             .to_owned();
-        let body = output.body.collect().await.map_err(|e| {
-            self.aws(AwsError {
-                operation: "s3:GetObject",
-                kind: ErrorKind::Transient,
-                code: None,
-                detail: format!("reading the object's body: {e}"),
-            })
-        })?;
-        Ok(Some((body.to_vec(), etag)))
+        let body = read_body(output.body, "s3:GetObject")
+            .await
+            .map_err(|e| self.aws(e))?;
+        Ok(Some((body, etag)))
     }
 
     /// Writes `body`, encrypted with KMS, if `condition` holds; the new ETag when it was
@@ -331,8 +326,7 @@ impl Object {
         condition: Condition<'_>,
         labels: Option<HashMap<String, String>>,
     ) -> Result<Outcome<String>, StateError> {
-        let mut attempt = 0;
-        loop {
+        let sent = conditionally(|| {
             let request = self
                 .client
                 .put_object()
@@ -346,49 +340,36 @@ impl Object {
                 Condition::Absent => request.if_none_match("*"),
                 Condition::Matches(etag) => request.if_match(etag),
             };
-            let result = request.send().await;
-            match refusal(&result) {
-                Some(Refusal::Condition) => return Ok(Outcome::Refused),
-                Some(Refusal::Busy) if attempt + 1 < CONFLICT_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(busy_pause(attempt)).await;
-                    continue;
-                }
-                _ => {}
-            }
-            let output = result.op("s3:PutObject").map_err(|e| self.aws(e))?;
-            let etag = output
-                .e_tag()
-                .ok_or_else(|| self.aws(AwsError::missing("s3:PutObject", "ETag")))?;
-            return Ok(Outcome::Done(etag.to_owned()));
-        }
+            request.send()
+        })
+        .await;
+        let Some(result) = sent else {
+            return Ok(Outcome::Refused);
+        };
+        let output = result.op("s3:PutObject").map_err(|e| self.aws(e))?;
+        let etag = output
+            .e_tag()
+            .ok_or_else(|| self.aws(AwsError::missing("s3:PutObject", "ETag")))?;
+        Ok(Outcome::Done(etag.to_owned()))
     }
 
     /// Deletes the object if its ETag is `etag`. In a versioned bucket this adds a delete
     /// marker and keeps the versions.
     pub(super) async fn delete(&self, etag: &str) -> Result<Outcome<()>, StateError> {
-        let mut attempt = 0;
-        loop {
-            let result = self
-                .client
+        let sent = conditionally(|| {
+            self.client
                 .delete_object()
                 .bucket(&self.bucket)
                 .key(&self.key)
                 .if_match(etag)
                 .send()
-                .await;
-            match refusal(&result) {
-                Some(Refusal::Condition) => return Ok(Outcome::Refused),
-                Some(Refusal::Busy) if attempt + 1 < CONFLICT_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(busy_pause(attempt)).await;
-                    continue;
-                }
-                _ => {}
-            }
-            result.op("s3:DeleteObject").map_err(|e| self.aws(e))?;
-            return Ok(Outcome::Done(()));
-        }
+        })
+        .await;
+        let Some(result) = sent else {
+            return Ok(Outcome::Refused);
+        };
+        result.op("s3:DeleteObject").map_err(|e| self.aws(e))?;
+        Ok(Outcome::Done(()))
     }
 
     fn aws(&self, source: AwsError) -> StateError {
@@ -420,6 +401,43 @@ fn refusal<T, E: ProvideErrorMetadata>(
     }
 }
 
+/// An object's body, read to the end; a read that breaks off is worth another try.
+pub(super) async fn read_body(
+    body: ByteStream,
+    operation: &'static str,
+) -> Result<Vec<u8>, AwsError> {
+    let body = body.collect().await.map_err(|e| AwsError {
+        operation,
+        kind: ErrorKind::Transient,
+        code: None,
+        detail: format!("reading the object's body: {e}"),
+    })?;
+    Ok(body.to_vec())
+}
+
+/// Sends a conditional request, again after a pause while S3 answers that another
+/// conditional write to the key is in flight; `None` when the condition refused it.
+async fn conditionally<T, E, F>(
+    mut send: impl FnMut() -> F,
+) -> Option<Result<T, SdkError<E, HttpResponse>>>
+where
+    E: ProvideErrorMetadata,
+    F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    let mut attempt = 0;
+    loop {
+        let result = send().await;
+        match refusal(&result) {
+            Some(Refusal::Condition) => return None,
+            Some(Refusal::Busy) if attempt + 1 < CONFLICT_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(busy_pause(attempt)).await;
+            }
+            _ => return Some(result),
+        }
+    }
+}
+
 fn busy_pause(attempt: u32) -> Duration {
     Duration::from_millis(100 << attempt.min(4))
 }
@@ -427,19 +445,9 @@ fn busy_pause(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Record;
     use crate::state::fake_s3::FakeS3;
     use crate::state::lease::S3Lock;
-
-    fn env() -> EnvName {
-        EnvName::parse("dev").unwrap()
-    }
-
-    fn sample(vpc: &str) -> State {
-        let mut state = State::new(&env(), "us-east-1", "123456789012");
-        state.resources.insert("vpc".into(), Record::new(vpc));
-        state
-    }
+    use crate::state::testing::{env, with_vpc};
 
     #[tokio::test]
     async fn writes_compare_and_swap_and_a_foreign_write_is_a_conflict() {
@@ -461,8 +469,8 @@ mod tests {
         assert!(!took.lock_id().is_empty());
         assert!(store.read().await.unwrap().is_none());
 
-        store.save(&sample("vpc-1")).await.unwrap();
-        let second = sample("vpc-2");
+        store.save(&with_vpc("vpc-1")).await.unwrap();
+        let second = with_vpc("vpc-2");
         store.save(&second).await.unwrap();
         let (read, etag) = store.read().await.unwrap().unwrap();
         assert_eq!(read, second);
@@ -472,7 +480,7 @@ mod tests {
 
         // Someone else writes in between: the next write stops and leaves theirs in place.
         s3.put_raw("medtech/dev.json", b"{\"edited\": true}");
-        let err = store.save(&sample("vpc-3")).await.unwrap_err();
+        let err = store.save(&with_vpc("vpc-3")).await.unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, StateError::Conflict { .. }), "{text}");
         assert!(
@@ -489,7 +497,7 @@ mod tests {
 
         // A store that saw no object must not replace one created since.
         let late = S3Store::new(s3.client(), at.clone(), env());
-        let err = late.save(&sample("vpc-4")).await.unwrap_err().to_string();
+        let err = late.save(&with_vpc("vpc-4")).await.unwrap_err().to_string();
         assert!(err.contains("created after this run found none"), "{err}");
     }
 
@@ -500,11 +508,11 @@ mod tests {
         let store = S3Store::new(s3.client(), at.clone(), env());
         assert!(store.read().await.unwrap().is_none());
         s3.lose_next_answer("PUT");
-        store.save(&sample("vpc-1")).await.unwrap();
+        store.save(&with_vpc("vpc-1")).await.unwrap();
         s3.lose_next_answer("PUT");
-        store.save(&sample("vpc-2")).await.unwrap();
+        store.save(&with_vpc("vpc-2")).await.unwrap();
         // The adopted ETag is the object's: the next write goes through.
-        let third = sample("vpc-3");
+        let third = with_vpc("vpc-3");
         store.save(&third).await.unwrap();
         assert_eq!(s3.object("dev.json").unwrap().0, third.to_json().unwrap());
         assert_eq!(s3.requests("PUT"), 5);
@@ -516,12 +524,12 @@ mod tests {
         let at = S3Location::parse("s3://team-state").unwrap();
         let store = S3Store::new(s3.client(), at.clone(), env());
         store.clear().await.unwrap();
-        store.save(&sample("vpc-1")).await.unwrap();
+        store.save(&with_vpc("vpc-1")).await.unwrap();
         s3.lose_next_answer("DELETE");
         store.clear().await.unwrap();
         assert!(s3.object("dev.json").is_none());
 
-        store.save(&sample("vpc-1")).await.unwrap();
+        store.save(&with_vpc("vpc-1")).await.unwrap();
         s3.put_raw("dev.json", b"{}");
         let err = store.clear().await.unwrap_err();
         assert!(matches!(err, StateError::Conflict { .. }), "{err}");
