@@ -149,13 +149,7 @@ async fn applied<S: Settling>(
             let item = resource.describe(ctx).await?.ok_or_else(|| {
                 Error::resource(resource.name(), "disappeared while its credential changed")
             })?;
-            let status = S::status(&item).unwrap_or("missing");
-            if status != "available" && !S::SETTLING.contains(&status) {
-                return Err(Error::resource(
-                    resource.name(),
-                    format!("is {status}; it will not become available without help"),
-                ));
-            }
+            let status = resource.settling_status(&item)?;
             let (pending, described) = look(&item);
             if status != "available" || pending {
                 seen_under_way.store(true, Ordering::Relaxed);

@@ -47,6 +47,20 @@ pub(crate) trait Settling: Resource + Sync {
     /// Whether the service has yet to carry out part of an accepted modification.
     fn has_pending(item: &Self::Item) -> bool;
 
+    /// Its status while a change is carried out: `available`, or one that becomes available by
+    /// itself; any other (`failed`, `incompatible-parameters`) is an error, since waiting
+    /// would not end it.
+    fn settling_status<'a>(&self, item: &'a Self::Item) -> Result<&'a str, Error> {
+        let status = Self::status(item).unwrap_or("missing");
+        if status != "available" && !Self::SETTLING.contains(&status) {
+            return Err(Error::resource(
+                self.name(),
+                format!("is {status}; it will not become available without help"),
+            ));
+        }
+        Ok(status)
+    }
+
     /// The status `wait_available` waits on: `status`, unless being `available` is not yet
     /// enough to be usable.
     fn waiting_status(item: &Self::Item) -> &str {
@@ -136,13 +150,7 @@ pub(crate) trait Settling: Resource + Sync {
                 let item = self.describe(ctx).await?.ok_or_else(|| {
                     Error::resource(self.name(), "disappeared while it was being modified")
                 })?;
-                let status = Self::status(&item).unwrap_or("missing");
-                if status != "available" && !Self::SETTLING.contains(&status) {
-                    return Err(Error::resource(
-                        self.name(),
-                        format!("is {status}; it will not become available without help"),
-                    ));
-                }
+                let status = self.settling_status(&item)?;
                 if status != "available" || Self::has_pending(&item) {
                     seen_under_way.store(true, Ordering::Relaxed);
                     return Ok(Poll::Pending(if status == "available" {
