@@ -16,7 +16,8 @@ use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::resources;
 use crate::state::State;
-use crate::state::store::{Held, LEASE, Store, Writer};
+use crate::state::StateError;
+use crate::state::store::{Confirmation, Held, LEASE, Store, Writer};
 
 /// What a command that talks to AWS works with.
 pub(crate) struct Session {
@@ -29,6 +30,9 @@ pub(crate) struct Session {
     pub(crate) json: bool,
     writer: Arc<Writer>,
     lock: Option<Held>,
+    /// Set when the state was read beside the lock (`up`): nothing changes AWS or the state
+    /// until it confirms the read.
+    confirmation: Option<Confirmation>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -55,6 +59,7 @@ impl Session {
         let env = settings.env().clone();
         let wait = global.lock_timeout.unwrap_or_default();
         let mut lock = None;
+        let mut read_early = false;
         let clients;
         let store = match &settings.state_backend {
             // A local lock is taken before connecting: a second run is refused without a call.
@@ -72,10 +77,14 @@ impl Session {
             Some(location) => {
                 let client = crate::aws::state_client(&settings.state_aws).await;
                 let location = location.clone();
+                // `up` reads the state in the lock's round trip, and confirms the read in the
+                // background once the lock is its own (its first changes wait for that). A run
+                // that waits for the lock reads after taking it.
+                read_early = locking == Locking::Exclusive && command == "up" && wait.is_zero();
                 let opening = async {
                     if locking == Locking::Exclusive {
                         let lease = LEASE.mul_f64(settings.time_scale);
-                        Store::s3_locked(client, location, &env, command, wait, lease)
+                        Store::s3_locked(client, location, &env, command, wait, lease, read_early)
                             .await
                             .map(|(store, held)| (store, Some(held)))
                     } else {
@@ -102,6 +111,7 @@ impl Session {
             }
         };
         let state = store.read().await?;
+        let confirmation = read_early.then(|| store.confirm()).flatten();
         if let Some(state) = &state {
             state.check_owner(&store.name(), &env, &clients.region, &clients.account_id)?;
         }
@@ -115,7 +125,8 @@ impl Session {
                 global.quiet || (locking == Locking::None && !interactive),
             ),
             json: global.output == OutputMode::Json,
-            writer: Arc::new(store.writer(lock.as_ref())),
+            writer: Arc::new(store.writer(lock.as_ref(), confirmation.clone())),
+            confirmation,
             settings,
             store,
             clients,
@@ -129,14 +140,25 @@ impl Session {
     /// lock back. `result` is the command's; a failed write outranks it, since it is what
     /// stopped the run.
     pub(crate) async fn close(self, result: Result<u8, Error>) -> Result<u8, Error> {
+        let confirmed = self.confirmed().await;
         let written = self.writer.finish().await;
         if let Some(lock) = self.lock
             && let Err(e) = Store::release(lock).await
         {
             tracing::warn!(error = %e, "the state lock was not released; it expires by itself");
         }
+        confirmed?;
         written?;
         result
+    }
+
+    /// Waits until the state read beside the lock is known to hold (at once for any other
+    /// read): what is written from it (the outputs) must not come from a stale read.
+    pub(crate) async fn confirmed(&self) -> Result<(), Error> {
+        match &self.confirmation {
+            Some(confirmation) => Ok(confirmation.clone().await.map_err(StateError::Halted)?),
+            None => Ok(()),
+        }
     }
 
     /// Writes `state` at once (after the run's own records are written).
@@ -199,6 +221,7 @@ impl Session {
             persist,
             self.interrupt.clone(),
         )
+        .changing_after(self.confirmation.clone())
     }
 
     pub(crate) fn engine(&self) -> Result<Engine, Error> {

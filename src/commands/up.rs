@@ -20,6 +20,7 @@ async fn converge(session: &Session, global: &GlobalArgs) -> Result<u8, Error> {
     let env = session.settings.env().to_string();
     let calls = session.clients.calls.totals();
     run_summary::print(Run::Up, &env, &reports, &calls, session.json, global.quiet);
+    session.confirmed().await?;
     run_summary::conclude(&reports, engine.interrupted())?;
     let outputs = outputs::build(&env, &session.clients.region, &ctx.records());
     outputs::write(&session.settings.outputs_file, &outputs)?;

@@ -16,7 +16,8 @@ use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::logical::Logical;
 use crate::naming::{Names, Zone};
-use crate::state::Record;
+use crate::state::store::Confirmation;
+use crate::state::{Record, StateError};
 use crate::tags;
 pub(crate) use listing::ListKey;
 use listing::{Fetch, Listings};
@@ -39,6 +40,8 @@ pub(crate) struct Ctx {
     listings: Listings,
     sink: Arc<dyn StatusSink>,
     interrupt: Interrupt,
+    /// What a step waits for before its first change to AWS (`before_change`).
+    confirmation: Option<Confirmation>,
 }
 
 impl Ctx {
@@ -59,7 +62,27 @@ impl Ctx {
             listings: Listings::default(),
             sink,
             interrupt,
+            confirmation: None,
         }
+    }
+
+    /// Steps change AWS only once `confirmation` holds: the state they were read against is
+    /// then known to be current.
+    pub(crate) fn changing_after(mut self, confirmation: Option<Confirmation>) -> Self {
+        self.confirmation = confirmation;
+        self
+    }
+
+    /// Waits, before a step's first change to AWS, until the state it was read against is
+    /// known to hold; if it does not, the run stops as after Ctrl-C.
+    pub(crate) async fn before_change(&self) -> Result<(), Error> {
+        let Some(confirmation) = &self.confirmation else {
+            return Ok(());
+        };
+        confirmation.clone().await.map_err(|detail| {
+            self.interrupt.raise();
+            Error::State(StateError::Halted(detail))
+        })
     }
 
     pub(crate) fn names(&self) -> &Names {

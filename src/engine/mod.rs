@@ -222,6 +222,7 @@ impl Engine {
                     ctx.remove_record(res.name())?;
                     return Ok(Action::Absent);
                 };
+                ctx.before_change().await?;
                 with_retries(ctx, res.name(), RetryPolicy::DESTROY, || {
                     res.destroy(ctx, current)
                 })
@@ -348,6 +349,7 @@ async fn desired(
 async fn converge(res: &dyn Resource, ctx: &Ctx, ahead: Option<Ahead>) -> Result<Action, Error> {
     let (found, wanted) = read(res, ctx, ahead).await?;
     let Some(current) = found else {
+        ctx.before_change().await?;
         ctx.status(res.name(), "creating");
         let created = res.create(ctx).await?;
         ctx.set_record(res.name(), created.record)?;
@@ -364,6 +366,7 @@ async fn converge(res: &dyn Resource, ctx: &Ctx, ahead: Option<Ahead>) -> Result
     if let Some(fixed) = changes.iter().find(|c| !c.property.in_place) {
         return Err(unchangeable(res.name(), fixed));
     }
+    ctx.before_change().await?;
     ctx.status(res.name(), "updating");
     res.update(ctx, &current, &changes).await?;
     let after = res

@@ -34,6 +34,9 @@ pub(crate) struct S3Store {
     etag: Mutex<Option<String>>,
     /// Metadata on every version this run writes: its command, host and lock id.
     labels: Mutex<Option<HashMap<String, String>>>,
+    /// The state read beside the lock's conditional write (`Store::s3_locked`), handed out
+    /// once by `read`; trusted only once `unchanged` says the object is still the one read.
+    early: Mutex<Option<Option<State>>>,
 }
 
 impl S3Store {
@@ -45,6 +48,7 @@ impl S3Store {
             env,
             etag: Mutex::new(None),
             labels: Mutex::new(None),
+            early: Mutex::new(None),
         }
     }
 
@@ -152,6 +156,15 @@ impl S3Store {
 
     /// Reads the state and remembers its ETag as the one the next write must replace.
     pub(crate) async fn read(&self) -> Result<Option<(State, String)>, StateError> {
+        let early = self
+            .early
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(early) = early {
+            let etag = self.remembered().clone();
+            return Ok(early.zip(etag));
+        }
         let found = self.object.get().await?;
         *self.remembered() = found.as_ref().map(|(_, etag)| etag.clone());
         let Some((body, etag)) = found else {
@@ -162,6 +175,20 @@ impl S3Store {
             detail: e.to_string(),
         })?;
         Ok(Some((State::parse(&text, &self.object.url)?, etag)))
+    }
+
+    /// Keeps `read`, made by another store of the same object before this one was opened,
+    /// as this run's read.
+    pub(crate) fn keep_early_read(&self, read: Option<(State, String)>) {
+        let (state, etag) = read.unzip();
+        *self.remembered() = etag;
+        *self.early.lock().unwrap_or_else(PoisonError::into_inner) = Some(state);
+    }
+
+    /// Whether the object is still the one this run last read or wrote (or still absent).
+    pub(crate) async fn unchanged(&self) -> Result<bool, StateError> {
+        let now = self.object.etag().await?;
+        Ok(now == *self.remembered())
     }
 
     /// Replaces the object only if it is still the one this run last read or wrote.
@@ -287,6 +314,26 @@ impl Object {
     }
 
     /// The object's body and ETag, or `None` if there is none.
+    /// The object's ETag, `None` when there is none.
+    pub(super) async fn etag(&self) -> Result<Option<String>, StateError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await;
+        let output = match result {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
+            // Authorised as GetObject, and named so, as a refusal names what to allow.
+            result => result.op("s3:GetObject").map_err(|e| self.aws(e))?,
+        };
+        let etag = output
+            .e_tag()
+            .ok_or_else(|| self.aws(AwsError::missing("s3:GetObject", "ETag")))?;
+        Ok(Some(etag.to_owned()))
+    }
+
     pub(super) async fn get(&self) -> Result<Option<(Vec<u8>, String)>, StateError> {
         let result = self
             .client

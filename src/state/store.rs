@@ -5,6 +5,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -21,6 +23,11 @@ pub(crate) const LEASE: Duration = Duration::from_secs(120);
 
 /// The shortest lease: renewals every third of it must fit between a busy machine's pauses.
 const MIN_LEASE: Duration = Duration::from_secs(3);
+
+/// Whether the state read before the lock was this run's still holds (`Store::confirm`):
+/// `Err` carries what to tell the user. Every step about to change AWS, and the state writer,
+/// wait for it.
+pub(crate) type Confirmation = Shared<BoxFuture<'static, Result<(), String>>>;
 
 /// How long the S3 writer lets records gather before it writes the latest. Steps that end
 /// together (a resource's id, then its read-back attributes; several resources at once) then
@@ -125,7 +132,9 @@ impl Store {
     /// `s3` and `lock` at once: the bucket's checks and the lock's conditional write together
     /// cost one round trip, not two. A lock taken for a bucket found unfit is given back. The
     /// lease is `lease`, at least `MIN_LEASE`: the tests' time scale shortens it, so that a
-    /// killed run's lock runs out within a test.
+    /// killed run's lock runs out within a test. With `read_early`, the state is read in the
+    /// same round trip, before the lock is known to be this run's: `read` returns that read,
+    /// and `confirm` must then say it still holds before anything relies on it.
     pub(crate) async fn s3_locked(
         client: aws_sdk_s3::Client,
         location: S3Location,
@@ -133,13 +142,26 @@ impl Store {
         command: &str,
         wait: Duration,
         lease: Duration,
+        read_early: bool,
     ) -> Result<(Self, Held), StateError> {
-        let (opened, locked) = tokio::join!(
+        let early = async {
+            if read_early {
+                let reader = S3Store::new(client.clone(), location.clone(), env.clone());
+                Some(reader.read().await)
+            } else {
+                None
+            }
+        };
+        let (opened, locked, early) = tokio::join!(
             S3Store::open(client.clone(), location.clone(), env.clone()),
             S3Lock::acquire(&client, &location, env, command, lease.max(MIN_LEASE), wait),
+            early,
         );
         match (opened, locked) {
             (Ok(store), Ok(lock)) => {
+                if let Some(early) = early {
+                    store.keep_early_read(early?);
+                }
                 let store = Arc::new(store);
                 let held = hold(&store, command, lock);
                 Ok((Self::S3(store), held))
@@ -153,6 +175,33 @@ impl Store {
             // What is wrong with the bucket explains a refused lock better than the refusal.
             (Err(e), Err(_)) | (Ok(_), Err(e)) => Err(e),
         }
+    }
+
+    /// Checks, in the background, that the state read beside the lock (`s3_locked` with
+    /// `read_early`) is still the object S3 holds now that the lock is this run's: a run that
+    /// released the lock in the meantime may have written it last. Until the answer, nothing
+    /// may change AWS or the state: `Confirmation` is what they wait for.
+    pub(crate) fn confirm(&self) -> Option<Confirmation> {
+        let Self::S3(store) = self else {
+            return None;
+        };
+        let store = Arc::clone(store);
+        let check = tokio::spawn(async move {
+            match store.unchanged().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(StateError::Conflict {
+                    location: store.url(),
+                    detail: "it changed as this run took the lock (another run had just finished); nothing was changed in AWS; run the command again".into(),
+                }
+                .to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        Some(
+            async move { check.await.unwrap_or_else(|e| Err(e.to_string())) }
+                .boxed()
+                .shared(),
+        )
     }
 
     /// Gives the lock back; a local lock goes with its file descriptor.
@@ -189,7 +238,7 @@ impl Store {
     /// Records every step: a local file is written at once; an S3 object in the background,
     /// the latest state winning and one write in flight, so recording never slows a step.
     /// Under `held`, an S3 write is made only while the lock is still this run's.
-    pub(crate) fn writer(&self, held: Option<&Held>) -> Writer {
+    pub(crate) fn writer(&self, held: Option<&Held>, confirmation: Option<Confirmation>) -> Writer {
         match self {
             Self::Local(paths) => Writer::Local(paths.clone()),
             Self::S3(store) => {
@@ -204,7 +253,11 @@ impl Store {
                 let task = tokio::spawn(async move {
                     let written = drain(rx, SETTLE, |state| {
                         let (store, lock) = (Arc::clone(&store), lock.clone());
+                        let confirmation = confirmation.clone();
                         async move {
+                            if let Some(confirmation) = confirmation {
+                                confirmation.await.map_err(StateError::Halted)?;
+                            }
                             if let Some(lock) = &lock {
                                 lock.check()?;
                             }

@@ -177,3 +177,60 @@ async fn s3_throttles_and_server_errors_are_retried() {
         "{operations}"
     );
 }
+
+/// `up` reads the state in the same round trip as the lock's conditional write, before the
+/// lock is its own. A write that lands between that read and the lock (here a valid state
+/// written by hand while S3 answers slowly; in life, a run that had just finished) must stop
+/// the run before it changes anything in AWS: exit 3, nothing made, the lock given back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_written_between_the_early_read_and_the_lock_stops_up_before_any_change() {
+    let t = TestContext::with_behaviour("earlyread", json!({"service_latency": {"s3": 1.5}})).await;
+    let bucket = t.state_bucket().await;
+    let backend = format!("s3://{bucket}/team");
+    let run = t
+        .command(
+            t.dir.path(),
+            &["up", "--env", &t.env],
+            &[("MEDTECH_STATE_BACKEND", backend.as_str())],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start medtech");
+    // Sent while the run's read and lock are on their way (each S3 call takes 1.5 s), so S3
+    // handles it after the read and before the check that follows the lock.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let written = json!({
+        "schema_version": 2,
+        "environment": t.env,
+        "region": REGION,
+        "account_id": "123456789012",
+        "updated_at": "2026-12-01T00:00:00Z",
+        "resources": {},
+    });
+    sent!(
+        t.s3.put_object()
+            .bucket(&bucket)
+            .key(format!("team/{}.json", t.env))
+            .body(written.to_string().into_bytes().into())
+    );
+    let out = run.wait_with_output().expect("medtech ran");
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("changed as this run took the lock")
+            && said.contains("run the command again"),
+        "{said}"
+    );
+    assert!(
+        t.sweep_all(&t.env).await.values().all(Vec::is_empty),
+        "the run changed AWS after a stale read"
+    );
+    let lock =
+        t.s3.head_object()
+            .bucket(&bucket)
+            .key(format!("team/{}.lock", t.env))
+            .send()
+            .await;
+    assert!(lock.is_err(), "the lock was left behind");
+}
