@@ -159,8 +159,16 @@ impl Store {
         );
         match (opened, locked) {
             (Ok(store), Ok(lock)) => {
-                if let Some(early) = early {
-                    store.keep_early_read(early?);
+                match early {
+                    Some(Ok(read)) => store.keep_early_read(read),
+                    // An unreadable state: the lock goes back as for an unfit bucket.
+                    Some(Err(unreadable)) => {
+                        if let Err(e) = Arc::new(lock).release().await {
+                            tracing::warn!(error = %e, "the state lock was not released; it expires by itself");
+                        }
+                        return Err(unreadable);
+                    }
+                    None => {}
                 }
                 let store = Arc::new(store);
                 let held = hold(&store, command, lock);

@@ -234,3 +234,36 @@ async fn a_state_written_between_the_early_read_and_the_lock_stops_up_before_any
             .await;
     assert!(lock.is_err(), "the lock was left behind");
 }
+
+/// A state object that is not medtech state (edited by hand) stops `up` with exit 3 and a
+/// line naming the object, and the run gives the lock back rather than leaving it to expire.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_state_object_stops_up_and_the_lock_is_given_back() {
+    let t = TestContext::new("badstate").await;
+    let bucket = t.state_bucket().await;
+    let backend = format!("s3://{bucket}/team");
+    sent!(
+        t.s3.put_object()
+            .bucket(&bucket)
+            .key(format!("team/{}.json", t.env))
+            .body(b"{ not json".to_vec().into())
+    );
+    let out = t.medtech_with(
+        &["up", "--env", &t.env],
+        &[("MEDTECH_STATE_BACKEND", backend.as_str())],
+    );
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains(&format!("team/{}.json", t.env)), "{said}");
+    let lock =
+        t.s3.head_object()
+            .bucket(&bucket)
+            .key(format!("team/{}.lock", t.env))
+            .send()
+            .await;
+    assert!(lock.is_err(), "the lock was left behind: {said}");
+    assert!(
+        t.sweep_all(&t.env).await.values().all(Vec::is_empty),
+        "the run changed AWS"
+    );
+}
