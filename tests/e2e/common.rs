@@ -417,6 +417,20 @@ impl TestContext {
 /// IAM enforcement (tests/emulator/medtech_emulator/patches_iam_auth.py): users are held to
 /// their policies, while the context's own `testing` keys act as the account's root user.
 impl TestContext {
+    /// Whether the environment's S3 lock object is in `bucket` under `prefix` ("" for none).
+    /// Any answer but found or not found fails the test.
+    pub(crate) async fn s3_lock_exists(&self, bucket: &str, prefix: &str) -> bool {
+        let key = match prefix {
+            "" => format!("{}.lock", self.env),
+            prefix => format!("{prefix}/{}.lock", self.env),
+        };
+        match self.s3.head_object().bucket(bucket).key(&key).send().await {
+            Ok(_) => true,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => false,
+            Err(e) => panic!("HeadObject {bucket}/{key}: {e:?}"),
+        }
+    }
+
     /// A versioned bucket of the test's own for the S3 state backend, as `state bootstrap`
     /// makes one.
     pub(crate) async fn state_bucket(&self) -> String {

@@ -64,13 +64,10 @@ async fn assert_complete_and_unlocked(t: &TestContext, bucket: &str) -> String {
         recorded, stack,
         "the state object does not hold every resource"
     );
-    let lock =
-        t.s3.head_object()
-            .bucket(bucket)
-            .key(format!("team/{}.lock", t.env))
-            .send()
-            .await;
-    assert!(lock.is_err(), "the lock outlived its run");
+    assert!(
+        !t.s3_lock_exists(bucket, "team").await,
+        "the lock outlived its run"
+    );
     lock_id
 }
 
@@ -226,13 +223,10 @@ async fn a_state_written_between_the_early_read_and_the_lock_stops_up_before_any
         t.sweep_all(&t.env).await.values().all(Vec::is_empty),
         "the run changed AWS after a stale read"
     );
-    let lock =
-        t.s3.head_object()
-            .bucket(&bucket)
-            .key(format!("team/{}.lock", t.env))
-            .send()
-            .await;
-    assert!(lock.is_err(), "the lock was left behind");
+    assert!(
+        !t.s3_lock_exists(&bucket, "team").await,
+        "the lock was left behind"
+    );
 }
 
 /// A state object that is not medtech state (edited by hand) stops `up` with exit 3 and a
@@ -255,13 +249,10 @@ async fn an_unreadable_state_object_stops_up_and_the_lock_is_given_back() {
     let said = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{said}");
     assert!(said.contains(&format!("team/{}.json", t.env)), "{said}");
-    let lock =
-        t.s3.head_object()
-            .bucket(&bucket)
-            .key(format!("team/{}.lock", t.env))
-            .send()
-            .await;
-    assert!(lock.is_err(), "the lock was left behind: {said}");
+    assert!(
+        !t.s3_lock_exists(&bucket, "team").await,
+        "the lock was left behind: {said}"
+    );
     assert!(
         t.sweep_all(&t.env).await.values().all(Vec::is_empty),
         "the run changed AWS"

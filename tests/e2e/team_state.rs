@@ -65,13 +65,10 @@ async fn two_ups_at_once_one_runs_the_other_is_told_who_holds_the_lock() {
     let (state, versions) = state_object(&t, &bucket, &key).await;
     assert_eq!(state["environment"], t.env.as_str());
     assert!(state["resources"]["rds"]["id"].is_string(), "{state}");
-    let lock =
-        t.s3.head_object()
-            .bucket(&bucket)
-            .key(format!("medtech/{}.lock", t.env))
-            .send()
-            .await;
-    assert!(lock.is_err(), "the lock outlived its run");
+    assert!(
+        !t.s3_lock_exists(&bucket, "medtech").await,
+        "the lock outlived its run"
+    );
     for dir in [t.dir.path(), second.path()] {
         assert!(
             !dir.join("state").exists(),
@@ -333,13 +330,10 @@ async fn a_killed_holders_lock_blocks_until_its_lease_runs_out_then_is_taken_ove
         TestContext::reference_counts().await,
         "not exactly one of everything after the takeover"
     );
-    let lock =
-        t.s3.head_object()
-            .bucket(&bucket)
-            .key(format!("{}.lock", t.env))
-            .send()
-            .await;
-    assert!(lock.is_err(), "the lock outlived the run that took it over");
+    assert!(
+        !t.s3_lock_exists(&bucket, "").await,
+        "the lock outlived the run that took it over"
+    );
 }
 
 /// `destroy` on the S3 backend deletes the state object at the end and keeps its versions (a
@@ -376,13 +370,10 @@ async fn destroy_deletes_the_state_object_and_keeps_its_versions() {
             1,
             "destroy {round}: one delete marker on top of the versions"
         );
-        let lock =
-            t.s3.head_object()
-                .bucket(&bucket)
-                .key(format!("teams/{}.lock", t.env))
-                .send()
-                .await;
-        assert!(lock.is_err(), "destroy {round} left its lock");
+        assert!(
+            !t.s3_lock_exists(&bucket, "teams").await,
+            "destroy {round} left its lock"
+        );
     }
     t.assert_nothing_left(&t.env).await;
 }
