@@ -73,7 +73,7 @@ const TAGS: ListKey<Vec<(String, Value)>> = ListKey::new("tagging:GetResources")
 /// more the more the account holds. (Filters are ANDed.)
 async fn environment_tags(ctx: &Ctx) -> Result<Vec<(String, Value)>, Error> {
     let filter = |key: &str, value: &str| TagFilter::builder().key(key).values(value).build();
-    let mut pages = ctx
+    let listed = ctx
         .clients
         .tagging
         .get_resources()
@@ -84,20 +84,19 @@ async fn environment_tags(ctx: &Ctx) -> Result<Vec<(String, Value)>, Error> {
         // The most the API takes: GetResources pages by tags too (100 by default), and a
         // stack's resources carry more tags than that between them.
         .tags_per_page(500)
-        .into_paginator()
-        .send();
-    let mut found = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.op("tag:GetResources")?;
-        for mapping in page.resource_tag_mapping_list() {
-            let Some(arn) = mapping.resource_arn() else {
-                continue;
-            };
-            let tags = tag_pairs(mapping.tags().iter().map(|t| (t.key(), t.value())));
-            found.push((arn.to_owned(), tags));
-        }
-    }
-    Ok(found)
+        .into_paginator();
+    let mappings = listed.items().send().try_collect().await;
+    Ok(mappings
+        .op("tag:GetResources")?
+        .iter()
+        .filter_map(|mapping| {
+            let arn = mapping.resource_arn()?.to_owned();
+            Some((
+                arn,
+                tag_pairs(mapping.tags().iter().map(|t| (t.key(), t.value()))),
+            ))
+        })
+        .collect())
 }
 
 /// Log group ARNs come with and without the trailing `:*`.

@@ -172,24 +172,16 @@ impl BackupPlan {
     /// The live plans named like this environment's. Plan names are not unique in AWS Backup
     /// (only a plan with the same whole document is refused), so there may be several.
     async fn named(ctx: &Ctx, name: &str) -> Result<Vec<(String, GetBackupPlanOutput)>, AwsError> {
-        let mut pages = ctx
-            .clients
-            .backup
-            .list_backup_plans()
-            .into_paginator()
-            .send();
+        let operation = "backup:ListBackupPlans";
+        let plans = ctx.clients.backup.list_backup_plans().into_paginator();
+        let plans = plans.items().send().try_collect().await.op(operation)?;
         let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.op("backup:ListBackupPlans")?;
-            for plan in page.backup_plans_list() {
-                if plan.backup_plan_name() != Some(name) || plan.deletion_date().is_some() {
-                    continue;
-                }
-                let id = plan
-                    .backup_plan_id()
-                    .required("backup:ListBackupPlans", "BackupPlanId")?;
-                found.extend(Self::get(ctx, id).await?);
-            }
+        for plan in plans
+            .iter()
+            .filter(|p| p.backup_plan_name() == Some(name) && p.deletion_date().is_none())
+        {
+            let id = plan.backup_plan_id().required(operation, "BackupPlanId")?;
+            found.extend(Self::get(ctx, id).await?);
         }
         Ok(found)
     }

@@ -83,23 +83,19 @@ impl BackupSelection {
         plan: &str,
         name: &str,
     ) -> Result<Vec<(String, GetBackupSelectionOutput)>, AwsError> {
-        let mut pages = ctx
+        let operation = "backup:ListBackupSelections";
+        let listed = ctx
             .clients
             .backup
             .list_backup_selections()
-            .backup_plan_id(plan)
-            .into_paginator()
-            .send();
+            .backup_plan_id(plan);
+        let listed = listed.into_paginator().items().send();
         let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.op("backup:ListBackupSelections")?;
-            for selection in page.backup_selections_list() {
-                if selection.selection_name() != Some(name) {
-                    continue;
-                }
+        for selection in listed.try_collect().await.op(operation)? {
+            if selection.selection_name() == Some(name) {
                 let id = selection
                     .selection_id()
-                    .required("backup:ListBackupSelections", "SelectionId")?;
+                    .required(operation, "SelectionId")?;
                 found.extend(Self::get(ctx, plan, id).await?);
             }
         }

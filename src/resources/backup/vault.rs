@@ -118,28 +118,27 @@ impl BackupVault {
     /// The vault's recovery points still there, and whether AWS is already deleting each;
     /// none for a vault that is gone.
     async fn recovery_points(ctx: &Ctx) -> Result<Vec<(String, bool)>, Error> {
-        let mut pages = ctx
+        let operation = "backup:ListRecoveryPointsByBackupVault";
+        let listed = ctx
             .clients
             .backup
             .list_recovery_points_by_backup_vault()
             .backup_vault_name(ctx.names().backup_vault())
-            .into_paginator()
-            .send();
-        let mut points = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = match page.op("backup:ListRecoveryPointsByBackupVault") {
-                Err(e) if e.is(ErrorKind::NotFound) => return Ok(Vec::new()),
-                other => other?,
-            };
-            for point in page.recovery_points() {
+            .into_paginator();
+        let points = match listed.items().send().try_collect().await.op(operation) {
+            Err(e) if e.is(ErrorKind::NotFound) => return Ok(Vec::new()),
+            other => other?,
+        };
+        points
+            .iter()
+            .map(|point| {
                 let arn = point
                     .recovery_point_arn()
-                    .required("backup:ListRecoveryPointsByBackupVault", "RecoveryPointArn")?;
+                    .required(operation, "RecoveryPointArn")?;
                 let deleting = point.status() == Some(&RecoveryPointStatus::Deleting);
-                points.push((arn.to_owned(), deleting));
-            }
-        }
-        Ok(points)
+                Ok((arn.to_owned(), deleting))
+            })
+            .collect()
     }
 
     /// Deletes every recovery point and waits until the vault lists none.

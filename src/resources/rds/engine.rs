@@ -139,21 +139,16 @@ fn major_change_refusal(resource: Logical, have: &str, want: &str) -> Error {
 }
 
 async fn list(ctx: &Ctx, version: &str, default_only: bool) -> Result<Vec<DbEngineVersion>, Error> {
-    let mut versions = Vec::new();
-    let mut pages = ctx
+    let listed = ctx
         .clients
         .rds
         .describe_db_engine_versions()
         .engine(ENGINE)
         .engine_version(version)
         .default_only(default_only)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.op("rds:DescribeDBEngineVersions")?;
-        versions.extend(page.db_engine_versions().iter().cloned());
-    }
-    Ok(versions)
+        .into_paginator();
+    let versions = listed.items().send().try_collect().await;
+    Ok(versions.op("rds:DescribeDBEngineVersions")?)
 }
 
 /// Listed without `IncludeAll`, every version is available; the status is checked anyway so

@@ -164,18 +164,18 @@ pub(crate) struct RdsEventSubscription {
 const SUBSCRIPTIONS: ListKey<Vec<EventSubscription>> = ListKey::new(DESCRIBE);
 
 async fn all_subscriptions(ctx: &Ctx) -> Result<Vec<EventSubscription>, Error> {
-    let mut pages = ctx
+    let listed = ctx
         .clients
         .rds
         .describe_event_subscriptions()
-        .max_records(100)
+        .max_records(100);
+    Ok(listed
         .into_paginator()
-        .send();
-    let mut all = Vec::new();
-    while let Some(page) = pages.next().await {
-        all.extend_from_slice(page.op(DESCRIBE)?.event_subscriptions_list());
-    }
-    Ok(all)
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .op(DESCRIBE)?)
 }
 
 impl RdsEventSubscription {

@@ -122,21 +122,17 @@ impl Resource for DbParameterGroup {
             return Ok(None);
         };
         // Only the parameters the user set: the engine defaults run to hundreds.
-        let mut parameters = Map::new();
-        let mut pages = rds
+        let listed = rds
             .describe_db_parameters()
             .db_parameter_group_name(&name)
             .source("user")
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.op("rds:DescribeDBParameters")?;
-            for p in page.parameters() {
-                if let (Some(k), Some(v)) = (p.parameter_name(), p.parameter_value()) {
-                    parameters.insert(k.to_owned(), json!(v));
-                }
-            }
-        }
+            .into_paginator();
+        let listed = listed.items().send().try_collect().await;
+        let parameters: Map<String, Value> = listed
+            .op("rds:DescribeDBParameters")?
+            .iter()
+            .filter_map(|p| Some((p.parameter_name()?.to_owned(), json!(p.parameter_value()?))))
+            .collect();
         let arn = group
             .db_parameter_group_arn()
             .required("rds:DescribeDBParameterGroups", "DBParameterGroupArn")?

@@ -218,34 +218,26 @@ fn group_in(region: &str, account: &str, arn: &str) -> Option<String> {
 }
 
 async fn filters_of(clients: &Clients, group: &str) -> Result<Vec<Filter>, AwsError> {
-    let mut pages = clients
-        .logs
-        .describe_metric_filters()
-        .log_group_name(group)
-        .into_paginator()
-        .send();
-    let mut filters = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = match page.op("logs:DescribeMetricFilters") {
-            Ok(page) => page,
-            // The trail names a group that is gone: it has no filter.
-            Err(e) if e.is(ErrorKind::NotFound) => break,
-            Err(e) => return Err(e),
-        };
-        filters.extend(page.metric_filters().iter().map(|f| {
-            Filter {
-                group: group.to_owned(),
-                name: f.filter_name().unwrap_or_default().to_owned(),
-                pattern: normalised(f.filter_pattern().unwrap_or_default()),
-                metrics: f
-                    .metric_transformations()
-                    .iter()
-                    .map(|m| (m.metric_namespace().to_owned(), m.metric_name().to_owned()))
-                    .collect(),
-            }
-        }));
-    }
-    Ok(filters)
+    let listed = clients.logs.describe_metric_filters().log_group_name(group);
+    let listed = listed.into_paginator().items().send().try_collect().await;
+    let filters = match listed.op("logs:DescribeMetricFilters") {
+        // The trail names a group that is gone: it has no filter.
+        Err(e) if e.is(ErrorKind::NotFound) => return Ok(Vec::new()),
+        other => other?,
+    };
+    Ok(filters
+        .iter()
+        .map(|f| Filter {
+            group: group.to_owned(),
+            name: f.filter_name().unwrap_or_default().to_owned(),
+            pattern: normalised(f.filter_pattern().unwrap_or_default()),
+            metrics: f
+                .metric_transformations()
+                .iter()
+                .map(|m| (m.metric_namespace().to_owned(), m.metric_name().to_owned()))
+                .collect(),
+        })
+        .collect())
 }
 
 /// The name of an alarm on `metric` that acts (actions enabled, at least one alarm action).

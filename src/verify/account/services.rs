@@ -50,11 +50,16 @@ pub(super) async fn checks(clients: &Clients) -> Result<Vec<Check>, AwsError> {
 }
 
 async fn guardduty(clients: &Clients) -> Result<Check, AwsError> {
-    let mut ids = Vec::new();
-    let mut pages = clients.guardduty.list_detectors().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        ids.extend(page.op("guardduty:ListDetectors")?.detector_ids().to_vec());
-    }
+    let detectors = clients
+        .guardduty
+        .list_detectors()
+        .into_paginator()
+        .items()
+        .send();
+    let ids = detectors
+        .try_collect()
+        .await
+        .op("guardduty:ListDetectors")?;
     let statuses = try_join_all(ids.iter().map(|id| detector_status(clients, id))).await?;
     let passed = statuses.iter().any(|s| s == "ENABLED");
     let observed = if ids.is_empty() {
