@@ -125,11 +125,18 @@ mod tests {
 
     #[test]
     fn reads_are_told_from_writes_by_name() {
-        assert!(is_read("ec2:DescribeVpcs"));
-        assert!(is_read("secretsmanager:GetSecretValue"));
-        assert!(is_read("iam:ListRoleTags"));
-        assert!(is_read("secretsmanager:BatchGetSecretValue"));
-        assert!(!is_read("ec2:CreateVpc"));
-        assert!(!is_read("kms:PutKeyPolicy"));
+        let reads = [
+            "ec2:DescribeVpcs",
+            "secretsmanager:GetSecretValue",
+            "iam:ListRoleTags",
+            "secretsmanager:BatchGetSecretValue",
+        ];
+        let writes = ["ec2:CreateVpc", "kms:PutKeyPolicy"];
+        for operation in reads {
+            assert!(is_read(operation), "{operation} is a read");
+        }
+        for operation in writes {
+            assert!(!is_read(operation), "{operation} is a write");
+        }
     }
 }

@@ -30,44 +30,43 @@ const fn rule(
     )
 }
 
-const MIN_LENGTH: (&str, Control) = rule(
-    "password_min_length",
-    "The IAM password policy requires at least 14 characters",
-    "iam_password_policy_minimum_length_14",
-);
-const REUSE: (&str, Control) = rule(
-    "password_reuse_prevention",
-    "The IAM password policy prevents reusing any of the last 24 passwords",
-    "iam_password_policy_reuse_24",
-);
-const MAX_AGE: (&str, Control) = rule(
-    "password_max_age",
-    "The IAM password policy expires passwords within 90 days",
-    "iam_password_policy_expires_passwords_within_90_days_or_less",
-);
-const SYMBOLS: (&str, Control) = rule(
-    "password_symbols",
-    "The IAM password policy requires a symbol",
-    "iam_password_policy_symbol",
-);
-const NUMBERS: (&str, Control) = rule(
-    "password_numbers",
-    "The IAM password policy requires a number",
-    "iam_password_policy_number",
-);
-const UPPERCASE: (&str, Control) = rule(
-    "password_uppercase",
-    "The IAM password policy requires an uppercase letter",
-    "iam_password_policy_uppercase",
-);
-const LOWERCASE: (&str, Control) = rule(
-    "password_lowercase",
-    "The IAM password policy requires a lowercase letter",
-    "iam_password_policy_lowercase",
-);
-
+/// In the order `read` gives the settings.
 pub(super) const CONTROLS: [(&str, Control); 7] = [
-    MIN_LENGTH, REUSE, MAX_AGE, SYMBOLS, NUMBERS, UPPERCASE, LOWERCASE,
+    rule(
+        "password_min_length",
+        "The IAM password policy requires at least 14 characters",
+        "iam_password_policy_minimum_length_14",
+    ),
+    rule(
+        "password_reuse_prevention",
+        "The IAM password policy prevents reusing any of the last 24 passwords",
+        "iam_password_policy_reuse_24",
+    ),
+    rule(
+        "password_max_age",
+        "The IAM password policy expires passwords within 90 days",
+        "iam_password_policy_expires_passwords_within_90_days_or_less",
+    ),
+    rule(
+        "password_symbols",
+        "The IAM password policy requires a symbol",
+        "iam_password_policy_symbol",
+    ),
+    rule(
+        "password_numbers",
+        "The IAM password policy requires a number",
+        "iam_password_policy_number",
+    ),
+    rule(
+        "password_uppercase",
+        "The IAM password policy requires an uppercase letter",
+        "iam_password_policy_uppercase",
+    ),
+    rule(
+        "password_lowercase",
+        "The IAM password policy requires a lowercase letter",
+        "iam_password_policy_lowercase",
+    ),
 ];
 
 pub(super) async fn checks(clients: &Clients) -> Result<Vec<Check>, AwsError> {
