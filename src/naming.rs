@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::logical::{Holds, Purpose, Tier};
+
 /// Longest environment name: `medtech-redis-` + 20 characters stays well inside every limit.
 pub(crate) const MAX_ENV_LEN: usize = 20;
 
@@ -86,23 +88,23 @@ impl Names {
     pub(crate) fn nat_eip(&self) -> String {
         self.resource("nat-eip")
     }
-    pub(crate) fn public_subnet(&self, zone: Zone) -> String {
-        self.resource(&format!("public-{}", zone.letter()))
+    /// `medtech-public-a-E`: the tier, then the zone's letter.
+    pub(crate) fn subnet(&self, tier: Tier, zone: Zone) -> String {
+        self.tiered(tier, zone.letter())
     }
-    pub(crate) fn private_subnet(&self, zone: Zone) -> String {
-        self.resource(&format!("private-{}", zone.letter()))
+    pub(crate) fn route_table(&self, tier: Tier) -> String {
+        self.tiered(tier, "rt")
     }
-    pub(crate) fn public_route_table(&self) -> String {
-        self.resource("public-rt")
+    pub(crate) fn network_acl(&self, tier: Tier) -> String {
+        self.tiered(tier, "nacl")
     }
-    pub(crate) fn private_route_table(&self) -> String {
-        self.resource("private-rt")
-    }
-    pub(crate) fn public_network_acl(&self) -> String {
-        self.resource("public-nacl")
-    }
-    pub(crate) fn private_network_acl(&self) -> String {
-        self.resource("private-nacl")
+    /// `medtech-<tier>-<part>-<env>`, the shape of the names of the network's two sides.
+    fn tiered(&self, tier: Tier, part: impl fmt::Display) -> String {
+        let tier = match tier {
+            Tier::Public => "public",
+            Tier::Private => "private",
+        };
+        self.resource(&format!("{tier}-{part}"))
     }
     pub(crate) fn rds_security_group(&self) -> String {
         self.resource("rds-sg")
@@ -125,15 +127,24 @@ impl Names {
     pub(crate) fn kms_key(&self) -> String {
         self.resource("kms")
     }
-    pub(crate) fn audit_log_group(&self) -> String {
-        format!("/medtech/{}/audit", self.env)
+    /// `/medtech/E/audit`, `/medtech/E/vpc-flow`, and where RDS puts the logs it exports
+    /// (`/aws/rds/instance/medtech-rds-E/postgresql`): those names are RDS's, not ours.
+    pub(crate) fn log_group(&self, purpose: Purpose) -> String {
+        let last = match purpose {
+            Purpose::Audit => "audit",
+            Purpose::FlowLogs => "vpc-flow",
+            Purpose::RdsPostgresql => "postgresql",
+            Purpose::RdsUpgrade => "upgrade",
+        };
+        format!("{}{last}", self.log_group_prefix(purpose))
     }
-    pub(crate) fn flow_log_group(&self) -> String {
-        format!("/medtech/{}/vpc-flow", self.env)
-    }
-    /// Where RDS puts the log `kind` it exports: the name is RDS's, not ours.
-    pub(crate) fn rds_log_group(&self, kind: &str) -> String {
-        format!("{}{kind}", self.rds_log_prefix())
+    /// The prefix the log group shares with its siblings: `/medtech/E/` for the stack's own,
+    /// the instance's under `/aws/rds/` for those RDS exports to.
+    pub(crate) fn log_group_prefix(&self, purpose: Purpose) -> String {
+        match purpose {
+            Purpose::Audit | Purpose::FlowLogs => format!("/medtech/{}/", self.env),
+            Purpose::RdsPostgresql | Purpose::RdsUpgrade => self.rds_log_prefix(),
+        }
     }
     pub(crate) fn rds_log_prefix(&self) -> String {
         format!("/aws/rds/instance/{}/", self.rds_instance())
@@ -147,11 +158,11 @@ impl Names {
     pub(crate) fn kinesis_stream(&self) -> String {
         self.resource("kinesis")
     }
-    pub(crate) fn rds_secret(&self) -> String {
-        self.resource("rds-credentials")
-    }
-    pub(crate) fn redis_secret(&self) -> String {
-        self.resource("redis-credentials")
+    pub(crate) fn secret(&self, holds: Holds) -> String {
+        self.resource(match holds {
+            Holds::RdsCredentials => "rds-credentials",
+            Holds::RedisAuthToken => "redis-credentials",
+        })
     }
     pub(crate) fn db_parameter_group(&self) -> String {
         self.resource("pg")
@@ -283,8 +294,66 @@ mod tests {
         // ElastiCache subnet group names: 255; KMS aliases: 256.
         assert!(names.cache_subnet_group().len() <= 255);
         assert_eq!(
-            names.public_subnet(Zone::B),
+            names.subnet(Tier::Public, Zone::B),
             format!("medtech-public-b-{}", "a".repeat(20))
+        );
+    }
+
+    /// Existing environments are found by these names: a name that changed would orphan them.
+    #[test]
+    fn names_by_tier_purpose_and_contents_are_the_ones_environments_have() {
+        let names = Names::new(EnvName::parse("dev").unwrap());
+        let by_tier = [Tier::Public, Tier::Private].map(|tier| {
+            let [a, b] = Zone::ALL.map(|zone| names.subnet(tier, zone));
+            [a, b, names.route_table(tier), names.network_acl(tier)]
+        });
+        assert_eq!(
+            by_tier,
+            [
+                [
+                    "medtech-public-a-dev",
+                    "medtech-public-b-dev",
+                    "medtech-public-rt-dev",
+                    "medtech-public-nacl-dev",
+                ],
+                [
+                    "medtech-private-a-dev",
+                    "medtech-private-b-dev",
+                    "medtech-private-rt-dev",
+                    "medtech-private-nacl-dev",
+                ],
+            ]
+        );
+        let purposes = [
+            Purpose::Audit,
+            Purpose::FlowLogs,
+            Purpose::RdsPostgresql,
+            Purpose::RdsUpgrade,
+        ];
+        assert_eq!(
+            purposes.map(|purpose| names.log_group(purpose)),
+            [
+                "/medtech/dev/audit",
+                "/medtech/dev/vpc-flow",
+                "/aws/rds/instance/medtech-rds-dev/postgresql",
+                "/aws/rds/instance/medtech-rds-dev/upgrade",
+            ]
+        );
+        assert_eq!(
+            purposes.map(|purpose| names.log_group_prefix(purpose)),
+            [
+                "/medtech/dev/",
+                "/medtech/dev/",
+                "/aws/rds/instance/medtech-rds-dev/",
+                "/aws/rds/instance/medtech-rds-dev/",
+            ]
+        );
+        assert_eq!(
+            [Holds::RdsCredentials, Holds::RedisAuthToken].map(|holds| names.secret(holds)),
+            [
+                "medtech-rds-credentials-dev",
+                "medtech-redis-credentials-dev"
+            ]
         );
     }
 }

@@ -57,24 +57,16 @@ impl LogGroup {
     }
 
     fn aws_name(&self, ctx: &Ctx) -> String {
-        match self.purpose {
-            Purpose::Audit => ctx.names().audit_log_group(),
-            Purpose::FlowLogs => ctx.names().flow_log_group(),
-            Purpose::RdsPostgresql => ctx.names().rds_log_group("postgresql"),
-            Purpose::RdsUpgrade => ctx.names().rds_log_group("upgrade"),
-        }
+        ctx.names().log_group(self.purpose)
     }
 
     /// The prefix the group shares with its siblings, and the key of their batched list.
     fn listing(&self, ctx: &Ctx) -> (String, &'static ListKey<Groups>) {
-        match self.purpose {
-            Purpose::Audit | Purpose::FlowLogs => {
-                (format!("/medtech/{}/", ctx.settings.env()), &MEDTECH_GROUPS)
-            }
-            Purpose::RdsPostgresql | Purpose::RdsUpgrade => {
-                (ctx.names().rds_log_prefix(), &RDS_GROUPS)
-            }
-        }
+        let key = match self.purpose {
+            Purpose::Audit | Purpose::FlowLogs => &MEDTECH_GROUPS,
+            Purpose::RdsPostgresql | Purpose::RdsUpgrade => &RDS_GROUPS,
+        };
+        (ctx.names().log_group_prefix(self.purpose), key)
     }
 
     fn arn(&self, ctx: &Ctx) -> String {

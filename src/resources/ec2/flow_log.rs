@@ -123,7 +123,7 @@ impl Resource for FlowLog {
             (&RESOURCE, json!(ctx.id_of(Logical::Vpc)?)),
             (&TRAFFIC, json!("ALL")),
             (&DESTINATION_TYPE, json!("cloud-watch-logs")),
-            (&GROUP, json!(ctx.names().flow_log_group())),
+            (&GROUP, json!(ctx.names().log_group(Purpose::FlowLogs))),
             (&ROLE, json!(Self::role_arn(ctx)?)),
             // AWS's error message, when there is one, is for the report, not compared.
             (&DELIVERY, json!({"status": "SUCCESS"})),
@@ -143,7 +143,7 @@ impl Resource for FlowLog {
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
         let vpc = ctx.id_of(Logical::Vpc)?;
         let role = Self::role_arn(ctx)?;
-        let group = ctx.names().flow_log_group();
+        let group = ctx.names().log_group(Purpose::FlowLogs);
         let token = api::client_token(ctx, self.name(), &[&vpc, &role, &group]);
         let started = std::time::Instant::now();
         let out = loop {

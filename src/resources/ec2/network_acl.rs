@@ -442,10 +442,7 @@ impl NetworkAcl {
     }
 
     fn aws_name(&self, ctx: &Ctx) -> String {
-        match self.tier {
-            Tier::Public => ctx.names().public_network_acl(),
-            Tier::Private => ctx.names().private_network_acl(),
-        }
+        ctx.names().network_acl(self.tier)
     }
 
     fn subnets(&self) -> [Logical; 2] {

@@ -43,10 +43,7 @@ impl RouteTable {
     }
 
     fn aws_name(&self, ctx: &Ctx) -> String {
-        match self.tier {
-            Tier::Public => ctx.names().public_route_table(),
-            Tier::Private => ctx.names().private_route_table(),
-        }
+        ctx.names().route_table(self.tier)
     }
 
     fn subnets(&self) -> [Logical; 2] {

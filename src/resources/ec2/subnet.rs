@@ -53,10 +53,7 @@ impl Subnet {
     }
 
     fn aws_name(&self, ctx: &Ctx) -> String {
-        match self.tier {
-            Tier::Public => ctx.names().public_subnet(self.zone),
-            Tier::Private => ctx.names().private_subnet(self.zone),
-        }
+        ctx.names().subnet(self.tier, self.zone)
     }
 
     fn cidr(&self, ctx: &Ctx) -> String {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::logical::{Holds, Logical};
+use crate::logical::{Holds, Logical, Purpose};
 
 /// VPC flow logs delivering into their log group. The service also lists log groups before it
 /// delivers: without `logs:DescribeLogGroups` the flow log reports `DeliverLogsStatus`
@@ -14,7 +14,7 @@ use crate::logical::{Holds, Logical};
 pub(crate) fn flow_logs(ctx: &Ctx) -> Result<Value, Error> {
     let group = ctx.clients.arn(
         "logs",
-        &format!("log-group:{}", ctx.names().flow_log_group()),
+        &format!("log-group:{}", ctx.names().log_group(Purpose::FlowLogs)),
     );
     Ok(json!({
         "Version": "2012-10-17",

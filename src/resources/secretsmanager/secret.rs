@@ -91,10 +91,7 @@ impl Secret {
     }
 
     fn aws_name(&self, ctx: &Ctx) -> String {
-        match self.holds {
-            Holds::RdsCredentials => ctx.names().rds_secret(),
-            Holds::RedisAuthToken => ctx.names().redis_secret(),
-        }
+        ctx.names().secret(self.holds)
     }
 
     fn keys(&self) -> Vec<&'static str> {
@@ -334,7 +331,7 @@ async fn batch_values(ctx: &Ctx) -> Result<Vec<(String, Arc<SecretString>)>, Err
 
 /// The stack's live secrets (not scheduled for deletion) from one ListSecrets, by name.
 async fn list_secrets(ctx: &Ctx) -> Result<Vec<(String, SecretListEntry)>, Error> {
-    let names = [ctx.names().rds_secret(), ctx.names().redis_secret()];
+    let names = [Holds::RdsCredentials, Holds::RedisAuthToken].map(|h| ctx.names().secret(h));
     let out = ctx
         .clients
         .secrets

@@ -75,7 +75,7 @@ impl Resource for SecretEndpoint {
         };
         let value = secret::read_value(ctx, recorded.is_some(), &arn).await?;
         Ok(Some(Observed {
-            record: Record::new(ctx.names().rds_secret()),
+            record: Record::new(ctx.names().secret(Holds::RdsCredentials)),
             properties: Properties::from([
                 (&HOST, value.get("host").cloned().unwrap_or(Value::Null)),
                 (&PORT, value.get("port").cloned().unwrap_or(Value::Null)),
