@@ -4,13 +4,36 @@
 
 use std::fmt;
 
-use crate::naming::Zone;
-
 /// Which side of the network a subnet or route table serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Tier {
     Public,
     Private,
+}
+
+/// The two availability zones the stack spans, in the order the region reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Zone {
+    A,
+    B,
+}
+
+impl Zone {
+    pub(crate) const ALL: [Zone; 2] = [Zone::A, Zone::B];
+
+    pub(crate) fn letter(self) -> char {
+        match self {
+            Zone::A => 'a',
+            Zone::B => 'b',
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Zone::A => 0,
+            Zone::B => 1,
+        }
+    }
 }
 
 /// What a security group guards.

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::logical::{Holds, Purpose, Tier};
+use crate::logical::{Holds, Purpose, Tier, Zone};
 
 /// Longest environment name: `medtech-redis-` + 20 characters stays well inside every limit.
 pub(crate) const MAX_ENV_LEN: usize = 20;
@@ -216,31 +216,6 @@ impl Names {
     /// `medtech-rds-events-E` and its siblings: `events` is the subscription's logical name.
     pub(crate) fn rds_event_subscription(&self, events: &str) -> String {
         self.resource(events)
-    }
-}
-
-/// The two availability zones the stack spans, in the order the region reports them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Zone {
-    A,
-    B,
-}
-
-impl Zone {
-    pub(crate) const ALL: [Zone; 2] = [Zone::A, Zone::B];
-
-    pub(crate) fn letter(self) -> char {
-        match self {
-            Zone::A => 'a',
-            Zone::B => 'b',
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Zone::A => 0,
-            Zone::B => 1,
-        }
     }
 }
 

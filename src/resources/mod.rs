@@ -17,8 +17,10 @@ pub(crate) mod sns;
 pub(crate) mod tagging;
 pub(crate) mod wait;
 
-use crate::logical::{Endpoint, Guards, Holds, Logical, Metric, Purpose, RdsEvents, RoleFor, Tier};
-use crate::naming::{Names, Zone};
+use crate::logical::{
+    Endpoint, Guards, Holds, Logical, Metric, Purpose, RdsEvents, RoleFor, Tier, Zone,
+};
+use crate::naming::Names;
 use crate::resource::Resource;
 
 use backup::plan::BackupPlan;
