@@ -7,6 +7,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -313,47 +315,49 @@ impl Object {
         Self { encryption, ..self }
     }
 
-    /// The object's body and ETag, or `None` if there is none.
     /// The object's ETag, `None` when there is none.
     pub(super) async fn etag(&self) -> Result<Option<String>, StateError> {
-        let result = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .send()
-            .await;
-        let output = match result {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(None),
-            // Authorised as GetObject, and named so, as a refusal names what to allow.
-            result => result.op("s3:GetObject").map_err(|e| self.aws(e))?,
+        let head = self.read(HeadObjectError::is_not_found, |s3, bucket, key| {
+            s3.head_object().bucket(bucket).key(key).send()
+        });
+        let Some(output) = head.await? else {
+            return Ok(None);
         };
-        let etag = output
-            .e_tag()
-            .ok_or_else(|| self.aws(AwsError::missing("s3:GetObject", "ETag")))?;
-        Ok(Some(etag.to_owned()))
+        self.etag_in("s3:GetObject", output.e_tag()).map(Some)
     }
 
+    /// The object's body and ETag, or `None` if there is none.
     pub(super) async fn get(&self) -> Result<Option<(Vec<u8>, String)>, StateError> {
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .send()
-            .await;
-        let output = match result {
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
-            result => result.op("s3:GetObject").map_err(|e| self.aws(e))?,
+        let get = self.read(GetObjectError::is_no_such_key, |s3, bucket, key| {
+            s3.get_object().bucket(bucket).key(key).send()
+        });
+        let Some(output) = get.await? else {
+            return Ok(None);
         };
-        let etag = output
-            .e_tag()
-            .ok_or_else(|| self.aws(AwsError::missing("s3:GetObject", "ETag")))?
-            .to_owned();
+        let etag = self.etag_in("s3:GetObject", output.e_tag())?;
         let body = read_body(output.body, "s3:GetObject")
             .await
             .map_err(|e| self.aws(e))?;
         Ok(Some((body, etag)))
+    }
+
+    /// What S3 answers `request` made on the object, `None` where the error is one that
+    /// `absent` takes for no object.
+    async fn read<'a, T, E, R>(
+        &'a self,
+        absent: fn(&E) -> bool,
+        request: impl FnOnce(&'a Client, &'a str, &'a str) -> R,
+    ) -> Result<Option<T>, StateError>
+    where
+        R: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match request(&self.client, &self.bucket, &self.key).await {
+            Err(e) if e.as_service_error().is_some_and(absent) => Ok(None),
+            // A HeadObject is authorised as GetObject, and named so, as a refusal names what
+            // to allow.
+            result => result.op("s3:GetObject").map(Some).map_err(|e| self.aws(e)),
+        }
     }
 
     /// Writes `body`, encrypted with KMS, if `condition` holds; the new ETag when it was
@@ -394,10 +398,8 @@ impl Object {
             return Ok(Outcome::Refused);
         };
         let output = result.op("s3:PutObject").map_err(|e| self.aws(e))?;
-        let etag = output
-            .e_tag()
-            .ok_or_else(|| self.aws(AwsError::missing("s3:PutObject", "ETag")))?;
-        Ok(Outcome::Done(etag.to_owned()))
+        self.etag_in("s3:PutObject", output.e_tag())
+            .map(Outcome::Done)
     }
 
     /// Deletes the object if its ETag is `etag`. In a versioned bucket this adds a delete
@@ -417,6 +419,12 @@ impl Object {
         };
         result.op("s3:DeleteObject").map_err(|e| self.aws(e))?;
         Ok(Outcome::Done(()))
+    }
+
+    /// The ETag in the answer to `operation`, which S3 always gives.
+    fn etag_in(&self, operation: &'static str, etag: Option<&str>) -> Result<String, StateError> {
+        etag.map(str::to_owned)
+            .ok_or_else(|| self.aws(AwsError::missing(operation, "ETag")))
     }
 
     fn aws(&self, source: AwsError) -> StateError {

@@ -10,23 +10,20 @@ use aws_sdk_s3::types::{
 use super::bucket::Bucket;
 use super::key::{find_key, key_alias, names_key, settle_key};
 use super::report::{Action, Report};
-use super::sdk::{built, unless_absent};
-use crate::aws::{AwsError, AwsResultExt};
+use super::sdk::{built, put, unless_absent};
+use crate::aws::AwsError;
 
 const PUT: &str = "s3:PutEncryptionConfiguration";
 
 /// Default SSE-KMS with the bucket's own key, unless it already encrypts with another.
 pub(super) async fn settle(bucket: &Bucket<'_>, report: &mut Report<'_>) -> Result<(), AwsError> {
     let found = unless_absent(
-        bucket
-            .s3()
-            .get_bucket_encryption()
-            .bucket(bucket.name())
-            .send()
-            .await,
-        "ServerSideEncryptionConfigurationNotFoundError",
+        bucket,
         "s3:GetEncryptionConfiguration",
-    )?;
+        "ServerSideEncryptionConfigurationNotFoundError",
+        |s3, name| s3.get_bucket_encryption().bucket(name).send(),
+    )
+    .await?;
     let rule = found
         .as_ref()
         .and_then(|f| f.server_side_encryption_configuration())
@@ -63,14 +60,14 @@ pub(super) async fn settle(bucket: &Bucket<'_>, report: &mut Report<'_>) -> Resu
             || rule.is_some_and(|r| r.bucket_key_enabled() == Some(true))
     });
     if !holds {
-        bucket
-            .s3()
-            .put_bucket_encryption()
-            .bucket(bucket.name())
-            .server_side_encryption_configuration(with_key(arn)?)
-            .send()
-            .await
-            .op(PUT)?;
+        let configuration = with_key(arn)?;
+        put(bucket, PUT, |s3, name| {
+            s3.put_bucket_encryption()
+                .bucket(name)
+                .server_side_encryption_configuration(configuration)
+                .send()
+        })
+        .await?;
     }
     report.add(
         "encryption",

@@ -18,8 +18,8 @@ use super::documents::{
     with_tls_statement,
 };
 use super::report::{Action, Report};
-use super::sdk::{built, unless_absent};
-use crate::aws::{AwsError, AwsResultExt};
+use super::sdk::{built, call, put, unless_absent};
+use crate::aws::AwsError;
 
 /// A setting read from the bucket and written only when it falls short, so that a second run
 /// writes nothing and what others set beside it stays.
@@ -68,15 +68,12 @@ impl BucketSetting for PublicAccessBlock {
 
     async fn read(&self, bucket: &Bucket<'_>) -> Result<Self::Found, AwsError> {
         let found = unless_absent(
-            bucket
-                .s3()
-                .get_public_access_block()
-                .bucket(bucket.name())
-                .send()
-                .await,
-            "NoSuchPublicAccessBlockConfiguration",
+            bucket,
             "s3:GetBucketPublicAccessBlock",
-        )?;
+            "NoSuchPublicAccessBlockConfiguration",
+            |s3, name| s3.get_public_access_block().bucket(name).send(),
+        )
+        .await?;
         Ok(found.and_then(|f| f.public_access_block_configuration))
     }
 
@@ -102,15 +99,13 @@ impl BucketSetting for PublicAccessBlock {
     }
 
     async fn write(&self, bucket: &Bucket<'_>, change: Self::Change) -> Result<(), AwsError> {
-        bucket
-            .s3()
-            .put_public_access_block()
-            .bucket(bucket.name())
-            .public_access_block_configuration(change)
-            .send()
-            .await
-            .op("s3:PutBucketPublicAccessBlock")?;
-        Ok(())
+        put(bucket, "s3:PutBucketPublicAccessBlock", |s3, name| {
+            s3.put_public_access_block()
+                .bucket(name)
+                .public_access_block_configuration(change)
+                .send()
+        })
+        .await
     }
 
     fn value(&self) -> String {
@@ -128,15 +123,12 @@ impl BucketSetting for Ownership {
 
     async fn read(&self, bucket: &Bucket<'_>) -> Result<Self::Found, AwsError> {
         let found = unless_absent(
-            bucket
-                .s3()
-                .get_bucket_ownership_controls()
-                .bucket(bucket.name())
-                .send()
-                .await,
-            "OwnershipControlsNotFoundError",
+            bucket,
             "s3:GetBucketOwnershipControls",
-        )?;
+            "OwnershipControlsNotFoundError",
+            |s3, name| s3.get_bucket_ownership_controls().bucket(name).send(),
+        )
+        .await?;
         Ok(found.and_then(|f| f.ownership_controls))
     }
 
@@ -161,15 +153,13 @@ impl BucketSetting for Ownership {
     }
 
     async fn write(&self, bucket: &Bucket<'_>, change: Self::Change) -> Result<(), AwsError> {
-        bucket
-            .s3()
-            .put_bucket_ownership_controls()
-            .bucket(bucket.name())
-            .ownership_controls(change)
-            .send()
-            .await
-            .op("s3:PutBucketOwnershipControls")?;
-        Ok(())
+        put(bucket, "s3:PutBucketOwnershipControls", |s3, name| {
+            s3.put_bucket_ownership_controls()
+                .bucket(name)
+                .ownership_controls(change)
+                .send()
+        })
+        .await
     }
 
     fn value(&self) -> String {
@@ -198,16 +188,10 @@ impl BucketSetting for TlsOnlyPolicy {
 
     async fn read(&self, bucket: &Bucket<'_>) -> Result<Self::Found, AwsError> {
         const OP: &str = "s3:GetBucketPolicy";
-        let found = unless_absent(
-            bucket
-                .s3()
-                .get_bucket_policy()
-                .bucket(bucket.name())
-                .send()
-                .await,
-            "NoSuchBucketPolicy",
-            OP,
-        )?;
+        let found = unless_absent(bucket, OP, "NoSuchBucketPolicy", |s3, name| {
+            s3.get_bucket_policy().bucket(name).send()
+        })
+        .await?;
         found
             .and_then(|f| f.policy)
             .map(|text| {
@@ -223,15 +207,13 @@ impl BucketSetting for TlsOnlyPolicy {
     }
 
     async fn write(&self, bucket: &Bucket<'_>, change: Self::Change) -> Result<(), AwsError> {
-        bucket
-            .s3()
-            .put_bucket_policy()
-            .bucket(bucket.name())
-            .policy(change.to_string())
-            .send()
-            .await
-            .op("s3:PutBucketPolicy")?;
-        Ok(())
+        put(bucket, "s3:PutBucketPolicy", |s3, name| {
+            s3.put_bucket_policy()
+                .bucket(name)
+                .policy(change.to_string())
+                .send()
+        })
+        .await
     }
 
     fn value(&self) -> String {
@@ -248,13 +230,10 @@ impl BucketSetting for Versioning {
     type Change = VersioningConfiguration;
 
     async fn read(&self, bucket: &Bucket<'_>) -> Result<Self::Found, AwsError> {
-        let found = bucket
-            .s3()
-            .get_bucket_versioning()
-            .bucket(bucket.name())
-            .send()
-            .await
-            .op("s3:GetBucketVersioning")?;
+        let found = call(bucket, "s3:GetBucketVersioning", |s3, name| {
+            s3.get_bucket_versioning().bucket(name).send()
+        })
+        .await?;
         Ok(found.status)
     }
 
@@ -268,15 +247,13 @@ impl BucketSetting for Versioning {
     }
 
     async fn write(&self, bucket: &Bucket<'_>, change: Self::Change) -> Result<(), AwsError> {
-        bucket
-            .s3()
-            .put_bucket_versioning()
-            .bucket(bucket.name())
-            .versioning_configuration(change)
-            .send()
-            .await
-            .op("s3:PutBucketVersioning")?;
-        Ok(())
+        put(bucket, "s3:PutBucketVersioning", |s3, name| {
+            s3.put_bucket_versioning()
+                .bucket(name)
+                .versioning_configuration(change)
+                .send()
+        })
+        .await
     }
 
     fn value(&self) -> String {
@@ -300,15 +277,12 @@ impl BucketSetting for Lifecycle<'_> {
 
     async fn read(&self, bucket: &Bucket<'_>) -> Result<Self::Found, AwsError> {
         unless_absent(
-            bucket
-                .s3()
-                .get_bucket_lifecycle_configuration()
-                .bucket(bucket.name())
-                .send()
-                .await,
-            "NoSuchLifecycleConfiguration",
+            bucket,
             "s3:GetLifecycleConfiguration",
+            "NoSuchLifecycleConfiguration",
+            |s3, name| s3.get_bucket_lifecycle_configuration().bucket(name).send(),
         )
+        .await
     }
 
     fn change(&self, found: Self::Found) -> Result<Option<Self::Change>, AwsError> {
@@ -331,16 +305,14 @@ impl BucketSetting for Lifecycle<'_> {
 
     async fn write(&self, bucket: &Bucket<'_>, change: Self::Change) -> Result<(), AwsError> {
         let (configuration, minimum_size) = change;
-        bucket
-            .s3()
-            .put_bucket_lifecycle_configuration()
-            .bucket(bucket.name())
-            .lifecycle_configuration(configuration)
-            .set_transition_default_minimum_object_size(minimum_size)
-            .send()
-            .await
-            .op("s3:PutLifecycleConfiguration")?;
-        Ok(())
+        put(bucket, "s3:PutLifecycleConfiguration", |s3, name| {
+            s3.put_bucket_lifecycle_configuration()
+                .bucket(name)
+                .lifecycle_configuration(configuration)
+                .set_transition_default_minimum_object_size(minimum_size)
+                .send()
+        })
+        .await
     }
 
     fn value(&self) -> String {
@@ -365,16 +337,10 @@ impl BucketSetting for Tags {
     type Change = Tagging;
 
     async fn read(&self, bucket: &Bucket<'_>) -> Result<Self::Found, AwsError> {
-        let found = unless_absent(
-            bucket
-                .s3()
-                .get_bucket_tagging()
-                .bucket(bucket.name())
-                .send()
-                .await,
-            "NoSuchTagSet",
-            "s3:GetBucketTagging",
-        )?;
+        let found = unless_absent(bucket, "s3:GetBucketTagging", "NoSuchTagSet", |s3, name| {
+            s3.get_bucket_tagging().bucket(name).send()
+        })
+        .await?;
         Ok(found
             .map(|f| f.tag_set.into_iter().map(|t| (t.key, t.value)).collect())
             .unwrap_or_default())
@@ -398,15 +364,10 @@ impl BucketSetting for Tags {
     }
 
     async fn write(&self, bucket: &Bucket<'_>, change: Self::Change) -> Result<(), AwsError> {
-        bucket
-            .s3()
-            .put_bucket_tagging()
-            .bucket(bucket.name())
-            .tagging(change)
-            .send()
-            .await
-            .op("s3:PutBucketTagging")?;
-        Ok(())
+        put(bucket, "s3:PutBucketTagging", |s3, name| {
+            s3.put_bucket_tagging().bucket(name).tagging(change).send()
+        })
+        .await
     }
 
     fn value(&self) -> String {
