@@ -3,6 +3,7 @@
 use crate::aws::{AwsError, ConnectError, ErrorKind};
 use crate::config::ConfigError;
 use crate::state::StateError;
+use crate::state::bootstrap::BootstrapError;
 
 /// Exit codes, as documented in `--help` and README.
 pub mod exit {
@@ -74,6 +75,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<BootstrapError> for Error {
+    fn from(e: BootstrapError) -> Self {
+        match e {
+            BootstrapError::Refused(e) => Self::Config(e),
+            BootstrapError::Failed(e) => Self::State(e),
+        }
+    }
 }
 
 impl From<ConnectError> for Error {

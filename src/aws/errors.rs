@@ -8,6 +8,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::policy_docs::policy_doc;
+
 /// What an error means for the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -48,24 +50,6 @@ pub struct AwsError {
     pub kind: ErrorKind,
     pub code: Option<String>,
     pub detail: String,
-}
-
-/// Where a person who meets a denied call finds every permission medtech needs.
-pub(crate) const POLICY_DOC: &str = "docs/iam-policy.json";
-/// The same for the S3 state backend's calls, which are scoped to a bucket of the user's.
-const STATE_POLICY_DOC: &str = "docs/iam-policy-state.json";
-/// The same for the reads of `verify --account`, granted to whoever audits the account.
-const ACCOUNT_POLICY_DOC: &str = "docs/iam-policy-account.json";
-
-/// The policy document that lists `operation`.
-fn policy_doc(operation: &str) -> &'static str {
-    if operation.starts_with("s3:") {
-        STATE_POLICY_DOC
-    } else if crate::verify::account::ACTIONS.contains(&operation) {
-        ACCOUNT_POLICY_DOC
-    } else {
-        POLICY_DOC
-    }
 }
 
 impl fmt::Display for AwsError {

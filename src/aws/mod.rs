@@ -5,6 +5,7 @@
 mod access;
 mod calls;
 mod errors;
+pub(crate) mod policy_docs;
 
 use std::time::Duration;
 
@@ -13,7 +14,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub(crate) use calls::{CallCounter, CallTotals, polling};
-pub(crate) use errors::{AwsError, AwsResultExt, ErrorKind, POLICY_DOC, UnderPolicy, classify};
+pub(crate) use errors::{AwsError, AwsResultExt, ErrorKind, UnderPolicy, classify};
+pub(crate) use policy_docs::POLICY_DOC;
 
 use crate::config::{AwsTarget, ConfigError};
 

@@ -6,11 +6,11 @@ use serde_json::json;
 
 use crate::aws::Clients;
 use crate::cli::{BootstrapArgs, GlobalArgs, OutputMode};
+use crate::config::location::S3Location;
 use crate::config::{ConfigError, state_target_of};
 use crate::error::{Error, exit};
 use crate::naming::EnvName;
 use crate::state::bootstrap;
-use crate::state::location::S3Location;
 
 pub(super) async fn run(global: &GlobalArgs, args: &BootstrapArgs) -> Result<u8, Error> {
     let location = S3Location::parse(&args.location).map_err(|problem| {

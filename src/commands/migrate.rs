@@ -8,10 +8,10 @@
 //! makes no AWS call but S3's.
 
 use crate::cli::{GlobalArgs, StackArgs};
+use crate::config::location::S3Location;
 use crate::config::{ConfigError, Settings};
 use crate::error::{Error, exit};
 use crate::naming::EnvName;
-use crate::state::location::S3Location;
 use crate::state::store::{Held, Store};
 use crate::state::{State, StateError};
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub(crate) mod location;
 mod network;
 mod services;
 
@@ -18,8 +19,8 @@ pub(crate) use services::{
 
 use crate::cli::{Given, GlobalArgs, StackArgs};
 use crate::naming::{EnvName, Names};
-use crate::state::location::S3Location;
 use crate::tags::RESERVED_TAG_KEYS;
+use location::S3Location;
 
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "medtech.toml";
 pub(crate) const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";

@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::location::S3Location;
 use super::s3::{LABEL_COMMAND, LABEL_HOST, LABEL_LOCK_ID, read_body};
 use super::{State, StateError};
 use crate::aws::{AwsError, AwsResultExt};
+use crate::config::location::S3Location;
 use crate::naming::EnvName;
 
 /// HeadObject calls in flight at once: a history of 20 is read in three round trips.

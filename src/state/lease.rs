@@ -11,9 +11,9 @@ use aws_sdk_s3::Client;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::location::S3Location;
 use super::s3::{Condition, Object, Outcome};
 use super::{Holder, StateError};
+use crate::config::location::S3Location;
 use crate::naming::EnvName;
 
 /// How often a run waiting for a lock (`--lock-timeout`) looks at it again, at most; a short

@@ -7,7 +7,6 @@ pub(crate) mod bootstrap;
 pub(crate) mod history;
 pub(crate) mod lease;
 mod local;
-pub(crate) mod location;
 pub(crate) mod rotation;
 pub(crate) mod s3;
 pub(crate) mod store;

@@ -15,9 +15,9 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::location::S3Location;
 use super::{State, StateError};
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::config::location::S3Location;
 use crate::naming::EnvName;
 
 /// User metadata keys on each version of the state object (S3 sends them as

@@ -12,9 +12,9 @@ use tokio::task::JoinHandle;
 
 use super::lease::S3Lock;
 use super::local::{StateLock, StatePaths};
-use super::location::S3Location;
 use super::s3::S3Store;
 use super::{State, StateError};
+use crate::config::location::S3Location;
 use crate::naming::EnvName;
 
 /// How long a run holds the S3 lock without renewing it: a run killed without releasing it

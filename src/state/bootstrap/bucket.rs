@@ -8,12 +8,12 @@ use aws_sdk_s3::client::Waiters;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::BootstrapError;
 use super::report::{Action, Report};
 use crate::aws::{AwsError, AwsResultExt, Clients, ErrorKind};
 use crate::config::ConfigError;
-use crate::error::Error;
+use crate::config::location::S3Location;
 use crate::state::StateError;
-use crate::state::location::S3Location;
 
 /// How long S3 may not know a bucket it has just made.
 const BUCKET_PROPAGATION: Duration = Duration::from_secs(120);
@@ -51,7 +51,7 @@ impl<'a> Bucket<'a> {
     }
 
     /// A failed call, as the state error that names the location.
-    pub(super) fn aws(&self, source: AwsError) -> Error {
+    pub(super) fn aws(&self, source: AwsError) -> BootstrapError {
         StateError::Bootstrap {
             location: self.location.to_string(),
             source,
@@ -59,7 +59,7 @@ impl<'a> Bucket<'a> {
         .into()
     }
 
-    fn refuse(&self, problem: String) -> Error {
+    fn refuse(&self, problem: String) -> BootstrapError {
         ConfigError::new(
             format!("s3://BUCKET/PREFIX {:?}", self.location.to_string()),
             problem,
@@ -67,14 +67,14 @@ impl<'a> Bucket<'a> {
         .into()
     }
 
-    fn foreign(&self) -> Error {
+    fn foreign(&self) -> BootstrapError {
         self.refuse(format!(
             "the bucket {} belongs to another account, or this identity may not read it (s3:ListBucket); bucket names are global, so choose another one",
             self.name()
         ))
     }
 
-    fn elsewhere(&self, region: &str) -> Error {
+    fn elsewhere(&self, region: &str) -> BootstrapError {
         self.refuse(format!(
             "the bucket {} is in {region}, not {}; run again with --region {region}",
             self.name(),
@@ -83,7 +83,10 @@ impl<'a> Bucket<'a> {
     }
 
     /// Adopts the bucket when this account has it in this region, else makes it.
-    pub(super) async fn make_or_adopt(&self, report: &mut Report<'_>) -> Result<(), Error> {
+    pub(super) async fn make_or_adopt(
+        &self,
+        report: &mut Report<'_>,
+    ) -> Result<(), BootstrapError> {
         let s3 = self.s3();
         let region = self.clients.region.as_str();
         let head = s3.head_bucket().bucket(self.name()).send().await;

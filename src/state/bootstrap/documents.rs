@@ -217,7 +217,7 @@ fn denies_plain_http(statement: &Value, resources: &[String; 2]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::location::S3Location;
+    use crate::config::location::S3Location;
 
     fn resources() -> [String; 2] {
         [

@@ -23,9 +23,19 @@ pub(crate) use self::report::Setting;
 use self::settings::{
     Lifecycle, Ownership, PublicAccessBlock, Tags, TlsOnlyPolicy, Versioning, settle,
 };
-use super::location::S3Location;
 use crate::aws::{AwsError, Clients};
-use crate::error::Error;
+use crate::config::ConfigError;
+use crate::config::location::S3Location;
+use crate::state::StateError;
+
+/// Why a bootstrap stopped: a bucket it may not use (bad input), or a call that failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BootstrapError {
+    #[error(transparent)]
+    Refused(#[from] ConfigError),
+    #[error(transparent)]
+    Failed(#[from] StateError),
+}
 
 /// Makes `location`'s bucket fit for state: each setting goes to `each` as soon as it is
 /// settled, so that a run stopped half-way has said what it did.
@@ -34,7 +44,7 @@ pub(crate) async fn run(
     location: &S3Location,
     noncurrent_days: i32,
     each: &mut dyn FnMut(&Setting),
-) -> Result<Vec<Setting>, Error> {
+) -> Result<Vec<Setting>, BootstrapError> {
     let bucket = Bucket::new(clients, location);
     let mut report = Report::new(each);
     bucket.make_or_adopt(&mut report).await?;

@@ -15,22 +15,6 @@ use crate::control::Control;
 use crate::error::Error;
 use crate::verify::Check;
 
-/// Every IAM action the account checks call, as docs/iam-policy-account.json lists them. None
-/// is in the runner's docs/iam-policy.json, so a refusal of one names the account's document.
-pub(crate) const ACTIONS: [&str; 11] = [
-    "cloudtrail:DescribeTrails",
-    "cloudtrail:GetTrailStatus",
-    "cloudwatch:DescribeAlarmsForMetric",
-    "config:DescribeConfigurationRecorderStatus",
-    "config:DescribeConfigurationRecorders",
-    "config:DescribeDeliveryChannels",
-    "guardduty:GetDetector",
-    "guardduty:ListDetectors",
-    "iam:GetAccountPasswordPolicy",
-    "logs:DescribeMetricFilters",
-    "securityhub:DescribeHub",
-];
-
 /// Every account check, by name, with its control, for `medtech controls`.
 pub(crate) fn declared() -> Vec<(&'static str, Control)> {
     let mut all = cloudtrail::CONTROLS.to_vec();
@@ -63,6 +47,7 @@ pub(crate) async fn checks(clients: &Clients) -> Result<Vec<Check>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::policy_docs::ACCOUNT_ACTIONS as ACTIONS;
 
     #[test]
     fn the_account_policy_lists_exactly_the_actions_called() {
