@@ -5,6 +5,7 @@
 mod access;
 mod calls;
 mod errors;
+pub(crate) mod propagation;
 
 use std::time::Duration;
 
