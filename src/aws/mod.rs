@@ -6,6 +6,7 @@ mod access;
 mod calls;
 mod errors;
 pub(crate) mod policy_docs;
+pub(crate) mod propagation;
 
 use std::time::Duration;
 

@@ -13,14 +13,14 @@
 //! it.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use serde_json::{Value, json};
 
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, propagation};
 use crate::context::Ctx;
 use crate::control::{ACCESS_MGMT, Control, ENCRYPTION, Severity, control};
 use crate::error::Error;
@@ -87,7 +87,10 @@ const PROPAGATION: Duration = Duration::from_secs(120);
 /// Whether `e` is KMS not yet knowing, or not yet knowing the state of, a key it just made:
 /// `NotFoundException`, or `KMSInvalidStateException`/`DisabledException` while an
 /// `EnableKey` or `CancelKeyDeletion` propagates.
-fn not_propagated(e: &AwsError) -> bool {
+fn not_propagated(e: &Error) -> bool {
+    let Error::Aws(e) = e else {
+        return false;
+    };
     e.is(ErrorKind::NotFound)
         || matches!(
             e.code.as_deref(),
@@ -108,21 +111,16 @@ fn rank(key: &KeyMetadata) -> Option<u8> {
 
 /// Runs a call about a key this run just created or re-enabled, again while KMS has not
 /// propagated the key yet, for at most `PROPAGATION`.
-async fn once_propagated<T, F, Fut>(ctx: &Ctx, mut call: F) -> Result<T, Error>
+async fn once_propagated<T, F, Fut>(ctx: &Ctx, call: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AwsError>>,
+    Fut: Future<Output = Result<T, Error>>,
 {
-    let started = Instant::now();
-    loop {
-        match call().await {
-            Err(e) if not_propagated(&e) && started.elapsed() < ctx.scaled(PROPAGATION) => {
-                ctx.status(Logical::KmsKey, "waiting for KMS to propagate the key");
-                ctx.pause(Duration::from_secs(2)).await?;
-            }
-            other => return other.map_err(Error::from),
-        }
-    }
+    let pause = || async {
+        ctx.status(Logical::KmsKey, "waiting for KMS to propagate the key");
+        ctx.pause(Duration::from_secs(2)).await
+    };
+    propagation::once_known(ctx.scaled(PROPAGATION), not_propagated, pause, call).await
 }
 
 impl KmsKey {
@@ -393,14 +391,7 @@ impl KmsKey {
                 "taking this environment's key that an earlier CreateKey made (its answer was lost)",
             );
         }
-        once_propagated(ctx, || async {
-            kms.enable_key()
-                .key_id(&id)
-                .send()
-                .await
-                .op("kms:EnableKey")
-        })
-        .await?;
+        once_propagated(ctx, || Self::set(ctx, &id, &ENABLED)).await?;
         Ok(id)
     }
 
@@ -408,41 +399,57 @@ impl KmsKey {
     /// policy and tags of this run's config), side by side: everything encrypted waits for the
     /// key.
     async fn configure(ctx: &Ctx, id: &str, taken_back: bool) -> Result<(), Error> {
-        let kms = &ctx.clients.kms;
-        let rotation = once_propagated(ctx, || async move {
-            kms.enable_key_rotation()
-                .key_id(id)
-                .send()
-                .await
-                .op("kms:EnableKeyRotation")
-        });
-        let alias = once_propagated(ctx, || Self::point_alias(ctx, id));
-        let policy = &Self::policy(ctx).to_string();
-        let tags = &Self::tags(ctx)?;
+        let set = |property: Prop| once_propagated(ctx, move || Self::set(ctx, id, property));
         let refresh = async {
             if !taken_back {
                 return Ok(());
             }
-            let put_policy = once_propagated(ctx, || async move {
+            tokio::try_join!(set(&POLICY), set(&TAGS)).map(drop)
+        };
+        tokio::try_join!(set(&ROTATION), set(&ALIAS), refresh).map(drop)
+    }
+
+    /// Brings `property` of the key `id` to what config wants: `update` for a property that
+    /// drifted, `configure` for a key this run made or took back. Whether it is one that can be
+    /// brought so.
+    async fn set(ctx: &Ctx, id: &str, property: Prop) -> Result<bool, Error> {
+        let kms = &ctx.clients.kms;
+        match property {
+            p if p == &ENABLED => {
+                kms.enable_key()
+                    .key_id(id)
+                    .send()
+                    .await
+                    .op("kms:EnableKey")?;
+            }
+            p if p == &ROTATION => {
+                kms.enable_key_rotation()
+                    .key_id(id)
+                    .send()
+                    .await
+                    .op("kms:EnableKeyRotation")?;
+            }
+            p if p == &ALIAS => Self::point_alias(ctx, id).await?,
+            p if p == &POLICY => {
                 kms.put_key_policy()
                     .key_id(id)
                     .policy_name("default")
-                    .policy(policy)
+                    .policy(Self::policy(ctx).to_string())
                     .send()
                     .await
-                    .op("kms:PutKeyPolicy")
-            });
-            let tag = once_propagated(ctx, || async move {
+                    .op("kms:PutKeyPolicy")?;
+            }
+            p if p == &TAGS => {
                 kms.tag_resource()
                     .key_id(id)
-                    .set_tags(Some(tags.clone()))
+                    .set_tags(Some(Self::tags(ctx)?))
                     .send()
                     .await
-                    .op("kms:TagResource")
-            });
-            tokio::try_join!(put_policy, tag).map(drop)
-        };
-        tokio::try_join!(rotation, alias, refresh).map(drop)
+                    .op("kms:TagResource")?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 }
 
@@ -531,43 +538,9 @@ impl Resource for KmsKey {
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
-        let kms = &ctx.clients.kms;
-        let id = current.record.id.as_str();
         for change in changes {
-            match change.property {
-                p if p == &ENABLED => {
-                    kms.enable_key()
-                        .key_id(id)
-                        .send()
-                        .await
-                        .op("kms:EnableKey")?;
-                }
-                p if p == &ROTATION => {
-                    kms.enable_key_rotation()
-                        .key_id(id)
-                        .send()
-                        .await
-                        .op("kms:EnableKeyRotation")?;
-                }
-                p if p == &ALIAS => Self::point_alias(ctx, id).await?,
-                p if p == &POLICY => {
-                    kms.put_key_policy()
-                        .key_id(id)
-                        .policy_name("default")
-                        .policy(Self::policy(ctx).to_string())
-                        .send()
-                        .await
-                        .op("kms:PutKeyPolicy")?;
-                }
-                p if p == &TAGS => {
-                    kms.tag_resource()
-                        .key_id(id)
-                        .set_tags(Some(Self::tags(ctx)?))
-                        .send()
-                        .await
-                        .op("kms:TagResource")?;
-                }
-                _ => return Err(unchangeable(self.name(), change)),
+            if !Self::set(ctx, &current.record.id, change.property).await? {
+                return Err(unchangeable(self.name(), change));
             }
         }
         Ok(())

@@ -17,10 +17,7 @@ pub(crate) mod sns;
 pub(crate) mod tagging;
 pub(crate) mod wait;
 
-use crate::logical::{
-    Endpoint, Guards, Holds, Logical, Metric, Purpose, RdsEvents, RoleFor, Tier, Zone,
-};
-use crate::naming::Names;
+use crate::logical::{Endpoint, Guards, Holds, Metric, Purpose, RdsEvents, RoleFor, Tier, Zone};
 use crate::resource::Resource;
 
 use backup::plan::BackupPlan;
@@ -41,7 +38,7 @@ use ec2::vpc::Vpc;
 use ec2::vpc_endpoint::VpcEndpoint;
 use elasticache::replication_group::ReplicationGroup;
 use elasticache::subnet_group::CacheSubnetGroup;
-use iam::role::{IamRole, Permissions, Trust};
+use iam::roles::IamRole;
 use kinesis::KinesisStream;
 use kms::KmsKey;
 use logs::LogGroup;
@@ -53,99 +50,71 @@ use secretsmanager::secret::Secret;
 use secretsmanager::secret_endpoint::SecretEndpoint;
 use sns::SnsTopic;
 
+/// The tiers a subnet, route table and network ACL serve, in report order.
+const TIERS: [Tier; 2] = [Tier::Public, Tier::Private];
+
 /// Every resource of the stack.
 pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
-    let mut resources: Vec<Box<dyn Resource>> = vec![Box::new(Vpc), Box::new(DefaultSecurityGroup)];
-    for tier in [Tier::Public, Tier::Private] {
-        for zone in Zone::ALL {
-            resources.push(Box::new(Subnet::new(tier, zone)));
-        }
+    Stack::default()
+        .with(Vpc)
+        .with(DefaultSecurityGroup)
+        .with_all(
+            TIERS
+                .into_iter()
+                .flat_map(|tier| Zone::ALL.map(|zone| Subnet::new(tier, zone))),
+        )
+        .with(InternetGateway)
+        .with(ElasticIp)
+        .with(NatGateway)
+        .with_all(TIERS.map(RouteTable::new))
+        .with_all(TIERS.map(NetworkAcl::new))
+        .with(DefaultNetworkAcl)
+        .with_all([Guards::Postgres, Guards::Redis, Guards::Endpoints].map(SecurityGroup::new))
+        .with_all([Endpoint::SecretsManager, Endpoint::Kinesis, Endpoint::S3].map(VpcEndpoint::new))
+        .with(KmsKey)
+        .with_all(
+            [
+                Purpose::Audit,
+                Purpose::FlowLogs,
+                Purpose::RdsPostgresql,
+                Purpose::RdsUpgrade,
+            ]
+            .map(LogGroup::new),
+        )
+        .with(IamRole::new(RoleFor::FlowLogs))
+        .with(FlowLog)
+        .with(KinesisStream)
+        .with_all([Holds::RdsCredentials, Holds::RedisAuthToken].map(Secret::new))
+        .with(DbParameterGroup)
+        .with(DbSubnetGroup)
+        .with(IamRole::new(RoleFor::RdsMonitoring))
+        .with(RdsInstance)
+        .with(BackupVault)
+        .with(BackupPlan)
+        .with(IamRole::new(RoleFor::Backup))
+        .with(BackupSelection)
+        .with(SecretEndpoint)
+        .with(CacheSubnetGroup)
+        .with(ReplicationGroup)
+        .with(IamRole::new(RoleFor::KinesisProducer))
+        .with(IamRole::new(RoleFor::SecretsReader))
+        .with(SnsTopic)
+        .with_all(Metric::ALL.map(Alarm::new))
+        .with_all(RdsEvents::ALL.map(RdsEventSubscription::new))
+        .0
+}
+
+/// The stack's resources as they are added, which is their order in reports.
+#[derive(Default)]
+struct Stack(Vec<Box<dyn Resource>>);
+
+impl Stack {
+    fn with(mut self, resource: impl Resource + 'static) -> Self {
+        self.0.push(Box::new(resource));
+        self
     }
-    resources.extend([
-        Box::new(InternetGateway) as Box<dyn Resource>,
-        Box::new(ElasticIp),
-        Box::new(NatGateway),
-        Box::new(RouteTable::new(Tier::Public)),
-        Box::new(RouteTable::new(Tier::Private)),
-        Box::new(NetworkAcl::new(Tier::Public)),
-        Box::new(NetworkAcl::new(Tier::Private)),
-        Box::new(DefaultNetworkAcl),
-        Box::new(SecurityGroup::new(Guards::Postgres)),
-        Box::new(SecurityGroup::new(Guards::Redis)),
-        Box::new(SecurityGroup::new(Guards::Endpoints)),
-        Box::new(VpcEndpoint::new(Endpoint::SecretsManager)),
-        Box::new(VpcEndpoint::new(Endpoint::Kinesis)),
-        Box::new(VpcEndpoint::new(Endpoint::S3)),
-        Box::new(KmsKey),
-        Box::new(LogGroup::new(Purpose::Audit)),
-        Box::new(LogGroup::new(Purpose::FlowLogs)),
-        Box::new(LogGroup::new(Purpose::RdsPostgresql)),
-        Box::new(LogGroup::new(Purpose::RdsUpgrade)),
-        Box::new(IamRole {
-            logical: Logical::Role(RoleFor::FlowLogs),
-            aws_name: Names::flow_logs_role,
-            description: "medtech: VPC flow logs deliver to their encrypted log group",
-            trust: Trust::Service("vpc-flow-logs.amazonaws.com"),
-            permissions: Permissions::Custom(iam::policies::flow_logs),
-            depends_on: vec![],
-        }),
-        Box::new(FlowLog),
-        Box::new(KinesisStream),
-        Box::new(Secret::new(Holds::RdsCredentials)),
-        Box::new(Secret::new(Holds::RedisAuthToken)),
-        Box::new(DbParameterGroup),
-        Box::new(DbSubnetGroup),
-        Box::new(IamRole {
-            logical: Logical::Role(RoleFor::RdsMonitoring),
-            aws_name: Names::rds_monitoring_role,
-            description: "medtech: RDS enhanced monitoring publishes OS metrics",
-            trust: Trust::Service("monitoring.rds.amazonaws.com"),
-            permissions: Permissions::AwsManaged(&["service-role/AmazonRDSEnhancedMonitoringRole"]),
-            depends_on: vec![],
-        }),
-        Box::new(RdsInstance),
-        Box::new(BackupVault),
-        Box::new(BackupPlan),
-        Box::new(IamRole {
-            logical: Logical::Role(RoleFor::Backup),
-            aws_name: Names::backup_role,
-            description: "medtech: AWS Backup backs up the RDS instance into its vault, and restores it",
-            trust: Trust::Service("backup.amazonaws.com"),
-            permissions: Permissions::AwsManaged(&[
-                "service-role/AWSBackupServiceRolePolicyForBackup",
-                "service-role/AWSBackupServiceRolePolicyForRestores",
-            ]),
-            depends_on: vec![],
-        }),
-        Box::new(BackupSelection),
-        Box::new(SecretEndpoint),
-        Box::new(CacheSubnetGroup),
-        Box::new(ReplicationGroup),
-        Box::new(IamRole {
-            logical: Logical::Role(RoleFor::KinesisProducer),
-            aws_name: Names::kinesis_producer_role,
-            description: "medtech: producers write PHI events to the Kinesis stream",
-            trust: Trust::Configured(|ctx| &ctx.settings.services.iam.kinesis_producer_principals),
-            permissions: Permissions::Custom(iam::policies::kinesis_producer),
-            depends_on: vec![Logical::KinesisStream, Logical::KmsKey],
-        }),
-        Box::new(IamRole {
-            logical: Logical::Role(RoleFor::SecretsReader),
-            aws_name: Names::secrets_reader_role,
-            description: "medtech: applications read the database and Redis credentials",
-            trust: Trust::Configured(|ctx| &ctx.settings.services.iam.secrets_reader_principals),
-            permissions: Permissions::Custom(iam::policies::secrets_reader),
-            depends_on: vec![
-                Logical::Secret(Holds::RdsCredentials),
-                Logical::Secret(Holds::RedisAuthToken),
-                Logical::KmsKey,
-            ],
-        }),
-        Box::new(SnsTopic),
-    ]);
-    resources.extend(Metric::ALL.map(|m| Box::new(Alarm::new(m)) as Box<dyn Resource>));
-    resources.extend(
-        RdsEvents::ALL.map(|e| Box::new(RdsEventSubscription::new(e)) as Box<dyn Resource>),
-    );
-    resources
+
+    fn with_all<R: Resource + 'static>(self, resources: impl IntoIterator<Item = R>) -> Self {
+        resources.into_iter().fold(self, Self::with)
+    }
 }

@@ -2,3 +2,4 @@
 
 pub(crate) mod policies;
 pub(crate) mod role;
+pub(crate) mod roles;

@@ -14,14 +14,15 @@ use crate::context::{Ctx, ListKey};
 use crate::control::{ACCESS_MGMT, Severity, control};
 use crate::error::Error;
 use crate::logical::{Logical, RoleFor};
-use crate::naming::Names;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
 use crate::resources::common::{Required, desired_tags, found, gone, listed, strings, tag_pairs};
 use crate::state::Record;
 
+use super::roles::IamRole;
+
 /// Where a role's permissions come from.
-pub(crate) enum Permissions {
+pub(super) enum Permissions {
     /// AWS managed policies, by path and name under `arn:PARTITION:iam::aws:policy/`.
     AwsManaged(&'static [&'static str]),
     /// A customer-managed policy with this document, built once dependencies are known.
@@ -29,19 +30,10 @@ pub(crate) enum Permissions {
 }
 
 /// Who may assume the role.
-pub(crate) enum Trust {
+pub(super) enum Trust {
     Service(&'static str),
     /// Configured principals; the account itself when none are configured.
     Configured(fn(&Ctx) -> &[String]),
-}
-
-pub(crate) struct IamRole {
-    pub logical: Logical,
-    pub aws_name: fn(&Names) -> String,
-    pub description: &'static str,
-    pub trust: Trust,
-    pub permissions: Permissions,
-    pub depends_on: Vec<Logical>,
 }
 
 static TRUST_POLICY: Property = Property::in_place(
@@ -91,10 +83,6 @@ static POLICY_DOCUMENT: Property = Property::in_place(
 );
 
 impl IamRole {
-    fn role_name(&self, ctx: &Ctx) -> String {
-        (self.aws_name)(ctx.names())
-    }
-
     /// The properties `read` reports, whichever way the role was read.
     fn observe(&self, ctx: &Ctx, read: &RoleRead) -> Observed {
         let mut inline = read.inline.clone();
@@ -119,7 +107,7 @@ impl IamRole {
             .with("arn", read.role.arn())
             .with(POLICY, self.policy_arns(ctx).join(","));
         // Only roles with a customer-managed policy report its document.
-        if matches!(self.permissions, Permissions::Custom(_)) {
+        if matches!(self.permissions(), Permissions::Custom(_)) {
             let policy = read.policy.as_ref();
             props.insert(
                 &POLICY_DOCUMENT,
@@ -138,7 +126,7 @@ impl IamRole {
     /// The role and, for a customer-managed policy, its document, all at once.
     async fn read_by_name(&self, ctx: &Ctx) -> Result<Option<Observed>, Error> {
         let policy =
-            matches!(self.permissions, Permissions::Custom(_)).then(|| self.policy_arn(ctx));
+            matches!(self.permissions(), Permissions::Custom(_)).then(|| self.policy_arn(ctx));
         Ok(read_role(
             ctx,
             &self.role_name(ctx),
@@ -155,7 +143,7 @@ impl IamRole {
 
     /// Every policy the role should have attached, sorted as `observe` reports them.
     fn policy_arns(&self, ctx: &Ctx) -> Vec<String> {
-        let mut arns = match self.permissions {
+        let mut arns = match self.permissions() {
             Permissions::AwsManaged(paths) => paths
                 .iter()
                 .map(|path| format!("arn:{}:iam::aws:policy/{path}", ctx.clients.partition))
@@ -167,7 +155,8 @@ impl IamRole {
     }
 
     fn trust_policy(&self, ctx: &Ctx) -> Value {
-        let principal = match &self.trust {
+        let trust = self.trust();
+        let principal = match &trust {
             Trust::Service(service) => json!({"Service": service}),
             Trust::Configured(principals) => {
                 let configured = principals(ctx);
@@ -194,7 +183,7 @@ impl IamRole {
             "Action": "sts:AssumeRole"
         });
         // Service roles: only on behalf of this account (confused-deputy protection).
-        if matches!(self.trust, Trust::Service(_)) {
+        if matches!(trust, Trust::Service(_)) {
             statement["Condition"] =
                 json!({"StringEquals": {"aws:SourceAccount": ctx.clients.account_id}});
         }
@@ -209,13 +198,13 @@ impl IamRole {
                     .key(k)
                     .value(v)
                     .build()
-                    .map_err(|e| Error::resource(self.logical, e.to_string()))
+                    .map_err(|e| Error::resource(self.logical(), e.to_string()))
             })
             .collect()
     }
 
     async fn ensure_policy(&self, ctx: &Ctx) -> Result<(), Error> {
-        let Permissions::Custom(document) = self.permissions else {
+        let Permissions::Custom(document) = self.permissions() else {
             return Ok(());
         };
         let document = document(ctx)?.to_string();
@@ -224,7 +213,7 @@ impl IamRole {
             .iam
             .create_policy()
             .policy_name(self.role_name(ctx))
-            .description(self.description)
+            .description(self.description())
             .policy_document(&document)
             .set_tags(Some(self.tags(ctx)?))
             .send()
@@ -242,22 +231,14 @@ impl IamRole {
     async fn new_policy_version(&self, ctx: &Ctx, document: &str) -> Result<(), Error> {
         let iam = &ctx.clients.iam;
         let arn = self.policy_arn(ctx);
-        let versions = iam
-            .list_policy_versions()
-            .policy_arn(&arn)
-            .send()
-            .await
-            .op("iam:ListPolicyVersions")?;
-        let mut old: Vec<_> = versions
-            .versions()
-            .iter()
-            .filter(|v| !v.is_default_version())
-            .collect();
-        if versions.versions().len() >= 5 {
-            old.sort_by_key(|v| v.create_date().map(|d| d.secs()));
-            if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
-                delete_policy_version(iam, &arn, oldest).await?;
-            }
+        let (old, all) = old_versions(iam, &arn).await?;
+        if all >= 5
+            && let Some(oldest) = old
+                .iter()
+                .min_by_key(|v| v.create_date().map(|d| d.secs()))
+                .and_then(|v| v.version_id())
+        {
+            delete_policy_version(iam, &arn, oldest).await?;
         }
         iam.create_policy_version()
             .policy_arn(&arn)
@@ -473,6 +454,28 @@ async fn delete_inline_policy(
     )
 }
 
+/// The versions of the policy at `arn` other than its default one, in the order IAM lists
+/// them, and how many versions it has in all (IAM keeps five at most).
+async fn old_versions(
+    iam: &aws_sdk_iam::Client,
+    arn: &str,
+) -> Result<(Vec<aws_sdk_iam::types::PolicyVersion>, usize), AwsError> {
+    let versions = iam
+        .list_policy_versions()
+        .policy_arn(arn)
+        .send()
+        .await
+        .op("iam:ListPolicyVersions")?
+        .versions
+        .unwrap_or_default();
+    let all = versions.len();
+    let old = versions
+        .into_iter()
+        .filter(|v| !v.is_default_version())
+        .collect();
+    Ok((old, all))
+}
+
 async fn delete_policy_version(
     iam: &aws_sdk_iam::Client,
     arn: &str,
@@ -497,15 +500,15 @@ fn decode_document(raw: &str) -> Value {
 #[async_trait]
 impl Resource for IamRole {
     fn name(&self) -> Logical {
-        self.logical
+        self.logical()
     }
 
     fn depends_on(&self) -> Vec<Logical> {
-        self.depends_on.clone()
+        self.depends_on()
     }
 
     fn properties(&self) -> &'static [Prop] {
-        match self.permissions {
+        match self.permissions() {
             Permissions::Custom(_) => {
                 const {
                     &[
@@ -530,7 +533,7 @@ impl Resource for IamRole {
             (&ATTACHED_POLICIES, json!(self.policy_arns(ctx))),
             (&TAGS, desired_tags(ctx, &self.role_name(ctx))),
         ]);
-        if let Permissions::Custom(document) = self.permissions {
+        if let Permissions::Custom(document) = self.permissions() {
             props.insert(&POLICY_DOCUMENT, document(ctx)?);
         }
         Ok(props)
@@ -567,7 +570,7 @@ impl Resource for IamRole {
             .iam
             .create_role()
             .role_name(&name)
-            .description(self.description)
+            .description(self.description())
             .assume_role_policy_document(self.trust_policy(ctx).to_string())
             .set_tags(Some(self.tags(ctx)?))
             .send()
@@ -580,7 +583,7 @@ impl Resource for IamRole {
             Err(e) => return Err(e.into()),
         };
         if let Some(arn) = arn {
-            ctx.set_record(self.logical, Record::new(&name).with("arn", arn))?;
+            ctx.set_record(self.logical(), Record::new(&name).with("arn", arn))?;
         }
         self.ensure_policy(ctx).await?;
         self.attach(ctx).await?;
@@ -621,7 +624,7 @@ impl Resource for IamRole {
                     self.attach(ctx).await?;
                 }
                 p if p == &POLICY_DOCUMENT => {
-                    if let Permissions::Custom(document) = self.permissions {
+                    if let Permissions::Custom(document) = self.permissions() {
                         if change.observed.as_ref().is_none_or(Value::is_null) {
                             self.ensure_policy(ctx).await?;
                         } else {
@@ -638,7 +641,7 @@ impl Resource for IamRole {
                         .await
                         .op("iam:TagRole")?;
                 }
-                _ => return Err(unchangeable(self.logical, change)),
+                _ => return Err(unchangeable(self.logical(), change)),
             }
         }
         Ok(())
@@ -674,17 +677,11 @@ impl Resource for IamRole {
         for policy in inline.policy_names() {
             delete_inline_policy(iam, &name, policy).await?;
         }
-        if matches!(self.permissions, Permissions::Custom(_)) {
+        if matches!(self.permissions(), Permissions::Custom(_)) {
             let arn = self.policy_arn(ctx);
-            match iam
-                .list_policy_versions()
-                .policy_arn(&arn)
-                .send()
-                .await
-                .op("iam:ListPolicyVersions")
-            {
-                Ok(out) => {
-                    for version in out.versions().iter().filter(|v| !v.is_default_version()) {
+            match old_versions(iam, &arn).await {
+                Ok((old, _)) => {
+                    for version in &old {
                         let id = version
                             .version_id()
                             .required("iam:ListPolicyVersions", "VersionId")?;

@@ -2,7 +2,7 @@
 //! there is none, and otherwise brought back to usable, rotating and tagged.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_kms::types::{KeyMetadata, KeyState, Tag};
 
@@ -10,7 +10,7 @@ use super::bucket::Bucket;
 use super::documents::{TAGS, has_tags, tag_list};
 use super::report::{Action, Report};
 use super::sdk::built;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, propagation};
 
 /// How long KMS may not know a key it has just made ("Eventual consistency" in the KMS
 /// developer guide; terraform-provider-aws waits up to 3 minutes).
@@ -193,20 +193,17 @@ async fn create_key(bucket: &Bucket<'_>, alias: &str) -> Result<KeyMetadata, Aws
 }
 
 /// Runs a call about a key KMS made moments ago again while KMS does not know it yet.
-async fn settled<T, F, Fut>(mut call: F) -> Result<T, AwsError>
+async fn settled<T, F, Fut>(call: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
 {
-    let started = Instant::now();
-    loop {
-        match call().await {
-            Err(e) if e.is(ErrorKind::NotFound) && started.elapsed() < KMS_PROPAGATION => {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            other => return other,
-        }
-    }
+    let unknown_yet = |e: &AwsError| e.is(ErrorKind::NotFound);
+    let pause = || async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Ok(())
+    };
+    propagation::once_known(KMS_PROPAGATION, unknown_yet, pause, call).await
 }
 
 fn kms_tags() -> Result<Vec<Tag>, AwsError> {
