@@ -53,7 +53,8 @@ use sns::SnsTopic;
 
 /// Every resource of the stack.
 pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
-    let mut resources: Vec<Box<dyn Resource>> = vec![Box::new(Vpc), Box::new(DefaultSecurityGroup)];
+    let mut resources: Vec<Box<dyn Resource>> =
+        vec![Box::new(Vpc), Box::new(DefaultSecurityGroup::new())];
     for tier in [Tier::Public, Tier::Private] {
         for zone in Zone::ALL {
             resources.push(Box::new(Subnet::new(tier, zone)));
@@ -67,7 +68,7 @@ pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
         Box::new(RouteTable::new(Tier::Private)),
         Box::new(NetworkAcl::new(Tier::Public)),
         Box::new(NetworkAcl::new(Tier::Private)),
-        Box::new(DefaultNetworkAcl),
+        Box::new(DefaultNetworkAcl::new()),
         Box::new(SecurityGroup::new(Guards::Postgres)),
         Box::new(SecurityGroup::new(Guards::Redis)),
         Box::new(SecurityGroup::new(Guards::Endpoints)),
