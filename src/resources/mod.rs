@@ -57,7 +57,7 @@ const TIERS: [Tier; 2] = [Tier::Public, Tier::Private];
 pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
     Stack::default()
         .with(Vpc)
-        .with(DefaultSecurityGroup)
+        .with(DefaultSecurityGroup::new())
         .with_all(
             TIERS
                 .into_iter()
@@ -68,7 +68,7 @@ pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
         .with(NatGateway)
         .with_all(TIERS.map(RouteTable::new))
         .with_all(TIERS.map(NetworkAcl::new))
-        .with(DefaultNetworkAcl)
+        .with(DefaultNetworkAcl::new())
         .with_all([Guards::Postgres, Guards::Redis, Guards::Endpoints].map(SecurityGroup::new))
         .with_all([Endpoint::SecretsManager, Endpoint::Kinesis, Endpoint::S3].map(VpcEndpoint::new))
         .with(KmsKey)

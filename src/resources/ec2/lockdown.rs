@@ -4,19 +4,28 @@
 
 use std::marker::PhantomData;
 
+use async_trait::async_trait;
 use serde_json::json;
 
 use super::describe::{self, Described};
 use super::sg_rules::Direction;
 use crate::context::Ctx;
+use crate::control::Control;
 use crate::error::Error;
 use crate::logical::Logical;
-use crate::property::Prop;
-use crate::resource::{Change, Observed, Properties, unchangeable};
+use crate::property::{Prop, Property};
+use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
 use crate::state::Record;
 
-/// A kind of which AWS gives every VPC a default one.
+/// A kind of which AWS gives every VPC a default one, and how the stack locks that one down.
 pub(crate) trait Defaulted: Described {
+    /// Which resource of the stack its lock-down is.
+    const RESOURCE: Logical;
+    /// What its lock-down waits for.
+    const DEPENDS_ON: &'static [Logical];
+    /// The control both directions' properties hold it to.
+    const CLOSED: Control;
+
     /// The default one of the VPC `vpc`.
     fn default_of(ctx: &Ctx, vpc: &str)
     -> impl Future<Output = Result<Option<Self>, Error>> + Send;
@@ -32,18 +41,17 @@ pub(crate) trait Defaulted: Described {
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-/// The lock-down of the VPC's default `T`: `resource`, whose properties `ingress` and `egress`
-/// hold the names of what it lets through, and are wanted empty.
-pub(crate) struct Lockdown<T> {
-    pub(crate) resource: Logical,
-    pub(crate) ingress: Prop,
-    pub(crate) egress: Prop,
-    pub(crate) kind: PhantomData<T>,
-}
+/// The lock-down of the VPC's default `T`: the resource `T::RESOURCE`, whose properties
+/// `ingress` and `egress` hold the names of what it lets through, and are wanted empty.
+pub(crate) struct Lockdown<T>(PhantomData<T>);
 
 impl<T: Defaulted> Lockdown<T> {
-    pub(crate) fn desired(&self) -> Properties {
-        Properties::from([(self.ingress, json!([])), (self.egress, json!([]))])
+    const INGRESS: Prop = &Property::in_place("ingress", T::CLOSED);
+    const EGRESS: Prop = &Property::in_place("egress", T::CLOSED);
+    const PROPERTIES: &'static [Prop] = &[Self::INGRESS, Self::EGRESS];
+
+    pub(crate) const fn new() -> Self {
+        Self(PhantomData)
     }
 
     async fn describe(ctx: &Ctx) -> Result<Option<T>, Error> {
@@ -53,12 +61,30 @@ impl<T: Defaulted> Lockdown<T> {
         };
         T::default_of(ctx, &vpc.id).await
     }
+}
 
-    pub(crate) async fn read(
-        &self,
-        ctx: &Ctx,
-        recorded: Option<&Record>,
-    ) -> Result<Option<Observed>, Error> {
+#[async_trait]
+impl<T: Defaulted> Resource for Lockdown<T> {
+    fn name(&self) -> Logical {
+        T::RESOURCE
+    }
+
+    fn depends_on(&self) -> Vec<Logical> {
+        T::DEPENDS_ON.to_vec()
+    }
+
+    fn properties(&self) -> &'static [Prop] {
+        Self::PROPERTIES
+    }
+
+    async fn desired(&self, _ctx: &Ctx) -> Result<Properties, Error> {
+        Ok(Properties::from([
+            (Self::INGRESS, json!([])),
+            (Self::EGRESS, json!([])),
+        ]))
+    }
+
+    async fn read(&self, ctx: &Ctx, recorded: Option<&Record>) -> Result<Option<Observed>, Error> {
         let found = match describe::listed(ctx, recorded).await? {
             Some(found) => Some(found),
             None => Self::describe(ctx).await?,
@@ -69,35 +95,45 @@ impl<T: Defaulted> Lockdown<T> {
         Ok(Some(Observed {
             record: Record::new(describe::id_of(&found)?),
             properties: Properties::from([
-                (self.ingress, json!(found.rule_names(Direction::Ingress)?)),
-                (self.egress, json!(found.rule_names(Direction::Egress)?)),
+                (Self::INGRESS, json!(found.rule_names(Direction::Ingress)?)),
+                (Self::EGRESS, json!(found.rule_names(Direction::Egress)?)),
             ]),
         }))
     }
 
-    /// The error of a `create`: there is nothing to create, AWS makes it with the VPC.
-    pub(crate) fn missing(&self) -> Error {
-        Error::resource(
-            self.resource,
+    /// There is nothing to create: AWS makes it with the VPC.
+    async fn create(&self, _ctx: &Ctx) -> Result<Observed, Error> {
+        Err(Error::resource(
+            T::RESOURCE,
             format!(
                 "the VPC has no default {}; AWS creates one with every VPC, so the VPC is not usable",
                 T::KIND
             ),
-        )
+        ))
     }
 
-    pub(crate) async fn update(&self, ctx: &Ctx, changes: &[Change]) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), Error> {
         let found = Self::describe(ctx)
             .await?
-            .ok_or_else(|| Error::resource(self.resource, "disappeared while being locked down"))?;
+            .ok_or_else(|| Error::resource(T::RESOURCE, "disappeared while being locked down"))?;
         for change in changes {
             let direction = match change.property {
-                p if p == self.ingress => Direction::Ingress,
-                p if p == self.egress => Direction::Egress,
-                _ => return Err(unchangeable(self.resource, change)),
+                p if p == Self::INGRESS => Direction::Ingress,
+                p if p == Self::EGRESS => Direction::Egress,
+                _ => return Err(unchangeable(T::RESOURCE, change)),
             };
             found.strip(ctx, direction).await?;
         }
+        Ok(())
+    }
+
+    async fn destroy(&self, _ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
+        // Deleted by AWS together with the VPC.
         Ok(())
     }
 }
