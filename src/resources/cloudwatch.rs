@@ -22,9 +22,9 @@ use crate::error::Error;
 use crate::logical::{Logical, Metric};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
+use crate::resources::common::tagging;
 use crate::resources::common::{desired_tags, gone, listed, recorded_attr, tag_pairs};
 use crate::resources::elasticache::replication_group;
-use crate::resources::tagging;
 use crate::state::Record;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;

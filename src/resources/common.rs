@@ -7,6 +7,7 @@
 
 pub(crate) mod settling;
 pub(crate) mod subnet_group;
+pub(crate) mod tagging;
 pub(crate) mod tags_by_arn;
 
 use serde_json::Value;

@@ -27,8 +27,8 @@ use crate::error::Error;
 use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::tagging;
 use crate::resources::common::{Required, desired_tags, gone, tag_pairs};
-use crate::resources::tagging;
 use crate::state::Record;
 
 pub(crate) struct KmsKey;

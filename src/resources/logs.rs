@@ -15,8 +15,8 @@ use crate::error::Error;
 use crate::logical::{Logical, Purpose};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::tagging;
 use crate::resources::common::{desired_tags, gone, listed, tag_pairs};
-use crate::resources::tagging;
 use crate::state::Record;
 
 /// Log groups by name, with one list per shared prefix.

@@ -14,7 +14,6 @@ pub(crate) mod logs;
 pub(crate) mod rds;
 pub(crate) mod secretsmanager;
 pub(crate) mod sns;
-pub(crate) mod tagging;
 pub(crate) mod wait;
 
 use crate::logical::{Endpoint, Guards, Holds, Metric, Purpose, RdsEvents, RoleFor, Tier, Zone};

@@ -12,8 +12,8 @@ use crate::error::Error;
 use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
+use crate::resources::common::tagging;
 use crate::resources::common::{desired_tags, found, gone, tag_pairs};
-use crate::resources::tagging;
 use crate::state::Record;
 
 pub(crate) struct SnsTopic;

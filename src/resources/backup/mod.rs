@@ -37,7 +37,7 @@ use crate::aws::AwsResultExt;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::resources::common::tag_pairs;
-use crate::resources::tagging;
+use crate::resources::common::tagging;
 use crate::state::Record;
 
 /// The standard tags of the resource named `name`, as AWS Backup takes them.

@@ -10,8 +10,8 @@ use serde_json::Value;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::Logical;
+use crate::resources::common::tagging;
 use crate::resources::common::{recorded_attr, tag_pairs};
-use crate::resources::tagging;
 use crate::state::Record;
 
 #[async_trait]

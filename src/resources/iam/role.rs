@@ -19,22 +19,7 @@ use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
 use crate::resources::common::{Required, desired_tags, found, gone, listed, strings, tag_pairs};
 use crate::state::Record;
 
-use super::roles::IamRole;
-
-/// Where a role's permissions come from.
-pub(super) enum Permissions {
-    /// AWS managed policies, by path and name under `arn:PARTITION:iam::aws:policy/`.
-    AwsManaged(&'static [&'static str]),
-    /// A customer-managed policy with this document, built once dependencies are known.
-    Custom(fn(&Ctx) -> Result<Value, Error>),
-}
-
-/// Who may assume the role.
-pub(super) enum Trust {
-    Service(&'static str),
-    /// Configured principals; the account itself when none are configured.
-    Configured(fn(&Ctx) -> &[String]),
-}
+use super::roles::{IamRole, Permissions, Trust};
 
 static TRUST_POLICY: Property = Property::in_place(
     "assume_role_policy",

@@ -1,11 +1,28 @@
 //! The stack's roles, one for each `RoleFor`: what each is called, says of itself, trusts,
 //! may do and needs first. `role.rs` makes and checks a role of any of them.
 
+use serde_json::Value;
+
 use crate::context::Ctx;
+use crate::error::Error;
 use crate::logical::{Holds, Logical, RoleFor};
 
 use super::policies;
-use super::role::{Permissions, Trust};
+
+/// Where a role's permissions come from.
+pub(super) enum Permissions {
+    /// AWS managed policies, by path and name under `arn:PARTITION:iam::aws:policy/`.
+    AwsManaged(&'static [&'static str]),
+    /// A customer-managed policy with this document, built once dependencies are known.
+    Custom(fn(&Ctx) -> Result<Value, Error>),
+}
+
+/// Who may assume the role.
+pub(super) enum Trust {
+    Service(&'static str),
+    /// Configured principals; the account itself when none are configured.
+    Configured(fn(&Ctx) -> &[String]),
+}
 
 pub(crate) struct IamRole {
     role: RoleFor,

@@ -6,10 +6,10 @@
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use serde_json::Value;
 
+use super::tag_pairs;
 use crate::aws::AwsResultExt;
 use crate::context::{Ctx, ListKey};
 use crate::error::Error;
-use crate::resources::common::tag_pairs;
 use crate::state::Record;
 use crate::tags::PROJECT;
 
