@@ -26,6 +26,7 @@ mod faults;
 mod iam;
 mod kinesis;
 mod kms_secrets;
+mod layout;
 mod lifecycle;
 mod logs;
 mod network;
