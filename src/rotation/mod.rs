@@ -24,6 +24,7 @@ use tracing::Instrument;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Holds, Logical};
+use crate::resources::common::credential;
 use crate::secret_value::{self, SecretString};
 use crate::state::rotation::{Rotation, Step};
 use service::Change;
@@ -215,7 +216,7 @@ impl Rotator<'_> {
         })?;
         let mut value = versions::value_of(self.ctx, &self.arn, &current.id).await?;
         let fresh = service::generate(self.secret)?;
-        value.insert(service::field(self.secret).into(), json!(fresh.expose()));
+        value.insert(credential::field(self.secret).into(), json!(fresh.expose()));
         drop(fresh);
         if self.secret == Holds::RdsCredentials
             && let Some(db) = self.ctx.record(Logical::RdsInstance)
@@ -291,7 +292,7 @@ impl Rotator<'_> {
         crate::resources::secretsmanager::secret::field(
             self.logical(),
             &value,
-            service::field(self.secret),
+            credential::field(self.secret),
         )
     }
 

@@ -3,28 +3,22 @@
 //! one step; ElastiCache first accepts the new AUTH token beside the old one (`ROTATE`) and
 //! later only the new one (`SET`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
+use async_trait::async_trait;
 use aws_sdk_elasticache::types::AuthTokenUpdateStrategyType;
+use aws_sdk_elasticache::types::ReplicationGroup as SdkGroup;
+use aws_sdk_rds::types::DbInstance;
 use chrono::{DateTime, Utc};
+use std::future::ready;
 
-use crate::aws::AwsResultExt;
+use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Holds, Logical};
-use crate::resources::common::settling::Settling;
+use crate::resources::common::settling::{Says, Settling};
 use crate::resources::elasticache::replication_group::ReplicationGroup;
 use crate::resources::rds::instance::RdsInstance;
-use crate::resources::wait::{self, Pace, Poll};
+use crate::resources::wait::{self, Pace};
 use crate::secret_value::{self, SecretString};
-
-/// The key of the secret's JSON that holds the credential.
-pub(crate) fn field(secret: Holds) -> &'static str {
-    match secret {
-        Holds::RdsCredentials => "password",
-        Holds::RedisAuthToken => "auth_token",
-    }
-}
 
 /// A new credential from the OS's CSPRNG, under the rules the secret was created with.
 pub(crate) fn generate(secret: Holds) -> Result<SecretString, Error> {
@@ -60,37 +54,9 @@ pub(crate) async fn send(
     value: &SecretString,
 ) -> Result<(), Error> {
     match secret {
-        Holds::RdsCredentials => {
-            RdsInstance.wait_available(ctx, Pace::Adaptive).await?;
-            ctx.clients
-                .rds
-                .modify_db_instance()
-                .db_instance_identifier(ctx.names().rds_instance())
-                .master_user_password(value.expose())
-                .apply_immediately(true)
-                .send()
-                .await
-                .op("rds:ModifyDBInstance")?;
-        }
-        Holds::RedisAuthToken => {
-            ReplicationGroup.wait_available(ctx, Pace::Adaptive).await?;
-            let strategy = match how {
-                Change::Set => AuthTokenUpdateStrategyType::Set,
-                Change::Rotate | Change::Replace => AuthTokenUpdateStrategyType::Rotate,
-            };
-            ctx.clients
-                .elasticache
-                .modify_replication_group()
-                .replication_group_id(ctx.names().redis_replication_group())
-                .auth_token(value.expose())
-                .auth_token_update_strategy(strategy)
-                .apply_immediately(true)
-                .send()
-                .await
-                .op("elasticache:ModifyReplicationGroup")?;
-        }
+        Holds::RdsCredentials => RdsInstance.send(ctx, how, value).await,
+        Holds::RedisAuthToken => ReplicationGroup.send(ctx, how, value).await,
     }
-    Ok(())
 }
 
 /// Waits until the service describes the change sent at `sent_at` as carried out.
@@ -100,72 +66,100 @@ pub(crate) async fn wait_applied(
     sent_at: DateTime<Utc>,
 ) -> Result<(), Error> {
     match secret {
-        Holds::RdsCredentials => {
-            applied(ctx, &RdsInstance, sent_at, |db| {
-                let pending = db
-                    .pending_modified_values()
-                    .and_then(|p| p.master_user_password())
-                    .is_some();
-                (pending, false)
-            })
-            .await
-        }
-        Holds::RedisAuthToken => {
-            applied(ctx, &ReplicationGroup, sent_at, |group| {
-                let pending = group
-                    .pending_modified_values()
-                    .and_then(|p| p.auth_token_status())
-                    .is_some();
-                let described = group
-                    .auth_token_last_modified_date()
-                    .and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos()))
-                    .is_some_and(|d| d >= sent_at - chrono::TimeDelta::seconds(1));
-                (pending, described)
-            })
-            .await
-        }
+        Holds::RdsCredentials => RdsInstance.wait_applied(ctx, sent_at).await,
+        Holds::RedisAuthToken => ReplicationGroup.wait_applied(ctx, sent_at).await,
     }
 }
 
-/// `look` says whether the change is still pending, and whether the item shows it done.
-/// `available` alone proves nothing for a while after the call (RDS may describe the old
-/// state for half a minute): the change is done once it was seen under way and is over, or
-/// is described, or `wait::MODIFY_LAG` after it was sent (counted across runs).
-async fn applied<S: Settling>(
-    ctx: &Ctx,
-    resource: &S,
-    sent_at: DateTime<Utc>,
-    look: impl Fn(&S::Item) -> (bool, bool),
-) -> Result<(), Error> {
-    let seen_under_way = AtomicBool::new(false);
-    let lag = ctx.scaled(wait::MODIFY_LAG);
-    wait::paced(
-        ctx,
-        resource.name(),
-        "changed",
-        S::timeout(ctx),
-        Pace::Adaptive,
-        || async {
-            let item = resource.describe(ctx).await?.ok_or_else(|| {
-                Error::resource(resource.name(), "disappeared while its credential changed")
-            })?;
-            let status = resource.settling_status(&item)?;
-            let (pending, described) = look(&item);
-            if status != "available" || pending {
-                seen_under_way.store(true, Ordering::Relaxed);
-                return Ok(Poll::Pending(if status == "available" {
-                    "available, credential change pending".into()
-                } else {
-                    status.to_owned()
-                }));
-            }
+/// A service that holds one of the stack's credentials: how it takes a new one, and how it
+/// describes the change.
+#[async_trait]
+trait Holder: Settling {
+    /// Sends the service `value`, as `how` says.
+    async fn take(ctx: &Ctx, how: Change, value: &SecretString) -> Result<(), AwsError>;
+
+    /// Whether the service describes a credential change as still to be carried out.
+    fn credential_pending(item: &Self::Item) -> bool;
+
+    /// Whether the service describes the change sent at `sent_at` as carried out; RDS does
+    /// not say when the password changed.
+    fn credential_described(_item: &Self::Item, _sent_at: DateTime<Utc>) -> bool {
+        false
+    }
+
+    async fn send(&self, ctx: &Ctx, how: Change, value: &SecretString) -> Result<(), Error> {
+        self.wait_available(ctx, Pace::Adaptive).await?;
+        Ok(Self::take(ctx, how, value).await?)
+    }
+
+    /// `available` alone proves nothing for a while after the call (RDS may describe the old
+    /// state for half a minute): a change never seen under way is over once described, or
+    /// `wait::MODIFY_LAG` after it was sent (counted across runs).
+    async fn wait_applied(&self, ctx: &Ctx, sent_at: DateTime<Utc>) -> Result<(), Error> {
+        let lag = ctx.scaled(wait::MODIFY_LAG);
+        let pending = Self::credential_pending;
+        self.wait_carried_out(ctx, &CHANGED, false, pending, &|item| {
             let since = (Utc::now() - sent_at).to_std().unwrap_or_default();
-            if seen_under_way.load(Ordering::Relaxed) || described || since >= lag {
-                Ok(Poll::Ready(()))
-            } else {
-                Ok(Poll::Pending("available, change not described yet".into()))
-            }
-        },
-    )
-    .await
+            let over = Self::credential_described(&item, sent_at) || since >= lag;
+            Box::pin(ready(Ok(over)))
+        })
+        .await
+    }
+}
+
+const CHANGED: Says = Says {
+    goal: "changed",
+    during: "its credential changed",
+    pending: "credential change pending",
+};
+
+#[async_trait]
+impl Holder for RdsInstance {
+    /// RDS takes a new master password in one step, whatever `how` says.
+    async fn take(ctx: &Ctx, _how: Change, value: &SecretString) -> Result<(), AwsError> {
+        Self::modify(ctx)
+            .master_user_password(value.expose())
+            .send()
+            .await
+            .op("rds:ModifyDBInstance")
+            .map(drop)
+    }
+
+    fn credential_pending(db: &DbInstance) -> bool {
+        db.pending_modified_values()
+            .and_then(|p| p.master_user_password())
+            .is_some()
+    }
+}
+
+#[async_trait]
+impl Holder for ReplicationGroup {
+    async fn take(ctx: &Ctx, how: Change, value: &SecretString) -> Result<(), AwsError> {
+        let strategy = match how {
+            Change::Set => AuthTokenUpdateStrategyType::Set,
+            Change::Rotate | Change::Replace => AuthTokenUpdateStrategyType::Rotate,
+        };
+        Self::modify(ctx)
+            .auth_token(value.expose())
+            .auth_token_update_strategy(strategy)
+            .send()
+            .await
+            .op("elasticache:ModifyReplicationGroup")
+            .map(drop)
+    }
+
+    fn credential_pending(group: &SdkGroup) -> bool {
+        group
+            .pending_modified_values()
+            .and_then(|p| p.auth_token_status())
+            .is_some()
+    }
+
+    /// ElastiCache dates the token's last change (to the second).
+    fn credential_described(group: &SdkGroup, sent_at: DateTime<Utc>) -> bool {
+        group
+            .auth_token_last_modified_date()
+            .and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos()))
+            .is_some_and(|d| d >= sent_at - chrono::TimeDelta::seconds(1))
+    }
 }

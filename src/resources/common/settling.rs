@@ -1,29 +1,35 @@
 //! Resources that pass through statuses by themselves for minutes on end (the RDS instance,
-//! the ElastiCache replication group): their waits for `available`, for an accepted
-//! modification to be carried out and for the delete, declared once over the item their
-//! service describes. The resources keep what differs: the describe, which status counts, what
-//! is pending, and how a wanted value is seen.
+//! the ElastiCache replication group): their waits for `available`, for an accepted change to
+//! be carried out and for the delete, declared once over the item their service describes.
+//! The resources keep what differs: the describe, which status counts, what is pending, and
+//! how a wanted value is seen.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 
 use crate::aws::{AwsError, ErrorKind};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::gone;
+use crate::resources::common::{found, gone};
 use crate::resources::wait::{self, Pace, Poll, Waiter};
 use crate::state::Record;
 
 #[async_trait]
-pub(crate) trait Settling: Resource + Sync {
+pub(crate) trait Settling: Resource + Sync + Sized {
     /// What the service's describe returns for the resource.
     type Item: Send + Sync;
 
     /// Statuses from which it becomes available without help.
     const SETTLING: &'static [&'static str];
+
+    /// About how long AWS takes to create it, and to delete it: the grids the waits for
+    /// either poll on, and the resource's `typical_seconds`.
+    const USUAL_CREATE: Duration;
+    const USUAL_DELETE: Duration;
 
     /// The describe's IAM action, as the records it makes are labelled.
     const DESCRIBE: &'static str;
@@ -102,8 +108,10 @@ pub(crate) trait Settling: Resource + Sync {
 
     /// Waits for a resource just created (or adopted) to be available, records it as
     /// described then, and reads it back.
-    async fn wait_created(&self, ctx: &Ctx, usual: Duration) -> Result<Observed, Error> {
-        let item = self.wait_available(ctx, Pace::Steady(usual)).await?;
+    async fn wait_created(&self, ctx: &Ctx) -> Result<Observed, Error> {
+        let item = self
+            .wait_available(ctx, Pace::Steady(Self::USUAL_CREATE))
+            .await?;
         ctx.set_record(self.name(), Self::record(&item, Self::DESCRIBE)?)?;
         self.read_back(ctx, None).await
     }
@@ -120,49 +128,67 @@ pub(crate) trait Settling: Resource + Sync {
             .await
     }
 
-    /// Waits until a modification the service accepted has been carried out. For a while
-    /// after the call (up to half a minute for RDS) it may still describe the resource
-    /// `available` with the old values and nothing pending, so `available` alone proves
-    /// nothing: the change is done once it was seen under way (another status, or values
-    /// pending) and is over, or once the values wanted are described. One never described
-    /// within `wait::MODIFY_LAG` is left for the engine's read-back to report.
+    /// Waits until a modification the service accepted (`accepted`: its answer) has been
+    /// carried out: over once the `wanted` values are described, or `wait::MODIFY_LAG` after
+    /// it was sent, after which one never described is left for the engine's read-back to
+    /// report.
     async fn wait_modified(
         &self,
         ctx: &Ctx,
         accepted: Option<&Self::Item>,
         wanted: &[&Change],
     ) -> Result<(), Error> {
-        let wanted: Properties = wanted
+        let wanted: &Properties = &wanted
             .iter()
             .map(|c| (c.property, c.desired.clone()))
             .collect();
         let started = Instant::now();
-        let seen_under_way = AtomicBool::new(accepted.is_some_and(|item| {
-            Self::has_pending(item) || Self::status(item) != Some("available")
-        }));
+        let under_way = accepted
+            .is_some_and(|item| Self::has_pending(item) || Self::status(item) != Some("available"));
+        self.wait_carried_out(ctx, &MODIFIED, under_way, Self::has_pending, &|item| {
+            Box::pin(async move {
+                Ok(started.elapsed() >= ctx.scaled(wait::MODIFY_LAG)
+                    || self.describes(ctx, &item, wanted).await?)
+            })
+        })
+        .await
+    }
+
+    /// Waits until a change the service accepted has been carried out. For a while after
+    /// the call (up to half a minute for RDS) it may still describe the resource `available`
+    /// with the old values and nothing `pending`, so `available` alone proves nothing: the
+    /// change is done once it was seen under way (`under_way` already, or another status, or
+    /// the change pending) and is over, or once `over` says it is over all the same.
+    async fn wait_carried_out<'o>(
+        &self,
+        ctx: &Ctx,
+        says: &Says,
+        under_way: bool,
+        // Spelled higher-ranked: async_trait would tie an elided lifetime to the call's.
+        pending: for<'i> fn(&'i Self::Item) -> bool,
+        over: &'o Over<'o, Self::Item>,
+    ) -> Result<(), Error> {
+        let seen_under_way = AtomicBool::new(under_way);
         wait::paced(
             ctx,
             self.name(),
-            "modified",
+            says.goal,
             Self::timeout(ctx),
             Pace::Adaptive,
             || async {
                 let item = self.describe(ctx).await?.ok_or_else(|| {
-                    Error::resource(self.name(), "disappeared while it was being modified")
+                    Error::resource(self.name(), format!("disappeared while {}", says.during))
                 })?;
                 let status = self.settling_status(&item)?;
-                if status != "available" || Self::has_pending(&item) {
+                if status != "available" || pending(&item) {
                     seen_under_way.store(true, Ordering::Relaxed);
                     return Ok(Poll::Pending(if status == "available" {
-                        "available, changes pending".into()
+                        format!("available, {}", says.pending)
                     } else {
                         status.to_owned()
                     }));
                 }
-                if seen_under_way.load(Ordering::Relaxed)
-                    || started.elapsed() >= ctx.scaled(wait::MODIFY_LAG)
-                    || self.describes(ctx, &item, &wanted).await?
-                {
+                if seen_under_way.load(Ordering::Relaxed) || over(item).await? {
                     Ok(Poll::Ready(()))
                 } else {
                     Ok(Poll::Pending("available, change not described yet".into()))
@@ -181,10 +207,10 @@ pub(crate) trait Settling: Resource + Sync {
         Ok(())
     }
 
-    /// The delete call's answer. A delete refused while busy, or because one is already
-    /// under way (a retry whose first answer was lost), says NotReadyYet: only the second may
-    /// be waited out; the first is tried again.
-    async fn deleting<T: Send>(
+    /// Takes the delete call's answer, then waits until the delete is over. A delete refused
+    /// while busy, or because one is already under way (a retry whose first answer was
+    /// lost), says NotReadyYet: only the second may be waited out; the first is tried again.
+    async fn wait_deleted<T: Send>(
         &self,
         ctx: &Ctx,
         deleted: Result<T, AwsError>,
@@ -199,19 +225,45 @@ pub(crate) trait Settling: Resource + Sync {
                 {
                     return Err(e.into());
                 }
-                Ok(())
             }
-            other => gone(other),
+            other => gone(other)?,
         }
+        self.wait_gone(ctx).await
     }
 
-    /// Waits until the delete is over, polling on the grid of its `usual` length.
-    async fn wait_gone(&self, ctx: &Ctx, usual: Duration) -> Result<(), Error> {
-        self.waiter(ctx, "deleted", Pace::Steady(usual))
+    /// Waits until the delete is over.
+    async fn wait_gone(&self, ctx: &Ctx) -> Result<(), Error> {
+        self.waiter(ctx, "deleted", Pace::Steady(Self::USUAL_DELETE))
             .until_gone(ctx, || async {
                 let item = self.describe(ctx).await?;
                 Ok(item.map(|item| Self::status(&item).unwrap_or("deleting").to_owned()))
             })
             .await
     }
+}
+
+/// What the wait for an accepted change says: what it is for, what went on should the
+/// resource disappear meanwhile, and what is pending while it is `available`.
+pub(crate) struct Says {
+    pub(crate) goal: &'static str,
+    pub(crate) during: &'static str,
+    pub(crate) pending: &'static str,
+}
+
+const MODIFIED: Says = Says {
+    goal: "modified",
+    during: "it was being modified",
+    pending: "changes pending",
+};
+
+/// Whether an accepted change never seen under way is over all the same, given the item as
+/// described.
+pub(crate) type Over<'f, I> = dyn Fn(I) -> BoxFuture<'f, Result<bool, Error>> + Sync + 'f;
+
+/// The one item a describe by name answers with; `None` when the service knows no such name.
+pub(crate) fn first_found<O, T: Clone>(
+    answer: Result<O, AwsError>,
+    items: fn(&O) -> &[T],
+) -> Result<Option<T>, Error> {
+    Ok(found(answer)?.and_then(|out| items(&out).first().cloned()))
 }

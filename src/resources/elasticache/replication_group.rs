@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_elasticache::operation::describe_replication_groups::DescribeReplicationGroupsOutput;
+use aws_sdk_elasticache::operation::modify_replication_group::builders::ModifyReplicationGroupFluentBuilder;
 use aws_sdk_elasticache::types::{
     AutomaticFailoverStatus, CacheCluster, MultiAzStatus, ReplicationGroup as SdkGroup,
     ReplicationGroupPendingModifiedValues,
@@ -23,18 +25,13 @@ use crate::error::Error;
 use crate::logical::{Guards, Holds, Logical};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
-use crate::resources::common::settling::Settling;
+use crate::resources::common::settling::{Settling, first_found};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags, found};
-use crate::resources::secretsmanager::secret::{self};
+use crate::resources::common::{Required, credential, desired_tags};
 use crate::resources::wait::Pace;
-use crate::secret_value::SecretString;
 use crate::state::Record;
 
 pub(crate) const REDIS_PORT: u16 = 6379;
-/// Two nodes with encryption: about 10 minutes to create, 5 to delete.
-const USUAL_CREATE: Duration = Duration::from_secs(10 * 60);
-const USUAL_DELETE: Duration = Duration::from_secs(5 * 60);
 
 /// Statuses from which a group becomes available without help.
 const SETTLING: [&str; 3] = ["creating", "modifying", "snapshotting"];
@@ -154,16 +151,16 @@ pub(crate) async fn describe(ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
 const GROUP: ListKey<Option<SdkGroup>> = ListKey::new("elasticache:DescribeReplicationGroups");
 
 async fn describe_now(ctx: &Ctx) -> Result<Option<SdkGroup>, Error> {
-    Ok(found(
+    first_found(
         ctx.clients
             .elasticache
             .describe_replication_groups()
             .replication_group_id(ctx.names().redis_replication_group())
             .send()
             .await
-            .op("elasticache:DescribeReplicationGroups"),
-    )?
-    .and_then(|out| out.replication_groups().first().cloned()))
+            .op(ReplicationGroup::DESCRIBE),
+        DescribeReplicationGroupsOutput::replication_groups,
+    )
 }
 
 impl ReplicationGroup {
@@ -182,10 +179,14 @@ impl ReplicationGroup {
         Ok(out.cache_clusters().first().cloned())
     }
 
-    async fn auth_token(ctx: &Ctx) -> Result<SecretString, Error> {
-        let holder = Logical::Secret(Holds::RedisAuthToken);
-        let value = secret::read_value(ctx, false, &ctx.arn_of(holder)?).await?;
-        secret::field(holder, &value, "auth_token")
+    /// A ModifyReplicationGroup of the group, applied at once rather than in the
+    /// maintenance window.
+    pub(crate) fn modify(ctx: &Ctx) -> ModifyReplicationGroupFluentBuilder {
+        ctx.clients
+            .elasticache
+            .modify_replication_group()
+            .replication_group_id(ctx.names().redis_replication_group())
+            .apply_immediately(true)
     }
 }
 
@@ -193,6 +194,9 @@ impl ReplicationGroup {
 impl Settling for ReplicationGroup {
     type Item = SdkGroup;
     const SETTLING: &'static [&'static str] = &SETTLING;
+    /// Two nodes with encryption: about 10 minutes to create, 5 to delete.
+    const USUAL_CREATE: Duration = Duration::from_secs(10 * 60);
+    const USUAL_DELETE: Duration = Duration::from_secs(5 * 60);
     const DESCRIBE: &'static str = "elasticache:DescribeReplicationGroups";
 
     /// What state keeps of `group`, as `operation` (a describe, or the create) reported it.
@@ -296,7 +300,7 @@ impl Resource for ReplicationGroup {
     }
 
     fn typical_seconds(&self) -> u64 {
-        USUAL_CREATE.as_secs()
+        Self::USUAL_CREATE.as_secs()
     }
 
     fn in_transition(&self, observed: &Observed) -> Option<Transition> {
@@ -437,7 +441,7 @@ impl Resource for ReplicationGroup {
     async fn create(&self, ctx: &Ctx) -> Result<Observed, Error> {
         let redis = &ctx.settings.services.redis;
         let id = ctx.names().redis_replication_group();
-        let token = Self::auth_token(ctx).await?;
+        let token = credential::current(ctx, Holds::RedisAuthToken).await?;
         let created = ctx
             .clients
             .elasticache
@@ -488,7 +492,7 @@ impl Resource for ReplicationGroup {
             }
             Err(e) => return Err(e.into()),
         }
-        self.wait_created(ctx, USUAL_CREATE).await
+        self.wait_created(ctx).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
@@ -528,10 +532,7 @@ impl Resource for ReplicationGroup {
             let count: Vec<&Change> = changes.iter().filter(|c| c.property == &NODES).collect();
             self.wait_modified(ctx, accepted.as_ref(), &count).await?;
         }
-        let mut modify = elasticache
-            .modify_replication_group()
-            .replication_group_id(&id)
-            .apply_immediately(true);
+        let mut modify = Self::modify(ctx);
         let mut modified = Vec::new();
         for change in changes {
             modify = match change.property {
@@ -582,7 +583,6 @@ impl Resource for ReplicationGroup {
             .send()
             .await
             .op("elasticache:DeleteReplicationGroup");
-        self.deleting(ctx, deleted).await?;
-        self.wait_gone(ctx, USUAL_DELETE).await
+        self.wait_deleted(ctx, deleted).await
     }
 }

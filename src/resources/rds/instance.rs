@@ -7,6 +7,8 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDBInstanceFluentBuilder;
 use aws_sdk_rds::types::{Certificate, DbInstance, PendingModifiedValues};
 use serde_json::{Value, json};
 
@@ -22,18 +24,11 @@ use crate::error::Error;
 use crate::logical::{Guards, Holds, Logical, Purpose, RoleFor};
 use crate::property::{Floor, Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff, unchangeable};
-use crate::resources::common::settling::Settling;
+use crate::resources::common::settling::{Settling, first_found};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags, found, strings};
-use crate::resources::secretsmanager::secret;
+use crate::resources::common::{Required, credential, desired_tags, strings};
 use crate::resources::wait::Pace;
-use crate::secret_value::SecretString;
 use crate::state::Record;
-
-/// Multi-AZ and encrypted: commonly 10-20 minutes to create, 5-10 to delete with its final
-/// snapshot (the sources are those of the emulator's modeled durations).
-const USUAL_CREATE: Duration = Duration::from_secs(15 * 60);
-const USUAL_DELETE: Duration = Duration::from_secs(7 * 60);
 
 const LOG_EXPORTS: [&str; 2] = ["postgresql", "upgrade"];
 
@@ -424,10 +419,14 @@ impl RdsInstance {
         Ok(out.certificates().to_vec())
     }
 
-    async fn password(ctx: &Ctx) -> Result<SecretString, Error> {
-        let holder = Logical::Secret(Holds::RdsCredentials);
-        let value = secret::read_value(ctx, false, &ctx.arn_of(holder)?).await?;
-        secret::field(holder, &value, "password")
+    /// A ModifyDBInstance of the instance, applied at once rather than in the maintenance
+    /// window.
+    pub(crate) fn modify(ctx: &Ctx) -> ModifyDBInstanceFluentBuilder {
+        ctx.clients
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(ctx.names().rds_instance())
+            .apply_immediately(true)
     }
 }
 
@@ -435,6 +434,10 @@ impl RdsInstance {
 impl Settling for RdsInstance {
     type Item = DbInstance;
     const SETTLING: &'static [&'static str] = &SETTLING;
+    /// Multi-AZ and encrypted: commonly 10-20 minutes to create, 5-10 to delete with its
+    /// final snapshot (the sources are those of the emulator's modeled durations).
+    const USUAL_CREATE: Duration = Duration::from_secs(15 * 60);
+    const USUAL_DELETE: Duration = Duration::from_secs(7 * 60);
     const DESCRIBE: &'static str = "rds:DescribeDBInstances";
 
     /// What state keeps of `db`, as `operation` (a describe, or the create) reported it.
@@ -467,16 +470,16 @@ impl Settling for RdsInstance {
     }
 
     async fn describe(&self, ctx: &Ctx) -> Result<Option<DbInstance>, Error> {
-        Ok(found(
+        first_found(
             ctx.clients
                 .rds
                 .describe_db_instances()
                 .db_instance_identifier(ctx.names().rds_instance())
                 .send()
                 .await
-                .op("rds:DescribeDBInstances"),
-        )?
-        .and_then(|out| out.db_instances().first().cloned()))
+                .op(Self::DESCRIBE),
+            DescribeDbInstancesOutput::db_instances,
+        )
     }
 
     fn status(db: &DbInstance) -> Option<&str> {
@@ -604,7 +607,7 @@ impl Resource for RdsInstance {
     }
 
     fn typical_seconds(&self) -> u64 {
-        USUAL_CREATE.as_secs()
+        Self::USUAL_CREATE.as_secs()
     }
 
     fn in_transition(&self, observed: &Observed) -> Option<Transition> {
@@ -670,7 +673,7 @@ impl Resource for RdsInstance {
         let name = ctx.names().rds_instance();
         let key = ctx.arn_of(Logical::KmsKey)?;
         let engine = engine::for_create(ctx, self.name()).await?;
-        let password = Self::password(ctx).await?;
+        let password = credential::current(ctx, Holds::RdsCredentials).await?;
         let started = Instant::now();
         loop {
             let result = ctx
@@ -733,7 +736,7 @@ impl Resource for RdsInstance {
             }
         }
         drop(password);
-        self.wait_created(ctx, USUAL_CREATE).await
+        self.wait_created(ctx).await
     }
 
     async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change]) -> Result<(), Error> {
@@ -766,12 +769,7 @@ impl Resource for RdsInstance {
             .collect();
         if !settings.is_empty() {
             let key = ctx.arn_of(Logical::KmsKey)?;
-            let mut modify = ctx
-                .clients
-                .rds
-                .modify_db_instance()
-                .db_instance_identifier(ctx.names().rds_instance())
-                .apply_immediately(true);
+            let mut modify = Self::modify(ctx);
             for change in &settings {
                 modify = match change.property {
                     p if p == &INSTANCE_CLASS => modify.db_instance_class(&rds.instance_class),
@@ -851,49 +849,46 @@ impl Resource for RdsInstance {
     }
 
     async fn destroy(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
-        let rds = &ctx.clients.rds;
-        let name = ctx.names().rds_instance();
         let Some(db) = self.describe(ctx).await? else {
             return Ok(());
         };
-        if db.db_instance_status() != Some("deleting") {
-            self.wait_unless_at_rest(ctx, &db).await?;
-            if db.deletion_protection() == Some(true) {
-                // Lifted only here, after the user confirmed the destroy.
-                let modified = rds
-                    .modify_db_instance()
-                    .db_instance_identifier(&name)
-                    .deletion_protection(false)
-                    .apply_immediately(true)
-                    .send()
-                    .await
-                    .op("rds:ModifyDBInstance")?;
-                // The flag alone usually applies at once; wait only if RDS says otherwise.
-                let status = modified
-                    .db_instance()
-                    .and_then(DbInstance::db_instance_status);
-                if status != Some("available") {
-                    self.wait_available(ctx, Pace::Adaptive).await?;
-                }
-            }
-            let retirement = &ctx.settings.services.destroy;
-            let delete = rds
-                .delete_db_instance()
-                .db_instance_identifier(&name)
-                .delete_automated_backups(false);
-            let delete = if retirement.skip_final_snapshot {
-                delete.skip_final_snapshot(true)
-            } else {
-                let snapshot = ctx.names().rds_final_snapshot(chrono::Utc::now());
-                ctx.status(self.name(), &format!("final snapshot {snapshot}"));
-                delete
-                    .skip_final_snapshot(false)
-                    .final_db_snapshot_identifier(snapshot)
-            };
-            self.deleting(ctx, delete.send().await.op("rds:DeleteDBInstance"))
-                .await?;
+        if db.db_instance_status() == Some("deleting") {
+            return self.wait_gone(ctx).await;
         }
-        self.wait_gone(ctx, USUAL_DELETE).await
+        self.wait_unless_at_rest(ctx, &db).await?;
+        if db.deletion_protection() == Some(true) {
+            // Lifted only here, after the user confirmed the destroy.
+            let modified = Self::modify(ctx)
+                .deletion_protection(false)
+                .send()
+                .await
+                .op("rds:ModifyDBInstance")?;
+            // The flag alone usually applies at once; wait only if RDS says otherwise.
+            let status = modified
+                .db_instance()
+                .and_then(DbInstance::db_instance_status);
+            if status != Some("available") {
+                self.wait_available(ctx, Pace::Adaptive).await?;
+            }
+        }
+        let retirement = &ctx.settings.services.destroy;
+        let delete = ctx
+            .clients
+            .rds
+            .delete_db_instance()
+            .db_instance_identifier(ctx.names().rds_instance())
+            .delete_automated_backups(false);
+        let delete = if retirement.skip_final_snapshot {
+            delete.skip_final_snapshot(true)
+        } else {
+            let snapshot = ctx.names().rds_final_snapshot(chrono::Utc::now());
+            ctx.status(self.name(), &format!("final snapshot {snapshot}"));
+            delete
+                .skip_final_snapshot(false)
+                .final_db_snapshot_identifier(snapshot)
+        };
+        self.wait_deleted(ctx, delete.send().await.op("rds:DeleteDBInstance"))
+            .await
     }
 }
 
