@@ -2,11 +2,9 @@
 //! property, "exactly one" lookups, fields AWS must send, the refusal for properties that
 //! cannot change in place, and deletes that treat "already gone" as done. Beside them, what
 //! two services' resources share: `settling` (the waits of the RDS instance and the Redis
-//! replication group), `credential` (the secret value each of the two is created with),
-//! `subnet_group` (the DB and cache subnet groups) and `tags_by_arn` (the tag calls RDS and
+//! replication group), `subnet_group` (the DB and cache subnet groups) and `tags_by_arn` (the tag calls RDS and
 //! ElastiCache make by ARN).
 
-pub(crate) mod credential;
 pub(crate) mod settling;
 pub(crate) mod subnet_group;
 pub(crate) mod tagging;

@@ -24,7 +24,7 @@ use tracing::Instrument;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Holds, Logical};
-use crate::resources::common::credential;
+use crate::resources::secretsmanager::{credential, secret};
 use crate::secret_value::{self, SecretString};
 use crate::state::rotation::{Rotation, Step};
 use service::Change;
@@ -289,11 +289,7 @@ impl Rotator<'_> {
     /// The credential in version `version_id`.
     async fn credential(&self, version_id: &str) -> Result<SecretString, Error> {
         let value = versions::value_of(self.ctx, &self.arn, version_id).await?;
-        crate::resources::secretsmanager::secret::field(
-            self.logical(),
-            &value,
-            credential::field(self.secret),
-        )
+        secret::field(self.logical(), &value, credential::field(self.secret))
     }
 
     fn rotated(&self, rotation: &Rotation, resumed: bool) -> Outcome {

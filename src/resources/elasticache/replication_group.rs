@@ -27,7 +27,8 @@ use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
 use crate::resources::common::settling::{Settling, first_found};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, credential, desired_tags};
+use crate::resources::common::{Required, desired_tags};
+use crate::resources::secretsmanager::credential;
 use crate::resources::wait::Pace;
 use crate::state::Record;
 

@@ -26,7 +26,8 @@ use crate::property::{Floor, Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff, unchangeable};
 use crate::resources::common::settling::{Settling, first_found};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, credential, desired_tags, strings};
+use crate::resources::common::{Required, desired_tags, strings};
+use crate::resources::secretsmanager::credential;
 use crate::resources::wait::Pace;
 use crate::state::Record;
 

@@ -2,10 +2,10 @@
 //! (the master password, the AUTH token): the key of the secret's JSON it is under, which
 //! the rotation writes too, and the value the service is created with.
 
+use super::secret;
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::logical::{Holds, Logical};
-use crate::resources::secretsmanager::secret;
 use crate::secret_value::SecretString;
 
 /// The key of the secret's JSON that holds the credential.
