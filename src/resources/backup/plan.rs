@@ -258,7 +258,10 @@ impl Resource for BackupPlan {
             return Ok(None);
         };
         let record = Self::record(&plan)?;
-        let rules = plan.backup_plan().map(|p| p.rules()).unwrap_or_default();
+        let rules = plan
+            .backup_plan()
+            .required("backup:GetBackupPlan", "BackupPlan")?
+            .rules();
         let rule = |name: &str| {
             rules
                 .iter()

@@ -330,10 +330,14 @@ impl RdsEventSubscription {
             pace: Pace::Adaptive,
         }
         .until_target(ctx, || async {
-            Ok(self.describe(ctx).await?.map(|sub| {
-                let status = sub.status().unwrap_or_default().to_owned();
-                (status.clone(), status)
-            }))
+            let Some(sub) = self.describe(ctx).await? else {
+                return Ok(None);
+            };
+            let status = sub
+                .status()
+                .required("rds:DescribeEventSubscriptions", "Status")?
+                .to_owned();
+            Ok(Some((status.clone(), status)))
         })
         .await
     }

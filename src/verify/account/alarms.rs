@@ -225,19 +225,25 @@ async fn filters_of(clients: &Clients, group: &str) -> Result<Vec<Filter>, AwsEr
         Err(e) if e.is(ErrorKind::NotFound) => return Ok(Vec::new()),
         other => other?,
     };
-    Ok(filters
+    filters
         .iter()
-        .map(|f| Filter {
-            group: group.to_owned(),
-            name: f.filter_name().unwrap_or_default().to_owned(),
-            pattern: normalised(f.filter_pattern().unwrap_or_default()),
-            metrics: f
-                .metric_transformations()
-                .iter()
-                .map(|m| (m.metric_namespace().to_owned(), m.metric_name().to_owned()))
-                .collect(),
+        .map(|f| {
+            Ok(Filter {
+                group: group.to_owned(),
+                name: f
+                    .filter_name()
+                    .ok_or_else(|| AwsError::missing("logs:DescribeMetricFilters", "filterName"))?
+                    .to_owned(),
+                // An empty pattern, which matches every event, may come back as none.
+                pattern: normalised(f.filter_pattern().unwrap_or_default()),
+                metrics: f
+                    .metric_transformations()
+                    .iter()
+                    .map(|m| (m.metric_namespace().to_owned(), m.metric_name().to_owned()))
+                    .collect(),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The name of an alarm on `metric` that acts (actions enabled, at least one alarm action).
@@ -254,11 +260,17 @@ async fn alarm_on<'m>(
         .send()
         .await
         .op("cloudwatch:DescribeAlarmsForMetric")?;
-    Ok(found
+    found
         .metric_alarms()
         .iter()
         .find(|a| a.actions_enabled().unwrap_or(false) && !a.alarm_actions().is_empty())
-        .map(|a| (metric, a.alarm_name().unwrap_or_default().to_owned())))
+        .map(|a| {
+            let name = a.alarm_name().ok_or_else(|| {
+                AwsError::missing("cloudwatch:DescribeAlarmsForMetric", "AlarmName")
+            })?;
+            Ok((metric, name.to_owned()))
+        })
+        .transpose()
 }
 
 impl Alarmed {

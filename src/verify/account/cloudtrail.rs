@@ -105,7 +105,10 @@ async fn trail(
         Some(false)
     };
     Ok(Trail {
-        name: listed.name().unwrap_or_default().to_owned(),
+        name: listed
+            .name()
+            .ok_or_else(|| AwsError::missing("cloudtrail:DescribeTrails", "Name"))?
+            .to_owned(),
         multi_region,
         logging,
         validation: listed.log_file_validation_enabled().unwrap_or(false),

@@ -133,7 +133,7 @@ async fn config(clients: &Clients) -> Result<Check, AwsError> {
         .configuration_recorders()
         .iter()
         .map(|r| recorder(r, statuses.configuration_recorders_status()))
-        .collect();
+        .collect::<Result<_, _>>()?;
     let mut observed: Vec<String> = recorders.iter().map(|(text, _)| text.clone()).collect();
     if observed.is_empty() {
         observed.push("no configuration recorder".to_owned());
@@ -159,9 +159,11 @@ async fn config(clients: &Clients) -> Result<Check, AwsError> {
 fn recorder(
     recorder: &aws_sdk_config::types::ConfigurationRecorder,
     statuses: &[aws_sdk_config::types::ConfigurationRecorderStatus],
-) -> (String, bool) {
+) -> Result<(String, bool), AwsError> {
     use aws_sdk_config::types::RecorderStatus;
-    let name = recorder.name().unwrap_or_default();
+    let name = recorder
+        .name()
+        .ok_or_else(|| AwsError::missing("config:DescribeConfigurationRecorders", "name"))?;
     let all = recorder
         .recording_group()
         .is_some_and(|g| g.all_supported());
@@ -177,8 +179,8 @@ fn recorder(
     } else {
         "some resource types"
     };
-    (
+    Ok((
         format!("recorder {name}: {scope}, {state}"),
         all && state == "recording",
-    )
+    ))
 }
