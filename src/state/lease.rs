@@ -69,9 +69,12 @@ impl LockBody {
         )
     }
 
-    fn to_json(&self) -> Vec<u8> {
-        // A struct of strings, numbers and timestamps always serializes.
-        serde_json::to_vec(self).unwrap_or_default()
+    /// The lock object's body; never an empty one, should serializing ever fail.
+    fn to_json(&self, url: &str) -> Result<Vec<u8>, StateError> {
+        serde_json::to_vec(self).map_err(|e| StateError::Corrupt {
+            path: url.to_owned(),
+            detail: e.to_string(),
+        })
     }
 }
 
@@ -162,7 +165,10 @@ impl S3Lock {
                 lost: Mutex::new(None),
                 renewal: Mutex::new(None),
             };
-            if let Outcome::Done(etag) = object.put(body.to_json(), Condition::Absent).await? {
+            if let Outcome::Done(etag) = object
+                .put(body.to_json(&object.url)?, Condition::Absent)
+                .await?
+            {
                 return Ok(held(body, etag));
             }
             let Some(seen) = look(&object).await? else {
@@ -174,7 +180,7 @@ impl S3Lock {
                 Ok(theirs) if theirs.lock_id == lock_id => return Ok(held(theirs, seen.etag)),
                 Ok(theirs) if theirs.is_expired(Utc::now()) => {
                     let taken = object
-                        .put(body.to_json(), Condition::Matches(&seen.etag))
+                        .put(body.to_json(&object.url)?, Condition::Matches(&seen.etag))
                         .await?;
                     if let Outcome::Done(etag) = taken {
                         tracing::warn!(
@@ -218,7 +224,10 @@ impl S3Lock {
         body.expires_at = expiry(Utc::now(), self.lease);
         let written = self
             .object
-            .put(body.to_json(), Condition::Matches(&current.etag))
+            .put(
+                body.to_json(&self.object.url)?,
+                Condition::Matches(&current.etag),
+            )
             .await?;
         if let Outcome::Done(etag) = written {
             current.etag = etag;
@@ -407,7 +416,8 @@ mod tests {
     fn the_body_round_trips_with_the_documented_fields() {
         let now = Utc::now();
         let body = LockBody::new("id-1", "up", now, LEASE);
-        let json: serde_json::Value = serde_json::from_slice(&body.to_json()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&body.to_json("s3://b/k").unwrap()).unwrap();
         let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
         keys.sort();
         assert_eq!(
@@ -502,7 +512,7 @@ mod tests {
         expired.expires_at = Utc::now() - TimeDelta::seconds(1);
         // The dead run's last renewal, as if its lease had run out.
         *dead.current.lock().await = Current {
-            etag: s3.put_raw("medtech/dev.lock", &expired.to_json()),
+            etag: s3.put_raw("medtech/dev.lock", &expired.to_json("s3://b/k").unwrap()),
             released: false,
         };
         let next = take(&s3, "up", Duration::ZERO).await.unwrap();
