@@ -71,10 +71,7 @@ impl LockBody {
 
     /// The lock object's body; never an empty one, should serializing ever fail.
     fn to_json(&self, url: &str) -> Result<Vec<u8>, StateError> {
-        serde_json::to_vec(self).map_err(|e| StateError::Io {
-            path: url.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })
+        serde_json::to_vec(self).map_err(|e| StateError::unserializable(url, e))
     }
 }
 

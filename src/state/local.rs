@@ -40,9 +40,9 @@ impl StatePaths {
 
     /// Atomically replaces the state file, keeping the previous one as the backup.
     pub(crate) fn save(&self, state: &State) -> Result<(), StateError> {
-        let json = state.to_json().map_err(|e| {
-            StateError::io(&self.file, io::Error::new(io::ErrorKind::InvalidData, e))
-        })?;
+        let json = state
+            .to_json()
+            .map_err(|e| StateError::unserializable(self.file.display(), e))?;
         match fs::read(&self.file) {
             Ok(previous) => write_private_atomic(&self.backup, &previous)
                 .map_err(|e| StateError::io(&self.backup, e))?,

@@ -141,6 +141,15 @@ impl StateError {
             source,
         }
     }
+
+    /// A document (the state, a lock's body) that could not be serialized for `place`: nothing
+    /// was written there.
+    fn unserializable(place: impl fmt::Display, source: serde_json::Error) -> Self {
+        Self::Io {
+            path: place.to_string(),
+            source: io::Error::new(io::ErrorKind::InvalidData, source),
+        }
+    }
 }
 
 // A local file and an S3 object are recovered differently: the file has its `.bak` copy and a

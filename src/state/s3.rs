@@ -195,10 +195,9 @@ impl S3Store {
 
     /// Replaces the object only if it is still the one this run last read or wrote.
     pub(crate) async fn save(&self, state: &State) -> Result<(), StateError> {
-        let body = state.to_json().map_err(|e| StateError::Corrupt {
-            path: self.object.url.clone(),
-            detail: e.to_string(),
-        })?;
+        let body = state
+            .to_json()
+            .map_err(|e| StateError::unserializable(&self.object.url, e))?;
         let expected = self.remembered().clone();
         let condition = match &expected {
             Some(etag) => Condition::Matches(etag),
