@@ -11,6 +11,11 @@ pub(crate) enum Tier {
     Private,
 }
 
+impl Tier {
+    /// In report order.
+    pub(crate) const ALL: [Tier; 2] = [Tier::Public, Tier::Private];
+}
+
 /// The two availability zones the stack spans, in the order the region reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Zone {
@@ -62,11 +67,24 @@ pub(crate) enum Purpose {
     RdsUpgrade,
 }
 
+impl Purpose {
+    pub(crate) const ALL: [Purpose; 4] = [
+        Purpose::Audit,
+        Purpose::FlowLogs,
+        Purpose::RdsPostgresql,
+        Purpose::RdsUpgrade,
+    ];
+}
+
 /// What a secret holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Holds {
     RdsCredentials,
     RedisAuthToken,
+}
+
+impl Holds {
+    pub(crate) const ALL: [Holds; 2] = [Holds::RdsCredentials, Holds::RedisAuthToken];
 }
 
 /// Who an IAM role is for.

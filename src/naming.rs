@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn names_by_tier_purpose_and_contents_are_the_ones_environments_have() {
         let names = Names::new(EnvName::parse("dev").unwrap());
-        let by_tier = [Tier::Public, Tier::Private].map(|tier| {
+        let by_tier = Tier::ALL.map(|tier| {
             let [a, b] = Zone::ALL.map(|zone| names.subnet(tier, zone));
             [a, b, names.route_table(tier), names.network_acl(tier)]
         });
@@ -299,14 +299,8 @@ mod tests {
                 ],
             ]
         );
-        let purposes = [
-            Purpose::Audit,
-            Purpose::FlowLogs,
-            Purpose::RdsPostgresql,
-            Purpose::RdsUpgrade,
-        ];
         assert_eq!(
-            purposes.map(|purpose| names.log_group(purpose)),
+            Purpose::ALL.map(|purpose| names.log_group(purpose)),
             [
                 "/medtech/dev/audit",
                 "/medtech/dev/vpc-flow",
@@ -315,7 +309,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            purposes.map(|purpose| names.log_group_prefix(purpose)),
+            Purpose::ALL.map(|purpose| names.log_group_prefix(purpose)),
             [
                 "/medtech/dev/",
                 "/medtech/dev/",
@@ -324,7 +318,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            [Holds::RdsCredentials, Holds::RedisAuthToken].map(|holds| names.secret(holds)),
+            Holds::ALL.map(|holds| names.secret(holds)),
             [
                 "medtech-rds-credentials-dev",
                 "medtech-redis-credentials-dev"

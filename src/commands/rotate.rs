@@ -33,7 +33,7 @@ async fn rotate(session: &Session, global: &GlobalArgs, args: &RotateArgs) -> Re
     let chosen: &[Holds] = match args.secret {
         SecretChoice::Rds => &[Holds::RdsCredentials],
         SecretChoice::Redis => &[Holds::RedisAuthToken],
-        SecretChoice::All => &[Holds::RdsCredentials, Holds::RedisAuthToken],
+        SecretChoice::All => &Holds::ALL,
     };
     let state = session
         .state

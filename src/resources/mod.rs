@@ -49,41 +49,30 @@ use secretsmanager::secret::Secret;
 use secretsmanager::secret_endpoint::SecretEndpoint;
 use sns::SnsTopic;
 
-/// The tiers a subnet, route table and network ACL serve, in report order.
-const TIERS: [Tier; 2] = [Tier::Public, Tier::Private];
-
 /// Every resource of the stack.
 pub(crate) fn stack() -> Vec<Box<dyn Resource>> {
     Stack::default()
         .with(Vpc)
         .with(DefaultSecurityGroup::new())
         .with_all(
-            TIERS
+            Tier::ALL
                 .into_iter()
                 .flat_map(|tier| Zone::ALL.map(|zone| Subnet::new(tier, zone))),
         )
         .with(InternetGateway)
         .with(ElasticIp)
         .with(NatGateway)
-        .with_all(TIERS.map(RouteTable::new))
-        .with_all(TIERS.map(NetworkAcl::new))
+        .with_all(Tier::ALL.map(RouteTable::new))
+        .with_all(Tier::ALL.map(NetworkAcl::new))
         .with(DefaultNetworkAcl::new())
         .with_all([Guards::Postgres, Guards::Redis, Guards::Endpoints].map(SecurityGroup::new))
         .with_all([Endpoint::SecretsManager, Endpoint::Kinesis, Endpoint::S3].map(VpcEndpoint::new))
         .with(KmsKey)
-        .with_all(
-            [
-                Purpose::Audit,
-                Purpose::FlowLogs,
-                Purpose::RdsPostgresql,
-                Purpose::RdsUpgrade,
-            ]
-            .map(LogGroup::new),
-        )
+        .with_all(Purpose::ALL.map(LogGroup::new))
         .with(IamRole::new(RoleFor::FlowLogs))
         .with(FlowLog)
         .with(KinesisStream)
-        .with_all([Holds::RdsCredentials, Holds::RedisAuthToken].map(Secret::new))
+        .with_all(Holds::ALL.map(Secret::new))
         .with(DbParameterGroup)
         .with(DbSubnetGroup)
         .with(IamRole::new(RoleFor::RdsMonitoring))

@@ -44,7 +44,7 @@ const OLD_TOKEN_RETIRED: Control = control(
 /// Every rotation check, by secret, for `medtech controls`.
 pub(crate) fn declared() -> Vec<(Logical, &'static str, Control)> {
     let mut all = Vec::new();
-    for secret in [Holds::RdsCredentials, Holds::RedisAuthToken] {
+    for secret in Holds::ALL {
         let name = Logical::Secret(secret);
         all.push((name, "rotation_age", AGE));
         all.push((name, "rotation_unfinished", UNFINISHED));
@@ -66,7 +66,7 @@ pub(crate) async fn checks(
     let limit = Duration::from_secs(86_400 * secrets.rotation_days.unsigned_abs());
     let grace = chrono::TimeDelta::hours(secrets.redis_grace_hours);
     let mut checks = Vec::new();
-    for secret in [Holds::RdsCredentials, Holds::RedisAuthToken] {
+    for secret in Holds::ALL {
         let name = Logical::Secret(secret);
         let Ok(arn) = ctx.arn_of(name) else {
             // Not there: its `exists` check fails already.

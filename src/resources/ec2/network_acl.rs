@@ -904,7 +904,7 @@ mod tests {
 
     #[test]
     fn the_tables_pass_the_internet_checks_and_a_wide_entry_fails_them() {
-        for tier in [Tier::Public, Tier::Private] {
+        for tier in Tier::ALL {
             let ingress = table(tier, Direction::Ingress, VPC);
             for (check, probe) in &INTERNET_CHECKS {
                 assert!(!admits_from_internet(&ingress, *probe), "{tier:?} {check}");

@@ -489,7 +489,7 @@ impl Resource for IamRole {
     }
 
     fn depends_on(&self) -> Vec<Logical> {
-        self.depends_on()
+        self.needs()
     }
 
     fn properties(&self) -> &'static [Prop] {

@@ -93,7 +93,7 @@ impl IamRole {
     }
 
     /// The resources whose ARNs its policy names: they must exist first.
-    pub(super) fn depends_on(&self) -> Vec<Logical> {
+    pub(super) fn needs(&self) -> Vec<Logical> {
         match self.role {
             RoleFor::FlowLogs | RoleFor::RdsMonitoring | RoleFor::Backup => vec![],
             RoleFor::KinesisProducer => vec![Logical::KinesisStream, Logical::KmsKey],

@@ -331,7 +331,7 @@ async fn batch_values(ctx: &Ctx) -> Result<Vec<(String, Arc<SecretString>)>, Err
 
 /// The stack's live secrets (not scheduled for deletion) from one ListSecrets, by name.
 async fn list_secrets(ctx: &Ctx) -> Result<Vec<(String, SecretListEntry)>, Error> {
-    let names = [Holds::RdsCredentials, Holds::RedisAuthToken].map(|h| ctx.names().secret(h));
+    let names = Holds::ALL.map(|h| ctx.names().secret(h));
     let out = ctx
         .clients
         .secrets
