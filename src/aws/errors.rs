@@ -10,6 +10,18 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::policy_docs::policy_doc;
 
+/// A field AWS always sends for an operation (an id, an ARN, a status): its absence is an
+/// error naming both, never an empty value recorded in state or sent back to AWS.
+pub(crate) trait Required<T> {
+    fn required(self, operation: &'static str, field: &str) -> Result<T, AwsError>;
+}
+
+impl<T> Required<T> for Option<T> {
+    fn required(self, operation: &'static str, field: &str) -> Result<T, AwsError> {
+        self.ok_or_else(|| AwsError::missing(operation, field))
+    }
+}
+
 /// What an error means for the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -313,6 +325,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_field_is_an_error_naming_the_operation_and_the_field() {
+        let absent: Option<&str> = None;
+        let text = absent
+            .required("ec2:DescribeVpcs", "VpcId")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("ec2:DescribeVpcs"), "{text}");
+        assert!(text.contains("VpcId"), "{text}");
+        assert_eq!(
+            Some("vpc-1").required("ec2:DescribeVpcs", "VpcId").ok(),
+            Some("vpc-1")
+        );
+    }
 
     #[test]
     fn codes_map_to_kinds() {

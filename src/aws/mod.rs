@@ -15,7 +15,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub(crate) use calls::{CallCounter, CallTotals, polling};
-pub(crate) use errors::{AwsError, AwsResultExt, ErrorKind, UnderPolicy, classify};
+pub(crate) use errors::{AwsError, AwsResultExt, ErrorKind, Required, UnderPolicy, classify};
 pub(crate) use policy_docs::POLICY_DOC;
 
 use crate::config::{AwsTarget, ConfigError};
@@ -110,7 +110,7 @@ impl Clients {
         };
         let account_id = identity
             .account()
-            .ok_or_else(|| AwsError::missing("sts:GetCallerIdentity", "Account"))?
+            .required("sts:GetCallerIdentity", "Account")?
             .to_owned();
         // The caller's ARN names the partition (arn:PARTITION:sts::ACCOUNT:...).
         let partition = identity
@@ -121,7 +121,7 @@ impl Clients {
             .to_owned();
         let caller_arn = identity
             .arn()
-            .ok_or_else(|| AwsError::missing("sts:GetCallerIdentity", "Arn"))?
+            .required("sts:GetCallerIdentity", "Arn")?
             .to_owned();
         Ok(Self {
             region,

@@ -12,23 +12,10 @@ pub(crate) mod tags_by_arn;
 
 use serde_json::Value;
 
-use crate::aws::AwsError;
 use crate::context::{Ctx, ListKey};
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::state::Record;
-
-/// A field AWS always sends for an operation (an id, an ARN, a status): its absence is an
-/// error naming both, never an empty value recorded in state or sent back to AWS.
-pub(crate) trait Required<T> {
-    fn required(self, operation: &'static str, field: &str) -> Result<T, AwsError>;
-}
-
-impl<T> Required<T> for Option<T> {
-    fn required(self, operation: &'static str, field: &str) -> Result<T, AwsError> {
-        self.ok_or_else(|| AwsError::missing(operation, field))
-    }
-}
 
 /// An attribute `read` records with every observation (an ARN, an endpoint): the calls that
 /// change the resource need it, so its absence stops them rather than send an empty one.
@@ -186,21 +173,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_missing_field_is_an_error_naming_the_operation_and_the_field() {
-        let absent: Option<&str> = None;
-        let text = absent
-            .required("ec2:DescribeVpcs", "VpcId")
-            .unwrap_err()
-            .to_string();
-        assert!(text.contains("ec2:DescribeVpcs"), "{text}");
-        assert!(text.contains("VpcId"), "{text}");
-        assert_eq!(
-            Some("vpc-1").required("ec2:DescribeVpcs", "VpcId").ok(),
-            Some("vpc-1")
-        );
-    }
 
     #[test]
     fn a_missing_recorded_attribute_names_the_resource_and_the_key() {

@@ -20,6 +20,7 @@ use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use serde_json::{Value, json};
 
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind, propagation};
 use crate::context::Ctx;
 use crate::control::{ACCESS_MGMT, Control, ENCRYPTION, Severity, control};
@@ -28,7 +29,7 @@ use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
 use crate::resources::common::tagging;
-use crate::resources::common::{Required, desired_tags, gone, tag_pairs};
+use crate::resources::common::{desired_tags, gone, tag_pairs};
 use crate::state::Record;
 
 pub(crate) struct KmsKey;

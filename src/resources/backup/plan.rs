@@ -11,6 +11,7 @@ use aws_sdk_backup::types::{BackupPlanInput, BackupRule, BackupRuleInput, Lifecy
 use serde_json::{Value, json};
 
 use super::{read_tags, tags, write_tags};
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::config::BACKUP_START_WINDOW_MINUTES;
 use crate::context::Ctx;
@@ -19,9 +20,7 @@ use crate::error::Error;
 use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{
-    Lookup, Required, desired_tags, find, gone, recorded_attr, tag_pairs,
-};
+use crate::resources::common::{Lookup, desired_tags, find, gone, recorded_attr, tag_pairs};
 use crate::state::Record;
 
 pub(crate) struct BackupPlan;

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_backup::operation::get_backup_selection::GetBackupSelectionOutput;
 use serde_json::json;
 
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::control::{BACKUP, Severity, control};
@@ -16,7 +17,7 @@ use crate::error::Error;
 use crate::logical::{Logical, RoleFor};
 use crate::property::{Prop, Property};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Lookup, Required, find, gone};
+use crate::resources::common::{Lookup, find, gone};
 use crate::state::Record;
 
 pub(crate) struct BackupSelection;

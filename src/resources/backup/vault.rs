@@ -10,6 +10,7 @@ use aws_sdk_backup::types::RecoveryPointStatus;
 use serde_json::{Value, json};
 
 use super::{read_tags, tags, write_tags};
+use crate::aws::Required;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::control::{BACKUP, ENCRYPTION, Severity, control};
@@ -17,7 +18,7 @@ use crate::error::Error;
 use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
-use crate::resources::common::{Required, desired_tags, found, gone};
+use crate::resources::common::{desired_tags, found, gone};
 use crate::resources::wait::{Pace, Poll, paced};
 use crate::state::Record;
 

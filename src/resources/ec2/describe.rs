@@ -12,12 +12,13 @@ use aws_sdk_ec2::types::{
 use futures::future::BoxFuture;
 
 use super::api::{filter, is_ours, name_filters};
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::{Ctx, ListKey};
 use crate::error::Error;
 use crate::logical::Logical;
 use crate::resource::Observed;
-use crate::resources::common::{self, Lookup, Required};
+use crate::resources::common::{self, Lookup};
 use crate::state::Record;
 
 /// An EC2 item with its describe call.

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::api::{self, tags_value};
 use super::delete::Deleted;
 use super::describe;
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::control::{ACCESS, Severity, control};
@@ -18,7 +19,7 @@ use crate::error::Error;
 use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, desired_tags, gone};
+use crate::resources::common::{desired_tags, gone};
 use crate::state::Record;
 
 pub(crate) struct ElasticIp;

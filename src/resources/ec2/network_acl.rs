@@ -49,6 +49,7 @@ use super::api::{self, already_done, filter, tags_value};
 use super::delete::delete;
 use super::describe;
 use super::sg_rules::Direction;
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::control::{ACCESS, Severity, TRANSMISSION, control};
@@ -56,7 +57,7 @@ use crate::error::Error;
 use crate::logical::{Logical, Tier};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, desired_tags, gone, sorted_ids, strings};
+use crate::resources::common::{desired_tags, gone, sorted_ids, strings};
 use crate::state::Record;
 
 /// Where every network ACL medtech reads comes from.

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::api::{self, filter, tags_value};
 use super::delete::delete;
 use super::describe;
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::control::{ACCESS, Control, Severity, control};
@@ -16,7 +17,7 @@ use crate::error::Error;
 use crate::logical::{Logical, Tier};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, desired_tags, gone, sorted_ids, strings};
+use crate::resources::common::{desired_tags, gone, sorted_ids, strings};
 use crate::state::Record;
 
 const DEFAULT_ROUTE: &str = "0.0.0.0/0";

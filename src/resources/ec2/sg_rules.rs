@@ -9,10 +9,11 @@ use aws_sdk_ec2::types::{
 
 use super::api::already_done;
 use super::describe;
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::error::Error;
-use crate::resources::common::{Required, gone};
+use crate::resources::common::gone;
 
 /// Where every security group medtech reads comes from.
 const DESCRIBE: &str = "ec2:DescribeSecurityGroups";

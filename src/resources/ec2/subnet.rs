@@ -8,6 +8,7 @@ use serde_json::json;
 use super::api::{self, tags_value};
 use super::delete::delete;
 use super::describe;
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::control::{ACCESS, CONTINGENCY, Control, Severity, control};
@@ -15,7 +16,7 @@ use crate::error::Error;
 use crate::logical::{Logical, Tier, Zone};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
-use crate::resources::common::{Required, desired_tags};
+use crate::resources::common::desired_tags;
 use crate::state::Record;
 
 pub(crate) struct Subnet {

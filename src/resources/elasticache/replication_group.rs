@@ -15,6 +15,7 @@ use aws_sdk_elasticache::types::{
 use serde_json::{Value, json};
 
 use super::tags::CacheTags;
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::{Ctx, ListKey};
 use crate::control::{
@@ -25,9 +26,9 @@ use crate::error::Error;
 use crate::logical::{Guards, Holds, Logical};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff};
+use crate::resources::common::desired_tags;
 use crate::resources::common::settling::{Settling, first_found};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags};
 use crate::resources::secretsmanager::credential;
 use crate::resources::wait::Pace;
 use crate::state::Record;

@@ -9,6 +9,7 @@ use aws_sdk_iam::types::{Role, Tag};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::{Ctx, ListKey};
 use crate::control::{ACCESS_MGMT, Severity, control};
@@ -16,7 +17,7 @@ use crate::error::Error;
 use crate::logical::{Logical, RoleFor};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
-use crate::resources::common::{Required, desired_tags, found, gone, listed, strings, tag_pairs};
+use crate::resources::common::{desired_tags, found, gone, listed, strings, tag_pairs};
 use crate::state::Record;
 
 use super::roles::{IamRole, Permissions, Trust};

@@ -27,6 +27,7 @@ use aws_sdk_rds::types::EventSubscription;
 use serde_json::{Value, json};
 
 use super::tags::RdsTags;
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::{Ctx, ListKey};
 use crate::control::{ACTIVITY, Severity, control};
@@ -36,7 +37,7 @@ use crate::naming::Names;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff, unchangeable};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags, found, gone, strings};
+use crate::resources::common::{desired_tags, found, gone, strings};
 use crate::resources::wait::{Pace, Waiter};
 use crate::state::Record;
 
@@ -333,10 +334,7 @@ impl RdsEventSubscription {
             let Some(sub) = self.describe(ctx).await? else {
                 return Ok(None);
             };
-            let status = sub
-                .status()
-                .required("rds:DescribeEventSubscriptions", "Status")?
-                .to_owned();
+            let status = sub.status().required(DESCRIBE, "Status")?.to_owned();
             Ok(Some((status.clone(), status)))
         })
         .await

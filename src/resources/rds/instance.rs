@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::engine;
 use super::tags::RdsTags;
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::{Ctx, ListKey};
 use crate::control::{
@@ -26,7 +27,7 @@ use crate::property::{Floor, Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, Transition, diff, unchangeable};
 use crate::resources::common::settling::{Settling, first_found};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags, strings};
+use crate::resources::common::{desired_tags, strings};
 use crate::resources::secretsmanager::credential;
 use crate::resources::wait::Pace;
 use crate::state::Record;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::engine;
 use super::tags::RdsTags;
+use crate::aws::Required;
 use crate::aws::{AwsResultExt, ErrorKind};
 use crate::context::Ctx;
 use crate::control::{Severity, TRANSMISSION, control};
@@ -17,7 +18,7 @@ use crate::logical::Logical;
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
 use crate::resources::common::tags_by_arn::TagsByArn;
-use crate::resources::common::{Required, desired_tags, found, gone};
+use crate::resources::common::{desired_tags, found, gone};
 use crate::state::Record;
 
 /// The parameters medtech sets; all are dynamic, so they apply without a reboot.

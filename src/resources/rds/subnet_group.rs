@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 
 use super::tags::RdsTags;
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt};
 use crate::context::Ctx;
 use crate::logical::Logical;
-use crate::resources::common::Required;
 use crate::resources::common::subnet_group::{Described, PrivateSubnetGroup};
 use crate::resources::common::tags_by_arn::TagsByArn;
 

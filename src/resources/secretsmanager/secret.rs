@@ -29,6 +29,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
 use serde_json::{Map, Value, json};
 
+use crate::aws::Required;
 use crate::aws::{AwsError, AwsResultExt, ErrorKind};
 use crate::context::{Ctx, ListKey};
 use crate::control::{ACCESS, AUTHN, ENCRYPTION, Severity, control};
@@ -36,7 +37,7 @@ use crate::error::Error;
 use crate::logical::{Holds, Logical};
 use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource, unchangeable};
-use crate::resources::common::{Required, desired_tags, found, listed, recorded_attr, tag_pairs};
+use crate::resources::common::{desired_tags, found, listed, recorded_attr, tag_pairs};
 use crate::secret_value::{self, SecretString};
 use crate::state::Record;
 

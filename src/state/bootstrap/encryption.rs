@@ -11,7 +11,7 @@ use super::bucket::Bucket;
 use super::key::{find_key, key_alias, names_key, settle_key};
 use super::report::{Action, Report};
 use super::sdk::{built, put, unless_absent};
-use crate::aws::AwsError;
+use crate::aws::{AwsError, Required};
 
 const PUT: &str = "s3:PutEncryptionConfiguration";
 
@@ -50,9 +50,7 @@ pub(super) async fn settle(bucket: &Bucket<'_>, report: &mut Report<'_>) -> Resu
         }
     }
     let key = settle_key(bucket, report, &alias, ours).await?;
-    let arn = key
-        .arn()
-        .ok_or_else(|| AwsError::missing("kms:DescribeKey", "KeyMetadata.Arn"))?;
+    let arn = key.arn().required("kms:DescribeKey", "KeyMetadata.Arn")?;
     // Past the check above, a KMS default is this key's. Dual-layer encryption takes no
     // bucket key, and is no weaker.
     let holds = kms_default.is_some_and(|d| {

@@ -10,7 +10,7 @@ use super::bucket::Bucket;
 use super::documents::{TAGS, has_tags, tag_list};
 use super::report::{Action, Report};
 use super::sdk::built;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind, propagation};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, Required, propagation};
 
 /// How long KMS may not know a key it has just made ("Eventual consistency" in the KMS
 /// developer guide; terraform-provider-aws waits up to 3 minutes).
@@ -165,7 +165,7 @@ async fn create_key(bucket: &Bucket<'_>, alias: &str) -> Result<KeyMetadata, Aws
         .op("kms:CreateKey")?;
     let key = created
         .key_metadata
-        .ok_or_else(|| AwsError::missing("kms:CreateKey", "KeyMetadata"))?;
+        .required("kms:CreateKey", "KeyMetadata")?;
     let aliased = settled(|| async {
         kms.create_alias()
             .alias_name(alias)
@@ -186,7 +186,7 @@ async fn create_key(bucket: &Bucket<'_>, alias: &str) -> Result<KeyMetadata, Aws
             );
             find_key(bucket, alias)
                 .await?
-                .ok_or_else(|| AwsError::missing("kms:DescribeKey", "KeyMetadata"))
+                .required("kms:DescribeKey", "KeyMetadata")
         }
         Err(e) => Err(e),
     }

@@ -13,7 +13,7 @@ use futures::future::try_join_all;
 use serde_json::json;
 
 use super::cloudtrail::Trail;
-use crate::aws::{AwsError, AwsResultExt, Clients, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, Clients, ErrorKind, Required};
 use crate::control::{ACTIVITY, Control, Severity, control};
 use crate::verify::Check;
 
@@ -232,7 +232,7 @@ async fn filters_of(clients: &Clients, group: &str) -> Result<Vec<Filter>, AwsEr
                 group: group.to_owned(),
                 name: f
                     .filter_name()
-                    .ok_or_else(|| AwsError::missing("logs:DescribeMetricFilters", "filterName"))?
+                    .required("logs:DescribeMetricFilters", "filterName")?
                     .to_owned(),
                 // An empty pattern, which matches every event, may come back as none.
                 pattern: normalised(f.filter_pattern().unwrap_or_default()),
@@ -265,9 +265,9 @@ async fn alarm_on<'m>(
         .iter()
         .find(|a| a.actions_enabled().unwrap_or(false) && !a.alarm_actions().is_empty())
         .map(|a| {
-            let name = a.alarm_name().ok_or_else(|| {
-                AwsError::missing("cloudwatch:DescribeAlarmsForMetric", "AlarmName")
-            })?;
+            let name = a
+                .alarm_name()
+                .required("cloudwatch:DescribeAlarmsForMetric", "AlarmName")?;
             Ok((metric, name.to_owned()))
         })
         .transpose()

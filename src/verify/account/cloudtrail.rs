@@ -4,7 +4,7 @@
 use futures::future::try_join_all;
 use serde_json::{Value, json};
 
-use crate::aws::{AwsError, AwsResultExt, Clients, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, Clients, ErrorKind, Required};
 use crate::control::{AUDIT, Control, Severity, control};
 use crate::verify::Check;
 
@@ -99,7 +99,7 @@ async fn trail(
     let logging = if multi_region {
         let arn = listed
             .trail_arn()
-            .ok_or_else(|| AwsError::missing("cloudtrail:DescribeTrails", "TrailARN"))?;
+            .required("cloudtrail:DescribeTrails", "TrailARN")?;
         is_logging(clients, arn).await?
     } else {
         Some(false)
@@ -107,7 +107,7 @@ async fn trail(
     Ok(Trail {
         name: listed
             .name()
-            .ok_or_else(|| AwsError::missing("cloudtrail:DescribeTrails", "Name"))?
+            .required("cloudtrail:DescribeTrails", "Name")?
             .to_owned(),
         multi_region,
         logging,

@@ -3,7 +3,7 @@
 use futures::future::try_join_all;
 use serde_json::{Value, json};
 
-use crate::aws::{AwsError, AwsResultExt, Clients, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, Clients, ErrorKind, Required};
 use crate::control::{ACTIVITY, Control, Severity, control};
 use crate::verify::Check;
 
@@ -163,7 +163,7 @@ fn recorder(
     use aws_sdk_config::types::RecorderStatus;
     let name = recorder
         .name()
-        .ok_or_else(|| AwsError::missing("config:DescribeConfigurationRecorders", "name"))?;
+        .required("config:DescribeConfigurationRecorders", "name")?;
     let all = recorder
         .recording_group()
         .is_some_and(|g| g.all_supported());
