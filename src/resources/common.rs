@@ -1,9 +1,10 @@
 //! Helpers every resource module shares, whatever the service: the desired tag set as a
-//! property, "exactly one" lookups, fields AWS must send, the refusal for properties that
-//! cannot change in place, and deletes that treat "already gone" as done. Beside them, what
-//! two services' resources share: `settling` (the waits of the RDS instance and the Redis
-//! replication group), `subnet_group` (the DB and cache subnet groups) and `tags_by_arn` (the tag calls RDS and
-//! ElastiCache make by ARN).
+//! property, "exactly one" lookups, recorded attributes a change needs, the refusal for
+//! properties that cannot change in place, and deletes that treat "already gone" as done.
+//! Beside them, what two services' resources or more share: `settling` (the waits of the RDS
+//! instance and the Redis replication group), `subnet_group` (the DB and cache subnet
+//! groups), `tags_by_arn` (the tag calls RDS and ElastiCache make by ARN) and `tagging` (the
+//! environment's tags from the Resource Groups Tagging API).
 
 pub(crate) mod settling;
 pub(crate) mod subnet_group;

@@ -20,8 +20,7 @@ use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType, Tag};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use serde_json::{Value, json};
 
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind, propagation};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, Required, propagation};
 use crate::context::Ctx;
 use crate::control::{ACCESS_MGMT, Control, ENCRYPTION, Severity, control};
 use crate::error::Error;

@@ -11,8 +11,7 @@ use aws_sdk_backup::types::{BackupPlanInput, BackupRule, BackupRuleInput, Lifecy
 use serde_json::{Value, json};
 
 use super::{read_tags, tags, write_tags};
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, Required};
 use crate::config::BACKUP_START_WINDOW_MINUTES;
 use crate::context::Ctx;
 use crate::control::{BACKUP, Severity, control};

@@ -9,8 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_backup::operation::get_backup_selection::GetBackupSelectionOutput;
 use serde_json::json;
 
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, Required};
 use crate::context::Ctx;
 use crate::control::{BACKUP, Severity, control};
 use crate::error::Error;

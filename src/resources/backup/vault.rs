@@ -10,8 +10,7 @@ use aws_sdk_backup::types::RecoveryPointStatus;
 use serde_json::{Value, json};
 
 use super::{read_tags, tags, write_tags};
-use crate::aws::Required;
-use crate::aws::{AwsResultExt, ErrorKind};
+use crate::aws::{AwsResultExt, ErrorKind, Required};
 use crate::context::Ctx;
 use crate::control::{BACKUP, ENCRYPTION, Severity, control};
 use crate::error::Error;

@@ -12,8 +12,7 @@ use aws_sdk_ec2::types::{
 use futures::future::BoxFuture;
 
 use super::api::{filter, is_ours, name_filters};
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt};
+use crate::aws::{AwsError, AwsResultExt, Required};
 use crate::context::{Ctx, ListKey};
 use crate::error::Error;
 use crate::logical::Logical;

@@ -9,8 +9,7 @@ use aws_sdk_ec2::types::{
 
 use super::api::already_done;
 use super::describe;
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt};
+use crate::aws::{AwsError, AwsResultExt, Required};
 use crate::context::Ctx;
 use crate::error::Error;
 use crate::resources::common::gone;

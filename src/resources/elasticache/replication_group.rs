@@ -15,8 +15,7 @@ use aws_sdk_elasticache::types::{
 use serde_json::{Value, json};
 
 use super::tags::CacheTags;
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, Required};
 use crate::context::{Ctx, ListKey};
 use crate::control::{
     ACCESS, AUTHN, BACKUP, CONTINGENCY, Control, ENCRYPTION, INTEGRITY, Severity, TRANSMISSION,

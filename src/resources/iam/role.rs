@@ -9,8 +9,7 @@ use aws_sdk_iam::types::{Role, Tag};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, Required};
 use crate::context::{Ctx, ListKey};
 use crate::control::{ACCESS_MGMT, Severity, control};
 use crate::error::Error;

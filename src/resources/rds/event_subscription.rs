@@ -27,8 +27,7 @@ use aws_sdk_rds::types::EventSubscription;
 use serde_json::{Value, json};
 
 use super::tags::RdsTags;
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt};
+use crate::aws::{AwsError, AwsResultExt, Required};
 use crate::context::{Ctx, ListKey};
 use crate::control::{ACTIVITY, Severity, control};
 use crate::error::Error;

@@ -14,8 +14,7 @@ use serde_json::{Value, json};
 
 use super::engine;
 use super::tags::RdsTags;
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, Required};
 use crate::context::{Ctx, ListKey};
 use crate::control::{
     ACCESS, ACTIVITY, AUDIT, AUTHN, BACKUP, CONTINGENCY, Control, ENCRYPTION, INTEGRITY, Severity,

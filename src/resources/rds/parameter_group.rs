@@ -9,8 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::engine;
 use super::tags::RdsTags;
-use crate::aws::Required;
-use crate::aws::{AwsResultExt, ErrorKind};
+use crate::aws::{AwsResultExt, ErrorKind, Required};
 use crate::context::Ctx;
 use crate::control::{Severity, TRANSMISSION, control};
 use crate::error::Error;

@@ -4,8 +4,7 @@
 use async_trait::async_trait;
 
 use super::tags::RdsTags;
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt};
+use crate::aws::{AwsError, AwsResultExt, Required};
 use crate::context::Ctx;
 use crate::logical::Logical;
 use crate::resources::common::subnet_group::{Described, PrivateSubnetGroup};

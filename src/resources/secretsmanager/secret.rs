@@ -29,8 +29,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
 use serde_json::{Map, Value, json};
 
-use crate::aws::Required;
-use crate::aws::{AwsError, AwsResultExt, ErrorKind};
+use crate::aws::{AwsError, AwsResultExt, ErrorKind, Required};
 use crate::context::{Ctx, ListKey};
 use crate::control::{ACCESS, AUTHN, ENCRYPTION, Severity, control};
 use crate::error::Error;
