@@ -33,8 +33,23 @@ pub(crate) struct Control {
     pub severity: Severity,
     pub safeguard: &'static str,
     pub fix: &'static str,
-    pub prowler: &'static str,
-    pub config_rule: &'static str,
+    #[serde(serialize_with = "dash_if_none")]
+    pub prowler: Option<&'static str>,
+    #[serde(serialize_with = "dash_if_none")]
+    pub config_rule: Option<&'static str>,
+}
+
+/// How every report shows a control without a Prowler check or Config rule: `-`, which the
+/// JSON document has always carried there.
+pub(crate) fn shown(equivalent: Option<&'static str>) -> &'static str {
+    equivalent.unwrap_or("-")
+}
+
+fn dash_if_none<S: serde::Serializer>(
+    equivalent: &Option<&'static str>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(shown(*equivalent))
 }
 
 pub(crate) const ENCRYPTION: &str = "164.312(a)(2)(iv) encryption and decryption";
@@ -50,14 +65,14 @@ pub(crate) const AUTHN: &str = "164.312(d) person or entity authentication";
 pub(crate) const PASSWORD_MGMT: &str = "164.308(a)(5)(ii)(D) password management";
 
 /// A control: title, severity, safeguard, fix, then the Prowler check and the Config rule
-/// (`-` when neither has an equivalent).
+/// (HIPAA conformance pack) it matches, if any.
 pub(crate) const fn control(
     title: &'static str,
     severity: Severity,
     safeguard: &'static str,
     fix: &'static str,
-    prowler: &'static str,
-    config_rule: &'static str,
+    prowler: Option<&'static str>,
+    config_rule: Option<&'static str>,
 ) -> Control {
     Control {
         title,
@@ -75,8 +90,8 @@ pub(crate) const EXISTS: Control = control(
     Severity::Critical,
     INTEGRITY,
     "run `medtech up` to re-create it",
-    "-",
-    "-",
+    None,
+    None,
 );
 
 /// Exactly one resource carries its name and environment.
@@ -85,8 +100,8 @@ pub(crate) const UNIQUE: Control = control(
     Severity::High,
     INTEGRITY,
     "delete the copies medtech did not create, keep the one in state",
-    "-",
-    "-",
+    None,
+    None,
 );
 
 /// AWS has finished a change, so its settings can be checked.
@@ -95,8 +110,8 @@ pub(crate) const SETTLED: Control = control(
     Severity::High,
     INTEGRITY,
     "wait for AWS to finish, or run `medtech up`, which waits, then verify again",
-    "-",
-    "-",
+    None,
+    None,
 );
 
 /// The resource found is the one state recorded.
@@ -105,8 +120,8 @@ pub(crate) const RECORDED: Control = control(
     Severity::Medium,
     INTEGRITY,
     "run `medtech state refresh` after checking why it changed",
-    "-",
-    "-",
+    None,
+    None,
 );
 
 /// The checks every resource gets besides its own properties, by property name.
@@ -116,3 +131,24 @@ pub(crate) const COMMON: [(&str, Control); 4] = [
     ("settled", SETTLED),
     ("recorded", RECORDED),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON document's fields keep their shape: a string always, `-` for none.
+    #[test]
+    fn a_missing_equivalent_is_a_dash_in_json() {
+        let none = serde_json::to_value(EXISTS).unwrap();
+        assert_eq!(
+            (&none["prowler"], &none["config_rule"]),
+            (&"-".into(), &"-".into())
+        );
+        let named = control("t", Severity::Low, INTEGRITY, "f", Some("p"), Some("c"));
+        let named = serde_json::to_value(named).unwrap();
+        assert_eq!(
+            (&named["prowler"], &named["config_rule"]),
+            (&"p".into(), &"c".into())
+        );
+    }
+}

@@ -65,8 +65,8 @@ pub(crate) static TAGS: Property = Property::in_place(
         Severity::Low,
         ACTIVITY,
         "run `medtech up` to re-tag",
-        "-",
-        "REQUIRED_TAGS",
+        None,
+        Some("REQUIRED_TAGS"),
     ),
 );
 

@@ -197,13 +197,9 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
-/// A Prowler check or Config rule name as code, `-` as is.
-fn code(name: &str) -> String {
-    if name == "-" {
-        name.to_owned()
-    } else {
-        format!("`{name}`")
-    }
+/// A Prowler check or Config rule name as code, `-` where there is none.
+fn code(equivalent: Option<&str>) -> String {
+    equivalent.map_or_else(|| "-".to_owned(), |name| format!("`{name}`"))
 }
 
 fn markdown(rows: &[Row]) -> String {

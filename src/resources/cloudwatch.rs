@@ -116,8 +116,8 @@ const WATCHES: Control = control(
     Severity::Medium,
     ACTIVITY,
     "run `medtech up` (PutMetricAlarm)",
-    "-",
-    "-",
+    None,
+    None,
 );
 static NAMESPACE: Property = Property::in_place("namespace", WATCHES);
 static METRIC_NAME: Property = Property::in_place("metric_name", WATCHES);
@@ -136,8 +136,8 @@ static MISSING_DATA: Property = Property::in_place(
         Severity::Medium,
         ACTIVITY,
         "run `medtech up` (PutMetricAlarm TreatMissingData)",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 const NOTIFIES: Control = control(
@@ -145,8 +145,8 @@ const NOTIFIES: Control = control(
     Severity::High,
     ACTIVITY,
     "run `medtech up` (PutMetricAlarm)",
-    "cloudwatch_alarm_actions_enabled",
-    "CLOUDWATCH_ALARM_ACTION_CHECK",
+    Some("cloudwatch_alarm_actions_enabled"),
+    Some("CLOUDWATCH_ALARM_ACTION_CHECK"),
 );
 static ACTIONS_ENABLED: Property = Property::in_place("actions_enabled", NOTIFIES);
 static ALARM_ACTIONS: Property = Property::in_place("alarm_actions", NOTIFIES);
@@ -161,8 +161,8 @@ static UNCOVERED_MEMBERS: Property = Property::in_place(
         Severity::High,
         ACTIVITY,
         "run `medtech up` (PutMetricAlarm over every member)",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

@@ -33,8 +33,8 @@ static ENCRYPTION_KMS: Property = Property::in_place(
         Severity::Critical,
         ENCRYPTION,
         "run `medtech up` (StartStreamEncryption)",
-        "kinesis_stream_encrypted_at_rest",
-        "KINESIS_STREAM_ENCRYPTED",
+        Some("kinesis_stream_encrypted_at_rest"),
+        Some("KINESIS_STREAM_ENCRYPTED"),
     ),
 );
 static RETENTION: Property = Property::in_place(
@@ -44,8 +44,8 @@ static RETENTION: Property = Property::in_place(
         Severity::Medium,
         BACKUP,
         "run `medtech up`",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 /// A week, whatever the config asks: a config that keeps less on purpose passes the check
@@ -58,8 +58,8 @@ static RETENTION_FLOOR: Floor = Floor {
             Severity::Low,
             BACKUP,
             "set kinesis.retention_hours to 168 or more, then run `medtech up`",
-            "kinesis_stream_data_retention_period",
-            "-",
+            Some("kinesis_stream_data_retention_period"),
+            None,
         ),
     ),
     at_least: 168,
@@ -70,8 +70,8 @@ const SIZED: Control = control(
     Severity::Low,
     CONTINGENCY,
     "run `medtech up`",
-    "-",
-    "-",
+    None,
+    None,
 );
 /// On-demand streams price and scale differently; medtech sizes provisioned ones only.
 static MODE: Property = Property::fixed("stream_mode", SIZED);

@@ -38,8 +38,8 @@ const SYMMETRIC: Control = control(
     Severity::High,
     ENCRYPTION,
     "run `medtech up`",
-    "-",
-    "-",
+    None,
+    None,
 );
 static SPEC: Property = Property::fixed("key_spec", SYMMETRIC);
 static USAGE: Property = Property::fixed("key_usage", SYMMETRIC);
@@ -51,8 +51,8 @@ static ENABLED: Property = Property::in_place(
         Severity::Critical,
         ENCRYPTION,
         "cancel the deletion / enable the key, then `medtech up`",
-        "kms_cmk_are_used",
-        "KMS_CMK_NOT_SCHEDULED_FOR_DELETION",
+        Some("kms_cmk_are_used"),
+        Some("KMS_CMK_NOT_SCHEDULED_FOR_DELETION"),
     ),
 );
 static ROTATION: Property = Property::in_place(
@@ -62,8 +62,8 @@ static ROTATION: Property = Property::in_place(
         Severity::High,
         ENCRYPTION,
         "run `medtech up` (EnableKeyRotation)",
-        "kms_cmk_rotation_enabled",
-        "CMK_BACKING_KEY_ROTATION_ENABLED",
+        Some("kms_cmk_rotation_enabled"),
+        Some("CMK_BACKING_KEY_ROTATION_ENABLED"),
     ),
 );
 static POLICY: Property = Property::in_place(
@@ -73,8 +73,8 @@ static POLICY: Property = Property::in_place(
         Severity::Critical,
         ACCESS_MGMT,
         "run `medtech up` (PutKeyPolicy)",
-        "kms_key_not_publicly_accessible",
-        "-",
+        Some("kms_key_not_publicly_accessible"),
+        None,
     ),
 );
 

@@ -35,8 +35,8 @@ static KMS_KEY: Property = Property::in_place(
         Severity::High,
         ENCRYPTION,
         "run `medtech up` (AssociateKmsKey)",
-        "cloudwatch_log_group_kms_encryption_enabled",
-        "CLOUDWATCH_LOG_GROUP_ENCRYPTED",
+        Some("cloudwatch_log_group_kms_encryption_enabled"),
+        Some("CLOUDWATCH_LOG_GROUP_ENCRYPTED"),
     ),
 );
 static RETENTION: Property = Property::in_place(
@@ -46,8 +46,8 @@ static RETENTION: Property = Property::in_place(
         Severity::High,
         AUDIT,
         "run `medtech up` (PutRetentionPolicy)",
-        "cloudwatch_log_group_retention_policy_specific_days_enabled",
-        "CW_LOGGROUP_RETENTION_PERIOD_CHECK",
+        Some("cloudwatch_log_group_retention_policy_specific_days_enabled"),
+        Some("CW_LOGGROUP_RETENTION_PERIOD_CHECK"),
     ),
 );
 

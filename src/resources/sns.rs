@@ -25,8 +25,8 @@ static KMS_KEY: Property = Property::in_place(
         Severity::High,
         ENCRYPTION,
         "run `medtech up`",
-        "sns_topics_kms_encryption_at_rest_enabled",
-        "SNS_ENCRYPTED_KMS",
+        Some("sns_topics_kms_encryption_at_rest_enabled"),
+        Some("SNS_ENCRYPTED_KMS"),
     ),
 );
 /// Desired only when config names an e-mail address.
@@ -37,8 +37,8 @@ static EMAILS: Property = Property::in_place(
         Severity::Low,
         ACTIVITY,
         "run `medtech up`",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

@@ -21,24 +21,24 @@ const AGE: Control = control(
     Severity::High,
     PASSWORD_MGMT,
     "run `medtech rotate`",
-    "secretsmanager_secret_rotated_periodically",
-    "SECRETSMANAGER_SECRET_PERIODIC_ROTATION",
+    Some("secretsmanager_secret_rotated_periodically"),
+    Some("SECRETSMANAGER_SECRET_PERIODIC_ROTATION"),
 );
 const UNFINISHED: Control = control(
     "No rotation left half done: no AWSPENDING version",
     Severity::Medium,
     PASSWORD_MGMT,
     "run `medtech rotate` to finish it",
-    "-",
-    "-",
+    None,
+    None,
 );
 const OLD_TOKEN_RETIRED: Control = control(
     "Redis no longer accepts the token a rotation replaced once secrets.redis_grace_hours have passed (SET)",
     Severity::Medium,
     PASSWORD_MGMT,
     "run `medtech rotate --secret redis`",
-    "-",
-    "-",
+    None,
+    None,
 );
 
 /// Every rotation check, by secret, for `medtech controls`.

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::Check;
 use crate::cli::VerifyFormat;
+use crate::control;
 use crate::error::Error;
 use crate::failure::Failure;
 use crate::stdout::FORMAT_VERSION;
@@ -156,8 +157,8 @@ fn junit(env: &str, checks: &[Check]) -> Result<String, Error> {
                     c.observed,
                     c.control.safeguard,
                     c.control.fix,
-                    c.control.prowler,
-                    c.control.config_rule,
+                    control::shown(c.control.prowler),
+                    control::shown(c.control.config_rule),
                 ));
             failure
         };

@@ -31,8 +31,8 @@ static DAILY: Property = Property::in_place(
         Severity::High,
         BACKUP,
         "run `medtech up` (UpdateBackupPlan)",
-        "backup_plans_exist",
-        "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
+        Some("backup_plans_exist"),
+        Some("BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"),
     ),
 );
 /// `null` when `backup.monthly_retention_days` is 0: then a monthly rule is drift.
@@ -43,8 +43,8 @@ static MONTHLY: Property = Property::in_place(
         Severity::Medium,
         BACKUP,
         "run `medtech up` (UpdateBackupPlan)",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

@@ -28,8 +28,8 @@ static RESOURCES: Property = Property::in_place(
         Severity::High,
         BACKUP,
         "run `medtech up`",
-        "rds_instance_protected_by_backup_plan",
-        "RDS_IN_BACKUP_PLAN",
+        Some("rds_instance_protected_by_backup_plan"),
+        Some("RDS_IN_BACKUP_PLAN"),
     ),
 );
 static ROLE: Property = Property::in_place(
@@ -39,8 +39,8 @@ static ROLE: Property = Property::in_place(
         Severity::Medium,
         BACKUP,
         "run `medtech up`",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

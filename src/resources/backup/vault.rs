@@ -30,8 +30,8 @@ static KMS_KEY: Property = Property::fixed(
         Severity::High,
         ENCRYPTION,
         "cannot change in place: a vault keeps its key; empty the vault and re-create it",
-        "backup_vaults_encrypted",
-        "BACKUP_RECOVERY_POINT_ENCRYPTED",
+        Some("backup_vaults_encrypted"),
+        Some("BACKUP_RECOVERY_POINT_ENCRYPTED"),
     ),
 );
 /// Desired only when config asks for a lock: without one, a lock the account's owner added
@@ -43,8 +43,8 @@ static LOCK: Property = Property::in_place(
         Severity::Medium,
         BACKUP,
         "run `medtech up` (PutBackupVaultLockConfiguration); a compliance-mode lock past its grace time cannot change",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

@@ -25,8 +25,8 @@ static SUBNET_IDS: Property = Property::in_place(
         Severity::High,
         ACCESS,
         "run `medtech up`",
-        "elasticache_cluster_uses_public_subnet",
-        "-",
+        Some("elasticache_cluster_uses_public_subnet"),
+        None,
     ),
 );
 

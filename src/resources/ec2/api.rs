@@ -30,8 +30,8 @@ pub(crate) const fn in_stack_vpc(title: &'static str) -> Property {
             Severity::Medium,
             ACCESS,
             "re-create the environment",
-            "-",
-            "-",
+            None,
+            None,
         ),
     )
 }

@@ -29,8 +29,8 @@ impl Defaulted for NetworkAcl {
         Severity::High,
         ACCESS,
         "run `medtech up` to delete its entries",
-        "ec2_networkacl_allow_ingress_any_port",
-        "-",
+        Some("ec2_networkacl_allow_ingress_any_port"),
+        None,
     );
 
     async fn default_of(ctx: &Ctx, vpc: &str) -> Result<Option<Self>, Error> {

@@ -24,8 +24,8 @@ impl Defaulted for SecurityGroup {
         Severity::High,
         ACCESS,
         "run `medtech up` to revoke its rules",
-        "ec2_securitygroup_default_restrict_traffic",
-        "VPC_DEFAULT_SECURITY_GROUP_CLOSED",
+        Some("ec2_securitygroup_default_restrict_traffic"),
+        Some("VPC_DEFAULT_SECURITY_GROUP_CLOSED"),
     );
 
     async fn default_of(ctx: &Ctx, vpc: &str) -> Result<Option<Self>, Error> {

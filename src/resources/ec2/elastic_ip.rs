@@ -30,8 +30,8 @@ static DOMAIN: Property = Property::fixed(
         Severity::Low,
         ACCESS,
         "run `medtech up`",
-        "ec2_elastic_ip_unassigned",
-        "EIP_ATTACHED",
+        Some("ec2_elastic_ip_unassigned"),
+        Some("EIP_ATTACHED"),
     ),
 );
 

@@ -29,8 +29,8 @@ const CAPTURED: Control = control(
     Severity::High,
     AUDIT,
     "run `medtech up`",
-    "vpc_flow_logs_enabled",
-    "VPC_FLOW_LOGS_ENABLED",
+    Some("vpc_flow_logs_enabled"),
+    Some("VPC_FLOW_LOGS_ENABLED"),
 );
 static RESOURCE: Property = Property::fixed("resource_id", CAPTURED);
 static TRAFFIC: Property = Property::fixed("traffic_type", CAPTURED);
@@ -46,8 +46,8 @@ static DELIVERY: Property = Property::in_place(
         Severity::High,
         AUDIT,
         "run `medtech up` to repair the flow-logs role's policy, then `medtech verify` once AWS has delivered again",
-        "vpc_flow_logs_enabled",
-        "VPC_FLOW_LOGS_ENABLED",
+        Some("vpc_flow_logs_enabled"),
+        Some("VPC_FLOW_LOGS_ENABLED"),
     ),
 );
 

@@ -27,8 +27,8 @@ static ATTACHED_VPC: Property = Property::in_place(
         Severity::Low,
         TRANSMISSION,
         "run `medtech up`",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

@@ -37,8 +37,8 @@ const PLACED: Control = control(
     Severity::Medium,
     ACCESS,
     "run `medtech up`",
-    "-",
-    "-",
+    None,
+    None,
 );
 static SUBNET: Property = Property::fixed("subnet_id", PLACED);
 static ALLOCATION: Property = Property::fixed("allocation_id", PLACED);

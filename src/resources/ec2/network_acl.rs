@@ -346,8 +346,8 @@ static INGRESS: Property = Property::in_place(
         Severity::High,
         ACCESS,
         "run `medtech up` to restore the entries",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 static EGRESS: Property = Property::in_place(
@@ -357,8 +357,8 @@ static EGRESS: Property = Property::in_place(
         Severity::High,
         TRANSMISSION,
         "run `medtech up` to restore the entries",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 static SUBNETS: Property = Property::in_place(
@@ -368,8 +368,8 @@ static SUBNETS: Property = Property::in_place(
         Severity::High,
         ACCESS,
         "run `medtech up` to move them back",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 const INTERNET_FIX: &str = "run `medtech up` to remove the entry";
@@ -380,8 +380,8 @@ static ANY_PORT: Property = Property::in_place(
         Severity::Critical,
         ACCESS,
         INTERNET_FIX,
-        "ec2_networkacl_allow_ingress_any_port",
-        "-",
+        Some("ec2_networkacl_allow_ingress_any_port"),
+        None,
     ),
 );
 static INTERNET_SSH: Property = Property::in_place(
@@ -391,8 +391,8 @@ static INTERNET_SSH: Property = Property::in_place(
         Severity::Critical,
         ACCESS,
         INTERNET_FIX,
-        "ec2_networkacl_allow_ingress_tcp_port_22",
-        "NACL_NO_UNRESTRICTED_SSH_RDP",
+        Some("ec2_networkacl_allow_ingress_tcp_port_22"),
+        Some("NACL_NO_UNRESTRICTED_SSH_RDP"),
     ),
 );
 static INTERNET_RDP: Property = Property::in_place(
@@ -402,8 +402,8 @@ static INTERNET_RDP: Property = Property::in_place(
         Severity::Critical,
         ACCESS,
         INTERNET_FIX,
-        "ec2_networkacl_allow_ingress_tcp_port_3389",
-        "NACL_NO_UNRESTRICTED_SSH_RDP",
+        Some("ec2_networkacl_allow_ingress_tcp_port_3389"),
+        Some("NACL_NO_UNRESTRICTED_SSH_RDP"),
     ),
 );
 /// The checks on what the inbound entries let in from the internet, with what each asks.

@@ -30,8 +30,8 @@ const ROUTING: Control = control(
     Severity::High,
     ACCESS,
     "run `medtech up` to restore routes and associations",
-    "-",
-    "-",
+    None,
+    None,
 );
 static VPC_ID: Property = Property::fixed("vpc_id", ROUTING);
 static ROUTES: Property = Property::in_place("routes", ROUTING);

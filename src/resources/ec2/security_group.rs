@@ -33,8 +33,8 @@ static INGRESS: Property = Property::in_place(
         Severity::Critical,
         ACCESS,
         "run `medtech up` to revoke extra rules",
-        "ec2_securitygroup_allow_ingress_from_internet_to_any_port",
-        "RESTRICTED_INCOMING_TRAFFIC",
+        Some("ec2_securitygroup_allow_ingress_from_internet_to_any_port"),
+        Some("RESTRICTED_INCOMING_TRAFFIC"),
     ),
 );
 static EGRESS: Property = Property::in_place(
@@ -44,8 +44,8 @@ static EGRESS: Property = Property::in_place(
         Severity::Medium,
         ACCESS,
         "run `medtech up` to revoke them",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

@@ -28,8 +28,8 @@ const PLACEMENT: Control = control(
     Severity::Medium,
     CONTINGENCY,
     "re-create the environment if the layout changed",
-    "vpc_subnet_separate_private_public",
-    "-",
+    Some("vpc_subnet_separate_private_public"),
+    None,
 );
 static VPC_ID: Property = Property::fixed("vpc_id", PLACEMENT);
 static CIDR: Property = Property::fixed("cidr_block", PLACEMENT);
@@ -41,8 +41,8 @@ static MAP_PUBLIC_IP: Property = Property::in_place(
         Severity::High,
         ACCESS,
         "run `medtech up`",
-        "vpc_subnet_no_public_ip_by_default",
-        "SUBNET_AUTO_MAP_PUBLIC_IP_DISABLED",
+        Some("vpc_subnet_no_public_ip_by_default"),
+        Some("SUBNET_AUTO_MAP_PUBLIC_IP_DISABLED"),
     ),
 );
 

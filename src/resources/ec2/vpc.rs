@@ -27,8 +27,8 @@ static CIDR: Property = Property::fixed(
         Severity::Medium,
         ACCESS,
         "the CIDR cannot change in place: revert the config or re-create",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 const DNS: Control = control(
@@ -36,8 +36,8 @@ const DNS: Control = control(
     Severity::Medium,
     TRANSMISSION,
     "run `medtech up`",
-    "-",
-    "-",
+    None,
+    None,
 );
 static DNS_SUPPORT: Property = Property::in_place("enable_dns_support", DNS);
 static DNS_HOSTNAMES: Property = Property::in_place("enable_dns_hostnames", DNS);

@@ -49,8 +49,8 @@ const PRIVATE_PATH: Control = control(
     TRANSMISSION,
     "run `medtech up`",
     // Prowler's endpoint-service check judges services a VPC offers, not endpoints it uses.
-    "vpc_endpoint_multi_az_enabled",
-    "-",
+    Some("vpc_endpoint_multi_az_enabled"),
+    None,
 );
 static SERVICE: Property = Property::fixed("service_name", PRIVATE_PATH);
 static TYPE: Property = Property::fixed("vpc_endpoint_type", PRIVATE_PATH);
@@ -65,8 +65,8 @@ static POLICY: Property = Property::in_place(
         Severity::High,
         ACCESS,
         "run `medtech up` (ModifyVpcEndpoint PolicyDocument)",
-        "vpc_endpoint_connections_trust_boundaries",
-        "-",
+        Some("vpc_endpoint_connections_trust_boundaries"),
+        None,
     ),
 );
 static PRIVATE_DNS: Property = Property::in_place(
@@ -76,8 +76,8 @@ static PRIVATE_DNS: Property = Property::in_place(
         Severity::Medium,
         TRANSMISSION,
         "run `medtech up`",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

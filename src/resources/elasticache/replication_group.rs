@@ -44,8 +44,8 @@ const SHAPE: Control = control(
     Severity::Low,
     CONTINGENCY,
     "run `medtech up`",
-    "-",
-    "-",
+    None,
+    None,
 );
 static ENGINE: Property = Property::fixed("engine", SHAPE);
 static ENGINE_MAJOR: Property = Property::fixed("engine_major_version", SHAPE);
@@ -58,8 +58,8 @@ const ENCRYPTED_AT_REST: Control = control(
     Severity::Critical,
     ENCRYPTION,
     "cannot change in place: re-create from a snapshot",
-    "elasticache_redis_cluster_rest_encryption_enabled",
-    "ELASTICACHE_REPL_GRP_ENCRYPTED_AT_REST",
+    Some("elasticache_redis_cluster_rest_encryption_enabled"),
+    Some("ELASTICACHE_REPL_GRP_ENCRYPTED_AT_REST"),
 );
 static AT_REST_ENCRYPTION: Property =
     Property::fixed("at_rest_encryption_enabled", ENCRYPTED_AT_REST);
@@ -71,8 +71,8 @@ static TRANSIT_ENCRYPTION: Property = Property::fixed(
         Severity::Critical,
         TRANSMISSION,
         "cannot change in place: re-create",
-        "elasticache_redis_cluster_in_transit_encryption_enabled",
-        "ELASTICACHE_REPL_GRP_ENCRYPTED_IN_TRANSIT",
+        Some("elasticache_redis_cluster_in_transit_encryption_enabled"),
+        Some("ELASTICACHE_REPL_GRP_ENCRYPTED_IN_TRANSIT"),
     ),
 );
 static AUTH_TOKEN: Property = Property::fixed(
@@ -82,8 +82,8 @@ static AUTH_TOKEN: Property = Property::fixed(
         Severity::Critical,
         AUTHN,
         "cannot change in place: re-create",
-        "elasticache_redis_replication_group_auth_enabled",
-        "ELASTICACHE_REPL_GRP_REDIS_AUTH_ENABLED",
+        Some("elasticache_redis_replication_group_auth_enabled"),
+        Some("ELASTICACHE_REPL_GRP_REDIS_AUTH_ENABLED"),
     ),
 );
 static AUTOMATIC_FAILOVER: Property = Property::in_place(
@@ -93,8 +93,8 @@ static AUTOMATIC_FAILOVER: Property = Property::in_place(
         Severity::High,
         CONTINGENCY,
         "run `medtech up`",
-        "elasticache_redis_cluster_automatic_failover_enabled",
-        "ELASTICACHE_REPL_GRP_AUTO_FAILOVER_ENABLED",
+        Some("elasticache_redis_cluster_automatic_failover_enabled"),
+        Some("ELASTICACHE_REPL_GRP_AUTO_FAILOVER_ENABLED"),
     ),
 );
 const REPLICATED: Control = control(
@@ -102,8 +102,8 @@ const REPLICATED: Control = control(
     Severity::High,
     CONTINGENCY,
     "run `medtech up`",
-    "elasticache_redis_cluster_multi_az_enabled",
-    "-",
+    Some("elasticache_redis_cluster_multi_az_enabled"),
+    None,
 );
 static MULTI_AZ: Property = Property::in_place("multi_az", REPLICATED);
 static NODES: Property = Property::in_place("num_cache_clusters", REPLICATED);
@@ -112,8 +112,8 @@ const SNAPSHOTS: Control = control(
     Severity::High,
     BACKUP,
     "run `medtech up`",
-    "elasticache_redis_cluster_backup_enabled",
-    "ELASTICACHE_REDIS_CLUSTER_AUTOMATIC_BACKUP_CHECK",
+    Some("elasticache_redis_cluster_backup_enabled"),
+    Some("ELASTICACHE_REDIS_CLUSTER_AUTOMATIC_BACKUP_CHECK"),
 );
 static SNAPSHOT_RETENTION: Property = Property::in_place("snapshot_retention_limit", SNAPSHOTS);
 static SNAPSHOT_WINDOW: Property = Property::in_place("snapshot_window", SNAPSHOTS);
@@ -124,8 +124,8 @@ static AUTO_MINOR_UPGRADE: Property = Property::in_place(
         Severity::Medium,
         INTEGRITY,
         "run `medtech up`",
-        "elasticache_redis_cluster_auto_minor_version_upgrades",
-        "ELASTICACHE_AUTO_MINOR_VERSION_UPGRADE_CHECK",
+        Some("elasticache_redis_cluster_auto_minor_version_upgrades"),
+        Some("ELASTICACHE_AUTO_MINOR_VERSION_UPGRADE_CHECK"),
     ),
 );
 const PLACEMENT: Control = control(
@@ -133,8 +133,8 @@ const PLACEMENT: Control = control(
     Severity::High,
     ACCESS,
     "run `medtech up`",
-    "elasticache_cluster_uses_public_subnet",
-    "-",
+    Some("elasticache_cluster_uses_public_subnet"),
+    None,
 );
 static SUBNET_GROUP: Property = Property::fixed("cache_subnet_group", PLACEMENT);
 static SECURITY_GROUPS: Property = Property::in_place("security_group_ids", PLACEMENT);

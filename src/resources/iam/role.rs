@@ -28,8 +28,8 @@ static TRUST_POLICY: Property = Property::in_place(
         Severity::Critical,
         ACCESS_MGMT,
         "run `medtech up` (UpdateAssumeRolePolicy)",
-        "iam_role_cross_service_confused_deputy_prevention",
-        "-",
+        Some("iam_role_cross_service_confused_deputy_prevention"),
+        None,
     ),
 );
 static INLINE_POLICIES: Property = Property::in_place(
@@ -39,8 +39,8 @@ static INLINE_POLICIES: Property = Property::in_place(
         Severity::High,
         ACCESS_MGMT,
         "run `medtech up` to delete them",
-        "iam_inline_policy_no_administrative_privileges",
-        "IAM_NO_INLINE_POLICY_CHECK",
+        Some("iam_inline_policy_no_administrative_privileges"),
+        Some("IAM_NO_INLINE_POLICY_CHECK"),
     ),
 );
 static ATTACHED_POLICIES: Property = Property::in_place(
@@ -50,8 +50,8 @@ static ATTACHED_POLICIES: Property = Property::in_place(
         Severity::High,
         ACCESS_MGMT,
         "run `medtech up`",
-        "iam_policy_attached_only_to_group_or_roles",
-        "IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS",
+        Some("iam_policy_attached_only_to_group_or_roles"),
+        Some("IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS"),
     ),
 );
 /// Only roles with a customer-managed policy have one.
@@ -62,8 +62,8 @@ static POLICY_DOCUMENT: Property = Property::in_place(
         Severity::Critical,
         ACCESS_MGMT,
         "run `medtech up` (new policy version)",
-        "iam_customer_attached_policy_no_administrative_privileges",
-        "IAM_CUSTOMER_POLICY_BLOCKED_KMS_ACTIONS",
+        Some("iam_customer_attached_policy_no_administrative_privileges"),
+        Some("IAM_CUSTOMER_POLICY_BLOCKED_KMS_ACTIONS"),
     ),
 );
 

@@ -72,14 +72,14 @@ struct Checked {
 }
 
 impl Checked {
-    const fn new(title: &'static str, prowler: &'static str) -> Self {
+    const fn new(title: &'static str, prowler: Option<&'static str>) -> Self {
         let control = control(
             title,
             Severity::Medium,
             ACTIVITY,
             "run `medtech up` (ModifyEventSubscription)",
             prowler,
-            "-",
+            None,
         );
         Self {
             source_type: Property::in_place("source_type", control),
@@ -91,19 +91,19 @@ impl Checked {
 
 static CRITICAL: Checked = Checked::new(
     "RDS instance failures, maintenance and configuration changes notify the alarm topic",
-    "rds_instance_critical_event_subscription",
+    Some("rds_instance_critical_event_subscription"),
 );
 static AVAILABILITY: Checked = Checked::new(
     "RDS instance failovers and low storage notify the alarm topic",
-    "-",
+    None,
 );
 static PARAMETER_GROUP: Checked = Checked::new(
     "Parameter group configuration changes notify the alarm topic",
-    "rds_instance_event_subscription_parameter_groups",
+    Some("rds_instance_event_subscription_parameter_groups"),
 );
 static SECURITY_GROUPS: Checked = Checked::new(
     "DB security group configuration changes and failures notify the alarm topic",
-    "rds_instance_event_subscription_security_groups",
+    Some("rds_instance_event_subscription_security_groups"),
 );
 
 static SOURCE_IDS: Property = Property::in_place(
@@ -113,8 +113,8 @@ static SOURCE_IDS: Property = Property::in_place(
         Severity::Medium,
         ACTIVITY,
         "run `medtech up` (AddSourceIdentifierToSubscription, RemoveSourceIdentifierFromSubscription)",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 static TOPIC: Property = Property::in_place(
@@ -124,8 +124,8 @@ static TOPIC: Property = Property::in_place(
         Severity::Medium,
         INCIDENT_PROCEDURES,
         "run `medtech up` (ModifyEventSubscription)",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 static STATUS: Property = Property::in_place(
@@ -135,8 +135,8 @@ static STATUS: Property = Property::in_place(
         Severity::High,
         INCIDENT_PROCEDURES,
         "run `medtech up` (it restores the key policy's RDS statement); restore a topic policy that lets the account's RDS publish",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

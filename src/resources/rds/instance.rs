@@ -73,8 +73,8 @@ const SHAPE: Control = control(
     Severity::Low,
     CONTINGENCY,
     "run `medtech up`",
-    "-",
-    "-",
+    None,
+    None,
 );
 static ENGINE: Property = Property::fixed("engine", SHAPE);
 /// A major version cannot change in place, yet it is declared in place: `update` refuses a
@@ -97,8 +97,8 @@ static MASTER_USERNAME: Property = Property::fixed(
         Severity::Medium,
         AUTHN,
         "cannot change in place",
-        "rds_instance_default_admin",
-        "-",
+        Some("rds_instance_default_admin"),
+        None,
     ),
 );
 const ENCRYPTED_STORAGE: Control = control(
@@ -106,8 +106,8 @@ const ENCRYPTED_STORAGE: Control = control(
     Severity::Critical,
     ENCRYPTION,
     "cannot change in place: restore a snapshot into an encrypted instance",
-    "rds_instance_storage_encrypted",
-    "RDS_STORAGE_ENCRYPTED",
+    Some("rds_instance_storage_encrypted"),
+    Some("RDS_STORAGE_ENCRYPTED"),
 );
 static STORAGE_ENCRYPTED: Property = Property::fixed("storage_encrypted", ENCRYPTED_STORAGE);
 static KMS_KEY: Property = Property::fixed("kms_key_id", ENCRYPTED_STORAGE);
@@ -116,8 +116,8 @@ const AUTOMATED_BACKUPS: Control = control(
     Severity::High,
     BACKUP,
     "run `medtech up`",
-    "rds_instance_backup_enabled",
-    "DB_INSTANCE_BACKUP_ENABLED",
+    Some("rds_instance_backup_enabled"),
+    Some("DB_INSTANCE_BACKUP_ENABLED"),
 );
 static BACKUP_RETENTION: Property =
     Property::in_place("backup_retention_period", AUTOMATED_BACKUPS);
@@ -129,8 +129,8 @@ static MULTI_AZ: Property = Property::in_place(
         Severity::High,
         CONTINGENCY,
         "run `medtech up`",
-        "rds_instance_multi_az",
-        "RDS_MULTI_AZ_SUPPORT",
+        Some("rds_instance_multi_az"),
+        Some("RDS_MULTI_AZ_SUPPORT"),
     ),
 );
 static PUBLICLY_ACCESSIBLE: Property = Property::in_place(
@@ -140,8 +140,8 @@ static PUBLICLY_ACCESSIBLE: Property = Property::in_place(
         Severity::Critical,
         ACCESS,
         "run `medtech up`",
-        "rds_instance_no_public_access",
-        "RDS_INSTANCE_PUBLIC_ACCESS_CHECK",
+        Some("rds_instance_no_public_access"),
+        Some("RDS_INSTANCE_PUBLIC_ACCESS_CHECK"),
     ),
 );
 static DELETION_PROTECTION: Property = Property::in_place(
@@ -151,8 +151,8 @@ static DELETION_PROTECTION: Property = Property::in_place(
         Severity::High,
         CONTINGENCY,
         "run `medtech up`",
-        "rds_instance_deletion_protection",
-        "RDS_INSTANCE_DELETION_PROTECTION_ENABLED",
+        Some("rds_instance_deletion_protection"),
+        Some("RDS_INSTANCE_DELETION_PROTECTION_ENABLED"),
     ),
 );
 static EXPORTED_LOGS: Property = Property::in_place(
@@ -162,8 +162,8 @@ static EXPORTED_LOGS: Property = Property::in_place(
         Severity::High,
         AUDIT,
         "run `medtech up`",
-        "rds_instance_integration_cloudwatch_logs",
-        "RDS_LOGGING_ENABLED",
+        Some("rds_instance_integration_cloudwatch_logs"),
+        Some("RDS_LOGGING_ENABLED"),
     ),
 );
 const ENHANCED_MONITORING: Control = control(
@@ -171,8 +171,8 @@ const ENHANCED_MONITORING: Control = control(
     Severity::Medium,
     ACTIVITY,
     "run `medtech up`",
-    "rds_instance_enhanced_monitoring_enabled",
-    "RDS_ENHANCED_MONITORING_ENABLED",
+    Some("rds_instance_enhanced_monitoring_enabled"),
+    Some("RDS_ENHANCED_MONITORING_ENABLED"),
 );
 static MONITORING_INTERVAL: Property =
     Property::in_place("monitoring_interval", ENHANCED_MONITORING);
@@ -190,8 +190,8 @@ static IAM_AUTHENTICATION: Property = Property::in_place(
         Severity::Medium,
         AUTHN,
         "run `medtech up`",
-        "rds_instance_iam_authentication_enabled",
-        "RDS_INSTANCE_IAM_AUTHENTICATION_ENABLED",
+        Some("rds_instance_iam_authentication_enabled"),
+        Some("RDS_INSTANCE_IAM_AUTHENTICATION_ENABLED"),
     ),
 );
 static AUTO_MINOR_UPGRADE: Property = Property::in_place(
@@ -201,8 +201,8 @@ static AUTO_MINOR_UPGRADE: Property = Property::in_place(
         Severity::Medium,
         INTEGRITY,
         "run `medtech up`",
-        "rds_instance_minor_version_upgrade_enabled",
-        "RDS_AUTOMATIC_MINOR_VERSION_UPGRADE_ENABLED",
+        Some("rds_instance_minor_version_upgrade_enabled"),
+        Some("RDS_AUTOMATIC_MINOR_VERSION_UPGRADE_ENABLED"),
     ),
 );
 static COPY_TAGS_TO_SNAPSHOT: Property = Property::in_place(
@@ -212,8 +212,8 @@ static COPY_TAGS_TO_SNAPSHOT: Property = Property::in_place(
         Severity::Low,
         BACKUP,
         "run `medtech up`",
-        "rds_instance_copy_tags_to_snapshots",
-        "-",
+        Some("rds_instance_copy_tags_to_snapshots"),
+        None,
     ),
 );
 const INSIGHTS: Control = control(
@@ -221,8 +221,8 @@ const INSIGHTS: Control = control(
     Severity::Medium,
     ENCRYPTION,
     "run `medtech up`",
-    "-",
-    "-",
+    None,
+    None,
 );
 static INSIGHTS_ENABLED: Property = Property::in_place("performance_insights_enabled", INSIGHTS);
 static INSIGHTS_KEY: Property = Property::fixed("performance_insights_kms_key_id", INSIGHTS);
@@ -233,8 +233,8 @@ static PARAMETER_GROUP: Property = Property::in_place(
         Severity::Critical,
         TRANSMISSION,
         "run `medtech up`",
-        "rds_instance_transport_encrypted",
-        "-",
+        Some("rds_instance_transport_encrypted"),
+        None,
     ),
 );
 const PLACEMENT: Control = control(
@@ -242,8 +242,8 @@ const PLACEMENT: Control = control(
     Severity::High,
     ACCESS,
     "run `medtech up`",
-    "rds_instance_inside_vpc",
-    "-",
+    Some("rds_instance_inside_vpc"),
+    None,
 );
 static SUBNET_GROUP: Property = Property::fixed("db_subnet_group", PLACEMENT);
 static SECURITY_GROUPS: Property = Property::in_place("vpc_security_group_ids", PLACEMENT);
@@ -257,8 +257,8 @@ static CA_CERTIFICATE: Property = Property::in_place(
         Severity::High,
         TRANSMISSION,
         "run `medtech up` (ModifyDBInstance CACertificateIdentifier)",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 /// Three months, Prowler's line between pass and fail: time to roll a new CA bundle out to
@@ -272,8 +272,8 @@ static CA_VALIDITY: Floor = Floor {
             Severity::High,
             TRANSMISSION,
             "set rds.ca_certificate to a CA valid longer, then run `medtech up`",
-            "rds_instance_certificate_expiration",
-            "-",
+            Some("rds_instance_certificate_expiration"),
+            None,
         ),
     ),
     at_least: 90,
@@ -289,8 +289,8 @@ static SERVER_CERTIFICATE_VALIDITY: Floor = Floor {
             Severity::High,
             TRANSMISSION,
             "ask AWS Support: RDS rotates the server certificate itself",
-            "-",
-            "-",
+            None,
+            None,
         ),
     ),
     at_least: 0,

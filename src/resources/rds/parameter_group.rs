@@ -36,8 +36,8 @@ static PARAMETERS_SET: Property = Property::in_place(
         Severity::Critical,
         TRANSMISSION,
         "run `medtech up` (ModifyDBParameterGroup)",
-        "rds_instance_transport_encrypted",
-        "RDS_LOGGING_ENABLED",
+        Some("rds_instance_transport_encrypted"),
+        Some("RDS_LOGGING_ENABLED"),
     ),
 );
 /// A family cannot change, yet it is declared in place: `update` refuses a new one itself, to
@@ -49,8 +49,8 @@ static FAMILY: Property = Property::in_place(
         Severity::Medium,
         TRANSMISSION,
         "change the config back",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

@@ -56,8 +56,8 @@ static KMS_KEY: Property = Property::in_place(
         Severity::High,
         ENCRYPTION,
         "run `medtech up` (UpdateSecret)",
-        "secretsmanager_secret_encrypted_with_cmk",
-        "SECRETSMANAGER_USING_CMK",
+        Some("secretsmanager_secret_encrypted_with_cmk"),
+        Some("SECRETSMANAGER_USING_CMK"),
     ),
 );
 static RESOURCE_POLICY: Property = Property::in_place(
@@ -67,8 +67,8 @@ static RESOURCE_POLICY: Property = Property::in_place(
         Severity::High,
         ACCESS,
         "run `medtech up` (PutResourcePolicy)",
-        "secretsmanager_has_restrictive_resource_policy",
-        "-",
+        Some("secretsmanager_has_restrictive_resource_policy"),
+        None,
     ),
 );
 /// Never rewritten, yet declared in place: `update` refuses it itself, to say how to rotate
@@ -80,8 +80,8 @@ static VALUE: Property = Property::in_place(
         Severity::High,
         AUTHN,
         "restore the JSON keys; `medtech rotate` replaces a weak value",
-        "-",
-        "-",
+        None,
+        None,
     ),
 );
 

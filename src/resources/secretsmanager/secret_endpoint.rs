@@ -23,8 +23,8 @@ const POINTS_AT_INSTANCE: Control = control(
     Severity::Low,
     INTEGRITY,
     "run `medtech up`",
-    "-",
-    "-",
+    None,
+    None,
 );
 static HOST: Property = Property::in_place("host", POINTS_AT_INSTANCE);
 static PORT: Property = Property::in_place("port", POINTS_AT_INSTANCE);

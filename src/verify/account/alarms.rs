@@ -42,7 +42,7 @@ const fn alarmed(
     Alarmed {
         check: (
             name,
-            control(title, Severity::Medium, safeguard, FIX, prowler, "-"),
+            control(title, Severity::Medium, safeguard, FIX, Some(prowler), None),
         ),
         terms,
         cis,

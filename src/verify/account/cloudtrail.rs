@@ -15,8 +15,8 @@ const MULTI_REGION: (&str, Control) = (
         Severity::High,
         AUDIT,
         "`aws cloudtrail create-trail --name NAME --s3-bucket-name BUCKET --is-multi-region-trail`, then `aws cloudtrail start-logging --name NAME`",
-        "cloudtrail_multi_region_enabled",
-        "MULTI_REGION_CLOUD_TRAIL_ENABLED",
+        Some("cloudtrail_multi_region_enabled"),
+        Some("MULTI_REGION_CLOUD_TRAIL_ENABLED"),
     ),
 );
 const VALIDATION: (&str, Control) = (
@@ -26,8 +26,8 @@ const VALIDATION: (&str, Control) = (
         Severity::Medium,
         AUDIT,
         "`aws cloudtrail update-trail --name NAME --enable-log-file-validation`",
-        "cloudtrail_log_file_validation_enabled",
-        "CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED",
+        Some("cloudtrail_log_file_validation_enabled"),
+        Some("CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED"),
     ),
 );
 const KMS: (&str, Control) = (
@@ -37,8 +37,8 @@ const KMS: (&str, Control) = (
         Severity::Medium,
         AUDIT,
         "`aws cloudtrail update-trail --name NAME --kms-key-id KEY_ARN` (a key whose policy lets cloudtrail.amazonaws.com encrypt)",
-        "cloudtrail_kms_encryption_enabled",
-        "CLOUD_TRAIL_ENCRYPTION_ENABLED",
+        Some("cloudtrail_kms_encryption_enabled"),
+        Some("CLOUD_TRAIL_ENCRYPTION_ENABLED"),
     ),
 );
 

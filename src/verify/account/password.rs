@@ -24,8 +24,8 @@ const fn rule(
             Severity::Medium,
             PASSWORD_MGMT,
             FIX,
-            prowler,
-            "IAM_PASSWORD_POLICY",
+            Some(prowler),
+            Some("IAM_PASSWORD_POLICY"),
         ),
     )
 }

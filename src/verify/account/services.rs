@@ -14,8 +14,8 @@ const GUARDDUTY: (&str, Control) = (
         Severity::High,
         ACTIVITY,
         "`aws guardduty create-detector --enable` (a suspended one: `aws guardduty update-detector --detector-id ID --enable`)",
-        "guardduty_is_enabled",
-        "GUARDDUTY_ENABLED_CENTRALIZED",
+        Some("guardduty_is_enabled"),
+        Some("GUARDDUTY_ENABLED_CENTRALIZED"),
     ),
 );
 const SECURITY_HUB: (&str, Control) = (
@@ -25,8 +25,8 @@ const SECURITY_HUB: (&str, Control) = (
         Severity::Medium,
         ACTIVITY,
         "`aws securityhub enable-security-hub`",
-        "securityhub_enabled",
-        "SECURITYHUB_ENABLED",
+        Some("securityhub_enabled"),
+        Some("SECURITYHUB_ENABLED"),
     ),
 );
 const CONFIG: (&str, Control) = (
@@ -36,8 +36,8 @@ const CONFIG: (&str, Control) = (
         Severity::Medium,
         ACTIVITY,
         "`aws configservice put-configuration-recorder --configuration-recorder name=default,roleARN=ROLE_ARN --recording-group allSupported=true`, `aws configservice put-delivery-channel --delivery-channel name=default,s3BucketName=BUCKET`, then `aws configservice start-configuration-recorder --configuration-recorder-name default`",
-        "config_recorder_all_regions_enabled",
-        "-",
+        Some("config_recorder_all_regions_enabled"),
+        None,
     ),
 );
 
