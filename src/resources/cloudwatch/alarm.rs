@@ -1,12 +1,4 @@
-//! The six CloudWatch alarms of the stack, each notifying the encrypted topic both when it
-//! fires and when its data goes missing where that is an incident (a silent database is one;
-//! an idle stream is not). Dimensions are the deterministic resource names, so alarms need
-//! only the topic to exist, not the resources they watch.
-//!
-//! ElastiCache reports per member cache cluster, and a failover swaps which member is
-//! primary, so the Redis alarms watch every member through metric math (`MAX` over one query
-//! per member) instead of pinning a role to a member id. Their read-back also checks the
-//! members the replication group has now, with their roles, against the ones watched.
+//! The alarm resource: its properties, how one is put, read back and deleted.
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{
@@ -24,15 +16,12 @@ use crate::property::{Prop, Property, TAGS};
 use crate::resource::{Change, Observed, Properties, Resource};
 use crate::resources::common::tagging;
 use crate::resources::common::{desired_tags, gone, listed, recorded_attr, tag_pairs};
-use crate::resources::elasticache::replication_group;
 use crate::state::Record;
 
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+use super::members::{self, member_queries, worst_of};
+use super::spec::{self, Spec, Watched};
 
 const ALARMS: ListKey<Vec<(String, MetricAlarm)>> = ListKey::new("cloudwatch:DescribeAlarms");
-/// The Redis group's members, as the alarms watch them.
-const MEMBERS: ListKey<Vec<(String, String)>> =
-    ListKey::new("elasticache:DescribeReplicationGroups");
 
 /// The alarms named `names` (one call takes up to 100), keyed by name.
 async fn describe(ctx: &Ctx, names: Vec<String>) -> Result<Vec<(String, MetricAlarm)>, Error> {
@@ -50,62 +39,6 @@ async fn describe(ctx: &Ctx, names: Vec<String>) -> Result<Vec<(String, MetricAl
         .filter_map(|a| Some((a.alarm_name()?.to_owned(), a.clone())))
         .collect())
 }
-
-/// What one alarm watches and when it fires.
-struct Spec {
-    namespace: &'static str,
-    metric: &'static str,
-    statistic: Statistic,
-    watched: Watched,
-    comparison: ComparisonOperator,
-    threshold: f64,
-    period: i32,
-    evaluation_periods: i32,
-    /// What a period without data counts as (`TreatMissingData`): `notBreaching` where the
-    /// metric exists only with traffic, `missing` (INSUFFICIENT_DATA, which notifies) where
-    /// AWS always reports it and its absence is itself a fault.
-    missing_data: &'static str,
-    description: &'static str,
-}
-
-/// Whose metric an alarm watches.
-enum Watched {
-    /// One resource, by its dimension.
-    One(&'static str, String),
-    /// Every member cache cluster of the Redis group, alarmed on the worst of them.
-    Members(Vec<String>),
-}
-
-/// The dimension ElastiCache reports its per-node metrics under.
-const MEMBER_DIMENSION: &str = "CacheClusterId";
-
-impl Watched {
-    /// The `dimensions` property: `{name: value}`, or `{CacheClusterId: [members]}`.
-    fn dimensions(&self) -> Value {
-        match self {
-            Watched::One(name, value) => json!({ *name: value }),
-            Watched::Members(members) => json!({ MEMBER_DIMENSION: members }),
-        }
-    }
-}
-
-/// The metric-math query id of the `i`-th member (ids must start with a lower-case letter).
-fn member_query_id(i: usize) -> String {
-    format!("m{}", i + 1)
-}
-
-/// The expression the Redis alarms fire on: per period, the worst member.
-fn worst_of(members: &[String]) -> String {
-    let ids: Vec<String> = (0..members.len()).map(member_query_id).collect();
-    format!("MAX([{}])", ids.join(","))
-}
-
-/// Kinesis publishes these only while records flow: an idle stream has no data, and that is
-/// healthy.
-const IDLE_IS_HEALTHY: &str = "notBreaching";
-/// RDS and ElastiCache report these every minute while the resource runs: no data means the
-/// resource, or its metrics, are gone, which the on-call must hear about.
-const SILENCE_IS_A_FAULT: &str = "missing";
 
 pub(crate) struct Alarm {
     metric: Metric,
@@ -171,101 +104,12 @@ impl Alarm {
         Self { metric }
     }
 
-    fn aws_name(&self, ctx: &Ctx) -> String {
-        ctx.names().alarm(self.metric.slug())
+    fn spec(&self, ctx: &Ctx) -> Spec {
+        spec::spec(self.metric, ctx)
     }
 
-    fn spec(&self, ctx: &Ctx) -> Spec {
-        let names = ctx.names();
-        let limits = &ctx.settings.services.alarms;
-        let stream = || Watched::One("StreamName", names.kinesis_stream());
-        let db = || Watched::One("DBInstanceIdentifier", names.rds_instance());
-        // Member cache clusters are `<group>-001` … `<group>-00N`; which is primary changes
-        // with every failover.
-        let group = names.redis_replication_group();
-        let members = || {
-            (1..=ctx.settings.services.redis.num_cache_clusters)
-                .map(|i| format!("{group}-{i:03}"))
-                .collect()
-        };
-        match self.metric {
-            Metric::KinesisIteratorAge => Spec {
-                namespace: "AWS/Kinesis",
-                metric: "GetRecords.IteratorAgeMilliseconds",
-                statistic: Statistic::Maximum,
-                watched: stream(),
-                comparison: ComparisonOperator::GreaterThanThreshold,
-                threshold: limits.kinesis_iterator_age_ms,
-                period: 300,
-                evaluation_periods: 1,
-                // GetRecords.* exists only while a consumer reads.
-                missing_data: IDLE_IS_HEALTHY,
-                description: "Consumers are falling behind the PHI event stream",
-            },
-            Metric::KinesisWriteThrottled => Spec {
-                namespace: "AWS/Kinesis",
-                metric: "WriteProvisionedThroughputExceeded",
-                statistic: Statistic::Sum,
-                watched: stream(),
-                comparison: ComparisonOperator::GreaterThanOrEqualToThreshold,
-                threshold: limits.kinesis_write_throttled_records,
-                period: 300,
-                evaluation_periods: 1,
-                // Reported only for periods with writes.
-                missing_data: IDLE_IS_HEALTHY,
-                description: "Writes to the PHI event stream are being throttled",
-            },
-            Metric::RdsCpu => Spec {
-                namespace: "AWS/RDS",
-                metric: "CPUUtilization",
-                statistic: Statistic::Average,
-                watched: db(),
-                comparison: ComparisonOperator::GreaterThanThreshold,
-                threshold: limits.rds_cpu_percent,
-                period: 300,
-                evaluation_periods: 3,
-                missing_data: SILENCE_IS_A_FAULT,
-                description: "Database CPU has been high for 15 minutes",
-            },
-            Metric::RdsFreeStorage => Spec {
-                namespace: "AWS/RDS",
-                metric: "FreeStorageSpace",
-                statistic: Statistic::Minimum,
-                watched: db(),
-                comparison: ComparisonOperator::LessThanThreshold,
-                threshold: limits.rds_free_storage_gb * GIB,
-                period: 300,
-                evaluation_periods: 1,
-                missing_data: SILENCE_IS_A_FAULT,
-                description: "Database free storage is low",
-            },
-            Metric::RedisCpu => Spec {
-                namespace: "AWS/ElastiCache",
-                metric: "EngineCPUUtilization",
-                statistic: Statistic::Average,
-                watched: Watched::Members(members()),
-                comparison: ComparisonOperator::GreaterThanThreshold,
-                threshold: limits.redis_cpu_percent,
-                period: 300,
-                evaluation_periods: 3,
-                missing_data: SILENCE_IS_A_FAULT,
-                description: "Redis engine CPU has been high for 15 minutes",
-            },
-            Metric::RedisReplicationLag => Spec {
-                namespace: "AWS/ElastiCache",
-                metric: "ReplicationLag",
-                statistic: Statistic::Maximum,
-                watched: Watched::Members(members()),
-                comparison: ComparisonOperator::GreaterThanThreshold,
-                threshold: limits.redis_replication_lag_seconds,
-                period: 60,
-                evaluation_periods: 5,
-                // Only replicas report it, so the worst member is the worst replica whichever
-                // member is primary; silence means no replica is left, worth a notification.
-                missing_data: SILENCE_IS_A_FAULT,
-                description: "A Redis replica is lagging behind the primary",
-            },
-        }
+    fn aws_name(&self, ctx: &Ctx) -> String {
+        ctx.names().alarm(self.metric.slug())
     }
 
     fn topic(ctx: &Ctx) -> Result<String, Error> {
@@ -322,46 +166,6 @@ impl Alarm {
             .op("cloudwatch:PutMetricAlarm")?;
         Ok(())
     }
-}
-
-/// One query per member (data only, not alarmed on by itself), then the expression.
-fn member_queries(spec: &Spec, members: &[String]) -> Vec<MetricDataQuery> {
-    let mut queries: Vec<MetricDataQuery> = members
-        .iter()
-        .enumerate()
-        .map(|(i, member)| {
-            let metric = CloudWatchMetric::builder()
-                .namespace(spec.namespace)
-                .metric_name(spec.metric)
-                .dimensions(
-                    Dimension::builder()
-                        .name(MEMBER_DIMENSION)
-                        .value(member)
-                        .build(),
-                )
-                .build();
-            MetricDataQuery::builder()
-                .id(member_query_id(i))
-                .metric_stat(
-                    MetricStat::builder()
-                        .metric(metric)
-                        .period(spec.period)
-                        .stat(spec.statistic.as_str())
-                        .build(),
-                )
-                .return_data(false)
-                .build()
-        })
-        .collect();
-    queries.push(
-        MetricDataQuery::builder()
-            .id("worst")
-            .label("worst member")
-            .expression(worst_of(members))
-            .return_data(true)
-            .build(),
-    );
-    queries
 }
 
 /// One value when every member query agrees (as medtech puts them), else all of them, so
@@ -427,47 +231,6 @@ fn observe_metric(alarm: &MetricAlarm) -> [(Prop, Value); 6] {
         ),
         (&EXPRESSION, json!(expression)),
     ]
-}
-
-/// The member cache clusters an alarm's metrics name.
-fn watched_members(alarm: &MetricAlarm) -> Vec<&str> {
-    let in_queries = alarm
-        .metrics()
-        .iter()
-        .filter_map(|q| q.metric_stat()?.metric())
-        .flat_map(|m| m.dimensions());
-    alarm
-        .dimensions()
-        .iter()
-        .chain(in_queries)
-        .filter(|d| d.name() == Some(MEMBER_DIMENSION))
-        .filter_map(Dimension::value)
-        .collect()
-}
-
-/// The replication group's members as ElastiCache reports them now, each with its current
-/// role (`primary`, `replica`); none while the group does not exist.
-async fn current_members(ctx: &Ctx) -> Result<Vec<(String, String)>, Error> {
-    let Some(group) = replication_group::describe(ctx).await? else {
-        return Ok(Vec::new());
-    };
-    let roles: Vec<(&str, &str)> = group
-        .node_groups()
-        .iter()
-        .flat_map(|g| g.node_group_members())
-        .filter_map(|m| Some((m.cache_cluster_id()?, m.current_role()?)))
-        .collect();
-    Ok(group
-        .member_clusters()
-        .iter()
-        .map(|id| {
-            let role = roles
-                .iter()
-                .find(|(member, _)| member == id)
-                .map_or("member", |(_, role)| role);
-            (id.clone(), role.to_owned())
-        })
-        .collect())
 }
 
 fn observe(alarm: &MetricAlarm) -> Properties {
@@ -596,23 +359,10 @@ impl Resource for Alarm {
         let mut props = observe(&alarm);
         props.insert(&TAGS, tags);
         if matches!(self.spec(ctx).watched, Watched::Members(_)) {
-            // Both Redis alarms read the group: one call serves them while nothing changed.
-            let listed = ctx.listed(&MEMBERS, || current_members(ctx)).await?;
-            let fetched;
-            let members: &[(String, String)] = match &listed {
-                Some(members) => members,
-                None => {
-                    fetched = current_members(ctx).await?;
-                    &fetched
-                }
-            };
-            let watched = watched_members(&alarm);
-            let uncovered: Vec<String> = members
-                .iter()
-                .filter(|(id, _)| !watched.contains(&id.as_str()))
-                .map(|(id, role)| format!("{id} ({role})"))
-                .collect();
-            props.insert(&UNCOVERED_MEMBERS, json!(uncovered));
+            props.insert(
+                &UNCOVERED_MEMBERS,
+                json!(members::uncovered(ctx, &alarm).await?),
+            );
         }
         Ok(Some(Observed {
             record: Record::new(&name).with("arn", &arn),
@@ -658,6 +408,8 @@ impl Resource for Alarm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::cloudwatch::members::watched_members;
+    use crate::resources::cloudwatch::spec::{MEMBER_DIMENSION, SILENCE_IS_A_FAULT};
 
     fn spec(watched: Watched) -> Spec {
         Spec {
