@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::common::{REGION, TestContext, sent, stderr, stdout};
-use crate::runs::failed;
+use crate::runs::{check, checks, failed};
 
 /// Every account check, as `verify --account` names it.
 const ACCOUNT_CHECKS: [&str; 20] = [
@@ -120,21 +120,13 @@ fn ids<'a>(checks: impl Iterator<Item = &'a Value>) -> BTreeSet<String> {
 }
 
 fn account_checks(report: &Value) -> Vec<&Value> {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
+    checks(report)
         .filter(|c| c["resource"] == "account")
         .collect()
 }
 
 fn observed<'a>(report: &'a Value, id: &str) -> &'a Value {
-    let check = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["id"] == id);
-    &check.unwrap_or_else(|| panic!("no check {id}"))["observed"]
+    &check(report, id)["observed"]
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::common::TestContext;
 use crate::common::sent;
 use crate::lookup::{assert_tagged, is_key, replication_group, stack_alarms, stack_key, topic_arn};
+use crate::runs::checks_of;
 use crate::sweep::TagSource;
 
 pub(crate) async fn check_alarms(t: &TestContext, env: &str) {
@@ -134,16 +135,7 @@ async fn alarms_treat_missing_data_as_their_metric_requires() {
 
     let out = t.run_ok(&["verify", "--format", "json"]);
     let report: Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
-    let checks: Vec<&Value> = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| {
-            c["id"]
-                .as_str()
-                .is_some_and(|id| id.ends_with(".treat_missing_data"))
-        })
-        .collect();
+    let checks = checks_of(&report, "treat_missing_data");
     assert_eq!(checks.len(), 6, "one check per alarm: {checks:?}");
     assert!(
         checks.iter().all(|c| c["passed"] == Value::Bool(true)),

@@ -15,6 +15,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::{TestContext, stderr};
+use crate::runs::failed;
 use crate::sweep::counts;
 use serde_json::Value;
 
@@ -316,12 +317,7 @@ async fn kill_inside_wait(kind: &str) {
         assert_eq!(step["aws_status"], "creating", "{step}");
         assert_eq!(verify.status.code(), Some(1), "verify: {}", stderr(&verify));
         let verify: Value = serde_json::from_slice(&verify.stdout).unwrap();
-        let failed: Vec<&Value> = verify["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["resource"] == name && c["passed"] == false)
-            .collect();
+        let failed: Vec<&Value> = failed(&verify).filter(|c| c["resource"] == name).collect();
         assert_eq!(failed.len(), 1, "{failed:?}");
         assert_eq!(failed[0]["id"], format!("{name}.settled"));
         assert_eq!(failed[0]["observed"], "still creating");

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::common::sent;
 use crate::common::{TestContext, stderr};
 use crate::lookup::{assert_tags, is_key, stack_key, stream_summary, write_user_config};
-use crate::runs::{assert_no_changes, assert_verify_passes, failed_checks, verify_report};
+use crate::runs::{assert_no_changes, assert_verify_passes, check, failed_checks, verify_report};
 use crate::sweep::TagSource;
 
 pub(crate) async fn check_kinesis(t: &TestContext, env: &str) {
@@ -115,21 +115,12 @@ async fn a_stream_kept_shorter_than_a_week_is_a_low_finding_that_up_leaves_alone
         "only the week check fails"
     );
     let (_, report) = verify_report(&t, &env);
-    let check = |id: &str| {
-        report["checks"]
-            .as_array()
-            .expect("checks")
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap_or_else(|| panic!("no {id} in {report}"))
-            .clone()
-    };
-    let floor = check(week);
+    let floor = check(&report, week);
     assert_eq!(floor["severity"], "low", "{floor}");
     assert_eq!(floor["prowler"], "kinesis_stream_data_retention_period");
     assert_eq!(floor["expected"], "at least 168 hours");
     assert_eq!(floor["observed"], 48);
-    let configured = check("kinesis.retention_period_hours");
+    let configured = check(&report, "kinesis.retention_period_hours");
     assert_eq!(configured["passed"], true, "{configured}");
     assert_eq!(configured["expected"], 48);
 

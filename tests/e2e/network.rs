@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::common::sent;
 use crate::common::{TestContext, assert_standard_tags, stderr, stdout, tags};
 use crate::lookup::{default_security_group, endpoints_with_id};
+use crate::runs::failed;
 use aws_sdk_ec2::types::Filter;
 use serde_json::Value;
 
@@ -342,13 +343,7 @@ async fn plan_predicts_and_verify_catches_drift_that_up_repairs() {
     let verify = t.medtech(&["verify", "--env", &t.env, "--output", "json"]);
     assert_eq!(verify.status.code(), Some(1), "{}", stderr(&verify));
     let report: Value = serde_json::from_slice(&verify.stdout).unwrap();
-    let failed: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["passed"] == Value::Bool(false))
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
+    let failed: Vec<&str> = failed(&report).map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(failed, ["rds-sg.ingress"]);
     let plan = t.medtech(&["plan", "--env", &t.env, "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2));

@@ -13,7 +13,7 @@ use crate::lookup::{
     stack_key, subnet_ids, vpc_id,
 };
 use crate::runs::{
-    assert_no_changes, assert_verify_passes, failed_checks, planned_changes, verify_report,
+    assert_no_changes, assert_verify_passes, check, failed_checks, planned_changes, verify_report,
 };
 use crate::sweep::TagSource;
 
@@ -410,15 +410,6 @@ async fn the_pinned_ca_is_checked_and_repaired_in_place() {
     );
     let (code, report) = verify_report(&t, &env);
     assert_eq!(code, Some(0), "{report}");
-    let check = |report: &Value, id: &str| {
-        report["checks"]
-            .as_array()
-            .expect("checks")
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap_or_else(|| panic!("no {id} in {report}"))
-            .clone()
-    };
     let validity = check(&report, "rds.ca_certificate_valid_days");
     assert_eq!(validity["prowler"], "rds_instance_certificate_expiration");
     assert_eq!(validity["expected"], "at least 90 days");

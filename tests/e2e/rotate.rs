@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::{TestContext, stderr, stdout};
+use crate::runs::{check, failed};
 
 const RDS: &str = "rds-secret";
 const REDIS: &str = "redis-secret";
@@ -201,19 +202,14 @@ async fn rotate_moves_awscurrent_to_values_the_services_accept() {
         stdout(&plan)
     );
     let verify = run(&t, &["verify", "--output", "json"]);
-    let checks: Value = serde_json::from_str(&stdout(&verify)).unwrap();
-    let check = |id: &str| {
-        checks["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap_or_else(|| panic!("no check {id}: {checks}"))
-            .clone()
-    };
-    assert_eq!(check("redis-secret.old_token_retired")["passed"], true);
-    assert_eq!(check("rds-secret.rotation_age")["passed"], true);
-    assert_eq!(check("rds-secret.rotation_unfinished")["passed"], true);
+    let report: Value = serde_json::from_str(&stdout(&verify)).unwrap();
+    for id in [
+        "redis-secret.old_token_retired",
+        "rds-secret.rotation_age",
+        "rds-secret.rotation_unfinished",
+    ] {
+        assert_eq!(check(&report, id)["passed"], true, "{id}");
+    }
 
     // `up` never rotates: the values, their versions and the pending SET stay as they are.
     let versions = [
@@ -280,13 +276,7 @@ async fn verify_fails_a_secret_older_than_rotation_days() {
     let out = try_run(&t, &["verify", "--output", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let failed: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["passed"] == false)
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
+    let failed: Vec<&str> = failed(&report).map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(failed, ["redis-secret.rotation_age"], "{report}");
 
     // A longer limit in the config passes it; rotating makes it young again.

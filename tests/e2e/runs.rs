@@ -23,13 +23,29 @@ pub(crate) fn verify_report(t: &TestContext, env: &str) -> (Option<i32>, Value) 
     (out.status.code(), report)
 }
 
+/// The checks of a `verify` report.
+pub(crate) fn checks(report: &Value) -> impl Iterator<Item = &Value> {
+    report["checks"].as_array().expect("checks").iter()
+}
+
+/// The check `id` of a `verify` report.
+pub(crate) fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    checks(report)
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+}
+
+/// The checks of a `verify` report whose id ends with `.property`.
+pub(crate) fn checks_of<'a>(report: &'a Value, property: &str) -> Vec<&'a Value> {
+    let suffix = format!(".{property}");
+    checks(report)
+        .filter(|c| c["id"].as_str().is_some_and(|id| id.ends_with(&suffix)))
+        .collect()
+}
+
 /// The checks of a `verify` report that failed.
 pub(crate) fn failed(report: &Value) -> impl Iterator<Item = &Value> {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["passed"] == Value::Bool(false))
+    checks(report).filter(|c| c["passed"] == Value::Bool(false))
 }
 
 /// The ids of the checks `verify` reports as failed (exit code asserted); each once.

@@ -15,7 +15,7 @@ use crate::common::sent;
 use crate::common::{TestContext, stderr, stdout};
 use crate::lookup::secret_names;
 use crate::policy_doc::policy_json;
-use crate::runs::{failed_checks, planned_changes, verify_report};
+use crate::runs::{checks_of, failed_checks, planned_changes, verify_report};
 
 /// The one policy medtech writes, naming `principals`.
 fn deny_all_but(principals: &[&str]) -> Value {
@@ -69,15 +69,8 @@ async fn caller_arn(t: &TestContext) -> String {
 /// The resource-policy checks of a `verify --format json`: id → (passed, observed).
 fn policy_checks(t: &TestContext) -> Vec<(String, bool, Value)> {
     let (_, report) = verify_report(t, &t.env);
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| {
-            c["id"]
-                .as_str()
-                .is_some_and(|id| id.ends_with(".resource_policy"))
-        })
+    checks_of(&report, "resource_policy")
+        .into_iter()
         .map(|c| {
             (
                 c["id"].as_str().unwrap_or_default().to_owned(),

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
     NoncurrentVersionExpiration, ObjectOwnership, ServerSideEncryption,
@@ -51,6 +52,18 @@ fn actions(report: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The bucket's default encryption.
+async fn default_encryption(t: &TestContext, bucket: &str) -> ServerSideEncryptionByDefault {
+    let encryption = sent!(t.s3.get_bucket_encryption().bucket(bucket));
+    encryption
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0]
+        .apply_server_side_encryption_by_default()
+        .unwrap()
+        .clone()
+}
+
 async fn bucket_tags(t: &TestContext, bucket: &str) -> BTreeMap<String, String> {
     let tags = sent!(t.s3.get_bucket_tagging().bucket(bucket));
     tags.tag_set()
@@ -71,10 +84,12 @@ fn assert_state_tags(tags: &BTreeMap<String, String>, what: &str) {
 }
 
 /// The bucket policy's statements that deny every request made without TLS, to the bucket
-/// and to its objects.
+/// and to its objects; 0 when the bucket has no policy (any other error fails the test).
 async fn tls_denials(t: &TestContext, bucket: &str) -> usize {
-    let Ok(policy) = t.s3.get_bucket_policy().bucket(bucket).send().await else {
-        return 0;
+    let policy = match t.s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(policy) => policy,
+        Err(e) if e.code() == Some("NoSuchBucketPolicy") => return 0,
+        Err(e) => panic!("GetBucketPolicy {bucket}: {e:?}"),
     };
     let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
     let resources = [
@@ -305,14 +320,7 @@ async fn bootstrap_is_idempotent_and_adopts_a_bucket_made_by_hand() {
     let versioning = sent!(t.s3.get_bucket_versioning().bucket(&by_hand));
     assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
     assert_eq!(tls_denials(&t, &by_hand).await, 1);
-    let encryption = sent!(t.s3.get_bucket_encryption().bucket(&by_hand));
-    let default = encryption
-        .server_side_encryption_configuration()
-        .unwrap()
-        .rules()[0]
-        .apply_server_side_encryption_by_default()
-        .unwrap()
-        .clone();
+    let default = default_encryption(&t, &by_hand).await;
     assert_eq!(default.kms_master_key_id(), Some(their_key.as_str()));
     let tags = bucket_tags(&t, &by_hand).await;
     assert_state_tags(&tags, "the adopted bucket's tags");
@@ -482,14 +490,7 @@ async fn the_bootstrap_policy_makes_a_bucket_and_each_sampled_action_is_needed()
     let key = key.key_metadata().unwrap();
     let rotation = sent!(t.kms.get_key_rotation_status().key_id(key.key_id()));
     assert!(rotation.key_rotation_enabled(), "the key does not rotate");
-    let encryption = sent!(t.s3.get_bucket_encryption().bucket(&bucket));
-    let default = encryption
-        .server_side_encryption_configuration()
-        .unwrap()
-        .rules()[0]
-        .apply_server_side_encryption_by_default()
-        .unwrap()
-        .clone();
+    let default = default_encryption(&t, &bucket).await;
     assert_eq!(default.kms_master_key_id(), key.arn());
     assert_state_tags(&bucket_tags(&t, &bucket).await, "the bucket's tags");
 
@@ -529,13 +530,11 @@ async fn the_bootstrap_policy_makes_a_bucket_and_each_sampled_action_is_needed()
                 !sent!(t.kms.get_key_rotation_status().key_id(id)).key_rotation_enabled()
             }
             "s3:PutBucketPolicy" => tls_denials(&t, &fresh).await == 0,
-            _ => {
-                t.s3.get_public_access_block()
-                    .bucket(&fresh)
-                    .send()
-                    .await
-                    .is_err()
-            }
+            _ => match t.s3.get_public_access_block().bucket(&fresh).send().await {
+                Ok(_) => false,
+                Err(e) if e.code() == Some("NoSuchPublicAccessBlockConfiguration") => true,
+                Err(e) => panic!("GetPublicAccessBlock {fresh}: {e:?}"),
+            },
         };
         assert!(lacks, "without {action}, {fresh} has what it would set");
     }

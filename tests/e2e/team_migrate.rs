@@ -52,14 +52,8 @@ async fn state_moves_to_s3_and_back_whole() {
         head.metadata().and_then(|m| m.get("medtech-command")),
         Some(&"state migrate".to_owned())
     );
-    let lock = format!("moved/{}.lock", t.env);
     assert!(
-        t.s3.head_object()
-            .bucket(&bucket)
-            .key(&lock)
-            .send()
-            .await
-            .is_err(),
+        !t.s3_lock_exists(&bucket, "moved").await,
         "the S3 lock outlived the migrate"
     );
 
@@ -176,14 +170,8 @@ async fn a_target_holding_state_is_refused_and_nothing_changes() {
         );
         assert_eq!(object(&t, &bucket, &key).await.unwrap(), there.into_bytes());
     }
-    let lock = format!("{}.lock", t.env);
     assert!(
-        t.s3.head_object()
-            .bucket(&bucket)
-            .key(&lock)
-            .send()
-            .await
-            .is_err(),
+        !t.s3_lock_exists(&bucket, "").await,
         "the S3 lock outlived the migrate"
     );
 
