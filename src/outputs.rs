@@ -161,6 +161,24 @@ pub(crate) fn read(path: &Path) -> Result<Map<String, Value>, Error> {
     })
 }
 
+/// Deletes the outputs file at `path` when it is `environment`'s, once that environment is
+/// destroyed: its ids name resources that are gone, and a pipeline step that reads it after
+/// the destroy would act on them. Another environment's file, or one that is not an outputs
+/// file, is left alone. Whether it deleted the file.
+pub(crate) fn remove_destroyed(path: &Path, environment: &str) -> Result<bool, Error> {
+    let ours = read(path).is_ok_and(|outputs| {
+        outputs.get("environment").and_then(Value::as_str) == Some(environment)
+    });
+    if !ours {
+        return Ok(false);
+    }
+    std::fs::remove_file(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(true)
+}
+
 /// Only the output `name`, as a one-key map, so that every rendering below applies to it; an
 /// unknown name is an input error that lists the names there are.
 pub(crate) fn select(

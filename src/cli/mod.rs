@@ -108,8 +108,8 @@ pub struct GlobalArgs {
     )]
     pub state_backend: Option<String>,
 
-    /// How long `up`, `destroy` and `state refresh` wait for an environment another run has
-    /// locked (e.g. 5m); by default they stop at once, naming the holder.
+    /// How long `up`, `destroy`, `rotate` and `state refresh` wait for an environment another
+    /// run has locked (e.g. 5m); by default they stop at once, naming the holder.
     #[arg(
         long,
         global = true,
@@ -119,7 +119,7 @@ pub struct GlobalArgs {
     )]
     pub lock_timeout: Option<std::time::Duration>,
 
-    /// Where `up` writes the flat outputs file.
+    /// Where `up` writes the flat outputs file (`destroy` removes it).
     #[arg(
         long,
         global = true,

@@ -2,12 +2,14 @@
 //! reverse dependency order, wait until it is gone, then clear the state.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 
 use crate::cli::{DestroyArgs, GlobalArgs};
 use crate::context::Ctx;
 use crate::engine::{Action, Outcome, StepReport};
 use crate::error::{Error, exit};
 use crate::logical::Logical;
+use crate::outputs;
 use crate::resources::backup::vault;
 use crate::run_summary::{self, Run, Summary};
 use crate::state::{Record, State};
@@ -43,6 +45,7 @@ async fn delete(session: &Session, global: &GlobalArgs, args: &DestroyArgs) -> R
     let count = found.iter().flatten().count();
     if count == 0 {
         session.clear().await?;
+        remove_outputs(&session.settings.outputs_file, &env, global.quiet)?;
         // Every step of the discovery is `absent`: the run's document and counts say so.
         let summary = Summary::of(Run::Destroy, &found_reports);
         if session.json {
@@ -97,6 +100,7 @@ async fn delete(session: &Session, global: &GlobalArgs, args: &DestroyArgs) -> R
         }
         None => session.clear().await?,
     }
+    remove_outputs(&session.settings.outputs_file, &env, global.quiet)?;
     let mut kept = Vec::new();
     if !retirement.skip_final_snapshot && deleted(&reports, Logical::RdsInstance) {
         kept.push(format!(
@@ -135,6 +139,17 @@ async fn delete(session: &Session, global: &GlobalArgs, args: &DestroyArgs) -> R
         eprintln!("\nenvironment {env} is destroyed{but}");
     }
     Ok(exit::OK)
+}
+
+/// Deletes the environment's outputs file, and says so.
+fn remove_outputs(path: &Path, env: &str, quiet: bool) -> Result<(), Error> {
+    if outputs::remove_destroyed(path, env)? && !quiet {
+        eprintln!(
+            "removed {}: the ids it held are gone with the stack",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Whether the run deleted `resource` (it was there, and its step went through).

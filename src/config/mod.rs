@@ -562,6 +562,41 @@ mod tests {
     }
 
     #[test]
+    fn user_tags_keep_within_what_aws_takes() {
+        let many: BTreeMap<String, String> = (0..=MAX_USER_TAGS)
+            .map(|i| (format!("k{i}"), "v".to_owned()))
+            .collect();
+        let long_key = "k".repeat(129);
+        let cases = [
+            (many, "f:tags".to_owned()),
+            (
+                BTreeMap::from([(long_key.clone(), "v".to_owned())]),
+                format!("f:tags.{long_key}"),
+            ),
+            (
+                BTreeMap::from([("team".to_owned(), "v".repeat(257))]),
+                "f:tags.team".to_owned(),
+            ),
+            (
+                BTreeMap::from([("aws:team".to_owned(), "v".to_owned())]),
+                "f:tags.aws:team".to_owned(),
+            ),
+            (
+                BTreeMap::from([(RESERVED_TAG_KEYS[0].to_owned(), "v".to_owned())]),
+                format!("f:tags.{}", RESERVED_TAG_KEYS[0]),
+            ),
+        ];
+        for (tags, field) in cases {
+            let err = validate_user_tags("f", &tags).expect_err(&field);
+            assert_eq!(err.field, field, "{err}");
+        }
+        let most: BTreeMap<String, String> = (0..MAX_USER_TAGS)
+            .map(|i| (format!("k{i}"), "v".repeat(256)))
+            .collect();
+        validate_user_tags("f", &most).expect("the most AWS takes");
+    }
+
+    #[test]
     fn file_errors_name_the_key() {
         let cases = [
             ("[network]\nvpc = \"10.0.0.0/16\"\n", "line 2"),

@@ -76,6 +76,13 @@ pub(crate) async fn run(
     .await
 }
 
+/// A secret younger than `--if-older-than`, left as it is: the version `AWSCURRENT` holds, and
+/// its age.
+struct Fresh {
+    version_id: Option<String>,
+    age: Duration,
+}
+
 struct Rotator<'a> {
     ctx: &'a Ctx,
     journal: &'a dyn Journal,
@@ -101,7 +108,7 @@ impl Rotator<'_> {
             Some(r) => r,
             None => match self.begin(request.older_than).await? {
                 Ok(r) => r,
-                Err(age) => {
+                Err(fresh) => {
                     return Ok(match finished_set {
                         Some(version_id) => self.outcome(
                             "finished",
@@ -110,8 +117,11 @@ impl Rotator<'_> {
                         ),
                         None => self.outcome(
                             "fresh",
-                            None,
-                            format!("nothing to rotate: the current value is {} old", days(age)),
+                            fresh.version_id,
+                            format!(
+                                "nothing to rotate: the current value is {} old",
+                                days(fresh.age)
+                            ),
                         ),
                     });
                 }
@@ -120,13 +130,10 @@ impl Rotator<'_> {
         self.carry_on(rotation, request.grace, resumed).await
     }
 
-    /// A new rotation, or the `Err` age of a secret younger than `older_than`. An
+    /// A new rotation, or `Err` for a secret younger than `older_than`. An
     /// `AWSPENDING` version nothing in state accounts for (a rotation whose state was lost)
     /// is taken up and finished rather than left, or joined by a second one.
-    async fn begin(
-        &self,
-        older_than: Option<Duration>,
-    ) -> Result<Result<Rotation, Duration>, Error> {
+    async fn begin(&self, older_than: Option<Duration>) -> Result<Result<Rotation, Fresh>, Error> {
         let versions = Versions::list(self.ctx, &self.arn).await?;
         if let Some(pending) = versions.holding(PENDING) {
             tracing::info!(version_id = %pending.id, "finishing an unrecorded AWSPENDING version");
@@ -140,7 +147,8 @@ impl Rotator<'_> {
         if let Some(limit) = older_than {
             let age = age_of_current(&versions, self.secret)?;
             if age < limit {
-                return Ok(Err(age));
+                let version_id = versions.holding(CURRENT).map(|v| v.id.clone());
+                return Ok(Err(Fresh { version_id, age }));
             }
         }
         let id = secret_value::random_uuid().map_err(|e| {

@@ -24,6 +24,10 @@ async fn destroy_leaves_nothing_in_any_service() {
     t.run_ok(&everything);
     t.assert_nothing_left(&env).await;
     assert!(!t.state_file().exists(), "state file still there");
+    assert!(
+        !t.path("cfn-outputs/flat-outputs.json").exists(),
+        "the outputs file names what is gone"
+    );
     let rds_logs = sent!(
         t.logs
             .describe_log_groups()

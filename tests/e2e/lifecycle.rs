@@ -23,7 +23,7 @@ use crate::lookup::{secret_texts, write_user_config};
 use crate::outputs_contract::check_outputs;
 use crate::rds::check_rds;
 use crate::redis::check_redis;
-use crate::runs::{assert_no_changes, assert_verify_passes, destroy_everything};
+use crate::runs::{DESTROY_NOW, assert_no_changes, assert_verify_passes, destroy_everything};
 use crate::sweep::Swept;
 
 type Area<'a> = (&'static str, Pin<Box<dyn Future<Output = ()> + 'a>>);
@@ -142,6 +142,11 @@ async fn second_up_creates_nothing_and_rotates_nothing() {
         .collect();
     assert!(changed.is_empty(), "second up changed: {changed:#?}");
     before.assert_still(&t, &env, "second up").await;
+
+    // Quiet (here from its variable): only errors on stderr, and a run without any is silent.
+    let quiet = t.medtech_with(&["up", "--env", &env], &[("MEDTECH_QUIET", "1")]);
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert_eq!(stderr(&quiet), "", "up -q printed on stderr");
 }
 
 #[tokio::test]
@@ -227,7 +232,19 @@ async fn two_environments_in_one_account_do_not_touch_each_other() {
     assert!(shared.is_empty(), "shared between environments: {shared:?}");
     alpha.assert_still(&t, "alpha", "up bravo").await;
 
+    // The default outputs file is alpha's: destroying bravo leaves it, and bravo's own file
+    // goes with bravo.
     destroy_everything(&t, "bravo").await;
     alpha.assert_still(&t, "alpha", "destroy bravo").await;
     assert_verify_passes(&t, "alpha");
+    assert_eq!(t.outputs()["environment"], "alpha");
+    assert!(t.path("bravo.json").exists());
+    let mut args = DESTROY_NOW.to_vec();
+    args.extend(["--env", "bravo", "--outputs-file", "bravo.json"]);
+    let again = t.medtech(&args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        !t.path("bravo.json").exists(),
+        "bravo's outputs outlived it"
+    );
 }

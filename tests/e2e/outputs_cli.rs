@@ -67,8 +67,12 @@ async fn outputs_name_prints_one_value_as_json_raw_env_or_shell() {
     assert_eq!(listed, private);
     assert_eq!(run(&["rds_port"]), "5432\n");
 
-    // --raw: the bare string; a list one item a line.
+    // --raw: the bare string; a list one item a line; whatever --format says.
     assert_eq!(run(&["vpc_id", "--raw"]), format!("{vpc}\n"));
+    assert_eq!(
+        run(&["vpc_id", "--raw", "--format", "shell"]),
+        format!("{vpc}\n")
+    );
     assert_eq!(
         run(&["private_subnet_ids", "--raw"]),
         format!("{}\n", private.join("\n"))
@@ -87,6 +91,11 @@ async fn outputs_name_prints_one_value_as_json_raw_env_or_shell() {
     // From the outputs file as well as from state.
     let out = t.medtech(&["outputs", "vpc_id", "--raw"]);
     assert_eq!(stdout(&out), format!("{vpc}\n"), "{}", stderr(&out));
+
+    // --raw without a name: invalid input, nothing printed.
+    let out = t.medtech(&["outputs", "--raw", "--env", &env]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
 
     // An unknown name: invalid input, one line naming it and every valid name.
     let out = t.medtech(&["outputs", "vpc", "--env", &env]);

@@ -190,7 +190,25 @@ async fn exit_codes_json_shapes_and_the_job_summary_are_as_documented() {
     lock.try_lock().expect("take the lock as another run would");
     assert_code(&t, &["destroy", "--yes"], 3);
     assert_code(&t, &["state", "refresh"], 3);
-    drop(lock);
+    assert_code(&t, &["rotate"], 3);
+    // What only reads takes no lock: it runs beside the holder.
+    for args in [&["plan"][..], &["verify"], &["outputs"], &["state", "show"]] {
+        assert_code(&t, args, 0);
+    }
+    // A wait that runs out gives up as a locked state does, from the flag or its variable.
+    assert_code(&t, &["state", "refresh", "--lock-timeout", "1s"], 3);
+    let waited = t.medtech_with(
+        &["state", "refresh", "--env", &env],
+        &[("MEDTECH_LOCK_TIMEOUT", "1s")],
+    );
+    assert_eq!(waited.status.code(), Some(3), "{}", stderr(&waited));
+    // A wait the holder ends in time goes on.
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        drop(lock);
+    });
+    assert_code(&t, &["state", "refresh", "--lock-timeout", "30s"], 0);
+    holder.join().unwrap();
     // State unusable: 3.
     std::fs::write(t.state_file(), "{ not a state").unwrap();
     for args in [

@@ -303,13 +303,36 @@ async fn a_topic_policy_that_shuts_rds_out_fails_up_with_what_rds_needs() {
         .map(|e| format!("{}.status", e.logical))
         .collect();
     assert_eq!(failed_checks(&t, 1), expected, "verify");
-    let up = t.medtech(&["up", "--env", &env]);
-    assert!(!up.status.success(), "up succeeded: {}", stderr(&up));
-    let text = stderr(&up);
-    assert!(
-        text.contains("no-permission") && text.contains("let this account's RDS publish"),
-        "{text}"
-    );
+    // The failure as a CI gate sees it: exit 1, one JSON document naming each failed step
+    // and why, the rest of the stack carried on, and no outputs file for a stack that is not
+    // all in place.
+    let outputs = t.path("cfn-outputs/flat-outputs.json");
+    std::fs::remove_file(&outputs).unwrap();
+    let up = t.medtech(&["up", "--env", &env, "--output", "json"]);
+    assert_eq!(up.status.code(), Some(1), "{}", stderr(&up));
+    let run: Value = serde_json::from_slice(&up.stdout).expect("one JSON document on stdout");
+    assert_eq!(run["ok"], false, "{run}");
+    let steps = run["steps"].as_array().expect("steps");
+    let failed: BTreeSet<&str> = steps
+        .iter()
+        .filter(|s| s["status"] != "ok")
+        .map(|s| s["resource"].as_str().unwrap())
+        .collect();
+    let subscriptions: BTreeSet<&str> = SUBSCRIPTIONS.iter().map(|e| e.logical).collect();
+    assert_eq!(failed, subscriptions, "{run}");
+    for step in steps
+        .iter()
+        .filter(|s| failed.contains(s["resource"].as_str().unwrap()))
+    {
+        let error = step["error"].as_str().unwrap_or_default();
+        assert!(
+            step["status"] == "failed"
+                && error.contains("no-permission")
+                && error.contains("let this account's RDS publish"),
+            "{step}"
+        );
+    }
+    assert!(!outputs.exists(), "a failed up wrote the outputs file");
 
     sent!(set_policy(default_policy));
     t.run_ok(&["up"]);

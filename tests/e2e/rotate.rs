@@ -154,6 +154,30 @@ fn try_run(t: &TestContext, args: &[&str]) -> std::process::Output {
     t.medtech_with(&all, &[("MEDTECH_TIME_SCALE", &scale)])
 }
 
+/// `rotate --output json`'s document (docs/json.md): each secret's action and the version
+/// AWSCURRENT holds afterwards, in the order printed.
+fn rotation_actions(out: &std::process::Output, env: &str) -> Vec<(String, String, String)> {
+    let doc: Value = serde_json::from_str(&stdout(out)).expect("one JSON document");
+    assert_eq!(
+        (&doc["format_version"], &doc["command"], &doc["environment"]),
+        (&json!(1), &json!("rotate"), &json!(env)),
+        "{doc}"
+    );
+    doc["secrets"]
+        .as_array()
+        .expect("secrets")
+        .iter()
+        .map(|s| {
+            let field = |k: &str| {
+                s[k].as_str()
+                    .unwrap_or_else(|| panic!("{k}: {s}"))
+                    .to_owned()
+            };
+            (field("secret"), field("action"), field("version_id"))
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn rotate_moves_awscurrent_to_values_the_services_accept() {
     let t = stack("rot-basic").await;
@@ -163,7 +187,7 @@ async fn rotate_moves_awscurrent_to_values_the_services_accept() {
     assert_eq!(t.accepts(RDS, &old_password), (true, 1));
     assert_eq!(t.accepts(REDIS, &old_token), (true, 1));
 
-    run(&t, &["rotate"]);
+    let rotated = run(&t, &["rotate", "--output", "json"]);
 
     let password = t.credential_at(RDS, "AWSCURRENT").await;
     let token = t.credential_at(REDIS, "AWSCURRENT").await;
@@ -190,6 +214,26 @@ async fn rotate_moves_awscurrent_to_values_the_services_accept() {
     for secret in [RDS, REDIS] {
         assert_eq!(t.holding(secret, "AWSPENDING").await, None, "{secret}");
     }
+    // The document says what each secret went through and the version AWSCURRENT holds now.
+    let current = [
+        t.holding(RDS, "AWSCURRENT").await.unwrap(),
+        t.holding(REDIS, "AWSCURRENT").await.unwrap(),
+    ];
+    assert_eq!(
+        rotation_actions(&rotated, &t.env),
+        [
+            (
+                "rds-secret".to_owned(),
+                "rotated".to_owned(),
+                current[0].clone()
+            ),
+            (
+                "redis-secret".to_owned(),
+                "set-pending".to_owned(),
+                current[1].clone()
+            ),
+        ]
+    );
     // The pending SET is in state (without a value), in plan and in verify.
     assert_eq!(t.rotation_in_state(RDS), Value::Null);
     let pending = t.rotation_in_state(REDIS);
@@ -201,6 +245,19 @@ async fn rotate_moves_awscurrent_to_values_the_services_accept() {
         "{}",
         stdout(&plan)
     );
+    let plan = run(&t, &["plan", "--output", "json"]);
+    let plan: Value = serde_json::from_str(&stdout(&plan)).unwrap();
+    let rotations = plan["rotations"].as_object().expect("rotations");
+    assert_eq!(
+        rotations.keys().collect::<Vec<_>>(),
+        ["redis-secret"],
+        "{plan}"
+    );
+    assert_eq!(rotations["redis-secret"]["step"], "promoted", "{plan}");
+    assert_eq!(
+        rotations["redis-secret"]["set_pending_since"], pending["set_pending_since"],
+        "{plan}"
+    );
     let verify = run(&t, &["verify", "--output", "json"]);
     let report: Value = serde_json::from_str(&stdout(&verify)).unwrap();
     for id in [
@@ -210,6 +267,14 @@ async fn rotate_moves_awscurrent_to_values_the_services_accept() {
     ] {
         assert_eq!(check(&report, id)["passed"], true, "{id}");
     }
+    // With no grace at all, the old token still accepted is a failure.
+    std::fs::write(t.path("medtech.toml"), "[secrets]\nredis_grace_hours = 0\n").unwrap();
+    let strict = try_run(&t, &["verify", "--output", "json"]);
+    assert_eq!(strict.status.code(), Some(1), "{}", stderr(&strict));
+    let report: Value = serde_json::from_str(&stdout(&strict)).unwrap();
+    let failed: Vec<&str> = failed(&report).map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(failed, ["redis-secret.old_token_retired"], "{report}");
+    std::fs::remove_file(t.path("medtech.toml")).unwrap();
 
     // `up` never rotates: the values, their versions and the pending SET stay as they are.
     let versions = [
@@ -230,7 +295,23 @@ async fn rotate_moves_awscurrent_to_values_the_services_accept() {
     // The next run retires the old token and, the secret being fresh, rotates nothing more.
     let out = run(
         &t,
-        &["rotate", "--secret", "redis", "--if-older-than", "30d"],
+        &[
+            "rotate",
+            "--secret",
+            "redis",
+            "--if-older-than",
+            "30d",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(
+        rotation_actions(&out, &t.env),
+        [(
+            "redis-secret".to_owned(),
+            "finished".to_owned(),
+            current[1].clone()
+        )]
     );
     assert_eq!(t.accepts(REDIS, &token), (true, 1), "{}", stderr(&out));
     assert!(!t.accepts(REDIS, &old_token).0);
@@ -262,6 +343,25 @@ async fn if_older_than_skips_fresh_secrets_and_rotates_old_ones() {
     );
     assert_eq!(t.holding(RDS, "AWSCURRENT").await.unwrap(), rds_before);
     assert_eq!(t.holding(REDIS, "AWSCURRENT").await.unwrap(), redis_before);
+    let fresh = run(
+        &t,
+        &["rotate", "--if-older-than", "30d", "--output", "json"],
+    );
+    assert_eq!(
+        rotation_actions(&fresh, &t.env),
+        [
+            (
+                "rds-secret".to_owned(),
+                "fresh".to_owned(),
+                rds_before.clone()
+            ),
+            (
+                "redis-secret".to_owned(),
+                "fresh".to_owned(),
+                redis_before.clone()
+            ),
+        ]
+    );
 
     t.backdate(RDS, 40);
     run(&t, &["rotate", "--if-older-than", "30d"]);
@@ -461,6 +561,46 @@ async fn killed_at_every_step(secret: &'static str, env: &str) {
         assert_eq!(t.state()["rotations"], Value::Null, "killed at {at}");
     }
     assert_eq!(killed_at, steps, "kills landed late");
+}
+
+/// A rotation the state lost track of (its file deleted or rebuilt, or another machine's run
+/// killed) is found by its `AWSPENDING` version: `verify` fails it as unfinished, and the next
+/// run finishes that version instead of beginning another.
+#[tokio::test]
+async fn a_pending_version_no_state_knows_is_found_and_finished() {
+    let t = stack_with(
+        "rot-lost",
+        json!({ "time_scale": SCALE, "service_latency": { "secretsmanager": 0.05 } }),
+    )
+    .await;
+    let old = t.credential_at(RDS, "AWSCURRENT").await;
+    kill_at(&t, RDS, "staged", &Value::Null);
+    let pending = t
+        .holding(RDS, "AWSPENDING")
+        .await
+        .expect("a staged version");
+    let mut state = t.state();
+    state.as_object_mut().unwrap().remove("rotations");
+    std::fs::write(t.state_file(), state.to_string()).unwrap();
+
+    let out = try_run(&t, &["verify", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let failed: Vec<&str> = failed(&report).map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(failed, ["rds-secret.rotation_unfinished"], "{report}");
+
+    let out = run(&t, &["rotate", "--secret", "rds", "--if-older-than", "30d"]);
+    assert_eq!(
+        t.holding(RDS, "AWSCURRENT").await,
+        Some(pending),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(t.holding(RDS, "AWSPENDING").await, None);
+    let password = t.credential_at(RDS, "AWSCURRENT").await;
+    assert_eq!(t.accepts(RDS, &password), (true, 1));
+    assert!(!t.accepts(RDS, &old).0, "the old password still works");
+    run(&t, &["verify"]);
 }
 
 #[tokio::test]

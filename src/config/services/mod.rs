@@ -217,6 +217,40 @@ mod tests {
             "[destroy]\nsecret_recovery_window_days = 3\n",
             "destroy.secret_recovery_window_days",
         );
+        for days in [0, 8, 30, 32, 714, 732] {
+            rejects(
+                &format!("[rds]\nperformance_insights_retention_days = {days}\n"),
+                "rds.performance_insights_retention_days",
+            );
+        }
+        rejects(
+            "[redis]\nsnapshot_window = \"05:00-06:00\"\nmaintenance_window = \"sun:05:30-sun:06:30\"\n",
+            "redis.maintenance_window",
+        );
+        for minutes in [0, 241] {
+            rejects(
+                &format!("[timeouts]\nrds_minutes = {minutes}\n"),
+                "timeouts.rds_minutes",
+            );
+        }
+        for days in [6, 31] {
+            rejects(
+                &format!("[destroy]\nkms_deletion_window_days = {days}\n"),
+                "destroy.kms_deletion_window_days",
+            );
+        }
+        for days in [0, 366] {
+            rejects(
+                &format!("[secrets]\nrotation_days = {days}\n"),
+                "secrets.rotation_days",
+            );
+        }
+        for hours in [-1, 721] {
+            rejects(
+                &format!("[secrets]\nredis_grace_hours = {hours}\n"),
+                "secrets.redis_grace_hours",
+            );
+        }
     }
 
     #[test]
