@@ -112,7 +112,7 @@ fn expect_grants(pairs: &[(&[&str], &[&str])]) -> BTreeMap<String, BTreeSet<Stri
 }
 
 /// The principals of one kind (`Service`, `AWS`) the role's trust policy lets assume it.
-fn trusted(role: &aws_sdk_iam::types::Role, kind: &str) -> Vec<String> {
+pub(crate) fn trusted(role: &aws_sdk_iam::types::Role, kind: &str) -> Vec<String> {
     let doc = policy_json(role.assume_role_policy_document().expect("trust policy"));
     let mut principals = Vec::new();
     for s in as_list(doc.get("Statement")) {

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::common::sent;
 use crate::common::{TestContext, stderr, stdout};
-use crate::lookup::secret_names;
+use crate::iam::trusted;
+use crate::lookup::{role, secret_names};
 use crate::policy_doc::policy_json;
 use crate::runs::{checks_of, failed_checks, planned_changes, verify_report};
 
@@ -242,10 +243,26 @@ async fn admin_principals_are_named_and_a_role_session_by_its_roles_full_arn() {
     );
 
     // The session's role not configured: it is named by the ARN IAM gives, path included;
-    // the pipeline, no longer configured, drops out.
-    config(&[&breakglass]);
+    // the pipeline, no longer configured, drops out. And who may assume the secrets-reader
+    // role is `[iam] secrets_reader_principals` once set, instead of the whole account.
+    let account_root = format!("arn:aws:iam::{}:root", t.account_id().await);
+    let reader_trust = || async {
+        let role = role(&t, &format!("medtech-secrets-reader-{}", t.env)).await;
+        trusted(&role, "AWS")
+    };
+    assert_eq!(reader_trust().await, [account_root]);
+    std::fs::write(
+        t.path("medtech.toml"),
+        format!(
+            "[secrets]\nadmin_principals = {}\n[iam]\nsecrets_reader_principals = {}\n",
+            json!([&breakglass]),
+            json!([&ci.arn])
+        ),
+    )
+    .unwrap();
     engineer.run_ok(&t, &["up"]);
     assert_policies(&t, &deny_all_but(&[&reader, &breakglass, &engineer.arn])).await;
+    assert_eq!(reader_trust().await, std::slice::from_ref(&ci.arn));
     engineer.run_ok(&t, &["verify"]);
 }
 
