@@ -369,21 +369,26 @@ fn forward(
 
 /// Runs `medtech <args> --env <env>` through `proxy`, interrupts it (SIGINT) while the held
 /// request is under way, and lets that request go once medtech has taken the interrupt.
-/// Returns the exit code and stderr.
+/// Returns the exit code, stderr and stdout.
 fn interrupt_while_held(
     t: &TestContext,
     proxy: &HoldingProxy,
     args: &[&str],
-) -> (Option<i32>, String) {
+) -> (Option<i32>, String, String) {
     let mut all = args.to_vec();
     all.extend(["--env", &t.env]);
     let mut child: Child = t
         .command(t.dir.path(), &all, &[("AWS_ENDPOINT_URL", &proxy.endpoint)])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let lines = stderr_lines(&mut child);
+    let mut out = child.stdout.take().unwrap();
+    let printed = std::thread::spawn(move || {
+        let mut text = String::new();
+        out.read_to_string(&mut text).map(|_| text)
+    });
     proxy.wait_until_held();
     // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -401,7 +406,7 @@ fn interrupt_while_held(
     proxy.release();
     text.extend(lines.iter().map(|l| l + "\n"));
     let status = child.wait().unwrap();
-    (status.code(), text)
+    (status.code(), text, printed.join().unwrap().unwrap())
 }
 
 fn stderr_lines(child: &mut Child) -> Receiver<String> {
@@ -427,7 +432,7 @@ async fn ctrl_c_during_destroy_and_refresh_exits_130_and_the_next_run_finishes()
     let recorded = t.state();
 
     let proxy = HoldingProxy::start(&t.emulator.endpoint, "Action=DescribeDBInstances");
-    let (status, err) = interrupt_while_held(&t, &proxy, &["state", "refresh"]);
+    let (status, err, _) = interrupt_while_held(&t, &proxy, &["state", "refresh"]);
     assert_eq!(status, Some(130), "{err}");
     assert!(
         err.contains("run the same command again to resume"),
@@ -437,13 +442,32 @@ async fn ctrl_c_during_destroy_and_refresh_exits_130_and_the_next_run_finishes()
     assert_eq!(t.state()["resources"], recorded["resources"]);
 
     let proxy = HoldingProxy::start(&t.emulator.endpoint, "Action=DeleteDBInstance&");
-    let (status, err) =
-        interrupt_while_held(&t, &proxy, &["destroy", "--yes", "--skip-final-snapshot"]);
+    let (status, err, printed) = interrupt_while_held(
+        &t,
+        &proxy,
+        &[
+            "destroy",
+            "--yes",
+            "--skip-final-snapshot",
+            "--output",
+            "json",
+        ],
+    );
     assert_eq!(status, Some(130), "{err}");
     assert!(
         err.contains("run the same command again to resume"),
         "{err}"
     );
+    // One document, as docs/json.md has it: not ok, the steps the interrupt kept from
+    // starting are `not_started`, and a step it cut short says so.
+    let run: Value = serde_json::from_str(&printed).expect("one JSON document on stdout");
+    assert_eq!(run["ok"], false, "{run}");
+    let steps = run["steps"].as_array().expect("steps");
+    assert!(steps.iter().any(|s| s["status"] == "not_started"), "{run}");
+    for failed in steps.iter().filter(|s| s["status"] == "failed") {
+        let error = failed["error"].as_str().unwrap_or_default();
+        assert!(error.starts_with("interrupted"), "{failed}");
+    }
     // It stopped: what comes after RDS in the teardown is still there, and still recorded.
     let sweep = t.sweep(&env).await;
     assert_eq!(sweep["vpc"].len(), 1, "{sweep:?}");
