@@ -345,9 +345,17 @@ async fn destroy_deletes_the_state_object_and_keeps_its_versions() {
     let backend = format!("s3://{bucket}/teams");
     let env = [("MEDTECH_STATE_BACKEND", backend.as_str())];
     let key = format!("teams/{}.json", t.env);
-    let out = t.medtech_with(&["up", "--env", &t.env], &env);
+    // The backend wins over a --state-dir given beside it: nothing is written there.
+    let out = t.medtech_with(&["up", "--env", &t.env, "--state-dir", "local"], &env);
     assert!(out.status.success(), "{}", stderr(&out));
     let (_, mut versions) = state_object(&t, &bucket, &key).await;
+    for local in [t.path("local"), t.state_file()] {
+        assert!(
+            !local.exists(),
+            "{} written beside the S3 state",
+            local.display()
+        );
+    }
 
     for round in 0..2 {
         let mut args = crate::runs::DESTROY_NOW.to_vec();
