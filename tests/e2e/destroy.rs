@@ -2,12 +2,60 @@
 //! secrets gone when forced, a final RDS snapshot unless told not to take one, and the backup
 //! vault kept with its recovery points unless told to delete them.
 
+use std::path::Path;
+use std::process::Command;
+
 use crate::backup::back_up_now;
-use crate::common::TestContext;
 use crate::common::sent;
+use crate::common::{TestContext, stderr};
 use crate::lifecycle::assert_full_sweep;
 use crate::lookup::{secret_names, stack_key};
 use crate::runs::DESTROY_NOW;
+
+/// Runs `medtech destroy` with stdin and stderr on a pseudo-terminal, as a person at a shell
+/// does, answers its prompt with `answer`, and returns its exit code and what the terminal
+/// showed. Python's `pty` drives it: the emulator's venv is there already, and a crate for it
+/// would be one more to compile.
+fn destroy_on_a_terminal(t: &TestContext, answer: &str) -> (Option<i32>, String) {
+    const DRIVE: &str = r#"
+import os, subprocess, sys
+master, slave = os.openpty()
+child = subprocess.Popen(sys.argv[2:], stdin=slave, stderr=slave, stdout=subprocess.DEVNULL)
+os.close(slave)
+def read():
+    try:
+        return os.read(master, 4096)
+    except OSError:
+        return b""
+shown = b""
+while b"to confirm: " not in shown:
+    chunk = read()
+    if not chunk:
+        break
+    shown += chunk
+os.write(master, sys.argv[1].encode() + b"\n")
+while chunk := read():
+    shown += chunk
+sys.stderr.write(shown.decode(errors="replace"))
+sys.exit(child.wait())
+"#;
+    let medtech = t.command(t.dir.path(), &["destroy", "--env", &t.env], &[]);
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let mut drive = Command::new(python);
+    drive
+        .args(["-c", DRIVE, answer])
+        .arg(medtech.get_program())
+        .args(medtech.get_args())
+        .current_dir(t.dir.path())
+        .env_clear();
+    for (key, value) in medtech.get_envs() {
+        if let Some(value) = value {
+            drive.env(key, value);
+        }
+    }
+    let out = drive.output().unwrap();
+    (out.status.code(), stderr(&out))
+}
 
 #[tokio::test]
 async fn destroy_leaves_nothing_in_any_service() {
@@ -75,8 +123,15 @@ async fn destroy_takes_a_final_snapshot_unless_told_not_to() {
     let key_arn = stack_key(&t, &env).await.arn().unwrap().to_owned();
     back_up_now(&t, &env).await;
 
+    // At a terminal, destroy asks for the environment's name: another answer deletes
+    // nothing, the name goes ahead.
+    let (code, shown) = destroy_on_a_terminal(&t, "prod");
+    assert_eq!(code, Some(2), "{shown}");
+    assert!(shown.contains("nothing was deleted"), "{shown}");
+    assert_full_sweep(&env, &t.sweep_all(&env).await);
     let started = chrono::Utc::now();
-    t.run_ok(&["destroy", "--yes"]);
+    let (code, shown) = destroy_on_a_terminal(&t, &env);
+    assert_eq!(code, Some(0), "{shown}");
     let finished = chrono::Utc::now();
 
     let out = sent!(t.rds.describe_db_snapshots());
