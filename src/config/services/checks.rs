@@ -86,6 +86,14 @@ pub(super) fn identifier(field: String, value: &str, max: usize) -> Result<(), C
     }
 }
 
+/// `16` for both `16` and `16.8`; 0 when it is not a number.
+pub(super) fn major_version(v: &str) -> u32 {
+    v.split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
 pub(super) fn is_version(v: &str) -> bool {
     !v.is_empty()
         && v.split('.')

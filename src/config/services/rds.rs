@@ -4,7 +4,8 @@
 use serde::Deserialize;
 
 use super::checks::{
-    daily_window, identifier, is_version, no_overlap, one_of, prefixed, range, weekly_window,
+    daily_window, identifier, is_version, major_version, no_overlap, one_of, prefixed, range,
+    weekly_window,
 };
 use crate::config::ConfigError;
 
@@ -149,15 +150,6 @@ const RESERVED_MASTER_USERS: [&str; 80] = [
 ];
 
 impl Rds {
-    /// `16` for both `16` and `16.8`; 0 when it is not a number.
-    fn major(&self) -> u32 {
-        self.engine_version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0)
-    }
-
     /// Returns the backup window, (start, length) in minutes, which AWS Backup's schedule must
     /// stay out of.
     pub(super) fn validate(
@@ -173,7 +165,7 @@ impl Rds {
                 ),
             ));
         }
-        if !POSTGRES_MAJORS.contains(&self.major()) {
+        if !POSTGRES_MAJORS.contains(&major_version(&self.engine_version)) {
             return Err(ConfigError::new(
                 field("rds.engine_version"),
                 format!(

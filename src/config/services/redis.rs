@@ -2,7 +2,9 @@
 
 use serde::Deserialize;
 
-use super::checks::{daily_window, is_version, no_overlap, prefixed, range, weekly_window};
+use super::checks::{
+    daily_window, is_version, major_version, no_overlap, prefixed, range, weekly_window,
+};
 use crate::config::ConfigError;
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -32,13 +34,7 @@ impl Default for Redis {
 
 impl Redis {
     pub(super) fn validate(&self, field: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
-        let redis_major: u32 = self
-            .engine_version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0);
-        if redis_major < 6 || !is_version(&self.engine_version) {
+        if major_version(&self.engine_version) < 6 || !is_version(&self.engine_version) {
             return Err(ConfigError::new(
                 field("redis.engine_version"),
                 format!(
