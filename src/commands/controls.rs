@@ -197,9 +197,12 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
-/// A Prowler check or Config rule name as code, `-` where there is none.
-fn code(equivalent: Option<&str>) -> String {
-    equivalent.map_or_else(|| "-".to_owned(), |name| format!("`{name}`"))
+/// A Prowler check or Config rule name as code; none as every report shows it.
+fn code(equivalent: Option<&'static str>) -> String {
+    match equivalent {
+        Some(name) => format!("`{name}`"),
+        None => control::shown(None).to_owned(),
+    }
 }
 
 fn markdown(rows: &[Row]) -> String {
