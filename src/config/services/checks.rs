@@ -101,7 +101,31 @@ pub(super) fn is_version(v: &str) -> bool {
 }
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const WEEK: u32 = 7 * 24 * 60;
+const DAY: u32 = 24 * 60;
+const WEEK: u32 = 7 * DAY;
+
+/// The window from `start` to `end` on a cycle of `period` minutes as (start, length); AWS
+/// takes none shorter than 30 minutes.
+fn span(
+    field: &str,
+    text: &str,
+    (start, end): (u32, u32),
+    period: u32,
+) -> Result<(u32, u32), ConfigError> {
+    let length = (end + period - start) % period;
+    if length < 30 {
+        return Err(ConfigError::new(
+            field,
+            format!("{text} is shorter than the 30 minutes AWS requires"),
+        ));
+    }
+    Ok((start, length))
+}
+
+/// Whether two windows, (start, length) on a cycle of `period` minutes, share a minute.
+fn share_a_minute(a: (u32, u32), b: (u32, u32), period: u32) -> bool {
+    (b.0 + period - a.0) % period < a.1 || (a.0 + period - b.0) % period < b.1
+}
 
 /// `hh:mi` → minutes since midnight.
 fn clock(text: &str) -> Option<u32> {
@@ -123,14 +147,7 @@ pub(super) fn daily_window(field: &str, text: &str) -> Result<(u32, u32), Config
             ),
         ));
     };
-    let length = (end + 24 * 60 - start) % (24 * 60);
-    if length < 30 {
-        return Err(ConfigError::new(
-            field,
-            format!("{text} is shorter than the 30 minutes AWS requires"),
-        ));
-    }
-    Ok((start, length))
+    span(field, text, (start, end), DAY)
 }
 
 /// A weekly window `ddd:hh24:mi-ddd:hh24:mi` of at least 30 minutes, as minutes of the week.
@@ -151,14 +168,7 @@ pub(super) fn weekly_window(field: &str, text: &str) -> Result<(u32, u32), Confi
             ),
         ));
     };
-    let length = (end + WEEK - start) % WEEK;
-    if length < 30 {
-        return Err(ConfigError::new(
-            field,
-            format!("{text} is shorter than the 30 minutes AWS requires"),
-        ));
-    }
-    Ok((start, length))
+    span(field, text, (start, end), WEEK)
 }
 
 /// AWS refuses a maintenance window that overlaps the daily backup/snapshot window.
@@ -167,14 +177,8 @@ pub(super) fn no_overlap(
     daily: (u32, u32),
     weekly: (u32, u32),
 ) -> Result<(), ConfigError> {
-    let (w_start, w_len) = weekly;
     for day in 0..7 {
-        let d_start = day * 24 * 60 + daily.0;
-        let overlaps = |a: u32, a_len: u32, b: u32, b_len: u32| {
-            let ahead = (b + WEEK - a) % WEEK;
-            ahead < a_len || (a + WEEK - b) % WEEK < b_len
-        };
-        if overlaps(d_start, daily.1, w_start, w_len) {
+        if share_a_minute((day * DAY + daily.0, daily.1), weekly, WEEK) {
             return Err(ConfigError::new(
                 field,
                 "overlaps the daily backup/snapshot window; move one of them",
@@ -186,6 +190,5 @@ pub(super) fn no_overlap(
 
 /// Whether two daily windows, (start, length) in minutes of the day, share a minute.
 pub(super) fn overlaps_daily(a: (u32, u32), b: (u32, u32)) -> bool {
-    const DAY: u32 = 24 * 60;
-    (b.0 + DAY - a.0) % DAY < a.1 || (a.0 + DAY - b.0) % DAY < b.1
+    share_a_minute(a, b, DAY)
 }

@@ -217,6 +217,14 @@ mod tests {
             "[destroy]\nsecret_recovery_window_days = 3\n",
             "destroy.secret_recovery_window_days",
         );
+        rejects(
+            "[rds]\nbackup_window = \"23:50-00:10\"\n",
+            "rds.backup_window",
+        );
+        rejects(
+            "[rds]\nmaintenance_window = \"sat:23:50-sun:00:10\"\n",
+            "rds.maintenance_window",
+        );
         for days in [0, 8, 30, 32, 714, 732] {
             rejects(
                 &format!("[rds]\nperformance_insights_retention_days = {days}\n"),
