@@ -128,6 +128,46 @@ def test_selections_need_a_plan_and_a_role_aws_backup_can_assume(aws, uid):
     backup.delete_backup_plan(BackupPlanId=plan)
 
 
+def test_a_role_is_found_while_other_requests_create_roles():
+    """AWS Backup never takes an existing role for a missing one because another request made
+    a role meanwhile: moto's lookup walks its live dict of roles, which a concurrent
+    CreateRole resizes (a crowded account's 1,500 roles make the walk long enough to meet)."""
+    import threading
+
+    from moto.iam.models import iam_backends
+
+    from medtech_emulator.patches_backup import _check_role
+
+    class Backend:
+        account_id = "210987654321"
+
+    iam = iam_backends[Backend.account_id]["global"]
+    for i in range(1500):
+        iam.create_role(f"other-{i}", TRUST_BACKUP, "/", None, "", [], None)
+    wanted = iam.create_role("zz-backup", TRUST_BACKUP, "/", None, "", [], None).arn
+    done = threading.Event()
+
+    def create_roles():
+        made = 0
+        while not done.is_set():
+            iam.create_role(f"new-{made}", TRUST_BACKUP, "/", None, "", [], None)
+            made += 1
+
+    creator = threading.Thread(target=create_roles)
+    creator.start()
+    refused = 0
+    try:
+        for _ in range(1000):
+            try:
+                _check_role(Backend, wanted)
+            except Exception:  # noqa: BLE001 - any refusal counts
+                refused += 1
+    finally:
+        done.set()
+        creator.join()
+    assert refused == 0, f"{refused} of 1000 checks refused a role that exists and trusts Backup"
+
+
 def test_vault_keys_must_be_usable_key_arns(aws, uid):
     kms, backup = aws("kms"), aws("backup")
     key = kms.create_key()["KeyMetadata"]

@@ -121,16 +121,12 @@ def _check_role(backend, arn: str | None) -> None:
     """The role exists and trusts AWS Backup, as AWS checks before it uses it; with the
     latency model on, a role made less than ``iam_propagation`` ago is refused the same way
     (rule 3 of the README's latency model)."""
-    from moto.iam.models import iam_backends
-
+    from ._iam import find_role
     from .lifecycle import MODEL
 
     if not arn:
         raise _error("InvalidParameterValueException", "IamRoleArn is required")
-    try:
-        role = iam_backends[backend.account_id]["global"].get_role_by_arn(arn)
-    except Exception:  # noqa: BLE001 - any lookup failure is "no such role"
-        role = None
+    role = find_role(backend.account_id, arn)
     young = role is not None and MODEL.role_too_young(arn)
     if young:
         MODEL.refuse("iam_propagation")

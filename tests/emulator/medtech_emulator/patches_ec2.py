@@ -294,13 +294,12 @@ FLOW_LOG_DELIVERY = (
 
 def _delivery_allowed(flow_log) -> bool:
     from moto.iam.access_control import IAMPolicy, PermissionResult
-    from moto.iam.models import iam_backends
+
+    from ._iam import find_role
 
     backend = flow_log.ec2_backend
-    arn = flow_log.deliver_logs_permission_arn or ""
-    try:
-        role = iam_backends[backend.account_id]["aws"].get_role_by_arn(arn)
-    except Exception:  # noqa: BLE001 - any lookup failure is "no such role"
+    role = find_role(backend.account_id, flow_log.deliver_logs_permission_arn)
+    if role is None:
         return False
     documents = [*role.policies.values(), *role.managed_policies.values()]
     prefix = f"arn:aws:logs:{backend.region_name}:{backend.account_id}:log-group"
