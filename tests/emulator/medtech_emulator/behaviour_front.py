@@ -62,7 +62,7 @@ from xml.sax.saxutils import escape
 from . import credentials
 from .behaviour import FAULT_KINDS, Behaviour, BehaviourError
 from .crowd import CrowdError, crowd
-from .lifecycle import MODEL, Model
+from .lifecycle import FINAL, MODEL, Model
 
 CONTROL_PREFIX = "/_medtech/"
 CREDENTIAL_ROUTES = ("credentials/check", "secrets/backdate")
@@ -626,6 +626,14 @@ class BehaviourFront:
                 stats["timeline"] = [dict(e) for e in self.model.timeline]
             stats["behaviour"] = self.behaviour.to_json()
             return _json_reply(start_response, 200, stats)
+        elif route == "clock":
+            if method == "POST":
+                try:
+                    self._set_clock(json.loads(_read_body(environ) or b"{}"))
+                except ValueError as exc:  # a body that is not JSON, or a bad field
+                    return _json_reply(start_response, 400, {"error": str(exc)})
+            if method in ("GET", "POST"):
+                return _json_reply(start_response, 200, self.model.clock())
         elif route == "stats/reset" and method == "POST":
             self.stats.reset()
             self.model.reset_timeline()
@@ -648,12 +656,35 @@ class BehaviourFront:
         else:
             return _json_reply(start_response, 404, {"error": f"no such endpoint: {path}",
                                                      "endpoints": ["GET/POST /_medtech/behaviour",
+                                                                   "GET/POST /_medtech/clock",
                                                                    "GET /_medtech/stats",
                                                                    "POST /_medtech/stats/reset",
                                                                    "POST /_medtech/crowd",
                                                                    "POST /_medtech/credentials/check",
                                                                    "POST /_medtech/secrets/backdate"]})
         return _json_reply(start_response, 405, {"error": f"{method} not allowed on {path}"})
+
+    def _set_clock(self, doc: Any) -> None:
+        """``{"stopped": bool}`` and/or ``{"stop_when_done": {"kind", "id"}}``."""
+        if not isinstance(doc, dict) or not set(doc) <= {"stopped", "stop_when_done"}:
+            raise ValueError('the clock takes {"stopped": true|false} and/or '
+                             '{"stop_when_done": {"kind": ..., "id": ...}}')
+        when = doc.get("stop_when_done")
+        if when is not None:
+            if not (isinstance(when, dict) and set(when) == {"kind", "id"}
+                    and when["kind"] in FINAL and isinstance(when["id"], str)):
+                raise ValueError(f'stop_when_done: {{"kind": one of {sorted(FINAL)}, '
+                                 f'"id": "<resource id>"}}')
+        stopped = doc.get("stopped")
+        if stopped is not None and not isinstance(stopped, bool):
+            raise ValueError("stopped: true or false")
+        if when is not None:
+            self.model.stop_when_done(when["kind"], when["id"])
+        if stopped:
+            self.model.stop()
+        elif stopped is False:
+            self.model.start_clock()
+        self.model.tick()
 
     def _credentials(self, environ: dict, start_response: Callable, route: str) -> Iterable[bytes]:
         """What AWS holds now, not what medtech logged: modifications due are applied first."""

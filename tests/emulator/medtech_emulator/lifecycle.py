@@ -168,6 +168,10 @@ class Model:
         self.gone_endpoints: dict[str, object] = {}  # deleted VPC endpoints, which tokens still name
         self._local = threading.local()
         self._applying_due: float | None = None  # set while tick() applies a due job
+        # The model's clock: the wall clock less the seconds it was stopped (see ``stop``), as
+        # (stopped at, seconds lost): one tuple, replaced whole, so ``now`` needs no lock.
+        self._clock: tuple[float | None, float] = (None, 0.0)
+        self._stop_when_done: set[tuple] = set()  # (kind, id): stop when its transition ends
 
     # ----------------------------------------------------------- switches
     @property
@@ -184,10 +188,47 @@ class Model:
             self.behaviour = behaviour
         self.tick()  # latency switched off: finish everything now
 
+    # -------------------------------------------------------------- clock
+    def now(self) -> float:
+        """What the model counts durations by: wall-clock seconds, less any stopped time."""
+        stopped_at, lost = self._clock
+        return (time.time() if stopped_at is None else stopped_at) - lost
+
+    def stop(self, at: float | None = None) -> None:
+        """Stop the clock (at model time ``at``, default now): every state under way lasts
+        until ``start_clock``.
+
+        A test asserting what a state looks like while it lasts cannot then fail because the
+        machine was slow; one asserting that it ends starts the clock again first.
+        """
+        with self.lock:
+            stopped_at, lost = self._clock
+            if stopped_at is None:
+                self._clock = (time.time() if at is None else at + lost, lost)
+
+    def start_clock(self) -> None:
+        with self.lock:
+            stopped_at, lost = self._clock
+            if stopped_at is not None:
+                self._clock = (None, lost + time.time() - stopped_at)
+
+    def stop_when_done(self, kind: str, rid: str) -> None:
+        """Stop the clock at the instant the transition of ``kind``/``rid`` under way is due:
+        what it starts (an ENI linger, an address's lag) then lasts until ``start_clock``."""
+        with self.lock:
+            self._stop_when_done.add((kind, rid))
+
+    def clock(self) -> dict:
+        with self.lock:
+            stopped_at, lost = self._clock
+            return {"now": self.now(), "stopped": stopped_at is not None,
+                    "stopped_seconds": round(lost, 6),
+                    "stop_when_done": [{"kind": k, "id": i} for k, i in sorted(self._stop_when_done)]}
+
     def forget_resources(self) -> None:
         """moto's state was reset: pending jobs point at objects that no longer exist."""
         with self.lock:
-            now = time.time()
+            now = self.now()
             for job in self.jobs.values():
                 job.event["abandoned_at"] = now
             self.jobs.clear()
@@ -197,6 +238,8 @@ class Model:
             self.key_created.clear()
             self.tokens.clear()
             self.gone_endpoints.clear()
+            self._stop_when_done.clear()
+        self.start_clock()
 
     def reset_timeline(self) -> None:
         """Start a new timeline (transitions under way keep running, unlisted)."""
@@ -208,7 +251,7 @@ class Model:
               apply: Callable[[], None], final: str = "ready") -> dict:
         """Register a transition of ``kind``/``rid`` that completes after ``duration``."""
         # Started by a due job (``modify_lag`` ending): from when that one was due, as on AWS.
-        now = time.time() if self._applying_due is None else self._applying_due
+        now = self.now() if self._applying_due is None else self._applying_due
         seconds = self.behaviour.seconds(duration)
         account, region = backend.account_id, backend.region_name
         key = (account, region, kind, rid)
@@ -235,14 +278,16 @@ class Model:
         """Apply every transition that is due (all of them when latency is off)."""
         if not self.jobs:
             return
-        now = time.time() if now is None else now
         with self.lock:
+            now = self.now() if now is None else now
             flush = not self.behaviour.latency
             due = sorted((j for j in self.jobs.values() if flush or j.due <= now),
                          key=lambda j: j.due)
             for job in due:
                 if self.jobs.get(job.key) is not job:
                     continue
+                if not flush and job.due > self.now():
+                    break  # the clock stopped at an earlier job's end: this one is not due
                 del self.jobs[job.key]
                 # Applied on the first request after it was due; what it starts (an ENI
                 # linger) runs from when it was due, as on AWS.
@@ -254,6 +299,9 @@ class Model:
                 finally:
                     self._applying_due = None
                 job.event["ready_at" if job.final == "ready" else "gone_at"] = min(job.due, now)
+                if job.key[2:] in self._stop_when_done and not flush:
+                    self._stop_when_done.discard(job.key[2:])
+                    self.stop(at=job.due)
 
     # ------------------------------------------------------------- linger
     def linger(self, backend: Any, owner: str, subnets, groups, interfaces=()) -> None:
@@ -264,7 +312,7 @@ class Model:
             drop_interfaces(interfaces)
             return
         with self.lock:
-            since = self._applying_due if self._applying_due is not None else time.time()
+            since = self._applying_due if self._applying_due is not None else self.now()
             self.lingering.append(Linger(backend.account_id, backend.region_name, owner,
                                          frozenset(subnets or ()), frozenset(groups or ()),
                                          since + seconds))
@@ -275,7 +323,7 @@ class Model:
                                      functools.partial(drop_interfaces, interfaces))
 
     def lingering_users(self, account: str, region: str) -> list[Linger]:
-        now = time.time()
+        now = self.now()
         with self.lock:
             self.lingering = [x for x in self.lingering if x.until > now]
             return [x for x in self.lingering if x.account == account and x.region == region]
@@ -283,24 +331,24 @@ class Model:
     # ---------------------------------------------------------------- IAM
     def role_created_now(self, arn: str) -> None:
         with self.lock:
-            self.role_created[arn] = time.time()
+            self.role_created[arn] = self.now()
 
     def role_too_young(self, arn: str | None) -> bool:
         if not arn or not self.active:
             return False
         created = self.role_created.get(arn)
-        return created is not None and time.time() - created < self.behaviour.seconds("iam_propagation")
+        return created is not None and self.now() - created < self.behaviour.seconds("iam_propagation")
 
     # ---------------------------------------------------------------- KMS
     def key_created_now(self, key_id: str) -> None:
         with self.lock:
-            self.key_created[key_id] = time.time()
+            self.key_created[key_id] = self.now()
 
     def key_too_young(self, key_id: str | None) -> bool:
         if not key_id or not self.active:
             return False
         created = self.key_created.get(key_id)
-        return created is not None and time.time() - created < self.behaviour.seconds("kms_propagation")
+        return created is not None and self.now() - created < self.behaviour.seconds("kms_propagation")
 
     # ------------------------------------------------- per-request context
     def begin(self) -> RequestContext:
@@ -341,7 +389,7 @@ class Model:
         """The response reached the client: note what it showed (first_seen_* stamps)."""
         if not operation:
             return
-        now = time.time()
+        now = self.now()
         with self.lock:
             seen = set()
             for key, state, modeled in ctx.observations:
@@ -821,7 +869,7 @@ def _install_ec2(m: Model) -> None:
                     allocations = [a.get("allocationId") for a in gateway.address_set]
                     orig(self, nat_gateway_id)  # deleted; EIP unmapped; ENI removed
                     # EC2 keeps the address's NAT mapping for a while after `deleted`.
-                    gone_at = m._applying_due if m._applying_due is not None else time.time()
+                    gone_at = m._applying_due if m._applying_due is not None else m.now()
                     for eip in self.address_by_allocation([a for a in allocations if a]):
                         eip.medtech_nat_gone_at = gone_at
                 m.start("nat", self, nat_gateway_id, "delete", "nat_delete", apply, final="gone")
@@ -879,7 +927,7 @@ def _install_ec2(m: Model) -> None:
                         f"({blocking[0].state}).")
                 gone_at = getattr(eips[0], "medtech_nat_gone_at", None) if eips else None
                 if (gone_at is not None
-                        and time.time() - gone_at < m.behaviour.seconds("eip_release_after_nat")):
+                        and m.now() - gone_at < m.behaviour.seconds("eip_release_after_nat")):
                     m.refuse("eip_after_nat")
                     raise _auth_failure()
             return orig(self, address=address, allocation_id=allocation_id)
@@ -999,7 +1047,7 @@ def _install_ec2(m: Model) -> None:
         for nat in list(backend.nat_gateways.values()):
             if nat.state not in ("deleted", "failed"):
                 found.append((f"NAT gateway {nat.id} ({nat.state})", {nat.subnet_id}, set()))
-        now = time.time()
+        now = m.now()
         for left in m.lingering_users(account, region):
             found.append((f"network interfaces of deleted {left.owner}, released in "
                           f"{max(0.0, left.until - now):.1f} s", set(left.subnets),
