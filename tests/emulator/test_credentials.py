@@ -8,6 +8,7 @@ versions are checked through the Secrets Manager API, made old with
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -42,6 +43,18 @@ def control(url, path, doc):
         return reply.status, json.loads(reply.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+@contextlib.contextmanager
+def clock_stopped(url):
+    """The model's clock stopped: a change under way stays as it is however slow the calls,
+    as test_behaviour.within does it."""
+    status, body = control(url, "/_medtech/clock", {"stopped": True})
+    assert status == 200, body
+    try:
+        yield
+    finally:
+        control(url, "/_medtech/clock", {"stopped": False})
 
 
 def accepts(url, service, rid, value):
@@ -339,20 +352,23 @@ def test_new_redis_tokens_apply_when_the_modification_ends(slow, uid, behaviour)
         return group["Status"], (group.get("PendingModifiedValues") or {}).get("AuthTokenStatus")
 
     wait_for(view, ("available", None))
-    modified = rotate(cache, rid, TOKEN_B)
-    # Accepted, under way: the old token alone still works.
-    assert modified["PendingModifiedValues"]["AuthTokenStatus"] == "ROTATING"
-    assert accepts(url, "redis", rid, TOKEN_B) == (False, 1)
-    assert accepts(url, "redis", rid, TOKEN_A) == (True, 1)
+    with clock_stopped(url):
+        modified = rotate(cache, rid, TOKEN_B)
+        # Accepted, under way: the old token alone still works.
+        assert modified["PendingModifiedValues"]["AuthTokenStatus"] == "ROTATING"
+        assert accepts(url, "redis", rid, TOKEN_B) == (False, 1)
+        assert accepts(url, "redis", rid, TOKEN_A) == (True, 1)
+        # modify_lag: described as it was, with the change pending, before `modifying`.
+        assert view() == ("available" if behaviour is LAGGED else "modifying", "ROTATING")
     seen = wait_for(view, ("available", None))
     assert ("modifying", "ROTATING") in seen, seen
-    if behaviour is LAGGED:
-        assert seen[0] == ("available", "ROTATING"), seen
     assert accepts(url, "redis", rid, TOKEN_B) == (True, 2)
 
-    rotate(cache, rid, TOKEN_C, "SET")
-    assert accepts(url, "redis", rid, TOKEN_C) == (False, 2)
-    assert wait_for(view, ("available", None))[0][1] == "SETTING"
+    with clock_stopped(url):
+        rotate(cache, rid, TOKEN_C, "SET")
+        assert accepts(url, "redis", rid, TOKEN_C) == (False, 2)
+        assert view()[1] == "SETTING"
+    wait_for(view, ("available", None))
     assert accepts(url, "redis", rid, TOKEN_C) == (True, 1)
     assert accepts(url, "redis", rid, TOKEN_A) == (False, 1)
 
@@ -370,11 +386,12 @@ def test_new_master_password_applies_when_the_reset_ends(slow, uid, behaviour):
             "MasterUserPassword")
 
     wait_for(view, ("available", None))
-    modified = rds.modify_db_instance(DBInstanceIdentifier=name, MasterUserPassword="second-one",
-                                      ApplyImmediately=True)["DBInstance"]
-    assert modified["PendingModifiedValues"]["MasterUserPassword"] == "****"
-    assert accepts(url, "rds", name, "first-password") == (True, 1)
-    assert accepts(url, "rds", name, "second-one") == (False, 1)
+    with clock_stopped(url):
+        modified = rds.modify_db_instance(DBInstanceIdentifier=name, MasterUserPassword="second-one",
+                                          ApplyImmediately=True)["DBInstance"]
+        assert modified["PendingModifiedValues"]["MasterUserPassword"] == "****"
+        assert accepts(url, "rds", name, "first-password") == (True, 1)
+        assert accepts(url, "rds", name, "second-one") == (False, 1)
     seen = wait_for(view, ("available", None))
     # A password-only change is reported as RDS reports it, and ends available.
     assert ("resetting-master-credentials", "****") in seen, seen
@@ -383,9 +400,10 @@ def test_new_master_password_applies_when_the_reset_ends(slow, uid, behaviour):
     assert accepts(url, "rds", name, "first-password") == (False, 1)
 
     # With other changes it is an ordinary modification; the password still waits for its end.
-    rds.modify_db_instance(DBInstanceIdentifier=name, MasterUserPassword="third-one",
-                           BackupRetentionPeriod=14, ApplyImmediately=True)
-    assert accepts(url, "rds", name, "third-one") == (False, 1)
+    with clock_stopped(url):
+        rds.modify_db_instance(DBInstanceIdentifier=name, MasterUserPassword="third-one",
+                               BackupRetentionPeriod=14, ApplyImmediately=True)
+        assert accepts(url, "rds", name, "third-one") == (False, 1)
     seen = wait_for(view, ("available", None))
     assert ("modifying", "****") in seen, seen
     assert accepts(url, "rds", name, "third-one") == (True, 1)
