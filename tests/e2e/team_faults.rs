@@ -194,9 +194,17 @@ async fn a_state_written_between_the_early_read_and_the_lock_stops_up_before_any
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start medtech");
-    // Sent while the run's read and lock are on their way (each S3 call takes 1.5 s), so S3
-    // handles it after the read and before the check that follows the lock.
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    // Sent once the run's read is on its way (S3 answers each call after 1.5 s), so S3 handles
+    // it after the read and before the check that follows the lock: timed from the emulator's
+    // sight of the read, not from a guess at how long the run takes to start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while t.emulator_stats()["waiting"]["s3:GetObject"].as_u64() != Some(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never read its state"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let written = json!({
         "schema_version": 2,
         "environment": t.env,

@@ -11,6 +11,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -1045,6 +1046,18 @@ def test_s3_requests_are_counted_per_operation_and_wait_their_latency(emu, uid):
     assert behaviour["service_latency"] == {"s3": 0.5} and behaviour["call_latency"] == 0
     assert timed(s3.head_object, Bucket=bucket, Key="team/dev.json") >= 0.5
     assert timed(emu("ec2").describe_vpcs) < 0.5  # the other services keep call_latency (0)
+
+    # A request in its latency is counted as waiting from when it arrives until it is served.
+    reader = threading.Thread(target=s3.get_object, kwargs={"Bucket": bucket, "Key": "team/dev.json"})
+    reader.start()
+    deadline = time.monotonic() + 5
+    while emu.stats()["waiting"] != {"s3:GetObject": 1}:
+        assert time.monotonic() < deadline, emu.stats()["waiting"]
+        time.sleep(0.01)
+    served = emu.stats()["operations"]["s3:GetObject"]["requests"]
+    reader.join()
+    stats = emu.stats()
+    assert stats["waiting"] == {} and stats["operations"]["s3:GetObject"]["requests"] == served + 1
 
 
 # ================================================================ modify lag

@@ -44,6 +44,7 @@ Each injected fault carries the header ``x-medtech-fault: <kind>``.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -462,6 +463,21 @@ class Stats:
         self.lock = threading.Lock()
         self.since = time.time()
         self.operations: dict[str, dict] = {}
+        # Requests received and still in their modeled latency, by operation: a test can act
+        # once a client's request is on its way, instead of guessing how long it takes to start.
+        self.waiting: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def wait(self, name: str | None):
+        with self.lock:
+            self.waiting[name] = self.waiting.get(name, 0) + 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.waiting[name] -= 1
+                if not self.waiting[name]:
+                    del self.waiting[name]
 
     def reset(self) -> None:
         with self.lock:
@@ -495,6 +511,7 @@ class Stats:
         with self.lock:
             operations = json.loads(json.dumps(self.operations))
             since = self.since
+            waiting = dict(self.waiting)
         totals = {"requests": 0, "faults": {k: 0 for k in FAULT_KINDS}, "rewritten": 0, "refused": 0}
         for entry in operations.values():
             totals["requests"] += entry["requests"]
@@ -502,7 +519,7 @@ class Stats:
             totals["refused"] += entry["refused"]
             for kind, n in entry["faults"].items():
                 totals["faults"][kind] += n
-        return {"since": since, "operations": operations, "totals": totals}
+        return {"since": since, "operations": operations, "totals": totals, "waiting": waiting}
 
 
 # ==================================================================== front
@@ -566,7 +583,8 @@ class BehaviourFront:
         behaviour = self.behaviour
         latency = behaviour.latency_of(request.service)
         if latency and request.operation:
-            time.sleep(latency)
+            with self.stats.wait(request.name):
+                time.sleep(latency)
         if behaviour.is_default and not self.model.jobs:
             self.stats.count(request.name)
             return self.app(environ, start_response)
