@@ -185,6 +185,24 @@ def network(ec2, uid):
     return vpc, subnets, sg
 
 
+def nat_network(ec2, uid):
+    """``network`` with an internet gateway and an address for a NAT gateway."""
+    vpc, subnets, _ = network(ec2, uid)
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    return vpc, subnets, igw, ec2.allocate_address(Domain="vpc")["AllocationId"]
+
+
+def kinesis_endpoint(ec2, vpc, subnets, sg):
+    """An interface endpoint, once it is available."""
+    vid = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.kinesis-streams",
+                                  VpcEndpointType="Interface", SubnetIds=subnets,
+                                  SecurityGroupIds=[sg])["VpcEndpoint"]["VpcEndpointId"]
+    settles(lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[vid])["VpcEndpoints"][0]["State"].lower(),
+            "pending", "available")
+    return vid
+
+
 def trust(service):
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": service}}]})
@@ -493,10 +511,7 @@ def test_replication_group_states_and_lingering_dependencies(emu, uid):
 # ======================================================================= EC2
 def test_nat_gateway_states_and_mapped_address(emu, uid):
     ec2 = emu("ec2")
-    vpc, subnets, _ = network(ec2, uid)
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    vpc, subnets, igw, eip = nat_network(ec2, uid)
 
     def in_state(state):
         return [g["NatGatewayId"] for g in ec2.describe_nat_gateways(Filters=[
@@ -596,11 +611,7 @@ def test_lingering_interfaces_count_from_when_the_owner_went(emu, uid):
     # the interfaces still linger from when the deletion finished, not from that request.
     ec2 = emu("ec2")
     vpc, subnets, sg = network(ec2, uid)
-    vid = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.kinesis-streams",
-                                  VpcEndpointType="Interface", SubnetIds=subnets,
-                                  SecurityGroupIds=[sg])["VpcEndpoint"]["VpcEndpointId"]
-    settles(lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[vid])["VpcEndpoints"][0]["State"].lower(),
-            "pending", "available")
+    vid = kinesis_endpoint(ec2, vpc, subnets, sg)
     ec2.delete_vpc_endpoints(VpcEndpointIds=[vid])
     # Nobody asks anything until the deletion and the linger after it are over.
     time.sleep(seconds("vpce_delete", "eni_linger") + 0.2)
@@ -613,10 +624,7 @@ def test_a_stopped_clock_holds_a_state_however_slow_the_calls(emu, uid):
     # What failed CI: two calls took 1.39 s of nat_create's 1 s window on a loaded runner.
     # The sleep is that slow machine; `within` stops the clock, so the state outlasts it.
     ec2 = emu("ec2")
-    vpc, subnets, _ = network(ec2, uid)
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    _, subnets, _, eip = nat_network(ec2, uid)
 
     def state():
         return ec2.describe_nat_gateways(NatGatewayIds=[nid])["NatGateways"][0]["State"]
@@ -637,14 +645,11 @@ def test_a_stopped_clock_holds_a_state_however_slow_the_calls(emu, uid):
 def test_the_clock_stops_when_a_transition_ends(emu, uid):
     ec2 = emu("ec2")
     vpc, subnets, sg = network(ec2, uid)
-    vid = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.kinesis-streams",
-                                  VpcEndpointType="Interface", SubnetIds=subnets,
-                                  SecurityGroupIds=[sg])["VpcEndpoint"]["VpcEndpointId"]
+    vid = kinesis_endpoint(ec2, vpc, subnets, sg)
 
     def state():
         return ec2.describe_vpc_endpoints(VpcEndpointIds=[vid])["VpcEndpoints"][0]["State"].lower()
 
-    settles(state, "pending", "available")
     ec2.delete_vpc_endpoints(VpcEndpointIds=[vid])
     assert emu.clock(stop_when_done={"kind": "vpce", "id": vid})["stop_when_done"] == [
         {"kind": "vpce", "id": vid}]
