@@ -1,10 +1,14 @@
 """pytest fixtures: one emulator subprocess for the whole session, boto3 clients."""
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -125,3 +129,26 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if _undocumented_skips and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def control(url, method, path, doc=None, timeout=10.0):
+    """One request to the emulator's control endpoints: (status, the JSON body)."""
+    data = None if doc is None else json.dumps(doc).encode()
+    request = urllib.request.Request(url + path, data=data, method=method)
+    try:
+        reply = urllib.request.urlopen(request, timeout=timeout)
+        return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@contextlib.contextmanager
+def clock_stopped(url):
+    """The emulator's model clock stopped for the block: a state under way lasts however slow
+    the calls are, and runs on once the block is over."""
+    status, body = control(url, "POST", "/_medtech/clock", {"stopped": True})
+    assert status == 200, body
+    try:
+        yield
+    finally:
+        control(url, "POST", "/_medtech/clock", {"stopped": False})

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 
 import boto3
@@ -21,7 +20,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REGION, SERVER, start_server
+from conftest import REGION, SERVER, clock_stopped, control, start_server
 
 ACCOUNT = "123456789012"
 SCALE = 0.01
@@ -39,16 +38,6 @@ LATENCY = {"time_scale": SCALE, "durations": DURATIONS}
 
 
 # ================================================================== plumbing
-def control(url, method, path, doc=None):
-    data = None if doc is None else json.dumps(doc).encode()
-    request = urllib.request.Request(url + path, data=data, method=method)
-    try:
-        reply = urllib.request.urlopen(request, timeout=10)
-        return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("behaviour")
@@ -147,14 +136,12 @@ def within(emu, state):
     on a loaded runner.  That the state does end is for ``settles``/``eventually`` after
     the block, with the clock running again.
     """
-    emu.clock(stopped=True)
-    try:
-        yield
-    except (AssertionError, pytest.fail.Exception) as exc:
-        exc.add_note(f"within {state}, the emulator's clock stopped")
-        raise
-    finally:
-        emu.clock(stopped=False)
+    with clock_stopped(emu.url):
+        try:
+            yield
+        except (AssertionError, pytest.fail.Exception) as exc:
+            exc.add_note(f"within {state}, the emulator's clock stopped")
+            raise
 
 
 def settles(fetch, intermediate, goal):

@@ -8,11 +8,9 @@ versions are checked through the Secrets Manager API, made old with
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import time
-import urllib.error
 import urllib.request
 
 import boto3
@@ -20,7 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import REGION, start_server
+from conftest import REGION, clock_stopped, control, start_server
 
 ACCOUNT = "123456789012"
 TOKEN_A, TOKEN_B, TOKEN_C, TOKEN_D = ("Token-A-0123456789", "Token-B-0123456789",
@@ -36,30 +34,9 @@ LAGGED = {"time_scale": SCALE, "durations": DURATIONS}
 
 
 # ================================================================== plumbing
-def control(url, path, doc):
-    request = urllib.request.Request(url + path, data=json.dumps(doc).encode(), method="POST")
-    try:
-        reply = urllib.request.urlopen(request, timeout=10)
-        return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-@contextlib.contextmanager
-def clock_stopped(url):
-    """The model's clock stopped: a change under way stays as it is however slow the calls,
-    as test_behaviour.within does it."""
-    status, body = control(url, "/_medtech/clock", {"stopped": True})
-    assert status == 200, body
-    try:
-        yield
-    finally:
-        control(url, "/_medtech/clock", {"stopped": False})
-
-
 def accepts(url, service, rid, value):
     """(accepted, accepted_count) of ``value`` at the resource, as the emulator holds it."""
-    status, body = control(url, "/_medtech/credentials/check",
+    status, body = control(url, "POST", "/_medtech/credentials/check",
                            {"service": service, "id": rid, "value": value})
     assert status == 200, body
     return body["accepted"], body["accepted_count"]
@@ -173,16 +150,16 @@ def test_redis_delete_strategy_moves_to_rbac(emulator, aws, uid):
 
 
 def test_credentials_check_answers_404_and_400(emulator, uid):
-    status, body = control(emulator, "/_medtech/credentials/check",
+    status, body = control(emulator, "POST", "/_medtech/credentials/check",
                            {"service": "redis", "id": f"nothing-{uid}", "value": TOKEN_A})
     assert status == 404 and TOKEN_A not in body["error"], body
-    status, body = control(emulator, "/_medtech/credentials/check",
+    status, body = control(emulator, "POST", "/_medtech/credentials/check",
                            {"service": "rds", "id": f"nothing-{uid}", "value": "x"})
     assert status == 404, body
-    status, body = control(emulator, "/_medtech/credentials/check",
+    status, body = control(emulator, "POST", "/_medtech/credentials/check",
                            {"service": "kafka", "id": "x", "value": "x"})
     assert status == 400, body
-    status, body = control(emulator, "/_medtech/nothing", {})
+    status, body = control(emulator, "POST", "/_medtech/nothing", {})
     assert status == 404 and "POST /_medtech/credentials/check" in body["endpoints"]
     assert "POST /_medtech/secrets/backdate" in body["endpoints"]
 
@@ -294,7 +271,7 @@ def test_backdate_makes_a_secret_old(emulator, aws, uid):
     versions = {v["VersionId"]: v for v in
                 sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]}
 
-    status, body = control(emulator, "/_medtech/secrets/backdate", {"secret_id": arn, "days": 30})
+    status, body = control(emulator, "POST", "/_medtech/secrets/backdate", {"secret_id": arn, "days": 30})
     assert (status, body) == (200, {"versions": 2})
     after = sm.describe_secret(SecretId=name)
     month = 30 * 86400
@@ -303,12 +280,12 @@ def test_backdate_makes_a_secret_old(emulator, aws, uid):
     for version in sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]:
         was = versions[version["VersionId"]]
         assert (was["CreatedDate"] - version["CreatedDate"]).total_seconds() == month
-    status, _ = control(emulator, "/_medtech/secrets/backdate", {"secret_id": name, "days": 1})
+    status, _ = control(emulator, "POST", "/_medtech/secrets/backdate", {"secret_id": name, "days": 1})
     assert status == 200
-    status, body = control(emulator, "/_medtech/secrets/backdate",
+    status, body = control(emulator, "POST", "/_medtech/secrets/backdate",
                            {"secret_id": f"nothing-{uid}", "days": 1})
     assert status == 404, body
-    status, body = control(emulator, "/_medtech/secrets/backdate", {"secret_id": name})
+    status, body = control(emulator, "POST", "/_medtech/secrets/backdate", {"secret_id": name})
     assert status == 400, body
 
 
@@ -336,7 +313,7 @@ def slow(tmp_path_factory):
 
 
 def behave(url, doc):
-    status, body = control(url, "/_medtech/behaviour", doc)
+    status, body = control(url, "POST", "/_medtech/behaviour", doc)
     assert status == 200, body
 
 

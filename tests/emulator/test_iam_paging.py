@@ -5,17 +5,15 @@ never show in the other tests' listings.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+import conftest
 from conftest import REGION, start_server
 
 TEAM_ROLES = 150
@@ -23,13 +21,8 @@ TEAM_POLICIES = 120
 
 
 def control(url, method, path, doc=None):
-    data = None if doc is None else json.dumps(doc).encode()
-    request = urllib.request.Request(url + path, data=data, method=method)
-    try:
-        reply = urllib.request.urlopen(request, timeout=60)
-        return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    # Making a crowd of thousands of roles takes longer than conftest's 10 s.
+    return conftest.control(url, method, path, doc, timeout=60)
 
 
 @pytest.fixture(scope="module")

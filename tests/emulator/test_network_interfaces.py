@@ -10,7 +10,6 @@ stack's database, cache and endpoint groups all looked unused.
 from __future__ import annotations
 
 import ipaddress
-import time
 
 from test_behaviour import (  # noqa: F401 (fixtures)
     emu,
