@@ -220,12 +220,11 @@ impl TestContext {
 
     /// Stops or starts the emulator's model clock: while it is stopped, every modeled state
     /// under way lasts, however slow the machine running the test.
-    pub(crate) fn emulator_clock(&self, stopped: bool) -> Value {
+    pub(crate) fn emulator_clock(&self, stopped: bool) {
         let body = format!("{{\"stopped\": {stopped}}}");
         let (status, body) =
             self.emulator_control("POST", "/_medtech/clock", Some(("application/json", &body)));
         assert!(status.contains(" 200 "), "clock: {status} {body}");
-        serde_json::from_str(&body).expect("the clock as JSON")
     }
 
     /// Zeroes the emulator's request counts and timeline, so the next stats are one run's.
